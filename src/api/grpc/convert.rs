@@ -1,0 +1,379 @@
+//! Conversions between the domain model and the protobuf messages, both ways:
+//! the server renders model state into messages, and the CLI's gRPC client
+//! turns received messages back into model values to print them.
+
+use crate::engine::{EngineError, ToolInfo};
+use crate::model::{
+    self, BySeverity, Category, Finding, Outcome, Progress, RawTarget, Refund, SessionState, SessionStatus,
+    Severity, StartRequest, Summary, Target, Timestamp, ToolReport, ToolResult, ToolStatus,
+};
+use crate::proto as pb;
+
+pub fn timestamp(ts: &Timestamp) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: ts.timestamp(),
+        nanos: ts.timestamp_subsec_nanos() as i32,
+    }
+}
+
+pub fn from_timestamp(ts: &prost_types::Timestamp) -> Timestamp {
+    model::time::from_millis(ts.seconds * 1000 + i64::from(ts.nanos) / 1_000_000)
+}
+
+pub fn category(c: Category) -> pb::Category {
+    match c {
+        Category::Security => pb::Category::Security,
+        Category::CodeQuality => pb::Category::CodeQuality,
+        Category::Accessibility => pb::Category::Accessibility,
+        Category::Performance => pb::Category::Performance,
+    }
+}
+
+/// The REST spelling of a proto category, so the engine validates both APIs alike.
+fn category_name(c: pb::Category) -> String {
+    match c {
+        pb::Category::Unspecified => "CATEGORY_UNSPECIFIED".to_string(),
+        pb::Category::Security => Category::Security.to_string(),
+        pb::Category::CodeQuality => Category::CodeQuality.to_string(),
+        pb::Category::Accessibility => Category::Accessibility.to_string(),
+        pb::Category::Performance => Category::Performance.to_string(),
+    }
+}
+
+fn from_category(c: pb::Category) -> Category {
+    match c {
+        pb::Category::CodeQuality => Category::CodeQuality,
+        pb::Category::Accessibility => Category::Accessibility,
+        pb::Category::Performance => Category::Performance,
+        pb::Category::Security | pb::Category::Unspecified => Category::Security,
+    }
+}
+
+pub fn session_status(s: SessionStatus) -> pb::SessionStatus {
+    match s {
+        SessionStatus::Initializing => pb::SessionStatus::Initializing,
+        SessionStatus::Running => pb::SessionStatus::Running,
+        SessionStatus::Completed => pb::SessionStatus::Completed,
+        SessionStatus::Partial => pb::SessionStatus::Partial,
+        SessionStatus::Failed => pb::SessionStatus::Failed,
+        SessionStatus::Cancelled => pb::SessionStatus::Cancelled,
+    }
+}
+
+pub fn from_session_status(s: pb::SessionStatus) -> SessionStatus {
+    match s {
+        pb::SessionStatus::Unspecified | pb::SessionStatus::Initializing => SessionStatus::Initializing,
+        pb::SessionStatus::Running => SessionStatus::Running,
+        pb::SessionStatus::Completed => SessionStatus::Completed,
+        pb::SessionStatus::Partial => SessionStatus::Partial,
+        pb::SessionStatus::Failed => SessionStatus::Failed,
+        pb::SessionStatus::Cancelled => SessionStatus::Cancelled,
+    }
+}
+
+fn tool_status(s: ToolStatus) -> pb::ToolStatus {
+    match s {
+        ToolStatus::Pending => pb::ToolStatus::Pending,
+        ToolStatus::Running => pb::ToolStatus::Running,
+        ToolStatus::Completed => pb::ToolStatus::Completed,
+        ToolStatus::Failed => pb::ToolStatus::Failed,
+        ToolStatus::Skipped => pb::ToolStatus::Skipped,
+    }
+}
+
+fn from_tool_status(s: pb::ToolStatus) -> ToolStatus {
+    match s {
+        pb::ToolStatus::Unspecified | pb::ToolStatus::Pending => ToolStatus::Pending,
+        pb::ToolStatus::Running => ToolStatus::Running,
+        pb::ToolStatus::Completed => ToolStatus::Completed,
+        pb::ToolStatus::Failed => ToolStatus::Failed,
+        pb::ToolStatus::Skipped => ToolStatus::Skipped,
+    }
+}
+
+fn outcome(o: Option<Outcome>) -> pb::Outcome {
+    match o {
+        None => pb::Outcome::Unspecified,
+        Some(Outcome::Clean) => pb::Outcome::Clean,
+        Some(Outcome::Findings) => pb::Outcome::Findings,
+        Some(Outcome::ToolError) => pb::Outcome::ToolError,
+        Some(Outcome::TimedOut) => pb::Outcome::TimedOut,
+        Some(Outcome::Skipped) => pb::Outcome::Skipped,
+    }
+}
+
+fn from_outcome(o: pb::Outcome) -> Option<Outcome> {
+    match o {
+        pb::Outcome::Unspecified => None,
+        pb::Outcome::Clean => Some(Outcome::Clean),
+        pb::Outcome::Findings => Some(Outcome::Findings),
+        pb::Outcome::ToolError => Some(Outcome::ToolError),
+        pb::Outcome::TimedOut => Some(Outcome::TimedOut),
+        pb::Outcome::Skipped => Some(Outcome::Skipped),
+    }
+}
+
+fn severity(s: Severity) -> pb::Severity {
+    match s {
+        Severity::Critical => pb::Severity::Critical,
+        Severity::High => pb::Severity::High,
+        Severity::Medium => pb::Severity::Medium,
+        Severity::Low => pb::Severity::Low,
+        Severity::Info => pb::Severity::Info,
+    }
+}
+
+fn from_severity(s: pb::Severity) -> Severity {
+    match s {
+        pb::Severity::Critical => Severity::Critical,
+        pb::Severity::High => Severity::High,
+        pb::Severity::Medium => Severity::Medium,
+        pb::Severity::Low => Severity::Low,
+        pb::Severity::Info | pb::Severity::Unspecified => Severity::Info,
+    }
+}
+
+fn finding(f: &Finding) -> pb::Finding {
+    pb::Finding {
+        rule_id: f.rule_id.clone(),
+        severity: severity(f.severity).into(),
+        original_level: f.original_level.clone().unwrap_or_default(),
+        message: f.message.clone(),
+        path: f.path.clone().unwrap_or_default(),
+        line: f.line.unwrap_or(0),
+        column: f.column.unwrap_or(0),
+        url: f.url.clone().unwrap_or_default(),
+        fingerprint: f.fingerprint.clone(),
+        help_uri: f.help_uri.clone().unwrap_or_default(),
+    }
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+fn from_finding(f: &pb::Finding) -> Finding {
+    Finding {
+        rule_id: f.rule_id.clone(),
+        severity: from_severity(f.severity()),
+        original_level: non_empty(&f.original_level),
+        message: f.message.clone(),
+        path: non_empty(&f.path),
+        line: (f.line > 0).then_some(f.line),
+        column: (f.column > 0).then_some(f.column),
+        url: non_empty(&f.url),
+        fingerprint: f.fingerprint.clone(),
+        help_uri: non_empty(&f.help_uri),
+    }
+}
+
+pub fn report(r: &ToolReport) -> pb::ToolReport {
+    pb::ToolReport {
+        tool_name: r.tool_name.clone(),
+        category: category(r.category).into(),
+        status: tool_status(r.status).into(),
+        outcome: outcome(r.result.outcome).into(),
+        duration_ms: r.duration,
+        findings_count: r.findings_count,
+        findings: r.result.findings.iter().map(finding).collect(),
+        started_at: r.started_at.as_ref().map(timestamp),
+        completed_at: r.completed_at.as_ref().map(timestamp),
+        error: r.result.error.clone().unwrap_or_default(),
+        skip_reason: r.result.skip_reason.clone().unwrap_or_default(),
+        partial: r.result.partial,
+    }
+}
+
+pub fn from_report(r: &pb::ToolReport) -> ToolReport {
+    ToolReport {
+        tool_name: r.tool_name.clone(),
+        category: from_category(r.category()),
+        status: from_tool_status(r.status()),
+        duration: r.duration_ms,
+        findings_count: r.findings_count,
+        result: ToolResult {
+            outcome: from_outcome(r.outcome()),
+            findings: r.findings.iter().map(from_finding).collect(),
+            error: non_empty(&r.error),
+            skip_reason: non_empty(&r.skip_reason),
+            partial: r.partial,
+        },
+        started_at: r.started_at.as_ref().map(from_timestamp),
+        completed_at: r.completed_at.as_ref().map(from_timestamp),
+        finished_seq: None,
+    }
+}
+
+pub fn progress(p: &Progress) -> pb::Progress {
+    pb::Progress {
+        total: p.total,
+        completed: p.completed,
+        failed: p.failed,
+        skipped: p.skipped,
+        running: p.running,
+        pending: p.pending,
+        percentage: p.percentage,
+    }
+}
+
+pub fn from_progress(p: &pb::Progress) -> Progress {
+    Progress {
+        total: p.total,
+        completed: p.completed,
+        failed: p.failed,
+        skipped: p.skipped,
+        running: p.running,
+        pending: p.pending,
+        percentage: p.percentage,
+    }
+}
+
+pub fn summary(s: &Summary) -> pb::Summary {
+    pb::Summary {
+        total_findings: s.total_findings,
+        critical: s.by_severity.critical,
+        high: s.by_severity.high,
+        medium: s.by_severity.medium,
+        low: s.by_severity.low,
+        info: s.by_severity.info,
+        by_category: s.by_category.clone().into_iter().collect(),
+        tools_run: s.tools_run,
+        tools_skipped: s.tools_skipped,
+        tools_failed: s.tools_failed,
+    }
+}
+
+pub fn from_summary(s: &pb::Summary) -> Summary {
+    Summary {
+        total_findings: s.total_findings,
+        by_severity: BySeverity {
+            critical: s.critical,
+            high: s.high,
+            medium: s.medium,
+            low: s.low,
+            info: s.info,
+        },
+        by_category: s.by_category.clone().into_iter().collect(),
+        tools_run: s.tools_run,
+        tools_skipped: s.tools_skipped,
+        tools_failed: s.tools_failed,
+    }
+}
+
+pub fn refund(r: &Refund) -> pb::Refund {
+    pb::Refund {
+        refunded_credits: r.refunded_credits,
+        tools_refunded: r.tools_refunded.clone(),
+        new_balance: r.new_balance,
+    }
+}
+
+fn target(t: &Target) -> pb::Target {
+    match t {
+        Target::Url(url) => pb::Target {
+            url: url.clone(),
+            ..Default::default()
+        },
+        Target::Urls(urls) => pb::Target {
+            urls: urls.clone(),
+            ..Default::default()
+        },
+        Target::Directory(dir) => pb::Target {
+            directory: dir.clone(),
+            ..Default::default()
+        },
+    }
+}
+
+/// The progress-only view: identity, status, progress and times.
+pub fn session_progress(state: &SessionState) -> pb::Session {
+    pb::Session {
+        session_id: state.meta.session_id.clone(),
+        scan_id: state.meta.scan_id.clone(),
+        user_id: state.meta.user_id.clone(),
+        status: session_status(state.status).into(),
+        progress: Some(progress(&state.progress())),
+        created_at: Some(timestamp(&state.meta.created_at)),
+        completed_at: state.completed_at.as_ref().map(timestamp),
+        last_updated: Some(timestamp(&state.last_updated)),
+        cursor: state.cursor,
+        target: Some(target(&state.meta.target)),
+        ..Default::default()
+    }
+}
+
+/// The full view, with every tool report.
+pub fn session_full(state: &SessionState) -> pb::Session {
+    pb::Session {
+        tool_reports: state.reports.iter().map(report).collect(),
+        summary: Some(summary(&state.summary())),
+        refund: state.refund.as_ref().map(refund),
+        error: state.error.clone().unwrap_or_default(),
+        ..session_progress(state)
+    }
+}
+
+/// A list entry: the progress view plus the summary.
+pub fn session_listed(state: &SessionState) -> pb::Session {
+    pb::Session {
+        summary: Some(summary(&state.summary())),
+        ..session_progress(state)
+    }
+}
+
+pub fn start_request(req: pb::StartSessionRequest) -> StartRequest {
+    let categories = req
+        .categories
+        .iter()
+        .map(|&raw| {
+            pb::Category::try_from(raw).map_or_else(|_| format!("category number {raw}"), category_name)
+        })
+        .collect();
+    StartRequest {
+        target: req.target.map(|t| RawTarget {
+            url: non_empty(&t.url),
+            urls: (!t.urls.is_empty()).then_some(t.urls),
+            directory: non_empty(&t.directory),
+        }),
+        categories,
+        tools: req.tools,
+        exclude_tools: req.exclude_tools,
+        enable_intelligence: req.enable_intelligence,
+        timeout: req.timeout_ms.map(u64::from),
+        max_concurrent: req.max_concurrent.map(u64::from),
+    }
+}
+
+pub fn tool(info: &ToolInfo) -> pb::Tool {
+    let (available, unavailable_reason, install_hint) = match &info.availability {
+        crate::tools::Availability::Available => (true, String::new(), String::new()),
+        crate::tools::Availability::Unavailable { reason, install_hint } => {
+            (false, reason.clone(), install_hint.clone())
+        }
+    };
+    pb::Tool {
+        id: info.id.to_string(),
+        category: category(info.category).into(),
+        targets: info.targets.iter().map(|k| k.as_str().to_string()).collect(),
+        available,
+        unavailable_reason,
+        install_hint,
+        cost: info.cost,
+        summary: info.summary.to_string(),
+    }
+}
+
+pub fn status(err: EngineError) -> tonic::Status {
+    use tonic::Code;
+    let code = match &err {
+        EngineError::InvalidArgument { .. } => Code::InvalidArgument,
+        EngineError::NotFound(_) => Code::NotFound,
+        EngineError::Unauthenticated(_) => Code::Unauthenticated,
+        EngineError::InsufficientCredits { .. } => Code::FailedPrecondition,
+        EngineError::RateLimited(_) => Code::ResourceExhausted,
+        EngineError::Unavailable(_) => Code::Unavailable,
+        EngineError::Internal(_) => Code::Internal,
+    };
+    let details = serde_json::json!({ "code": err.code(), "details": err.details() }).to_string();
+    tonic::Status::with_details(code, err.to_string(), details.into_bytes().into())
+}

@@ -1,0 +1,220 @@
+//! The tonic adapter: each RPC parses its request, makes one engine call and
+//! renders the result. Also assembles health, reflection and gRPC-web.
+
+pub mod convert;
+
+use crate::engine::{Caller, Engine, WatchItem};
+use crate::model::{EventKind, SessionState};
+use crate::proto as pb;
+use convert::status;
+use futures::{Stream, StreamExt};
+use pb::session_service_server::{SessionService, SessionServiceServer};
+use pb::watch_session_response::Event as WatchEvent;
+use std::pin::Pin;
+use tonic::{Request, Response, Status};
+
+pub struct GrpcSessions {
+    engine: Engine,
+}
+
+impl GrpcSessions {
+    pub fn server(engine: Engine) -> SessionServiceServer<GrpcSessions> {
+        SessionServiceServer::new(GrpcSessions { engine })
+    }
+}
+
+/// Until accounts exist every request acts as the one local user.
+fn caller<T>(_request: &Request<T>) -> Caller {
+    Caller::local()
+}
+
+type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchSessionResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl SessionService for GrpcSessions {
+    async fn start_session(
+        &self,
+        request: Request<pb::StartSessionRequest>,
+    ) -> Result<Response<pb::StartSessionResponse>, Status> {
+        let caller = caller(&request);
+        let state = self
+            .engine
+            .start_session(&caller, convert::start_request(request.into_inner()))
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::StartSessionResponse {
+            session_id: state.meta.session_id.clone(),
+            scan_id: state.meta.scan_id.clone(),
+            session: Some(convert::session_full(&state)),
+        }))
+    }
+
+    async fn get_session(
+        &self,
+        request: Request<pb::GetSessionRequest>,
+    ) -> Result<Response<pb::GetSessionResponse>, Status> {
+        let caller = caller(&request);
+        let request = request.into_inner();
+        let state = self
+            .engine
+            .session(&caller, &request.session_id)
+            .await
+            .map_err(status)?;
+        let response = match request.view() {
+            pb::View::Unspecified | pb::View::Full => pb::GetSessionResponse {
+                session: Some(convert::session_full(&state)),
+                new_reports: Vec::new(),
+            },
+            pb::View::Progress => pb::GetSessionResponse {
+                session: Some(convert::session_progress(&state)),
+                new_reports: Vec::new(),
+            },
+            pb::View::Incremental => {
+                let reports = match (request.after_seq, request.since) {
+                    (Some(after), _) => state.reports_after(after),
+                    (None, Some(since)) => state.reports_since(convert::from_timestamp(&since)),
+                    (None, None) => state.reports_after(0),
+                };
+                pb::GetSessionResponse {
+                    session: Some(convert::session_progress(&state)),
+                    new_reports: reports.into_iter().map(convert::report).collect(),
+                }
+            }
+        };
+        Ok(Response::new(response))
+    }
+
+    type WatchSessionStream = WatchStream;
+
+    async fn watch_session(
+        &self,
+        request: Request<pb::WatchSessionRequest>,
+    ) -> Result<Response<Self::WatchSessionStream>, Status> {
+        let caller = caller(&request);
+        let request = request.into_inner();
+        let items = self
+            .engine
+            .watch(&caller, &request.session_id, request.after_seq)
+            .await
+            .map_err(status)?;
+        let messages = items.map(|item| item.map(watch_message).map_err(status));
+        Ok(Response::new(Box::pin(messages)))
+    }
+
+    async fn list_sessions(
+        &self,
+        request: Request<pb::ListSessionsRequest>,
+    ) -> Result<Response<pb::ListSessionsResponse>, Status> {
+        let caller = caller(&request);
+        let limit = Some(request.into_inner().limit).filter(|l| *l > 0);
+        let (sessions, total) = self.engine.list_sessions(&caller, limit).await.map_err(status)?;
+        Ok(Response::new(pb::ListSessionsResponse {
+            sessions: sessions.iter().map(convert::session_listed).collect(),
+            total: total as u32,
+        }))
+    }
+
+    async fn cancel_session(
+        &self,
+        request: Request<pb::CancelSessionRequest>,
+    ) -> Result<Response<pb::CancelSessionResponse>, Status> {
+        let caller = caller(&request);
+        let state: SessionState = self
+            .engine
+            .cancel(&caller, &request.into_inner().session_id)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::CancelSessionResponse {
+            session: Some(convert::session_full(&state)),
+        }))
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Request<pb::ListToolsRequest>,
+    ) -> Result<Response<pb::ListToolsResponse>, Status> {
+        Ok(Response::new(pb::ListToolsResponse {
+            tools: self.engine.tools().iter().map(convert::tool).collect(),
+        }))
+    }
+}
+
+/// Renders one watch item as a stream message.
+pub fn watch_message(item: WatchItem) -> pb::WatchSessionResponse {
+    match item {
+        WatchItem::Snapshot(state) => pb::WatchSessionResponse {
+            seq: state.cursor,
+            progress: Some(convert::progress(&state.progress())),
+            time: Some(convert::timestamp(&state.last_updated)),
+            event: Some(WatchEvent::Snapshot(convert::session_full(&state))),
+        },
+        WatchItem::Event {
+            event,
+            progress,
+            summary,
+        } => {
+            let message = match event.kind {
+                EventKind::SessionStarted { tools } => WatchEvent::SessionStarted(pb::SessionStarted {
+                    tools: tools.into_iter().map(|t| t.name).collect(),
+                }),
+                EventKind::SessionRunning => WatchEvent::SessionRunning(pb::SessionRunning {}),
+                EventKind::CancelRequested => WatchEvent::CancelRequested(pb::CancelRequested {}),
+                EventKind::ToolStarted { tool } => {
+                    WatchEvent::ToolStarted(pb::ToolStarted { tool_name: tool })
+                }
+                EventKind::ToolFinished { report } => WatchEvent::ToolFinished(convert::report(&report)),
+                EventKind::SessionFinished {
+                    status,
+                    error,
+                    refund,
+                } => WatchEvent::SessionFinished(pb::SessionFinished {
+                    status: convert::session_status(status).into(),
+                    summary: summary.as_ref().map(convert::summary),
+                    error: error.unwrap_or_default(),
+                    refund: refund.as_ref().map(convert::refund),
+                }),
+            };
+            pb::WatchSessionResponse {
+                seq: event.seq,
+                progress: Some(convert::progress(&progress)),
+                time: Some(convert::timestamp(&event.at)),
+                event: Some(message),
+            }
+        }
+        WatchItem::Heartbeat { seq, at } => pb::WatchSessionResponse {
+            seq,
+            progress: None,
+            time: Some(convert::timestamp(&at)),
+            event: Some(WatchEvent::Heartbeat(pb::Heartbeat {})),
+        },
+    }
+}
+
+/// The gRPC side of the shared listener: the session service, health,
+/// reflection (v1 and v1alpha, so grpcurl needs no proto files) and
+/// gRPC-web for browsers, as an axum router to merge with REST.
+pub fn router(engine: Engine) -> axum::Router {
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    tokio::spawn(async move {
+        health_reporter
+            .set_serving::<SessionServiceServer<GrpcSessions>>()
+            .await;
+    });
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .expect("the embedded descriptor set is valid");
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .expect("the embedded descriptor set is valid");
+    let web = tonic_web::GrpcWebLayer::new();
+    use tower::Layer;
+    tonic::service::Routes::new(web.layer(GrpcSessions::server(engine)))
+        .add_service(web.layer(health_service))
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .into_axum_router()
+}

@@ -1,0 +1,28 @@
+//! The wire adapters over the engine, served together on one listener: REST
+//! (HTTP/1.1 and HTTP/2) and gRPC (HTTP/2, plus gRPC-web over HTTP/1.1).
+
+pub mod grpc;
+pub mod rest;
+
+use crate::engine::Engine;
+use std::future::Future;
+use tokio::net::TcpListener;
+
+/// The whole HTTP application: gRPC services, REST routes, and a JSON 404.
+pub fn app(engine: Engine) -> axum::Router {
+    grpc::router(engine.clone())
+        .merge(rest::router(engine))
+        .fallback(rest::not_found)
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+}
+
+/// Serves the application on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    engine: Engine,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(engine))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

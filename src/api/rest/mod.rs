@@ -1,0 +1,247 @@
+//! The axum adapter: the seed's JSON polling API and its additive routes
+//! (SSE events, cancel, tools, health, OpenAPI). Each handler parses its
+//! input, makes one engine call and renders a view.
+
+mod openapi;
+mod views;
+
+use crate::engine::{Caller, Engine, EngineError, WatchItem};
+use crate::model::{StartRequest, time};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures::{Stream, StreamExt};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::convert::Infallible;
+
+/// Request bodies larger than this are refused.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// An engine error rendered as the documented error body and status.
+pub struct ApiError(pub EngineError);
+
+impl From<EngineError> for ApiError {
+    fn from(err: EngineError) -> Self {
+        ApiError(err)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.0.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, Json(views::error(&self.0))).into_response()
+    }
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+pub fn router(engine: Engine) -> Router {
+    Router::new()
+        .route("/api/sessions", post(start_session).get(list_sessions))
+        .route("/api/sessions/{id}", get(get_session))
+        .route("/api/sessions/{id}/events", get(session_events))
+        .route("/api/sessions/{id}/cancel", post(cancel_session))
+        .route("/api/tools", get(list_tools))
+        .route("/healthz", get(health))
+        .route("/openapi.json", get(openapi_document))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(engine)
+}
+
+/// The JSON 404 for paths no route serves.
+pub async fn not_found() -> Response {
+    ApiError(EngineError::NotFound("no such route; see /openapi.json".into())).into_response()
+}
+
+/// Until accounts exist every request acts as the one local user.
+fn caller(_headers: &HeaderMap) -> Caller {
+    Caller::local()
+}
+
+fn query_map(query: Option<String>) -> HashMap<String, String> {
+    url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect()
+}
+
+fn parse_number<T: std::str::FromStr>(field: &str, raw: Option<&String>) -> Result<Option<T>, EngineError> {
+    raw.map(|v| {
+        v.parse::<T>()
+            .map_err(|_| EngineError::invalid(field, format!("must be a non-negative integer, got `{v}`")))
+    })
+    .transpose()
+}
+
+/// Parses the start request, naming the field at fault in every error.
+fn parse_start(body: Result<Bytes, BytesRejection>) -> Result<StartRequest, EngineError> {
+    let body = body.map_err(|rejection| {
+        EngineError::invalid(
+            "body",
+            format!("{rejection} (the limit is {MAX_BODY_BYTES} bytes)"),
+        )
+    })?;
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => {
+            return Err(EngineError::invalid(
+                "body",
+                "is empty; send a JSON object with a `target`",
+            ));
+        }
+        // serde would read an array positionally as the object's fields.
+        Some(b'{') => {}
+        Some(_) => {
+            return Err(EngineError::invalid(
+                "body",
+                "must be a JSON object with a `target`",
+            ));
+        }
+    }
+    let mut json = serde_json::Deserializer::from_slice(&body);
+    serde_path_to_error::deserialize(&mut json).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        if inner.is_syntax() || inner.is_eof() || path == "." {
+            EngineError::invalid("body", format!("malformed JSON: {inner}"))
+        } else {
+            EngineError::invalid(&path, inner.to_string())
+        }
+    })
+}
+
+async fn start_session(
+    State(engine): State<Engine>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let request = parse_start(body)?;
+    let state = engine.start_session(&caller(&headers), request).await?;
+    Ok((StatusCode::ACCEPTED, Json(views::started(&state))).into_response())
+}
+
+/// One session in one of its views. Precedence when several are asked for:
+/// `progress=true`, then `after`, then `since`, else the full report.
+async fn get_session(
+    State(engine): State<Engine>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> ApiResult {
+    let query = query_map(query);
+    let progress_only = match query.get("progress").map(String::as_str) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(
+                EngineError::invalid("progress", format!("must be true or false, got `{other}`")).into(),
+            );
+        }
+    };
+    let after = parse_number::<u64>("after", query.get("after"))?;
+    let since = query
+        .get("since")
+        .map(|raw| time::parse(raw).map_err(|m| EngineError::invalid("since", m)))
+        .transpose()?;
+    let state = engine.session(&caller(&headers), &id).await?;
+    let body: Value = if progress_only {
+        views::progress(&state)
+    } else if let Some(after) = after {
+        views::incremental(&state, &state.reports_after(after))
+    } else if let Some(since) = since {
+        views::incremental(&state, &state.reports_since(since))
+    } else {
+        views::full(&state)
+    };
+    Ok(Json(body).into_response())
+}
+
+async fn list_sessions(
+    State(engine): State<Engine>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> ApiResult {
+    let limit = parse_number::<u32>("limit", query_map(query).get("limit"))?;
+    let (sessions, total) = engine.list_sessions(&caller(&headers), limit).await?;
+    Ok(Json(views::list(&sessions, total)).into_response())
+}
+
+async fn cancel_session(
+    State(engine): State<Engine>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let state = engine.cancel(&caller(&headers), &id).await?;
+    Ok(Json(views::full(&state)).into_response())
+}
+
+/// Server-sent events: a `snapshot` first (or, with `Last-Event-ID` or
+/// `?after=`, the events after that sequence number), then every event as it
+/// happens; each SSE id is the event's sequence number. Ends after
+/// `session_finished`.
+async fn session_events(
+    State(engine): State<Engine>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> ApiResult {
+    let query = query_map(query);
+    let last_event_id = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let after = match last_event_id {
+        Some(raw) => parse_number::<u64>("Last-Event-ID", Some(&raw))?,
+        None => parse_number::<u64>("after", query.get("after"))?,
+    };
+    let items = engine.watch(&caller(&headers), &id, after).await?;
+    Ok(Sse::new(sse_events(items))
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
+
+fn sse_events(
+    items: impl Stream<Item = Result<WatchItem, EngineError>> + Send + 'static,
+) -> impl Stream<Item = Result<SseEvent, Infallible>> + Send + 'static {
+    items.map(|item| {
+        let event = match item {
+            Ok(WatchItem::Snapshot(state)) => SseEvent::default()
+                .event("snapshot")
+                .id(state.cursor.to_string())
+                .data(views::full(&state).to_string()),
+            Ok(WatchItem::Event {
+                event,
+                progress,
+                summary,
+            }) => SseEvent::default()
+                .event(event.kind.name())
+                .id(event.seq.to_string())
+                .data(views::event(&event, &progress, summary.as_ref()).to_string()),
+            Ok(WatchItem::Heartbeat { .. }) => SseEvent::default().comment("heartbeat"),
+            Err(err) => SseEvent::default()
+                .event("error")
+                .data(views::error(&err).to_string()),
+        };
+        Ok(event)
+    })
+}
+
+async fn list_tools(State(engine): State<Engine>) -> Json<Value> {
+    Json(views::tools(&engine.tools()))
+}
+
+async fn health(State(engine): State<Engine>) -> Json<Value> {
+    Json(serde_json::json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "runningSessions": engine.running_sessions(),
+    }))
+}
+
+async fn openapi_document() -> Json<Value> {
+    Json(openapi::document())
+}

@@ -1,0 +1,315 @@
+//! The OpenAPI 3.1 description of the REST API served at `/openapi.json`.
+//! Written by hand next to the handlers; a test checks each documented
+//! operation against the running server.
+
+use crate::engine::plan::{DEFAULT_MAX_CONCURRENT, DEFAULT_TIMEOUT_MS, MAX_URLS, TIMEOUT_RANGE_MS};
+use crate::engine::{DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT};
+use serde_json::{Value, json};
+
+fn error_response(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } }
+    })
+}
+
+fn json_response(description: &str, schema: &str) -> Value {
+    json!({
+        "description": description,
+        "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } }
+    })
+}
+
+fn session_id_param() -> Value {
+    json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "string" },
+            "description": "The session id returned by POST /api/sessions." })
+}
+
+pub fn document() -> Value {
+    let severities = json!(["critical", "high", "medium", "low", "info"]);
+    let categories = json!(["security", "code-quality", "accessibility", "performance"]);
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "livescan Sessions API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Streaming scan sessions: start a session, then poll it (full, progress-only or \
+                incremental) or follow its server-sent events. For incremental polling pass the previous \
+                response's `lastUpdated` as `since` (or its `cursor` as `after`), never the client's clock."
+        },
+        "paths": {
+            "/api/sessions": {
+                "post": {
+                    "summary": "Start a scan session",
+                    "requestBody": { "required": true, "content": { "application/json": {
+                        "schema": { "$ref": "#/components/schemas/StartRequest" } } } },
+                    "responses": {
+                        "202": json_response("Session started; tools run in the background", "Started"),
+                        "400": error_response("Invalid request; `error.details.field` names the field")
+                    }
+                },
+                "get": {
+                    "summary": "List your sessions, newest first",
+                    "parameters": [{ "name": "limit", "in": "query", "required": false,
+                        "schema": { "type": "integer", "minimum": 1, "maximum": MAX_LIST_LIMIT, "default": DEFAULT_LIST_LIMIT } }],
+                    "responses": {
+                        "200": json_response("The sessions", "SessionList"),
+                        "400": error_response("Invalid limit")
+                    }
+                }
+            },
+            "/api/sessions/{id}": {
+                "get": {
+                    "summary": "Read a session: full, progress only, or the reports since a cursor",
+                    "description": "Precedence: progress=true, then after, then since, else the full report.",
+                    "parameters": [
+                        session_id_param(),
+                        { "name": "progress", "in": "query", "required": false, "schema": { "type": "boolean" },
+                          "description": "If true, returns only status and progress counts." },
+                        { "name": "since", "in": "query", "required": false, "schema": { "type": "string", "format": "date-time" },
+                          "description": "Returns only reports completed after this time; pass the previous lastUpdated." },
+                        { "name": "after", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 0 },
+                          "description": "Returns only reports whose event came after this sequence number (a previous cursor)." }
+                    ],
+                    "responses": {
+                        "200": { "description": "The session in the requested view", "content": { "application/json": {
+                            "schema": { "oneOf": [
+                                { "$ref": "#/components/schemas/Session" },
+                                { "$ref": "#/components/schemas/SessionProgress" },
+                                { "$ref": "#/components/schemas/SessionIncrement" } ] } } } },
+                        "400": error_response("Invalid query parameter"),
+                        "404": error_response("No such session")
+                    }
+                }
+            },
+            "/api/sessions/{id}/events": {
+                "get": {
+                    "summary": "Follow a session as server-sent events",
+                    "description": "First a `snapshot` event (the full session), or with Last-Event-ID / after the events \
+                        after that sequence number; then session_running, tool_started, tool_finished, cancel_requested \
+                        and finally session_finished, after which the stream ends. Each SSE id is the sequence number.",
+                    "parameters": [
+                        session_id_param(),
+                        { "name": "after", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 0 } },
+                        { "name": "Last-Event-ID", "in": "header", "required": false, "schema": { "type": "integer", "minimum": 0 } }
+                    ],
+                    "responses": {
+                        "200": { "description": "An event stream", "content": { "text/event-stream": { "schema": { "type": "string" } } } },
+                        "400": error_response("Invalid cursor"),
+                        "404": error_response("No such session")
+                    }
+                }
+            },
+            "/api/sessions/{id}/cancel": {
+                "post": {
+                    "summary": "Cancel a session",
+                    "parameters": [session_id_param()],
+                    "responses": {
+                        "200": json_response("The session after the cancel was recorded", "Session"),
+                        "404": error_response("No such session")
+                    }
+                }
+            },
+            "/api/tools": {
+                "get": {
+                    "summary": "The tool catalog",
+                    "responses": { "200": json_response("Every tool with its availability", "ToolList") }
+                }
+            },
+            "/healthz": {
+                "get": {
+                    "summary": "Liveness",
+                    "responses": { "200": { "description": "The server is up", "content": { "application/json": {
+                        "schema": { "type": "object", "required": ["status"], "properties": {
+                            "status": { "const": "ok" }, "version": { "type": "string" },
+                            "runningSessions": { "type": "integer" } } } } } } }
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "responses": { "200": { "description": "OpenAPI 3.1", "content": { "application/json": { "schema": { "type": "object" } } } } }
+                }
+            }
+        },
+        "components": {
+            "schemas": {
+                "StartRequest": {
+                    "type": "object",
+                    "required": ["target"],
+                    "properties": {
+                        "target": { "$ref": "#/components/schemas/Target" },
+                        "categories": { "type": "array", "items": { "enum": categories } },
+                        "tools": { "type": "array", "items": { "type": "string" }, "description": "Overrides categories" },
+                        "excludeTools": { "type": "array", "items": { "type": "string" } },
+                        "enableIntelligence": { "type": "boolean", "default": true,
+                            "description": "Accepted for compatibility; livescan does no AI analysis." },
+                        "timeout": { "type": "integer", "minimum": TIMEOUT_RANGE_MS.start(), "maximum": TIMEOUT_RANGE_MS.end(),
+                            "default": DEFAULT_TIMEOUT_MS, "description": "Max milliseconds per tool" },
+                        "maxConcurrent": { "type": "integer", "minimum": 1, "maximum": 32, "default": DEFAULT_MAX_CONCURRENT }
+                    }
+                },
+                "Target": {
+                    "type": "object",
+                    "description": "Exactly one of url, urls or directory.",
+                    "properties": {
+                        "url": { "type": "string", "format": "uri" },
+                        "urls": { "type": "array", "items": { "type": "string", "format": "uri" }, "minItems": 1, "maxItems": MAX_URLS },
+                        "directory": { "type": "string" }
+                    }
+                },
+                "Started": {
+                    "type": "object",
+                    "required": ["sessionId", "scanId", "status", "message", "pollUrls", "cursor"],
+                    "properties": {
+                        "sessionId": { "type": "string" }, "scanId": { "type": "string" },
+                        "status": { "const": "started" }, "message": { "type": "string" },
+                        "pollUrls": { "type": "object", "required": ["full", "progress", "newReports"], "properties": {
+                            "full": { "type": "string" }, "progress": { "type": "string" },
+                            "newReports": { "type": "string" }, "events": { "type": "string" } } },
+                        "cursor": { "type": "integer" }
+                    }
+                },
+                "SessionStatus": { "enum": ["initializing", "running", "completed", "partial", "failed", "cancelled"] },
+                "Progress": {
+                    "type": "object",
+                    "required": ["total", "completed", "failed", "skipped", "running", "pending", "percentage"],
+                    "description": "pending + running + completed + failed + skipped = total; \
+                        percentage = floor(100 * (completed + failed + skipped) / total).",
+                    "properties": {
+                        "total": { "type": "integer" }, "completed": { "type": "integer" },
+                        "failed": { "type": "integer" }, "skipped": { "type": "integer" },
+                        "running": { "type": "integer" }, "pending": { "type": "integer" },
+                        "percentage": { "type": "integer", "minimum": 0, "maximum": 100 }
+                    }
+                },
+                "Finding": {
+                    "type": "object",
+                    "required": ["ruleId", "severity", "message", "fingerprint"],
+                    "properties": {
+                        "ruleId": { "type": "string" }, "severity": { "enum": severities },
+                        "originalLevel": { "type": "string" }, "message": { "type": "string" },
+                        "path": { "type": "string" }, "line": { "type": "integer" }, "column": { "type": "integer" },
+                        "url": { "type": "string" }, "fingerprint": { "type": "string" }, "helpUri": { "type": "string" }
+                    }
+                },
+                "ToolReport": {
+                    "type": "object",
+                    "required": ["toolName", "category", "status", "duration", "findingsCount", "result"],
+                    "properties": {
+                        "toolName": { "type": "string" },
+                        "category": { "enum": categories },
+                        "status": { "enum": ["pending", "running", "completed", "failed", "skipped"] },
+                        "duration": { "type": "integer", "description": "Milliseconds" },
+                        "findingsCount": { "type": "integer" },
+                        "result": { "type": "object", "required": ["findings", "partial"], "properties": {
+                            "outcome": { "enum": ["clean", "findings", "tool_error", "timed_out", "skipped"] },
+                            "findings": { "type": "array", "items": { "$ref": "#/components/schemas/Finding" } },
+                            "error": { "type": "string" }, "skipReason": { "type": "string" },
+                            "partial": { "type": "boolean" } } },
+                        "startedAt": { "type": "string", "format": "date-time" },
+                        "completedAt": { "type": "string", "format": "date-time" }
+                    }
+                },
+                "Summary": {
+                    "type": "object",
+                    "required": ["totalFindings", "bySeverity", "byCategory", "toolsRun", "toolsSkipped", "toolsFailed"],
+                    "properties": {
+                        "totalFindings": { "type": "integer" },
+                        "bySeverity": { "type": "object", "properties": {
+                            "critical": { "type": "integer" }, "high": { "type": "integer" }, "medium": { "type": "integer" },
+                            "low": { "type": "integer" }, "info": { "type": "integer" } } },
+                        "byCategory": { "type": "object", "additionalProperties": { "type": "integer" } },
+                        "toolsRun": { "type": "integer" }, "toolsSkipped": { "type": "integer" }, "toolsFailed": { "type": "integer" }
+                    }
+                },
+                "Refund": {
+                    "type": "object",
+                    "properties": { "refundedCredits": { "type": "integer" },
+                        "toolsRefunded": { "type": "array", "items": { "type": "string" } },
+                        "newBalance": { "type": "integer" } }
+                },
+                "Session": {
+                    "type": "object",
+                    "required": ["sessionId", "scanId", "userId", "status", "target", "progress", "toolReports", "summary",
+                                 "createdAt", "completedAt", "lastUpdated", "cursor"],
+                    "properties": {
+                        "sessionId": { "type": "string" }, "scanId": { "type": "string" }, "userId": { "type": "string" },
+                        "status": { "$ref": "#/components/schemas/SessionStatus" },
+                        "target": { "$ref": "#/components/schemas/Target" },
+                        "progress": { "$ref": "#/components/schemas/Progress" },
+                        "toolReports": { "type": "object", "additionalProperties": { "$ref": "#/components/schemas/ToolReport" } },
+                        "summary": { "$ref": "#/components/schemas/Summary" },
+                        "refund": { "$ref": "#/components/schemas/Refund" },
+                        "error": { "type": "string" },
+                        "createdAt": { "type": "string", "format": "date-time" },
+                        "completedAt": { "type": ["string", "null"], "format": "date-time" },
+                        "lastUpdated": { "type": "string", "format": "date-time" },
+                        "cursor": { "type": "integer" }
+                    }
+                },
+                "SessionProgress": {
+                    "type": "object",
+                    "required": ["sessionId", "status", "progress", "lastUpdated", "cursor"],
+                    "properties": {
+                        "sessionId": { "type": "string" }, "status": { "$ref": "#/components/schemas/SessionStatus" },
+                        "progress": { "$ref": "#/components/schemas/Progress" },
+                        "lastUpdated": { "type": "string", "format": "date-time" }, "cursor": { "type": "integer" }
+                    }
+                },
+                "SessionIncrement": {
+                    "type": "object",
+                    "required": ["sessionId", "status", "progress", "newReports", "lastUpdated", "cursor"],
+                    "properties": {
+                        "sessionId": { "type": "string" }, "status": { "$ref": "#/components/schemas/SessionStatus" },
+                        "progress": { "$ref": "#/components/schemas/Progress" },
+                        "newReports": { "type": "array", "items": { "$ref": "#/components/schemas/ToolReport" } },
+                        "summary": { "$ref": "#/components/schemas/Summary" },
+                        "lastUpdated": { "type": "string", "format": "date-time" }, "cursor": { "type": "integer" }
+                    }
+                },
+                "SessionList": {
+                    "type": "object",
+                    "required": ["sessions", "total"],
+                    "properties": {
+                        "sessions": { "type": "array", "items": { "type": "object",
+                            "required": ["sessionId", "status", "progress", "createdAt", "completedAt"],
+                            "properties": {
+                                "sessionId": { "type": "string" }, "scanId": { "type": "string" },
+                                "status": { "$ref": "#/components/schemas/SessionStatus" },
+                                "target": { "$ref": "#/components/schemas/Target" },
+                                "progress": { "$ref": "#/components/schemas/Progress" },
+                                "summary": { "$ref": "#/components/schemas/Summary" },
+                                "createdAt": { "type": "string", "format": "date-time" },
+                                "completedAt": { "type": ["string", "null"], "format": "date-time" } } } },
+                        "total": { "type": "integer" }
+                    }
+                },
+                "ToolList": {
+                    "type": "object",
+                    "required": ["tools", "total"],
+                    "properties": {
+                        "tools": { "type": "array", "items": { "type": "object",
+                            "required": ["id", "category", "targets", "available", "cost", "summary"],
+                            "properties": {
+                                "id": { "type": "string" }, "category": { "enum": categories },
+                                "targets": { "type": "array", "items": { "enum": ["directory", "url", "urls"] } },
+                                "available": { "type": "boolean" }, "cost": { "type": "integer" },
+                                "summary": { "type": "string" }, "unavailableReason": { "type": "string" },
+                                "installHint": { "type": "string" } } } },
+                        "total": { "type": "integer" }
+                    }
+                },
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": { "error": { "type": "object", "required": ["code", "message", "details"], "properties": {
+                        "code": { "enum": ["invalid_argument", "not_found", "unauthenticated", "insufficient_credits",
+                                           "rate_limited", "unavailable", "internal"] },
+                        "message": { "type": "string" },
+                        "details": { "type": "object", "description": "field (for invalid_argument), valid (the accepted values), required and balance (for insufficient_credits)" } } } }
+                }
+            }
+        }
+    })
+}

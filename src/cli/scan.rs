@@ -1,0 +1,231 @@
+//! `livescan scan TARGET`: runs a session in-process (a private in-memory
+//! store) or on a server through `WatchSession`, and feeds each finished
+//! tool to the console as it arrives. A dropped stream is resumed with
+//! `after_seq`, so no report is missed or shown twice.
+
+use super::console::{Console, Update};
+use anyhow::{Context, Result, anyhow};
+use futures::StreamExt;
+use livescan::api::grpc::convert;
+use livescan::engine::{Caller, Engine, EngineConfig, TargetPolicy, WatchItem};
+use livescan::model::{Category, EventKind, RawTarget, SessionStatus, StartRequest, Summary};
+use livescan::proto as pb;
+use livescan::store::SqliteStore;
+use livescan::tools::Catalog;
+use pb::session_service_client::SessionServiceClient;
+use pb::watch_session_response::Event as WatchEvent;
+use std::sync::Arc;
+
+/// What `scan` asks for, independent of where it runs.
+pub struct ScanOptions {
+    pub target: String,
+    pub categories: Vec<String>,
+    pub tools: Vec<String>,
+    pub exclude_tools: Vec<String>,
+    pub timeout: Option<u64>,
+    pub max_concurrent: Option<u64>,
+}
+
+/// The end of a scan, for the exit code.
+pub struct ScanEnd {
+    pub status: SessionStatus,
+    pub summary: Summary,
+}
+
+impl ScanOptions {
+    /// A directory path becomes its absolute form; anything with a scheme is a URL.
+    fn request(&self) -> Result<StartRequest> {
+        let target = if self.target.contains("://") {
+            RawTarget {
+                url: Some(self.target.clone()),
+                ..Default::default()
+            }
+        } else {
+            let dir = std::fs::canonicalize(&self.target)
+                .with_context(|| format!("cannot open directory `{}`", self.target))?;
+            RawTarget {
+                directory: Some(dir.display().to_string()),
+                ..Default::default()
+            }
+        };
+        Ok(StartRequest {
+            target: Some(target),
+            categories: self.categories.clone(),
+            tools: self.tools.clone(),
+            exclude_tools: self.exclude_tools.clone(),
+            enable_intelligence: None,
+            timeout: self.timeout,
+            max_concurrent: self.max_concurrent,
+        })
+    }
+}
+
+/// Runs the scan in this process. The user scans what they can already
+/// read, so the target's own directory is the scan root and private
+/// addresses are allowed.
+pub async fn in_process(options: &ScanOptions, console: &mut Console) -> Result<ScanEnd> {
+    let request = options.request()?;
+    let scan_roots = request
+        .target
+        .as_ref()
+        .and_then(|t| t.directory.clone())
+        .map(std::path::PathBuf::from)
+        .into_iter()
+        .collect();
+    let store = Arc::new(SqliteStore::in_memory().await?);
+    let config = EngineConfig::new(TargetPolicy {
+        scan_roots,
+        allow_private: true,
+    });
+    let engine = Engine::open(store, Catalog::builtin(), config).await?;
+    let caller = Caller::local();
+    let state = engine
+        .start_session(&caller, request)
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    console.show(&Update::Started {
+        target: state.meta.target.describe(),
+        total: state.reports.len() as u32,
+    });
+    let mut items = Box::pin(
+        engine
+            .watch(&caller, &state.meta.session_id, Some(state.cursor))
+            .await
+            .map_err(|e| anyhow!("{e}"))?,
+    );
+    while let Some(item) = items.next().await {
+        if let WatchItem::Event {
+            event,
+            progress,
+            summary,
+        } = item.map_err(|e| anyhow!("{e}"))?
+        {
+            match event.kind {
+                EventKind::ToolFinished { report } => console.show(&Update::ToolFinished {
+                    report: *report,
+                    progress,
+                }),
+                EventKind::SessionFinished { status, error, .. } => {
+                    let summary = summary.unwrap_or_default();
+                    console.show(&Update::Finished {
+                        status,
+                        summary: summary.clone(),
+                        error,
+                    });
+                    return Ok(ScanEnd { status, summary });
+                }
+                _ => {}
+            }
+        }
+    }
+    Err(anyhow!(
+        "the session's event stream ended before the session finished"
+    ))
+}
+
+/// How often a dropped watch stream is resumed before giving up.
+const RESUME_ATTEMPTS: u32 = 5;
+
+/// Runs the scan on a server and follows it through `WatchSession`.
+pub async fn remote(server: &str, options: &ScanOptions, console: &mut Console) -> Result<ScanEnd> {
+    let request = options.request()?;
+    let categories = request
+        .categories
+        .iter()
+        .map(|name| {
+            name.parse::<Category>()
+                .map(|c| convert::category(c) as i32)
+                .map_err(|_| {
+                    anyhow!(
+                        "unknown category `{name}`; valid: security, code-quality, accessibility, performance"
+                    )
+                })
+        })
+        .collect::<Result<Vec<i32>>>()?;
+    let mut client = SessionServiceClient::connect(server.to_string())
+        .await
+        .with_context(|| format!("cannot connect to {server}"))?;
+    let target = request.target.clone().unwrap_or_default();
+    let started = client
+        .start_session(pb::StartSessionRequest {
+            target: Some(pb::Target {
+                url: target.url.unwrap_or_default(),
+                urls: target.urls.unwrap_or_default(),
+                directory: target.directory.unwrap_or_default(),
+            }),
+            categories,
+            tools: request.tools.clone(),
+            exclude_tools: request.exclude_tools.clone(),
+            enable_intelligence: None,
+            timeout_ms: request.timeout.map(|t| t.min(u64::from(u32::MAX)) as u32),
+            max_concurrent: request.max_concurrent.map(|m| m.min(u64::from(u32::MAX)) as u32),
+        })
+        .await
+        .map_err(|status| anyhow!("the server refused the scan: {}", status.message()))?
+        .into_inner();
+    let session = started.session.unwrap_or_default();
+    console.show(&Update::Started {
+        target: options.target.clone(),
+        total: session.progress.map_or(0, |p| p.total),
+    });
+    let mut cursor = session.cursor;
+    let mut attempts = 0;
+    loop {
+        let stream = client
+            .watch_session(pb::WatchSessionRequest {
+                session_id: started.session_id.clone(),
+                after_seq: Some(cursor),
+            })
+            .await;
+        let mut stream = match stream {
+            Ok(stream) => stream.into_inner(),
+            Err(status) if attempts < RESUME_ATTEMPTS && status.code() == tonic::Code::Unavailable => {
+                attempts += 1;
+                continue;
+            }
+            Err(status) => return Err(anyhow!("watching the session failed: {}", status.message())),
+        };
+        loop {
+            let message = match stream.message().await {
+                Ok(Some(message)) => message,
+                Ok(None) => return Err(anyhow!("the server ended the stream before the session finished")),
+                Err(status) if attempts < RESUME_ATTEMPTS => {
+                    attempts += 1;
+                    tracing::warn!(error = %status.message(), "watch stream dropped; resuming");
+                    break;
+                }
+                Err(status) => return Err(anyhow!("the watch stream failed: {}", status.message())),
+            };
+            let progress = message
+                .progress
+                .as_ref()
+                .map(convert::from_progress)
+                .unwrap_or_default();
+            match message.event {
+                Some(WatchEvent::ToolFinished(report)) => console.show(&Update::ToolFinished {
+                    report: convert::from_report(&report),
+                    progress,
+                }),
+                Some(WatchEvent::SessionFinished(finished)) => {
+                    let status = convert::from_session_status(finished.status());
+                    let summary = finished
+                        .summary
+                        .as_ref()
+                        .map(convert::from_summary)
+                        .unwrap_or_default();
+                    let error = Some(finished.error).filter(|e| !e.is_empty());
+                    console.show(&Update::Finished {
+                        status,
+                        summary: summary.clone(),
+                        error,
+                    });
+                    return Ok(ScanEnd { status, summary });
+                }
+                _ => {}
+            }
+            if message.seq > cursor {
+                cursor = message.seq;
+            }
+        }
+    }
+}

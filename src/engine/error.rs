@@ -1,0 +1,98 @@
+//! The one error type every engine call returns. Each variant names its HTTP
+//! status and its REST error code; the gRPC adapter maps the same variants to
+//! gRPC codes, so both APIs always agree on what went wrong.
+
+use crate::store::StoreError;
+use serde_json::{Value, json};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// Bad input; `field` is the request field at fault (e.g. `target.url`).
+    #[error("{field}: {message}")]
+    InvalidArgument {
+        field: String,
+        message: String,
+        details: Value,
+    },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("insufficient credits: {required} required, {balance} available")]
+    InsufficientCredits { required: u64, balance: i64 },
+    #[error("{0}")]
+    RateLimited(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl EngineError {
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        EngineError::InvalidArgument {
+            field: field.to_string(),
+            message: message.into(),
+            details: json!({ "field": field }),
+        }
+    }
+
+    /// Bad input whose valid alternatives are listed in `details.valid`.
+    pub fn invalid_choice(field: &str, message: impl Into<String>, valid: &[&str]) -> Self {
+        EngineError::InvalidArgument {
+            field: field.to_string(),
+            message: message.into(),
+            details: json!({ "field": field, "valid": valid }),
+        }
+    }
+
+    pub fn session_not_found(id: &str) -> Self {
+        EngineError::NotFound(format!("no session with id `{id}`"))
+    }
+
+    /// The machine-readable code in the REST error body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            EngineError::InvalidArgument { .. } => "invalid_argument",
+            EngineError::NotFound(_) => "not_found",
+            EngineError::Unauthenticated(_) => "unauthenticated",
+            EngineError::InsufficientCredits { .. } => "insufficient_credits",
+            EngineError::RateLimited(_) => "rate_limited",
+            EngineError::Unavailable(_) => "unavailable",
+            EngineError::Internal(_) => "internal",
+        }
+    }
+
+    pub fn http_status(&self) -> u16 {
+        match self {
+            EngineError::InvalidArgument { .. } => 400,
+            EngineError::Unauthenticated(_) => 401,
+            EngineError::InsufficientCredits { .. } => 402,
+            EngineError::NotFound(_) => 404,
+            EngineError::RateLimited(_) => 429,
+            EngineError::Unavailable(_) => 503,
+            EngineError::Internal(_) => 500,
+        }
+    }
+
+    /// Structured details for the error body (`field`, `valid`, `required`, ...).
+    pub fn details(&self) -> Value {
+        match self {
+            EngineError::InvalidArgument { details, .. } => details.clone(),
+            EngineError::InsufficientCredits { required, balance } => {
+                json!({ "required": required, "balance": balance })
+            }
+            _ => json!({}),
+        }
+    }
+}
+
+impl From<StoreError> for EngineError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::UnknownSession(id) => EngineError::session_not_found(&id),
+            StoreError::Database(msg) => EngineError::Unavailable(format!("storage unavailable: {msg}")),
+            StoreError::Corrupt(msg) => EngineError::Internal(msg),
+        }
+    }
+}

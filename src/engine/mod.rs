@@ -1,0 +1,285 @@
+//! Orchestration, independent of any wire protocol: starting, reading,
+//! watching and cancelling sessions; scheduling tools under the per-session
+//! and global caps; running each tool with a deadline and cancellation; and
+//! resuming sessions that were running when the process stopped.
+//!
+//! Every change goes through the store's event log first and is then
+//! announced to watchers, so what clients see is always what is stored.
+
+mod error;
+pub mod plan;
+mod run;
+pub mod slots;
+pub mod watch;
+
+pub use error::EngineError;
+pub use plan::TargetPolicy;
+pub use watch::WatchItem;
+
+use crate::model::{Event, EventKind, SessionMeta, SessionState, StartRequest, TargetKind, time};
+use crate::store::{Store, all_events};
+use crate::tools::{Availability, Catalog, Fetcher};
+use futures::Stream;
+use rand::Rng;
+use slots::FairSlots;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use watch::{Notifier, WatchParams};
+
+pub const DEFAULT_LIST_LIMIT: u32 = 20;
+pub const MAX_LIST_LIMIT: u32 = 100;
+
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    pub policy: TargetPolicy,
+    /// Tools running at once across all sessions.
+    pub global_concurrency: usize,
+    /// How long a watch stream may stay silent before a heartbeat.
+    pub heartbeat: Duration,
+}
+
+impl EngineConfig {
+    pub fn new(policy: TargetPolicy) -> Self {
+        EngineConfig {
+            policy,
+            global_concurrency: 16,
+            heartbeat: Duration::from_secs(15),
+        }
+    }
+}
+
+/// Who is asking. Every session belongs to one user and is visible only to them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    pub user_id: String,
+}
+
+impl Caller {
+    /// The single user every request acts as until accounts exist.
+    pub fn local() -> Self {
+        Caller {
+            user_id: "local".to_string(),
+        }
+    }
+}
+
+/// A catalog entry as the tool list shows it.
+#[derive(Clone, Debug)]
+pub struct ToolInfo {
+    pub id: &'static str,
+    pub category: crate::model::Category,
+    pub targets: Vec<TargetKind>,
+    pub availability: Availability,
+    pub cost: u32,
+    pub summary: &'static str,
+}
+
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    catalog: Catalog,
+    config: EngineConfig,
+    slots: Arc<FairSlots>,
+    notifier: Arc<Notifier>,
+    fetcher: Arc<Fetcher>,
+    /// Cancellation tokens of the sessions running in this process.
+    running: Mutex<HashMap<String, CancellationToken>>,
+}
+
+impl Engine {
+    /// Builds the engine and resumes every session that had not finished.
+    pub async fn open(
+        store: Arc<dyn Store>,
+        catalog: Catalog,
+        config: EngineConfig,
+    ) -> Result<Engine, EngineError> {
+        let engine = Engine {
+            inner: Arc::new(Inner {
+                store,
+                catalog,
+                slots: FairSlots::new(config.global_concurrency),
+                fetcher: Arc::new(Fetcher::new(config.policy.allow_private)),
+                config,
+                notifier: Arc::new(Notifier::default()),
+                running: Mutex::new(HashMap::new()),
+            }),
+        };
+        for meta in engine.inner.store.unfinished_sessions().await? {
+            let state = engine.inner.load(meta).await?;
+            tracing::info!(session = %state.meta.session_id, unfinished = state.unfinished_tools().len(), "resuming session");
+            engine.inner.clone().launch(state);
+        }
+        Ok(engine)
+    }
+
+    /// Validates the request, stores the new session and starts its tools.
+    pub async fn start_session(
+        &self,
+        caller: &Caller,
+        request: StartRequest,
+    ) -> Result<SessionState, EngineError> {
+        let plan = plan::plan(request, &self.inner.catalog, &self.inner.config.policy)?;
+        let created_at = time::from_millis(time::now_millis());
+        let meta = SessionMeta {
+            session_id: new_session_id(),
+            scan_id: format!(
+                "scan-{}-{:06x}",
+                created_at.timestamp(),
+                rand::rng().random::<u32>() & 0xff_ffff
+            ),
+            user_id: caller.user_id.clone(),
+            target: plan.target,
+            options: plan.options,
+            created_at,
+        };
+        let first = self
+            .inner
+            .store
+            .create_session(&meta, &EventKind::SessionStarted { tools: plan.tools })
+            .await?;
+        let state = SessionState::fold(meta, [&first]);
+        tracing::info!(session = %state.meta.session_id, target = %state.meta.target.describe(), tools = state.reports.len(), "session started");
+        self.inner.clone().launch(state.clone());
+        Ok(state)
+    }
+
+    /// The session's current state.
+    pub async fn session(&self, caller: &Caller, session_id: &str) -> Result<SessionState, EngineError> {
+        let meta = self.inner.owned_meta(caller, session_id).await?;
+        self.inner.load(meta).await
+    }
+
+    /// The caller's newest sessions (1 to 100, default 20) and their total count.
+    pub async fn list_sessions(
+        &self,
+        caller: &Caller,
+        limit: Option<u32>,
+    ) -> Result<(Vec<SessionState>, u64), EngineError> {
+        let limit = limit.unwrap_or(DEFAULT_LIST_LIMIT);
+        if !(1..=MAX_LIST_LIMIT).contains(&limit) {
+            return Err(EngineError::invalid(
+                "limit",
+                format!("must be between 1 and {MAX_LIST_LIMIT}, got {limit}"),
+            ));
+        }
+        let (metas, total) = self.inner.store.list_sessions(&caller.user_id, limit).await?;
+        let mut sessions = Vec::with_capacity(metas.len());
+        for meta in metas {
+            sessions.push(self.inner.load(meta).await?);
+        }
+        Ok((sessions, total))
+    }
+
+    /// Asks a session to stop. Running tools are stopped, pending ones skipped;
+    /// the session then finishes as `cancelled`. A finished session is unchanged.
+    pub async fn cancel(&self, caller: &Caller, session_id: &str) -> Result<SessionState, EngineError> {
+        let meta = self.inner.owned_meta(caller, session_id).await?;
+        let state = self.inner.load(meta.clone()).await?;
+        if state.is_finished() || state.cancel_requested {
+            return Ok(state);
+        }
+        self.inner.append(session_id, &EventKind::CancelRequested).await?;
+        if let Some(token) = self.inner.lock_running().get(session_id) {
+            token.cancel();
+        }
+        self.inner.load(meta).await
+    }
+
+    /// Streams the session: a snapshot first (or the events after `after`),
+    /// then each event as it happens, heartbeats when idle, ending after the
+    /// session-finished event.
+    pub async fn watch(
+        &self,
+        caller: &Caller,
+        session_id: &str,
+        after: Option<u64>,
+    ) -> Result<impl Stream<Item = Result<WatchItem, EngineError>> + Send + 'static, EngineError> {
+        let meta = self.inner.owned_meta(caller, session_id).await?;
+        if let Some(after) = after {
+            let newest = self.inner.load(meta.clone()).await?.cursor;
+            if after > newest {
+                return Err(EngineError::invalid(
+                    "after_seq",
+                    format!("{after} is beyond the newest event of this session ({newest})"),
+                ));
+            }
+        }
+        let params = WatchParams {
+            meta,
+            after,
+            heartbeat: self.inner.config.heartbeat,
+        };
+        Ok(watch::stream(
+            self.inner.store.clone(),
+            self.inner.notifier.clone(),
+            params,
+        ))
+    }
+
+    /// The catalog with each tool's availability here.
+    pub fn tools(&self) -> Vec<ToolInfo> {
+        self.inner
+            .catalog
+            .iter()
+            .map(|tool| {
+                let spec = tool.spec();
+                ToolInfo {
+                    id: spec.id,
+                    category: spec.category,
+                    targets: spec.targets.to_vec(),
+                    availability: tool.availability(),
+                    cost: spec.cost,
+                    summary: spec.summary,
+                }
+            })
+            .collect()
+    }
+
+    /// Sessions currently running in this process.
+    pub fn running_sessions(&self) -> usize {
+        self.inner.lock_running().len()
+    }
+}
+
+impl Inner {
+    async fn owned_meta(&self, caller: &Caller, session_id: &str) -> Result<SessionMeta, EngineError> {
+        match self.store.session(session_id).await? {
+            // Another user's session is indistinguishable from a missing one.
+            Some(meta) if meta.user_id == caller.user_id => Ok(meta),
+            _ => Err(EngineError::session_not_found(session_id)),
+        }
+    }
+
+    async fn load(&self, meta: SessionMeta) -> Result<SessionState, EngineError> {
+        let events = all_events(&*self.store, &meta.session_id).await?;
+        Ok(SessionState::fold(meta, &events))
+    }
+
+    /// Stores an event and tells watchers. `None`: a duplicate that was dropped.
+    async fn append(&self, session_id: &str, kind: &EventKind) -> Result<Option<Event>, EngineError> {
+        let event = self.store.append(session_id, kind).await?;
+        if let Some(event) = &event {
+            self.notifier.publish(session_id, event.seq);
+        }
+        Ok(event)
+    }
+
+    fn lock_running(&self) -> std::sync::MutexGuard<'_, HashMap<String, CancellationToken>> {
+        self.running.lock().unwrap_or_else(|poison| poison.into_inner())
+    }
+}
+
+fn new_session_id() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    let suffix: String = (0..20)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect();
+    format!("sess-{suffix}")
+}

@@ -1,0 +1,260 @@
+//! Running one session: preparing the target, starting its unfinished tools in
+//! order under the session's `maxConcurrent` and the global fair cap, running
+//! each tool with its deadline, and recording the session's end exactly once.
+
+use super::{EngineError, Inner};
+use crate::model::{
+    EventKind, Outcome, SelectedTool, SessionState, SessionStatus, Target, ToolReport, ToolStatus,
+};
+use crate::tools::{Availability, FindingSink, Inventory, ToolContext, ToolError, ToolTarget};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+impl Inner {
+    /// Runs the session in the background until it has recorded its end.
+    pub(super) fn launch(self: Arc<Self>, state: SessionState) {
+        let session_id = state.meta.session_id.clone();
+        let token = CancellationToken::new();
+        if state.cancel_requested {
+            token.cancel();
+        }
+        self.notifier.open(&session_id, state.cursor);
+        self.lock_running().insert(session_id.clone(), token.clone());
+        tokio::spawn(async move {
+            let outcome = self.drive(&state, &token).await;
+            if let Err(err) = self.finish(&session_id, outcome, &token).await {
+                // Left unfinished in the store: the next start resumes it.
+                tracing::error!(session = %session_id, error = %err, "could not record the end of the session");
+            }
+            self.notifier.close(&session_id);
+            self.lock_running().remove(&session_id);
+        });
+    }
+
+    /// Prepares the target and runs every unfinished tool. An `Err` means the
+    /// session itself could not run.
+    async fn drive(self: &Arc<Self>, state: &SessionState, token: &CancellationToken) -> Result<(), String> {
+        let session_id = &state.meta.session_id;
+        let target = match &state.meta.target {
+            Target::Directory(path) => {
+                let root = std::path::PathBuf::from(path);
+                let walk_token = token.clone();
+                let inventory = tokio::task::spawn_blocking(move || Inventory::walk(&root, &walk_token))
+                    .await
+                    .map_err(|e| format!("walking the directory failed: {e}"))?
+                    .map_err(|e| e.to_string())?;
+                ToolTarget::Directory(Arc::new(inventory))
+            }
+            url_target => ToolTarget::Urls(url_target.urls()),
+        };
+        if state.status == SessionStatus::Initializing {
+            self.append(session_id, &EventKind::SessionRunning)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+
+        let per_session = Arc::new(Semaphore::new(state.meta.options.max_concurrent as usize));
+        let timeout = Duration::from_millis(state.meta.options.timeout);
+        let mut running = JoinSet::new();
+        for tool in state.unfinished_tools() {
+            // Start order is run order: take the session's permit, then a global slot.
+            let permit = tokio::select! {
+                permit = per_session.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+                () = token.cancelled() => break,
+            };
+            let slot = tokio::select! {
+                slot = self.slots.acquire(session_id) => slot,
+                () = token.cancelled() => break,
+            };
+            let job = ToolJob {
+                inner: self.clone(),
+                session_id: session_id.clone(),
+                tool,
+                target: target.clone(),
+                timeout,
+                session_token: token.clone(),
+            };
+            running.spawn(async move {
+                job.run().await;
+                drop((permit, slot));
+            });
+        }
+        while running.join_next().await.is_some() {}
+        Ok(())
+    }
+
+    /// Records a skip for every tool that never ran, then the session's end.
+    async fn finish(
+        &self,
+        session_id: &str,
+        outcome: Result<(), String>,
+        token: &CancellationToken,
+    ) -> Result<(), EngineError> {
+        let meta = self
+            .store
+            .session(session_id)
+            .await?
+            .ok_or_else(|| EngineError::session_not_found(session_id))?;
+        let mut state = self.load(meta.clone()).await?;
+        let reason = match &outcome {
+            Ok(()) => "cancelled",
+            Err(_) => "the session could not run",
+        };
+        for report in state.reports.iter().filter(|r| !r.status.is_finished()) {
+            let skipped = ToolReport::finished(
+                &report.tool_name,
+                report.category,
+                Outcome::Skipped,
+                0,
+                Vec::new(),
+                Some(reason.to_string()),
+            );
+            self.append(
+                session_id,
+                &EventKind::ToolFinished {
+                    report: Box::new(skipped),
+                },
+            )
+            .await?;
+        }
+        state = self.load(meta).await?;
+        let (status, error) = match outcome {
+            Err(error) => (SessionStatus::Failed, Some(error)),
+            Ok(()) if token.is_cancelled() => (SessionStatus::Cancelled, None),
+            Ok(()) if state.reports.iter().all(|r| r.status == ToolStatus::Completed) => {
+                (SessionStatus::Completed, None)
+            }
+            Ok(()) => (SessionStatus::Partial, None),
+        };
+        self.append(
+            session_id,
+            &EventKind::SessionFinished {
+                status,
+                error,
+                refund: None,
+            },
+        )
+        .await?;
+        tracing::info!(session = %session_id, status = status.as_str(), "session finished");
+        Ok(())
+    }
+}
+
+/// One tool run within a session.
+struct ToolJob {
+    inner: Arc<Inner>,
+    session_id: String,
+    tool: SelectedTool,
+    target: ToolTarget,
+    timeout: Duration,
+    session_token: CancellationToken,
+}
+
+impl ToolJob {
+    async fn run(self) {
+        let report = self.execute().await;
+        let kind = EventKind::ToolFinished {
+            report: Box::new(report),
+        };
+        if let Err(err) = self.inner.append(&self.session_id, &kind).await {
+            tracing::error!(session = %self.session_id, tool = %self.tool.name, error = %err, "could not store the tool report");
+        }
+    }
+
+    async fn execute(&self) -> ToolReport {
+        let Some(tool) = self.inner.catalog.get(&self.tool.name).cloned() else {
+            return self.report(
+                Outcome::Skipped,
+                0,
+                FindingSink::default(),
+                Some("the tool is no longer in the catalog".into()),
+            );
+        };
+        if let Availability::Unavailable { reason, install_hint } = tool.availability() {
+            return self.report(
+                Outcome::Skipped,
+                0,
+                FindingSink::default(),
+                Some(format!("not installed: {reason} ({install_hint})")),
+            );
+        }
+        if let Err(err) = self
+            .inner
+            .append(
+                &self.session_id,
+                &EventKind::ToolStarted {
+                    tool: self.tool.name.clone(),
+                },
+            )
+            .await
+        {
+            tracing::error!(session = %self.session_id, tool = %self.tool.name, error = %err, "could not store the tool start");
+        }
+        let started = Instant::now();
+        let deadline = started + self.timeout;
+        let ctx = Arc::new(ToolContext {
+            target: self.target.clone(),
+            deadline,
+            cancel: self.session_token.child_token(),
+            findings: FindingSink::default(),
+            fetcher: self.inner.fetcher.clone(),
+        });
+        let mut handle = tokio::spawn(tool.run(ctx.clone()));
+        let (outcome, detail) = tokio::select! {
+            joined = &mut handle => match joined {
+                Ok(Ok(())) => (Outcome::Findings, None),
+                Ok(Err(ToolError::Cancelled)) if self.session_token.is_cancelled() => (Outcome::Skipped, Some("cancelled".to_string())),
+                Ok(Err(err)) => (Outcome::ToolError, Some(err.to_string())),
+                Err(join) => (Outcome::ToolError, Some(panic_message(join))),
+            },
+            () = tokio::time::sleep_until(deadline.into()) => {
+                (Outcome::TimedOut, Some(format!("timed out after {} ms; stopped", self.timeout.as_millis())))
+            }
+            () = self.session_token.cancelled() => (Outcome::Skipped, Some("cancelled".to_string())),
+        };
+        // Stop the tool for real: its token tells blocking work to stop at the
+        // next check, and aborting the task drops its futures (and children).
+        ctx.cancel.cancel();
+        handle.abort();
+        self.report(
+            outcome,
+            started.elapsed().as_millis() as u64,
+            ctx.findings.clone(),
+            detail,
+        )
+    }
+
+    fn report(
+        &self,
+        outcome: Outcome,
+        duration: u64,
+        findings: FindingSink,
+        detail: Option<String>,
+    ) -> ToolReport {
+        ToolReport::finished(
+            &self.tool.name,
+            self.tool.category,
+            outcome,
+            duration,
+            findings.take(),
+            detail,
+        )
+    }
+}
+
+/// A readable reason for a tool task that panicked or was aborted.
+fn panic_message(join: tokio::task::JoinError) -> String {
+    if !join.is_panic() {
+        return "the tool was stopped".to_string();
+    }
+    let payload = join.into_panic();
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic payload".to_string());
+    format!("the tool crashed: {text}")
+}

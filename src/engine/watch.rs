@@ -1,0 +1,213 @@
+//! Fan-out of a session's events to any number of watchers.
+//!
+//! Nothing is buffered per watcher: a notification carries only the newest
+//! sequence number, and each watcher reads the events after its own cursor
+//! from the store at its own pace. A slow watcher therefore costs no memory
+//! and never misses an event; it is simply caught up from the log.
+
+use super::EngineError;
+use crate::model::{Event, EventKind, Progress, SessionMeta, SessionState, Summary, Timestamp};
+use crate::store::Store;
+use chrono::Utc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
+
+/// Events are read from the store in pages of this many.
+const PAGE: u32 = 256;
+
+/// Per-session "newest sequence number" channels for sessions running here.
+#[derive(Default)]
+pub struct Notifier {
+    channels: Mutex<HashMap<String, watch::Sender<u64>>>,
+}
+
+impl Notifier {
+    pub fn open(&self, session_id: &str, seq: u64) {
+        self.lock()
+            .entry(session_id.to_string())
+            .or_insert_with(|| watch::channel(seq).0);
+    }
+
+    pub fn publish(&self, session_id: &str, seq: u64) {
+        if let Some(sender) = self.lock().get(session_id) {
+            sender.send_if_modified(|current| {
+                let newer = seq > *current;
+                if newer {
+                    *current = seq;
+                }
+                newer
+            });
+        }
+    }
+
+    /// Drops the channel of a finished session; its watchers see the end in the log.
+    pub fn close(&self, session_id: &str) {
+        self.lock().remove(session_id);
+    }
+
+    fn subscribe(&self, session_id: &str) -> Option<watch::Receiver<u64>> {
+        self.lock().get(session_id).map(|sender| sender.subscribe())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, watch::Sender<u64>>> {
+        self.channels.lock().unwrap_or_else(|poison| poison.into_inner())
+    }
+}
+
+/// One item of a watch stream.
+#[derive(Clone, Debug)]
+pub enum WatchItem {
+    /// The whole state; first item when the watch starts without a cursor.
+    Snapshot(Box<SessionState>),
+    /// An event, with tool reports completed from the fold (times, sequence),
+    /// the progress after it, and the summary when it ends the session.
+    Event {
+        event: Box<Event>,
+        progress: Progress,
+        summary: Option<Summary>,
+    },
+    /// Nothing happened for a while.
+    Heartbeat { seq: u64, at: Timestamp },
+}
+
+pub struct WatchParams {
+    pub meta: SessionMeta,
+    pub after: Option<u64>,
+    pub heartbeat: Duration,
+}
+
+/// Streams a session: a snapshot (or the events after `after`), then every
+/// event as it is stored, heartbeats while idle, and the end after the
+/// session-finished event. The stream holds at most a few items in flight.
+pub fn stream(
+    store: Arc<dyn Store>,
+    notifier: Arc<Notifier>,
+    params: WatchParams,
+) -> ReceiverStream<Result<WatchItem, EngineError>> {
+    let (tx, rx) = mpsc::channel(4);
+    tokio::spawn(async move {
+        if let Err(err) = pump(&*store, &notifier, params, &tx).await {
+            let _ = tx.send(Err(err)).await;
+        }
+    });
+    ReceiverStream::new(rx)
+}
+
+/// Why a waiting watcher woke up.
+enum Wake {
+    Notified,
+    Closed,
+    Idle,
+}
+
+/// Returned by `pump` when the watcher went away.
+struct Gone;
+
+impl From<Gone> for EngineError {
+    fn from(_: Gone) -> Self {
+        EngineError::Unavailable("watcher disconnected".into())
+    }
+}
+
+async fn send(tx: &mpsc::Sender<Result<WatchItem, EngineError>>, item: WatchItem) -> Result<(), Gone> {
+    tx.send(Ok(item)).await.map_err(|_| Gone)
+}
+
+async fn pump(
+    store: &dyn Store,
+    notifier: &Notifier,
+    params: WatchParams,
+    tx: &mpsc::Sender<Result<WatchItem, EngineError>>,
+) -> Result<(), EngineError> {
+    let session_id = params.meta.session_id.clone();
+    // Subscribe before the first read so no notification can slip between.
+    let mut notifications = notifier.subscribe(&session_id);
+    let mut state = SessionState::new(params.meta);
+
+    // Fold up to the resume point (or everything, for a snapshot).
+    let resume_at = params.after;
+    loop {
+        let limit_to = resume_at.unwrap_or(u64::MAX);
+        let page = store.events_after(&session_id, state.cursor, PAGE).await?;
+        let mut reached = page.is_empty();
+        for event in page {
+            if event.seq > limit_to {
+                reached = true;
+                break;
+            }
+            state.apply(&event);
+        }
+        if reached || state.cursor >= limit_to {
+            break;
+        }
+    }
+    if resume_at.is_none() {
+        let finished = state.is_finished();
+        send(tx, WatchItem::Snapshot(Box::new(state.clone()))).await?;
+        if finished {
+            return Ok(());
+        }
+    } else if state.is_finished() && resume_at.is_some_and(|after| after >= state.cursor) {
+        return Ok(());
+    }
+
+    loop {
+        let page = store.events_after(&session_id, state.cursor, PAGE).await?;
+        let got_any = !page.is_empty();
+        for mut event in page {
+            state.apply(&event);
+            if let EventKind::ToolFinished { report } = &mut event.kind
+                && let Some(folded) = state.report(&report.tool_name)
+            {
+                **report = folded.clone();
+            }
+            let ends = matches!(event.kind, EventKind::SessionFinished { .. });
+            let summary = ends.then(|| state.summary());
+            send(
+                tx,
+                WatchItem::Event {
+                    event: Box::new(event),
+                    progress: state.progress(),
+                    summary,
+                },
+            )
+            .await?;
+            if ends {
+                return Ok(());
+            }
+        }
+        if got_any {
+            continue;
+        }
+        let woke = match notifications.as_mut() {
+            Some(rx) => match tokio::time::timeout(params.heartbeat, rx.changed()).await {
+                Ok(Ok(())) => Wake::Notified,
+                // The channel closed: the session finished; the log has its end.
+                Ok(Err(_)) => Wake::Closed,
+                Err(_) => Wake::Idle,
+            },
+            None => {
+                // Not running in this process (or finished meanwhile): poll the log.
+                tokio::time::sleep(params.heartbeat).await;
+                Wake::Idle
+            }
+        };
+        match woke {
+            Wake::Notified => {}
+            Wake::Closed => notifications = None,
+            Wake::Idle => {
+                send(
+                    tx,
+                    WatchItem::Heartbeat {
+                        seq: state.cursor,
+                        at: Utc::now(),
+                    },
+                )
+                .await?
+            }
+        }
+    }
+}

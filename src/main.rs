@@ -1,0 +1,217 @@
+//! The `livescan` command: `serve` runs the API (REST and gRPC on one port)
+//! with its workers; `scan` runs one scan with live console output, in-process
+//! or through a server; `tools` lists the catalog.
+
+mod cli;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use cli::console::{Console, FailOn};
+use cli::scan::ScanOptions;
+use livescan::engine::{Engine, EngineConfig, TargetPolicy};
+use livescan::store::SqliteStore;
+use livescan::tools::{Availability, Catalog};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "livescan",
+    version,
+    about = "Streaming scans: each tool's report the moment it finishes"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service: REST, gRPC, gRPC-web, health and reflection on one port.
+    Serve(ServeArgs),
+    /// Scan a directory or a URL and print each tool's result as it finishes.
+    Scan(ScanArgs),
+    /// List the tool catalog.
+    Tools,
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080", env = "LIVESCAN_LISTEN")]
+    listen: SocketAddr,
+    /// Where the SQLite database lives (created if missing).
+    #[arg(long, default_value = "livescan-data", env = "LIVESCAN_DATA_DIR")]
+    data_dir: PathBuf,
+    /// Directories that directory targets must lie within (repeatable).
+    /// Default: the directory the server was started in.
+    #[arg(long = "scan-root")]
+    scan_roots: Vec<PathBuf>,
+    /// Allow URL targets on loopback, private and link-local addresses.
+    #[arg(long)]
+    allow_private_targets: bool,
+    /// Tools running at once across all sessions.
+    #[arg(long, default_value_t = 16)]
+    max_running_tools: usize,
+}
+
+#[derive(clap::Args)]
+struct ScanArgs {
+    /// A directory path, or an http(s) URL.
+    target: String,
+    /// Run on this livescan server (e.g. http://127.0.0.1:8080) instead of in-process.
+    #[arg(long, env = "LIVESCAN_SERVER")]
+    server: Option<String>,
+    /// Categories to run (comma-separated): security, code-quality, accessibility, performance.
+    #[arg(long, value_delimiter = ',')]
+    categories: Vec<String>,
+    /// Specific tools to run (comma-separated); overrides --categories.
+    #[arg(long, value_delimiter = ',')]
+    tools: Vec<String>,
+    /// Tools to leave out (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    exclude_tools: Vec<String>,
+    /// Max milliseconds per tool.
+    #[arg(long)]
+    timeout: Option<u64>,
+    /// Tools of this scan running at once.
+    #[arg(long)]
+    max_concurrent: Option<u64>,
+    /// Exit 1 when any rule is crossed, e.g. `critical>0,high>5`; `none` never fails.
+    #[arg(long, default_value = "critical>0,high>5")]
+    fail_on: FailOn,
+}
+
+fn main() -> ExitCode {
+    // Usage errors exit 2 (clap's own convention).
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve(args).await.map(|()| ExitCode::SUCCESS),
+            Command::Scan(args) => scan(args).await,
+            Command::Tools => {
+                print_tools();
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    });
+    // Do not wait for tools still running in blocking threads.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    result.unwrap_or_else(|err| {
+        eprintln!("livescan: {err:#}");
+        ExitCode::from(2)
+    })
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("cannot create data directory {}", args.data_dir.display()))?;
+    let database = args.data_dir.join("livescan.sqlite");
+    let store = Arc::new(
+        SqliteStore::open(&database)
+            .await
+            .with_context(|| format!("cannot open {}", database.display()))?,
+    );
+    let roots = if args.scan_roots.is_empty() {
+        vec![std::env::current_dir()?]
+    } else {
+        args.scan_roots
+    };
+    let scan_roots = roots
+        .iter()
+        .map(|root| {
+            std::fs::canonicalize(root)
+                .with_context(|| format!("scan root {} does not exist", root.display()))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut config = EngineConfig::new(TargetPolicy {
+        scan_roots: scan_roots.clone(),
+        allow_private: args.allow_private_targets,
+    });
+    config.global_concurrency = args.max_running_tools;
+    let engine = Engine::open(store, Catalog::builtin(), config).await?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let address = listener.local_addr()?;
+    tracing::info!(
+        %address,
+        database = %database.display(),
+        scan_roots = ?scan_roots,
+        allow_private_targets = args.allow_private_targets,
+        "livescan is serving REST and gRPC on http://{address}"
+    );
+    let server = livescan::api::serve(listener, engine, async {
+        let _ = tokio::signal::ctrl_c().await;
+    });
+    tokio::select! {
+        served = server => served?,
+        () = async {
+            let _ = tokio::signal::ctrl_c().await;
+            // Open watch streams would hold a graceful shutdown forever.
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        } => tracing::info!("stopped with streams still open"),
+    }
+    Ok(())
+}
+
+async fn scan(args: ScanArgs) -> Result<ExitCode> {
+    let options = ScanOptions {
+        target: args.target,
+        categories: args.categories,
+        tools: args.tools,
+        exclude_tools: args.exclude_tools,
+        timeout: args.timeout,
+        max_concurrent: args.max_concurrent,
+    };
+    let mut console = Console::new();
+    let end = match &args.server {
+        Some(server) => cli::scan::remote(server, &options, &mut console).await?,
+        None => cli::scan::in_process(&options, &mut console).await?,
+    };
+    let crossed = args.fail_on.crossed(&end.summary);
+    if !crossed.is_empty() {
+        println!("FAILED: {}", crossed.join(", "));
+        return Ok(ExitCode::from(1));
+    }
+    if end.status == livescan::model::SessionStatus::Failed {
+        return Ok(ExitCode::from(2));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_tools() {
+    let catalog = Catalog::builtin();
+    println!(
+        "{:<18} {:<14} {:<18} {:<10} {:>4}  SUMMARY",
+        "ID", "CATEGORY", "TARGETS", "AVAILABLE", "COST"
+    );
+    for tool in catalog.iter() {
+        let spec = tool.spec();
+        let targets: Vec<&str> = spec.targets.iter().map(|k| k.as_str()).collect();
+        let available = match tool.availability() {
+            Availability::Available => "yes".to_string(),
+            Availability::Unavailable { install_hint, .. } => format!("no ({install_hint})"),
+        };
+        println!(
+            "{:<18} {:<14} {:<18} {:<10} {:>4}  {}",
+            spec.id,
+            spec.category.as_str(),
+            targets.join(","),
+            available,
+            spec.cost,
+            spec.summary
+        );
+    }
+}

@@ -1,0 +1,235 @@
+//! Findings and the vocabulary that classifies them: severities, categories and
+//! the kinds of target a tool applies to.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// How bad a finding is, worst first. The order of the variants is the order of
+/// severity, so `Severity::Critical < Severity::High` sorts worst first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Critical,
+    High,
+    Medium,
+    Low,
+    Info,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 5] = [
+        Severity::Critical,
+        Severity::High,
+        Severity::Medium,
+        Severity::Low,
+        Severity::Info,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::High => "high",
+            Severity::Medium => "medium",
+            Severity::Low => "low",
+            Severity::Info => "info",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Severity::ALL
+            .into_iter()
+            .find(|sev| sev.as_str() == s)
+            .ok_or_else(|| format!("unknown severity `{s}` (valid: critical, high, medium, low, info)"))
+    }
+}
+
+/// The seed's four tool categories.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Category {
+    Security,
+    CodeQuality,
+    Accessibility,
+    Performance,
+}
+
+impl Category {
+    pub const ALL: [Category; 4] = [
+        Category::Security,
+        Category::CodeQuality,
+        Category::Accessibility,
+        Category::Performance,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Security => "security",
+            Category::CodeQuality => "code-quality",
+            Category::Accessibility => "accessibility",
+            Category::Performance => "performance",
+        }
+    }
+}
+
+impl fmt::Display for Category {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Category {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Category::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| s.to_string())
+    }
+}
+
+/// What kind of target a tool can scan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetKind {
+    Directory,
+    Url,
+    Urls,
+}
+
+impl TargetKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::Directory => "directory",
+            TargetKind::Url => "url",
+            TargetKind::Urls => "urls",
+        }
+    }
+}
+
+/// One problem a tool found.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Finding {
+    /// The tool's identifier for the rule that fired, e.g. `github-pat`.
+    pub rule_id: String,
+    pub severity: Severity,
+    /// The tool's own level before normalisation (e.g. SARIF `error`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original_level: Option<String>,
+    pub message: String,
+    /// Path relative to the scanned directory, for directory targets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
+    /// The page the finding belongs to, for URL targets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Stable across runs as long as the rule, location and evidence stay the same.
+    pub fingerprint: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub help_uri: Option<String>,
+}
+
+impl Finding {
+    /// A finding with the fingerprint derived from rule, location and `evidence`
+    /// (the matched text or element), so it survives unrelated edits elsewhere.
+    pub fn new(rule_id: &str, severity: Severity, message: impl Into<String>) -> Self {
+        Finding {
+            rule_id: rule_id.to_string(),
+            severity,
+            original_level: None,
+            message: message.into(),
+            path: None,
+            line: None,
+            column: None,
+            url: None,
+            fingerprint: String::new(),
+            help_uri: None,
+        }
+    }
+
+    pub fn at_path(mut self, path: &str, line: Option<u32>, column: Option<u32>) -> Self {
+        self.path = Some(path.to_string());
+        self.line = line;
+        self.column = column;
+        self
+    }
+
+    pub fn at_url(mut self, url: &str) -> Self {
+        self.url = Some(url.to_string());
+        self
+    }
+
+    pub fn with_help(mut self, uri: &str) -> Self {
+        self.help_uri = Some(uri.to_string());
+        self
+    }
+
+    /// Sets the fingerprint from the rule, the location and `evidence`.
+    pub fn fingerprinted(mut self, evidence: &str) -> Self {
+        let location = self.path.as_deref().or(self.url.as_deref()).unwrap_or("");
+        self.fingerprint = fingerprint(&[&self.rule_id, location, evidence]);
+        self
+    }
+}
+
+/// A short stable hash (FNV-1a, 64 bit, hex) of the given parts.
+pub fn fingerprint(parts: &[&str]) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for byte in part.bytes().chain(std::iter::once(0)) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{hash:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severities_sort_worst_first_and_round_trip() {
+        let mut all = vec![Severity::Low, Severity::Critical, Severity::Info, Severity::High];
+        all.sort();
+        assert_eq!(
+            all,
+            vec![Severity::Critical, Severity::High, Severity::Low, Severity::Info]
+        );
+        for sev in Severity::ALL {
+            assert_eq!(sev.as_str().parse::<Severity>().unwrap(), sev);
+        }
+        assert!("severe".parse::<Severity>().is_err());
+    }
+
+    #[test]
+    fn categories_use_the_seed_spelling() {
+        assert_eq!(
+            serde_json::to_string(&Category::CodeQuality).unwrap(),
+            "\"code-quality\""
+        );
+        assert_eq!("code-quality".parse::<Category>().unwrap(), Category::CodeQuality);
+    }
+
+    #[test]
+    fn fingerprint_depends_on_every_part() {
+        let a = fingerprint(&["rule", "src/a.rs", "x"]);
+        assert_eq!(a, fingerprint(&["rule", "src/a.rs", "x"]));
+        assert_ne!(a, fingerprint(&["rule", "src/a.rs", "y"]));
+        assert_ne!(fingerprint(&["ab", "c"]), fingerprint(&["a", "bc"]));
+    }
+}

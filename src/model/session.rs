@@ -1,0 +1,743 @@
+//! Sessions as a fold of their event log: the events, the tool reports, and
+//! the progress and summary arithmetic every view (REST, gRPC, CLI) shares.
+
+use super::finding::{Category, Finding, Severity, TargetKind};
+use super::time::{self, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionStatus {
+    Initializing,
+    Running,
+    Completed,
+    Partial,
+    Failed,
+    Cancelled,
+}
+
+impl SessionStatus {
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            SessionStatus::Completed
+                | SessionStatus::Partial
+                | SessionStatus::Failed
+                | SessionStatus::Cancelled
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionStatus::Initializing => "initializing",
+            SessionStatus::Running => "running",
+            SessionStatus::Completed => "completed",
+            SessionStatus::Partial => "partial",
+            SessionStatus::Failed => "failed",
+            SessionStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ToolStatus {
+    Pending,
+    Running,
+    Completed,
+    Failed,
+    Skipped,
+}
+
+impl ToolStatus {
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            ToolStatus::Completed | ToolStatus::Failed | ToolStatus::Skipped
+        )
+    }
+}
+
+/// How a finished tool ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Clean,
+    Findings,
+    ToolError,
+    TimedOut,
+    Skipped,
+}
+
+/// The scan target, validated: exactly one kind. Serialises as the seed's
+/// `{"url": ...}`, `{"urls": [...]}` or `{"directory": ...}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    Url(String),
+    Urls(Vec<String>),
+    Directory(String),
+}
+
+impl Target {
+    pub fn kind(&self) -> TargetKind {
+        match self {
+            Target::Url(_) => TargetKind::Url,
+            Target::Urls(_) => TargetKind::Urls,
+            Target::Directory(_) => TargetKind::Directory,
+        }
+    }
+
+    /// The URLs to fetch, for URL targets.
+    pub fn urls(&self) -> Vec<String> {
+        match self {
+            Target::Url(url) => vec![url.clone()],
+            Target::Urls(urls) => urls.clone(),
+            Target::Directory(_) => Vec::new(),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Target::Url(url) => url.clone(),
+            Target::Urls(urls) => format!("{} URLs", urls.len()),
+            Target::Directory(dir) => dir.clone(),
+        }
+    }
+}
+
+/// A start request as clients send it (REST JSON, or converted from gRPC),
+/// before validation. Field names follow the seed.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StartRequest {
+    pub target: Option<RawTarget>,
+    #[serde(default)]
+    pub categories: Vec<String>,
+    #[serde(default)]
+    pub tools: Vec<String>,
+    #[serde(default)]
+    pub exclude_tools: Vec<String>,
+    pub enable_intelligence: Option<bool>,
+    /// Max milliseconds per tool.
+    pub timeout: Option<u64>,
+    pub max_concurrent: Option<u64>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct RawTarget {
+    pub url: Option<String>,
+    pub urls: Option<Vec<String>>,
+    pub directory: Option<String>,
+}
+
+/// The validated, normalised options a session runs with.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionOptions {
+    pub categories: Vec<Category>,
+    pub exclude_tools: Vec<String>,
+    pub enable_intelligence: bool,
+    pub timeout: u64,
+    pub max_concurrent: u32,
+}
+
+/// What is stored about a session besides its events.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionMeta {
+    pub session_id: String,
+    pub scan_id: String,
+    pub user_id: String,
+    pub target: Target,
+    pub options: SessionOptions,
+    #[serde(with = "time")]
+    pub created_at: Timestamp,
+}
+
+/// The details of a finished (or not yet finished) tool run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolResult {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+    pub findings: Vec<Finding>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip_reason: Option<String>,
+    /// True when the tool stopped early and its findings may be incomplete.
+    #[serde(default)]
+    pub partial: bool,
+}
+
+/// One tool's report within a session, in the seed's shape.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolReport {
+    pub tool_name: String,
+    pub category: Category,
+    pub status: ToolStatus,
+    /// Milliseconds.
+    pub duration: u64,
+    pub findings_count: u32,
+    pub result: ToolResult,
+    #[serde(default, with = "time::option", skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Timestamp>,
+    #[serde(default, with = "time::option", skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<Timestamp>,
+    /// Sequence number of the event that finished this report.
+    #[serde(skip)]
+    pub finished_seq: Option<u64>,
+}
+
+impl ToolReport {
+    pub fn pending(tool_name: &str, category: Category) -> Self {
+        ToolReport {
+            tool_name: tool_name.to_string(),
+            category,
+            status: ToolStatus::Pending,
+            duration: 0,
+            findings_count: 0,
+            result: ToolResult::default(),
+            started_at: None,
+            completed_at: None,
+            finished_seq: None,
+        }
+    }
+
+    /// A finished report; status and counts follow from the outcome.
+    pub fn finished(
+        tool_name: &str,
+        category: Category,
+        outcome: Outcome,
+        duration: u64,
+        mut findings: Vec<Finding>,
+        detail: Option<String>,
+    ) -> Self {
+        let outcome = match outcome {
+            Outcome::Clean | Outcome::Findings if findings.is_empty() => Outcome::Clean,
+            Outcome::Clean | Outcome::Findings => Outcome::Findings,
+            other => other,
+        };
+        findings.sort_by(|a, b| {
+            (a.severity, &a.path, a.line, &a.url, &a.rule_id)
+                .cmp(&(b.severity, &b.path, b.line, &b.url, &b.rule_id))
+        });
+        let status = match outcome {
+            Outcome::Clean | Outcome::Findings => ToolStatus::Completed,
+            Outcome::ToolError | Outcome::TimedOut => ToolStatus::Failed,
+            Outcome::Skipped => ToolStatus::Skipped,
+        };
+        let partial = matches!(outcome, Outcome::TimedOut | Outcome::ToolError | Outcome::Skipped)
+            && !findings.is_empty();
+        let (error, skip_reason) = match outcome {
+            Outcome::Skipped => (None, detail),
+            _ => (detail, None),
+        };
+        ToolReport {
+            tool_name: tool_name.to_string(),
+            category,
+            status,
+            duration,
+            findings_count: findings.len() as u32,
+            result: ToolResult {
+                outcome: Some(outcome),
+                findings,
+                error,
+                skip_reason,
+                partial,
+            },
+            started_at: None,
+            completed_at: None,
+            finished_seq: None,
+        }
+    }
+
+    /// Findings per severity, for one-line summaries.
+    pub fn severity_counts(&self) -> BySeverity {
+        let mut counts = BySeverity::default();
+        for finding in &self.result.findings {
+            counts.add(finding.severity, 1);
+        }
+        counts
+    }
+}
+
+/// A tool selected for a session, as recorded in the first event.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SelectedTool {
+    pub name: String,
+    pub category: Category,
+}
+
+/// The refund shown on a finished session once accounts hold credits.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Refund {
+    pub refunded_credits: u64,
+    pub tools_refunded: Vec<String>,
+    pub new_balance: i64,
+}
+
+/// Everything that can happen to a session. Stored in order with a gap-free
+/// sequence number; the session's state is the fold of these.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    SessionStarted {
+        tools: Vec<SelectedTool>,
+    },
+    SessionRunning,
+    ToolStarted {
+        tool: String,
+    },
+    ToolFinished {
+        report: Box<ToolReport>,
+    },
+    CancelRequested,
+    SessionFinished {
+        status: SessionStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        refund: Option<Refund>,
+    },
+}
+
+impl EventKind {
+    /// The snake_case name used as the SSE event name and the store's kind column.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::SessionStarted { .. } => "session_started",
+            EventKind::SessionRunning => "session_running",
+            EventKind::ToolStarted { .. } => "tool_started",
+            EventKind::ToolFinished { .. } => "tool_finished",
+            EventKind::CancelRequested => "cancel_requested",
+            EventKind::SessionFinished { .. } => "session_finished",
+        }
+    }
+
+    /// The tool an event is about, if any.
+    pub fn tool(&self) -> Option<&str> {
+        match self {
+            EventKind::ToolStarted { tool } => Some(tool),
+            EventKind::ToolFinished { report } => Some(&report.tool_name),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub seq: u64,
+    #[serde(with = "time")]
+    pub at: Timestamp,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// Tools by status. The counts always add up to `total`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    pub total: u32,
+    pub completed: u32,
+    pub failed: u32,
+    pub skipped: u32,
+    pub running: u32,
+    pub pending: u32,
+    /// floor(100 * (completed + failed + skipped) / total).
+    pub percentage: u32,
+}
+
+impl Progress {
+    pub fn finished(&self) -> u32 {
+        self.completed + self.failed + self.skipped
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BySeverity {
+    pub critical: u32,
+    pub high: u32,
+    pub medium: u32,
+    pub low: u32,
+    pub info: u32,
+}
+
+impl BySeverity {
+    pub fn get(&self, severity: Severity) -> u32 {
+        match severity {
+            Severity::Critical => self.critical,
+            Severity::High => self.high,
+            Severity::Medium => self.medium,
+            Severity::Low => self.low,
+            Severity::Info => self.info,
+        }
+    }
+
+    pub fn add(&mut self, severity: Severity, n: u32) {
+        let slot = match severity {
+            Severity::Critical => &mut self.critical,
+            Severity::High => &mut self.high,
+            Severity::Medium => &mut self.medium,
+            Severity::Low => &mut self.low,
+            Severity::Info => &mut self.info,
+        };
+        *slot += n;
+    }
+
+    /// "1 critical, 2 high" (only non-zero severities), or "no findings".
+    pub fn describe(&self) -> String {
+        let parts: Vec<String> = Severity::ALL
+            .into_iter()
+            .filter(|s| self.get(*s) > 0)
+            .map(|s| format!("{} {s}", self.get(s)))
+            .collect();
+        if parts.is_empty() {
+            "no findings".to_string()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub total_findings: u32,
+    pub by_severity: BySeverity,
+    /// Keyed by the category's REST spelling.
+    pub by_category: BTreeMap<String, u32>,
+    /// Tools that completed.
+    pub tools_run: u32,
+    pub tools_skipped: u32,
+    pub tools_failed: u32,
+}
+
+/// A session's state: the fold of its events over its metadata.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionState {
+    pub meta: SessionMeta,
+    pub status: SessionStatus,
+    /// One report per selected tool, in run order.
+    pub reports: Vec<ToolReport>,
+    pub cancel_requested: bool,
+    pub error: Option<String>,
+    pub refund: Option<Refund>,
+    pub completed_at: Option<Timestamp>,
+    /// Time of the newest event folded in.
+    pub last_updated: Timestamp,
+    /// Sequence number of the newest event folded in (0: none yet).
+    pub cursor: u64,
+}
+
+impl SessionState {
+    pub fn new(meta: SessionMeta) -> Self {
+        SessionState {
+            last_updated: meta.created_at,
+            meta,
+            status: SessionStatus::Initializing,
+            reports: Vec::new(),
+            cancel_requested: false,
+            error: None,
+            refund: None,
+            completed_at: None,
+            cursor: 0,
+        }
+    }
+
+    pub fn fold<'a>(meta: SessionMeta, events: impl IntoIterator<Item = &'a Event>) -> Self {
+        let mut state = SessionState::new(meta);
+        for event in events {
+            state.apply(event);
+        }
+        state
+    }
+
+    /// Folds one event in. Events must arrive in sequence order.
+    pub fn apply(&mut self, event: &Event) {
+        debug_assert!(event.seq > self.cursor, "events must be applied in order");
+        match &event.kind {
+            EventKind::SessionStarted { tools } => {
+                self.reports = tools
+                    .iter()
+                    .map(|t| ToolReport::pending(&t.name, t.category))
+                    .collect();
+            }
+            EventKind::SessionRunning => self.status = SessionStatus::Running,
+            EventKind::ToolStarted { tool } => {
+                self.status = SessionStatus::Running;
+                if let Some(report) = self.report_mut(tool) {
+                    report.status = ToolStatus::Running;
+                    report.started_at = Some(event.at);
+                }
+            }
+            EventKind::ToolFinished { report } => {
+                if let Some(slot) = self.report_mut(&report.tool_name) {
+                    let started_at = slot.started_at;
+                    *slot = (**report).clone();
+                    slot.started_at = slot.started_at.or(started_at);
+                    slot.completed_at = Some(event.at);
+                    slot.finished_seq = Some(event.seq);
+                }
+            }
+            EventKind::CancelRequested => self.cancel_requested = true,
+            EventKind::SessionFinished {
+                status,
+                error,
+                refund,
+            } => {
+                self.status = *status;
+                self.error = error.clone();
+                self.refund = refund.clone();
+                self.completed_at = Some(event.at);
+                // A tool still running when the session ended (it failed to
+                // prepare, say) did not run to completion.
+                for report in self.reports.iter_mut().filter(|r| !r.status.is_finished()) {
+                    report.status = ToolStatus::Skipped;
+                }
+            }
+        }
+        self.cursor = event.seq;
+        self.last_updated = event.at;
+    }
+
+    fn report_mut(&mut self, tool: &str) -> Option<&mut ToolReport> {
+        self.reports.iter_mut().find(|r| r.tool_name == tool)
+    }
+
+    pub fn report(&self, tool: &str) -> Option<&ToolReport> {
+        self.reports.iter().find(|r| r.tool_name == tool)
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.status.is_terminal()
+    }
+
+    pub fn progress(&self) -> Progress {
+        let mut progress = Progress {
+            total: self.reports.len() as u32,
+            ..Progress::default()
+        };
+        for report in &self.reports {
+            match report.status {
+                ToolStatus::Pending => progress.pending += 1,
+                ToolStatus::Running => progress.running += 1,
+                ToolStatus::Completed => progress.completed += 1,
+                ToolStatus::Failed => progress.failed += 1,
+                ToolStatus::Skipped => progress.skipped += 1,
+            }
+        }
+        progress.percentage = match progress.total {
+            0 => 100,
+            total => 100 * progress.finished() / total,
+        };
+        progress
+    }
+
+    pub fn summary(&self) -> Summary {
+        let mut summary = Summary::default();
+        for report in &self.reports {
+            match report.status {
+                ToolStatus::Completed => summary.tools_run += 1,
+                ToolStatus::Failed => summary.tools_failed += 1,
+                ToolStatus::Skipped => summary.tools_skipped += 1,
+                ToolStatus::Pending | ToolStatus::Running => continue,
+            }
+            *summary
+                .by_category
+                .entry(report.category.as_str().to_string())
+                .or_default() += report.findings_count;
+            for finding in &report.result.findings {
+                summary.by_severity.add(finding.severity, 1);
+            }
+            summary.total_findings += report.findings_count;
+        }
+        summary
+    }
+
+    /// Finished reports completed strictly after `since`, in completion order.
+    pub fn reports_since(&self, since: Timestamp) -> Vec<&ToolReport> {
+        self.finished_reports(|r| r.completed_at.is_some_and(|at| at > since))
+    }
+
+    /// Finished reports whose event came after sequence number `after`.
+    pub fn reports_after(&self, after: u64) -> Vec<&ToolReport> {
+        self.finished_reports(|r| r.finished_seq.is_some_and(|seq| seq > after))
+    }
+
+    fn finished_reports(&self, keep: impl Fn(&ToolReport) -> bool) -> Vec<&ToolReport> {
+        let mut reports: Vec<&ToolReport> = self
+            .reports
+            .iter()
+            .filter(|r| r.finished_seq.is_some() && keep(r))
+            .collect();
+        reports.sort_by_key(|r| r.finished_seq);
+        reports
+    }
+
+    /// Tools that have not finished yet, in run order.
+    pub fn unfinished_tools(&self) -> Vec<SelectedTool> {
+        self.reports
+            .iter()
+            .filter(|r| !r.status.is_finished())
+            .map(|r| SelectedTool {
+                name: r.tool_name.clone(),
+                category: r.category,
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta() -> SessionMeta {
+        SessionMeta {
+            session_id: "sess-1".into(),
+            scan_id: "scan-1".into(),
+            user_id: "local".into(),
+            target: Target::Directory("/src".into()),
+            options: SessionOptions {
+                categories: vec![],
+                exclude_tools: vec![],
+                enable_intelligence: true,
+                timeout: 300_000,
+                max_concurrent: 5,
+            },
+            created_at: time::from_millis(1_000),
+        }
+    }
+
+    fn event(seq: u64, ms: i64, kind: EventKind) -> Event {
+        Event {
+            seq,
+            at: time::from_millis(ms),
+            kind,
+        }
+    }
+
+    fn finished(tool: &str, outcome: Outcome, severities: &[Severity]) -> EventKind {
+        let findings = severities.iter().map(|s| Finding::new("r", *s, "m")).collect();
+        EventKind::ToolFinished {
+            report: Box::new(ToolReport::finished(
+                tool,
+                Category::Security,
+                outcome,
+                10,
+                findings,
+                None,
+            )),
+        }
+    }
+
+    #[test]
+    fn fold_tracks_progress_summary_and_increments() {
+        let tools = ["a", "b", "c", "d"]
+            .iter()
+            .map(|n| SelectedTool {
+                name: n.to_string(),
+                category: Category::Security,
+            })
+            .collect();
+        let events = vec![
+            event(1, 1_000, EventKind::SessionStarted { tools }),
+            event(2, 1_001, EventKind::SessionRunning),
+            event(3, 1_002, EventKind::ToolStarted { tool: "a".into() }),
+            event(4, 1_003, EventKind::ToolStarted { tool: "b".into() }),
+            event(
+                5,
+                1_004,
+                finished("a", Outcome::Findings, &[Severity::Critical, Severity::High]),
+            ),
+            event(6, 1_005, finished("b", Outcome::ToolError, &[])),
+        ];
+        let state = SessionState::fold(meta(), &events);
+        let p = state.progress();
+        assert_eq!(
+            (
+                p.total,
+                p.completed,
+                p.failed,
+                p.skipped,
+                p.running,
+                p.pending,
+                p.percentage
+            ),
+            (4, 1, 1, 0, 0, 2, 50)
+        );
+        assert_eq!(
+            p.completed + p.failed + p.skipped + p.running + p.pending,
+            p.total
+        );
+        let summary = state.summary();
+        assert_eq!(summary.total_findings, 2);
+        assert_eq!(summary.by_severity.critical, 1);
+        assert_eq!(summary.by_severity.describe(), "1 critical, 1 high");
+        assert_eq!((summary.tools_run, summary.tools_failed), (1, 1));
+        assert_eq!(
+            state.report("a").unwrap().completed_at,
+            Some(time::from_millis(1_004))
+        );
+        assert_eq!(
+            state.report("a").unwrap().started_at,
+            Some(time::from_millis(1_002))
+        );
+        assert_eq!(state.cursor, 6);
+        assert_eq!(state.last_updated, time::from_millis(1_005));
+
+        let names =
+            |reports: Vec<&ToolReport>| reports.iter().map(|r| r.tool_name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(state.reports_since(time::from_millis(1_004))), vec!["b"]);
+        assert_eq!(names(state.reports_since(time::from_millis(0))), vec!["a", "b"]);
+        assert_eq!(names(state.reports_after(5)), vec!["b"]);
+        let unfinished: Vec<String> = state.unfinished_tools().into_iter().map(|t| t.name).collect();
+        assert_eq!(unfinished, vec!["c", "d"]);
+        assert_eq!(state.status, SessionStatus::Running);
+    }
+
+    #[test]
+    fn finished_report_classifies_outcomes() {
+        let clean = ToolReport::finished("t", Category::Security, Outcome::Findings, 5, vec![], None);
+        assert_eq!(
+            (clean.status, clean.result.outcome),
+            (ToolStatus::Completed, Some(Outcome::Clean))
+        );
+        let timed_out = ToolReport::finished(
+            "t",
+            Category::Security,
+            Outcome::TimedOut,
+            5,
+            vec![Finding::new("r", Severity::Low, "m")],
+            Some("timed out".into()),
+        );
+        assert_eq!(timed_out.status, ToolStatus::Failed);
+        assert!(timed_out.result.partial);
+        assert_eq!(timed_out.result.error.as_deref(), Some("timed out"));
+        let skipped = ToolReport::finished(
+            "t",
+            Category::Security,
+            Outcome::Skipped,
+            0,
+            vec![],
+            Some("cancelled".into()),
+        );
+        assert_eq!(skipped.status, ToolStatus::Skipped);
+        assert_eq!(skipped.result.skip_reason.as_deref(), Some("cancelled"));
+    }
+
+    #[test]
+    fn empty_session_is_complete_at_100_percent() {
+        let state = SessionState::new(meta());
+        assert_eq!(state.progress().percentage, 100);
+    }
+
+    #[test]
+    fn target_serialises_in_the_seed_shape() {
+        let json = serde_json::to_value(Target::Url("https://a.example".into())).unwrap();
+        assert_eq!(json, serde_json::json!({"url": "https://a.example"}));
+    }
+}

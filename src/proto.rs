@@ -1,0 +1,9 @@
+//! The generated protobuf types and gRPC stubs of `livescan.v1`, and the
+//! encoded descriptor set that gRPC reflection serves.
+
+#![allow(clippy::all, missing_docs)]
+
+tonic::include_proto!("livescan.v1");
+
+/// Every file of `proto/` with its imports, for gRPC server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/livescan_descriptor.bin"));

@@ -1,0 +1,71 @@
+//! Persistence behind one trait: sessions, their metadata, and each session's
+//! append-only event log. The store assigns sequence numbers and timestamps
+//! inside the insert itself, so numbers have no gaps, commit order is sequence
+//! order, and times strictly increase within a session. It also enforces "at
+//! most one report per (session, tool)" and "at most one end per session".
+
+pub mod sqlite;
+
+use crate::model::{Event, EventKind, SessionMeta};
+use async_trait::async_trait;
+
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("unknown session {0}")]
+    UnknownSession(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        StoreError::Database(err.to_string())
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(err: serde_json::Error) -> Self {
+        StoreError::Corrupt(err.to_string())
+    }
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Stores a new session together with its first event (seq 1).
+    async fn create_session(&self, meta: &SessionMeta, first: &EventKind) -> Result<Event, StoreError>;
+
+    /// Appends an event with the next sequence number. Returns `None` when the
+    /// event would be a second report for the same tool or a second end of
+    /// the session: those are dropped, so every report is stored once.
+    async fn append(&self, session_id: &str, kind: &EventKind) -> Result<Option<Event>, StoreError>;
+
+    /// Up to `limit` events with `seq > after`, in order.
+    async fn events_after(&self, session_id: &str, after: u64, limit: u32) -> Result<Vec<Event>, StoreError>;
+
+    async fn session(&self, session_id: &str) -> Result<Option<SessionMeta>, StoreError>;
+
+    /// A user's newest sessions, and how many the user has in all.
+    async fn list_sessions(&self, user_id: &str, limit: u32) -> Result<(Vec<SessionMeta>, u64), StoreError>;
+
+    /// Sessions without a session-finished event, oldest first.
+    async fn unfinished_sessions(&self) -> Result<Vec<SessionMeta>, StoreError>;
+}
+
+/// Reads a session's whole log, page by page.
+pub async fn all_events(store: &dyn Store, session_id: &str) -> Result<Vec<Event>, StoreError> {
+    const PAGE: u32 = 1000;
+    let mut events = Vec::new();
+    loop {
+        let after = events.last().map_or(0, |e: &Event| e.seq);
+        let page = store.events_after(session_id, after, PAGE).await?;
+        let done = page.len() < PAGE as usize;
+        events.extend(page);
+        if done {
+            return Ok(events);
+        }
+    }
+}

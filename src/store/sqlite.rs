@@ -1,0 +1,331 @@
+//! The embedded default store: one SQLite file (WAL mode) in the data directory.
+//!
+//! Every append is a single `INSERT ... SELECT` that computes the next sequence
+//! number and a strictly later timestamp from the rows already there, so no
+//! read-then-write transaction is needed and concurrent appends cannot collide.
+
+use super::{Store, StoreError};
+use crate::model::{Event, EventKind, SessionMeta, time};
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_sessions.sql")];
+
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path`.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // NORMAL in WAL mode survives a process crash (kill -9); only an
+            // OS crash can lose the newest transactions.
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        Self::migrated(pool).await
+    }
+
+    /// A private in-memory database, for one-off in-process scans.
+    pub async fn in_memory() -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true);
+        // An in-memory database lives in one connection: keep exactly one, forever.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options)
+            .await?;
+        Self::migrated(pool).await
+    }
+
+    async fn migrated(pool: SqlitePool) -> Result<Self, StoreError> {
+        let mut conn = pool.acquire().await?;
+        let applied: i64 = sqlx::query_scalar("PRAGMA user_version")
+            .fetch_one(&mut *conn)
+            .await?;
+        for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            sqlx::raw_sql(sql).execute(&mut *tx).await?;
+            sqlx::raw_sql(&format!("PRAGMA user_version = {}", index + 1))
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        }
+        drop(conn);
+        Ok(SqliteStore { pool })
+    }
+}
+
+fn event_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Event, StoreError> {
+    let payload: String = row.try_get("payload")?;
+    Ok(Event {
+        seq: row.try_get::<i64, _>("seq")? as u64,
+        at: time::from_millis(row.try_get("at_ms")?),
+        kind: serde_json::from_str(&payload)?,
+    })
+}
+
+fn meta_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<SessionMeta, StoreError> {
+    let meta: String = row.try_get("meta")?;
+    Ok(serde_json::from_str(&meta)?)
+}
+
+/// Inserts the next event of a session, or nothing when a uniqueness rule
+/// (one report per tool, one end per session) says it is a duplicate.
+const APPEND_SQL: &str = "
+    INSERT INTO events (session_id, seq, at_ms, kind, tool, payload)
+    SELECT ?1, COALESCE(MAX(seq), 0) + 1, MAX(?2, COALESCE(MAX(at_ms), 0) + 1), ?3, ?4, ?5
+    FROM events WHERE session_id = ?1
+    ON CONFLICT DO NOTHING
+    RETURNING seq, at_ms";
+
+async fn append_with<'e, E: sqlx::SqliteExecutor<'e>>(
+    executor: E,
+    session_id: &str,
+    kind: &EventKind,
+) -> Result<Option<Event>, StoreError> {
+    let row = sqlx::query(APPEND_SQL)
+        .bind(session_id)
+        .bind(time::now_millis())
+        .bind(kind.name())
+        .bind(kind.tool())
+        .bind(serde_json::to_string(kind)?)
+        .fetch_optional(executor)
+        .await?;
+    row.map(|row| {
+        Ok(Event {
+            seq: row.try_get::<i64, _>("seq")? as u64,
+            at: time::from_millis(row.try_get("at_ms")?),
+            kind: kind.clone(),
+        })
+    })
+    .transpose()
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_session(&self, meta: &SessionMeta, first: &EventKind) -> Result<Event, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO sessions (id, user_id, created_ms, meta) VALUES (?1, ?2, ?3, ?4)")
+            .bind(&meta.session_id)
+            .bind(&meta.user_id)
+            .bind(meta.created_at.timestamp_millis())
+            .bind(serde_json::to_string(meta)?)
+            .execute(&mut *tx)
+            .await?;
+        let event = append_with(&mut *tx, &meta.session_id, first)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("session {} already had events", meta.session_id)))?;
+        tx.commit().await?;
+        Ok(event)
+    }
+
+    async fn append(&self, session_id: &str, kind: &EventKind) -> Result<Option<Event>, StoreError> {
+        append_with(&self.pool, session_id, kind)
+            .await
+            .map_err(|err| match err {
+                StoreError::Database(msg) if msg.contains("FOREIGN KEY") => {
+                    StoreError::UnknownSession(session_id.to_string())
+                }
+                other => other,
+            })
+    }
+
+    async fn events_after(&self, session_id: &str, after: u64, limit: u32) -> Result<Vec<Event>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, at_ms, payload FROM events WHERE session_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+        )
+        .bind(session_id)
+        .bind(after as i64)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    async fn session(&self, session_id: &str) -> Result<Option<SessionMeta>, StoreError> {
+        let row = sqlx::query("SELECT meta FROM sessions WHERE id = ?1")
+            .bind(session_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(meta_from_row).transpose()
+    }
+
+    async fn list_sessions(&self, user_id: &str, limit: u32) -> Result<(Vec<SessionMeta>, u64), StoreError> {
+        let rows = sqlx::query(
+            "SELECT meta FROM sessions WHERE user_id = ?1 ORDER BY created_ms DESC, rowid DESC LIMIT ?2",
+        )
+        .bind(user_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE user_id = ?1")
+            .bind(user_id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((
+            rows.iter().map(meta_from_row).collect::<Result<_, _>>()?,
+            total as u64,
+        ))
+    }
+
+    async fn unfinished_sessions(&self) -> Result<Vec<SessionMeta>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT meta FROM sessions s WHERE NOT EXISTS (
+                 SELECT 1 FROM events e WHERE e.session_id = s.id AND e.kind = 'session_finished')
+             ORDER BY created_ms",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(meta_from_row).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Category, Outcome, SessionOptions, Target, ToolReport};
+
+    fn meta(id: &str, user: &str, created_ms: i64) -> SessionMeta {
+        SessionMeta {
+            session_id: id.into(),
+            scan_id: format!("scan-{id}"),
+            user_id: user.into(),
+            target: Target::Url("https://example.com".into()),
+            options: SessionOptions {
+                categories: vec![],
+                exclude_tools: vec![],
+                enable_intelligence: false,
+                timeout: 1000,
+                max_concurrent: 2,
+            },
+            created_at: time::from_millis(created_ms),
+        }
+    }
+
+    fn report(tool: &str) -> EventKind {
+        EventKind::ToolFinished {
+            report: Box::new(ToolReport::finished(
+                tool,
+                Category::Security,
+                Outcome::Clean,
+                1,
+                vec![],
+                None,
+            )),
+        }
+    }
+
+    #[tokio::test]
+    async fn appends_are_gap_free_strictly_later_and_deduplicated() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("db.sqlite")).await.unwrap();
+        let first = store
+            .create_session(&meta("s1", "u", 1), &EventKind::SessionStarted { tools: vec![] })
+            .await
+            .unwrap();
+        assert_eq!(first.seq, 1);
+
+        // Many concurrent appends: sequence numbers 2..=41 with no gaps.
+        let mut tasks = Vec::new();
+        for i in 0..40 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                store
+                    .append(
+                        "s1",
+                        &EventKind::ToolStarted {
+                            tool: format!("t{i}"),
+                        },
+                    )
+                    .await
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap().unwrap().unwrap();
+        }
+        let events = store.events_after("s1", 0, 1000).await.unwrap();
+        let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, (1..=41).collect::<Vec<_>>());
+        assert!(
+            events.windows(2).all(|w| w[0].at < w[1].at),
+            "times strictly increase"
+        );
+
+        assert!(store.append("s1", &report("a")).await.unwrap().is_some());
+        assert!(
+            store.append("s1", &report("a")).await.unwrap().is_none(),
+            "second report dropped"
+        );
+        let end = EventKind::SessionFinished {
+            status: crate::model::SessionStatus::Completed,
+            error: None,
+            refund: None,
+        };
+        assert!(store.append("s1", &end).await.unwrap().is_some());
+        assert!(
+            store.append("s1", &end).await.unwrap().is_none(),
+            "second end dropped"
+        );
+        assert_eq!(store.events_after("s1", 40, 10).await.unwrap().len(), 3);
+
+        let unknown = store.append("nope", &EventKind::SessionRunning).await;
+        assert!(
+            matches!(unknown, Err(StoreError::UnknownSession(_))),
+            "{unknown:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn sessions_survive_reopen_and_list_newest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        {
+            let store = SqliteStore::open(&path).await.unwrap();
+            for (id, user, ms) in [("a", "u1", 1), ("b", "u1", 2), ("c", "u2", 3)] {
+                store
+                    .create_session(&meta(id, user, ms), &EventKind::SessionStarted { tools: vec![] })
+                    .await
+                    .unwrap();
+            }
+            let end = EventKind::SessionFinished {
+                status: crate::model::SessionStatus::Completed,
+                error: None,
+                refund: None,
+            };
+            store.append("a", &end).await.unwrap();
+        }
+        let store = SqliteStore::open(&path).await.unwrap();
+        let (sessions, total) = store.list_sessions("u1", 10).await.unwrap();
+        assert_eq!(total, 2);
+        assert_eq!(
+            sessions.iter().map(|m| m.session_id.as_str()).collect::<Vec<_>>(),
+            vec!["b", "a"]
+        );
+        assert_eq!(store.session("a").await.unwrap().unwrap(), meta("a", "u1", 1));
+        let unfinished: Vec<_> = store
+            .unfinished_sessions()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.session_id)
+            .collect();
+        assert_eq!(unfinished, vec!["b", "c"]);
+    }
+}

@@ -1,0 +1,281 @@
+//! Fetching URL targets under the target address policy: http and https only,
+//! and (unless private targets are allowed) no loopback, private, link-local,
+//! multicast or metadata addresses — checked on the addresses DNS returns, which
+//! are the only ones the client may connect to, and on every redirect.
+
+use reqwest::Url;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Bodies are read up to this many bytes; the rest is dropped and `truncated` set.
+pub const MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
+const MAX_REDIRECTS: usize = 10;
+
+/// One fetched page.
+#[derive(Clone, Debug)]
+pub struct Page {
+    /// The URL as given in the target.
+    pub url: String,
+    /// The URL after redirects.
+    pub final_url: String,
+    pub status: u16,
+    /// Header names lowercased, in the order received.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    pub truncated: bool,
+    pub elapsed: Duration,
+}
+
+impl Page {
+    /// The first value of a header (name is case-insensitive).
+    pub fn header<'a>(&'a self, name: &str) -> Option<&'a str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of a header, e.g. each `set-cookie`.
+    pub fn headers_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.final_url.starts_with("https://")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("{0}")]
+    Refused(String),
+    #[error("fetching {url} failed: {reason}")]
+    Http { url: String, reason: String },
+}
+
+/// Parses and checks a target URL: scheme http(s), a host, and an allowed
+/// address when the host is an IP literal. Host names are checked when resolved.
+pub fn check_target_url(raw: &str, allow_private: bool) -> Result<Url, String> {
+    let url = Url::parse(raw).map_err(|e| format!("`{raw}` is not a valid URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("`{raw}` must use http or https, not `{}`", url.scheme()));
+    }
+    let Some(host) = url.host() else {
+        return Err(format!("`{raw}` has no host"));
+    };
+    if !allow_private {
+        let ip = match host {
+            url::Host::Ipv4(v4) => Some(IpAddr::V4(v4)),
+            url::Host::Ipv6(v6) => Some(IpAddr::V6(v6)),
+            url::Host::Domain(_) => None,
+        };
+        if let Some(ip) = ip.filter(|ip| !is_public(*ip)) {
+            return Err(format!(
+                "`{raw}` points at {ip}, a loopback, private or otherwise non-public address \
+                 (start the server with --allow-private-targets to scan those)"
+            ));
+        }
+    }
+    Ok(url)
+}
+
+/// Whether an address is globally routable (not loopback, private, link-local,
+/// shared, multicast, documentation, unspecified or an IPv4 alias of those).
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public_v4(v4);
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00 // unique local
+                || (first & 0xffc0) == 0xfe80 // link local
+                || (first == 0x2001 && v6.segments()[1] == 0x0db8) // documentation
+                || v6 == Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254)) // cloud metadata
+        }
+    }
+}
+
+fn is_public_v4(v4: Ipv4Addr) -> bool {
+    let [a, b, ..] = v4.octets();
+    !(v4.is_loopback()
+        || v4.is_private()
+        || v4.is_link_local() // includes 169.254.169.254, the metadata address
+        || v4.is_unspecified()
+        || v4.is_multicast()
+        || v4.is_broadcast()
+        || v4.is_documentation()
+        || a == 0
+        || (a == 100 && (64..128).contains(&b)) // shared address space
+        || (a == 192 && b == 0)
+        || a >= 240)
+}
+
+/// Resolves host names and keeps only the addresses the policy allows.
+struct PolicyResolver;
+
+impl Resolve for PolicyResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        Box::pin(async move {
+            let host = name.as_str().to_string();
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|addr| is_public(addr.ip()))
+                .collect();
+            if addrs.is_empty() {
+                return Err(format!(
+                    "{host} resolves only to non-public addresses, which this server does not scan"
+                )
+                .into());
+            }
+            Ok(Box::new(addrs.into_iter()) as Addrs)
+        })
+    }
+}
+
+/// The HTTP client every URL tool uses.
+#[derive(Debug)]
+pub struct Fetcher {
+    client: reqwest::Client,
+    allow_private: bool,
+}
+
+impl Fetcher {
+    pub fn new(allow_private: bool) -> Self {
+        let redirect = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= MAX_REDIRECTS {
+                return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
+            }
+            match check_target_url(attempt.url().as_str(), allow_private) {
+                Ok(_) => attempt.follow(),
+                Err(reason) => attempt.error(format!("redirect refused: {reason}")),
+            }
+        });
+        let mut builder = reqwest::Client::builder()
+            .user_agent(concat!("livescan/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60))
+            .redirect(redirect);
+        if !allow_private {
+            builder = builder.dns_resolver(Arc::new(PolicyResolver));
+        }
+        Fetcher {
+            client: builder.build().expect("the HTTP client configuration is valid"),
+            allow_private,
+        }
+    }
+
+    pub async fn fetch(&self, raw: &str) -> Result<Page, FetchError> {
+        let url = check_target_url(raw, self.allow_private).map_err(FetchError::Refused)?;
+        let http_error = |reason: String| FetchError::Http {
+            url: raw.to_string(),
+            reason,
+        };
+        let started = Instant::now();
+        let mut response = self
+            .client
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| http_error(error_chain(&e)))?;
+        let final_url = response.url().to_string();
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_string(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let mut body = Vec::new();
+        let mut truncated = false;
+        while let Some(chunk) = response.chunk().await.map_err(|e| http_error(error_chain(&e)))? {
+            let room = MAX_BODY_BYTES - body.len();
+            if chunk.len() > room {
+                body.extend_from_slice(&chunk[..room]);
+                truncated = true;
+                break;
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Page {
+            url: raw.to_string(),
+            final_url,
+            status,
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+            truncated,
+            elapsed: started.elapsed(),
+        })
+    }
+}
+
+/// An error with its causes, since reqwest's top-level message omits them.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut message = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_refuses_non_public_addresses() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "224.0.0.1",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(!is_public(ip.parse().unwrap()), "{ip} should be refused");
+        }
+        for ip in ["93.184.216.34", "8.8.8.8", "2606:4700::1111"] {
+            assert!(is_public(ip.parse().unwrap()), "{ip} should be allowed");
+        }
+    }
+
+    #[test]
+    fn target_urls_are_checked() {
+        assert!(
+            check_target_url("ftp://example.com/", false)
+                .unwrap_err()
+                .contains("http or https")
+        );
+        assert!(check_target_url("not a url", false).is_err());
+        assert!(
+            check_target_url("http://127.0.0.1:8080/", false)
+                .unwrap_err()
+                .contains("--allow-private-targets")
+        );
+        assert!(check_target_url("http://[::1]/", false).is_err());
+        assert!(check_target_url("http://127.0.0.1:8080/", true).is_ok());
+        assert!(check_target_url("https://example.com/a?b=c", false).is_ok());
+    }
+}

@@ -1,0 +1,234 @@
+//! The tool catalog: the `Tool` trait every scanner implements, the context a
+//! run receives (target, deadline, cancellation, finding sink), and adapters
+//! that turn per-file and per-page checks into tools.
+//!
+//! A directory is walked once per session ([`inventory::Inventory`]) and every
+//! directory tool reads that inventory; URL tools fetch through one
+//! [`fetch::Fetcher`] that enforces the target address policy.
+
+pub mod fetch;
+pub mod inventory;
+pub mod native;
+
+use crate::model::{Category, Finding, TargetKind};
+use futures::future::BoxFuture;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+pub use fetch::{FetchError, Fetcher, Page};
+pub use inventory::{FileEntry, Inventory};
+
+/// What a tool is, independent of any run.
+#[derive(Clone, Debug)]
+pub struct ToolSpec {
+    /// Stable identifier used in requests and reports (`secrets`, `http-headers`).
+    pub id: &'static str,
+    pub category: Category,
+    /// The target kinds this tool can scan.
+    pub targets: &'static [TargetKind],
+    /// Credits one run of this tool costs.
+    pub cost: u32,
+    /// One line on what it finds.
+    pub summary: &'static str,
+}
+
+impl ToolSpec {
+    pub fn applies_to(&self, kind: TargetKind) -> bool {
+        self.targets.contains(&kind)
+    }
+}
+
+/// Whether a tool can run on this machine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Availability {
+    Available,
+    Unavailable { reason: String, install_hint: String },
+}
+
+/// The target as tools see it: a walked directory, or the URLs to check.
+#[derive(Clone, Debug)]
+pub enum ToolTarget {
+    Directory(Arc<Inventory>),
+    Urls(Vec<String>),
+}
+
+/// Collects findings as a tool produces them, so the ones found before a
+/// deadline or cancellation are kept.
+#[derive(Clone, Debug, Default)]
+pub struct FindingSink(Arc<Mutex<Vec<Finding>>>);
+
+impl FindingSink {
+    pub fn extend(&self, findings: impl IntoIterator<Item = Finding>) {
+        self.0
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .extend(findings);
+    }
+
+    pub fn take(&self) -> Vec<Finding> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|poison| poison.into_inner()))
+    }
+}
+
+/// Everything one run of one tool receives.
+pub struct ToolContext {
+    pub target: ToolTarget,
+    /// When the run's time is up; the engine cancels `cancel` at that instant.
+    pub deadline: Instant,
+    /// Cancelled on deadline or when the session is cancelled. Long loops check it.
+    pub cancel: CancellationToken,
+    pub findings: FindingSink,
+    pub fetcher: Arc<Fetcher>,
+}
+
+/// Why a run did not complete normally.
+#[derive(Debug, thiserror::Error)]
+pub enum ToolError {
+    #[error("{0}")]
+    Failed(String),
+    #[error("cancelled")]
+    Cancelled,
+    #[error("target not supported by this tool")]
+    UnsupportedTarget,
+}
+
+/// A scanner. Implementations push findings into `ctx.findings` and return
+/// `Ok(())` for a completed run; the engine owns deadlines, panics and reports.
+pub trait Tool: Send + Sync + 'static {
+    fn spec(&self) -> &ToolSpec;
+
+    fn availability(&self) -> Availability {
+        Availability::Available
+    }
+
+    fn run(self: Arc<Self>, ctx: Arc<ToolContext>) -> BoxFuture<'static, Result<(), ToolError>>;
+}
+
+/// A check applied to each file of a directory inventory.
+pub trait FileCheck: Send + Sync + 'static {
+    fn spec(&self) -> &ToolSpec;
+
+    /// Whether the check needs the file's text (binary and oversized files are
+    /// then skipped); checks that only look at metadata return false.
+    fn needs_text(&self) -> bool {
+        true
+    }
+
+    /// Examines one file; `text` is `Some` exactly when `needs_text()` is true
+    /// and the file is readable text.
+    fn check(&self, file: &FileEntry, text: Option<&str>, out: &mut Vec<Finding>);
+}
+
+/// Runs a [`FileCheck`] over the session's inventory on a blocking thread,
+/// stopping at the next file once the run is cancelled.
+pub struct FileTool<C>(pub C);
+
+impl<C: FileCheck> Tool for FileTool<C> {
+    fn spec(&self) -> &ToolSpec {
+        self.0.spec()
+    }
+
+    fn run(self: Arc<Self>, ctx: Arc<ToolContext>) -> BoxFuture<'static, Result<(), ToolError>> {
+        Box::pin(async move {
+            let ToolTarget::Directory(inventory) = ctx.target.clone() else {
+                return Err(ToolError::UnsupportedTarget);
+            };
+            let worker = tokio::task::spawn_blocking(move || {
+                let mut found = Vec::new();
+                for file in inventory.files() {
+                    if ctx.cancel.is_cancelled() {
+                        return Err(ToolError::Cancelled);
+                    }
+                    if self.0.needs_text() {
+                        if let Some(text) = inventory.read_text(file) {
+                            self.0.check(file, Some(&text), &mut found);
+                        }
+                    } else {
+                        self.0.check(file, None, &mut found);
+                    }
+                    if !found.is_empty() {
+                        ctx.findings.extend(found.drain(..));
+                    }
+                }
+                Ok(())
+            });
+            match worker.await {
+                Ok(result) => result,
+                Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+                Err(_) => Err(ToolError::Cancelled),
+            }
+        })
+    }
+}
+
+/// A check applied to each fetched page of a URL target.
+pub trait PageCheck: Send + Sync + 'static {
+    fn spec(&self) -> &ToolSpec;
+
+    fn check(&self, page: &Page, out: &mut Vec<Finding>);
+}
+
+/// Fetches each URL of the target and runs a [`PageCheck`] on it. A URL that
+/// cannot be fetched fails the run; findings for the pages before it are kept.
+pub struct PageTool<C>(pub C);
+
+impl<C: PageCheck> Tool for PageTool<C> {
+    fn spec(&self) -> &ToolSpec {
+        self.0.spec()
+    }
+
+    fn run(self: Arc<Self>, ctx: Arc<ToolContext>) -> BoxFuture<'static, Result<(), ToolError>> {
+        Box::pin(async move {
+            let ToolTarget::Urls(urls) = &ctx.target else {
+                return Err(ToolError::UnsupportedTarget);
+            };
+            for url in urls {
+                let page = tokio::select! {
+                    page = ctx.fetcher.fetch(url) => page.map_err(|e| ToolError::Failed(e.to_string()))?,
+                    () = ctx.cancel.cancelled() => return Err(ToolError::Cancelled),
+                };
+                let mut found = Vec::new();
+                self.0.check(&page, &mut found);
+                ctx.findings.extend(found);
+            }
+            Ok(())
+        })
+    }
+}
+
+/// The set of tools a server offers, in a stable order.
+#[derive(Clone, Default)]
+pub struct Catalog {
+    tools: Vec<Arc<dyn Tool>>,
+}
+
+impl Catalog {
+    /// Every built-in tool.
+    pub fn builtin() -> Self {
+        let mut catalog = Catalog::default();
+        for tool in native::all() {
+            catalog.add(tool);
+        }
+        catalog
+    }
+
+    /// Adds a tool; a later tool with the same id replaces the earlier one.
+    pub fn add(&mut self, tool: Arc<dyn Tool>) {
+        let id = tool.spec().id;
+        self.tools.retain(|t| t.spec().id != id);
+        self.tools.push(tool);
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Arc<dyn Tool>> {
+        self.tools.iter().find(|t| t.spec().id == id)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn Tool>> {
+        self.tools.iter()
+    }
+
+    pub fn ids(&self) -> Vec<&'static str> {
+        self.tools.iter().map(|t| t.spec().id).collect()
+    }
+}

@@ -1,0 +1,431 @@
+//! The `http-headers` tool: security response headers of each fetched page —
+//! transport (HTTPS, HSTS), Content-Security-Policy strength, MIME sniffing,
+//! framing (clickjacking) and Referrer-Policy.
+
+use crate::model::{Category, Finding, Severity, TargetKind};
+use crate::tools::{Page, PageCheck, ToolSpec};
+
+static SPEC: ToolSpec = ToolSpec {
+    id: "http-headers",
+    category: Category::Security,
+    targets: &[TargetKind::Url, TargetKind::Urls],
+    cost: 1,
+    summary: "Missing or weak security headers: HTTPS/HSTS, CSP, nosniff, framing and Referrer-Policy",
+};
+
+/// Six months, the shortest HSTS max-age commonly recommended (and required
+/// for preload lists).
+const MIN_HSTS_MAX_AGE: u64 = 15_552_000;
+
+const MDN: &str = "https://developer.mozilla.org/en-US/docs/Web/HTTP/Reference/Headers/";
+const TLS_HELP: &str =
+    "https://developer.mozilla.org/en-US/docs/Web/Security/Practical_implementation_guides/TLS";
+
+/// Checks the response headers of each page.
+pub struct HttpHeaders;
+
+impl PageCheck for HttpHeaders {
+    fn spec(&self) -> &ToolSpec {
+        &SPEC
+    }
+
+    fn check(&self, page: &Page, out: &mut Vec<Finding>) {
+        let mut report = Report { page, out };
+        check_transport(page, &mut report);
+        let policies = csp_policies(page);
+        check_csp(&policies, &mut report);
+        check_framing(page, &policies, &mut report);
+        check_nosniff(page, &mut report);
+        check_referrer_policy(page, &mut report);
+    }
+}
+
+/// Pushes findings for one page.
+struct Report<'a> {
+    page: &'a Page,
+    out: &'a mut Vec<Finding>,
+}
+
+impl Report<'_> {
+    /// `header` names the MDN page for help; `evidence` is the offending value.
+    fn add(&mut self, rule_id: &str, severity: Severity, message: String, header: &str, evidence: &str) {
+        let help = if header.is_empty() {
+            TLS_HELP.to_string()
+        } else {
+            format!("{MDN}{header}")
+        };
+        self.out.push(
+            Finding::new(rule_id, severity, message)
+                .at_url(&self.page.url)
+                .with_help(&help)
+                .fingerprinted(evidence),
+        );
+    }
+}
+
+fn check_transport(page: &Page, report: &mut Report<'_>) {
+    if !page.is_https() {
+        report.add(
+            "no-https",
+            Severity::Medium,
+            format!(
+                "Page is served over plain HTTP ({}); serve it over HTTPS and redirect HTTP to it",
+                page.final_url
+            ),
+            "",
+            &page.final_url,
+        );
+        return;
+    }
+    const HSTS: &str = "Strict-Transport-Security";
+    let Some(value) = page.header(HSTS) else {
+        report.add(
+            "hsts-missing",
+            Severity::Medium,
+            "No Strict-Transport-Security header; browsers may still try plain HTTP first".into(),
+            HSTS,
+            "",
+        );
+        return;
+    };
+    match hsts_max_age(value) {
+        Some(age) if age >= MIN_HSTS_MAX_AGE => {}
+        Some(age) => report.add(
+            "hsts-short-max-age",
+            Severity::Low,
+            format!("Strict-Transport-Security max-age is {age} seconds; use at least {MIN_HSTS_MAX_AGE} (180 days)"),
+            HSTS,
+            value,
+        ),
+        None => report.add(
+            "hsts-short-max-age",
+            Severity::Low,
+            format!("Strict-Transport-Security has no valid max-age (`{value}`)"),
+            HSTS,
+            value,
+        ),
+    }
+}
+
+/// The `max-age` of a Strict-Transport-Security value, if it has a valid one.
+fn hsts_max_age(value: &str) -> Option<u64> {
+    value.split(';').find_map(|directive| {
+        let (name, age) = directive.split_once('=')?;
+        if !name.trim().eq_ignore_ascii_case("max-age") {
+            return None;
+        }
+        age.trim().trim_matches('"').parse().ok()
+    })
+}
+
+/// One Content-Security-Policy: directive names (lowercased) and their sources.
+type Policy = Vec<(String, Vec<String>)>;
+
+/// Every enforced policy (each header, and each comma-separated policy in it).
+fn csp_policies(page: &Page) -> Vec<Policy> {
+    page.headers_named("content-security-policy")
+        .flat_map(|value| value.split(','))
+        .map(|policy| {
+            policy
+                .split(';')
+                .filter_map(|directive| {
+                    let mut tokens = directive.split_ascii_whitespace();
+                    let name = tokens.next()?.to_ascii_lowercase();
+                    Some((name, tokens.map(str::to_string).collect()))
+                })
+                .collect::<Policy>()
+        })
+        .filter(|policy| !policy.is_empty())
+        .collect()
+}
+
+fn directive<'p>(policy: &'p Policy, name: &str) -> Option<&'p [String]> {
+    policy
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, sources)| sources.as_slice())
+}
+
+/// The sources scripts are checked against: `script-src`, else `default-src`.
+fn script_sources(policy: &Policy) -> Option<&[String]> {
+    directive(policy, "script-src").or_else(|| directive(policy, "default-src"))
+}
+
+fn has_source(sources: &[String], source: &str) -> bool {
+    sources.iter().any(|s| s.eq_ignore_ascii_case(source))
+}
+
+/// Nonces, hashes and `'strict-dynamic'` make browsers ignore `'unsafe-inline'`.
+fn neutralises_inline(sources: &[String]) -> bool {
+    sources.iter().any(|s| {
+        let s = s.to_ascii_lowercase();
+        s.starts_with("'nonce-")
+            || s.starts_with("'sha256-")
+            || s.starts_with("'sha384-")
+            || s.starts_with("'sha512-")
+            || s == "'strict-dynamic'"
+    })
+}
+
+/// A source that lets scripts load from any host (`*`) or any URL of a scheme.
+fn wildcard_source(sources: &[String]) -> Option<&str> {
+    if has_source(sources, "'strict-dynamic'") {
+        return None;
+    }
+    sources.iter().map(String::as_str).find(|s| {
+        matches!(
+            s.to_ascii_lowercase().as_str(),
+            "*" | "http:" | "https:" | "data:" | "blob:"
+        )
+    })
+}
+
+fn check_csp(policies: &[Policy], report: &mut Report<'_>) {
+    const CSP: &str = "Content-Security-Policy";
+    if policies.is_empty() {
+        report.add(
+            "csp-missing",
+            Severity::Medium,
+            "No Content-Security-Policy header; injected scripts would run unrestricted".into(),
+            CSP,
+            "",
+        );
+        return;
+    }
+    // A script must satisfy every policy, so a weakness matters only when each
+    // policy that restricts scripts has it.
+    let script_policies: Vec<&[String]> = policies.iter().filter_map(script_sources).collect();
+    if script_policies.is_empty() {
+        report.add(
+            "csp-missing",
+            Severity::Medium,
+            "Content-Security-Policy sets neither script-src nor default-src, so scripts are unrestricted"
+                .into(),
+            CSP,
+            "",
+        );
+        return;
+    }
+    let evidence = script_policies
+        .iter()
+        .map(|s| s.join(" "))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if script_policies
+        .iter()
+        .all(|s| has_source(s, "'unsafe-inline'") && !neutralises_inline(s))
+    {
+        report.add(
+            "csp-unsafe-inline",
+            Severity::Medium,
+            "Content-Security-Policy allows 'unsafe-inline' scripts, which defeats its XSS protection; use nonces or hashes".into(),
+            CSP,
+            &evidence,
+        );
+    }
+    if script_policies.iter().all(|s| has_source(s, "'unsafe-eval'")) {
+        report.add(
+            "csp-unsafe-eval",
+            Severity::Low,
+            "Content-Security-Policy allows 'unsafe-eval', so strings can be run as script".into(),
+            CSP,
+            &evidence,
+        );
+    }
+    if let Some(source) = script_policies
+        .iter()
+        .map(|s| wildcard_source(s))
+        .collect::<Option<Vec<_>>>()
+        .and_then(|sources| sources.first().copied())
+    {
+        report.add(
+            "csp-wildcard-source",
+            Severity::Medium,
+            format!("Content-Security-Policy allows scripts from `{source}`, i.e. from any host"),
+            CSP,
+            &evidence,
+        );
+    }
+}
+
+fn check_framing(page: &Page, policies: &[Policy], report: &mut Report<'_>) {
+    const XFO: &str = "X-Frame-Options";
+    let xfo = page.header(XFO).map(str::trim);
+    let xfo_ok = xfo.is_some_and(|v| v.eq_ignore_ascii_case("deny") || v.eq_ignore_ascii_case("sameorigin"));
+    let frame_ancestors = policies.iter().any(|p| directive(p, "frame-ancestors").is_some());
+    if !xfo_ok && !frame_ancestors {
+        let message = match xfo {
+            Some(value) => format!(
+                "X-Frame-Options is `{value}` (not DENY or SAMEORIGIN) and the CSP has no frame-ancestors; \
+                 the page can be framed for clickjacking"
+            ),
+            None => "Neither X-Frame-Options nor CSP frame-ancestors is set; the page can be framed for clickjacking"
+                .into(),
+        };
+        report.add(
+            "clickjacking-protection-missing",
+            Severity::Medium,
+            message,
+            XFO,
+            xfo.unwrap_or(""),
+        );
+    }
+}
+
+fn check_nosniff(page: &Page, report: &mut Report<'_>) {
+    const XCTO: &str = "X-Content-Type-Options";
+    let value = page.header(XCTO).map(str::trim);
+    if value.is_some_and(|v| v.eq_ignore_ascii_case("nosniff")) {
+        return;
+    }
+    let message = match value {
+        Some(value) => {
+            format!("X-Content-Type-Options is `{value}`, not `nosniff`; browsers may MIME-sniff responses")
+        }
+        None => "No X-Content-Type-Options: nosniff header; browsers may MIME-sniff responses".into(),
+    };
+    report.add(
+        "x-content-type-options-missing",
+        Severity::Low,
+        message,
+        XCTO,
+        value.unwrap_or(""),
+    );
+}
+
+const REFERRER_POLICIES: [&str; 8] = [
+    "no-referrer",
+    "no-referrer-when-downgrade",
+    "origin",
+    "origin-when-cross-origin",
+    "same-origin",
+    "strict-origin",
+    "strict-origin-when-cross-origin",
+    "unsafe-url",
+];
+
+fn check_referrer_policy(page: &Page, report: &mut Report<'_>) {
+    const REFERRER: &str = "Referrer-Policy";
+    let values: Vec<&str> = page.headers_named(REFERRER).collect();
+    // Browsers apply the last policy they recognise.
+    let policy = values
+        .iter()
+        .flat_map(|v| v.split(','))
+        .map(|token| token.trim().to_ascii_lowercase())
+        .rfind(|token| REFERRER_POLICIES.contains(&token.as_str()));
+    match policy.as_deref() {
+        None => {
+            let message = if values.is_empty() {
+                "No Referrer-Policy header; set one such as strict-origin-when-cross-origin".to_string()
+            } else {
+                format!("Referrer-Policy `{}` has no recognised policy", values.join(", "))
+            };
+            report.add(
+                "referrer-policy-missing",
+                Severity::Low,
+                message,
+                REFERRER,
+                &values.join(", "),
+            );
+        }
+        Some(unsafe_policy @ ("unsafe-url" | "no-referrer-when-downgrade")) => report.add(
+            "referrer-policy-unsafe",
+            Severity::Low,
+            format!(
+                "Referrer-Policy `{unsafe_policy}` sends full URLs (paths and query strings) to other origins"
+            ),
+            REFERRER,
+            unsafe_policy,
+        ),
+        Some(_) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn page(url: &str, headers: &[(&str, &str)]) -> Page {
+        Page {
+            url: url.to_string(),
+            final_url: url.to_string(),
+            status: 200,
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            body: String::new(),
+            truncated: false,
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    fn rules(page: &Page) -> Vec<String> {
+        let mut out = Vec::new();
+        HttpHeaders.check(page, &mut out);
+        let mut ids: Vec<_> = out.into_iter().map(|f| f.rule_id).collect();
+        ids.sort();
+        ids
+    }
+
+    const STRONG: &[(&str, &str)] = &[
+        (
+            "content-security-policy",
+            "default-src 'self'; frame-ancestors 'none'",
+        ),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "strict-origin-when-cross-origin"),
+    ];
+
+    #[test]
+    fn strong_https_page_is_clean() {
+        let mut headers = STRONG.to_vec();
+        headers.push(("strict-transport-security", "max-age=31536000; includeSubDomains"));
+        assert!(rules(&page("https://example.com/", &headers)).is_empty());
+    }
+
+    #[test]
+    fn hsts_is_checked_on_https_only() {
+        assert_eq!(rules(&page("https://example.com/", STRONG)), vec!["hsts-missing"]);
+        let mut short = STRONG.to_vec();
+        short.push(("strict-transport-security", "max-age=86400"));
+        assert_eq!(
+            rules(&page("https://example.com/", &short)),
+            vec!["hsts-short-max-age"]
+        );
+        let mut invalid = STRONG.to_vec();
+        invalid.push(("strict-transport-security", "includeSubDomains"));
+        assert_eq!(
+            rules(&page("https://example.com/", &invalid)),
+            vec!["hsts-short-max-age"]
+        );
+        assert_eq!(rules(&page("http://example.com/", STRONG)), vec!["no-https"]);
+    }
+
+    #[test]
+    fn nonces_neutralise_unsafe_inline_and_strict_dynamic_wildcards() {
+        let headers = [
+            (
+                "content-security-policy",
+                "script-src 'nonce-abc' 'unsafe-inline' 'strict-dynamic' https:; frame-ancestors 'self'",
+            ),
+            ("x-content-type-options", "nosniff"),
+            ("referrer-policy", "no-referrer"),
+            ("strict-transport-security", "max-age=63072000"),
+        ];
+        assert!(rules(&page("https://example.com/", &headers)).is_empty());
+    }
+
+    #[test]
+    fn last_recognised_referrer_policy_wins() {
+        let mut headers = STRONG[..2].to_vec();
+        headers.push(("referrer-policy", "no-referrer, unsafe-url"));
+        assert_eq!(
+            rules(&page("http://example.com/", &headers)),
+            vec!["no-https", "referrer-policy-unsafe"]
+        );
+        headers[2].1 = "unsafe-url, strict-origin";
+        assert_eq!(rules(&page("http://example.com/", &headers)), vec!["no-https"]);
+    }
+}

@@ -1,0 +1,953 @@
+//! The `secrets` tool: hard-coded credentials in a directory, found by a table
+//! of well-known token formats. One Aho-Corasick pass over each file picks the
+//! rules whose keywords occur; only those rules' regexes then run. Messages show
+//! a redacted prefix, never the secret; a line containing `livescan:ignore` is
+//! skipped.
+
+use crate::model::{Category, Finding, Severity, TargetKind};
+use crate::tools::{FileCheck, FileEntry, ToolSpec};
+use aho_corasick::AhoCorasick;
+use regex::Regex;
+use std::collections::HashMap;
+
+static SPEC: ToolSpec = ToolSpec {
+    id: "secrets",
+    category: Category::Security,
+    targets: &[TargetKind::Directory],
+    cost: 1,
+    summary: "Hard-coded credentials: cloud keys, API tokens, webhooks, JWTs and private keys",
+};
+
+const HELP: &str = "https://cheatsheetseries.owasp.org/cheatsheets/Secrets_Management_Cheat_Sheet.html";
+
+/// A line containing this marker is never reported.
+const IGNORE_MARKER: &str = "livescan:ignore";
+
+/// One token format.
+struct Rule {
+    id: &'static str,
+    /// What the credential is, for the message.
+    name: &'static str,
+    severity: Severity,
+    /// Literals (matched ASCII case-insensitively) of which at least one occurs
+    /// wherever the regex matches.
+    keywords: &'static [&'static str],
+    /// The regex; a `secret` group, when present, is the credential itself.
+    pattern: &'static str,
+    /// How many leading characters of the credential are a public prefix that
+    /// may be shown (`ghp_`); 0 shows none.
+    shown: usize,
+}
+
+/// Characters that end a token whose alphabet includes `-`, where `\b` fails.
+macro_rules! end_dash {
+    () => {
+        r"(?:[^A-Za-z0-9_\-]|$)"
+    };
+}
+
+const RULES: &[Rule] = &[
+    Rule {
+        id: "aws-access-key-id",
+        name: "AWS access key ID",
+        severity: Severity::Critical,
+        keywords: &["akia", "asia", "abia", "acca", "a3t"],
+        pattern: r"\b(?P<secret>(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})\b",
+        shown: 4,
+    },
+    Rule {
+        id: "aws-secret-access-key",
+        name: "AWS secret access key",
+        severity: Severity::Critical,
+        keywords: &["aws_secret", "awssecret"],
+        pattern: r#"(?i)\baws_?secret_?(?:access_?)?key\b["']?\s*(?::|=>|=)\s*["']?(?P<secret>[a-z0-9/+]{40})(?:[^a-z0-9/+=]|$)"#,
+        shown: 0,
+    },
+    Rule {
+        id: "alibaba-access-key-id",
+        name: "Alibaba Cloud access key ID",
+        severity: Severity::Critical,
+        keywords: &["ltai"],
+        pattern: r"\b(?P<secret>LTAI[A-Za-z0-9]{20})\b",
+        shown: 4,
+    },
+    Rule {
+        id: "azure-storage-account-key",
+        name: "Azure storage account key",
+        severity: Severity::Critical,
+        keywords: &["accountkey="],
+        pattern: r"(?i)\bAccountKey=(?P<secret>[a-z0-9+/]{86}==)",
+        shown: 0,
+    },
+    Rule {
+        id: "google-api-key",
+        name: "Google API key",
+        severity: Severity::High,
+        keywords: &["aiza"],
+        pattern: concat!(r"\b(?P<secret>AIza[A-Za-z0-9_\-]{35})", end_dash!()),
+        shown: 4,
+    },
+    Rule {
+        id: "gcp-oauth-client-secret",
+        name: "Google Cloud OAuth client secret",
+        severity: Severity::High,
+        keywords: &["gocspx-"],
+        pattern: concat!(r"\b(?P<secret>GOCSPX-[A-Za-z0-9_\-]{28})", end_dash!()),
+        shown: 7,
+    },
+    Rule {
+        id: "digitalocean-pat",
+        name: "DigitalOcean personal access token",
+        severity: Severity::Critical,
+        keywords: &["dop_v1_"],
+        pattern: r"\b(?P<secret>dop_v1_[a-f0-9]{64})\b",
+        shown: 7,
+    },
+    Rule {
+        id: "digitalocean-oauth-token",
+        name: "DigitalOcean OAuth token",
+        severity: Severity::Critical,
+        keywords: &["doo_v1_", "dor_v1_"],
+        pattern: r"\b(?P<secret>do[or]_v1_[a-f0-9]{64})\b",
+        shown: 7,
+    },
+    Rule {
+        id: "stripe-secret-key",
+        name: "Stripe live secret key",
+        severity: Severity::Critical,
+        keywords: &["sk_live_"],
+        pattern: r"\b(?P<secret>sk_live_[A-Za-z0-9]{24,99})\b",
+        shown: 8,
+    },
+    Rule {
+        id: "stripe-restricted-key",
+        name: "Stripe live restricted key",
+        severity: Severity::Critical,
+        keywords: &["rk_live_"],
+        pattern: r"\b(?P<secret>rk_live_[A-Za-z0-9]{24,99})\b",
+        shown: 8,
+    },
+    Rule {
+        id: "stripe-webhook-secret",
+        name: "Stripe webhook signing secret",
+        severity: Severity::High,
+        keywords: &["whsec_"],
+        pattern: r"\b(?P<secret>whsec_[A-Za-z0-9]{32,64})\b",
+        shown: 6,
+    },
+    Rule {
+        id: "square-access-token",
+        name: "Square access token",
+        severity: Severity::Critical,
+        keywords: &["sq0atp-"],
+        pattern: concat!(r"\b(?P<secret>sq0atp-[A-Za-z0-9_\-]{22})", end_dash!()),
+        shown: 7,
+    },
+    Rule {
+        id: "square-oauth-secret",
+        name: "Square OAuth secret",
+        severity: Severity::Critical,
+        keywords: &["sq0csp-"],
+        pattern: concat!(r"\b(?P<secret>sq0csp-[A-Za-z0-9_\-]{43})", end_dash!()),
+        shown: 7,
+    },
+    Rule {
+        id: "github-pat",
+        name: "GitHub personal access token",
+        severity: Severity::High,
+        keywords: &["ghp_"],
+        pattern: r"\b(?P<secret>ghp_[A-Za-z0-9]{36})\b",
+        shown: 4,
+    },
+    Rule {
+        id: "github-fine-grained-pat",
+        name: "GitHub fine-grained personal access token",
+        severity: Severity::High,
+        keywords: &["github_pat_"],
+        pattern: r"\b(?P<secret>github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})\b",
+        shown: 11,
+    },
+    Rule {
+        id: "github-oauth-token",
+        name: "GitHub OAuth access token",
+        severity: Severity::High,
+        keywords: &["gho_"],
+        pattern: r"\b(?P<secret>gho_[A-Za-z0-9]{36})\b",
+        shown: 4,
+    },
+    Rule {
+        id: "github-app-token",
+        name: "GitHub App token",
+        severity: Severity::High,
+        keywords: &["ghu_", "ghs_"],
+        pattern: r"\b(?P<secret>gh[us]_[A-Za-z0-9]{36})\b",
+        shown: 4,
+    },
+    Rule {
+        id: "github-refresh-token",
+        name: "GitHub refresh token",
+        severity: Severity::High,
+        keywords: &["ghr_"],
+        pattern: r"\b(?P<secret>ghr_[A-Za-z0-9]{36})\b",
+        shown: 4,
+    },
+    Rule {
+        id: "gitlab-pat",
+        name: "GitLab personal access token",
+        severity: Severity::High,
+        keywords: &["glpat-"],
+        pattern: concat!(r"\b(?P<secret>glpat-[A-Za-z0-9_\-]{20})", end_dash!()),
+        shown: 6,
+    },
+    Rule {
+        id: "gitlab-pipeline-trigger-token",
+        name: "GitLab pipeline trigger token",
+        severity: Severity::High,
+        keywords: &["glptt-"],
+        pattern: r"\b(?P<secret>glptt-[0-9a-f]{40})\b",
+        shown: 6,
+    },
+    Rule {
+        id: "gitlab-runner-token",
+        name: "GitLab runner authentication token",
+        severity: Severity::High,
+        keywords: &["glrt-"],
+        pattern: concat!(r"\b(?P<secret>glrt-[A-Za-z0-9_\-]{20})", end_dash!()),
+        shown: 5,
+    },
+    Rule {
+        id: "slack-bot-token",
+        name: "Slack bot token",
+        severity: Severity::High,
+        keywords: &["xoxb-"],
+        pattern: r"\b(?P<secret>xoxb-[0-9]{10,13}-[0-9]{10,13}-[A-Za-z0-9]{24})\b",
+        shown: 5,
+    },
+    Rule {
+        id: "slack-user-token",
+        name: "Slack user token",
+        severity: Severity::High,
+        keywords: &["xoxp-", "xoxe-"],
+        pattern: r"\b(?P<secret>xox[pe](?:-[0-9]{10,13}){3}-[A-Za-z0-9]{28,34})\b",
+        shown: 5,
+    },
+    Rule {
+        id: "slack-webhook",
+        name: "Slack incoming webhook URL",
+        severity: Severity::High,
+        keywords: &["hooks.slack.com"],
+        pattern: r"(?P<secret>https://hooks\.slack\.com/(?:services|workflows)/T[A-Z0-9]{8,12}/[AB][A-Z0-9]{8,12}/[A-Za-z0-9]{24})\b",
+        shown: 24,
+    },
+    Rule {
+        id: "twilio-api-key",
+        name: "Twilio API key",
+        severity: Severity::High,
+        keywords: &["sk"],
+        pattern: r"\b(?P<secret>SK[0-9a-fA-F]{32})\b",
+        shown: 2,
+    },
+    Rule {
+        id: "sendgrid-api-key",
+        name: "SendGrid API key",
+        severity: Severity::High,
+        keywords: &["sg."],
+        pattern: concat!(
+            r"\b(?P<secret>SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43})",
+            end_dash!()
+        ),
+        shown: 3,
+    },
+    Rule {
+        id: "mailgun-api-key",
+        name: "Mailgun API key",
+        severity: Severity::High,
+        keywords: &["key-"],
+        pattern: r"\b(?P<secret>key-[0-9a-f]{32})\b",
+        shown: 4,
+    },
+    Rule {
+        id: "brevo-api-key",
+        name: "Brevo (Sendinblue) API key",
+        severity: Severity::High,
+        keywords: &["xkeysib-"],
+        pattern: r"\b(?P<secret>xkeysib-[a-f0-9]{64}-[A-Za-z0-9]{16})\b",
+        shown: 8,
+    },
+    Rule {
+        id: "npm-token",
+        name: "npm access token",
+        severity: Severity::High,
+        keywords: &["npm_"],
+        pattern: r"\b(?P<secret>npm_[A-Za-z0-9]{36})\b",
+        shown: 4,
+    },
+    Rule {
+        id: "pypi-token",
+        name: "PyPI upload token",
+        severity: Severity::High,
+        keywords: &["pypi-ageichlwas5vcmc"],
+        pattern: concat!(
+            r"\b(?P<secret>pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,})",
+            end_dash!()
+        ),
+        shown: 5,
+    },
+    Rule {
+        id: "docker-hub-pat",
+        name: "Docker Hub personal access token",
+        severity: Severity::High,
+        keywords: &["dckr_pat_"],
+        pattern: concat!(r"\b(?P<secret>dckr_pat_[A-Za-z0-9_\-]{27})", end_dash!()),
+        shown: 9,
+    },
+    Rule {
+        id: "shopify-access-token",
+        name: "Shopify access token",
+        severity: Severity::High,
+        keywords: &["shpat_", "shpca_", "shppa_"],
+        pattern: r"\b(?P<secret>shp(?:at|ca|pa)_[a-fA-F0-9]{32})\b",
+        shown: 6,
+    },
+    Rule {
+        id: "shopify-shared-secret",
+        name: "Shopify shared secret",
+        severity: Severity::High,
+        keywords: &["shpss_"],
+        pattern: r"\b(?P<secret>shpss_[a-fA-F0-9]{32})\b",
+        shown: 6,
+    },
+    Rule {
+        id: "telegram-bot-token",
+        name: "Telegram bot token",
+        severity: Severity::High,
+        keywords: &[":aa"],
+        pattern: concat!(r"\b(?P<secret>[0-9]{8,10}:AA[A-Za-z0-9_\-]{33})", end_dash!()),
+        shown: 0,
+    },
+    Rule {
+        id: "openai-api-key",
+        name: "OpenAI API key",
+        severity: Severity::High,
+        keywords: &["t3blbkfj"],
+        pattern: concat!(
+            r"\b(?P<secret>sk-[A-Za-z0-9_\-]{20,}T3BlbkFJ[A-Za-z0-9_\-]{20,})",
+            end_dash!()
+        ),
+        shown: 3,
+    },
+    Rule {
+        id: "anthropic-api-key",
+        name: "Anthropic API key",
+        severity: Severity::High,
+        keywords: &["sk-ant-"],
+        pattern: concat!(
+            r"\b(?P<secret>sk-ant-(?:api03|admin01)-[A-Za-z0-9_\-]{93}AA)",
+            end_dash!()
+        ),
+        shown: 7,
+    },
+    Rule {
+        id: "huggingface-token",
+        name: "Hugging Face access token",
+        severity: Severity::High,
+        keywords: &["hf_"],
+        pattern: r"\b(?P<secret>hf_[A-Za-z]{34})\b",
+        shown: 3,
+    },
+    Rule {
+        id: "hashicorp-vault-token",
+        name: "HashiCorp Vault token",
+        severity: Severity::High,
+        keywords: &["hvs.", "hvb."],
+        pattern: concat!(
+            r"\b(?P<secret>hvs\.[A-Za-z0-9_\-]{90,120}|hvb\.[A-Za-z0-9_\-]{138,300})",
+            end_dash!()
+        ),
+        shown: 4,
+    },
+    Rule {
+        id: "postman-api-key",
+        name: "Postman API key",
+        severity: Severity::High,
+        keywords: &["pmak-"],
+        pattern: r"\b(?P<secret>PMAK-[a-f0-9]{24}-[a-f0-9]{34})\b",
+        shown: 5,
+    },
+    Rule {
+        id: "databricks-token",
+        name: "Databricks access token",
+        severity: Severity::High,
+        keywords: &["dapi"],
+        pattern: r"\b(?P<secret>dapi[a-f0-9]{32}(?:-[0-9])?)\b",
+        shown: 4,
+    },
+    Rule {
+        id: "grafana-token",
+        name: "Grafana service account token",
+        severity: Severity::High,
+        keywords: &["glsa_"],
+        pattern: r"\b(?P<secret>glsa_[A-Za-z0-9]{32}_[a-f0-9]{8})\b",
+        shown: 5,
+    },
+    Rule {
+        id: "grafana-cloud-token",
+        name: "Grafana Cloud API token",
+        severity: Severity::High,
+        keywords: &["glc_"],
+        pattern: r"\b(?P<secret>glc_[A-Za-z0-9+/]{32,400}={0,2})",
+        shown: 4,
+    },
+    Rule {
+        id: "new-relic-key",
+        name: "New Relic user API key",
+        severity: Severity::High,
+        keywords: &["nrak-"],
+        pattern: r"\b(?P<secret>NRAK-[A-Z0-9]{27})\b",
+        shown: 5,
+    },
+    Rule {
+        id: "pulumi-token",
+        name: "Pulumi access token",
+        severity: Severity::High,
+        keywords: &["pul-"],
+        pattern: r"\b(?P<secret>pul-[a-f0-9]{40})\b",
+        shown: 4,
+    },
+    Rule {
+        id: "doppler-token",
+        name: "Doppler token",
+        severity: Severity::High,
+        keywords: &["dp.pt.", "dp.st.", "dp.ct.", "dp.sa.", "dp.scim.", "dp.audit."],
+        pattern: r"\b(?P<secret>dp\.(?:pt|st|ct|sa|scim|audit)\.[A-Za-z0-9]{40,44})\b",
+        shown: 3,
+    },
+    Rule {
+        id: "linear-api-key",
+        name: "Linear API key",
+        severity: Severity::High,
+        keywords: &["lin_api_"],
+        pattern: r"\b(?P<secret>lin_api_[A-Za-z0-9]{40})\b",
+        shown: 8,
+    },
+    Rule {
+        id: "age-secret-key",
+        name: "age encryption secret key",
+        severity: Severity::Critical,
+        keywords: &["age-secret-key-1"],
+        pattern: r"\b(?P<secret>AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58})\b",
+        shown: 15,
+    },
+    Rule {
+        id: "jwt",
+        name: "JSON Web Token",
+        severity: Severity::Medium,
+        keywords: &["eyj"],
+        pattern: r"\b(?P<secret>eyJ[A-Za-z0-9_\-]{10,}\.eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,})",
+        shown: 3,
+    },
+    Rule {
+        id: "private-key",
+        name: "Private key (PEM block)",
+        severity: Severity::Critical,
+        keywords: &["private key"],
+        // The body alphabet (base64 plus the `Proc-Type`/`DEK-Info`/PGP armor
+        // headers) keeps code that merely names both armor lines from matching.
+        pattern: r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----\s*[A-Za-z0-9+/=\s:,.()\-]{40,}?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----",
+        shown: 0,
+    },
+];
+
+/// The secrets scanner; builds its regexes and keyword automaton once.
+pub struct Secrets {
+    regexes: Vec<Regex>,
+    keywords: AhoCorasick,
+    /// For each automaton pattern, the rules that keyword belongs to.
+    keyword_rules: Vec<Vec<usize>>,
+}
+
+impl Secrets {
+    pub fn new() -> Self {
+        let regexes = RULES
+            .iter()
+            .map(|rule| {
+                Regex::new(rule.pattern)
+                    .unwrap_or_else(|e| panic!("secrets rule {} has an invalid regex: {e}", rule.id))
+            })
+            .collect();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut literals = Vec::new();
+        let mut keyword_rules: Vec<Vec<usize>> = Vec::new();
+        for (rule_index, rule) in RULES.iter().enumerate() {
+            for keyword in rule.keywords {
+                let key = keyword.to_ascii_lowercase();
+                let slot = *index.entry(key.clone()).or_insert_with(|| {
+                    literals.push(key);
+                    keyword_rules.push(Vec::new());
+                    literals.len() - 1
+                });
+                keyword_rules[slot].push(rule_index);
+            }
+        }
+        let keywords = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(&literals)
+            .expect("the secrets keywords form a valid automaton");
+        Secrets {
+            regexes,
+            keywords,
+            keyword_rules,
+        }
+    }
+
+    /// Which rules have at least one keyword in `text`.
+    fn candidate_rules(&self, text: &str) -> Vec<bool> {
+        let mut wanted = vec![false; RULES.len()];
+        for found in self.keywords.find_overlapping_iter(text) {
+            for &rule in &self.keyword_rules[found.pattern().as_usize()] {
+                wanted[rule] = true;
+            }
+        }
+        wanted
+    }
+}
+
+impl FileCheck for Secrets {
+    fn spec(&self) -> &ToolSpec {
+        &SPEC
+    }
+
+    fn check(&self, file: &FileEntry, text: Option<&str>, out: &mut Vec<Finding>) {
+        let Some(text) = text else { return };
+        let wanted = self.candidate_rules(text);
+        if !wanted.contains(&true) {
+            return;
+        }
+        let lines = LineIndex::new(text);
+        let mut found = Vec::new();
+        for ((rule, regex), _) in RULES.iter().zip(&self.regexes).zip(&wanted).filter(|(_, w)| **w) {
+            for caps in regex.captures_iter(text) {
+                let whole = caps.get(0).expect("group 0 always participates");
+                // The token itself, without the delimiter some patterns match after it.
+                let secret = caps.name("secret").unwrap_or(whole).as_str();
+                let (line, column) = lines.position(whole.start());
+                if lines.line_text(line).contains(IGNORE_MARKER) {
+                    continue;
+                }
+                let message = format!(
+                    "{} hard-coded ({}); revoke it and load it from the environment or a secret manager",
+                    rule.name,
+                    redact(secret, rule.shown)
+                );
+                found.push(
+                    Finding::new(rule.id, rule.severity, message)
+                        .at_path(&file.rel, Some(line), Some(column))
+                        .with_help(HELP)
+                        .fingerprinted(secret),
+                );
+            }
+        }
+        // Rules run one after another; report in file order.
+        found.sort_by_key(|finding| (finding.line, finding.column));
+        out.extend(found);
+    }
+}
+
+/// A description of `secret` that reveals at most its public prefix.
+fn redact(secret: &str, shown: usize) -> String {
+    let length = secret.chars().count();
+    let prefix: String = secret.chars().take(shown.min(length / 2)).collect();
+    if prefix.is_empty() {
+        format!("{length} characters, redacted")
+    } else {
+        format!("`{prefix}…`, {length} characters")
+    }
+}
+
+/// Maps byte offsets of a text to 1-based lines and columns (in characters).
+struct LineIndex<'a> {
+    text: &'a str,
+    starts: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    fn new(text: &'a str) -> Self {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        LineIndex { text, starts }
+    }
+
+    fn position(&self, offset: usize) -> (u32, u32) {
+        let line = self.starts.partition_point(|&start| start <= offset) - 1;
+        let column = self.text[self.starts[line]..offset].chars().count() + 1;
+        (to_u32(line + 1), to_u32(column))
+    }
+
+    /// The text of a 1-based line, without its newline.
+    fn line_text(&self, line: u32) -> &'a str {
+        let index = line as usize - 1;
+        let end = self
+            .starts
+            .get(index + 1)
+            .map_or(self.text.len(), |next| next - 1);
+        &self.text[self.starts[index]..end]
+    }
+}
+
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    /// One sample per rule, split so this source file holds no whole token.
+    const SAMPLES: &[(&str, &[&str])] = &[
+        ("aws-access-key-id", &["AKIA", "MW5DNOS7NV4EQMKF"]),
+        (
+            "aws-secret-access-key",
+            &[
+                "aws_secret_access_key = ",
+                "4Uy8PEZ2Ai37MBoQIYWD2jZ1a7BmScVUbHte3xJi",
+            ],
+        ),
+        ("alibaba-access-key-id", &["LTAI", "WjzRU0x5PKEkF24Gt33l"]),
+        (
+            "azure-storage-account-key",
+            &[
+                "DefaultEndpointsProtocol=https;AccountName=demo;AccountKey=",
+                "akieS4p6rwz5rktNRWihS7hyJPlJtG7A2oOFmJwbbY6fREI8zOQcrKSUZZgCiBspsRpVd5zUAq6OMMGE3A6MfF==",
+            ],
+        ),
+        ("google-api-key", &["AIza", "dR44gIAe7hb05Js_heIpl5Rjs81nHaETBmo"]),
+        (
+            "gcp-oauth-client-secret",
+            &["GOCSPX-", "Uyuwy5reyDnbQq9qoof5lJZrhoKR"],
+        ),
+        (
+            "digitalocean-pat",
+            &[
+                "dop_v1_",
+                "139975cc4a179c7f76d45fef6806a17981c48be81e9250bf1c1b170c4fc35de8",
+            ],
+        ),
+        (
+            "digitalocean-oauth-token",
+            &[
+                "doo_v1_",
+                "b69c45f97d1130f9eb94bf74e2c3f31e8bc527dd51b3058549726416f34ff954",
+            ],
+        ),
+        (
+            "stripe-secret-key",
+            &["sk_live_", "lkFBEYdkwZ4eKqlQaaucjro74OkU36ApO3"],
+        ),
+        (
+            "stripe-restricted-key",
+            &["rk_live_", "mujX7Lvw842SyuoKts9sH8BYkQ6jTaygHB"],
+        ),
+        (
+            "stripe-webhook-secret",
+            &["whsec_", "04X3lqnCF7KnigfA5RZ3z4XatlNiGMVz"],
+        ),
+        ("square-access-token", &["sq0atp-", "dTkwANawgXUz9tDUwb-7Et"]),
+        (
+            "square-oauth-secret",
+            &["sq0csp-", "44Pi14TeS_fjUSPihk7WMCJBwzrKInsTdx1OKVRs1CB"],
+        ),
+        ("github-pat", &["ghp_", "dbtx0mpWvYkeR4tftIrjwbUopScHasOLzfDv"]),
+        (
+            "github-fine-grained-pat",
+            &[
+                "github_pat_",
+                "Wgz05yyT8vUAeKgqtJEXUe_AmjboFkhfHYk6HLsmVy0692De4k3sv3R96kfWmRPNVT2rc17UTlw9MUPdzc",
+            ],
+        ),
+        (
+            "github-oauth-token",
+            &["gho_", "QkAQHU17c4InimEfUyjBly20HNvZG3fWgGbA"],
+        ),
+        (
+            "github-app-token",
+            &["ghs_", "jIPDQQQ2kRVqHKJDThlgQCl8mSodH6ZUOMTa"],
+        ),
+        (
+            "github-refresh-token",
+            &["ghr_", "itnvpEfhdOnNWOpF2JCh803S2xXepusldMYC"],
+        ),
+        ("gitlab-pat", &["glpat-", "3xJjbepijrYKghqo-3IX"]),
+        (
+            "gitlab-pipeline-trigger-token",
+            &["glptt-", "3fa4ae7a45ed817615efa93e8b88d7da6a05a73d"],
+        ),
+        ("gitlab-runner-token", &["glrt-", "W-wQGEecUB2nGw7bJrYZ"]),
+        (
+            "slack-bot-token",
+            &["xoxb-", "581814298027-2305447137762-m94rILAOJO4SNOvS8lA9FRhp"],
+        ),
+        (
+            "slack-user-token",
+            &[
+                "xoxp-",
+                "668710467559-825291429888-9674481807035-a7e88aebe1bc4d9b5cfafc230237f7a6",
+            ],
+        ),
+        (
+            "slack-webhook",
+            &[
+                "https://hooks.slack.com/services/",
+                "TDAODPR5QQ2/BEXCI8C5JE0/EzSW3iNHcVnNkhSkItGJm10Y",
+            ],
+        ),
+        ("twilio-api-key", &["SK", "9d752d7f4feba958b8f86f6d1d2e20be"]),
+        (
+            "sendgrid-api-key",
+            &[
+                "SG.",
+                "vZCJdKDcRzB-CiLT9yuwqd.xfTPUpmsUqCx03bo9cKTW25A65mmw5UfxPn5XJnfdlV",
+            ],
+        ),
+        ("mailgun-api-key", &["key-", "4dc2723b7d33aad527105d0799b373cc"]),
+        (
+            "brevo-api-key",
+            &[
+                "xkeysib-",
+                "0b87462e0c387c2fabe8c9bf1e2d470a987b6c3aa0bd7aa099e43acc994e0f32-8HebdxwpxXbljHU3",
+            ],
+        ),
+        ("npm-token", &["npm_", "hRQzLmC8nXgScqvph3p1p1HtNTq0A5STeZdi"]),
+        (
+            "pypi-token",
+            &[
+                "pypi-AgEIcHlwaS5vcmc",
+                "sRZg7u0RJ5pQsbmC4K-3STI-FVEZ9e_FwP3oVjj3vdHZglItoy8Ejz-iQfU4_Qk3j_JSv4",
+            ],
+        ),
+        ("docker-hub-pat", &["dckr_pat_", "lnYdg5xyaA67JhF1Rb5lTi0VPtk"]),
+        (
+            "shopify-access-token",
+            &["shpat_", "c9afb03b1d9478f3a1ecf5932c1b314d"],
+        ),
+        (
+            "shopify-shared-secret",
+            &["shpss_", "3c08f478f7f81866d21a6837b9150cec"],
+        ),
+        (
+            "telegram-bot-token",
+            &["5063314753", ":AAsFS538YSf_xZo8Rm6PDG0JAulaWOPoYKA"],
+        ),
+        (
+            "openai-api-key",
+            &[
+                "sk-proj-ZEpFOsl-IPw1PLDLcMFUnwUK",
+                "T3BlbkFJ",
+                "rHPaZnjDxe_LEmk2x2pEWybS",
+            ],
+        ),
+        (
+            "anthropic-api-key",
+            &[
+                "sk-ant-api03-",
+                "tSo-gR3h1B78yU3RLpWSwZ_sm5yHLlPfYFmwFNXgt1AW_E3xI-5JnZ046cG35BqwwjinoN2ZraHq6VE0bZREXLw7s2ZLeAA",
+            ],
+        ),
+        (
+            "huggingface-token",
+            &["hf_", "doYHZFPIpUvIcKxPRSjUwsepHxfEboOcLx"],
+        ),
+        (
+            "hashicorp-vault-token",
+            &[
+                "hvs.",
+                "CAESw_yL3QAD4A4cFHnS3sY4usWkZHCzIFeskZqt47Jg2kZTc99KWw3tizfcun84orM7EmqD8Y4St0Py19WT2jbBwD_s0Tf",
+            ],
+        ),
+        (
+            "postman-api-key",
+            &[
+                "PMAK-",
+                "301efb4343ddc0e8144d8da9-c15eddbfdc6b4082a536b9b6803a3cc72a",
+            ],
+        ),
+        ("databricks-token", &["dapi", "02942678307272f346cd5f60eb42e1e6"]),
+        (
+            "grafana-token",
+            &["glsa_", "wx0J9Sl62hf58Bvj4v1pq2sapn5IXn03_26f1cc74"],
+        ),
+        (
+            "grafana-cloud-token",
+            &[
+                "glc_",
+                "eyJvXpduekP3gPRuQVFWHuFWdVxYY0bzz9BjBWcL65fzOAvsAPu0dTSbBvvacsjn==",
+            ],
+        ),
+        ("new-relic-key", &["NRAK-", "SNJYMXDX5IPR3TT2SBJ9HL372VR"]),
+        (
+            "pulumi-token",
+            &["pul-", "197cecd745a0a984c488f9ca7fe81fe067ba0781"],
+        ),
+        (
+            "doppler-token",
+            &["dp.pt.", "eMlTYcp6lOVSyzt39YIz3Jt4BMyezbY2oT4EcKUDrdV"],
+        ),
+        (
+            "linear-api-key",
+            &["lin_api_", "RndopEYA9OQZyCQHqKlRgoWvc2QwvI62wKk6IE5t"],
+        ),
+        (
+            "age-secret-key",
+            &[
+                "AGE-SECRET-KEY-1",
+                "WLMJM59RY88786AD4E62WKZWRXE6MR3DQWL6Z76HKM6FC87MLC2N2SJFVF",
+            ],
+        ),
+        (
+            "jwt",
+            &[
+                "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9",
+                ".eyJzdWIiOiIcZU2bTupp1Sr6diuB2cI",
+                ".pjHzdzu4j3ebSWkSbMINIR6KywlB_ZSM0wDEDoplLkZ",
+            ],
+        ),
+        (
+            "private-key",
+            &[
+                "-----BEGIN RSA PRIVATE KEY-----\n",
+                "jgdXsnRXEP0fHMd505h91EUkcUb3nNWoWxlzC/o/FppT9gkcDJiDWcmxWftjEewL\nKJrMQz3RHJ/eLeQ3FUFORzE3cgquw1vlQc5McgnnoNcfD0PaiHtNXnLrXZQ5KcTx\n9gB48GEoaH/dJuA1/meD2RwwLmKqhgIWD2CGVqR0UaDFJmZ8xemV/fosLIkKZsle\nzQShwdaVVHr0p5PxKS/46dEcQBqWS6XLzgqbGlJl5Z6gdNPC+3hWr4ahUGxqFPkR\n4VlJfyKKEbJ9L/31UzEOJTxmb+sPIMrfYMqgLL3Hp9AMYZ5utYTokEIp/BeRQQH0\nkovNQW1viaOH+GwgbN5RZSx/+AyG4uqYtEnOqGRearsb5ENntk4mvoIN88o7DQxb\nNXhE/K1zLPpYWftYWKsvTqkNC6hrE4jdXSYHNf+J==",
+                "\n-----END RSA PRIVATE KEY-----",
+            ],
+        ),
+    ];
+
+    fn entry(rel: &str) -> FileEntry {
+        FileEntry {
+            rel: rel.to_string(),
+            abs: PathBuf::from(rel),
+            size: 0,
+        }
+    }
+
+    fn scan(text: &str) -> Vec<Finding> {
+        let mut out = Vec::new();
+        Secrets::new().check(&entry("sample.txt"), Some(text), &mut out);
+        out
+    }
+
+    #[test]
+    fn rule_table_is_large_and_well_formed() {
+        assert!(RULES.len() >= 30, "only {} rules", RULES.len());
+        let mut ids: Vec<_> = RULES.iter().map(|r| r.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), RULES.len(), "rule ids are unique");
+        for rule in RULES {
+            assert!(!rule.keywords.is_empty(), "{} has keywords", rule.id);
+            assert!(
+                rule.id
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+                "{} is kebab-case",
+                rule.id
+            );
+        }
+    }
+
+    #[test]
+    fn every_rule_matches_its_sample_and_nothing_else_does() {
+        let secrets = Secrets::new();
+        for rule in RULES {
+            let parts = SAMPLES
+                .iter()
+                .find(|(id, _)| *id == rule.id)
+                .unwrap_or_else(|| panic!("no sample for {}", rule.id))
+                .1;
+            let sample = parts.concat();
+            let text = format!("value = \"{sample}\"\n");
+            let wanted = secrets.candidate_rules(&text);
+            let index = RULES.iter().position(|r| r.id == rule.id).unwrap();
+            assert!(
+                wanted[index],
+                "{}: keyword pre-filter rejects its sample",
+                rule.id
+            );
+            let found = scan(&text);
+            let ids: Vec<_> = found.iter().map(|f| f.rule_id.as_str()).collect();
+            assert_eq!(ids, vec![rule.id], "{}: sample {sample:?}", rule.id);
+            let finding = &found[0];
+            assert_eq!(finding.severity, rule.severity);
+            assert!(
+                !finding.message.contains(&sample),
+                "{}: message leaks the secret",
+                rule.id
+            );
+            if let Some(secret) = secrets.regexes[index]
+                .captures(&text)
+                .and_then(|c| c.name("secret"))
+            {
+                assert!(
+                    !finding.message.contains(secret.as_str()),
+                    "{}: message leaks",
+                    rule.id
+                );
+            }
+        }
+        assert_eq!(SAMPLES.len(), RULES.len(), "one sample per rule");
+    }
+
+    #[test]
+    fn keyword_prefilter_rejects_text_without_keywords() {
+        let secrets = Secrets::new();
+        let text = "fn main() {\n    println!(\"hello, world\");\n}\n";
+        assert!(!secrets.candidate_rules(text).contains(&true));
+        assert!(scan(text).is_empty());
+    }
+
+    #[test]
+    fn positions_are_one_based_and_ignore_marker_suppresses() {
+        let token = ["ghp_", "Q7mZt2LwXc9RbV4nKd8sHj3yPf6gUa1eTo5i"].concat();
+        let text = format!("first line\n  let t = \"{token}\";\nskip = \"{token}\" # livescan:ignore\n");
+        let found = scan(&text);
+        assert_eq!(found.len(), 1);
+        assert_eq!((found[0].line, found[0].column), (Some(2), Some(12)));
+        assert_eq!(found[0].path.as_deref(), Some("sample.txt"));
+        assert!(found[0].message.contains("`ghp_…`"));
+    }
+
+    #[test]
+    fn every_pem_private_key_flavour_is_found() {
+        let body = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\nq9Zx3Lm0Vt2Rk8Wc+/Hy4Pj1Na6E=";
+        for kind in [
+            "RSA PRIVATE KEY",
+            "EC PRIVATE KEY",
+            "DSA PRIVATE KEY",
+            "OPENSSH PRIVATE KEY",
+            "ENCRYPTED PRIVATE KEY",
+            "PRIVATE KEY",
+            "PGP PRIVATE KEY BLOCK",
+        ] {
+            let block = format!("-----BEGIN {kind}-----\n{body}\n-----END {kind}-----\n");
+            let ids: Vec<_> = scan(&block).into_iter().map(|f| f.rule_id).collect();
+            assert_eq!(ids, vec!["private-key"], "{kind}");
+        }
+        let armored = format!(
+            "-----BEGIN PGP PRIVATE KEY BLOCK-----\nVersion: GnuPG v2\n\n{body}\n=Xq3T\n\
+             -----END PGP PRIVATE KEY BLOCK-----\n"
+        );
+        assert_eq!(scan(&armored).len(), 1);
+        let legacy = format!(
+            "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n\
+             DEK-Info: AES-128-CBC,3F2A9C1D7E5B4A60\n\n{body}\n-----END RSA PRIVATE KEY-----\n"
+        );
+        assert_eq!(scan(&legacy).len(), 1);
+    }
+
+    #[test]
+    fn pem_headers_alone_are_not_a_private_key() {
+        let code = "const BEGIN: &str = \"-----BEGIN PRIVATE KEY-----\";\n\
+                    const END: &str = \"-----END PRIVATE KEY-----\";\n";
+        assert!(scan(code).is_empty());
+    }
+}

@@ -1,0 +1,222 @@
+//! Shared test harness: a real livescan server on 127.0.0.1:0 over a real
+//! SQLite file, a local web site for URL targets, and small REST/SSE helpers.
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use livescan::engine::{Engine, EngineConfig, TargetPolicy};
+use livescan::store::SqliteStore;
+use livescan::tools::Catalog;
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub engine: Engine,
+    pub data_dir: tempfile::TempDir,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        Self::with_catalog(Catalog::builtin(), 16).await
+    }
+
+    /// A server whose directory targets may lie under `tests/fixtures` and whose
+    /// URL targets may be local, with a short heartbeat.
+    pub async fn with_catalog(catalog: Catalog, global_concurrency: usize) -> TestServer {
+        let data_dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(
+            SqliteStore::open(&data_dir.path().join("livescan.sqlite"))
+                .await
+                .unwrap(),
+        );
+        let mut config = EngineConfig::new(TargetPolicy {
+            scan_roots: vec![std::fs::canonicalize(fixtures()).unwrap()],
+            allow_private: true,
+        });
+        config.global_concurrency = global_concurrency;
+        config.heartbeat = Duration::from_millis(300);
+        let engine = Engine::open(store, catalog, config).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn({
+            let engine = engine.clone();
+            async move {
+                livescan::api::serve(listener, engine, std::future::pending())
+                    .await
+                    .unwrap();
+            }
+        });
+        TestServer {
+            addr,
+            base: format!("http://{addr}"),
+            engine,
+            data_dir,
+            server,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = reqwest::Client::new()
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
+    }
+
+    pub async fn post_raw(&self, path: &str, body: &'static str) -> (u16, Value) {
+        let response = reqwest::Client::new()
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let response = reqwest::get(self.url(path)).await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
+    }
+
+    /// Starts a session and returns its id.
+    pub async fn start_session(&self, body: Value) -> String {
+        let (status, started) = self.post("/api/sessions", body).await;
+        assert_eq!(status, 202, "{started}");
+        started["sessionId"].as_str().unwrap().to_string()
+    }
+
+    /// Polls the full view until the session reaches a terminal status.
+    pub async fn wait_finished(&self, session_id: &str) -> Value {
+        for _ in 0..600 {
+            let (_, session) = self.get(&format!("/api/sessions/{session_id}")).await;
+            if is_terminal(&session["status"]) {
+                return session;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("session {session_id} did not finish in 30 s");
+    }
+
+    pub async fn grpc(
+        &self,
+    ) -> livescan::proto::session_service_client::SessionServiceClient<tonic::transport::Channel> {
+        livescan::proto::session_service_client::SessionServiceClient::connect(self.base.clone())
+            .await
+            .unwrap()
+    }
+}
+
+pub fn is_terminal(status: &Value) -> bool {
+    matches!(
+        status.as_str(),
+        Some("completed" | "partial" | "failed" | "cancelled")
+    )
+}
+
+/// A local web site: `/planted.html` and `/clean.html` from the web fixtures,
+/// the latter with every recommended security header, and `/hang`, which never
+/// answers. Returns its base URL.
+pub async fn web_site() -> String {
+    use axum::http::header::{self, HeaderName, HeaderValue};
+    use axum::routing::get;
+    let web = fixtures().join("web");
+    let planted = std::fs::read_to_string(web.join("planted.html")).unwrap();
+    let clean = std::fs::read_to_string(web.join("clean.html")).unwrap();
+    let strong_headers = [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; frame-ancestors 'none'",
+        ),
+        (
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=31536000; includeSubDomains",
+        ),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "strict-origin-when-cross-origin"),
+    ];
+    let app = axum::Router::new()
+        .route("/hang", get(std::future::pending::<String>))
+        .route(
+            "/planted.html",
+            get(move || async move { axum::response::Html(planted) }),
+        )
+        .route(
+            "/clean.html",
+            get(move || async move {
+                let mut response = axum::response::IntoResponse::into_response(axum::response::Html(clean));
+                for (name, value) in strong_headers {
+                    response
+                        .headers_mut()
+                        .insert::<HeaderName>(name, HeaderValue::from_static(value));
+                }
+                response
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+/// One server-sent event.
+#[derive(Debug, Clone)]
+pub struct Sse {
+    pub id: Option<String>,
+    pub event: String,
+    pub data: Value,
+}
+
+/// Reads an SSE response to its end (the server closes it after
+/// `session_finished`), skipping comments.
+pub async fn read_sse(response: reqwest::Response) -> Vec<Sse> {
+    let text = tokio::time::timeout(Duration::from_secs(30), response.text())
+        .await
+        .expect("SSE stream ended")
+        .unwrap();
+    text.split("\n\n")
+        .filter_map(|block| {
+            let mut id = None;
+            let mut event = String::from("message");
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("id:") {
+                    id = Some(v.trim().to_string());
+                } else if let Some(v) = line.strip_prefix("event:") {
+                    event = v.trim().to_string();
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    data.push_str(v.trim_start());
+                }
+            }
+            (!data.is_empty()).then(|| Sse {
+                id,
+                event,
+                data: serde_json::from_str(&data).unwrap(),
+            })
+        })
+        .collect()
+}

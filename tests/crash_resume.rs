@@ -1,0 +1,170 @@
+//! kill -9 of a real `livescan serve` in the middle of a session, then a
+//! restart on the same data directory: finished tools are not run again,
+//! unfinished ones are, and every report is in the log exactly once.
+
+mod common;
+
+use axum::extract::State;
+use axum::routing::get;
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// A page whose first request is answered at once and whose later requests
+/// wait until the gate opens; counts every request.
+#[derive(Clone)]
+struct GatedPage {
+    requests: Arc<AtomicUsize>,
+    open: watch::Receiver<bool>,
+}
+
+async fn page(State(gate): State<GatedPage>) -> axum::response::Html<&'static str> {
+    let n = gate.requests.fetch_add(1, Ordering::SeqCst);
+    if n > 0 {
+        let mut open = gate.open.clone();
+        let _ = open.wait_for(|open| *open).await;
+    }
+    axum::response::Html("<html><head><title>t</title></head><body><img src=a.png></body></html>")
+}
+
+struct Serve {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the real binary on port 0 and reads the address it logs.
+fn serve(data_dir: &std::path::Path) -> Serve {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_livescan"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--allow-private-targets",
+            "--data-dir",
+        ])
+        .arg(data_dir)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let base = loop {
+        let line = lines.next().expect("serve exited before listening").unwrap();
+        if let Some(rest) = line.split("serving REST and gRPC on ").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    // Keep draining the log so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Serve { child, base }
+}
+
+async fn get_json(base: &str, path: &str) -> Value {
+    reqwest::get(format!("{base}{path}"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_server_resumes_its_session_with_every_report_once() {
+    let (open_gate, open) = watch::channel(false);
+    let requests = Arc::new(AtomicUsize::new(0));
+    let app = axum::Router::new()
+        .route("/page", get(page))
+        .with_state(GatedPage {
+            requests: requests.clone(),
+            open,
+        });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let site = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let data_dir = tempfile::tempdir().unwrap();
+    let first = serve(data_dir.path());
+    // One tool at a time: http-headers gets the first (immediate) answer and
+    // finishes; html-a11y's request then waits at the gate.
+    let started: Value = reqwest::Client::new()
+        .post(format!("{}/api/sessions", first.base))
+        .json(&json!({ "target": { "url": format!("{site}/page") }, "tools": ["http-headers", "html-a11y"], "maxConcurrent": 1 }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = started["sessionId"]
+        .as_str()
+        .expect("session started")
+        .to_string();
+    let mut waited = 0;
+    loop {
+        let session = get_json(&first.base, &format!("/api/sessions/{id}")).await;
+        let reports = &session["toolReports"];
+        if reports["http-headers"]["status"] == "completed" && reports["html-a11y"]["status"] == "running" {
+            break;
+        }
+        waited += 1;
+        assert!(waited < 600, "session never reached the mid-point: {session}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    while requests.load(Ordering::SeqCst) < 2 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    // kill -9, then let every later request through and start again.
+    let mut first = first;
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    open_gate.send(true).unwrap();
+    let second = serve(data_dir.path());
+
+    let mut session = Value::Null;
+    for _ in 0..600 {
+        session = get_json(&second.base, &format!("/api/sessions/{id}")).await;
+        if common::is_terminal(&session["status"]) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(session["status"], "completed", "{session}");
+    assert_eq!(session["progress"]["completed"], 2);
+    assert!(
+        session["toolReports"]["html-a11y"]["findingsCount"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+
+    // The log holds exactly one report per tool and one end.
+    let events = common::read_sse(
+        reqwest::get(format!("{}/api/sessions/{id}/events?after=0", second.base))
+            .await
+            .unwrap(),
+    )
+    .await;
+    let finished: Vec<&str> = events
+        .iter()
+        .filter(|e| e.event == "tool_finished")
+        .map(|e| e.data["report"]["toolName"].as_str().unwrap())
+        .collect();
+    assert_eq!(finished, vec!["http-headers", "html-a11y"]);
+    assert_eq!(events.iter().filter(|e| e.event == "session_finished").count(), 1);
+    // http-headers was not run again: one request before the kill for each tool, one after.
+    assert_eq!(requests.load(Ordering::SeqCst), 3);
+}

@@ -1,0 +1,224 @@
+//! Faulty and slow tools against a real server: a panic or a hang becomes a
+//! failed report with its reason and the session goes on; a timeout really
+//! stops the tool; the per-session and global caps hold.
+
+mod common;
+
+use common::{TestServer, fixtures};
+use futures::future::BoxFuture;
+use livescan::model::{Category, TargetKind};
+use livescan::model::{Finding, Severity};
+use livescan::tools::{Catalog, Tool, ToolContext, ToolError, ToolSpec};
+use serde_json::json;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+const DIR: &[TargetKind] = &[TargetKind::Directory];
+
+fn spec(id: &'static str) -> ToolSpec {
+    ToolSpec {
+        id,
+        category: Category::CodeQuality,
+        targets: DIR,
+        cost: 1,
+        summary: "test tool",
+    }
+}
+
+/// Panics mid-run after producing a finding.
+struct Panics(ToolSpec);
+
+impl Tool for Panics {
+    fn spec(&self) -> &ToolSpec {
+        &self.0
+    }
+    fn run(self: Arc<Self>, ctx: Arc<ToolContext>) -> BoxFuture<'static, Result<(), ToolError>> {
+        Box::pin(async move {
+            ctx.findings
+                .extend([Finding::new("before-panic", Severity::Low, "found first").fingerprinted("x")]);
+            panic!("index out of bounds in the analyzer");
+        })
+    }
+}
+
+/// Never returns on its own: an async wait that only stops when dropped.
+struct HangsAsync(ToolSpec);
+
+impl Tool for HangsAsync {
+    fn spec(&self) -> &ToolSpec {
+        &self.0
+    }
+    fn run(self: Arc<Self>, ctx: Arc<ToolContext>) -> BoxFuture<'static, Result<(), ToolError>> {
+        Box::pin(async move {
+            ctx.findings.extend([
+                Finding::new("partial", Severity::Medium, "found before the hang").fingerprinted("y")
+            ]);
+            std::future::pending::<()>().await;
+            Ok(())
+        })
+    }
+}
+
+/// Busy blocking work that checks its cancellation token, recording when it stopped.
+struct SpinsBlocking {
+    spec: ToolSpec,
+    stopped: Arc<AtomicBool>,
+}
+
+impl Tool for SpinsBlocking {
+    fn spec(&self) -> &ToolSpec {
+        &self.spec
+    }
+    fn run(self: Arc<Self>, ctx: Arc<ToolContext>) -> BoxFuture<'static, Result<(), ToolError>> {
+        Box::pin(async move {
+            let stopped = self.stopped.clone();
+            tokio::task::spawn_blocking(move || {
+                while !ctx.cancel.is_cancelled() {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                stopped.store(true, Ordering::SeqCst);
+                Err(ToolError::Cancelled)
+            })
+            .await
+            .unwrap()
+        })
+    }
+}
+
+/// Tracks how many instances run at once.
+struct Gauge {
+    spec: ToolSpec,
+    now: Arc<AtomicUsize>,
+    peak: Arc<AtomicUsize>,
+}
+
+impl Tool for Gauge {
+    fn spec(&self) -> &ToolSpec {
+        &self.spec
+    }
+    fn run(self: Arc<Self>, _ctx: Arc<ToolContext>) -> BoxFuture<'static, Result<(), ToolError>> {
+        Box::pin(async move {
+            let running = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+            self.peak.fetch_max(running, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(40)).await;
+            self.now.fetch_sub(1, Ordering::SeqCst);
+            Ok(())
+        })
+    }
+}
+
+fn directory() -> String {
+    fixtures().join("dir-clean").display().to_string()
+}
+
+#[tokio::test]
+async fn panics_and_hangs_fail_their_tool_and_the_session_goes_on() {
+    let stopped = Arc::new(AtomicBool::new(false));
+    let mut catalog = Catalog::builtin();
+    catalog.add(Arc::new(Panics(spec("panics"))));
+    catalog.add(Arc::new(HangsAsync(spec("hangs"))));
+    catalog.add(Arc::new(SpinsBlocking {
+        spec: spec("spins"),
+        stopped: stopped.clone(),
+    }));
+    let server = TestServer::with_catalog(catalog, 16).await;
+    let id = server
+        .start_session(json!({
+            "target": { "directory": directory() },
+            "tools": ["panics", "hangs", "spins", "todo-comments"],
+            "timeout": 300
+        }))
+        .await;
+    let session = server.wait_finished(&id).await;
+    assert_eq!(session["status"], "partial", "{session}");
+    let report = |tool: &str| session["toolReports"][tool].clone();
+
+    let panicked = report("panics");
+    assert_eq!(panicked["status"], "failed");
+    assert_eq!(panicked["result"]["outcome"], "tool_error");
+    let reason = panicked["result"]["error"].as_str().unwrap();
+    assert!(
+        reason.contains("crashed") && reason.contains("index out of bounds"),
+        "{reason}"
+    );
+
+    let hung = report("hangs");
+    assert_eq!(hung["status"], "failed");
+    assert_eq!(hung["result"]["outcome"], "timed_out");
+    assert!(
+        hung["result"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("timed out after 300 ms")
+    );
+    assert_eq!(
+        hung["result"]["partial"], true,
+        "findings before the deadline are kept"
+    );
+    assert_eq!(hung["findingsCount"], 1);
+    assert!(hung["duration"].as_u64().unwrap() >= 300);
+
+    assert_eq!(report("spins")["result"]["outcome"], "timed_out");
+    // The blocking work saw its token and really stopped.
+    for _ in 0..200 {
+        if stopped.load(Ordering::SeqCst) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(stopped.load(Ordering::SeqCst), "the timed-out tool kept running");
+
+    assert_eq!(report("todo-comments")["status"], "completed");
+    let progress = &session["progress"];
+    assert_eq!(
+        (progress["completed"].as_u64(), progress["failed"].as_u64()),
+        (Some(1), Some(3))
+    );
+    assert_eq!(session["summary"]["toolsFailed"], 3);
+
+    // The server is still serving.
+    let (status, _) = server.get("/healthz").await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn per_session_and_global_caps_hold() {
+    let now = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let ids: Vec<&'static str> = vec!["g1", "g2", "g3", "g4", "g5", "g6", "g7", "g8"];
+    let mut catalog = Catalog::builtin();
+    for id in &ids {
+        catalog.add(Arc::new(Gauge {
+            spec: spec(id),
+            now: now.clone(),
+            peak: peak.clone(),
+        }));
+    }
+    let server = TestServer::with_catalog(catalog, 3).await;
+
+    // One session alone with maxConcurrent 2 never exceeds 2.
+    let id = server
+        .start_session(json!({ "target": { "directory": directory() }, "tools": ids, "maxConcurrent": 2 }))
+        .await;
+    server.wait_finished(&id).await;
+    assert_eq!(peak.load(Ordering::SeqCst), 2);
+
+    // Three sessions with maxConcurrent 8 share the global cap of 3.
+    peak.store(0, Ordering::SeqCst);
+    let mut sessions = Vec::new();
+    for _ in 0..3 {
+        sessions.push(
+            server
+                .start_session(
+                    json!({ "target": { "directory": directory() }, "tools": ids, "maxConcurrent": 8 }),
+                )
+                .await,
+        );
+    }
+    for id in &sessions {
+        let session = server.wait_finished(id).await;
+        assert_eq!(session["status"], "completed");
+    }
+    assert_eq!(peak.load(Ordering::SeqCst), 3);
+}

@@ -1,0 +1,323 @@
+//! The native tools run end to end through `Tool::run`, found in
+//! `livescan::tools::native::all()`: the directory tools over the planted and
+//! clean fixture trees, the URL tools against a local HTTP server serving the
+//! web fixtures, and `large-files` over files created at test time. Planted
+//! fixtures must produce exactly the rows of their `*.expected.tsv` file.
+
+use axum::Router;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+use livescan::model::{Category, Finding, TargetKind};
+use livescan::tools::{Fetcher, FindingSink, Inventory, Tool, ToolContext, ToolTarget, native};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+const DIRECTORY_TOOLS: [&str; 4] = ["secrets", "merge-conflicts", "todo-comments", "large-files"];
+const URL_TOOLS: [&str; 2] = ["http-headers", "html-a11y"];
+
+/// One finding as the expectation files spell it: tool, rule, path or page, line.
+type Row = (String, String, String, Option<u32>);
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn tool(id: &str) -> Arc<dyn Tool> {
+    native::all()
+        .into_iter()
+        .find(|tool| tool.spec().id == id)
+        .unwrap_or_else(|| panic!("no native tool `{id}`"))
+}
+
+async fn run(id: &str, target: ToolTarget) -> Vec<Finding> {
+    let findings = FindingSink::default();
+    let ctx = Arc::new(ToolContext {
+        target,
+        deadline: Instant::now() + Duration::from_secs(60),
+        cancel: CancellationToken::new(),
+        findings: findings.clone(),
+        fetcher: Arc::new(Fetcher::new(true)),
+    });
+    tool(id)
+        .run(ctx)
+        .await
+        .unwrap_or_else(|e| panic!("{id} failed: {e}"));
+    findings.take()
+}
+
+fn directory(root: &Path) -> ToolTarget {
+    let inventory = Inventory::walk(root, &CancellationToken::new()).expect("fixture tree is readable");
+    ToolTarget::Directory(Arc::new(inventory))
+}
+
+/// Runs every directory tool over `root`, as rows plus the findings themselves.
+async fn scan_directory(root: &Path) -> (Vec<Row>, Vec<(String, Finding)>) {
+    let mut rows = Vec::new();
+    let mut all = Vec::new();
+    for id in DIRECTORY_TOOLS {
+        for finding in run(id, directory(root)).await {
+            let path = finding.path.clone().expect("directory findings carry a path");
+            rows.push((id.to_string(), finding.rule_id.clone(), path, finding.line));
+            all.push((id.to_string(), finding));
+        }
+    }
+    rows.sort();
+    (rows, all)
+}
+
+fn expected(file: &Path) -> Vec<Row> {
+    let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let mut rows: Vec<Row> = text
+        .lines()
+        .skip(1)
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            let cols: Vec<&str> = line.split('\t').collect();
+            assert_eq!(cols.len(), 4, "malformed row `{line}` in {}", file.display());
+            let line_no = (!cols[3].is_empty()).then(|| cols[3].parse().expect("line is a number"));
+            (cols[0].into(), cols[1].into(), cols[2].into(), line_no)
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// Asserts the multisets are equal, listing what is missing and what is extra.
+fn assert_rows(actual: &[Row], expected: &[Row], what: &str) {
+    let missing: Vec<_> = expected.iter().filter(|row| !actual.contains(row)).collect();
+    let unexpected: Vec<_> = actual.iter().filter(|row| !expected.contains(row)).collect();
+    assert!(
+        missing.is_empty() && unexpected.is_empty(),
+        "{what}:\n missing {missing:#?}\n unexpected {unexpected:#?}"
+    );
+    assert_eq!(actual, expected, "{what}: duplicated findings");
+}
+
+#[test]
+fn catalog_specs_are_complete() {
+    let tools = native::all();
+    let ids: Vec<_> = tools.iter().map(|t| t.spec().id).collect();
+    assert_eq!(ids, [DIRECTORY_TOOLS.as_slice(), URL_TOOLS.as_slice()].concat());
+    for tool in &tools {
+        let spec = tool.spec();
+        assert_eq!(spec.cost, 1, "{}", spec.id);
+        assert!(!spec.summary.is_empty(), "{}", spec.id);
+        let directory = DIRECTORY_TOOLS.contains(&spec.id);
+        assert_eq!(spec.applies_to(TargetKind::Directory), directory, "{}", spec.id);
+        assert_eq!(spec.applies_to(TargetKind::Url), !directory, "{}", spec.id);
+        assert_eq!(spec.applies_to(TargetKind::Urls), !directory, "{}", spec.id);
+    }
+    let category = |id: &str| tools.iter().find(|t| t.spec().id == id).unwrap().spec().category;
+    assert_eq!(category("secrets"), Category::Security);
+    assert_eq!(category("merge-conflicts"), Category::CodeQuality);
+    assert_eq!(category("todo-comments"), Category::CodeQuality);
+    assert_eq!(category("large-files"), Category::Performance);
+    assert_eq!(category("http-headers"), Category::Security);
+    assert_eq!(category("html-a11y"), Category::Accessibility);
+}
+
+#[tokio::test]
+async fn directory_tools_find_exactly_the_planted_problems() {
+    let root = fixtures().join("dir-planted");
+    let (rows, findings) = scan_directory(&root).await;
+    assert_rows(
+        &rows,
+        &expected(&fixtures().join("dir-planted.expected.tsv")),
+        "dir-planted",
+    );
+
+    let secret_rules: std::collections::BTreeSet<_> = rows
+        .iter()
+        .filter(|r| r.0 == "secrets")
+        .map(|r| r.1.as_str())
+        .collect();
+    assert!(
+        secret_rules.len() >= 20,
+        "only {} secrets rules hit",
+        secret_rules.len()
+    );
+
+    for (tool, finding) in &findings {
+        assert!(
+            !finding.fingerprint.is_empty(),
+            "{tool}/{}: no fingerprint",
+            finding.rule_id
+        );
+        assert!(
+            finding.line.is_some_and(|l| l >= 1),
+            "{tool}/{}: no line",
+            finding.rule_id
+        );
+        if tool != "secrets" {
+            continue;
+        }
+        // No long word of the offending line (the token) may appear in the message.
+        let text = std::fs::read_to_string(root.join(finding.path.as_ref().unwrap())).unwrap();
+        let line = text.lines().nth(finding.line.unwrap() as usize - 1).unwrap();
+        for word in line.split(|c: char| c.is_whitespace() || "\"'=:;`,".contains(c)) {
+            assert!(
+                word.len() < 16 || !finding.message.contains(word),
+                "{}: message `{}` leaks `{word}`",
+                finding.rule_id,
+                finding.message
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn directory_tools_are_silent_on_clean_code() {
+    let (rows, _) = scan_directory(&fixtures().join("dir-clean")).await;
+    assert!(rows.is_empty(), "dir-clean produced {rows:#?}");
+}
+
+#[tokio::test]
+async fn large_files_are_flagged_by_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let sized = |name: &str, len: u64| {
+        std::fs::File::create(dir.path().join(name))
+            .unwrap()
+            .set_len(len)
+            .unwrap();
+    };
+    sized("big.bin", 2 * 1024 * 1024);
+    sized("small.txt", 1024);
+    sized("disk.img", 10 * 1024 * 1024);
+    let findings = run("large-files", directory(dir.path())).await;
+    let mut seen: Vec<_> = findings
+        .iter()
+        .map(|f| (f.path.as_deref().unwrap(), f.rule_id.as_str(), f.message.as_str()))
+        .collect();
+    seen.sort();
+    assert_eq!(seen.len(), 2, "{seen:#?}");
+    assert_eq!((seen[0].0, seen[0].1), ("big.bin", "large-file"));
+    assert!(seen[0].2.contains("2.0 MiB"), "{}", seen[0].2);
+    assert_eq!((seen[1].0, seen[1].1), ("disk.img", "very-large-file"));
+    assert!(seen[1].2.contains("10.0 MiB"), "{}", seen[1].2);
+}
+
+/// Serves the web fixtures on an ephemeral local port: `planted.html` with
+/// weak headers, `clean.html` with strong ones, and `bare.html` (the clean
+/// body) with no security headers at all.
+async fn serve_web_fixtures() -> String {
+    let planted = std::fs::read_to_string(fixtures().join("web/planted.html")).unwrap();
+    let clean = std::fs::read_to_string(fixtures().join("web/clean.html")).unwrap();
+    let bare = clean.clone();
+    let router = Router::new()
+        .route(
+            "/planted.html",
+            get(move || async move {
+                (
+                    [
+                        (
+                            "content-security-policy",
+                            "default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval' https:; img-src *",
+                        ),
+                        ("x-frame-options", "ALLOW-FROM https://partner.example"),
+                        ("referrer-policy", "no-referrer-when-downgrade"),
+                    ],
+                    Html(planted),
+                )
+            }),
+        )
+        .route(
+            "/clean.html",
+            get(move || async move {
+                (
+                    [
+                        (
+                            "content-security-policy",
+                            "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'self'; \
+                             frame-ancestors 'none'",
+                        ),
+                        ("strict-transport-security", "max-age=63072000; includeSubDomains"),
+                        ("x-content-type-options", "nosniff"),
+                        ("x-frame-options", "DENY"),
+                        ("referrer-policy", "strict-origin-when-cross-origin"),
+                    ],
+                    Html(clean),
+                )
+            }),
+        )
+        .route(
+            "/bare.html",
+            get(move || async move { ([(CONTENT_TYPE, "text/html")], bare).into_response() }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    format!("http://{address}")
+}
+
+/// The last path segment of a finding's page, e.g. `planted.html`.
+fn page_of(finding: &Finding) -> String {
+    let url = finding.url.as_deref().expect("page findings carry a URL");
+    url.rsplit('/').next().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn url_tools_match_the_web_fixtures() {
+    let base = serve_web_fixtures().await;
+    let pages = ["planted.html", "clean.html", "bare.html"];
+    let urls: Vec<String> = pages.iter().map(|page| format!("{base}/{page}")).collect();
+    let mut rows: Vec<Row> = Vec::new();
+    for id in URL_TOOLS {
+        for finding in run(id, ToolTarget::Urls(urls.clone())).await {
+            assert!(finding.line.is_none() && finding.path.is_none());
+            assert!(!finding.fingerprint.is_empty());
+            let help = finding.help_uri.as_deref().unwrap_or_default();
+            match id {
+                "html-a11y" => assert_eq!(
+                    help,
+                    format!("https://dequeuniversity.com/rules/axe/4.10/{}", finding.rule_id)
+                ),
+                _ => assert!(help.starts_with("https://developer.mozilla.org/"), "{help}"),
+            }
+            rows.push((id.to_string(), finding.rule_id.clone(), page_of(&finding), None));
+        }
+    }
+    rows.sort();
+    let on = |page: &str| -> Vec<Row> { rows.iter().filter(|r| r.2 == page).cloned().collect() };
+
+    assert_rows(
+        &on("planted.html"),
+        &expected(&fixtures().join("web/planted.expected.tsv")),
+        "planted.html",
+    );
+
+    // Over plain HTTP the clean page can only lack HTTPS (HSTS needs HTTPS).
+    let clean: Vec<_> = on("clean.html")
+        .into_iter()
+        .filter(|r| r.1 != "no-https" && !r.1.starts_with("hsts-"))
+        .collect();
+    assert!(clean.is_empty(), "clean.html produced {clean:#?}");
+
+    let bare: Vec<_> = on("bare.html").into_iter().map(|r| r.1).collect();
+    assert_eq!(
+        bare,
+        [
+            "clickjacking-protection-missing",
+            "csp-missing",
+            "no-https",
+            "referrer-policy-missing",
+            "x-content-type-options-missing"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn url_tools_reject_directory_targets() {
+    for id in URL_TOOLS {
+        let ctx = Arc::new(ToolContext {
+            target: directory(&fixtures().join("dir-clean")),
+            deadline: Instant::now() + Duration::from_secs(60),
+            cancel: CancellationToken::new(),
+            findings: FindingSink::default(),
+            fetcher: Arc::new(Fetcher::new(true)),
+        });
+        assert!(tool(id).run(ctx).await.is_err(), "{id} accepted a directory");
+    }
+}
