@@ -19,6 +19,14 @@ use std::time::{Duration, Instant};
 const TOOLS: usize = 150;
 const SESSIONS: usize = 3;
 
+/// Tools of a session running at once; `WATCH_BENCH_CONCURRENCY` overrides it.
+fn max_concurrent() -> u32 {
+    std::env::var("WATCH_BENCH_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(8)
+}
+
 type FinishTimes = Arc<Mutex<HashMap<String, Instant>>>;
 
 struct Sleeper {
@@ -99,7 +107,7 @@ async fn main() {
                     ..Default::default()
                 }),
                 tools: ids.iter().map(|s| s.to_string()).collect(),
-                max_concurrent: Some(8),
+                max_concurrent: Some(max_concurrent()),
                 ..Default::default()
             })
             .await
@@ -124,8 +132,9 @@ async fn main() {
     latencies.sort();
     let mean = latencies.iter().sum::<Duration>() / latencies.len() as u32;
     println!(
-        "watch_latency: {} reports over {SESSIONS} sessions of {TOOLS} tools (maxConcurrent 8)",
-        latencies.len()
+        "watch_latency: {} reports over {SESSIONS} sessions of {TOOLS} tools (maxConcurrent {})",
+        latencies.len(),
+        max_concurrent()
     );
     println!(
         "tool finished -> WatchSession client received: median {:?}, mean {:?}, p90 {:?}, p99 {:?}, max {:?}",

@@ -22,6 +22,14 @@ pub async fn serve(
     engine: Engine,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    // Without TCP_NODELAY, Nagle's algorithm meets delayed ACKs and a pushed
+    // report can wait 40 ms for the next packet.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %err, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app(engine))
         .with_graceful_shutdown(shutdown)
         .await
