@@ -3,6 +3,9 @@
 //! Every append is a single `INSERT ... SELECT` that computes the next sequence
 //! number and a strictly later timestamp from the rows already there, so no
 //! read-then-write transaction is needed and concurrent appends cannot collide.
+//! Writes go through one dedicated connection: they queue in the pool (async,
+//! in order) instead of meeting in SQLite's busy handler, which sleeps for
+//! milliseconds at a time. Reads use a pool of their own.
 
 use super::{Store, StoreError};
 use crate::model::{Event, EventKind, SessionMeta, time};
@@ -18,7 +21,8 @@ const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_session
 
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    reader: SqlitePool,
+    writer: SqlitePool,
 }
 
 impl SqliteStore {
@@ -33,11 +37,16 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        migrate(&writer).await?;
+        let reader = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options)
             .await?;
-        Self::migrated(pool).await
+        Ok(SqliteStore { reader, writer })
     }
 
     /// A private in-memory database, for one-off in-process scans.
@@ -51,10 +60,16 @@ impl SqliteStore {
             .max_lifetime(None)
             .connect_with(options)
             .await?;
-        Self::migrated(pool).await
+        migrate(&pool).await?;
+        Ok(SqliteStore {
+            reader: pool.clone(),
+            writer: pool,
+        })
     }
+}
 
-    async fn migrated(pool: SqlitePool) -> Result<Self, StoreError> {
+async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
+    {
         let mut conn = pool.acquire().await?;
         let applied: i64 = sqlx::query_scalar("PRAGMA user_version")
             .fetch_one(&mut *conn)
@@ -67,9 +82,8 @@ impl SqliteStore {
                 .await?;
             tx.commit().await?;
         }
-        drop(conn);
-        Ok(SqliteStore { pool })
     }
+    Ok(())
 }
 
 fn event_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Event, StoreError> {
@@ -121,7 +135,7 @@ async fn append_with<'e, E: sqlx::SqliteExecutor<'e>>(
 #[async_trait]
 impl Store for SqliteStore {
     async fn create_session(&self, meta: &SessionMeta, first: &EventKind) -> Result<Event, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query("INSERT INTO sessions (id, user_id, created_ms, meta) VALUES (?1, ?2, ?3, ?4)")
             .bind(&meta.session_id)
             .bind(&meta.user_id)
@@ -137,7 +151,7 @@ impl Store for SqliteStore {
     }
 
     async fn append(&self, session_id: &str, kind: &EventKind) -> Result<Option<Event>, StoreError> {
-        append_with(&self.pool, session_id, kind)
+        append_with(&self.writer, session_id, kind)
             .await
             .map_err(|err| match err {
                 StoreError::Database(msg) if msg.contains("FOREIGN KEY") => {
@@ -154,7 +168,7 @@ impl Store for SqliteStore {
         .bind(session_id)
         .bind(after as i64)
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reader)
         .await?;
         rows.iter().map(event_from_row).collect()
     }
@@ -162,7 +176,7 @@ impl Store for SqliteStore {
     async fn session(&self, session_id: &str) -> Result<Option<SessionMeta>, StoreError> {
         let row = sqlx::query("SELECT meta FROM sessions WHERE id = ?1")
             .bind(session_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reader)
             .await?;
         row.as_ref().map(meta_from_row).transpose()
     }
@@ -173,11 +187,11 @@ impl Store for SqliteStore {
         )
         .bind(user_id)
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reader)
         .await?;
         let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE user_id = ?1")
             .bind(user_id)
-            .fetch_one(&self.pool)
+            .fetch_one(&self.reader)
             .await?;
         Ok((
             rows.iter().map(meta_from_row).collect::<Result<_, _>>()?,
@@ -191,7 +205,7 @@ impl Store for SqliteStore {
                  SELECT 1 FROM events e WHERE e.session_id = s.id AND e.kind = 'session_finished')
              ORDER BY created_ms",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reader)
         .await?;
         rows.iter().map(meta_from_row).collect()
     }
