@@ -88,10 +88,15 @@ struct ScanArgs {
 fn main() -> ExitCode {
     // Usage errors exit 2 (clap's own convention).
     let cli = Cli::parse();
+    // The server logs its work; the console commands keep stderr for problems.
+    let default_filter = match cli.command {
+        Command::Serve(_) => "info,sqlx=warn,tower_http=warn",
+        Command::Scan(_) | Command::Tools => "warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .with_writer(std::io::stderr)
         .init();

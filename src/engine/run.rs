@@ -38,6 +38,12 @@ impl Inner {
     /// session itself could not run.
     async fn drive(self: &Arc<Self>, state: &SessionState, token: &CancellationToken) -> Result<(), String> {
         let session_id = &state.meta.session_id;
+        let unfinished = state.unfinished_tools();
+        if unfinished.is_empty() || token.is_cancelled() {
+            // Nothing left to run (a restart after the last report, or a
+            // cancel): no need to prepare the target again.
+            return Ok(());
+        }
         let target = match &state.meta.target {
             Target::Directory(path) => {
                 let root = std::path::PathBuf::from(path);
@@ -59,7 +65,7 @@ impl Inner {
         let per_session = Arc::new(Semaphore::new(state.meta.options.max_concurrent as usize));
         let timeout = Duration::from_millis(state.meta.options.timeout);
         let mut running = JoinSet::new();
-        for tool in state.unfinished_tools() {
+        for tool in unfinished {
             // Start order is run order: take the session's permit, then a global slot.
             let permit = tokio::select! {
                 permit = per_session.clone().acquire_owned() => permit.expect("the semaphore is never closed"),

@@ -138,8 +138,8 @@ pub fn is_terminal(status: &Value) -> bool {
 }
 
 /// A local web site: `/planted.html` and `/clean.html` from the web fixtures,
-/// the latter with every recommended security header, and `/hang`, which never
-/// answers. Returns its base URL.
+/// the latter with every recommended security header, `/slow.html`, answered
+/// after 150 ms, and `/hang`, which never answers. Returns its base URL.
 pub async fn web_site() -> String {
     use axum::http::header::{self, HeaderName, HeaderValue};
     use axum::routing::get;
@@ -161,6 +161,13 @@ pub async fn web_site() -> String {
     ];
     let app = axum::Router::new()
         .route("/hang", get(std::future::pending::<String>))
+        .route(
+            "/slow.html",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                axum::response::Html("<html lang=en><head><title>slow</title></head><body></body></html>")
+            }),
+        )
         .route(
             "/planted.html",
             get(move || async move { axum::response::Html(planted) }),
