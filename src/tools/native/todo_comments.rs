@@ -78,7 +78,8 @@ fn comment_start(line: &str) -> Option<usize> {
     }
     let mut i = first;
     while i < bytes.len() {
-        let rest = &line[i..];
+        // Bytes, not str: `i` may stand inside a multi-byte character.
+        let rest = &bytes[i..];
         let after_space = i == 0 || bytes[i - 1].is_ascii_whitespace();
         match bytes[i] {
             quote @ (b'"' | b'\'' | b'`') => {
@@ -87,13 +88,13 @@ fn comment_start(line: &str) -> Option<usize> {
                     continue;
                 }
             }
-            b'/' if rest.starts_with("/*") => return Some(i),
-            b'/' if rest.starts_with("//") && (i == 0 || bytes[i - 1] != b':') => return Some(i),
-            b'<' if rest.starts_with("<!--") => return Some(i),
+            b'/' if rest.starts_with(b"/*") => return Some(i),
+            b'/' if rest.starts_with(b"//") && (i == 0 || bytes[i - 1] != b':') => return Some(i),
+            b'<' if rest.starts_with(b"<!--") => return Some(i),
             b'#' if after_space => return Some(i),
             b'-' if after_space
-                && rest.starts_with("--")
-                && rest[2..].chars().next().is_none_or(char::is_whitespace) =>
+                && rest.starts_with(b"--")
+                && rest.get(2).is_none_or(u8::is_ascii_whitespace) =>
             {
                 return Some(i);
             }
