@@ -253,6 +253,29 @@ async fn rpcs_share_the_engine_and_map_errors_to_codes() {
         "{}",
         invalid.message()
     );
+    // The REST error body's code and details ride along as binary metadata,
+    // never in grpc-status-details-bin (which must hold a google.rpc.Status).
+    let details = invalid
+        .metadata()
+        .get_bin("livescan-error-bin")
+        .unwrap()
+        .to_bytes()
+        .unwrap();
+    let details: serde_json::Value = serde_json::from_slice(&details).unwrap();
+    assert_eq!(details["code"], "invalid_argument");
+    assert_eq!(details["details"]["field"], "maxConcurrent");
+    assert!(invalid.details().is_empty());
+    let far_future = pb::GetSessionRequest {
+        since: Some(prost_types::Timestamp {
+            seconds: i64::MAX,
+            nanos: 0,
+        }),
+        ..get(pb::View::Incremental, None)
+    };
+    assert_eq!(
+        client.get_session(far_future).await.unwrap_err().code(),
+        Code::InvalidArgument
+    );
     bad.max_concurrent = None;
     bad.categories = vec![pb::Category::Unspecified as i32];
     assert_eq!(

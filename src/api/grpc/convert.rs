@@ -4,7 +4,7 @@
 
 use crate::engine::{EngineError, ToolInfo};
 use crate::model::{
-    self, BySeverity, Category, Finding, Outcome, Progress, RawTarget, Refund, SessionState, SessionStatus,
+    BySeverity, Category, Finding, Outcome, Progress, RawTarget, Refund, SessionState, SessionStatus,
     Severity, StartRequest, Summary, Target, Timestamp, ToolReport, ToolResult, ToolStatus,
 };
 use crate::proto as pb;
@@ -16,8 +16,10 @@ pub fn timestamp(ts: &Timestamp) -> prost_types::Timestamp {
     }
 }
 
-pub fn from_timestamp(ts: &prost_types::Timestamp) -> Timestamp {
-    model::time::from_millis(ts.seconds * 1000 + i64::from(ts.nanos) / 1_000_000)
+/// `None` for a timestamp outside the representable range (client input).
+pub fn from_timestamp(ts: &prost_types::Timestamp) -> Option<Timestamp> {
+    let nanos = u32::try_from(ts.nanos).ok()?;
+    chrono::DateTime::from_timestamp(ts.seconds, nanos)
 }
 
 pub fn category(c: Category) -> pb::Category {
@@ -198,8 +200,8 @@ pub fn from_report(r: &pb::ToolReport) -> ToolReport {
             skip_reason: non_empty(&r.skip_reason),
             partial: r.partial,
         },
-        started_at: r.started_at.as_ref().map(from_timestamp),
-        completed_at: r.completed_at.as_ref().map(from_timestamp),
+        started_at: r.started_at.as_ref().and_then(from_timestamp),
+        completed_at: r.completed_at.as_ref().and_then(from_timestamp),
         finished_seq: None,
     }
 }
@@ -374,6 +376,14 @@ pub fn status(err: EngineError) -> tonic::Status {
         EngineError::Unavailable(_) => Code::Unavailable,
         EngineError::Internal(_) => Code::Internal,
     };
+    // The REST error body's code and details travel as binary metadata: the
+    // standard `grpc-status-details-bin` trailer must hold a google.rpc.Status,
+    // and clients such as grpc-go reject anything else.
     let details = serde_json::json!({ "code": err.code(), "details": err.details() }).to_string();
-    tonic::Status::with_details(code, err.to_string(), details.into_bytes().into())
+    let mut metadata = tonic::metadata::MetadataMap::new();
+    metadata.insert_bin(
+        "livescan-error-bin",
+        tonic::metadata::MetadataValue::from_bytes(details.as_bytes()),
+    );
+    tonic::Status::with_metadata(code, err.to_string(), metadata)
 }

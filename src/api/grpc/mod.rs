@@ -3,8 +3,8 @@
 
 pub mod convert;
 
-use crate::engine::{Caller, Engine, WatchItem};
-use crate::model::{EventKind, SessionState};
+use crate::engine::{Caller, Engine, EngineError, WatchItem};
+use crate::model::EventKind;
 use crate::proto as pb;
 use convert::status;
 use futures::{Stream, StreamExt};
@@ -72,7 +72,12 @@ impl SessionService for GrpcSessions {
             pb::View::Incremental => {
                 let reports = match (request.after_seq, request.since) {
                     (Some(after), _) => state.reports_after(after),
-                    (None, Some(since)) => state.reports_since(convert::from_timestamp(&since)),
+                    (None, Some(since)) => {
+                        let since = convert::from_timestamp(&since).ok_or_else(|| {
+                            status(EngineError::invalid("since", "is not a valid timestamp"))
+                        })?;
+                        state.reports_since(since)
+                    }
                     (None, None) => state.reports_after(0),
                 };
                 pb::GetSessionResponse {
@@ -109,7 +114,7 @@ impl SessionService for GrpcSessions {
         let limit = Some(request.into_inner().limit).filter(|l| *l > 0);
         let (sessions, total) = self.engine.list_sessions(&caller, limit).await.map_err(status)?;
         Ok(Response::new(pb::ListSessionsResponse {
-            sessions: sessions.iter().map(convert::session_listed).collect(),
+            sessions: sessions.iter().map(|s| convert::session_listed(s)).collect(),
             total: total as u32,
         }))
     }
@@ -119,7 +124,7 @@ impl SessionService for GrpcSessions {
         request: Request<pb::CancelSessionRequest>,
     ) -> Result<Response<pb::CancelSessionResponse>, Status> {
         let caller = caller(&request);
-        let state: SessionState = self
+        let state = self
             .engine
             .cancel(&caller, &request.into_inner().session_id)
             .await
