@@ -5,7 +5,7 @@
 use super::EngineError;
 use crate::model::{Category, SelectedTool, SessionOptions, StartRequest, Target, TargetKind};
 use crate::tools::{Availability, Catalog, fetch::check_target_url};
-use std::path::PathBuf;
+use std::path::{Component, Path, PathBuf};
 
 pub const DEFAULT_TIMEOUT_MS: u64 = 300_000;
 pub const TIMEOUT_RANGE_MS: std::ops::RangeInclusive<u64> = 100..=3_600_000;
@@ -127,36 +127,62 @@ fn validate_target(
         return Ok(Target::Urls(checked));
     }
     let directory = raw.directory.unwrap_or_default();
-    let field = "target.directory";
-    if directory.trim().is_empty() {
-        return Err(EngineError::invalid(field, "must not be empty"));
+    let canonical =
+        resolve_directory(&directory, policy).map_err(|m| EngineError::invalid("target.directory", m))?;
+    Ok(Target::Directory(canonical.display().to_string()))
+}
+
+/// Resolves a directory target to its canonical path inside a scan root.
+/// Paths are first checked lexically, so a request learns nothing about what
+/// exists outside the roots; then canonicalised, so `..` and symlinks cannot
+/// lead outside. Runs again when a session resumes, against the roots then.
+pub fn resolve_directory(raw: &str, policy: &TargetPolicy) -> Result<PathBuf, String> {
+    let path = Path::new(raw.trim());
+    if raw.trim().is_empty() {
+        return Err("must not be empty".to_string());
     }
-    // Canonicalising resolves `..` and symlinks, so the root check below sees
-    // where the path really leads.
-    let canonical = std::fs::canonicalize(&directory)
-        .map_err(|e| EngineError::invalid(field, format!("`{directory}` cannot be opened: {e}")))?;
-    if !canonical.is_dir() {
-        return Err(EngineError::invalid(
-            field,
-            format!("`{directory}` is not a directory"),
-        ));
+    if !path.is_absolute() {
+        return Err(format!("`{raw}` must be an absolute path"));
     }
-    if !policy.scan_roots.iter().any(|root| canonical.starts_with(root)) {
+    let inside = |p: &Path| policy.scan_roots.iter().any(|root| p.starts_with(root));
+    let outside = || {
         let roots: Vec<String> = policy
             .scan_roots
             .iter()
             .map(|r| r.display().to_string())
             .collect();
-        return Err(EngineError::invalid(
-            field,
-            format!(
-                "`{directory}` is outside the directories this server may scan ({}); start the server \
-                 with --scan-root to allow another",
-                roots.join(", ")
-            ),
-        ));
+        format!(
+            "`{raw}` is not inside the directories this server may scan ({}); start the server with \
+             --scan-root to allow another",
+            roots.join(", ")
+        )
+    };
+    if !inside(&lexically_normal(path)) {
+        return Err(outside());
     }
-    Ok(Target::Directory(canonical.display().to_string()))
+    let canonical = std::fs::canonicalize(path).map_err(|e| format!("`{raw}` cannot be opened: {e}"))?;
+    if !inside(&canonical) {
+        return Err(outside());
+    }
+    if !canonical.is_dir() {
+        return Err(format!("`{raw}` is not a directory"));
+    }
+    Ok(canonical)
+}
+
+/// `path` with `.` and `..` resolved without touching the file system.
+fn lexically_normal(path: &Path) -> PathBuf {
+    let mut normal = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::ParentDir => {
+                normal.pop();
+            }
+            Component::CurDir => {}
+            other => normal.push(other),
+        }
+    }
+    normal
 }
 
 fn parse_categories(raw: &[String]) -> Result<Vec<Category>, EngineError> {
@@ -251,4 +277,60 @@ fn select_tools(
         ));
     }
     Ok(selected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(root: &Path) -> TargetPolicy {
+        TargetPolicy {
+            scan_roots: vec![root.canonicalize().unwrap()],
+            allow_private: false,
+        }
+    }
+
+    #[test]
+    fn directories_resolve_only_inside_the_roots() {
+        let root = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join("app")).unwrap();
+        std::fs::write(root.path().join("file.txt"), "x").unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.path().join("escape")).unwrap();
+        let policy = policy(root.path());
+        let path = |rel: &str| root.path().join(rel).display().to_string();
+
+        let app = resolve_directory(&path("app"), &policy).unwrap();
+        assert_eq!(app, root.path().canonicalize().unwrap().join("app"));
+        assert!(
+            resolve_directory(&path("escape"), &policy)
+                .unwrap_err()
+                .contains("not inside")
+        );
+        assert!(
+            resolve_directory(&path("app/../.."), &policy)
+                .unwrap_err()
+                .contains("not inside")
+        );
+        assert!(
+            resolve_directory(&path("file.txt"), &policy)
+                .unwrap_err()
+                .contains("not a directory")
+        );
+        assert!(
+            resolve_directory(&path("missing"), &policy)
+                .unwrap_err()
+                .contains("cannot be opened")
+        );
+        assert!(
+            resolve_directory("app", &policy)
+                .unwrap_err()
+                .contains("absolute")
+        );
+        assert!(resolve_directory("  ", &policy).unwrap_err().contains("empty"));
+        // Outside the roots, existing or not, the answer is the same.
+        let missing = resolve_directory("/nonexistent/livescan", &policy).unwrap_err();
+        let existing = resolve_directory(&outside.path().display().to_string(), &policy).unwrap_err();
+        assert!(missing.contains("not inside") && existing.contains("not inside"));
+    }
 }

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 impl Inner {
     /// Runs the session in the background until it has recorded its end.
-    pub(super) fn launch(self: Arc<Self>, state: SessionState) {
+    pub(super) fn launch(self: Arc<Self>, state: Arc<SessionState>) {
         let session_id = state.meta.session_id.clone();
         let token = CancellationToken::new();
         if state.cancel_requested {
@@ -46,7 +46,8 @@ impl Inner {
         }
         let target = match &state.meta.target {
             Target::Directory(path) => {
-                let root = std::path::PathBuf::from(path);
+                // The roots may have changed since the session started (a restart).
+                let root = super::plan::resolve_directory(path, &self.config.policy)?;
                 let walk_token = token.clone();
                 let inventory = tokio::task::spawn_blocking(move || Inventory::walk(&root, &walk_token))
                     .await
@@ -105,8 +106,11 @@ impl Inner {
             .await?
             .ok_or_else(|| EngineError::session_not_found(session_id))?;
         let mut state = self.load(meta.clone()).await?;
+        // A cancel wins over whatever it interrupted (a directory walk, say).
+        let cancelled = token.is_cancelled();
         let reason = match &outcome {
-            Ok(()) => "cancelled",
+            _ if cancelled => "cancelled",
+            Ok(()) => "its report could not be stored",
             Err(_) => "the session could not run",
         };
         for report in state.reports.iter().filter(|r| !r.status.is_finished()) {
@@ -128,8 +132,8 @@ impl Inner {
         }
         state = self.load(meta).await?;
         let (status, error) = match outcome {
+            _ if cancelled => (SessionStatus::Cancelled, None),
             Err(error) => (SessionStatus::Failed, Some(error)),
-            Ok(()) if token.is_cancelled() => (SessionStatus::Cancelled, None),
             Ok(()) if state.reports.iter().all(|r| r.status == ToolStatus::Completed) => {
                 (SessionStatus::Completed, None)
             }
