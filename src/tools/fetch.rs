@@ -90,7 +90,7 @@ pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
+            if let Some(v4) = embedded_ipv4(v6) {
                 return is_public_v4(v4);
             }
             let first = v6.segments()[0];
@@ -102,6 +102,28 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || (first == 0x2001 && v6.segments()[1] == 0x0db8) // documentation
                 || v6 == Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254)) // cloud metadata
         }
+    }
+}
+
+/// The IPv4 address an IPv6 address carries and routes to: IPv4-mapped
+/// (`::ffff:a.b.c.d`), IPv4-compatible (`::a.b.c.d`), NAT64 (`64:ff9b::/96`)
+/// and 6to4 (`2002:AABB:CCDD::/48`).
+fn embedded_ipv4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = v6.segments();
+    let from = |hi: u16, lo: u16| {
+        Some(Ipv4Addr::new(
+            (hi >> 8) as u8,
+            hi as u8,
+            (lo >> 8) as u8,
+            lo as u8,
+        ))
+    };
+    match s {
+        [0, 0, 0, 0, 0, 0xffff, hi, lo] => from(hi, lo),
+        [0, 0, 0, 0, 0, 0, hi, lo] if hi != 0 => from(hi, lo),
+        [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => from(hi, lo),
+        [0x2002, hi, lo, ..] => from(hi, lo),
+        _ => None,
     }
 }
 
@@ -117,6 +139,7 @@ fn is_public_v4(v4: Ipv4Addr) -> bool {
         || a == 0
         || (a == 100 && (64..128).contains(&b)) // shared address space
         || (a == 192 && b == 0)
+        || (a == 198 && (b == 18 || b == 19)) // benchmarking
         || a >= 240)
 }
 
@@ -164,7 +187,9 @@ impl Fetcher {
             .user_agent(concat!("livescan/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
-            .redirect(redirect);
+            .redirect(redirect)
+            // A proxy would resolve and connect for us, past the address policy.
+            .no_proxy();
         if !allow_private {
             builder = builder.dns_resolver(Arc::new(PolicyResolver));
         }
@@ -253,10 +278,20 @@ mod tests {
             "fe80::1",
             "fd00::1",
             "::ffff:127.0.0.1",
+            "::127.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "2002:7f00:1::",
+            "198.18.0.1",
         ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip} should be refused");
         }
-        for ip in ["93.184.216.34", "8.8.8.8", "2606:4700::1111"] {
+        for ip in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "2606:4700::1111",
+            "64:ff9b::808:808",
+            "2002:808:808::",
+        ] {
             assert!(is_public(ip.parse().unwrap()), "{ip} should be allowed");
         }
     }

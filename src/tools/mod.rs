@@ -134,7 +134,7 @@ impl<C: FileCheck> Tool for FileTool<C> {
             let ToolTarget::Directory(inventory) = ctx.target.clone() else {
                 return Err(ToolError::UnsupportedTarget);
             };
-            let worker = tokio::task::spawn_blocking(move || {
+            let worker = off_runtime(move || {
                 let mut found = Vec::new();
                 for file in inventory.files() {
                     if ctx.cancel.is_cancelled() {
@@ -153,11 +153,7 @@ impl<C: FileCheck> Tool for FileTool<C> {
                 }
                 Ok(())
             });
-            match worker.await {
-                Ok(result) => result,
-                Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
-                Err(_) => Err(ToolError::Cancelled),
-            }
+            worker.await?
         })
     }
 }
@@ -188,12 +184,28 @@ impl<C: PageCheck> Tool for PageTool<C> {
                     page = ctx.fetcher.fetch(url) => page.map_err(|e| ToolError::Failed(e.to_string()))?,
                     () = ctx.cancel.cancelled() => return Err(ToolError::Cancelled),
                 };
-                let mut found = Vec::new();
-                self.0.check(&page, &mut found);
+                let check = self.clone();
+                let found = off_runtime(move || {
+                    let mut found = Vec::new();
+                    check.0.check(&page, &mut found);
+                    found
+                })
+                .await?;
                 ctx.findings.extend(found);
             }
             Ok(())
         })
+    }
+}
+
+/// Runs CPU-bound analysis on a blocking thread, off the async workers that
+/// serve clients. A panic inside is re-raised here, so the engine reports the
+/// tool as crashed.
+async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, ToolError> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(value) => Ok(value),
+        Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+        Err(_) => Err(ToolError::Cancelled),
     }
 }
 
