@@ -122,12 +122,17 @@ fn main() -> ExitCode {
 async fn serve(args: ServeArgs) -> Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create data directory {}", args.data_dir.display()))?;
-    let database = args.data_dir.join("livescan.sqlite");
-    let store = Arc::new(
-        SqliteStore::open(&database)
-            .await
-            .with_context(|| format!("cannot open {}", database.display()))?,
-    );
+    // One server per data directory: a second one would resume the first
+    // one's running sessions and run their tools twice.
+    let lock_path = args.data_dir.join("livescan.lock");
+    let lock = std::fs::File::create(&lock_path)
+        .with_context(|| format!("cannot create {}", lock_path.display()))?;
+    lock.try_lock().map_err(|_| {
+        anyhow::anyhow!(
+            "another livescan server is using the data directory {}",
+            args.data_dir.display()
+        )
+    })?;
     let roots = if args.scan_roots.is_empty() {
         vec![std::env::current_dir()?]
     } else {
@@ -140,15 +145,22 @@ async fn serve(args: ServeArgs) -> Result<()> {
                 .with_context(|| format!("scan root {} does not exist", root.display()))
         })
         .collect::<Result<Vec<_>>>()?;
+    // Listen before resuming anything, so a taken port fails before any work starts.
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let database = args.data_dir.join("livescan.sqlite");
+    let store = Arc::new(
+        SqliteStore::open(&database)
+            .await
+            .with_context(|| format!("cannot open {}", database.display()))?,
+    );
     let mut config = EngineConfig::new(TargetPolicy {
         scan_roots: scan_roots.clone(),
         allow_private: args.allow_private_targets,
     });
     config.global_concurrency = args.max_running_tools;
     let engine = Engine::open(store, Catalog::builtin(), config).await?;
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
     let address = listener.local_addr()?;
     tracing::info!(
         %address,
@@ -168,6 +180,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
             tokio::time::sleep(Duration::from_secs(5)).await;
         } => tracing::info!("stopped with streams still open"),
     }
+    drop(lock);
     Ok(())
 }
 

@@ -127,6 +127,20 @@ async fn a_killed_server_resumes_its_session_with_every_report_once() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 
+    // A second server on the same data directory refuses to start (it would
+    // resume this session and run its tools twice).
+    let second_server = Command::new(env!("CARGO_BIN_EXE_livescan"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(second_server.status.code(), Some(2));
+    let refusal = String::from_utf8_lossy(&second_server.stderr);
+    assert!(
+        refusal.contains("another livescan server is using the data directory"),
+        "{refusal}"
+    );
+
     // kill -9, then let every later request through and start again.
     let mut first = first;
     first.child.kill().unwrap();

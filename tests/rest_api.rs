@@ -107,7 +107,8 @@ async fn directory_session_follows_the_seed_polling_flows() {
     assert_eq!(full["progress"]["percentage"], 100);
     assert_eq!(full["userId"], "local");
     assert!(full["completedAt"].is_string());
-    assert_eq!(full["cursor"].as_u64().unwrap(), full["cursor"].as_u64().unwrap());
+    // session_started, session_running, a start and a report per tool, session_finished.
+    assert_eq!(full["cursor"].as_u64().unwrap(), 3 + 2 * reports.len() as u64);
 
     // The summary is the sum of the reports.
     let mut by_severity: HashMap<String, u64> = HashMap::new();
@@ -247,6 +248,15 @@ async fn server_sent_events_stream_and_resume_without_gaps() {
         rest_seqs,
         seqs.iter().copied().filter(|s| *s > middle).collect::<Vec<_>>()
     );
+    // Past the end nothing will ever come: 204 stops a browser's EventSource reconnecting.
+    let last = seqs.last().unwrap();
+    let done = reqwest::Client::new()
+        .get(server.url(&format!("/api/sessions/{id}/events")))
+        .header("Last-Event-ID", last.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 204);
     for event in &all {
         let progress = &event.data["progress"];
         assert_eq!(
@@ -333,6 +343,19 @@ async fn bad_input_is_rejected_naming_the_field() {
         (
             json!({ "target": { "urls": "https://example.com" } }),
             "target.urls",
+        ),
+        (
+            json!({ "target": { "urls": vec!["https://example.com/"; 101] } }),
+            "target.urls",
+        ),
+        (
+            json!({ "target": { "directory": dir }, "tools": vec!["secrets"; 501] }),
+            "tools",
+        ),
+        (json!({ "target": { "directory": "" } }), "target.directory"),
+        (
+            json!({ "target": { "directory": "tests/fixtures/dir-planted" } }),
+            "target.directory",
         ),
     ];
     for (body, field) in cases {

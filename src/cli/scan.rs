@@ -123,8 +123,15 @@ pub async fn in_process(options: &ScanOptions, console: &mut Console) -> Result<
     ))
 }
 
-/// How often a dropped watch stream is resumed before giving up.
-const RESUME_ATTEMPTS: u32 = 5;
+/// How often in a row a dropped watch stream is resumed before giving up;
+/// the waits between attempts double from 250 ms to 8 s (about 30 s in all,
+/// enough for a server restart).
+const RESUME_ATTEMPTS: u32 = 8;
+
+async fn back_off(attempt: u32) {
+    let millis = (250u64 << attempt.min(5)).min(8_000);
+    tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
+}
 
 /// Runs the scan on a server and follows it through `WatchSession`.
 pub async fn remote(server: &str, options: &ScanOptions, console: &mut Console) -> Result<ScanEnd> {
@@ -180,6 +187,7 @@ pub async fn remote(server: &str, options: &ScanOptions, console: &mut Console) 
         let mut stream = match stream {
             Ok(stream) => stream.into_inner(),
             Err(status) if attempts < RESUME_ATTEMPTS && status.code() == tonic::Code::Unavailable => {
+                back_off(attempts).await;
                 attempts += 1;
                 continue;
             }
@@ -187,11 +195,15 @@ pub async fn remote(server: &str, options: &ScanOptions, console: &mut Console) 
         };
         loop {
             let message = match stream.message().await {
-                Ok(Some(message)) => message,
+                Ok(Some(message)) => {
+                    attempts = 0;
+                    message
+                }
                 Ok(None) => return Err(anyhow!("the server ended the stream before the session finished")),
                 Err(status) if attempts < RESUME_ATTEMPTS => {
-                    attempts += 1;
                     tracing::warn!(error = %status.message(), "watch stream dropped; resuming");
+                    back_off(attempts).await;
+                    attempts += 1;
                     break;
                 }
                 Err(status) => return Err(anyhow!("the watch stream failed: {}", status.message())),

@@ -10,6 +10,7 @@ mod error;
 pub mod plan;
 mod run;
 pub mod slots;
+mod states;
 pub mod watch;
 
 pub use error::EngineError;
@@ -17,11 +18,12 @@ pub use plan::TargetPolicy;
 pub use watch::WatchItem;
 
 use crate::model::{Event, EventKind, SessionMeta, SessionState, StartRequest, TargetKind, time};
-use crate::store::{Store, all_events};
+use crate::store::{Store, events_after};
 use crate::tools::{Availability, Catalog, Fetcher};
 use futures::Stream;
 use rand::Rng;
 use slots::FairSlots;
+use states::StateCache;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -88,6 +90,7 @@ struct Inner {
     slots: Arc<FairSlots>,
     notifier: Arc<Notifier>,
     fetcher: Arc<Fetcher>,
+    states: StateCache,
     /// Cancellation tokens of the sessions running in this process.
     running: Mutex<HashMap<String, CancellationToken>>,
 }
@@ -107,6 +110,7 @@ impl Engine {
                 fetcher: Arc::new(Fetcher::new(config.policy.allow_private)),
                 config,
                 notifier: Arc::new(Notifier::default()),
+                states: StateCache::default(),
                 running: Mutex::new(HashMap::new()),
             }),
         };
@@ -123,7 +127,7 @@ impl Engine {
         &self,
         caller: &Caller,
         request: StartRequest,
-    ) -> Result<SessionState, EngineError> {
+    ) -> Result<Arc<SessionState>, EngineError> {
         let plan = plan::plan(request, &self.inner.catalog, &self.inner.config.policy)?;
         let created_at = time::from_millis(time::now_millis());
         let meta = SessionMeta {
@@ -143,14 +147,14 @@ impl Engine {
             .store
             .create_session(&meta, &EventKind::SessionStarted { tools: plan.tools })
             .await?;
-        let state = SessionState::fold(meta, [&first]);
+        let state = Arc::new(SessionState::fold(meta, [&first]));
         tracing::info!(session = %state.meta.session_id, target = %state.meta.target.describe(), tools = state.reports.len(), "session started");
         self.inner.clone().launch(state.clone());
         Ok(state)
     }
 
     /// The session's current state.
-    pub async fn session(&self, caller: &Caller, session_id: &str) -> Result<SessionState, EngineError> {
+    pub async fn session(&self, caller: &Caller, session_id: &str) -> Result<Arc<SessionState>, EngineError> {
         let meta = self.inner.owned_meta(caller, session_id).await?;
         self.inner.load(meta).await
     }
@@ -160,7 +164,7 @@ impl Engine {
         &self,
         caller: &Caller,
         limit: Option<u32>,
-    ) -> Result<(Vec<SessionState>, u64), EngineError> {
+    ) -> Result<(Vec<Arc<SessionState>>, u64), EngineError> {
         let limit = limit.unwrap_or(DEFAULT_LIST_LIMIT);
         if !(1..=MAX_LIST_LIMIT).contains(&limit) {
             return Err(EngineError::invalid(
@@ -178,7 +182,7 @@ impl Engine {
 
     /// Asks a session to stop. Running tools are stopped, pending ones skipped;
     /// the session then finishes as `cancelled`. A finished session is unchanged.
-    pub async fn cancel(&self, caller: &Caller, session_id: &str) -> Result<SessionState, EngineError> {
+    pub async fn cancel(&self, caller: &Caller, session_id: &str) -> Result<Arc<SessionState>, EngineError> {
         let meta = self.inner.owned_meta(caller, session_id).await?;
         let state = self.inner.load(meta.clone()).await?;
         if state.is_finished() || state.cancel_requested {
@@ -256,9 +260,22 @@ impl Inner {
         }
     }
 
-    async fn load(&self, meta: SessionMeta) -> Result<SessionState, EngineError> {
-        let events = all_events(&*self.store, &meta.session_id).await?;
-        Ok(SessionState::fold(meta, &events))
+    /// The session's state: the cached fold plus the events stored since.
+    async fn load(&self, meta: SessionMeta) -> Result<Arc<SessionState>, EngineError> {
+        let mut state = self
+            .states
+            .get(&meta.session_id)
+            .unwrap_or_else(|| Arc::new(SessionState::new(meta)));
+        let newer = events_after(&*self.store, &state.meta.session_id, state.cursor).await?;
+        if newer.is_empty() {
+            return Ok(state);
+        }
+        let folded = Arc::make_mut(&mut state);
+        for event in &newer {
+            folded.apply(event);
+        }
+        self.states.put(state.clone());
+        Ok(state)
     }
 
     /// Stores an event and tells watchers. `None`: a duplicate that was dropped.

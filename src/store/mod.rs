@@ -55,13 +55,13 @@ pub trait Store: Send + Sync + 'static {
     async fn unfinished_sessions(&self) -> Result<Vec<SessionMeta>, StoreError>;
 }
 
-/// Reads a session's whole log, page by page.
-pub async fn all_events(store: &dyn Store, session_id: &str) -> Result<Vec<Event>, StoreError> {
+/// Every event of a session after `after`, page by page.
+pub async fn events_after(store: &dyn Store, session_id: &str, after: u64) -> Result<Vec<Event>, StoreError> {
     const PAGE: u32 = 1000;
-    let mut events = Vec::new();
+    let mut events: Vec<Event> = Vec::new();
     loop {
-        let after = events.last().map_or(0, |e: &Event| e.seq);
-        let page = store.events_after(session_id, after, PAGE).await?;
+        let cursor = events.last().map_or(after, |e| e.seq);
+        let page = store.events_after(session_id, cursor, PAGE).await?;
         let done = page.len() < PAGE as usize;
         events.extend(page);
         if done {

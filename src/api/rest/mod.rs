@@ -198,7 +198,15 @@ async fn session_events(
         Some(raw) => parse_number::<u64>("Last-Event-ID", Some(&raw))?,
         None => parse_number::<u64>("after", query.get("after"))?,
     };
-    let items = engine.watch(&caller(&headers), &id, after).await?;
+    let caller = caller(&headers);
+    if let Some(after) = after {
+        let state = engine.session(&caller, &id).await?;
+        if state.is_finished() && after >= state.cursor {
+            // Nothing will ever follow: 204 tells an EventSource to stop reconnecting.
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
+    }
+    let items = engine.watch(&caller, &id, after).await?;
     Ok(Sse::new(sse_events(items))
         .keep_alive(KeepAlive::default())
         .into_response())

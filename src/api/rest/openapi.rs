@@ -95,6 +95,7 @@ pub fn document() -> Value {
                     ],
                     "responses": {
                         "200": { "description": "An event stream", "content": { "text/event-stream": { "schema": { "type": "string" } } } },
+                        "204": { "description": "The session has finished and nothing follows the given cursor" },
                         "400": error_response("Invalid cursor"),
                         "404": error_response("No such session")
                     }
@@ -160,14 +161,16 @@ pub fn document() -> Value {
                 },
                 "Started": {
                     "type": "object",
-                    "required": ["sessionId", "scanId", "status", "message", "pollUrls", "cursor"],
+                    "required": ["sessionId", "scanId", "status", "message", "pollUrls", "cursor", "lastUpdated"],
                     "properties": {
                         "sessionId": { "type": "string" }, "scanId": { "type": "string" },
                         "status": { "const": "started" }, "message": { "type": "string" },
                         "pollUrls": { "type": "object", "required": ["full", "progress", "newReports"], "properties": {
                             "full": { "type": "string" }, "progress": { "type": "string" },
                             "newReports": { "type": "string" }, "events": { "type": "string" } } },
-                        "cursor": { "type": "integer" }
+                        "cursor": { "type": "integer" },
+                        "lastUpdated": { "type": "string", "format": "date-time",
+                            "description": "Pass as the first `since`." }
                     }
                 },
                 "SessionStatus": { "enum": ["initializing", "running", "completed", "partial", "failed", "cancelled"] },
@@ -281,7 +284,9 @@ pub fn document() -> Value {
                                 "progress": { "$ref": "#/components/schemas/Progress" },
                                 "summary": { "$ref": "#/components/schemas/Summary" },
                                 "createdAt": { "type": "string", "format": "date-time" },
-                                "completedAt": { "type": ["string", "null"], "format": "date-time" } } } },
+                                "completedAt": { "type": ["string", "null"], "format": "date-time" },
+                                "lastUpdated": { "type": "string", "format": "date-time" },
+                                "cursor": { "type": "integer" } } } },
                         "total": { "type": "integer" }
                     }
                 },

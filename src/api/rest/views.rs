@@ -32,6 +32,7 @@ pub fn started(state: &SessionState) -> Value {
             "events": format!("/api/sessions/{id}/events"),
         },
         "cursor": state.cursor,
+        "lastUpdated": ts(&state.last_updated),
     })
 }
 
@@ -87,7 +88,7 @@ pub fn incremental(state: &SessionState, new_reports: &[&ToolReport]) -> Value {
 }
 
 /// `GET /api/sessions`: the list, newest first.
-pub fn list(sessions: &[SessionState], total: u64) -> Value {
+pub fn list(sessions: &[std::sync::Arc<SessionState>], total: u64) -> Value {
     let entries: Vec<Value> = sessions
         .iter()
         .map(|s| {
@@ -100,6 +101,8 @@ pub fn list(sessions: &[SessionState], total: u64) -> Value {
                 "summary": s.summary(),
                 "createdAt": ts(&s.meta.created_at),
                 "completedAt": opt_ts(&s.completed_at),
+                "lastUpdated": ts(&s.last_updated),
+                "cursor": s.cursor,
             })
         })
         .collect();
