@@ -100,6 +100,9 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    // A tool that panics becomes a failed report; log the panic as one line
+    // instead of letting it spill a backtrace over the console.
+    std::panic::set_hook(Box::new(|panic| tracing::error!("{panic}")));
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
     let result = runtime.block_on(async {
         match cli.command {
