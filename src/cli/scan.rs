@@ -60,6 +60,21 @@ impl ScanOptions {
     }
 }
 
+/// Shows the end of the scan and returns it for the exit code.
+fn finished(
+    console: &mut Console,
+    status: SessionStatus,
+    summary: Summary,
+    error: Option<String>,
+) -> ScanEnd {
+    console.show(&Update::Finished {
+        status,
+        summary: summary.clone(),
+        error,
+    });
+    ScanEnd { status, summary }
+}
+
 /// Runs the scan in this process. The user scans what they can already
 /// read, so the target's own directory is the scan root and private
 /// addresses are allowed.
@@ -106,13 +121,7 @@ pub async fn in_process(options: &ScanOptions, console: &mut Console) -> Result<
                     progress,
                 }),
                 EventKind::SessionFinished { status, error, .. } => {
-                    let summary = summary.unwrap_or_default();
-                    console.show(&Update::Finished {
-                        status,
-                        summary: summary.clone(),
-                        error,
-                    });
-                    return Ok(ScanEnd { status, summary });
+                    return Ok(finished(console, status, summary.unwrap_or_default(), error));
                 }
                 _ => {}
             }
@@ -218,20 +227,15 @@ pub async fn remote(server: &str, options: &ScanOptions, console: &mut Console) 
                     report: convert::from_report(&report),
                     progress,
                 }),
-                Some(WatchEvent::SessionFinished(finished)) => {
-                    let status = convert::from_session_status(finished.status());
-                    let summary = finished
+                Some(WatchEvent::SessionFinished(end)) => {
+                    let status = convert::from_session_status(end.status());
+                    let summary = end
                         .summary
                         .as_ref()
                         .map(convert::from_summary)
                         .unwrap_or_default();
-                    let error = Some(finished.error).filter(|e| !e.is_empty());
-                    console.show(&Update::Finished {
-                        status,
-                        summary: summary.clone(),
-                        error,
-                    });
-                    return Ok(ScanEnd { status, summary });
+                    let error = Some(end.error).filter(|e| !e.is_empty());
+                    return Ok(finished(console, status, summary, error));
                 }
                 _ => {}
             }

@@ -49,23 +49,9 @@ impl StateCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{SessionMeta, SessionOptions, Target, time};
 
     fn state(id: &str, cursor: u64) -> Arc<SessionState> {
-        let mut state = SessionState::new(SessionMeta {
-            session_id: id.into(),
-            scan_id: "scan".into(),
-            user_id: "u".into(),
-            target: Target::Url("https://example.com".into()),
-            options: SessionOptions {
-                categories: vec![],
-                exclude_tools: vec![],
-                enable_intelligence: false,
-                timeout: 1000,
-                max_concurrent: 1,
-            },
-            created_at: time::from_millis(0),
-        });
+        let mut state = SessionState::new(crate::model::session::sample_meta(id, "u", 0));
         state.cursor = cursor;
         Arc::new(state)
     }

@@ -591,25 +591,31 @@ impl SessionState {
     }
 }
 
+/// A session's metadata for unit tests across the crate.
+#[cfg(test)]
+pub(crate) fn sample_meta(id: &str, user: &str, created_ms: i64) -> SessionMeta {
+    SessionMeta {
+        session_id: id.into(),
+        scan_id: format!("scan-{id}"),
+        user_id: user.into(),
+        target: Target::Url("https://example.com/".into()),
+        options: SessionOptions {
+            categories: vec![],
+            exclude_tools: vec![],
+            enable_intelligence: true,
+            timeout: 300_000,
+            max_concurrent: 5,
+        },
+        created_at: time::from_millis(created_ms),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn meta() -> SessionMeta {
-        SessionMeta {
-            session_id: "sess-1".into(),
-            scan_id: "scan-1".into(),
-            user_id: "local".into(),
-            target: Target::Directory("/src".into()),
-            options: SessionOptions {
-                categories: vec![],
-                exclude_tools: vec![],
-                enable_intelligence: true,
-                timeout: 300_000,
-                max_concurrent: 5,
-            },
-            created_at: time::from_millis(1_000),
-        }
+        sample_meta("sess-1", "local", 1_000)
     }
 
     fn event(seq: u64, ms: i64, kind: EventKind) -> Event {

@@ -214,23 +214,10 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Category, Outcome, SessionOptions, Target, ToolReport};
+    use crate::model::{Category, Outcome, ToolReport};
 
     fn meta(id: &str, user: &str, created_ms: i64) -> SessionMeta {
-        SessionMeta {
-            session_id: id.into(),
-            scan_id: format!("scan-{id}"),
-            user_id: user.into(),
-            target: Target::Url("https://example.com".into()),
-            options: SessionOptions {
-                categories: vec![],
-                exclude_tools: vec![],
-                enable_intelligence: false,
-                timeout: 1000,
-                max_concurrent: 2,
-            },
-            created_at: time::from_millis(created_ms),
-        }
+        crate::model::session::sample_meta(id, user, created_ms)
     }
 
     fn report(tool: &str) -> EventKind {
