@@ -11,6 +11,7 @@ use cli::scan::ScanOptions;
 use livescan::engine::{Engine, EngineConfig, TargetPolicy};
 use livescan::store::SqliteStore;
 use livescan::tools::{Availability, Catalog};
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -99,6 +100,9 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(
+            std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        )
         .init();
     // A tool that panics becomes a failed report; log the panic as one line
     // instead of letting it spill a backtrace over the console.

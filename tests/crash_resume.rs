@@ -43,13 +43,13 @@ impl Drop for Serve {
     }
 }
 
-/// Starts the real binary on port 0 and reads the address it logs.
-fn serve(data_dir: &std::path::Path) -> Serve {
+/// Starts the real binary on `listen` and reads the address it logs.
+fn serve(data_dir: &std::path::Path, listen: &str) -> Serve {
     let mut child = Command::new(env!("CARGO_BIN_EXE_livescan"))
         .args([
             "serve",
             "--listen",
-            "127.0.0.1:0",
+            listen,
             "--allow-private-targets",
             "--data-dir",
         ])
@@ -81,8 +81,9 @@ async fn get_json(base: &str, path: &str) -> Value {
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_killed_server_resumes_its_session_with_every_report_once() {
+/// Serves the gated `/page`; returns its base URL, the request counter and
+/// the switch that opens the gate.
+async fn gated_site() -> (String, Arc<AtomicUsize>, watch::Sender<bool>) {
     let (open_gate, open) = watch::channel(false);
     let requests = Arc::new(AtomicUsize::new(0));
     let app = axum::Router::new()
@@ -94,9 +95,25 @@ async fn a_killed_server_resumes_its_session_with_every_report_once() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let site = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (site, requests, open_gate)
+}
+
+async fn wait_for_requests(requests: &AtomicUsize, n: usize) {
+    for _ in 0..1000 {
+        if requests.load(Ordering::SeqCst) >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the site never saw {n} requests");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_server_resumes_its_session_with_every_report_once() {
+    let (site, requests, open_gate) = gated_site().await;
 
     let data_dir = tempfile::tempdir().unwrap();
-    let first = serve(data_dir.path());
+    let first = serve(data_dir.path(), "127.0.0.1:0");
     // One tool at a time: http-headers gets the first (immediate) answer and
     // finishes; html-a11y's request then waits at the gate.
     let started: Value = reqwest::Client::new()
@@ -123,9 +140,7 @@ async fn a_killed_server_resumes_its_session_with_every_report_once() {
         assert!(waited < 600, "session never reached the mid-point: {session}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    while requests.load(Ordering::SeqCst) < 2 {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_for_requests(&requests, 2).await;
 
     // A second server on the same data directory refuses to start (it would
     // resume this session and run its tools twice).
@@ -146,7 +161,7 @@ async fn a_killed_server_resumes_its_session_with_every_report_once() {
     first.child.kill().unwrap();
     first.child.wait().unwrap();
     open_gate.send(true).unwrap();
-    let second = serve(data_dir.path());
+    let second = serve(data_dir.path(), "127.0.0.1:0");
 
     let mut session = Value::Null;
     for _ in 0..600 {
@@ -181,4 +196,52 @@ async fn a_killed_server_resumes_its_session_with_every_report_once() {
     assert_eq!(events.iter().filter(|e| e.event == "session_finished").count(), 1);
     // http-headers was not run again: one request before the kill for each tool, one after.
     assert_eq!(requests.load(Ordering::SeqCst), 3);
+}
+
+/// `livescan scan --server` follows the session over WatchSession; the server
+/// is killed with -9 mid-session and restarted on the same port, and the CLI
+/// resumes with `after_seq`: each tool's line is printed once and it exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_rides_out_a_server_crash() {
+    let (site, requests, open_gate) = gated_site().await;
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut first = serve(data_dir.path(), "127.0.0.1:0");
+    let address = first.base.trim_start_matches("http://").to_string();
+    let cli = tokio::process::Command::new(env!("CARGO_BIN_EXE_livescan"))
+        .args(["scan", "--server", &first.base, &format!("{site}/page")])
+        .args([
+            "--tools",
+            "http-headers,html-a11y",
+            "--max-concurrent",
+            "1",
+            "--fail-on",
+            "none",
+        ])
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // http-headers has finished and html-a11y waits at the gate.
+    wait_for_requests(&requests, 2).await;
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    open_gate.send(true).unwrap();
+    let _second = serve(data_dir.path(), &address);
+
+    let output = tokio::time::timeout(Duration::from_secs(60), cli.wait_with_output())
+        .await
+        .expect("the CLI finished")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(stdout.matches("✓ http-headers:").count(), 1, "{stdout}");
+    assert_eq!(stdout.matches("✓ html-a11y:").count(), 1, "{stdout}");
+    assert!(stdout.contains("[2/2] ✓"), "{stdout}");
+    assert!(stdout.contains("Finished: completed"), "{stdout}");
 }
