@@ -338,6 +338,27 @@ async fn health_reflection_and_grpc_web_are_served_on_the_same_port() {
         names.contains(&"livescan.v1.SessionService".to_string()),
         "{names:?}"
     );
+    // A reflection client (grpcurl) can describe the service and every file it
+    // imports, so it needs no proto files of its own.
+    let ask = |request: MessageRequest| ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(request),
+    };
+    for request in [
+        MessageRequest::FileContainingSymbol("livescan.v1.SessionService".into()),
+        MessageRequest::FileByFilename("google/protobuf/timestamp.proto".into()),
+    ] {
+        let mut responses = reflection
+            .server_reflection_info(tokio_stream::once(ask(request.clone())))
+            .await
+            .unwrap()
+            .into_inner();
+        let answer = responses.message().await.unwrap().unwrap().message_response;
+        let Some(MessageResponse::FileDescriptorResponse(files)) = answer else {
+            panic!("{request:?} answered {answer:?}")
+        };
+        assert!(!files.file_descriptor_proto.is_empty());
+    }
 
     // gRPC-web over HTTP/1.1: a length-prefixed frame in, data and trailers out.
     let mut frame = vec![0u8];
