@@ -73,7 +73,9 @@ fn serve(data_dir: &std::path::Path, listen: &str) -> Serve {
 }
 
 async fn get_json(base: &str, path: &str) -> Value {
-    reqwest::get(format!("{base}{path}"))
+    common::http()
+        .get(format!("{base}{path}"))
+        .send()
         .await
         .unwrap()
         .json()
@@ -116,7 +118,7 @@ async fn a_killed_server_resumes_its_session_with_every_report_once() {
     let first = serve(data_dir.path(), "127.0.0.1:0");
     // One tool at a time: http-headers gets the first (immediate) answer and
     // finishes; html-a11y's request then waits at the gate.
-    let started: Value = reqwest::Client::new()
+    let started: Value = common::http()
         .post(format!("{}/api/sessions", first.base))
         .json(&json!({ "target": { "url": format!("{site}/page") }, "tools": ["http-headers", "html-a11y"], "maxConcurrent": 1 }))
         .send()
@@ -182,7 +184,9 @@ async fn a_killed_server_resumes_its_session_with_every_report_once() {
 
     // The log holds exactly one report per tool and one end.
     let events = common::read_sse(
-        reqwest::get(format!("{}/api/sessions/{id}/events?after=0", second.base))
+        common::http()
+            .get(format!("{}/api/sessions/{id}/events?after=0", second.base))
+            .send()
             .await
             .unwrap(),
     )

@@ -127,7 +127,7 @@ async fn panics_and_hangs_fail_their_tool_and_the_session_goes_on() {
         .start_session(json!({
             "target": { "directory": directory() },
             "tools": ["panics", "hangs", "spins", "todo-comments"],
-            "timeout": 300
+            "timeout": 1500
         }))
         .await;
     let session = server.wait_finished(&id).await;
@@ -150,14 +150,14 @@ async fn panics_and_hangs_fail_their_tool_and_the_session_goes_on() {
         hung["result"]["error"]
             .as_str()
             .unwrap()
-            .contains("timed out after 300 ms")
+            .contains("timed out after 1500 ms")
     );
     assert_eq!(
         hung["result"]["partial"], true,
         "findings before the deadline are kept"
     );
     assert_eq!(hung["findingsCount"], 1);
-    assert!(hung["duration"].as_u64().unwrap() >= 300);
+    assert!(hung["duration"].as_u64().unwrap() >= 1500);
 
     assert_eq!(report("spins")["result"]["outcome"], "timed_out");
     // The blocking work saw its token and really stopped.

@@ -46,8 +46,17 @@ async fn collect(
 async fn watch_sends_snapshot_then_each_report_then_the_end() {
     let server = TestServer::start().await;
     let mut client = server.grpc().await;
+    // The page holds both tools until the snapshot has arrived.
+    let (page, gate) = common::gated_page().await;
     let started = client
-        .start_session(directory_request(1))
+        .start_session(pb::StartSessionRequest {
+            target: Some(pb::Target {
+                url: page,
+                ..Default::default()
+            }),
+            max_concurrent: Some(1),
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
@@ -55,7 +64,23 @@ async fn watch_sends_snapshot_then_each_report_then_the_end() {
     assert_eq!(session.status(), pb::SessionStatus::Initializing);
     let total = session.progress.unwrap().total;
 
-    let messages = collect(&mut client, &started.session_id, None).await;
+    let mut stream = client
+        .watch_session(pb::WatchSessionRequest {
+            session_id: started.session_id.clone(),
+            after_seq: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let first = stream.message().await.unwrap().unwrap();
+    gate.send(true).unwrap();
+    let mut messages = vec![first];
+    // The stream ends with OK (Ok(None)) after the session-finished event.
+    while let Some(message) = stream.message().await.expect("the stream ends with OK") {
+        if !matches!(message.event, Some(Event::Heartbeat(_))) {
+            messages.push(message);
+        }
+    }
     let Some(Event::Snapshot(snapshot)) = &messages[0].event else {
         panic!("first message is a snapshot")
     };
@@ -66,7 +91,11 @@ async fn watch_sends_snapshot_then_each_report_then_the_end() {
         .filter(|r| r.completed_at.is_some())
         .map(|r| r.tool_name.clone())
         .collect();
-    let mut reports: HashMap<String, u32> = finished_in_snapshot.iter().map(|t| (t.clone(), 1)).collect();
+    assert!(
+        finished_in_snapshot.is_empty(),
+        "the gate holds every tool until the snapshot is out"
+    );
+    let mut reports: HashMap<String, u32> = HashMap::new();
     for message in &messages[1..] {
         if let Some(Event::ToolFinished(report)) = &message.event {
             *reports.entry(report.tool_name.clone()).or_default() += 1;
@@ -366,6 +395,7 @@ async fn health_reflection_and_grpc_web_are_served_on_the_same_port() {
     frame.extend_from_slice(&(body.len() as u32).to_be_bytes());
     frame.extend_from_slice(&body);
     let response = reqwest::Client::builder()
+        .no_proxy()
         .http1_only()
         .build()
         .unwrap()

@@ -1,14 +1,12 @@
 //! A client generated from `proto/` by another language's tools (Python's
 //! grpcio-tools) watches a session on a real server, drops the stream and
-//! resumes with `after_seq`. The virtualenv is made under `target/` on first use.
+//! resumes with `after_seq`. The virtualenv comes from `scripts/install-test-tools`.
 
 mod common;
 
 use common::{TestServer, web_site};
 use std::path::{Path, PathBuf};
 use tokio::process::Command;
-
-const GRPCIO_TOOLS: &str = "grpcio-tools==1.76.0";
 
 async fn run(command: &mut Command) -> String {
     let output = command.output().await.unwrap();
@@ -21,22 +19,21 @@ async fn run(command: &mut Command) -> String {
     text
 }
 
-/// A virtualenv with grpcio-tools, made once and kept in `target/`.
-async fn python_env() -> PathBuf {
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/python-grpc-client");
-    let python = venv.join("bin/python");
-    let ready = venv.join(GRPCIO_TOOLS);
-    if !ready.exists() {
-        run(Command::new("python3").args(["-m", "venv"]).arg(&venv)).await;
-        run(Command::new(&python).args(["-m", "pip", "install", "--quiet", GRPCIO_TOOLS])).await;
-        std::fs::write(&ready, "").unwrap();
-    }
+/// The virtualenv `scripts/install-test-tools` makes (the README's test
+/// command, `scripts/test`, runs it first).
+fn python_env() -> PathBuf {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/python/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/install-test-tools (or the whole suite with scripts/test)",
+        python.display()
+    );
     python
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_python_client_generated_from_the_protos_watches_and_resumes() {
-    let python = python_env().await;
+    let python = python_env();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let stubs = tempfile::tempdir().unwrap();
     let include = run(Command::new(&python).args([

@@ -191,14 +191,19 @@ async fn url_session_finds_header_and_accessibility_problems() {
 #[tokio::test]
 async fn server_sent_events_stream_and_resume_without_gaps() {
     let server = TestServer::start().await;
+    // The page holds both tools until the snapshot has arrived.
+    let (page, gate) = common::gated_page().await;
     let id = server
-        .start_session(json!({ "target": { "directory": planted_dir() }, "maxConcurrent": 1 }))
+        .start_session(json!({ "target": { "url": page }, "maxConcurrent": 1 }))
         .await;
-    let events = read_sse(
-        reqwest::get(server.url(&format!("/api/sessions/{id}/events")))
-            .await
-            .unwrap(),
-    )
+    let response = common::http()
+        .get(server.url(&format!("/api/sessions/{id}/events")))
+        .send()
+        .await
+        .unwrap();
+    let events = common::read_sse_then(response, move || {
+        gate.send(true).unwrap();
+    })
     .await;
     assert_eq!(events[0].event, "snapshot");
     assert_eq!(events.last().unwrap().event, "session_finished");
@@ -212,11 +217,15 @@ async fn server_sent_events_stream_and_resume_without_gaps() {
         .values()
         .filter(|r| r["completedAt"].is_string())
         .count();
-    assert_eq!(finished.len() + already_done, snapshot_reports.len());
+    assert_eq!(
+        already_done, 0,
+        "the gate holds every tool until the snapshot is out"
+    );
+    assert_eq!(finished.len(), snapshot_reports.len());
 
     // Resuming from any event id replays exactly the events after it.
     let all = read_sse(
-        reqwest::Client::new()
+        common::http()
             .get(server.url(&format!("/api/sessions/{id}/events")))
             .header("Last-Event-ID", "0")
             .send()
@@ -235,7 +244,9 @@ async fn server_sent_events_stream_and_resume_without_gaps() {
     );
     let middle = seqs[seqs.len() / 2];
     let rest = read_sse(
-        reqwest::get(server.url(&format!("/api/sessions/{id}/events?after={middle}")))
+        common::http()
+            .get(server.url(&format!("/api/sessions/{id}/events?after={middle}")))
+            .send()
             .await
             .unwrap(),
     )
@@ -250,7 +261,7 @@ async fn server_sent_events_stream_and_resume_without_gaps() {
     );
     // Past the end nothing will ever come: 204 stops a browser's EventSource reconnecting.
     let last = seqs.last().unwrap();
-    let done = reqwest::Client::new()
+    let done = common::http()
         .get(server.url(&format!("/api/sessions/{id}/events")))
         .header("Last-Event-ID", last.to_string())
         .send()
@@ -464,7 +475,7 @@ async fn tools_health_and_openapi_describe_the_server() {
         .start_session(json!({ "target": { "directory": planted_dir() } }))
         .await;
     server.wait_finished(&id).await;
-    let client = reqwest::Client::new();
+    let client = common::http();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
             let url = server.url(&path.replace("{id}", &id));

@@ -41,8 +41,10 @@ impl ScanOptions {
                 ..Default::default()
             }
         } else {
-            let dir = std::fs::canonicalize(&self.target)
-                .with_context(|| format!("cannot open directory `{}`", self.target))?;
+            // Absolute, but not resolved here: with --server the path is the
+            // server's to open (and to check against its scan roots).
+            let dir = std::path::absolute(&self.target)
+                .with_context(|| format!("`{}` is not a usable path", self.target))?;
             RawTarget {
                 directory: Some(dir.display().to_string()),
                 ..Default::default()
@@ -80,13 +82,12 @@ fn finished(
 /// addresses are allowed.
 pub async fn in_process(options: &ScanOptions, console: &mut Console) -> Result<ScanEnd> {
     let request = options.request()?;
-    let scan_roots = request
-        .target
-        .as_ref()
-        .and_then(|t| t.directory.clone())
-        .map(std::path::PathBuf::from)
-        .into_iter()
-        .collect();
+    let scan_roots = match request.target.as_ref().and_then(|t| t.directory.as_deref()) {
+        Some(dir) => {
+            vec![std::fs::canonicalize(dir).with_context(|| format!("cannot open directory `{dir}`"))?]
+        }
+        None => Vec::new(),
+    };
     let store = Arc::new(SqliteStore::in_memory().await?);
     let config = EngineConfig::new(TargetPolicy {
         scan_roots,

@@ -25,9 +25,13 @@ impl Inner {
         self.lock_running().insert(session_id.clone(), token.clone());
         tokio::spawn(async move {
             let outcome = self.drive(&state, &token).await;
-            if let Err(err) = self.finish(&session_id, outcome, &token).await {
-                // Left unfinished in the store: the next start resumes it.
-                tracing::error!(session = %session_id, error = %err, "could not record the end of the session");
+            // The end must be recorded, or watchers wait forever: retry while
+            // the store is unavailable, backing off to a try every 30 s.
+            let mut wait = Duration::from_millis(100);
+            while let Err(err) = self.finish(&session_id, outcome.clone(), &token).await {
+                tracing::error!(session = %session_id, error = %err, "could not record the end of the session; retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(30));
             }
             self.notifier.close(&session_id);
             self.lock_running().remove(&session_id);
@@ -214,6 +218,9 @@ impl ToolJob {
         });
         let mut handle = tokio::spawn(tool.run(ctx.clone()));
         let (outcome, detail) = tokio::select! {
+            // A tool that finished at the same instant as its deadline or a
+            // cancel keeps its result.
+            biased;
             joined = &mut handle => match joined {
                 Ok(Ok(())) => (Outcome::Findings, None),
                 Ok(Err(ToolError::Cancelled)) if self.session_token.is_cancelled() => (Outcome::Skipped, Some("cancelled".to_string())),

@@ -2,7 +2,8 @@
 //! append-only event log. The store assigns sequence numbers and timestamps
 //! inside the insert itself, so numbers have no gaps, commit order is sequence
 //! order, and times strictly increase within a session. It also enforces "at
-//! most one report per (session, tool)" and "at most one end per session".
+//! most one report per (session, tool)", "at most one end per session" and
+//! "nothing after the end".
 
 pub mod sqlite;
 
@@ -39,8 +40,9 @@ pub trait Store: Send + Sync + 'static {
     async fn create_session(&self, meta: &SessionMeta, first: &EventKind) -> Result<Event, StoreError>;
 
     /// Appends an event with the next sequence number. Returns `None` when the
-    /// event would be a second report for the same tool or a second end of
-    /// the session: those are dropped, so every report is stored once.
+    /// event would be a second report for the same tool, a second end of the
+    /// session, or anything after its end: those are dropped, so every report
+    /// is stored once and a finished log never grows.
     async fn append(&self, session_id: &str, kind: &EventKind) -> Result<Option<Event>, StoreError>;
 
     /// Up to `limit` events with `seq > after`, in order.

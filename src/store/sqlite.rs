@@ -100,12 +100,15 @@ fn meta_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<SessionMeta, StoreErro
     Ok(serde_json::from_str(&meta)?)
 }
 
-/// Inserts the next event of a session, or nothing when a uniqueness rule
-/// (one report per tool, one end per session) says it is a duplicate.
+/// Inserts the next event of a session, or nothing when it would be a
+/// duplicate (a second report for a tool, a second end) or come after the
+/// session's end: a finished session's log never grows.
 const APPEND_SQL: &str = "
     INSERT INTO events (session_id, seq, at_ms, kind, tool, payload)
-    SELECT ?1, COALESCE(MAX(seq), 0) + 1, MAX(?2, COALESCE(MAX(at_ms), 0) + 1), ?3, ?4, ?5
-    FROM events WHERE session_id = ?1
+    SELECT ?1, next.seq, next.at_ms, ?3, ?4, ?5
+    FROM (SELECT COALESCE(MAX(seq), 0) + 1 AS seq, MAX(?2, COALESCE(MAX(at_ms), 0) + 1) AS at_ms
+          FROM events WHERE session_id = ?1) AS next
+    WHERE NOT EXISTS (SELECT 1 FROM events WHERE session_id = ?1 AND kind = 'session_finished')
     ON CONFLICT DO NOTHING
     RETURNING seq, at_ms";
 
@@ -283,6 +286,14 @@ mod tests {
         assert!(
             store.append("s1", &end).await.unwrap().is_none(),
             "second end dropped"
+        );
+        assert!(
+            store
+                .append("s1", &EventKind::CancelRequested)
+                .await
+                .unwrap()
+                .is_none(),
+            "nothing after the end"
         );
         assert_eq!(store.events_after("s1", 40, 10).await.unwrap().len(), 3);
 

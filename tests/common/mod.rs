@@ -11,6 +11,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// An HTTP client for loopback only: proxies from the environment are ignored.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
@@ -74,18 +79,13 @@ impl TestServer {
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let response = reqwest::Client::new()
-            .post(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let response = http().post(self.url(path)).json(&body).send().await.unwrap();
         let status = response.status().as_u16();
         (status, response.json().await.unwrap())
     }
 
     pub async fn post_raw(&self, path: &str, body: &'static str) -> (u16, Value) {
-        let response = reqwest::Client::new()
+        let response = http()
             .post(self.url(path))
             .header("content-type", "application/json")
             .body(body)
@@ -97,7 +97,7 @@ impl TestServer {
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let response = reqwest::get(self.url(path)).await.unwrap();
+        let response = http().get(self.url(path)).send().await.unwrap();
         let status = response.status().as_u16();
         (status, response.json().await.unwrap())
     }
@@ -190,6 +190,27 @@ pub async fn web_site() -> String {
     format!("http://{addr}")
 }
 
+/// A page that answers only once the test opens its gate, so a session can
+/// be held mid-run while the test looks at it. Returns the page's URL and
+/// the switch.
+pub async fn gated_page() -> (String, tokio::sync::watch::Sender<bool>) {
+    let (open, gate) = tokio::sync::watch::channel(false);
+    let app = axum::Router::new().route(
+        "/page",
+        axum::routing::get(move || {
+            let mut gate = gate.clone();
+            async move {
+                let _ = gate.wait_for(|open| *open).await;
+                axum::response::Html("<html lang=en><head><title>gated</title></head><body></body></html>")
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/page"), open)
+}
+
 /// One server-sent event.
 #[derive(Debug, Clone)]
 pub struct Sse {
@@ -201,10 +222,30 @@ pub struct Sse {
 /// Reads an SSE response to its end (the server closes it after
 /// `session_finished`), skipping comments.
 pub async fn read_sse(response: reqwest::Response) -> Vec<Sse> {
-    let text = tokio::time::timeout(Duration::from_secs(30), response.text())
+    read_sse_then(response, || {}).await
+}
+
+/// Like [`read_sse`], calling `after_first` once the first event has arrived.
+pub async fn read_sse_then(mut response: reqwest::Response, after_first: impl FnOnce()) -> Vec<Sse> {
+    let mut text = String::new();
+    let mut after_first = Some(after_first);
+    let read = async {
+        while let Some(chunk) = response.chunk().await.unwrap() {
+            text.push_str(std::str::from_utf8(&chunk).unwrap());
+            if text.contains("\n\n") {
+                if let Some(callback) = after_first.take() {
+                    callback();
+                }
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), read)
         .await
-        .expect("SSE stream ended")
-        .unwrap();
+        .expect("SSE stream ended");
+    parse_sse(&text)
+}
+
+fn parse_sse(text: &str) -> Vec<Sse> {
     text.split("\n\n")
         .filter_map(|block| {
             let mut id = None;

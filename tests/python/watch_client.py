@@ -20,7 +20,9 @@ from livescan.v1 import session_service_pb2_grpc as rpc  # noqa: E402
 
 
 def main() -> int:
-    stub = rpc.SessionServiceStub(grpc.insecure_channel(address))
+    # Loopback only: never through a proxy from the environment.
+    channel = grpc.insecure_channel(address, options=[("grpc.enable_http_proxy", 0)])
+    stub = rpc.SessionServiceStub(channel)
     started = stub.StartSession(
         pb.StartSessionRequest(target=pb.Target(urls=urls), max_concurrent=1)
     )
