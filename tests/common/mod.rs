@@ -232,10 +232,10 @@ pub async fn read_sse_then(mut response: reqwest::Response, after_first: impl Fn
     let read = async {
         while let Some(chunk) = response.chunk().await.unwrap() {
             text.push_str(std::str::from_utf8(&chunk).unwrap());
-            if text.contains("\n\n") {
-                if let Some(callback) = after_first.take() {
-                    callback();
-                }
+            if text.contains("\n\n")
+                && let Some(callback) = after_first.take()
+            {
+                callback();
             }
         }
     };
