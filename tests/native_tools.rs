@@ -200,12 +200,14 @@ async fn large_files_are_flagged_by_size() {
 }
 
 /// Serves the web fixtures on an ephemeral local port: `planted.html` with
-/// weak headers, `clean.html` with strong ones, and `bare.html` (the clean
-/// body) with no security headers at all.
+/// weak headers, `clean.html` with strong ones, `bare.html` (the clean body)
+/// with no security headers at all, and `meta.html`, whose CSP and referrer
+/// policy are set only by `<meta>` tags.
 async fn serve_web_fixtures() -> String {
     let planted = std::fs::read_to_string(fixtures().join("web/planted.html")).unwrap();
     let clean = std::fs::read_to_string(fixtures().join("web/clean.html")).unwrap();
     let bare = clean.clone();
+    let meta = std::fs::read_to_string(fixtures().join("web/meta.html")).unwrap();
     let router = Router::new()
         .route(
             "/planted.html",
@@ -245,6 +247,10 @@ async fn serve_web_fixtures() -> String {
         .route(
             "/bare.html",
             get(move || async move { ([(CONTENT_TYPE, "text/html")], bare).into_response() }),
+        )
+        .route(
+            "/meta.html",
+            get(move || async move { ([("x-content-type-options", "nosniff")], Html(meta)) }),
         );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
@@ -261,7 +267,7 @@ fn page_of(finding: &Finding) -> String {
 #[tokio::test]
 async fn url_tools_match_the_web_fixtures() {
     let base = serve_web_fixtures().await;
-    let pages = ["planted.html", "clean.html", "bare.html"];
+    let pages = ["planted.html", "clean.html", "bare.html", "meta.html"];
     let urls: Vec<String> = pages.iter().map(|page| format!("{base}/{page}")).collect();
     let mut rows: Vec<Row> = Vec::new();
     for id in URL_TOOLS {
@@ -306,6 +312,10 @@ async fn url_tools_match_the_web_fixtures() {
             "x-content-type-options-missing"
         ]
     );
+
+    // Meta policies count, but browsers ignore frame-ancestors in a meta CSP.
+    let meta: Vec<_> = on("meta.html").into_iter().map(|r| r.1).collect();
+    assert_eq!(meta, ["clickjacking-protection-missing", "no-https"]);
 }
 
 #[tokio::test]

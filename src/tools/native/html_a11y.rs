@@ -2,7 +2,9 @@
 //! (parsed with `scraper`), named after the axe-core rules they mirror:
 //! `html-has-lang`, `document-title`, `image-alt`, `label`, `button-name` and
 //! `link-name`. Elements hidden with `hidden` or `aria-hidden="true"` (or inside
-//! such an element) are not checked.
+//! such an element) are not checked. As in axe, a non-empty `placeholder` labels
+//! a form control, an SVG `<title>` is no document title, and a button or link
+//! is named by a visible descendant's `aria-label` (such as an icon's).
 
 use crate::model::{Category, Finding, Severity, TargetKind};
 use crate::tools::{Page, PageCheck, ToolSpec};
@@ -94,7 +96,9 @@ fn check_lang(document: &Html, report: &mut Report<'_>) {
 }
 
 fn check_title(document: &Html, report: &mut Report<'_>) {
-    let title = document.select(&selector("title")).next();
+    let title = document
+        .select(&selector("title"))
+        .find(|title| !inside_svg(title));
     let message = match title {
         None => "Document has no <title>",
         Some(title) if !has_text(&title) => "Document <title> is empty",
@@ -139,26 +143,39 @@ fn check_labels(document: &Html, report: &mut Report<'_>) {
         let wrapped = control
             .ancestors()
             .any(|node| node.value().as_element().is_some_and(|e| e.name() == "label"));
-        if for_label || wrapped || aria_named(&control) || is_hidden(&control) {
+        let placeholder = non_empty_attr(&control, "placeholder");
+        if for_label || wrapped || placeholder || aria_named(&control) || is_hidden(&control) {
             continue;
         }
         let tag = start_tag(&control);
         report.add(
             "label",
             Severity::High,
-            format!("Form control has no label (label[for], enclosing <label>, aria-label or title): {tag}"),
+            format!(
+                "Form control has no label (label[for], enclosing <label>, aria-label, title or placeholder): {tag}"
+            ),
             tag,
         );
     }
 }
 
-/// `button-name` and `link-name`: the element needs text, an ARIA name or
-/// title, or an image with alt text inside it.
+/// `button-name` and `link-name`: the element needs text (an SVG `<title>`
+/// included), an ARIA name or title, an image with alt text inside it, or a
+/// visible descendant with an `aria-label`.
 fn check_names(document: &Html, css: &str, rule_id: &'static str, what: &str, report: &mut Report<'_>) {
     let images = selector("img[alt]");
+    let labelled = selector("[aria-label]");
     for element in document.select(&selector(css)) {
         let image_named = element.select(&images).any(|img| non_empty_attr(&img, "alt"));
-        if has_text(&element) || aria_named(&element) || image_named || is_hidden(&element) {
+        let descendant_named = element
+            .select(&labelled)
+            .any(|inner| non_empty_attr(&inner, "aria-label") && !is_hidden(&inner));
+        if has_text(&element)
+            || aria_named(&element)
+            || image_named
+            || descendant_named
+            || is_hidden(&element)
+        {
             continue;
         }
         let tag = start_tag(&element);
@@ -183,6 +200,13 @@ fn aria_named(element: &ElementRef<'_>) -> bool {
 
 fn has_text(element: &ElementRef<'_>) -> bool {
     element.text().any(|text| !text.trim().is_empty())
+}
+
+/// Whether the element is inside an inline `<svg>`.
+fn inside_svg(element: &ElementRef<'_>) -> bool {
+    element
+        .ancestors()
+        .any(|node| node.value().as_element().is_some_and(|e| e.name() == "svg"))
 }
 
 /// Whether the element or an ancestor is hidden from assistive technology.
@@ -241,7 +265,9 @@ mod tests {
              <input type=hidden><input type=submit><textarea aria-label=Notes></textarea>\
              <button><img src=x alt=Close></button><button title=Menu></button>\
              <a href=/>Home</a><a href=/h><img src=h alt=Help></a><a name=anchor></a>\
-             <div hidden><img src=c></div></body></html>"
+             <div hidden><img src=c></div><input name=q2 placeholder=Search>\
+             <button><svg aria-label=Close></svg></button><a href=/s><svg><title>Settings</title></svg></a>\
+             <a href=/p><span><i aria-label=Profile></i></span></a></body></html>"
         );
         assert!(rules(&body).is_empty(), "{:?}", rules(&body));
     }
@@ -249,7 +275,9 @@ mod tests {
     #[test]
     fn missing_names_fire() {
         let body = "<html><head><title> </title></head><body><img src=a><select></select>\
-                    <button> </button><a href=/x><img src=i></a></body></html>";
+                    <input placeholder=\" \"><button> </button>\
+                    <button><svg aria-hidden=true aria-label=Close></svg></button>\
+                    <a href=/x><img src=i></a></body></html>";
         assert_eq!(
             rules(body),
             vec![
@@ -258,10 +286,21 @@ mod tests {
                 "image-alt",
                 "image-alt",
                 "label",
+                "label",
+                "button-name",
                 "button-name",
                 "link-name"
             ]
         );
+    }
+
+    #[test]
+    fn an_svg_title_is_no_document_title() {
+        let icon = "<svg role=img><title>Search</title><path d=M0/></svg>";
+        let untitled = format!("<!doctype html><html lang=en><head></head><body>{icon}</body></html>");
+        assert_eq!(rules(&untitled), vec!["document-title"]);
+        let titled = format!("{HEAD}{icon}</body></html>");
+        assert!(rules(&titled).is_empty(), "{:?}", rules(&titled));
     }
 
     #[test]

@@ -1,9 +1,13 @@
 //! The `http-headers` tool: security response headers of each fetched page —
 //! transport (HTTPS, HSTS), Content-Security-Policy strength, MIME sniffing,
-//! framing (clickjacking) and Referrer-Policy.
+//! framing (clickjacking) and Referrer-Policy. On HTML pages a policy set in
+//! the document counts too: `<meta http-equiv="Content-Security-Policy">` in the
+//! head (though, as in browsers, not for `frame-ancestors`) and
+//! `<meta name="referrer">`, which overrides the header.
 
 use crate::model::{Category, Finding, Severity, TargetKind};
 use crate::tools::{Page, PageCheck, ToolSpec};
+use scraper::{Html, Selector};
 
 static SPEC: ToolSpec = ToolSpec {
     id: "http-headers",
@@ -32,11 +36,58 @@ impl PageCheck for HttpHeaders {
     fn check(&self, page: &Page, out: &mut Vec<Finding>) {
         let mut report = Report { page, out };
         check_transport(page, &mut report);
-        let policies = csp_policies(page);
-        check_csp(&policies, &mut report);
-        check_framing(page, &policies, &mut report);
+        let header_policies = csp_policies(page);
+        let meta = MetaPolicies::of(page);
+        check_csp(&[header_policies.as_slice(), &meta.csp].concat(), &mut report);
+        // Browsers ignore frame-ancestors in a <meta> policy.
+        check_framing(page, &header_policies, &mut report);
         check_nosniff(page, &mut report);
-        check_referrer_policy(page, &mut report);
+        check_referrer_policy(page, &meta.referrer, &mut report);
+    }
+}
+
+/// The policies an HTML page sets in its markup, in document order.
+#[derive(Default)]
+struct MetaPolicies {
+    /// Each `<meta http-equiv="Content-Security-Policy">` that is a child of
+    /// `<head>` (browsers ignore the others).
+    csp: Vec<Policy>,
+    /// Each `<meta name="referrer">` content, trimmed and lowercased.
+    referrer: Vec<String>,
+}
+
+impl MetaPolicies {
+    fn of(page: &Page) -> Self {
+        let mut found = MetaPolicies::default();
+        let is_html = page
+            .header("content-type")
+            .is_none_or(|ct| ct.to_ascii_lowercase().contains("html"));
+        if !is_html {
+            return found;
+        }
+        let document = Html::parse_document(&page.body);
+        let metas = Selector::parse("meta[content]").expect("the meta selector is valid CSS");
+        for meta in document.select(&metas) {
+            let element = meta.value();
+            let content = element.attr("content").unwrap_or_default();
+            let is = |attr: &str, value: &str| {
+                element
+                    .attr(attr)
+                    .is_some_and(|v| v.trim().eq_ignore_ascii_case(value))
+            };
+            let in_head = meta
+                .parent()
+                .is_some_and(|parent| parent.value().as_element().is_some_and(|e| e.name() == "head"));
+            if is("http-equiv", "content-security-policy") && in_head {
+                let policy = parse_policy(content);
+                if !policy.is_empty() {
+                    found.csp.push(policy);
+                }
+            } else if is("name", "referrer") {
+                found.referrer.push(content.trim().to_ascii_lowercase());
+            }
+        }
+        found
     }
 }
 
@@ -121,21 +172,25 @@ fn hsts_max_age(value: &str) -> Option<u64> {
 /// One Content-Security-Policy: directive names (lowercased) and their sources.
 type Policy = Vec<(String, Vec<String>)>;
 
-/// Every enforced policy (each header, and each comma-separated policy in it).
+/// Every policy enforced by header (each header, and each comma-separated
+/// policy in it).
 fn csp_policies(page: &Page) -> Vec<Policy> {
     page.headers_named("content-security-policy")
         .flat_map(|value| value.split(','))
-        .map(|policy| {
-            policy
-                .split(';')
-                .filter_map(|directive| {
-                    let mut tokens = directive.split_ascii_whitespace();
-                    let name = tokens.next()?.to_ascii_lowercase();
-                    Some((name, tokens.map(str::to_string).collect()))
-                })
-                .collect::<Policy>()
-        })
+        .map(parse_policy)
         .filter(|policy| !policy.is_empty())
+        .collect()
+}
+
+/// One serialized policy: `;`-separated directives of a name and sources.
+fn parse_policy(policy: &str) -> Policy {
+    policy
+        .split(';')
+        .filter_map(|directive| {
+            let mut tokens = directive.split_ascii_whitespace();
+            let name = tokens.next()?.to_ascii_lowercase();
+            Some((name, tokens.map(str::to_string).collect()))
+        })
         .collect()
 }
 
@@ -186,7 +241,8 @@ fn check_csp(policies: &[Policy], report: &mut Report<'_>) {
         report.add(
             "csp-missing",
             Severity::Medium,
-            "No Content-Security-Policy header; injected scripts would run unrestricted".into(),
+            "No Content-Security-Policy header or <meta> policy; injected scripts would run unrestricted"
+                .into(),
             CSP,
             "",
         );
@@ -304,19 +360,30 @@ const REFERRER_POLICIES: [&str; 8] = [
     "unsafe-url",
 ];
 
-fn check_referrer_policy(page: &Page, report: &mut Report<'_>) {
+/// `metas` are the page's `<meta name="referrer">` contents, in document order.
+fn check_referrer_policy(page: &Page, metas: &[String], report: &mut Report<'_>) {
     const REFERRER: &str = "Referrer-Policy";
-    let values: Vec<&str> = page.headers_named(REFERRER).collect();
-    // Browsers apply the last policy they recognise.
-    let policy = values
+    let mut values: Vec<&str> = page.headers_named(REFERRER).collect();
+    // Browsers apply the last policy they recognise, and a recognised meta
+    // referrer replaces the header's.
+    let recognised = |token: &String| REFERRER_POLICIES.contains(&token.as_str());
+    let policy = metas
         .iter()
-        .flat_map(|v| v.split(','))
-        .map(|token| token.trim().to_ascii_lowercase())
-        .rfind(|token| REFERRER_POLICIES.contains(&token.as_str()));
+        .rfind(|token| recognised(token))
+        .cloned()
+        .or_else(|| {
+            values
+                .iter()
+                .flat_map(|v| v.split(','))
+                .map(|token| token.trim().to_ascii_lowercase())
+                .rfind(recognised)
+        });
+    values.extend(metas.iter().map(String::as_str));
     match policy.as_deref() {
         None => {
             let message = if values.is_empty() {
-                "No Referrer-Policy header; set one such as strict-origin-when-cross-origin".to_string()
+                "No Referrer-Policy header or <meta name=\"referrer\">; set one such as strict-origin-when-cross-origin"
+                    .to_string()
             } else {
                 format!("Referrer-Policy `{}` has no recognised policy", values.join(", "))
             };
@@ -415,6 +482,63 @@ mod tests {
             ("strict-transport-security", "max-age=63072000"),
         ];
         assert!(rules(&page("https://example.com/", &headers)).is_empty());
+    }
+
+    fn html_page(url: &str, headers: &[(&str, &str)], head: &str) -> Page {
+        let mut page = page(url, headers);
+        page.body = format!("<!doctype html><html><head>{head}</head><body><p>Hi</p></body></html>");
+        page
+    }
+
+    const META_CSP: &str = "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'self'; frame-ancestors 'none'\">";
+
+    #[test]
+    fn meta_policies_count_except_meta_frame_ancestors() {
+        let head = format!("{META_CSP}<meta name=\"referrer\" content=\"no-referrer\">");
+        let headers = [
+            ("content-type", "text/html; charset=utf-8"),
+            ("x-content-type-options", "nosniff"),
+        ];
+        assert_eq!(
+            rules(&html_page("http://example.com/", &headers, &head)),
+            vec!["clickjacking-protection-missing", "no-https"]
+        );
+        // Only a policy in the head counts, and only in an HTML response.
+        let mut in_body = html_page("http://example.com/", &headers, "");
+        in_body.body = in_body.body.replace("<p>", &format!("{META_CSP}<p>"));
+        let json = html_page(
+            "http://example.com/",
+            &[("content-type", "application/json")],
+            &head,
+        );
+        for page in [in_body, json] {
+            assert!(rules(&page).contains(&"csp-missing".to_string()), "{}", page.body);
+        }
+    }
+
+    #[test]
+    fn meta_policies_are_checked_alongside_headers() {
+        let mut headers = STRONG.to_vec();
+        headers.push(("strict-transport-security", "max-age=63072000"));
+        let weak = "<meta http-equiv=content-security-policy content=\"script-src 'unsafe-inline'\">";
+        // Both policies apply, and the header's forbids inline scripts.
+        assert!(rules(&html_page("https://example.com/", &headers, weak)).is_empty());
+        let mut meta_only: Vec<_> = headers.clone();
+        meta_only.retain(|(name, _)| *name != "content-security-policy");
+        meta_only.push(("x-frame-options", "DENY"));
+        assert_eq!(
+            rules(&html_page("https://example.com/", &meta_only, weak)),
+            vec!["csp-unsafe-inline"]
+        );
+        // A recognised meta referrer overrides the header; the last one wins.
+        let metas = "<meta name=referrer content=unsafe-url><meta name=referrer content=bogus>";
+        assert_eq!(
+            rules(&html_page("https://example.com/", &headers, metas)),
+            vec!["referrer-policy-unsafe"]
+        );
+        headers[2].1 = "unsafe-url";
+        let metas = "<meta name=referrer content=same-origin><meta name=referrer content=bogus>";
+        assert!(rules(&html_page("https://example.com/", &headers, metas)).is_empty());
     }
 
     #[test]

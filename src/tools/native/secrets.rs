@@ -60,7 +60,9 @@ const RULES: &[Rule] = &[
         name: "AWS secret access key",
         severity: Severity::Critical,
         keywords: &["aws_secret", "awssecret"],
-        pattern: r#"(?i)\baws_?secret_?(?:access_?)?key\b["']?\s*(?::|=>|=)\s*["']?(?P<secret>[a-z0-9/+]{40})(?:[^a-z0-9/+=]|$)"#,
+        // `=`, `:`, `=>`, Go's `:=`, or a typed declaration (`: &str =`,
+        // `: &'static str =`, `: string =`).
+        pattern: r#"(?i)\baws_?secret_?(?:access_?)?key\b["']?\s*(?::\s*&?(?:'[a-z_]+\s+)?[a-z_][a-z0-9_:<>\[\]]*\s*=|:=|=>|=|:)\s*["']?(?P<secret>[a-z0-9/+]{40})(?:[^a-z0-9/+=]|$)"#,
         shown: 0,
     },
     Rule {
@@ -196,7 +198,12 @@ const RULES: &[Rule] = &[
         name: "GitLab personal access token",
         severity: Severity::High,
         keywords: &["glpat-"],
-        pattern: concat!(r"\b(?P<secret>glpat-[A-Za-z0-9_\-]{20})", end_dash!()),
+        // Legacy tokens have 20 characters; routable ones a
+        // base64url payload, then `.<version>.<length><crc>` in base 36.
+        pattern: concat!(
+            r"\b(?P<secret>glpat-(?:[A-Za-z0-9_\-]{27,300}\.[0-9a-z]{2}\.[0-9a-z]{9}|[A-Za-z0-9_\-]{20}))",
+            end_dash!()
+        ),
         shown: 6,
     },
     Rule {
@@ -227,17 +234,35 @@ const RULES: &[Rule] = &[
         id: "slack-user-token",
         name: "Slack user token",
         severity: Severity::High,
-        keywords: &["xoxp-", "xoxe-"],
-        pattern: r"\b(?P<secret>xox[pe](?:-[0-9]{10,13}){3}-[A-Za-z0-9]{28,34})\b",
+        keywords: &["xoxp-"],
+        pattern: r"\b(?P<secret>xoxp(?:-[0-9]{10,13}){3}-[A-Za-z0-9]{28,34})\b",
         shown: 5,
+    },
+    Rule {
+        id: "slack-refresh-token",
+        name: "Slack configuration refresh token",
+        severity: Severity::High,
+        keywords: &["xoxe-"],
+        // The tail is unpadded base64 of the team, user and token ids and a hex secret.
+        pattern: r"\b(?P<secret>xoxe-[0-9]-[A-Za-z0-9]{140,160})\b",
+        shown: 7,
     },
     Rule {
         id: "slack-webhook",
         name: "Slack incoming webhook URL",
         severity: Severity::High,
         keywords: &["hooks.slack.com"],
-        pattern: r"(?P<secret>https://hooks\.slack\.com/(?:services|workflows)/T[A-Z0-9]{8,12}/[AB][A-Z0-9]{8,12}/[A-Za-z0-9]{24})\b",
+        pattern: r"(?P<secret>https://hooks\.slack\.com/services/T[A-Z0-9]{8,12}/[AB][A-Z0-9]{8,12}/[A-Za-z0-9]{24})\b",
         shown: 24,
+    },
+    Rule {
+        id: "slack-workflow-webhook",
+        name: "Slack workflow webhook URL",
+        severity: Severity::High,
+        keywords: &["hooks.slack.com"],
+        // Workspace, app and trigger ids, then the secret.
+        pattern: r"(?P<secret>https://hooks\.slack\.com/workflows/T[A-Z0-9]{8,12}/A[A-Z0-9]{8,12}/[0-9]{17,19}/[A-Za-z0-9]{24})\b",
+        shown: 34,
     },
     Rule {
         id: "twilio-api-key",
@@ -696,10 +721,25 @@ mod tests {
             ],
         ),
         (
+            "slack-refresh-token",
+            &[
+                "xoxe-1-",
+                "u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8dKLzdocJ2isAjIhKtJ0RlgLKOmxgJTeKdNnFRIBXuDL7DxtpYlS",
+                "XpfKtHF4vUCsMehGAkWvj7FAc9QeWJKY40uvSwMFLZDe1f8rESQedUStPKR0",
+            ],
+        ),
+        (
             "slack-webhook",
             &[
                 "https://hooks.slack.com/services/",
                 "TDAODPR5QQ2/BEXCI8C5JE0/EzSW3iNHcVnNkhSkItGJm10Y",
+            ],
+        ),
+        (
+            "slack-workflow-webhook",
+            &[
+                "https://hooks.slack.com/workflows/",
+                "T4K7BN7XJ8/AB7TFQ7XKWO/888539336338750047/qmSM9wCZ7Uw9xfogoEmvnEN5",
             ],
         ),
         ("twilio-api-key", &["SK", "9d752d7f4feba958b8f86f6d1d2e20be"]),
@@ -895,6 +935,44 @@ mod tests {
             }
         }
         assert_eq!(SAMPLES.len(), RULES.len(), "one sample per rule");
+    }
+
+    fn rule_ids(text: &str) -> Vec<String> {
+        scan(text).into_iter().map(|f| f.rule_id).collect()
+    }
+
+    #[test]
+    fn aws_secret_keys_are_found_in_go_and_typed_declarations() {
+        let secret = ["ioDnkHIfxIq2HZt+PlJh", "x2jIclHkCiHp6bR1IqfE"].concat();
+        for line in [
+            format!("\tawsSecretKey := \"{secret}\""),
+            format!("const AWS_SECRET_ACCESS_KEY: &str = \"{secret}\";"),
+            format!("static AWS_SECRET_KEY: &'static str = \"{secret}\";"),
+            format!("const awsSecretAccessKey: string = \"{secret}\";"),
+            format!("aws_secret_access_key: {secret}"),
+            format!("\"aws_secret_access_key\": \"{secret}\","),
+        ] {
+            assert_eq!(rule_ids(&line), vec!["aws-secret-access-key"], "{line}");
+        }
+        for line in [
+            format!("checksum := \"{secret}\""),
+            format!("const awsSecretKeyHint: string = \"{secret}\";"),
+            format!("awsSecretKey := lookup(\"{secret}\")"),
+            format!("aws_secret_key: string: \"{secret}\""),
+        ] {
+            assert!(rule_ids(&line).is_empty(), "{line}");
+        }
+    }
+
+    #[test]
+    fn gitlab_routable_tokens_are_found_whole() {
+        let token = ["glpat-", "5r1pY4OjE2jBMptUsGr7CmY_uCu3ZR1zTOlUcR.01.932byv7s6"].concat();
+        let found = scan(&format!("GITLAB_TOKEN={token}\n"));
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].rule_id, "gitlab-pat");
+        assert!(found[0].message.contains(&format!("{} characters", token.len())));
+        let truncated = &token[..token.len() - 1];
+        assert!(scan(&format!("GITLAB_TOKEN={truncated}\n")).is_empty());
     }
 
     #[test]
