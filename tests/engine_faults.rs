@@ -8,7 +8,7 @@ use common::{TestServer, fixtures};
 use futures::future::BoxFuture;
 use livescan::model::{Category, TargetKind};
 use livescan::model::{Finding, Severity};
-use livescan::tools::{Catalog, Tool, ToolContext, ToolError, ToolSpec};
+use livescan::tools::{Availability, Catalog, Tool, ToolContext, ToolError, ToolSpec};
 use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -221,4 +221,65 @@ async fn per_session_and_global_caps_hold() {
         assert_eq!(session["status"], "completed");
     }
     assert_eq!(peak.load(Ordering::SeqCst), 3);
+}
+
+/// A tool that cannot run on this machine.
+struct NotInstalled(ToolSpec);
+
+impl Tool for NotInstalled {
+    fn spec(&self) -> &ToolSpec {
+        &self.0
+    }
+    fn availability(&self) -> Availability {
+        Availability::Unavailable {
+            reason: "`scanner` is not on PATH".into(),
+            install_hint: "pip install scanner".into(),
+        }
+    }
+    fn run(self: Arc<Self>, _ctx: Arc<ToolContext>) -> BoxFuture<'static, Result<(), ToolError>> {
+        Box::pin(async { panic!("an unavailable tool is never run") })
+    }
+}
+
+#[tokio::test]
+async fn unavailable_tools_are_left_out_unless_asked_for_by_name() {
+    let mut catalog = Catalog::builtin();
+    catalog.add(Arc::new(NotInstalled(spec("absent"))));
+    let server = TestServer::with_catalog(catalog, 16).await;
+
+    let by_category = server
+        .start_session(json!({ "target": { "directory": directory() }, "categories": ["code-quality"] }))
+        .await;
+    let session = server.wait_finished(&by_category).await;
+    assert!(
+        session["toolReports"].get("absent").is_none(),
+        "not selected by category"
+    );
+    assert_eq!(session["status"], "completed");
+
+    let by_name = server
+        .start_session(
+            json!({ "target": { "directory": directory() }, "tools": ["absent", "todo-comments"] }),
+        )
+        .await;
+    let session = server.wait_finished(&by_name).await;
+    assert_eq!(session["status"], "partial");
+    let absent = &session["toolReports"]["absent"];
+    assert_eq!(absent["status"], "skipped");
+    let reason = absent["result"]["skipReason"].as_str().unwrap();
+    assert!(
+        reason.contains("not installed") && reason.contains("pip install scanner"),
+        "{reason}"
+    );
+
+    let (_, tools) = server.get("/api/tools").await;
+    let listed = tools["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == "absent")
+        .unwrap()
+        .clone();
+    assert_eq!(listed["available"], false);
+    assert_eq!(listed["installHint"], "pip install scanner");
 }

@@ -416,3 +416,75 @@ async fn health_reflection_and_grpc_web_are_served_on_the_same_port() {
     let trailers = String::from_utf8_lossy(&bytes[5 + len + 5..]);
     assert!(trailers.contains("grpc-status:0"), "{trailers}");
 }
+
+/// Reads a watch stream to its end, leaving out heartbeats.
+async fn drain(mut stream: tonic::Streaming<pb::WatchSessionResponse>) -> Vec<(u64, String)> {
+    let mut seen = Vec::new();
+    while let Some(message) = stream.message().await.expect("the stream ends with OK") {
+        let kind = match &message.event {
+            Some(Event::Heartbeat(_)) => continue,
+            Some(Event::Snapshot(_)) => "snapshot".to_string(),
+            Some(Event::ToolFinished(report)) => format!("finished {}", report.tool_name),
+            Some(Event::SessionStarted(_)) => "SessionStarted".to_string(),
+            Some(Event::SessionRunning(_)) => "SessionRunning".to_string(),
+            Some(Event::ToolStarted(started)) => format!("started {}", started.tool_name),
+            Some(Event::CancelRequested(_)) => "CancelRequested".to_string(),
+            Some(Event::SessionFinished(_)) => "SessionFinished".to_string(),
+            None => panic!("a message without an event"),
+        };
+        seen.push((message.seq, kind));
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_watchers_and_a_stalled_one_all_see_every_event() {
+    let server = TestServer::start().await;
+    let mut client = server.grpc().await;
+    let (page, gate) = common::gated_page().await;
+    let urls: Vec<String> = (0..3).map(|i| format!("{page}?p={i}")).collect();
+    let started = client
+        .start_session(pb::StartSessionRequest {
+            target: Some(pb::Target {
+                urls,
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let watch = |client: &mut pb::session_service_client::SessionServiceClient<_>| {
+        let request = pb::WatchSessionRequest {
+            session_id: started.session_id.clone(),
+            after_seq: Some(0),
+        };
+        let mut client = client.clone();
+        async move { client.watch_session(request).await.unwrap().into_inner() }
+    };
+    // Fifty watchers read as events come; one stalls until the session is over.
+    let mut readers = Vec::new();
+    for _ in 0..50 {
+        let stream = watch(&mut client).await;
+        readers.push(tokio::spawn(drain(stream)));
+    }
+    let stalled = watch(&mut client).await;
+    gate.send(true).unwrap();
+    server.wait_finished(&started.session_id).await;
+
+    let caught_up = drain(stalled).await;
+    assert_eq!(caught_up.last().unwrap().1, "SessionFinished");
+    let seqs: Vec<u64> = caught_up.iter().map(|(seq, _)| *seq).collect();
+    assert_eq!(
+        seqs,
+        (1..=seqs.len() as u64).collect::<Vec<_>>(),
+        "the stalled watcher missed nothing"
+    );
+    for reader in readers {
+        assert_eq!(
+            reader.await.unwrap(),
+            caught_up,
+            "every watcher saw the same events"
+        );
+    }
+}
