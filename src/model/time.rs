@@ -5,7 +5,7 @@
 //! milliseconds) round-trips a `lastUpdated` value exactly and `?since=` never
 //! skips or repeats a report.
 
-use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, NaiveDateTime, SecondsFormat, TimeZone, Utc};
 use serde::{Deserialize, Deserializer, Serializer};
 
 pub type Timestamp = DateTime<Utc>;
@@ -14,12 +14,22 @@ pub fn format(ts: &Timestamp) -> String {
     ts.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// Parses an RFC 3339 timestamp with any offset and precision.
+/// Parses an ISO 8601 / RFC 3339 timestamp with any precision. A missing
+/// offset means UTC, and a space where the offset's `+` belongs (an
+/// unencoded `+` in a query string) is read as `+`.
 pub fn parse(raw: &str) -> Result<Timestamp, String> {
-    DateTime::parse_from_rfc3339(raw)
+    let trimmed = raw.trim();
+    let repaired = match trimmed.rsplit_once(' ') {
+        Some((time, offset)) if offset.len() == 5 && offset.as_bytes()[2] == b':' => {
+            format!("{time}+{offset}")
+        }
+        _ => trimmed.to_string(),
+    };
+    DateTime::parse_from_rfc3339(&repaired)
         .map(|ts| ts.with_timezone(&Utc))
-        .map_err(|e| {
-            format!("`{raw}` is not an RFC 3339 timestamp ({e}); pass the previous response's lastUpdated")
+        .or_else(|_| NaiveDateTime::parse_from_str(&repaired, "%Y-%m-%dT%H:%M:%S%.f").map(|ts| ts.and_utc()))
+        .map_err(|_| {
+            format!("`{raw}` is not an ISO 8601 timestamp; pass the previous response's lastUpdated")
         })
 }
 
@@ -68,6 +78,16 @@ mod tests {
         assert_eq!(format(&ts), "2026-01-22T10:30:18.123Z");
         assert_eq!(parse("2026-01-22T10:30:18.123Z").unwrap(), ts);
         assert_eq!(parse("2026-01-22T11:30:18.123+01:00").unwrap(), ts);
-        assert!(parse("yesterday").unwrap_err().contains("RFC 3339"));
+        assert_eq!(
+            parse("2026-01-22T10:30:18.123").unwrap(),
+            ts,
+            "no offset means UTC"
+        );
+        assert_eq!(
+            parse("2026-01-22T11:30:18.123 01:00").unwrap(),
+            ts,
+            "an unencoded + arrives as a space"
+        );
+        assert!(parse("yesterday").unwrap_err().contains("ISO 8601"));
     }
 }
