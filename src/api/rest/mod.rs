@@ -250,6 +250,8 @@ async fn health(State(engine): State<Engine>) -> Json<Value> {
     }))
 }
 
-async fn openapi_document() -> Json<Value> {
-    Json(openapi::document())
+async fn openapi_document(State(engine): State<Engine>) -> Json<Value> {
+    let tools = engine.tools();
+    let ids: Vec<&str> = tools.iter().map(|t| t.id).collect();
+    Json(openapi::document(&ids))
 }

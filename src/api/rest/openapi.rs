@@ -2,7 +2,9 @@
 //! Written by hand next to the handlers; a test checks each documented
 //! operation against the running server.
 
-use crate::engine::plan::{DEFAULT_MAX_CONCURRENT, DEFAULT_TIMEOUT_MS, MAX_URLS, TIMEOUT_RANGE_MS};
+use crate::engine::plan::{
+    DEFAULT_MAX_CONCURRENT, DEFAULT_TIMEOUT_MS, MAX_TOOL_NAMES, MAX_URLS, TIMEOUT_RANGE_MS,
+};
 use crate::engine::{DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT};
 use serde_json::{Value, json};
 
@@ -25,7 +27,8 @@ fn session_id_param() -> Value {
             "description": "The session id returned by POST /api/sessions." })
 }
 
-pub fn document() -> Value {
+/// The document for a server whose catalog holds `tool_ids`.
+pub fn document(tool_ids: &[&str]) -> Value {
     let severities = json!(["critical", "high", "medium", "low", "info"]);
     let categories = json!(["security", "code-quality", "accessibility", "performance"]);
     json!({
@@ -68,7 +71,7 @@ pub fn document() -> Value {
                           "description": "If true, returns only status and progress counts." },
                         { "name": "since", "in": "query", "required": false, "schema": { "type": "string", "format": "date-time" },
                           "description": "Returns only reports completed after this time; pass the previous lastUpdated." },
-                        { "name": "after", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 0 },
+                        { "name": "after", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 0, "maximum": u64::MAX },
                           "description": "Returns only reports whose event came after this sequence number (a previous cursor)." }
                     ],
                     "responses": {
@@ -90,8 +93,8 @@ pub fn document() -> Value {
                         and finally session_finished, after which the stream ends. Each SSE id is the sequence number.",
                     "parameters": [
                         session_id_param(),
-                        { "name": "after", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 0 } },
-                        { "name": "Last-Event-ID", "in": "header", "required": false, "schema": { "type": "integer", "minimum": 0 } }
+                        { "name": "after", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 0, "maximum": u64::MAX } },
+                        { "name": "Last-Event-ID", "in": "header", "required": false, "schema": { "type": "integer", "minimum": 0, "maximum": u64::MAX } }
                     ],
                     "responses": {
                         "200": { "description": "An event stream", "content": { "text/event-stream": { "schema": { "type": "string" } } } },
@@ -141,8 +144,9 @@ pub fn document() -> Value {
                     "properties": {
                         "target": { "$ref": "#/components/schemas/Target" },
                         "categories": { "type": "array", "items": { "enum": categories } },
-                        "tools": { "type": "array", "items": { "type": "string" }, "description": "Overrides categories" },
-                        "excludeTools": { "type": "array", "items": { "type": "string" } },
+                        "tools": { "type": "array", "items": { "enum": tool_ids }, "maxItems": MAX_TOOL_NAMES,
+                            "description": "Overrides categories" },
+                        "excludeTools": { "type": "array", "items": { "enum": tool_ids }, "maxItems": MAX_TOOL_NAMES },
                         "enableIntelligence": { "type": "boolean", "default": true,
                             "description": "Accepted for compatibility; livescan does no AI analysis." },
                         "timeout": { "type": "integer", "minimum": TIMEOUT_RANGE_MS.start(), "maximum": TIMEOUT_RANGE_MS.end(),
@@ -152,11 +156,16 @@ pub fn document() -> Value {
                 },
                 "Target": {
                     "type": "object",
-                    "description": "Exactly one of url, urls or directory.",
+                    "description": "Exactly one of url, urls or directory. A directory must be an absolute \
+                        path inside the server's scan roots.",
+                    "minProperties": 1,
+                    "maxProperties": 1,
+                    "additionalProperties": false,
                     "properties": {
-                        "url": { "type": "string", "format": "uri" },
-                        "urls": { "type": "array", "items": { "type": "string", "format": "uri" }, "minItems": 1, "maxItems": MAX_URLS },
-                        "directory": { "type": "string" }
+                        "url": { "type": "string", "format": "uri", "pattern": "^https?://" },
+                        "urls": { "type": "array", "items": { "type": "string", "format": "uri", "pattern": "^https?://" },
+                                  "minItems": 1, "maxItems": MAX_URLS },
+                        "directory": { "type": "string", "pattern": "^/" }
                     }
                 },
                 "Started": {
