@@ -190,14 +190,17 @@ async fn session_events(
     RawQuery(query): RawQuery,
 ) -> ApiResult {
     let query = query_map(query);
-    let last_event_id = headers
+    // Both are checked; a reconnecting EventSource's Last-Event-ID wins.
+    let from_query = parse_number::<u64>("after", query.get("after"))?;
+    let from_header = headers
         .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let after = match last_event_id {
-        Some(raw) => parse_number::<u64>("Last-Event-ID", Some(&raw))?,
-        None => parse_number::<u64>("after", query.get("after"))?,
-    };
+        .map(|v| {
+            let raw = v.to_str().unwrap_or("").to_string();
+            parse_number::<u64>("Last-Event-ID", Some(&raw))
+        })
+        .transpose()?
+        .flatten();
+    let after = from_header.or(from_query);
     let caller = caller(&headers);
     if let Some(after) = after {
         let state = engine.session(&caller, &id).await?;

@@ -76,7 +76,7 @@ pub fn document(tool_ids: &[&str]) -> Value {
                     ],
                     "responses": {
                         "200": { "description": "The session in the requested view", "content": { "application/json": {
-                            "schema": { "oneOf": [
+                            "schema": { "anyOf": [
                                 { "$ref": "#/components/schemas/Session" },
                                 { "$ref": "#/components/schemas/SessionProgress" },
                                 { "$ref": "#/components/schemas/SessionIncrement" } ] } } } },
@@ -97,7 +97,11 @@ pub fn document(tool_ids: &[&str]) -> Value {
                         { "name": "Last-Event-ID", "in": "header", "required": false, "schema": { "type": "integer", "minimum": 0, "maximum": u64::MAX } }
                     ],
                     "responses": {
-                        "200": { "description": "An event stream", "content": { "text/event-stream": { "schema": { "type": "string" } } } },
+                        "200": { "description": "An event stream", "content": { "text/event-stream": { "schema": {
+                            "type": "object",
+                            "description": "Each event's data is a JSON object: the Session for `snapshot`; \
+                                otherwise the stored event (seq, at, type, and report / tool / status) with \
+                                the progress after it, and the summary on session_finished." } } } },
                         "204": { "description": "The session has finished and nothing follows the given cursor" },
                         "400": error_response("Invalid cursor"),
                         "404": error_response("No such session")
