@@ -67,7 +67,8 @@ impl FairSlots {
     }
 
     /// How many slots are taken now.
-    pub fn in_use(&self) -> usize {
+    #[cfg(test)]
+    fn in_use(&self) -> usize {
         self.lock().in_use
     }
 

@@ -19,7 +19,6 @@ pub struct FileEntry {
 
 #[derive(Debug)]
 pub struct Inventory {
-    root: PathBuf,
     files: Vec<FileEntry>,
 }
 
@@ -73,14 +72,7 @@ impl Inventory {
             });
         }
         files.sort_by(|a, b| a.rel.cmp(&b.rel));
-        Ok(Inventory {
-            root: root.to_path_buf(),
-            files,
-        })
-    }
-
-    pub fn root(&self) -> &Path {
-        &self.root
+        Ok(Inventory { files })
     }
 
     pub fn files(&self) -> &[FileEntry] {
