@@ -1,4 +1,4 @@
-//! The seed's REST flows against a real server: start, the three polling
+//! The Sessions API reference's REST flows against a real server: start, the three polling
 //! modes, listing, SSE with resume, cancel, and every kind of bad input.
 
 mod common;
@@ -29,7 +29,7 @@ fn check_progress(progress: &Value) {
 }
 
 #[tokio::test]
-async fn directory_session_follows_the_seed_polling_flows() {
+async fn directory_session_follows_the_reference_polling_flows() {
     let server = TestServer::start().await;
     let (status, started) = server
         .post(

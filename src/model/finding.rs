@@ -53,7 +53,7 @@ impl FromStr for Severity {
     }
 }
 
-/// The seed's four tool categories.
+/// The Sessions API reference's four tool categories.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Category {
@@ -217,7 +217,7 @@ mod tests {
     }
 
     #[test]
-    fn categories_use_the_seed_spelling() {
+    fn categories_use_the_reference_spelling() {
         assert_eq!(
             serde_json::to_string(&Category::CodeQuality).unwrap(),
             "\"code-quality\""

@@ -1,6 +1,6 @@
 //! Domain types and pure functions: findings, tool reports, sessions, the event
 //! log's events and the state folded from them, progress and summary arithmetic.
-//! Serde derives here produce the REST JSON (lowerCamelCase, seed spelling).
+//! Serde derives here produce the REST JSON (lowerCamelCase, as the Sessions API reference spells it).
 
 pub mod finding;
 pub mod session;

@@ -70,7 +70,7 @@ pub enum Outcome {
     Skipped,
 }
 
-/// The scan target, validated: exactly one kind. Serialises as the seed's
+/// The scan target, validated: exactly one kind. Serialises as the Sessions API reference's
 /// `{"url": ...}`, `{"urls": [...]}` or `{"directory": ...}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -108,7 +108,7 @@ impl Target {
 }
 
 /// A start request as clients send it (REST JSON, or converted from gRPC),
-/// before validation. Field names follow the seed.
+/// before validation. Field names follow the Sessions API reference.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StartRequest {
@@ -172,7 +172,7 @@ pub struct ToolResult {
     pub partial: bool,
 }
 
-/// One tool's report within a session, in the seed's shape.
+/// One tool's report within a session, in the Sessions API reference's shape.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ToolReport {
@@ -742,7 +742,7 @@ mod tests {
     }
 
     #[test]
-    fn target_serialises_in_the_seed_shape() {
+    fn target_serialises_in_the_reference_shape() {
         let json = serde_json::to_value(Target::Url("https://a.example".into())).unwrap();
         assert_eq!(json, serde_json::json!({"url": "https://a.example"}));
     }

@@ -1,4 +1,4 @@
-//! The axum adapter: the seed's JSON polling API and its additive routes
+//! The axum adapter: the Sessions API reference's JSON polling API and its additive routes
 //! (SSE events, cancel, tools, health, OpenAPI). Each handler parses its
 //! input, makes one engine call and renders a view.
 

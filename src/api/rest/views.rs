@@ -1,4 +1,4 @@
-//! The JSON shapes of the REST API, exactly as the seed documents them, plus
+//! The JSON shapes of the REST API, exactly as the Sessions API reference documents them, plus
 //! the additive fields (`cursor`, `scanId`, `target`, `createdAt`, ...).
 
 use crate::engine::{EngineError, ToolInfo};
