@@ -138,6 +138,22 @@ pub async fn in_process(options: &ScanOptions, console: &mut Console) -> Result<
 /// enough for a server restart).
 const RESUME_ATTEMPTS: u32 = 8;
 
+/// Whether a failed watch is worth resuming: connection trouble (which
+/// surfaces as UNAVAILABLE, UNKNOWN "transport error" and the like) is;
+/// an answer about the request itself is not.
+fn retryable(status: &tonic::Status) -> bool {
+    use tonic::Code;
+    !matches!(
+        status.code(),
+        Code::NotFound
+            | Code::InvalidArgument
+            | Code::Unauthenticated
+            | Code::PermissionDenied
+            | Code::FailedPrecondition
+            | Code::Unimplemented
+    )
+}
+
 async fn back_off(attempt: u32) {
     let millis = (250u64 << attempt.min(5)).min(8_000);
     tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
@@ -196,7 +212,7 @@ pub async fn remote(server: &str, options: &ScanOptions, console: &mut Console) 
             .await;
         let mut stream = match stream {
             Ok(stream) => stream.into_inner(),
-            Err(status) if attempts < RESUME_ATTEMPTS && status.code() == tonic::Code::Unavailable => {
+            Err(status) if attempts < RESUME_ATTEMPTS && retryable(&status) => {
                 back_off(attempts).await;
                 attempts += 1;
                 continue;
@@ -210,7 +226,7 @@ pub async fn remote(server: &str, options: &ScanOptions, console: &mut Console) 
                     message
                 }
                 Ok(None) => return Err(anyhow!("the server ended the stream before the session finished")),
-                Err(status) if attempts < RESUME_ATTEMPTS => {
+                Err(status) if attempts < RESUME_ATTEMPTS && retryable(&status) => {
                     tracing::warn!(error = %status.message(), "watch stream dropped; resuming");
                     back_off(attempts).await;
                     attempts += 1;
