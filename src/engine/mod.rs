@@ -205,18 +205,28 @@ impl Engine {
         after: Option<u64>,
     ) -> Result<impl Stream<Item = Result<WatchItem, EngineError>> + Send + 'static, EngineError> {
         let meta = self.inner.owned_meta(caller, session_id).await?;
-        if let Some(after) = after {
-            let newest = self.inner.load(meta.clone()).await?.cursor;
-            if after > newest {
+        let current = self.inner.load(meta).await?;
+        let start = match after {
+            None => (*current).clone(),
+            Some(after) if after > current.cursor => {
                 return Err(EngineError::invalid(
                     "after_seq",
-                    format!("{after} is beyond the newest event of this session ({newest})"),
+                    format!(
+                        "{after} is beyond the newest event of this session ({})",
+                        current.cursor
+                    ),
                 ));
             }
-        }
+            Some(after) if after == current.cursor => (*current).clone(),
+            // Resuming mid-log: fold up to the cursor, for the progress sent with each event.
+            Some(after) => {
+                let events = events_after(&*self.inner.store, session_id, 0).await?;
+                SessionState::fold(current.meta.clone(), events.iter().take_while(|e| e.seq <= after))
+            }
+        };
         let params = WatchParams {
-            meta,
-            after,
+            start,
+            snapshot: after.is_none(),
             heartbeat: self.inner.config.heartbeat,
         };
         Ok(watch::stream(

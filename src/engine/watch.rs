@@ -6,7 +6,7 @@
 //! and never misses an event; it is simply caught up from the log.
 
 use super::EngineError;
-use crate::model::{Event, EventKind, Progress, SessionMeta, SessionState, Summary, Timestamp};
+use crate::model::{Event, EventKind, Progress, SessionState, Summary, Timestamp};
 use crate::store::Store;
 use chrono::Utc;
 use std::collections::HashMap;
@@ -74,8 +74,10 @@ pub enum WatchItem {
 }
 
 pub struct WatchParams {
-    pub meta: SessionMeta,
-    pub after: Option<u64>,
+    /// The session folded up to where the watch starts.
+    pub start: SessionState,
+    /// Whether to send `start` as a snapshot first (a watch without a cursor).
+    pub snapshot: bool,
     pub heartbeat: Duration,
 }
 
@@ -122,35 +124,15 @@ async fn pump(
     params: WatchParams,
     tx: &mpsc::Sender<Result<WatchItem, EngineError>>,
 ) -> Result<(), EngineError> {
-    let session_id = params.meta.session_id.clone();
-    // Subscribe before the first read so no notification can slip between.
+    let mut state = params.start;
+    let session_id = state.meta.session_id.clone();
+    // Subscribe before the first read of the log below, so no notification
+    // can slip between that read and the wait.
     let mut notifications = notifier.subscribe(&session_id);
-    let mut state = SessionState::new(params.meta);
-
-    // Fold up to the resume point (or everything, for a snapshot).
-    let resume_at = params.after;
-    loop {
-        let limit_to = resume_at.unwrap_or(u64::MAX);
-        let page = store.events_after(&session_id, state.cursor, PAGE).await?;
-        let mut reached = page.is_empty();
-        for event in page {
-            if event.seq > limit_to {
-                reached = true;
-                break;
-            }
-            state.apply(&event);
-        }
-        if reached || state.cursor >= limit_to {
-            break;
-        }
-    }
-    if resume_at.is_none() {
-        let finished = state.is_finished();
+    if params.snapshot {
         send(tx, WatchItem::Snapshot(Box::new(state.clone()))).await?;
-        if finished {
-            return Ok(());
-        }
-    } else if state.is_finished() && resume_at.is_some_and(|after| after >= state.cursor) {
+    }
+    if state.is_finished() {
         return Ok(());
     }
 
