@@ -134,7 +134,7 @@ impl<C: FileCheck> Tool for FileTool<C> {
             let ToolTarget::Directory(inventory) = ctx.target.clone() else {
                 return Err(ToolError::UnsupportedTarget);
             };
-            let worker = off_runtime(move || {
+            off_runtime(move || {
                 let mut found = Vec::new();
                 for file in inventory.files() {
                     if ctx.cancel.is_cancelled() {
@@ -152,8 +152,8 @@ impl<C: FileCheck> Tool for FileTool<C> {
                     }
                 }
                 Ok(())
-            });
-            worker.await?
+            })
+            .await?
         })
     }
 }
