@@ -4,6 +4,8 @@
 //! Layers (imports run one way): `api` -> `engine` -> `tools`, `store` -> `model`.
 //! Nothing below `api` knows about tonic or axum.
 
+#![recursion_limit = "256"] // the OpenAPI document is one large `json!`
+
 pub mod api;
 pub mod engine;
 pub mod model;

@@ -1,15 +1,16 @@
 //! The `livescan` command: `serve` runs the API (REST and gRPC on one port)
 //! with its workers; `scan` runs one scan with live console output, in-process
-//! or through a server; `tools` lists the catalog.
+//! or through a server; `tools` lists the catalog; `keys` and `credits`
+//! manage accounts in the data directory.
 
 mod cli;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use cli::console::{Console, FailOn};
+use cli::keys::{CreditsCommand, DataDir, KeysCommand};
 use cli::scan::ScanOptions;
-use livescan::engine::{Engine, EngineConfig, TargetPolicy};
-use livescan::store::SqliteStore;
+use livescan::engine::{Engine, EngineConfig, RateLimit, TargetPolicy};
 use livescan::tools::{Availability, Catalog};
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -37,6 +38,12 @@ enum Command {
     Scan(ScanArgs),
     /// List the tool catalog.
     Tools,
+    /// Create, list and revoke API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Grant credits and show balances.
+    #[command(subcommand)]
+    Credits(CreditsCommand),
 }
 
 #[derive(clap::Args)]
@@ -44,9 +51,8 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080", env = "LIVESCAN_LISTEN")]
     listen: SocketAddr,
-    /// Where the SQLite database lives (created if missing).
-    #[arg(long, default_value = "livescan-data", env = "LIVESCAN_DATA_DIR")]
-    data_dir: PathBuf,
+    #[command(flatten)]
+    data_dir: DataDir,
     /// Directories that directory targets must lie within (repeatable).
     /// Default: the directory the server was started in.
     #[arg(long = "scan-root")]
@@ -57,6 +63,12 @@ struct ServeArgs {
     /// Tools running at once across all sessions.
     #[arg(long, default_value_t = 16)]
     max_running_tools: usize,
+    /// Requests per second each API key may make (0: no limit).
+    #[arg(long, default_value_t = RateLimit::default().per_second)]
+    rate_limit: f64,
+    /// Requests each API key may make at once before the per-second rate applies.
+    #[arg(long, default_value_t = RateLimit::default().burst)]
+    rate_burst: u32,
 }
 
 #[derive(clap::Args)]
@@ -66,6 +78,12 @@ struct ScanArgs {
     /// Run on this livescan server (e.g. http://127.0.0.1:8080) instead of in-process.
     #[arg(long, env = "LIVESCAN_SERVER")]
     server: Option<String>,
+    /// The API key for --server. Default: the local key that `serve` wrote
+    /// into the data directory.
+    #[arg(long, env = "LIVESCAN_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    #[command(flatten)]
+    data_dir: DataDir,
     /// Categories to run (comma-separated): security, code-quality, accessibility, performance.
     #[arg(long, value_delimiter = ',')]
     categories: Vec<String>,
@@ -92,7 +110,7 @@ fn main() -> ExitCode {
     // The server logs its work; the console commands keep stderr for problems.
     let default_filter = match cli.command {
         Command::Serve(_) => "info,sqlx=warn,tower_http=warn",
-        Command::Scan(_) | Command::Tools => "warn",
+        Command::Scan(_) | Command::Tools | Command::Keys(_) | Command::Credits(_) => "warn",
     };
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -116,6 +134,8 @@ fn main() -> ExitCode {
                 print_tools();
                 Ok(ExitCode::SUCCESS)
             }
+            Command::Keys(command) => cli::keys::keys(command).await.map(|()| ExitCode::SUCCESS),
+            Command::Credits(command) => cli::keys::credits(command).await.map(|()| ExitCode::SUCCESS),
         }
     });
     // Do not wait for tools still running in blocking threads.
@@ -127,17 +147,21 @@ fn main() -> ExitCode {
 }
 
 async fn serve(args: ServeArgs) -> Result<()> {
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("cannot create data directory {}", args.data_dir.display()))?;
+    let data_dir = &args.data_dir.path;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+    if !(args.rate_limit >= 0.0 && args.rate_limit.is_finite()) || args.rate_burst == 0 {
+        anyhow::bail!("--rate-limit must be 0 or more and --rate-burst at least 1");
+    }
     // One server per data directory: a second one would resume the first
     // one's running sessions and run their tools twice.
-    let lock_path = args.data_dir.join("livescan.lock");
+    let lock_path = data_dir.join("livescan.lock");
     let lock = std::fs::File::create(&lock_path)
         .with_context(|| format!("cannot create {}", lock_path.display()))?;
     lock.try_lock().map_err(|_| {
         anyhow::anyhow!(
             "another livescan server is using the data directory {}",
-            args.data_dir.display()
+            data_dir.display()
         )
     })?;
     let roots = if args.scan_roots.is_empty() {
@@ -156,22 +180,27 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let database = args.data_dir.join("livescan.sqlite");
-    let store = Arc::new(
-        SqliteStore::open(&database)
-            .await
-            .with_context(|| format!("cannot open {}", database.display()))?,
-    );
+    let database = args.data_dir.database();
+    let store = Arc::new(args.data_dir.open_store().await?);
+    let (key_path, created) = cli::keys::ensure_local_key(&*store, &args.data_dir).await?;
+    if created {
+        tracing::info!(path = %key_path.display(), "created an API key for the local account; `livescan scan --server` uses it by itself");
+    }
     let mut config = EngineConfig::new(TargetPolicy {
         scan_roots: scan_roots.clone(),
         allow_private: args.allow_private_targets,
     });
     config.global_concurrency = args.max_running_tools;
+    config.rate_limit = (args.rate_limit > 0.0).then_some(RateLimit {
+        per_second: args.rate_limit,
+        burst: args.rate_burst,
+    });
     let engine = Engine::open(store, Catalog::builtin(), config).await?;
     let address = listener.local_addr()?;
     tracing::info!(
         %address,
         database = %database.display(),
+        local_key = %key_path.display(),
         scan_roots = ?scan_roots,
         allow_private_targets = args.allow_private_targets,
         "livescan is serving REST and gRPC on http://{address}"
@@ -202,7 +231,10 @@ async fn scan(args: ScanArgs) -> Result<ExitCode> {
     };
     let mut console = Console::new();
     let end = match &args.server {
-        Some(server) => cli::scan::remote(server, &options, &mut console).await?,
+        Some(server) => {
+            let key = cli::keys::client_key(args.api_key, &args.data_dir);
+            cli::scan::remote(server, key, &options, &mut console).await?
+        }
         None => cli::scan::in_process(&options, &mut console).await?,
     };
     let crossed = args.fail_on.crossed(&end.summary);

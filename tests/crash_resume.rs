@@ -34,6 +34,14 @@ async fn page(State(gate): State<GatedPage>) -> axum::response::Html<&'static st
 struct Serve {
     child: Child,
     base: String,
+    /// The local key the server wrote into its data directory.
+    key: String,
+}
+
+impl Serve {
+    fn client(&self) -> reqwest::Client {
+        common::http_with_key(&self.key)
+    }
 }
 
 impl Drop for Serve {
@@ -69,12 +77,18 @@ fn serve(data_dir: &std::path::Path, listen: &str) -> Serve {
     };
     // Keep draining the log so the child never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    Serve { child, base }
+    let key = std::fs::read_to_string(data_dir.join("local.key")).unwrap();
+    Serve {
+        child,
+        base,
+        key: key.trim().to_string(),
+    }
 }
 
-async fn get_json(base: &str, path: &str) -> Value {
-    common::http()
-        .get(format!("{base}{path}"))
+async fn get_json(server: &Serve, path: &str) -> Value {
+    server
+        .client()
+        .get(format!("{}{path}", server.base))
         .send()
         .await
         .unwrap()
@@ -118,7 +132,8 @@ async fn a_killed_server_resumes_its_session_with_every_report_once() {
     let first = serve(data_dir.path(), "127.0.0.1:0");
     // One tool at a time: http-headers gets the first (immediate) answer and
     // finishes; html-a11y's request then waits at the gate.
-    let started: Value = common::http()
+    let started: Value = first
+        .client()
         .post(format!("{}/api/sessions", first.base))
         .json(&json!({ "target": { "url": format!("{site}/page") }, "tools": ["http-headers", "html-a11y"], "maxConcurrent": 1 }))
         .send()
@@ -133,7 +148,7 @@ async fn a_killed_server_resumes_its_session_with_every_report_once() {
         .to_string();
     let mut waited = 0;
     loop {
-        let session = get_json(&first.base, &format!("/api/sessions/{id}")).await;
+        let session = get_json(&first, &format!("/api/sessions/{id}")).await;
         let reports = &session["toolReports"];
         if reports["http-headers"]["status"] == "completed" && reports["html-a11y"]["status"] == "running" {
             break;
@@ -167,7 +182,7 @@ async fn a_killed_server_resumes_its_session_with_every_report_once() {
 
     let mut session = Value::Null;
     for _ in 0..600 {
-        session = get_json(&second.base, &format!("/api/sessions/{id}")).await;
+        session = get_json(&second, &format!("/api/sessions/{id}")).await;
         if common::is_terminal(&session["status"]) {
             break;
         }
@@ -184,7 +199,8 @@ async fn a_killed_server_resumes_its_session_with_every_report_once() {
 
     // The log holds exactly one report per tool and one end.
     let events = common::read_sse(
-        common::http()
+        second
+            .client()
             .get(format!("{}/api/sessions/{id}/events?after=0", second.base))
             .send()
             .await
@@ -213,6 +229,10 @@ async fn the_cli_rides_out_a_server_crash() {
     let address = first.base.trim_start_matches("http://").to_string();
     let cli = tokio::process::Command::new(env!("CARGO_BIN_EXE_livescan"))
         .args(["scan", "--server", &first.base, &format!("{site}/page")])
+        // The CLI finds the server's local key in its data directory by itself.
+        .arg("--data-dir")
+        .arg(data_dir.path())
+        .env_remove("LIVESCAN_API_KEY")
         .args([
             "--tools",
             "http-headers,html-a11y",

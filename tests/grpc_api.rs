@@ -22,7 +22,7 @@ fn directory_request(max_concurrent: u32) -> pb::StartSessionRequest {
 }
 
 async fn collect(
-    client: &mut pb::session_service_client::SessionServiceClient<tonic::transport::Channel>,
+    client: &mut common::GrpcClient,
     session_id: &str,
     after_seq: Option<u64>,
 ) -> Vec<pb::WatchSessionResponse> {
@@ -400,6 +400,7 @@ async fn health_reflection_and_grpc_web_are_served_on_the_same_port() {
         .build()
         .unwrap()
         .post(server.url("/livescan.v1.SessionService/ListTools"))
+        .bearer_auth(&server.key)
         .header("content-type", "application/grpc-web+proto")
         .header("x-grpc-web", "1")
         .body(frame)

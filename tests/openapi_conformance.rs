@@ -47,6 +47,7 @@ async fn the_server_does_what_its_openapi_document_says() {
     let output = tokio::process::Command::new(&st)
         .current_dir(workdir.path())
         .args(["run", &server.url("/openapi.json")])
+        .args(["--header", &format!("Authorization: Bearer {}", server.key)])
         .args([
             "--checks",
             "all",

@@ -56,6 +56,7 @@ async fn a_python_client_generated_from_the_protos_watches_and_resumes() {
     let urls: Vec<String> = (0..5).map(|i| format!("{site}/slow.html?p={i}")).collect();
     let output = run(Command::new(&python)
         .arg(root.join("tests/python/watch_client.py"))
+        .env("LIVESCAN_API_KEY", &server.key)
         .arg(stubs.path())
         .arg(server.addr.to_string())
         .args(&urls))

@@ -105,7 +105,12 @@ async fn directory_session_follows_the_reference_polling_flows() {
         "every report, and only those, arrived incrementally"
     );
     assert_eq!(full["progress"]["percentage"], 100);
-    assert_eq!(full["userId"], "local");
+    assert_eq!(full["userId"], server.user_id.as_str());
+    assert_eq!(full["creditsReserved"], reports.len());
+    assert!(
+        full.get("refund").is_none(),
+        "nothing failed, nothing refunded: {full}"
+    );
     assert!(full["completedAt"].is_string());
     // session_started, session_running, a start and a report per tool, session_finished.
     assert_eq!(full["cursor"].as_u64().unwrap(), 3 + 2 * reports.len() as u64);
@@ -196,7 +201,8 @@ async fn server_sent_events_stream_and_resume_without_gaps() {
     let id = server
         .start_session(json!({ "target": { "url": page }, "maxConcurrent": 1 }))
         .await;
-    let response = common::http()
+    let response = server
+        .client()
         .get(server.url(&format!("/api/sessions/{id}/events")))
         .send()
         .await
@@ -225,7 +231,8 @@ async fn server_sent_events_stream_and_resume_without_gaps() {
 
     // Resuming from any event id replays exactly the events after it.
     let all = read_sse(
-        common::http()
+        server
+            .client()
             .get(server.url(&format!("/api/sessions/{id}/events")))
             .header("Last-Event-ID", "0")
             .send()
@@ -244,7 +251,8 @@ async fn server_sent_events_stream_and_resume_without_gaps() {
     );
     let middle = seqs[seqs.len() / 2];
     let rest = read_sse(
-        common::http()
+        server
+            .client()
             .get(server.url(&format!("/api/sessions/{id}/events?after={middle}")))
             .send()
             .await
@@ -261,7 +269,8 @@ async fn server_sent_events_stream_and_resume_without_gaps() {
     );
     // Past the end nothing will ever come: 204 stops a browser's EventSource reconnecting.
     let last = seqs.last().unwrap();
-    let done = common::http()
+    let done = server
+        .client()
         .get(server.url(&format!("/api/sessions/{id}/events")))
         .header("Last-Event-ID", last.to_string())
         .send()
@@ -475,7 +484,7 @@ async fn tools_health_and_openapi_describe_the_server() {
         .start_session(json!({ "target": { "directory": planted_dir() } }))
         .await;
     server.wait_finished(&id).await;
-    let client = common::http();
+    let client = server.client();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
             let url = server.url(&path.replace("{id}", &id));

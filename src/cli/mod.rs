@@ -1,4 +1,6 @@
-//! The command-line client: live console rendering and the scan runner.
+//! The command-line client: live console rendering, the scan runner, and
+//! the account commands.
 
 pub mod console;
+pub mod keys;
 pub mod scan;

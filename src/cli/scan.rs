@@ -89,6 +89,7 @@ pub async fn in_process(options: &ScanOptions, console: &mut Console) -> Result<
         None => Vec::new(),
     };
     let store = Arc::new(SqliteStore::in_memory().await?);
+    livescan::engine::accounts::ensure_local_user(&*store).await?;
     let config = EngineConfig::new(TargetPolicy {
         scan_roots,
         allow_private: true,
@@ -159,8 +160,14 @@ async fn back_off(attempt: u32) {
     tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
 }
 
-/// Runs the scan on a server and follows it through `WatchSession`.
-pub async fn remote(server: &str, options: &ScanOptions, console: &mut Console) -> Result<ScanEnd> {
+/// Runs the scan on a server and follows it through `WatchSession`, sending
+/// `key` (when there is one) as `authorization: Bearer`.
+pub async fn remote(
+    server: &str,
+    key: Option<String>,
+    options: &ScanOptions,
+    console: &mut Console,
+) -> Result<ScanEnd> {
     let request = options.request()?;
     let categories = request
         .categories
@@ -175,9 +182,22 @@ pub async fn remote(server: &str, options: &ScanOptions, console: &mut Console) 
                 })
         })
         .collect::<Result<Vec<i32>>>()?;
-    let mut client = SessionServiceClient::connect(server.to_string())
+    let channel = tonic::transport::Endpoint::from_shared(server.to_string())
+        .with_context(|| format!("`{server}` is not a server address like http://127.0.0.1:8080"))?
+        .connect()
         .await
         .with_context(|| format!("cannot connect to {server}"))?;
+    let authorization: Option<tonic::metadata::AsciiMetadataValue> = key
+        .map(|key| format!("Bearer {key}").parse())
+        .transpose()
+        .map_err(|_| anyhow!("the API key holds characters no key has"))?;
+    let mut client =
+        SessionServiceClient::with_interceptor(channel, move |mut request: tonic::Request<()>| {
+            if let Some(value) = &authorization {
+                request.metadata_mut().insert("authorization", value.clone());
+            }
+            Ok(request)
+        });
     let target = request.target.clone().unwrap_or_default();
     let started = client
         .start_session(pb::StartSessionRequest {
@@ -194,7 +214,14 @@ pub async fn remote(server: &str, options: &ScanOptions, console: &mut Console) 
             max_concurrent: request.max_concurrent.map(|m| m.min(u64::from(u32::MAX)) as u32),
         })
         .await
-        .map_err(|status| anyhow!("the server refused the scan: {}", status.message()))?
+        .map_err(|status| {
+            let hint = if status.code() == tonic::Code::Unauthenticated {
+                " (pass --api-key or set LIVESCAN_API_KEY; on the server's machine, --data-dir finds its local key)"
+            } else {
+                ""
+            };
+            anyhow!("the server refused the scan: {}{hint}", status.message())
+        })?
         .into_inner();
     let session = started.session.unwrap_or_default();
     console.show(&Update::Started {

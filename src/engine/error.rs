@@ -20,8 +20,11 @@ pub enum EngineError {
     Unauthenticated(String),
     #[error("insufficient credits: {required} required, {balance} available")]
     InsufficientCredits { required: u64, balance: i64 },
-    #[error("{0}")]
-    RateLimited(String),
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        retry_after: std::time::Duration,
+    },
     #[error("{0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -57,7 +60,7 @@ impl EngineError {
             EngineError::NotFound(_) => "not_found",
             EngineError::Unauthenticated(_) => "unauthenticated",
             EngineError::InsufficientCredits { .. } => "insufficient_credits",
-            EngineError::RateLimited(_) => "rate_limited",
+            EngineError::RateLimited { .. } => "rate_limited",
             EngineError::Unavailable(_) => "unavailable",
             EngineError::Internal(_) => "internal",
         }
@@ -69,9 +72,17 @@ impl EngineError {
             EngineError::Unauthenticated(_) => 401,
             EngineError::InsufficientCredits { .. } => 402,
             EngineError::NotFound(_) => 404,
-            EngineError::RateLimited(_) => 429,
+            EngineError::RateLimited { .. } => 429,
             EngineError::Unavailable(_) => 503,
             EngineError::Internal(_) => 500,
+        }
+    }
+
+    /// How long a rate-limited client should wait.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            EngineError::RateLimited { retry_after, .. } => Some(*retry_after),
+            _ => None,
         }
     }
 
@@ -81,6 +92,9 @@ impl EngineError {
             EngineError::InvalidArgument { details, .. } => details.clone(),
             EngineError::InsufficientCredits { required, balance } => {
                 json!({ "required": required, "balance": balance })
+            }
+            EngineError::RateLimited { retry_after, .. } => {
+                json!({ "retryAfterMs": retry_after.as_millis() as u64 })
             }
             _ => json!({}),
         }
@@ -93,6 +107,13 @@ impl From<StoreError> for EngineError {
             StoreError::UnknownSession(id) => EngineError::session_not_found(&id),
             StoreError::Database(msg) => EngineError::Unavailable(format!("storage unavailable: {msg}")),
             StoreError::Corrupt(msg) => EngineError::Internal(msg),
+            StoreError::InsufficientCredits { required, balance } => {
+                EngineError::InsufficientCredits { required, balance }
+            }
+            // A key whose user or record vanished under it.
+            StoreError::UnknownUser(_) | StoreError::UnknownKey(_) => {
+                EngineError::Unauthenticated("the API key's account no longer exists".to_string())
+            }
         }
     }
 }

@@ -1,13 +1,17 @@
 //! Orchestration, independent of any wire protocol: starting, reading,
 //! watching and cancelling sessions; scheduling tools under the per-session
 //! and global caps; running each tool with a deadline and cancellation; and
-//! resuming sessions that were running when the process stopped.
+//! resuming sessions that were running when the process stopped; who is
+//! calling (API keys, the per-key rate limit) and what they pay (credits are
+//! reserved when a session starts and refunded when it ends).
 //!
 //! Every change goes through the store's event log first and is then
 //! announced to watchers, so what clients see is always what is stored.
 
+pub mod accounts;
 mod error;
 pub mod plan;
+mod rate_limit;
 mod run;
 pub mod slots;
 mod states;
@@ -15,13 +19,17 @@ pub mod watch;
 
 pub use error::EngineError;
 pub use plan::TargetPolicy;
+pub use rate_limit::RateLimit;
 pub use watch::WatchItem;
 
-use crate::model::{Event, EventKind, SessionMeta, SessionState, StartRequest, TargetKind, time};
+use crate::model::{
+    Account, Event, EventKind, LedgerEntry, SessionMeta, SessionState, StartRequest, TargetKind, time,
+};
 use crate::store::{Store, events_after};
 use crate::tools::{Availability, Catalog, Fetcher};
 use futures::Stream;
 use rand::Rng;
+use rate_limit::RateLimiter;
 use slots::FairSlots;
 use states::StateCache;
 use std::collections::HashMap;
@@ -32,6 +40,8 @@ use watch::{Notifier, WatchParams};
 
 pub const DEFAULT_LIST_LIMIT: u32 = 20;
 pub const MAX_LIST_LIMIT: u32 = 100;
+/// Ledger entries shown with an account.
+pub const ACCOUNT_LEDGER_LIMIT: u32 = 50;
 
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
@@ -40,6 +50,8 @@ pub struct EngineConfig {
     pub global_concurrency: usize,
     /// How long a watch stream may stay silent before a heartbeat.
     pub heartbeat: Duration,
+    /// Requests per API key; `None`: unlimited.
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl EngineConfig {
@@ -48,6 +60,7 @@ impl EngineConfig {
             policy,
             global_concurrency: 16,
             heartbeat: Duration::from_secs(15),
+            rate_limit: Some(RateLimit::default()),
         }
     }
 }
@@ -59,10 +72,10 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// The single user every request acts as until accounts exist.
+    /// The local account, for scans run in this process.
     pub fn local() -> Self {
         Caller {
-            user_id: "local".to_string(),
+            user_id: accounts::LOCAL_USER.to_string(),
         }
     }
 }
@@ -91,6 +104,7 @@ struct Inner {
     notifier: Arc<Notifier>,
     fetcher: Arc<Fetcher>,
     states: StateCache,
+    limiter: Option<RateLimiter>,
     /// Cancellation tokens of the sessions running in this process.
     running: Mutex<HashMap<String, CancellationToken>>,
 }
@@ -108,6 +122,7 @@ impl Engine {
                 catalog,
                 slots: FairSlots::new(config.global_concurrency),
                 fetcher: Arc::new(Fetcher::new(config.policy.allow_private)),
+                limiter: config.rate_limit.map(RateLimiter::new),
                 config,
                 notifier: Arc::new(Notifier::default()),
                 states: StateCache::default(),
@@ -122,7 +137,35 @@ impl Engine {
         Ok(engine)
     }
 
-    /// Validates the request, stores the new session and starts its tools.
+    /// The caller behind an `Authorization` header value, after the key's
+    /// rate limit. Missing, malformed, unknown, revoked and expired keys are
+    /// refused with a message that says which (and never repeats the key).
+    pub async fn authenticate(&self, authorization: Option<&[u8]>) -> Result<Caller, EngineError> {
+        let key = accounts::bearer_key(authorization)?;
+        let (caller, record) = accounts::verify(&*self.inner.store, key).await?;
+        if let Some(limiter) = &self.inner.limiter {
+            limiter.take(&record.key_id)?;
+        }
+        Ok(caller)
+    }
+
+    /// The caller's balance and newest ledger entries.
+    pub async fn account(&self, caller: &Caller) -> Result<(Account, Vec<LedgerEntry>), EngineError> {
+        let account =
+            self.inner.store.user(&caller.user_id).await?.ok_or_else(|| {
+                EngineError::Unauthenticated("the API key's account no longer exists".into())
+            })?;
+        let ledger = self
+            .inner
+            .store
+            .ledger(&caller.user_id, ACCOUNT_LEDGER_LIMIT)
+            .await?;
+        Ok((account, ledger))
+    }
+
+    /// Validates the request, reserves the cost of its tools from the
+    /// caller's balance (402 when short), stores the new session and starts
+    /// its tools.
     pub async fn start_session(
         &self,
         caller: &Caller,
@@ -142,10 +185,11 @@ impl Engine {
             options: plan.options,
             created_at,
         };
+        let cost = plan.tools.iter().map(|t| u64::from(t.cost)).sum();
         let first = self
             .inner
             .store
-            .create_session(&meta, &EventKind::SessionStarted { tools: plan.tools })
+            .create_session(&meta, &EventKind::SessionStarted { tools: plan.tools }, cost)
             .await?;
         let state = Arc::new(SessionState::fold(meta, [&first]));
         tracing::info!(session = %state.meta.session_id, target = %state.meta.target.describe(), tools = state.reports.len(), "session started");

@@ -241,6 +241,7 @@ fn select_tools(
                 selected.push(SelectedTool {
                     name: spec.id.to_string(),
                     category: spec.category,
+                    cost: spec.cost,
                 });
             }
         }
@@ -262,6 +263,7 @@ fn select_tools(
                 selected.push(SelectedTool {
                     name: spec.id.to_string(),
                     category: spec.category,
+                    cost: spec.cost,
                 });
             }
         }

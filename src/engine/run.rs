@@ -6,6 +6,7 @@ use super::{EngineError, Inner};
 use crate::model::{
     EventKind, Outcome, SelectedTool, SessionState, SessionStatus, Target, ToolReport, ToolStatus,
 };
+use crate::store::SessionEnd;
 use crate::tools::{Availability, FindingSink, Inventory, ToolContext, ToolError, ToolTarget};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -143,16 +144,19 @@ impl Inner {
             }
             Ok(()) => (SessionStatus::Partial, None),
         };
-        self.append(
-            session_id,
-            &EventKind::SessionFinished {
-                status,
-                error,
-                refund: None,
-            },
-        )
-        .await?;
-        tracing::info!(session = %session_id, status = status.as_str(), "session finished");
+        let (refunded_tools, refund_credits) = state.refund_due();
+        let end = SessionEnd {
+            status,
+            error,
+            refunded_tools,
+            refund_credits,
+        };
+        // The refund is stored with the end, in one transaction: a second
+        // finish (after a restart, say) finds the end and moves nothing.
+        if let Some(event) = self.store.finish_session(&state.meta, &end).await? {
+            self.notifier.publish(session_id, event.seq);
+            tracing::info!(session = %session_id, status = status.as_str(), refunded = refund_credits, "session finished");
+        }
         Ok(())
     }
 }

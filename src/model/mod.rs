@@ -1,11 +1,14 @@
 //! Domain types and pure functions: findings, tool reports, sessions, the event
-//! log's events and the state folded from them, progress and summary arithmetic.
+//! log's events and the state folded from them, progress and summary arithmetic,
+//! and accounts (users, key records, the credit ledger).
 //! Serde derives here produce the REST JSON (lowerCamelCase, as the Sessions API reference spells it).
 
+pub mod account;
 pub mod finding;
 pub mod session;
 pub mod time;
 
+pub use account::{Account, KeyRecord, KeyState, LedgerEntry, LedgerKind};
 pub use finding::{Category, Finding, Severity, TargetKind, fingerprint};
 pub use session::{
     BySeverity, Event, EventKind, Outcome, Progress, RawTarget, Refund, SelectedTool, SessionMeta,

@@ -270,9 +270,14 @@ impl ToolReport {
 pub struct SelectedTool {
     pub name: String,
     pub category: Category,
+    /// Credits reserved for this tool when the session started; what a
+    /// refund returns, whatever the catalog says later.
+    #[serde(default)]
+    pub cost: u32,
 }
 
-/// The refund shown on a finished session once accounts hold credits.
+/// The credits returned when a session ended, for the tools that failed,
+/// timed out, were skipped or never ran.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Refund {
@@ -421,6 +426,8 @@ pub struct Summary {
 pub struct SessionState {
     pub meta: SessionMeta,
     pub status: SessionStatus,
+    /// The tools as selected at the start, with the credits reserved for each.
+    pub selected: Vec<SelectedTool>,
     /// One report per selected tool, in run order.
     pub reports: Vec<ToolReport>,
     pub cancel_requested: bool,
@@ -439,6 +446,7 @@ impl SessionState {
             last_updated: meta.created_at,
             meta,
             status: SessionStatus::Initializing,
+            selected: Vec::new(),
             reports: Vec::new(),
             cancel_requested: false,
             error: None,
@@ -465,6 +473,7 @@ impl SessionState {
                     .iter()
                     .map(|t| ToolReport::pending(&t.name, t.category))
                     .collect();
+                self.selected = tools.clone();
             }
             EventKind::SessionRunning => self.status = SessionStatus::Running,
             EventKind::ToolStarted { tool } => {
@@ -580,14 +589,32 @@ impl SessionState {
 
     /// Tools that have not finished yet, in run order.
     pub fn unfinished_tools(&self) -> Vec<SelectedTool> {
-        self.reports
+        self.selected
             .iter()
-            .filter(|r| !r.status.is_finished())
-            .map(|r| SelectedTool {
-                name: r.tool_name.clone(),
-                category: r.category,
-            })
+            .filter(|tool| self.report(&tool.name).is_some_and(|r| !r.status.is_finished()))
+            .cloned()
             .collect()
+    }
+
+    /// What ending the session now would refund: every tool that failed, was
+    /// skipped or has not finished (it will be skipped), in run order, and
+    /// the sum of the credits reserved for them.
+    pub fn refund_due(&self) -> (Vec<String>, u64) {
+        let owed: Vec<&SelectedTool> = self
+            .selected
+            .iter()
+            .filter(|tool| {
+                self.report(&tool.name)
+                    .is_none_or(|r| r.status != ToolStatus::Completed)
+            })
+            .collect();
+        let credits = owed.iter().map(|t| u64::from(t.cost)).sum();
+        (owed.into_iter().map(|t| t.name.clone()).collect(), credits)
+    }
+
+    /// The credits reserved when the session started.
+    pub fn reserved_credits(&self) -> u64 {
+        self.selected.iter().map(|t| u64::from(t.cost)).sum()
     }
 }
 
@@ -647,6 +674,7 @@ mod tests {
             .map(|n| SelectedTool {
                 name: n.to_string(),
                 category: Category::Security,
+                cost: 2,
             })
             .collect();
         let events = vec![
@@ -703,6 +731,12 @@ mod tests {
         let unfinished: Vec<String> = state.unfinished_tools().into_iter().map(|t| t.name).collect();
         assert_eq!(unfinished, vec!["c", "d"]);
         assert_eq!(state.status, SessionStatus::Running);
+        // b failed; c and d have not run: all three are owed back, a is not.
+        assert_eq!(state.reserved_credits(), 8);
+        assert_eq!(
+            state.refund_due(),
+            (vec!["b".to_string(), "c".to_string(), "d".to_string()], 6)
+        );
     }
 
     #[test]

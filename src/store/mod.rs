@@ -1,13 +1,16 @@
-//! Persistence behind one trait: sessions, their metadata, and each session's
-//! append-only event log. The store assigns sequence numbers and timestamps
+//! Persistence behind one trait: sessions, their metadata, each session's
+//! append-only event log, and accounts (users, API key hashes, the credit
+//! ledger). The store assigns sequence numbers and timestamps
 //! inside the insert itself, so numbers have no gaps, commit order is sequence
 //! order, and times strictly increase within a session. It also enforces "at
 //! most one report per (session, tool)", "at most one end per session" and
-//! "nothing after the end".
+//! "nothing after the end". Money moves only inside the transactions that
+//! record a session's start (the reservation) and its end (the refund), so a
+//! crash can never charge or refund a session twice.
 
 pub mod sqlite;
 
-use crate::model::{Event, EventKind, SessionMeta};
+use crate::model::{Account, Event, EventKind, KeyRecord, LedgerEntry, SessionMeta, SessionStatus};
 use async_trait::async_trait;
 
 pub use sqlite::SqliteStore;
@@ -20,6 +23,23 @@ pub enum StoreError {
     Corrupt(String),
     #[error("unknown session {0}")]
     UnknownSession(String),
+    #[error("unknown user `{0}`")]
+    UnknownUser(String),
+    #[error("unknown API key id `{0}`")]
+    UnknownKey(String),
+    #[error("insufficient credits: {required} required, {balance} available")]
+    InsufficientCredits { required: u64, balance: i64 },
+}
+
+/// How a session ends, as the engine decided it; the store adds the balance
+/// after the refund.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionEnd {
+    pub status: SessionStatus,
+    pub error: Option<String>,
+    /// Tools whose credits go back, in run order. Empty: no refund.
+    pub refunded_tools: Vec<String>,
+    pub refund_credits: u64,
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -36,8 +56,21 @@ impl From<serde_json::Error> for StoreError {
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Stores a new session together with its first event (seq 1).
-    async fn create_session(&self, meta: &SessionMeta, first: &EventKind) -> Result<Event, StoreError>;
+    /// Stores a new session together with its first event (seq 1), taking
+    /// `cost` credits from the owner's balance in the same transaction, or
+    /// nothing at all when the balance is short (`InsufficientCredits`).
+    async fn create_session(
+        &self,
+        meta: &SessionMeta,
+        first: &EventKind,
+        cost: u64,
+    ) -> Result<Event, StoreError>;
+
+    /// Appends the session-finished event and, in the same transaction, gives
+    /// the owner back `end.refund_credits`. Returns `None` (and moves no
+    /// credits) when the session had already ended.
+    async fn finish_session(&self, meta: &SessionMeta, end: &SessionEnd)
+    -> Result<Option<Event>, StoreError>;
 
     /// Appends an event with the next sequence number. Returns `None` when the
     /// event would be a second report for the same tool, a second end of the
@@ -55,6 +88,27 @@ pub trait Store: Send + Sync + 'static {
 
     /// Sessions without a session-finished event, oldest first.
     async fn unfinished_sessions(&self) -> Result<Vec<SessionMeta>, StoreError>;
+
+    /// Creates a user whose balance starts at `credits` (a grant in the ledger).
+    async fn create_user(&self, user_id: &str, name: &str, credits: u64) -> Result<Account, StoreError>;
+
+    async fn user(&self, user_id: &str) -> Result<Option<Account>, StoreError>;
+
+    /// Adds `credits` to a user's balance; returns the new balance.
+    async fn grant(&self, user_id: &str, credits: u64, note: &str) -> Result<i64, StoreError>;
+
+    /// A user's newest ledger entries, newest first.
+    async fn ledger(&self, user_id: &str, limit: u32) -> Result<Vec<LedgerEntry>, StoreError>;
+
+    async fn add_key(&self, key: &KeyRecord) -> Result<(), StoreError>;
+
+    async fn key(&self, key_id: &str) -> Result<Option<KeyRecord>, StoreError>;
+
+    /// Every key, oldest first.
+    async fn keys(&self) -> Result<Vec<KeyRecord>, StoreError>;
+
+    /// Marks a key revoked (once; revoking again keeps the first time).
+    async fn revoke_key(&self, key_id: &str) -> Result<KeyRecord, StoreError>;
 }
 
 /// Every event of a session after `after`, page by page.

@@ -7,8 +7,10 @@
 //! in order) instead of meeting in SQLite's busy handler, which sleeps for
 //! milliseconds at a time. Reads use a pool of their own.
 
-use super::{Store, StoreError};
-use crate::model::{Event, EventKind, SessionMeta, time};
+use super::{SessionEnd, Store, StoreError};
+use crate::model::{
+    Account, Event, EventKind, KeyRecord, LedgerEntry, LedgerKind, Refund, SessionMeta, time,
+};
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
@@ -17,7 +19,10 @@ use std::str::FromStr;
 use std::time::Duration;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_sessions.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/sqlite/0001_sessions.sql"),
+    include_str!("../../migrations/sqlite/0002_accounts.sql"),
+];
 
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
@@ -95,6 +100,89 @@ fn event_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Event, StoreError> {
     })
 }
 
+fn account_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Account, StoreError> {
+    Ok(Account {
+        user_id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        balance: row.try_get("balance")?,
+        created_at: time::from_millis(row.try_get("created_ms")?),
+    })
+}
+
+fn key_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<KeyRecord, StoreError> {
+    let millis = |column: &str| -> Result<Option<i64>, StoreError> { Ok(row.try_get(column)?) };
+    Ok(KeyRecord {
+        key_id: row.try_get("id")?,
+        user_id: row.try_get("user_id")?,
+        name: row.try_get("name")?,
+        hash: row.try_get("hash")?,
+        created_at: time::from_millis(row.try_get("created_ms")?),
+        expires_at: millis("expires_ms")?.map(time::from_millis),
+        revoked_at: millis("revoked_ms")?.map(time::from_millis),
+    })
+}
+
+fn ledger_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<LedgerEntry, StoreError> {
+    let kind: String = row.try_get("kind")?;
+    Ok(LedgerEntry {
+        id: row.try_get("id")?,
+        at: time::from_millis(row.try_get("at_ms")?),
+        kind: kind.parse().map_err(StoreError::Corrupt)?,
+        amount: row.try_get("amount")?,
+        balance_after: row.try_get("balance_after")?,
+        session_id: row.try_get("session_id")?,
+        note: row.try_get("note")?,
+    })
+}
+
+/// One ledger line, written inside the transaction that moved the credits.
+struct LedgerLine<'a> {
+    user_id: &'a str,
+    kind: LedgerKind,
+    amount: i64,
+    balance_after: i64,
+    session_id: Option<&'a str>,
+    note: &'a str,
+}
+
+async fn write_ledger(conn: &mut sqlx::SqliteConnection, line: LedgerLine<'_>) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO ledger (user_id, at_ms, kind, amount, balance_after, session_id, note)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .bind(line.user_id)
+    .bind(time::now_millis())
+    .bind(line.kind.as_str())
+    .bind(line.amount)
+    .bind(line.balance_after)
+    .bind(line.session_id)
+    .bind(line.note)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Adds `delta` to a user's balance; `None` when the user does not exist or
+/// the balance would go below zero.
+async fn move_credits(
+    conn: &mut sqlx::SqliteConnection,
+    user_id: &str,
+    delta: i64,
+) -> Result<Option<i64>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "UPDATE users SET balance = balance + ?2 WHERE id = ?1 AND balance + ?2 >= 0 RETURNING balance",
+    )
+    .bind(user_id)
+    .bind(delta)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// Credits as the database stores them (signed 64-bit).
+fn db_credits(amount: u64) -> Result<i64, StoreError> {
+    i64::try_from(amount).map_err(|_| StoreError::Corrupt(format!("{amount} credits is out of range")))
+}
+
 fn meta_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<SessionMeta, StoreError> {
     let meta: String = row.try_get("meta")?;
     Ok(serde_json::from_str(&meta)?)
@@ -137,8 +225,39 @@ async fn append_with<'e, E: sqlx::SqliteExecutor<'e>>(
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn create_session(&self, meta: &SessionMeta, first: &EventKind) -> Result<Event, StoreError> {
+    async fn create_session(
+        &self,
+        meta: &SessionMeta,
+        first: &EventKind,
+        cost: u64,
+    ) -> Result<Event, StoreError> {
         let mut tx = self.writer.begin().await?;
+        if cost > 0 {
+            let user = meta.user_id.as_str();
+            // Dropping the transaction on an early return rolls it back.
+            let Some(balance) = move_credits(&mut tx, user, -db_credits(cost)?).await? else {
+                let balance: Option<i64> = sqlx::query_scalar("SELECT balance FROM users WHERE id = ?1")
+                    .bind(user)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                return Err(match balance {
+                    Some(balance) => StoreError::InsufficientCredits {
+                        required: cost,
+                        balance,
+                    },
+                    None => StoreError::UnknownUser(user.to_string()),
+                });
+            };
+            let line = LedgerLine {
+                user_id: user,
+                kind: LedgerKind::Reserve,
+                amount: -db_credits(cost)?,
+                balance_after: balance,
+                session_id: Some(&meta.session_id),
+                note: "",
+            };
+            write_ledger(&mut tx, line).await?;
+        }
         sqlx::query("INSERT INTO sessions (id, user_id, created_ms, meta) VALUES (?1, ?2, ?3, ?4)")
             .bind(&meta.session_id)
             .bind(&meta.user_id)
@@ -151,6 +270,50 @@ impl Store for SqliteStore {
             .ok_or_else(|| StoreError::Corrupt(format!("session {} already had events", meta.session_id)))?;
         tx.commit().await?;
         Ok(event)
+    }
+
+    async fn finish_session(
+        &self,
+        meta: &SessionMeta,
+        end: &SessionEnd,
+    ) -> Result<Option<Event>, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let user = meta.user_id.as_str();
+        let amount = db_credits(end.refund_credits)?;
+        let refund = if end.refunded_tools.is_empty() {
+            None
+        } else {
+            let balance = move_credits(&mut tx, user, amount)
+                .await?
+                .ok_or_else(|| StoreError::UnknownUser(user.to_string()))?;
+            Some(Refund {
+                refunded_credits: end.refund_credits,
+                tools_refunded: end.refunded_tools.clone(),
+                new_balance: balance,
+            })
+        };
+        let kind = EventKind::SessionFinished {
+            status: end.status,
+            error: end.error.clone(),
+            refund: refund.clone(),
+        };
+        let Some(event) = append_with(&mut *tx, &meta.session_id, &kind).await? else {
+            // Already ended (and refunded then): roll the balance back.
+            return Ok(None);
+        };
+        if let Some(refund) = refund.filter(|r| r.refunded_credits > 0) {
+            let line = LedgerLine {
+                user_id: user,
+                kind: LedgerKind::Refund,
+                amount,
+                balance_after: refund.new_balance,
+                session_id: Some(&meta.session_id),
+                note: "",
+            };
+            write_ledger(&mut tx, line).await?;
+        }
+        tx.commit().await?;
+        Ok(Some(event))
     }
 
     async fn append(&self, session_id: &str, kind: &EventKind) -> Result<Option<Event>, StoreError> {
@@ -212,6 +375,133 @@ impl Store for SqliteStore {
         .await?;
         rows.iter().map(meta_from_row).collect()
     }
+
+    async fn create_user(&self, user_id: &str, name: &str, credits: u64) -> Result<Account, StoreError> {
+        let amount = db_credits(credits)?;
+        let now = time::now_millis();
+        let mut tx = self.writer.begin().await?;
+        sqlx::query("INSERT INTO users (id, name, balance, created_ms) VALUES (?1, ?2, ?3, ?4)")
+            .bind(user_id)
+            .bind(name)
+            .bind(amount)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        if amount > 0 {
+            let line = LedgerLine {
+                user_id,
+                kind: LedgerKind::Grant,
+                amount,
+                balance_after: amount,
+                session_id: None,
+                note: "opening balance",
+            };
+            write_ledger(&mut tx, line).await?;
+        }
+        tx.commit().await?;
+        Ok(Account {
+            user_id: user_id.to_string(),
+            name: name.to_string(),
+            balance: amount,
+            created_at: time::from_millis(now),
+        })
+    }
+
+    async fn user(&self, user_id: &str) -> Result<Option<Account>, StoreError> {
+        let row = sqlx::query("SELECT id, name, balance, created_ms FROM users WHERE id = ?1")
+            .bind(user_id)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(account_from_row).transpose()
+    }
+
+    async fn grant(&self, user_id: &str, credits: u64, note: &str) -> Result<i64, StoreError> {
+        let amount = db_credits(credits)?;
+        let mut tx = self.writer.begin().await?;
+        let balance = move_credits(&mut tx, user_id, amount)
+            .await?
+            .ok_or_else(|| StoreError::UnknownUser(user_id.to_string()))?;
+        let line = LedgerLine {
+            user_id,
+            kind: LedgerKind::Grant,
+            amount,
+            balance_after: balance,
+            session_id: None,
+            note,
+        };
+        write_ledger(&mut tx, line).await?;
+        tx.commit().await?;
+        Ok(balance)
+    }
+
+    async fn ledger(&self, user_id: &str, limit: u32) -> Result<Vec<LedgerEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, at_ms, kind, amount, balance_after, session_id, note FROM ledger
+             WHERE user_id = ?1 ORDER BY id DESC LIMIT ?2",
+        )
+        .bind(user_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(ledger_from_row).collect()
+    }
+
+    async fn add_key(&self, key: &KeyRecord) -> Result<(), StoreError> {
+        let result = sqlx::query(
+            "INSERT INTO api_keys (id, user_id, name, hash, created_ms, expires_ms, revoked_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .bind(&key.key_id)
+        .bind(&key.user_id)
+        .bind(&key.name)
+        .bind(&key.hash)
+        .bind(key.created_at.timestamp_millis())
+        .bind(key.expires_at.map(|t| t.timestamp_millis()))
+        .bind(key.revoked_at.map(|t| t.timestamp_millis()))
+        .execute(&self.writer)
+        .await;
+        match result {
+            Err(sqlx::Error::Database(err)) if err.is_foreign_key_violation() => {
+                Err(StoreError::UnknownUser(key.user_id.clone()))
+            }
+            other => other.map(drop).map_err(StoreError::from),
+        }
+    }
+
+    async fn key(&self, key_id: &str) -> Result<Option<KeyRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, user_id, name, hash, created_ms, expires_ms, revoked_ms FROM api_keys WHERE id = ?1",
+        )
+        .bind(key_id)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(key_from_row).transpose()
+    }
+
+    async fn keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, user_id, name, hash, created_ms, expires_ms, revoked_ms FROM api_keys
+             ORDER BY created_ms, id",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(key_from_row).collect()
+    }
+
+    async fn revoke_key(&self, key_id: &str) -> Result<KeyRecord, StoreError> {
+        let row = sqlx::query(
+            "UPDATE api_keys SET revoked_ms = COALESCE(revoked_ms, ?2) WHERE id = ?1
+             RETURNING id, user_id, name, hash, created_ms, expires_ms, revoked_ms",
+        )
+        .bind(key_id)
+        .bind(time::now_millis())
+        .fetch_optional(&self.writer)
+        .await?;
+        match row {
+            Some(row) => key_from_row(&row),
+            None => Err(StoreError::UnknownKey(key_id.to_string())),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -241,7 +531,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("db.sqlite")).await.unwrap();
         let first = store
-            .create_session(&meta("s1", "u", 1), &EventKind::SessionStarted { tools: vec![] })
+            .create_session(
+                &meta("s1", "u", 1),
+                &EventKind::SessionStarted { tools: vec![] },
+                0,
+            )
             .await
             .unwrap();
         assert_eq!(first.seq, 1);
@@ -305,6 +599,77 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn credits_are_reserved_at_start_and_refunded_once_at_the_end() {
+        let store = SqliteStore::in_memory().await.unwrap();
+        store.create_user("u", "alice", 5).await.unwrap();
+        let started = EventKind::SessionStarted { tools: vec![] };
+        store
+            .create_session(&meta("s1", "u", 1), &started, 3)
+            .await
+            .unwrap();
+        assert_eq!(store.user("u").await.unwrap().unwrap().balance, 2);
+
+        let short = store.create_session(&meta("s2", "u", 2), &started, 3).await;
+        assert!(
+            matches!(
+                short,
+                Err(StoreError::InsufficientCredits {
+                    required: 3,
+                    balance: 2
+                })
+            ),
+            "{short:?}"
+        );
+        assert!(store.session("s2").await.unwrap().is_none(), "nothing stored");
+        let nobody = store.create_session(&meta("s3", "ghost", 3), &started, 1).await;
+        assert!(matches!(nobody, Err(StoreError::UnknownUser(_))), "{nobody:?}");
+
+        let end = SessionEnd {
+            status: crate::model::SessionStatus::Partial,
+            error: None,
+            refunded_tools: vec!["a".into(), "b".into()],
+            refund_credits: 2,
+        };
+        let event = store
+            .finish_session(&meta("s1", "u", 1), &end)
+            .await
+            .unwrap()
+            .unwrap();
+        let EventKind::SessionFinished { refund, .. } = event.kind else {
+            panic!("not an end: {:?}", event.kind)
+        };
+        assert_eq!(refund.unwrap().new_balance, 4);
+        assert!(
+            store
+                .finish_session(&meta("s1", "u", 1), &end)
+                .await
+                .unwrap()
+                .is_none(),
+            "a second end is dropped"
+        );
+        assert_eq!(
+            store.user("u").await.unwrap().unwrap().balance,
+            4,
+            "refunded once"
+        );
+
+        let ledger = store.ledger("u", 10).await.unwrap();
+        let amounts: Vec<(LedgerKind, i64, i64)> = ledger
+            .iter()
+            .map(|e| (e.kind, e.amount, e.balance_after))
+            .collect();
+        assert_eq!(
+            amounts,
+            vec![
+                (LedgerKind::Refund, 2, 4),
+                (LedgerKind::Reserve, -3, 2),
+                (LedgerKind::Grant, 5, 5)
+            ]
+        );
+        assert_eq!(ledger.iter().map(|e| e.amount).sum::<i64>(), 4);
+    }
+
+    #[tokio::test]
     async fn sessions_survive_reopen_and_list_newest_first() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db.sqlite");
@@ -312,7 +677,11 @@ mod tests {
             let store = SqliteStore::open(&path).await.unwrap();
             for (id, user, ms) in [("a", "u1", 1), ("b", "u1", 2), ("c", "u2", 3)] {
                 store
-                    .create_session(&meta(id, user, ms), &EventKind::SessionStarted { tools: vec![] })
+                    .create_session(
+                        &meta(id, user, ms),
+                        &EventKind::SessionStarted { tools: vec![] },
+                        0,
+                    )
                     .await
                     .unwrap();
             }

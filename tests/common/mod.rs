@@ -1,8 +1,9 @@
 //! Shared test harness: a real livescan server on 127.0.0.1:0 over a real
-//! SQLite file, a local web site for URL targets, and small REST/SSE helpers.
+//! SQLite file with a funded test account, a local web site for URL targets,
+//! and small REST/SSE/gRPC helpers that send the account's API key.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
-use livescan::engine::{Engine, EngineConfig, TargetPolicy};
+use livescan::engine::{Engine, EngineConfig, TargetPolicy, accounts};
 use livescan::store::SqliteStore;
 use livescan::tools::Catalog;
 use serde_json::Value;
@@ -20,10 +21,52 @@ pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
+/// A loopback client that sends `key` as `Authorization: Bearer`.
+pub fn http_with_key(key: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {key}").parse().unwrap(),
+    );
+    reqwest::Client::builder()
+        .no_proxy()
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
+/// Adds `authorization: Bearer <key>` to every gRPC call.
+#[derive(Clone)]
+pub struct BearerKey(pub tonic::metadata::AsciiMetadataValue);
+
+impl BearerKey {
+    pub fn new(key: &str) -> Self {
+        BearerKey(format!("Bearer {key}").parse().unwrap())
+    }
+}
+
+impl tonic::service::Interceptor for BearerKey {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        request.metadata_mut().insert("authorization", self.0.clone());
+        Ok(request)
+    }
+}
+
+pub type GrpcClient = livescan::proto::session_service_client::SessionServiceClient<
+    tonic::service::interceptor::InterceptedService<tonic::transport::Channel, BearerKey>,
+>;
+
+/// Credits the test account starts with: plenty for any suite.
+pub const TEST_CREDITS: u64 = 1_000_000;
+
 pub struct TestServer {
     pub addr: SocketAddr,
     pub base: String,
     pub engine: Engine,
+    pub store: Arc<SqliteStore>,
+    /// The test account's API key.
+    pub key: String,
+    pub user_id: String,
     pub data_dir: tempfile::TempDir,
     server: tokio::task::JoinHandle<()>,
 }
@@ -42,6 +85,11 @@ impl TestServer {
     /// A server whose directory targets may lie under `tests/fixtures` and whose
     /// URL targets may be local, with a short heartbeat.
     pub async fn with_catalog(catalog: Catalog, global_concurrency: usize) -> TestServer {
+        Self::with_config(catalog, |config| config.global_concurrency = global_concurrency).await
+    }
+
+    /// A server as `with_catalog` makes it, with its configuration adjusted.
+    pub async fn with_config(catalog: Catalog, adjust: impl FnOnce(&mut EngineConfig)) -> TestServer {
         let data_dir = tempfile::tempdir().unwrap();
         let store = Arc::new(
             SqliteStore::open(&data_dir.path().join("livescan.sqlite"))
@@ -52,9 +100,12 @@ impl TestServer {
             scan_roots: vec![std::fs::canonicalize(fixtures()).unwrap()],
             allow_private: true,
         });
-        config.global_concurrency = global_concurrency;
         config.heartbeat = Duration::from_millis(300);
-        let engine = Engine::open(store, catalog, config).await.unwrap();
+        adjust(&mut config);
+        let (account, key) = accounts::create_account(&*store, "tester", TEST_CREDITS, None)
+            .await
+            .unwrap();
+        let engine = Engine::open(store.clone(), catalog, config).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let server = tokio::spawn({
@@ -69,6 +120,9 @@ impl TestServer {
             addr,
             base: format!("http://{addr}"),
             engine,
+            store,
+            key: key.key,
+            user_id: account.user_id,
             data_dir,
             server,
         }
@@ -78,14 +132,35 @@ impl TestServer {
         format!("{}{path}", self.base)
     }
 
+    /// A REST client with the test account's key.
+    pub fn client(&self) -> reqwest::Client {
+        http_with_key(&self.key)
+    }
+
+    /// A new account with `credits` and a client for it.
+    pub async fn account(&self, name: &str, credits: u64) -> (String, reqwest::Client) {
+        let (_, new) = accounts::create_account(&*self.store, name, credits, None)
+            .await
+            .unwrap();
+        let client = http_with_key(&new.key);
+        (new.key, client)
+    }
+
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let response = http().post(self.url(path)).json(&body).send().await.unwrap();
+        let response = self
+            .client()
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         let status = response.status().as_u16();
         (status, response.json().await.unwrap())
     }
 
     pub async fn post_raw(&self, path: &str, body: &'static str) -> (u16, Value) {
-        let response = http()
+        let response = self
+            .client()
             .post(self.url(path))
             .header("content-type", "application/json")
             .body(body)
@@ -97,7 +172,7 @@ impl TestServer {
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let response = http().get(self.url(path)).send().await.unwrap();
+        let response = self.client().get(self.url(path)).send().await.unwrap();
         let status = response.status().as_u16();
         (status, response.json().await.unwrap())
     }
@@ -121,12 +196,21 @@ impl TestServer {
         panic!("session {session_id} did not finish in 30 s");
     }
 
-    pub async fn grpc(
-        &self,
-    ) -> livescan::proto::session_service_client::SessionServiceClient<tonic::transport::Channel> {
-        livescan::proto::session_service_client::SessionServiceClient::connect(self.base.clone())
-            .await
+    /// A gRPC client with the test account's key.
+    pub async fn grpc(&self) -> GrpcClient {
+        self.grpc_with_key(&self.key).await
+    }
+
+    pub async fn grpc_with_key(&self, key: &str) -> GrpcClient {
+        let channel = tonic::transport::Endpoint::from_shared(self.base.clone())
             .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        livescan::proto::session_service_client::SessionServiceClient::with_interceptor(
+            channel,
+            BearerKey::new(key),
+        )
     }
 }
 

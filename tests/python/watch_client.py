@@ -5,9 +5,10 @@ session, takes the snapshot and one more message, drops the stream, resumes
 with after_seq, and checks that it saw every report exactly once, gap-free,
 ending with session_finished.
 
-usage: watch_client.py STUBS_DIR ADDRESS URL...
+usage: LIVESCAN_API_KEY=... watch_client.py STUBS_DIR ADDRESS URL...
 """
 
+import os
 import sys
 from collections import Counter
 
@@ -23,12 +24,13 @@ def main() -> int:
     # Loopback only: never through a proxy from the environment.
     channel = grpc.insecure_channel(address, options=[("grpc.enable_http_proxy", 0)])
     stub = rpc.SessionServiceStub(channel)
+    auth = [("authorization", f"Bearer {os.environ['LIVESCAN_API_KEY']}")]
     started = stub.StartSession(
-        pb.StartSessionRequest(target=pb.Target(urls=urls), max_concurrent=1)
+        pb.StartSessionRequest(target=pb.Target(urls=urls), max_concurrent=1), metadata=auth
     )
     total = started.session.progress.total
 
-    first_call = stub.WatchSession(pb.WatchSessionRequest(session_id=started.session_id))
+    first_call = stub.WatchSession(pb.WatchSessionRequest(session_id=started.session_id), metadata=auth)
     snapshot = next(first_call)
     assert snapshot.WhichOneof("event") == "snapshot", snapshot
     reports = Counter(r.tool_name for r in snapshot.snapshot.tool_reports if r.HasField("completed_at"))
@@ -38,7 +40,9 @@ def main() -> int:
     first_call.cancel()  # drop the connection mid-session
     messages = [second]
 
-    resumed = stub.WatchSession(pb.WatchSessionRequest(session_id=started.session_id, after_seq=second.seq))
+    resumed = stub.WatchSession(
+        pb.WatchSessionRequest(session_id=started.session_id, after_seq=second.seq), metadata=auth
+    )
     messages.extend(resumed)  # ends when the server closes the stream with OK
 
     # Heartbeats repeat the newest seq; every other message advances it by one.

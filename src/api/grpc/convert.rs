@@ -4,8 +4,9 @@
 
 use crate::engine::{EngineError, ToolInfo};
 use crate::model::{
-    BySeverity, Category, Finding, Outcome, Progress, RawTarget, Refund, SessionState, SessionStatus,
-    Severity, StartRequest, Summary, Target, Timestamp, ToolReport, ToolResult, ToolStatus,
+    Account, BySeverity, Category, Finding, LedgerEntry, LedgerKind, Outcome, Progress, RawTarget, Refund,
+    SessionState, SessionStatus, Severity, StartRequest, Summary, Target, Timestamp, ToolReport, ToolResult,
+    ToolStatus,
 };
 use crate::proto as pb;
 
@@ -365,6 +366,31 @@ pub fn tool(info: &ToolInfo) -> pb::Tool {
     }
 }
 
+pub fn account(account: &Account, ledger: &[LedgerEntry]) -> pb::GetAccountResponse {
+    pb::GetAccountResponse {
+        user_id: account.user_id.clone(),
+        name: account.name.clone(),
+        balance: account.balance,
+        ledger: ledger
+            .iter()
+            .map(|entry| pb::LedgerEntry {
+                id: entry.id,
+                at: Some(timestamp(&entry.at)),
+                kind: match entry.kind {
+                    LedgerKind::Grant => pb::LedgerKind::Grant,
+                    LedgerKind::Reserve => pb::LedgerKind::Reserve,
+                    LedgerKind::Refund => pb::LedgerKind::Refund,
+                }
+                .into(),
+                amount: entry.amount,
+                balance_after: entry.balance_after,
+                session_id: entry.session_id.clone().unwrap_or_default(),
+                note: entry.note.clone(),
+            })
+            .collect(),
+    }
+}
+
 pub fn status(err: EngineError) -> tonic::Status {
     use tonic::Code;
     let code = match &err {
@@ -372,7 +398,7 @@ pub fn status(err: EngineError) -> tonic::Status {
         EngineError::NotFound(_) => Code::NotFound,
         EngineError::Unauthenticated(_) => Code::Unauthenticated,
         EngineError::InsufficientCredits { .. } => Code::FailedPrecondition,
-        EngineError::RateLimited(_) => Code::ResourceExhausted,
+        EngineError::RateLimited { .. } => Code::ResourceExhausted,
         EngineError::Unavailable(_) => Code::Unavailable,
         EngineError::Internal(_) => Code::Internal,
     };
@@ -385,5 +411,12 @@ pub fn status(err: EngineError) -> tonic::Status {
         "livescan-error-bin",
         tonic::metadata::MetadataValue::from_bytes(details.as_bytes()),
     );
+    if let Some(wait) = err.retry_after() {
+        // Whole seconds, rounded up, as HTTP's Retry-After.
+        let seconds = wait.as_millis().div_ceil(1000).max(1);
+        if let Ok(value) = seconds.to_string().parse() {
+            metadata.insert("retry-after", value);
+        }
+    }
     tonic::Status::with_metadata(code, err.to_string(), metadata)
 }

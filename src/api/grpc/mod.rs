@@ -23,9 +23,12 @@ impl GrpcSessions {
     }
 }
 
-/// Until accounts exist every request acts as the one local user.
-fn caller<T>(_request: &Request<T>) -> Caller {
-    Caller::local()
+impl GrpcSessions {
+    /// The caller named by the `authorization` metadata's API key.
+    async fn caller<T>(&self, request: &Request<T>) -> Result<Caller, Status> {
+        let header = request.metadata().get("authorization").map(|v| v.as_bytes());
+        self.engine.authenticate(header).await.map_err(status)
+    }
 }
 
 type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchSessionResponse, Status>> + Send>>;
@@ -36,7 +39,7 @@ impl SessionService for GrpcSessions {
         &self,
         request: Request<pb::StartSessionRequest>,
     ) -> Result<Response<pb::StartSessionResponse>, Status> {
-        let caller = caller(&request);
+        let caller = self.caller(&request).await?;
         let state = self
             .engine
             .start_session(&caller, convert::start_request(request.into_inner()))
@@ -53,7 +56,7 @@ impl SessionService for GrpcSessions {
         &self,
         request: Request<pb::GetSessionRequest>,
     ) -> Result<Response<pb::GetSessionResponse>, Status> {
-        let caller = caller(&request);
+        let caller = self.caller(&request).await?;
         let request = request.into_inner();
         let state = self
             .engine
@@ -95,7 +98,7 @@ impl SessionService for GrpcSessions {
         &self,
         request: Request<pb::WatchSessionRequest>,
     ) -> Result<Response<Self::WatchSessionStream>, Status> {
-        let caller = caller(&request);
+        let caller = self.caller(&request).await?;
         let request = request.into_inner();
         let items = self
             .engine
@@ -110,7 +113,7 @@ impl SessionService for GrpcSessions {
         &self,
         request: Request<pb::ListSessionsRequest>,
     ) -> Result<Response<pb::ListSessionsResponse>, Status> {
-        let caller = caller(&request);
+        let caller = self.caller(&request).await?;
         let limit = Some(request.into_inner().limit).filter(|l| *l > 0);
         let (sessions, total) = self.engine.list_sessions(&caller, limit).await.map_err(status)?;
         Ok(Response::new(pb::ListSessionsResponse {
@@ -123,7 +126,7 @@ impl SessionService for GrpcSessions {
         &self,
         request: Request<pb::CancelSessionRequest>,
     ) -> Result<Response<pb::CancelSessionResponse>, Status> {
-        let caller = caller(&request);
+        let caller = self.caller(&request).await?;
         let state = self
             .engine
             .cancel(&caller, &request.into_inner().session_id)
@@ -136,11 +139,21 @@ impl SessionService for GrpcSessions {
 
     async fn list_tools(
         &self,
-        _request: Request<pb::ListToolsRequest>,
+        request: Request<pb::ListToolsRequest>,
     ) -> Result<Response<pb::ListToolsResponse>, Status> {
+        self.caller(&request).await?;
         Ok(Response::new(pb::ListToolsResponse {
             tools: self.engine.tools().iter().map(convert::tool).collect(),
         }))
+    }
+
+    async fn get_account(
+        &self,
+        request: Request<pb::GetAccountRequest>,
+    ) -> Result<Response<pb::GetAccountResponse>, Status> {
+        let caller = self.caller(&request).await?;
+        let (account, ledger) = self.engine.account(&caller).await.map_err(status)?;
+        Ok(Response::new(convert::account(&account, &ledger)))
     }
 }
 

@@ -1,6 +1,7 @@
 //! The axum adapter: the Sessions API reference's JSON polling API and its additive routes
-//! (SSE events, cancel, tools, health, OpenAPI). Each handler parses its
-//! input, makes one engine call and renders a view.
+//! (SSE events, cancel, tools, account, health, OpenAPI). Each handler
+//! parses its input, makes one engine call and renders a view. Every route
+//! but `/healthz` and `/openapi.json` needs `Authorization: Bearer <api key>`.
 
 mod openapi;
 mod views;
@@ -10,7 +11,7 @@ use crate::model::{StartRequest, time};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -35,7 +36,22 @@ impl From<EngineError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.0.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, Json(views::error(&self.0))).into_response()
+        let mut response = (status, Json(views::error(&self.0))).into_response();
+        let headers = response.headers_mut();
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"livescan\""),
+            );
+        }
+        if let Some(wait) = self.0.retry_after() {
+            // Whole seconds, rounded up: a client that waits this long gets through.
+            headers.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(wait.as_millis().div_ceil(1000).max(1) as u64),
+            );
+        }
+        response
     }
 }
 
@@ -48,6 +64,7 @@ pub fn router(engine: Engine) -> Router {
         .route("/api/sessions/{id}/events", get(session_events))
         .route("/api/sessions/{id}/cancel", post(cancel_session))
         .route("/api/tools", get(list_tools))
+        .route("/api/account", get(account))
         .route("/healthz", get(health))
         .route("/openapi.json", get(openapi_document))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -59,9 +76,11 @@ pub async fn not_found() -> Response {
     ApiError(EngineError::NotFound("no such route; see /openapi.json".into())).into_response()
 }
 
-/// Until accounts exist every request acts as the one local user.
-fn caller(_headers: &HeaderMap) -> Caller {
-    Caller::local()
+/// The caller named by the request's API key.
+async fn caller(engine: &Engine, headers: &HeaderMap) -> Result<Caller, EngineError> {
+    engine
+        .authenticate(headers.get(header::AUTHORIZATION).map(HeaderValue::as_bytes))
+        .await
 }
 
 fn query_map(query: Option<String>) -> HashMap<String, String> {
@@ -119,8 +138,9 @@ async fn start_session(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
+    let caller = caller(&engine, &headers).await?;
     let request = parse_start(body)?;
-    let state = engine.start_session(&caller(&headers), request).await?;
+    let state = engine.start_session(&caller, request).await?;
     Ok((StatusCode::ACCEPTED, Json(views::started(&state))).into_response())
 }
 
@@ -147,7 +167,7 @@ async fn get_session(
         .get("since")
         .map(|raw| time::parse(raw).map_err(|m| EngineError::invalid("since", m)))
         .transpose()?;
-    let state = engine.session(&caller(&headers), &id).await?;
+    let state = engine.session(&caller(&engine, &headers).await?, &id).await?;
     let body: Value = if progress_only {
         views::progress(&state)
     } else if let Some(after) = after {
@@ -166,7 +186,9 @@ async fn list_sessions(
     RawQuery(query): RawQuery,
 ) -> ApiResult {
     let limit = parse_number::<u32>("limit", query_map(query).get("limit"))?;
-    let (sessions, total) = engine.list_sessions(&caller(&headers), limit).await?;
+    let (sessions, total) = engine
+        .list_sessions(&caller(&engine, &headers).await?, limit)
+        .await?;
     Ok(Json(views::list(&sessions, total)).into_response())
 }
 
@@ -175,7 +197,7 @@ async fn cancel_session(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let state = engine.cancel(&caller(&headers), &id).await?;
+    let state = engine.cancel(&caller(&engine, &headers).await?, &id).await?;
     Ok(Json(views::full(&state)).into_response())
 }
 
@@ -201,7 +223,7 @@ async fn session_events(
         .transpose()?
         .flatten();
     let after = from_header.or(from_query);
-    let caller = caller(&headers);
+    let caller = caller(&engine, &headers).await?;
     if let Some(after) = after {
         let state = engine.session(&caller, &id).await?;
         if state.is_finished() && after >= state.cursor {
@@ -241,8 +263,14 @@ fn sse_events(
     })
 }
 
-async fn list_tools(State(engine): State<Engine>) -> Json<Value> {
-    Json(views::tools(&engine.tools()))
+async fn list_tools(State(engine): State<Engine>, headers: HeaderMap) -> ApiResult {
+    caller(&engine, &headers).await?;
+    Ok(Json(views::tools(&engine.tools())).into_response())
+}
+
+async fn account(State(engine): State<Engine>, headers: HeaderMap) -> ApiResult {
+    let (account, ledger) = engine.account(&caller(&engine, &headers).await?).await?;
+    Ok(Json(views::account(&account, &ledger)).into_response())
 }
 
 async fn health(State(engine): State<Engine>) -> Json<Value> {

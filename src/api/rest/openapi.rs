@@ -29,6 +29,27 @@ fn session_id_param() -> Value {
 
 /// The document for a server whose catalog holds `tool_ids`.
 pub fn document(tool_ids: &[&str]) -> Value {
+    let mut document = operations(tool_ids);
+    // Every operation that needs a key can answer 401 and 429.
+    if let Some(paths) = document["paths"].as_object_mut() {
+        for operation in paths
+            .values_mut()
+            .filter_map(Value::as_object_mut)
+            .flat_map(|p| p.values_mut())
+        {
+            if operation.get("security").is_none() {
+                operation["responses"]["401"] =
+                    error_response("No API key, or one that is malformed, unknown, revoked or expired");
+                operation["responses"]["429"] = error_response(
+                    "Too many requests for this API key; the Retry-After header says when to try again",
+                );
+            }
+        }
+    }
+    document
+}
+
+fn operations(tool_ids: &[&str]) -> Value {
     let severities = json!(["critical", "high", "medium", "low", "info"]);
     let categories = json!(["security", "code-quality", "accessibility", "performance"]);
     json!({
@@ -38,8 +59,10 @@ pub fn document(tool_ids: &[&str]) -> Value {
             "version": env!("CARGO_PKG_VERSION"),
             "description": "Streaming scan sessions: start a session, then poll it (full, progress-only or \
                 incremental) or follow its server-sent events. For incremental polling pass the previous \
-                response's `lastUpdated` as `since` (or its `cursor` as `after`), never the client's clock."
+                response's `lastUpdated` as `since` (or its `cursor` as `after`), never the client's clock. \
+                Every operation but /healthz and /openapi.json needs `Authorization: Bearer <api key>`."
         },
+        "security": [{ "apiKey": [] }],
         "paths": {
             "/api/sessions": {
                 "post": {
@@ -48,7 +71,9 @@ pub fn document(tool_ids: &[&str]) -> Value {
                         "schema": { "$ref": "#/components/schemas/StartRequest" } } } },
                     "responses": {
                         "202": json_response("Session started; tools run in the background", "Started"),
-                        "400": error_response("Invalid request; `error.details.field` names the field")
+                        "400": error_response("Invalid request; `error.details.field` names the field"),
+                        "402": error_response("The balance does not cover the selected tools; \
+                            `error.details` holds `required` and `balance`")
                     }
                 },
                 "get": {
@@ -124,9 +149,16 @@ pub fn document(tool_ids: &[&str]) -> Value {
                     "responses": { "200": json_response("Every tool with its availability", "ToolList") }
                 }
             },
+            "/api/account": {
+                "get": {
+                    "summary": "Your balance and your newest ledger entries",
+                    "responses": { "200": json_response("The account of the calling key", "Account") }
+                }
+            },
             "/healthz": {
                 "get": {
                     "summary": "Liveness",
+                    "security": [],
                     "responses": { "200": { "description": "The server is up", "content": { "application/json": {
                         "schema": { "type": "object", "required": ["status"], "properties": {
                             "status": { "const": "ok" }, "version": { "type": "string" },
@@ -136,12 +168,34 @@ pub fn document(tool_ids: &[&str]) -> Value {
             "/openapi.json": {
                 "get": {
                     "summary": "This document",
+                    "security": [],
                     "responses": { "200": { "description": "OpenAPI 3.1", "content": { "application/json": { "schema": { "type": "object" } } } } }
                 }
             }
         },
         "components": {
+            "securitySchemes": {
+                "apiKey": { "type": "http", "scheme": "bearer",
+                    "description": "An API key from `livescan keys create`, or the server's local key file." }
+            },
             "schemas": {
+                "Account": {
+                    "type": "object",
+                    "required": ["userId", "name", "balance", "createdAt", "ledger"],
+                    "properties": {
+                        "userId": { "type": "string" }, "name": { "type": "string" },
+                        "balance": { "type": "integer", "minimum": 0 },
+                        "createdAt": { "type": "string", "format": "date-time" },
+                        "ledger": { "type": "array", "description": "Newest first; at most 50 entries.",
+                            "items": { "type": "object", "required": ["id", "at", "kind", "amount", "balanceAfter"],
+                                "properties": {
+                                    "id": { "type": "integer" }, "at": { "type": "string", "format": "date-time" },
+                                    "kind": { "enum": ["grant", "reserve", "refund"] },
+                                    "amount": { "type": "integer", "description": "Negative for reservations" },
+                                    "balanceAfter": { "type": "integer" }, "sessionId": { "type": "string" },
+                                    "note": { "type": "string" } } } }
+                    }
+                },
                 "StartRequest": {
                     "type": "object",
                     "required": ["target"],
@@ -261,7 +315,8 @@ pub fn document(tool_ids: &[&str]) -> Value {
                         "createdAt": { "type": "string", "format": "date-time" },
                         "completedAt": { "type": ["string", "null"], "format": "date-time" },
                         "lastUpdated": { "type": "string", "format": "date-time" },
-                        "cursor": { "type": "integer" }
+                        "cursor": { "type": "integer" },
+                        "creditsReserved": { "type": "integer", "description": "Credits taken when the session started" }
                     }
                 },
                 "SessionProgress": {
@@ -325,7 +380,7 @@ pub fn document(tool_ids: &[&str]) -> Value {
                         "code": { "enum": ["invalid_argument", "not_found", "unauthenticated", "insufficient_credits",
                                            "rate_limited", "unavailable", "internal"] },
                         "message": { "type": "string" },
-                        "details": { "type": "object", "description": "field (for invalid_argument), valid (the accepted values), required and balance (for insufficient_credits)" } } } }
+                        "details": { "type": "object", "description": "field (for invalid_argument), valid (the accepted values), required and balance (for insufficient_credits), retryAfterMs (for rate_limited)" } } } }
                 }
             }
         }

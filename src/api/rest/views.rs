@@ -2,7 +2,7 @@
 //! the additive fields (`cursor`, `scanId`, `target`, `createdAt`, ...).
 
 use crate::engine::{EngineError, ToolInfo};
-use crate::model::{Event, Progress, SessionState, Summary, ToolReport, time};
+use crate::model::{Account, Event, LedgerEntry, Progress, SessionState, Summary, ToolReport, time};
 use serde_json::{Map, Value, json};
 
 fn ts(value: &crate::model::Timestamp) -> Value {
@@ -56,6 +56,7 @@ pub fn full(state: &SessionState) -> Value {
         "completedAt": opt_ts(&state.completed_at),
         "lastUpdated": ts(&state.last_updated),
         "cursor": state.cursor,
+        "creditsReserved": state.reserved_credits(),
     });
     if let Some(refund) = &state.refund {
         body["refund"] = to_value(refund);
@@ -140,6 +141,13 @@ pub fn tools(tools: &[ToolInfo]) -> Value {
         })
         .collect();
     json!({ "tools": entries, "total": tools.len() })
+}
+
+/// `GET /api/account`: the balance and the newest ledger entries.
+pub fn account(account: &Account, ledger: &[LedgerEntry]) -> Value {
+    let mut body = to_value(account);
+    body["ledger"] = to_value(&ledger);
+    body
 }
 
 /// The error body every failing route returns.

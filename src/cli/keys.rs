@@ -1,0 +1,289 @@
+//! The operator's account commands (`keys create|list|revoke`, `credits
+//! grant|show`) and the local key file: `serve` writes a key for the local
+//! account into the data directory on first start (mode 0600), and `scan
+//! --server` reads it when no key is given, so local use needs no set-up.
+//! These commands open the database directly; SQLite's WAL lets them run
+//! while a server uses the same data directory.
+
+use anyhow::{Context, Result, anyhow};
+use livescan::engine::accounts;
+use livescan::model::{KeyState, Timestamp, time};
+use livescan::store::{SqliteStore, Store};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The local key's file name inside the data directory.
+pub const LOCAL_KEY_FILE: &str = "local.key";
+/// The database's file name inside the data directory.
+pub const DATABASE_FILE: &str = "livescan.sqlite";
+
+#[derive(clap::Args, Clone)]
+pub struct DataDir {
+    /// Where the SQLite database and the local key live (created if missing).
+    #[arg(long = "data-dir", default_value = "livescan-data", env = "LIVESCAN_DATA_DIR")]
+    pub path: PathBuf,
+}
+
+impl DataDir {
+    pub fn database(&self) -> PathBuf {
+        self.path.join(DATABASE_FILE)
+    }
+
+    pub async fn open_store(&self) -> Result<SqliteStore> {
+        std::fs::create_dir_all(&self.path)
+            .with_context(|| format!("cannot create data directory {}", self.path.display()))?;
+        let database = self.database();
+        SqliteStore::open(&database)
+            .await
+            .with_context(|| format!("cannot open {}", database.display()))
+    }
+
+    pub fn local_key_path(&self) -> PathBuf {
+        self.path.join(LOCAL_KEY_FILE)
+    }
+}
+
+#[derive(clap::Subcommand)]
+pub enum KeysCommand {
+    /// Create an account with its first key (or, with --user, another key for
+    /// an account). Prints the key, and nothing else, on stdout.
+    Create {
+        /// A name for the account (or for the key, with --user).
+        #[arg(long)]
+        name: String,
+        /// Credits to start with (or to add, with --user).
+        #[arg(long, default_value_t = 0)]
+        credits: u64,
+        /// Add the key to this existing account (a user id or one of its key ids).
+        #[arg(long)]
+        user: Option<String>,
+        /// Make the key stop working after this long, e.g. `90d`, `12h`, `30m`.
+        #[arg(long, value_parser = parse_duration)]
+        expires_in: Option<Duration>,
+        #[command(flatten)]
+        data_dir: DataDir,
+    },
+    /// List every key with its account and balance (never the keys themselves).
+    List {
+        #[command(flatten)]
+        data_dir: DataDir,
+    },
+    /// Revoke a key at once; requests with it get 401 from then on.
+    Revoke {
+        /// The key's id (as `keys list` shows it) or the whole key.
+        key: String,
+        #[command(flatten)]
+        data_dir: DataDir,
+    },
+}
+
+#[derive(clap::Subcommand)]
+pub enum CreditsCommand {
+    /// Add credits to an account.
+    Grant {
+        /// A user id, or the id of one of the account's keys.
+        user: String,
+        /// How many credits to add.
+        credits: u64,
+        /// Why, for the ledger.
+        #[arg(long, default_value = "")]
+        note: String,
+        #[command(flatten)]
+        data_dir: DataDir,
+    },
+    /// Show an account's balance and its newest ledger entries.
+    Show {
+        /// A user id, or the id of one of the account's keys.
+        user: String,
+        #[command(flatten)]
+        data_dir: DataDir,
+    },
+}
+
+/// `30s`, `15m`, `12h`, `90d`.
+fn parse_duration(raw: &str) -> Result<Duration, String> {
+    let invalid = || format!("`{raw}` is not a duration like 30m, 12h or 90d");
+    let split = raw.find(|c: char| !c.is_ascii_digit()).ok_or_else(invalid)?;
+    let (number, unit) = raw.split_at(split);
+    let number: u64 = number.parse().map_err(|_| invalid())?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(invalid()),
+    };
+    Ok(Duration::from_secs(number.saturating_mul(seconds)))
+}
+
+fn fmt_time(at: Option<Timestamp>) -> String {
+    at.map_or_else(|| "-".to_string(), |t| time::format(&t))
+}
+
+pub async fn keys(command: KeysCommand) -> Result<()> {
+    match command {
+        KeysCommand::Create {
+            name,
+            credits,
+            user,
+            expires_in,
+            data_dir,
+        } => {
+            let store = data_dir.open_store().await?;
+            let expires_at = expires_in
+                .map(|d| time::from_millis(time::now_millis().saturating_add(d.as_millis() as i64)));
+            let new = match user {
+                None => {
+                    accounts::create_account(&store, &name, credits, expires_at)
+                        .await?
+                        .1
+                }
+                Some(user) => {
+                    let user_id = accounts::resolve_user(&store, &user).await?;
+                    let new = accounts::add_key(&store, &user_id, &name, expires_at).await?;
+                    if credits > 0 {
+                        accounts::grant(&store, &user_id, credits, "granted with a new key").await?;
+                    }
+                    new
+                }
+            };
+            eprintln!(
+                "created key {} for user {}; it is shown only now, keep it secret",
+                new.record.key_id, new.record.user_id
+            );
+            println!("{}", new.key);
+        }
+        KeysCommand::List { data_dir } => {
+            let store = data_dir.open_store().await?;
+            let now = time::from_millis(time::now_millis());
+            println!(
+                "{:<14} {:<20} {:<18} {:>10}  {:<9} {:<24} EXPIRES",
+                "KEY ID", "NAME", "USER", "BALANCE", "STATE", "CREATED"
+            );
+            for key in store.keys().await? {
+                let balance = store.user(&key.user_id).await?.map_or(0, |u| u.balance);
+                let state = match key.state(now) {
+                    KeyState::Active => "active",
+                    KeyState::Expired(_) => "expired",
+                    KeyState::Revoked(_) => "revoked",
+                };
+                println!(
+                    "{:<14} {:<20} {:<18} {:>10}  {:<9} {:<24} {}",
+                    key.key_id,
+                    key.name,
+                    key.user_id,
+                    balance,
+                    state,
+                    time::format(&key.created_at),
+                    fmt_time(key.expires_at)
+                );
+            }
+        }
+        KeysCommand::Revoke { key, data_dir } => {
+            let store = data_dir.open_store().await?;
+            let record = accounts::revoke(&store, &key).await?;
+            println!(
+                "revoked key {} ({}) at {}",
+                record.key_id,
+                record.name,
+                fmt_time(record.revoked_at)
+            );
+        }
+    }
+    Ok(())
+}
+
+pub async fn credits(command: CreditsCommand) -> Result<()> {
+    match command {
+        CreditsCommand::Grant {
+            user,
+            credits,
+            note,
+            data_dir,
+        } => {
+            let store = data_dir.open_store().await?;
+            let account = accounts::grant(&store, &user, credits, &note).await?;
+            println!(
+                "granted {credits} credits to {}; balance {}",
+                account.user_id, account.balance
+            );
+        }
+        CreditsCommand::Show { user, data_dir } => {
+            let store = data_dir.open_store().await?;
+            let user_id = accounts::resolve_user(&store, &user).await?;
+            let account = store
+                .user(&user_id)
+                .await?
+                .ok_or_else(|| anyhow!("no user `{user_id}`"))?;
+            println!(
+                "{} ({}): balance {}",
+                account.user_id, account.name, account.balance
+            );
+            for entry in store.ledger(&user_id, 50).await? {
+                println!(
+                    "{:<24} {:<8} {:>+9} -> {:>9}  {}{}",
+                    time::format(&entry.at),
+                    entry.kind.as_str(),
+                    entry.amount,
+                    entry.balance_after,
+                    entry.session_id.as_deref().unwrap_or(""),
+                    entry.note
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The local key file, written on a server's first start. Returns its path
+/// and whether it was created now.
+pub async fn ensure_local_key(store: &dyn Store, data_dir: &DataDir) -> Result<(PathBuf, bool)> {
+    let path = data_dir.local_key_path();
+    if path.exists() {
+        return Ok((path, false));
+    }
+    let new = accounts::local_key(store).await?;
+    write_secret(&path, &new.key)?;
+    Ok((path, true))
+}
+
+/// Writes `key` to `path` readable by its owner only, whole or not at all.
+fn write_secret(path: &Path, key: &str) -> Result<()> {
+    use std::io::Write;
+    let partial = path.with_extension("key.partial");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(&partial)
+        .with_context(|| format!("cannot write {}", partial.display()))?;
+    writeln!(file, "{key}")?;
+    file.sync_all()?;
+    std::fs::rename(&partial, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// The key `scan --server` sends: the one given, else the local key file's.
+pub fn client_key(given: Option<String>, data_dir: &DataDir) -> Option<String> {
+    given.filter(|k| !k.trim().is_empty()).or_else(|| {
+        std::fs::read_to_string(data_dir.local_key_path())
+            .ok()
+            .map(|k| k.trim().to_string())
+            .filter(|k| !k.is_empty())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_people_write_them() {
+        assert_eq!(parse_duration("90d"), Ok(Duration::from_secs(90 * 86_400)));
+        assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
+        assert!(parse_duration("12").is_err());
+        assert!(parse_duration("h").is_err());
+        assert!(parse_duration("3w").is_err());
+    }
+}
