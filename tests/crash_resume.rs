@@ -6,9 +6,9 @@ mod common;
 
 use axum::extract::State;
 use axum::routing::get;
+use common::RealServer;
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -31,61 +31,7 @@ async fn page(State(gate): State<GatedPage>) -> axum::response::Html<&'static st
     axum::response::Html("<html><head><title>t</title></head><body><img src=a.png></body></html>")
 }
 
-struct Serve {
-    child: Child,
-    base: String,
-    /// The local key the server wrote into its data directory.
-    key: String,
-}
-
-impl Serve {
-    fn client(&self) -> reqwest::Client {
-        common::http_with_key(&self.key)
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts the real binary on `listen` and reads the address it logs.
-fn serve(data_dir: &std::path::Path, listen: &str) -> Serve {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_livescan"))
-        .args([
-            "serve",
-            "--listen",
-            listen,
-            "--allow-private-targets",
-            "--data-dir",
-        ])
-        .arg(data_dir)
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let base = loop {
-        let line = lines.next().expect("serve exited before listening").unwrap();
-        if let Some(rest) = line.split("serving REST and gRPC on ").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
-    // Keep draining the log so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    let key = std::fs::read_to_string(data_dir.join("local.key")).unwrap();
-    Serve {
-        child,
-        base,
-        key: key.trim().to_string(),
-    }
-}
-
-async fn get_json(server: &Serve, path: &str) -> Value {
+async fn get_json(server: &RealServer, path: &str) -> Value {
     server
         .client()
         .get(format!("{}{path}", server.base))
@@ -129,7 +75,7 @@ async fn a_killed_server_resumes_its_session_with_every_report_once() {
     let (site, requests, open_gate) = gated_site().await;
 
     let data_dir = tempfile::tempdir().unwrap();
-    let first = serve(data_dir.path(), "127.0.0.1:0");
+    let first = RealServer::start(data_dir.path(), "127.0.0.1:0");
     // One tool at a time: http-headers gets the first (immediate) answer and
     // finishes; html-a11y's request then waits at the gate.
     let started: Value = first
@@ -175,10 +121,9 @@ async fn a_killed_server_resumes_its_session_with_every_report_once() {
 
     // kill -9, then let every later request through and start again.
     let mut first = first;
-    first.child.kill().unwrap();
-    first.child.wait().unwrap();
+    first.kill();
     open_gate.send(true).unwrap();
-    let second = serve(data_dir.path(), "127.0.0.1:0");
+    let second = RealServer::start(data_dir.path(), "127.0.0.1:0");
 
     let mut session = Value::Null;
     for _ in 0..600 {
@@ -225,7 +170,7 @@ async fn a_killed_server_resumes_its_session_with_every_report_once() {
 async fn the_cli_rides_out_a_server_crash() {
     let (site, requests, open_gate) = gated_site().await;
     let data_dir = tempfile::tempdir().unwrap();
-    let mut first = serve(data_dir.path(), "127.0.0.1:0");
+    let mut first = RealServer::start(data_dir.path(), "127.0.0.1:0");
     let address = first.base.trim_start_matches("http://").to_string();
     let cli = tokio::process::Command::new(env!("CARGO_BIN_EXE_livescan"))
         .args(["scan", "--server", &first.base, &format!("{site}/page")])
@@ -248,10 +193,9 @@ async fn the_cli_rides_out_a_server_crash() {
         .unwrap();
     // http-headers has finished and html-a11y waits at the gate.
     wait_for_requests(&requests, 2).await;
-    first.child.kill().unwrap();
-    first.child.wait().unwrap();
+    first.kill();
     open_gate.send(true).unwrap();
-    let _second = serve(data_dir.path(), &address);
+    let _second = RealServer::start(data_dir.path(), &address);
 
     let output = tokio::time::timeout(Duration::from_secs(60), cli.wait_with_output())
         .await
@@ -268,4 +212,117 @@ async fn the_cli_rides_out_a_server_crash() {
     assert_eq!(stdout.matches("✓ html-a11y:").count(), 1, "{stdout}");
     assert!(stdout.contains("[2/2] ✓"), "{stdout}");
     assert!(stdout.contains("Finished: completed"), "{stdout}");
+}
+
+/// A listener that accepts connections and closes them at once: every
+/// fetch from it fails, and no other process can take its port meanwhile.
+async fn slammed_door() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            drop(socket);
+        }
+    });
+    url
+}
+
+async fn account(server: &RealServer, client: &reqwest::Client) -> Value {
+    client
+        .get(format!("{}/api/account", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn wait_terminal(server: &RealServer, client: &reqwest::Client, id: &str) -> Value {
+    for _ in 0..600 {
+        let session: Value = client
+            .get(format!("{}/api/sessions/{id}", server.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if common::is_terminal(&session["status"]) {
+            return session;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("session {id} did not finish");
+}
+
+/// A session whose tools both fail, with the server killed (-9) while it
+/// runs and again after it ended: the refund is paid once, with the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refunds_are_paid_exactly_once_across_crashes() {
+    let (site, requests, open_gate) = gated_site().await;
+    let broken = slammed_door().await;
+    let data_dir = tempfile::tempdir().unwrap();
+    let dir = data_dir.path().to_str().unwrap();
+    let mut first = RealServer::start(data_dir.path(), "127.0.0.1:0");
+    // An account made with the CLI while the server runs.
+    let (code, key, stderr) = common::livescan(&[
+        "keys",
+        "create",
+        "--name",
+        "alice",
+        "--credits",
+        "10",
+        "--data-dir",
+        dir,
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let alice = common::http_with_key(key.trim());
+
+    // One tool at a time: http-headers reads the page, fails on the broken
+    // URL and is done; html-a11y then waits at the gate.
+    let started: Value = alice
+        .post(format!("{}/api/sessions", first.base))
+        .json(&json!({
+            "target": { "urls": [format!("{site}/page"), broken] },
+            "tools": ["http-headers", "html-a11y"],
+            "maxConcurrent": 1
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = started["sessionId"]
+        .as_str()
+        .expect("session started")
+        .to_string();
+    wait_for_requests(&requests, 2).await;
+    assert_eq!(account(&first, &alice).await["balance"], 8);
+
+    // kill -9 before the end, then let the gated request through.
+    first.kill();
+    open_gate.send(true).unwrap();
+    let mut second = RealServer::start(data_dir.path(), "127.0.0.1:0");
+    let session = wait_terminal(&second, &alice, &id).await;
+    assert_eq!(session["status"], "partial", "{session}");
+    let refund =
+        json!({ "refundedCredits": 2, "toolsRefunded": ["http-headers", "html-a11y"], "newBalance": 10 });
+    assert_eq!(session["refund"], refund);
+    assert_eq!(requests.load(Ordering::SeqCst), 3, "only html-a11y ran again");
+
+    // kill -9 after the end: nothing more is paid.
+    second.kill();
+    let third = RealServer::start(data_dir.path(), "127.0.0.1:0");
+    assert_eq!(wait_terminal(&third, &alice, &id).await["refund"], refund);
+    let account = account(&third, &alice).await;
+    assert_eq!(account["balance"], 10, "{account}");
+    let entries: Vec<(&str, i64)> = account["ledger"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap(), e["amount"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(entries, vec![("refund", 2), ("reserve", -2), ("grant", 10)]);
 }

@@ -7,9 +7,11 @@ use livescan::engine::{Engine, EngineConfig, TargetPolicy, accounts};
 use livescan::store::SqliteStore;
 use livescan::tools::Catalog;
 use serde_json::Value;
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// An HTTP client for loopback only: proxies from the environment are ignored.
@@ -351,4 +353,97 @@ fn parse_sse(text: &str) -> Vec<Sse> {
             })
         })
         .collect()
+}
+
+/// The real `livescan serve` binary as a child process, its log collected.
+pub struct RealServer {
+    pub child: Child,
+    pub base: String,
+    /// The local key the server wrote into its data directory.
+    pub key: String,
+    /// Everything the server has logged so far.
+    pub log: Arc<Mutex<String>>,
+}
+
+impl Drop for RealServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl RealServer {
+    /// Starts `livescan serve` on `listen` (URL targets may be local) and
+    /// reads the address it logs.
+    pub fn start(data_dir: &Path, listen: &str) -> RealServer {
+        Self::start_with(data_dir, listen, "info", &[])
+    }
+
+    pub fn start_with(data_dir: &Path, listen: &str, log_filter: &str, extra_args: &[&str]) -> RealServer {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_livescan"))
+            .args([
+                "serve",
+                "--listen",
+                listen,
+                "--allow-private-targets",
+                "--data-dir",
+            ])
+            .arg(data_dir)
+            .args(extra_args)
+            .env("RUST_LOG", log_filter)
+            .env("NO_COLOR", "1")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let log = Arc::new(Mutex::new(String::new()));
+        let base = loop {
+            let line = lines.next().expect("serve exited before listening").unwrap();
+            log.lock().unwrap().push_str(&format!("{line}\n"));
+            if let Some(rest) = line.split("serving REST and gRPC on ").nth(1) {
+                break rest.split_whitespace().next().unwrap().to_string();
+            }
+        };
+        // Keep draining the log so the child never blocks on a full pipe.
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                sink.lock().unwrap().push_str(&format!("{line}\n"));
+            }
+        });
+        let key = std::fs::read_to_string(data_dir.join("local.key")).unwrap();
+        RealServer {
+            child,
+            base,
+            key: key.trim().to_string(),
+            log,
+        }
+    }
+
+    /// A REST client with the local key.
+    pub fn client(&self) -> reqwest::Client {
+        http_with_key(&self.key)
+    }
+
+    /// kill -9, and wait for the process to be gone.
+    pub fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+/// Runs `livescan ARGS` to completion: (exit code, stdout, stderr).
+pub fn livescan(args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_livescan"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("LIVESCAN_API_KEY")
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }
