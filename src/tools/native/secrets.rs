@@ -154,6 +154,15 @@ const RULES: &[Rule] = &[
         shown: 7,
     },
     Rule {
+        id: "livescan-api-key",
+        name: "livescan API key",
+        severity: Severity::Critical,
+        keywords: &["lsk_"],
+        pattern: r"\b(?P<secret>lsk_[a-z0-9]{12}_[A-Za-z0-9]{40})\b",
+        // The prefix and the public key id: enough to find it in `keys list`.
+        shown: 16,
+    },
+    Rule {
         id: "github-pat",
         name: "GitHub personal access token",
         severity: Severity::High,
@@ -683,6 +692,7 @@ mod tests {
             "square-oauth-secret",
             &["sq0csp-", "44Pi14TeS_fjUSPihk7WMCJBwzrKInsTdx1OKVRs1CB"],
         ),
+        ("livescan-api-key", &["lsk_", "ujzde8gxd6nc_fBAepfJBd0Kh8oOOL8dKLzdocJ2isAjIhKtJ0Rlg"]),
         ("github-pat", &["ghp_", "dbtx0mpWvYkeR4tftIrjwbUopScHasOLzfDv"]),
         (
             "github-fine-grained-pat",
