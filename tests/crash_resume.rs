@@ -325,4 +325,21 @@ async fn refunds_are_paid_exactly_once_across_crashes() {
         .map(|e| (e["kind"].as_str().unwrap(), e["amount"].as_i64().unwrap()))
         .collect();
     assert_eq!(entries, vec![("refund", 2), ("reserve", -2), ("grant", 10)]);
+
+    // The CLI's summary shows a refund too (with the local key it found).
+    let (code, stdout, stderr) = common::livescan(&[
+        "scan",
+        "--server",
+        &third.base,
+        &broken,
+        "--tools",
+        "http-headers",
+        "--data-dir",
+        dir,
+    ]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("credits refunded: 1 for http-headers (balance "),
+        "{stdout}"
+    );
 }

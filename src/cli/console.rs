@@ -2,7 +2,7 @@
 //! finishes, its most important findings beneath, and a summary at the end.
 //! Colours only on a terminal and never when `NO_COLOR` is set.
 
-use livescan::model::{Progress, SessionStatus, Severity, Summary, ToolReport, ToolStatus};
+use livescan::model::{Progress, Refund, SessionStatus, Severity, Summary, ToolReport, ToolStatus};
 use std::io::{IsTerminal, Write};
 
 /// Findings listed under each tool line; the rest are counted.
@@ -22,6 +22,7 @@ pub enum Update {
         status: SessionStatus,
         summary: Summary,
         error: Option<String>,
+        refund: Option<Refund>,
     },
 }
 
@@ -71,7 +72,8 @@ impl Console {
                 status,
                 summary,
                 error,
-            } => self.summary(*status, summary, error.as_deref()),
+                refund,
+            } => self.summary(*status, summary, error.as_deref(), refund.as_ref()),
         };
         // A closed pipe (e.g. `| head`) is not worth a panic.
         let _ = self.out.write_all(text.as_bytes());
@@ -132,7 +134,13 @@ impl Console {
         text
     }
 
-    fn summary(&self, status: SessionStatus, summary: &Summary, error: Option<&str>) -> String {
+    fn summary(
+        &self,
+        status: SessionStatus,
+        summary: &Summary,
+        error: Option<&str>,
+        refund: Option<&Refund>,
+    ) -> String {
         let mut text = format!(
             "\n{} Finished: {} — {} tools completed, {} failed, {} skipped\n",
             self.paint("1", "[SCAN]"),
@@ -154,6 +162,14 @@ impl Console {
             ));
         }
         text.push_str(&format!("  {:<10} {:>8}\n", "total", summary.total_findings));
+        if let Some(refund) = refund {
+            text.push_str(&format!(
+                "  credits refunded: {} for {} (balance {})\n",
+                refund.refunded_credits,
+                refund.tools_refunded.join(", "),
+                refund.new_balance
+            ));
+        }
         text
     }
 }

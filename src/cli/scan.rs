@@ -8,7 +8,7 @@ use anyhow::{Context, Result, anyhow};
 use futures::StreamExt;
 use livescan::api::grpc::convert;
 use livescan::engine::{Caller, Engine, EngineConfig, TargetPolicy, WatchItem};
-use livescan::model::{Category, EventKind, RawTarget, SessionStatus, StartRequest, Summary};
+use livescan::model::{Category, EventKind, RawTarget, Refund, SessionStatus, StartRequest, Summary};
 use livescan::proto as pb;
 use livescan::store::SqliteStore;
 use livescan::tools::Catalog;
@@ -68,11 +68,13 @@ fn finished(
     status: SessionStatus,
     summary: Summary,
     error: Option<String>,
+    refund: Option<Refund>,
 ) -> ScanEnd {
     console.show(&Update::Finished {
         status,
         summary: summary.clone(),
         error,
+        refund,
     });
     ScanEnd { status, summary }
 }
@@ -122,8 +124,18 @@ pub async fn in_process(options: &ScanOptions, console: &mut Console) -> Result<
                     report: *report,
                     progress,
                 }),
-                EventKind::SessionFinished { status, error, .. } => {
-                    return Ok(finished(console, status, summary.unwrap_or_default(), error));
+                EventKind::SessionFinished {
+                    status,
+                    error,
+                    refund,
+                } => {
+                    return Ok(finished(
+                        console,
+                        status,
+                        summary.unwrap_or_default(),
+                        error,
+                        refund,
+                    ));
                 }
                 _ => {}
             }
@@ -279,7 +291,8 @@ pub async fn remote(
                         .map(convert::from_summary)
                         .unwrap_or_default();
                     let error = Some(end.error).filter(|e| !e.is_empty());
-                    return Ok(finished(console, status, summary, error));
+                    let refund = end.refund.as_ref().map(convert::from_refund);
+                    return Ok(finished(console, status, summary, error, refund));
                 }
                 _ => {}
             }

@@ -246,6 +246,14 @@ pub fn summary(s: &Summary) -> pb::Summary {
     }
 }
 
+pub fn from_refund(r: &pb::Refund) -> Refund {
+    Refund {
+        refunded_credits: r.refunded_credits,
+        tools_refunded: r.tools_refunded.clone(),
+        new_balance: r.new_balance,
+    }
+}
+
 pub fn from_summary(s: &pb::Summary) -> Summary {
     Summary {
         total_findings: s.total_findings,

@@ -692,7 +692,10 @@ mod tests {
             "square-oauth-secret",
             &["sq0csp-", "44Pi14TeS_fjUSPihk7WMCJBwzrKInsTdx1OKVRs1CB"],
         ),
-        ("livescan-api-key", &["lsk_", "ujzde8gxd6nc_fBAepfJBd0Kh8oOOL8dKLzdocJ2isAjIhKtJ0Rlg"]),
+        (
+            "livescan-api-key",
+            &["lsk_", "ujzde8gxd6nc_fBAepfJBd0Kh8oOOL8dKLzdocJ2isAjIhKtJ0Rlg"],
+        ),
         ("github-pat", &["ghp_", "dbtx0mpWvYkeR4tftIrjwbUopScHasOLzfDv"]),
         (
             "github-fine-grained-pat",
