@@ -129,18 +129,7 @@ async fn concurrent_starts_take_exactly_the_credits_there_are() {
         assert_eq!(body["error"]["details"]["balance"], 0);
     }
     for body in &accepted {
-        let id = body["sessionId"].as_str().unwrap();
-        let (_, session) = json_of(
-            alice
-                .get(server.url(&format!("/api/sessions/{id}")))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-        if !common::is_terminal(&session["status"]) {
-            server_wait(&server, &alice, id).await;
-        }
+        common::wait_terminal(&alice, &server.base, body["sessionId"].as_str().unwrap()).await;
     }
     let (_, list) = json_of(
         alice
@@ -191,47 +180,19 @@ async fn concurrent_starts_take_exactly_the_credits_there_are() {
     assert_eq!(details["details"]["balance"], 0);
 }
 
-/// Polls a session with `client` until it ends.
-async fn server_wait(server: &TestServer, client: &reqwest::Client, id: &str) -> Value {
-    for _ in 0..600 {
-        let (_, session) = json_of(
-            client
-                .get(server.url(&format!("/api/sessions/{id}")))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-        if common::is_terminal(&session["status"]) {
-            return session;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("session {id} did not finish");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_timed_out_and_skipped_tools_are_refunded_once() {
     let server = TestServer::with_catalog(faulty_catalog(), 4).await;
     let (_, alice) = server.account("alice", 100).await;
-    let (status, started) = json_of(
-        alice
-            .post(server.url("/api/sessions"))
-            .json(&json!({
-                "target": { "directory": directory() },
-                "tools": ["ok", "fails", "hangs", "missing"],
-                "timeout": 1000
-            }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, 202, "{started}");
-    let id = started["sessionId"].as_str().unwrap();
+    let body = json!({
+        "target": { "directory": directory() },
+        "tools": ["ok", "fails", "hangs", "missing"],
+        "timeout": 1000
+    });
+    let id = &common::start_with(&alice, &server.base, body).await;
     assert_eq!(account(&server, &alice).await["balance"], 100 - 17);
 
-    let session = server_wait(&server, &alice, id).await;
+    let session = common::wait_terminal(&alice, &server.base, id).await;
     assert_eq!(session["status"], "partial", "{session}");
     let reports = &session["toolReports"];
     assert_eq!(reports["fails"]["result"]["outcome"], "tool_error");
@@ -293,7 +254,7 @@ async fn failed_timed_out_and_skipped_tools_are_refunded_once() {
     assert_eq!(grpc_account.balance, 93);
     assert_eq!(grpc_account.ledger.len(), 3);
     assert_eq!(grpc_account.ledger[0].kind(), pb::LedgerKind::Refund);
-    assert_eq!(grpc_account.ledger[0].session_id, id);
+    assert_eq!(&grpc_account.ledger[0].session_id, id);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -301,18 +262,9 @@ async fn a_user_never_sees_another_users_sessions() {
     let server = TestServer::start().await;
     let (alice_key, alice) = server.account("alice", 100).await;
     let (bob_key, bob) = server.account("bob", 100).await;
-    let (status, started) = json_of(
-        alice
-            .post(server.url("/api/sessions"))
-            .json(&json!({ "target": { "directory": directory() }, "tools": ["todo-comments"] }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, 202);
-    let id = started["sessionId"].as_str().unwrap().to_string();
-    server_wait(&server, &alice, &id).await;
+    let body = json!({ "target": { "directory": directory() }, "tools": ["todo-comments"] });
+    let id = common::start_with(&alice, &server.base, body).await;
+    common::wait_terminal(&alice, &server.base, &id).await;
 
     // REST: bob gets 404 (never 403) on every route, and an empty list.
     for request in [

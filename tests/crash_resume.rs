@@ -31,18 +31,6 @@ async fn page(State(gate): State<GatedPage>) -> axum::response::Html<&'static st
     axum::response::Html("<html><head><title>t</title></head><body><img src=a.png></body></html>")
 }
 
-async fn get_json(server: &RealServer, path: &str) -> Value {
-    server
-        .client()
-        .get(format!("{}{path}", server.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 /// Serves the gated `/page`; returns its base URL, the request counter and
 /// the switch that opens the gate.
 async fn gated_site() -> (String, Arc<AtomicUsize>, watch::Sender<bool>) {
@@ -78,23 +66,11 @@ async fn a_killed_server_resumes_its_session_with_every_report_once() {
     let first = RealServer::start(data_dir.path(), "127.0.0.1:0");
     // One tool at a time: http-headers gets the first (immediate) answer and
     // finishes; html-a11y's request then waits at the gate.
-    let started: Value = first
-        .client()
-        .post(format!("{}/api/sessions", first.base))
-        .json(&json!({ "target": { "url": format!("{site}/page") }, "tools": ["http-headers", "html-a11y"], "maxConcurrent": 1 }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = started["sessionId"]
-        .as_str()
-        .expect("session started")
-        .to_string();
+    let body = json!({ "target": { "url": format!("{site}/page") }, "tools": ["http-headers", "html-a11y"], "maxConcurrent": 1 });
+    let id = common::start_with(&first.client(), &first.base, body).await;
     let mut waited = 0;
     loop {
-        let session = get_json(&first, &format!("/api/sessions/{id}")).await;
+        let session = common::get_json(&first.client(), &format!("{}/api/sessions/{id}", first.base)).await;
         let reports = &session["toolReports"];
         if reports["http-headers"]["status"] == "completed" && reports["html-a11y"]["status"] == "running" {
             break;
@@ -125,14 +101,7 @@ async fn a_killed_server_resumes_its_session_with_every_report_once() {
     open_gate.send(true).unwrap();
     let second = RealServer::start(data_dir.path(), "127.0.0.1:0");
 
-    let mut session = Value::Null;
-    for _ in 0..600 {
-        session = get_json(&second, &format!("/api/sessions/{id}")).await;
-        if common::is_terminal(&session["status"]) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let session = common::wait_terminal(&second.client(), &second.base, &id).await;
     assert_eq!(session["status"], "completed", "{session}");
     assert_eq!(session["progress"]["completed"], 2);
     assert!(
@@ -228,32 +197,7 @@ async fn slammed_door() -> String {
 }
 
 async fn account(server: &RealServer, client: &reqwest::Client) -> Value {
-    client
-        .get(format!("{}/api/account", server.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-async fn wait_terminal(server: &RealServer, client: &reqwest::Client, id: &str) -> Value {
-    for _ in 0..600 {
-        let session: Value = client
-            .get(format!("{}/api/sessions/{id}", server.base))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if common::is_terminal(&session["status"]) {
-            return session;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("session {id} did not finish");
+    common::get_json(client, &format!("{}/api/account", server.base)).await
 }
 
 /// A session whose tools both fail, with the server killed (-9) while it
@@ -281,23 +225,12 @@ async fn refunds_are_paid_exactly_once_across_crashes() {
 
     // One tool at a time: http-headers reads the page, fails on the broken
     // URL and is done; html-a11y then waits at the gate.
-    let started: Value = alice
-        .post(format!("{}/api/sessions", first.base))
-        .json(&json!({
-            "target": { "urls": [format!("{site}/page"), broken] },
-            "tools": ["http-headers", "html-a11y"],
-            "maxConcurrent": 1
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = started["sessionId"]
-        .as_str()
-        .expect("session started")
-        .to_string();
+    let body = json!({
+        "target": { "urls": [format!("{site}/page"), broken] },
+        "tools": ["http-headers", "html-a11y"],
+        "maxConcurrent": 1
+    });
+    let id = common::start_with(&alice, &first.base, body).await;
     wait_for_requests(&requests, 2).await;
     assert_eq!(account(&first, &alice).await["balance"], 8);
 
@@ -305,7 +238,7 @@ async fn refunds_are_paid_exactly_once_across_crashes() {
     first.kill();
     open_gate.send(true).unwrap();
     let mut second = RealServer::start(data_dir.path(), "127.0.0.1:0");
-    let session = wait_terminal(&second, &alice, &id).await;
+    let session = common::wait_terminal(&alice, &second.base, &id).await;
     assert_eq!(session["status"], "partial", "{session}");
     let refund =
         json!({ "refundedCredits": 2, "toolsRefunded": ["http-headers", "html-a11y"], "newBalance": 10 });
@@ -315,7 +248,10 @@ async fn refunds_are_paid_exactly_once_across_crashes() {
     // kill -9 after the end: nothing more is paid.
     second.kill();
     let third = RealServer::start(data_dir.path(), "127.0.0.1:0");
-    assert_eq!(wait_terminal(&third, &alice, &id).await["refund"], refund);
+    assert_eq!(
+        common::wait_terminal(&alice, &third.base, &id).await["refund"],
+        refund
+    );
     let account = account(&third, &alice).await;
     assert_eq!(account["balance"], 10, "{account}");
     let entries: Vec<(&str, i64)> = account["ledger"]

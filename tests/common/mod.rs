@@ -181,21 +181,12 @@ impl TestServer {
 
     /// Starts a session and returns its id.
     pub async fn start_session(&self, body: Value) -> String {
-        let (status, started) = self.post("/api/sessions", body).await;
-        assert_eq!(status, 202, "{started}");
-        started["sessionId"].as_str().unwrap().to_string()
+        start_with(&self.client(), &self.base, body).await
     }
 
     /// Polls the full view until the session reaches a terminal status.
     pub async fn wait_finished(&self, session_id: &str) -> Value {
-        for _ in 0..600 {
-            let (_, session) = self.get(&format!("/api/sessions/{session_id}")).await;
-            if is_terminal(&session["status"]) {
-                return session;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("session {session_id} did not finish in 30 s");
+        wait_terminal(&self.client(), &self.base, session_id).await
     }
 
     /// A gRPC client with the test account's key.
@@ -214,6 +205,37 @@ impl TestServer {
             BearerKey::new(key),
         )
     }
+}
+
+pub async fn get_json(client: &reqwest::Client, url: &str) -> Value {
+    client.get(url).send().await.unwrap().json().await.unwrap()
+}
+
+/// Polls a session's full view on the server at `base` with `client` until
+/// it reaches a terminal status.
+pub async fn wait_terminal(client: &reqwest::Client, base: &str, session_id: &str) -> Value {
+    for _ in 0..600 {
+        let session = get_json(client, &format!("{base}/api/sessions/{session_id}")).await;
+        if is_terminal(&session["status"]) {
+            return session;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("session {session_id} did not finish in 30 s");
+}
+
+/// Starts a session on the server at `base` with `client`; returns its id.
+pub async fn start_with(client: &reqwest::Client, base: &str, body: Value) -> String {
+    let response = client
+        .post(format!("{base}/api/sessions"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let started: Value = response.json().await.unwrap();
+    assert_eq!(status, 202, "{started}");
+    started["sessionId"].as_str().unwrap().to_string()
 }
 
 pub fn is_terminal(status: &Value) -> bool {
