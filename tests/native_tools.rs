@@ -15,8 +15,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
-const DIRECTORY_TOOLS: [&str; 4] = ["secrets", "merge-conflicts", "todo-comments", "large-files"];
+/// The tools whose planted problems live in the shared `dir-planted` tree;
+/// every other tool has its own `tools/<id>/{planted,clean}` fixtures.
+const DIR_PLANTED_TOOLS: [&str; 4] = ["secrets", "merge-conflicts", "todo-comments", "large-files"];
 const URL_TOOLS: [&str; 2] = ["http-headers", "html-a11y"];
+
+fn directory_tool_ids() -> Vec<&'static str> {
+    native::all()
+        .iter()
+        .map(|t| t.spec())
+        .filter(|spec| spec.applies_to(TargetKind::Directory))
+        .map(|spec| spec.id)
+        .collect()
+}
 
 /// One finding as the expectation files spell it: tool, rule, path or page, line.
 type Row = (String, String, String, Option<u32>);
@@ -53,11 +64,11 @@ fn directory(root: &Path) -> ToolTarget {
     ToolTarget::Directory(Arc::new(inventory))
 }
 
-/// Runs every directory tool over `root`, as rows plus the findings themselves.
-async fn scan_directory(root: &Path) -> (Vec<Row>, Vec<(String, Finding)>) {
+/// Runs the given tools over `root`, as rows plus the findings themselves.
+async fn scan_directory(root: &Path, tools: &[&str]) -> (Vec<Row>, Vec<(String, Finding)>) {
     let mut rows = Vec::new();
     let mut all = Vec::new();
-    for id in DIRECTORY_TOOLS {
+    for &id in tools {
         for finding in run(id, directory(root)).await {
             let path = finding.path.clone().expect("directory findings carry a path");
             rows.push((id.to_string(), finding.rule_id.clone(), path, finding.line));
@@ -99,16 +110,32 @@ fn assert_rows(actual: &[Row], expected: &[Row], what: &str) {
 #[test]
 fn catalog_specs_are_complete() {
     let tools = native::all();
-    let ids: Vec<_> = tools.iter().map(|t| t.spec().id).collect();
-    assert_eq!(ids, [DIRECTORY_TOOLS.as_slice(), URL_TOOLS.as_slice()].concat());
+    let mut ids: Vec<_> = tools.iter().map(|t| t.spec().id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), tools.len(), "tool ids are unique");
     for tool in &tools {
         let spec = tool.spec();
-        assert_eq!(spec.cost, 1, "{}", spec.id);
-        assert!(!spec.summary.is_empty(), "{}", spec.id);
-        let directory = DIRECTORY_TOOLS.contains(&spec.id);
-        assert_eq!(spec.applies_to(TargetKind::Directory), directory, "{}", spec.id);
-        assert_eq!(spec.applies_to(TargetKind::Url), !directory, "{}", spec.id);
-        assert_eq!(spec.applies_to(TargetKind::Urls), !directory, "{}", spec.id);
+        assert!((1..=10).contains(&spec.cost), "{}", spec.id);
+        assert!(
+            !spec.summary.is_empty() && spec.summary.len() <= 120,
+            "{}",
+            spec.id
+        );
+        assert!(!spec.targets.is_empty(), "{}", spec.id);
+        // URL tools take both one URL and a list.
+        assert_eq!(
+            spec.applies_to(TargetKind::Url),
+            spec.applies_to(TargetKind::Urls),
+            "{}",
+            spec.id
+        );
+        let fixtures_of_its_own = fixtures().join("tools").join(spec.id).is_dir();
+        assert!(
+            fixtures_of_its_own || DIR_PLANTED_TOOLS.contains(&spec.id) || URL_TOOLS.contains(&spec.id),
+            "{} has no fixtures",
+            spec.id
+        );
     }
     let category = |id: &str| tools.iter().find(|t| t.spec().id == id).unwrap().spec().category;
     assert_eq!(category("secrets"), Category::Security);
@@ -122,7 +149,7 @@ fn catalog_specs_are_complete() {
 #[tokio::test]
 async fn directory_tools_find_exactly_the_planted_problems() {
     let root = fixtures().join("dir-planted");
-    let (rows, findings) = scan_directory(&root).await;
+    let (rows, findings) = scan_directory(&root, &DIR_PLANTED_TOOLS).await;
     assert_rows(
         &rows,
         &expected(&fixtures().join("dir-planted.expected.tsv")),
@@ -170,8 +197,66 @@ async fn directory_tools_find_exactly_the_planted_problems() {
 
 #[tokio::test]
 async fn directory_tools_are_silent_on_clean_code() {
-    let (rows, _) = scan_directory(&fixtures().join("dir-clean")).await;
+    let (rows, _) = scan_directory(&fixtures().join("dir-clean"), &directory_tool_ids()).await;
     assert!(rows.is_empty(), "dir-clean produced {rows:#?}");
+}
+
+/// Each directory tool with fixtures of its own under `tools/<id>/`: the
+/// `planted` tree gives exactly the rows of `expected.tsv` (rule, path,
+/// line), every finding carries a line, a fingerprint and a help link, and
+/// the `clean` tree gives nothing.
+#[tokio::test]
+async fn each_tool_finds_exactly_its_planted_problems_and_nothing_on_clean_code() {
+    let mut checked = 0;
+    for id in directory_tool_ids() {
+        let dir = fixtures().join("tools").join(id);
+        if !dir.is_dir() {
+            continue;
+        }
+        let findings = run(id, directory(&dir.join("planted"))).await;
+        for finding in &findings {
+            assert!(
+                !finding.fingerprint.is_empty(),
+                "{id}/{}: no fingerprint",
+                finding.rule_id
+            );
+            assert!(
+                finding.help_uri.is_some(),
+                "{id}/{}: no help link",
+                finding.rule_id
+            );
+        }
+        let mut rows: Vec<Row> = findings
+            .into_iter()
+            .map(|f| (id.to_string(), f.rule_id, f.path.expect("a path"), f.line))
+            .collect();
+        rows.sort();
+        let expected: Vec<Row> = expected_rows(&dir.join("expected.tsv"))
+            .into_iter()
+            .map(|(rule, path, line)| (id.to_string(), rule, path, line))
+            .collect();
+        assert_rows(&rows, &expected, &format!("{id} on its planted fixtures"));
+        let clean = run(id, directory(&dir.join("clean"))).await;
+        assert!(clean.is_empty(), "{id} on its clean fixtures: {clean:#?}");
+        checked += 1;
+    }
+    assert!(checked >= 4, "only {checked} tools have fixtures of their own");
+}
+
+/// A tool's `expected.tsv`: rule, path, line (empty when the finding is about
+/// the whole file).
+fn expected_rows(file: &Path) -> Vec<(String, String, Option<u32>)> {
+    let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    text.lines()
+        .skip(1)
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            let cols: Vec<&str> = line.split('\t').collect();
+            assert_eq!(cols.len(), 3, "malformed row `{line}` in {}", file.display());
+            let line_no = (!cols[2].is_empty()).then(|| cols[2].parse().expect("line is a number"));
+            (cols[0].to_string(), cols[1].to_string(), line_no)
+        })
+        .collect()
 }
 
 #[tokio::test]

@@ -1,11 +1,17 @@
 //! Native analyzers: Rust implementations that are always available.
 
+mod dangerous_calls;
+mod debug_statements;
 mod html_a11y;
 mod http_headers;
+mod insecure_transport;
+mod lang;
 mod large_files;
 mod merge_conflicts;
+mod rules;
 mod secrets;
 mod todo_comments;
+mod weak_crypto;
 
 use super::{FileTool, PageTool, Tool};
 use std::sync::Arc;
@@ -17,6 +23,10 @@ pub fn all() -> Vec<Arc<dyn Tool>> {
         Arc::new(FileTool(merge_conflicts::MergeConflicts)),
         Arc::new(FileTool(todo_comments::TodoComments)),
         Arc::new(FileTool(large_files::LargeFiles)),
+        Arc::new(FileTool(dangerous_calls::tool())),
+        Arc::new(FileTool(weak_crypto::tool())),
+        Arc::new(FileTool(insecure_transport::tool())),
+        Arc::new(FileTool(debug_statements::tool())),
         Arc::new(PageTool(http_headers::HttpHeaders)),
         Arc::new(PageTool(html_a11y::HtmlA11y)),
     ]
