@@ -1,17 +1,23 @@
 //! Native analyzers: Rust implementations that are always available.
 
+mod config_syntax;
 mod dangerous_calls;
 mod debug_statements;
 mod html_a11y;
 mod http_headers;
 mod insecure_transport;
 mod lang;
+mod large_assets;
 mod large_files;
+mod long_lines;
 mod merge_conflicts;
 mod rules;
 mod secrets;
+mod sensitive_files;
 mod todo_comments;
+mod unminified_assets;
 mod weak_crypto;
+mod whitespace;
 
 use super::{FileTool, PageTool, Tool};
 use std::sync::Arc;
@@ -27,6 +33,12 @@ pub fn all() -> Vec<Arc<dyn Tool>> {
         Arc::new(FileTool(weak_crypto::tool())),
         Arc::new(FileTool(insecure_transport::tool())),
         Arc::new(FileTool(debug_statements::tool())),
+        Arc::new(FileTool(sensitive_files::SensitiveFiles)),
+        Arc::new(FileTool(long_lines::LongLines)),
+        Arc::new(FileTool(whitespace::Whitespace)),
+        Arc::new(FileTool(config_syntax::ConfigSyntax)),
+        Arc::new(FileTool(large_assets::LargeAssets)),
+        Arc::new(FileTool(unminified_assets::UnminifiedAssets)),
         Arc::new(PageTool(http_headers::HttpHeaders)),
         Arc::new(PageTool(html_a11y::HtmlA11y)),
     ]
