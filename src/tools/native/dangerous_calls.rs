@@ -124,7 +124,7 @@ static RULES: &[LineRule] = &[
     rule!(
         "shell-curl-pipe",
         High,
-        &[Shell, Dockerfile],
+        &[Shell],
         r"\b(curl|wget)\b[^|#]*\|\s*(sudo\s+)?(ba|z|da)?sh\b",
         "a script downloaded and piped into a shell runs whatever the server sends; download, verify a checksum, then run",
         COMMAND_INJECTION

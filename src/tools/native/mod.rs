@@ -3,9 +3,12 @@
 mod config_syntax;
 mod dangerous_calls;
 mod debug_statements;
+mod dockerfile;
+mod github_actions;
 mod html_a11y;
 mod http_headers;
 mod insecure_transport;
+mod kubernetes;
 mod lang;
 mod large_assets;
 mod large_files;
@@ -34,6 +37,9 @@ pub fn all() -> Vec<Arc<dyn Tool>> {
         Arc::new(FileTool(insecure_transport::tool())),
         Arc::new(FileTool(debug_statements::tool())),
         Arc::new(FileTool(sensitive_files::SensitiveFiles)),
+        Arc::new(FileTool(dockerfile::Dockerfile)),
+        Arc::new(FileTool(github_actions::GithubActions)),
+        Arc::new(FileTool(kubernetes::Kubernetes)),
         Arc::new(FileTool(long_lines::LongLines)),
         Arc::new(FileTool(whitespace::Whitespace)),
         Arc::new(FileTool(config_syntax::ConfigSyntax)),
