@@ -1,5 +1,6 @@
 //! Native analyzers: Rust implementations that are always available.
 
+mod complexity;
 mod config_syntax;
 mod dangerous_calls;
 mod debug_statements;
@@ -41,6 +42,7 @@ pub fn all() -> Vec<Arc<dyn Tool>> {
         Arc::new(FileTool(github_actions::GithubActions)),
         Arc::new(FileTool(kubernetes::Kubernetes)),
         Arc::new(FileTool(long_lines::LongLines)),
+        Arc::new(FileTool(complexity::Complexity)),
         Arc::new(FileTool(whitespace::Whitespace)),
         Arc::new(FileTool(config_syntax::ConfigSyntax)),
         Arc::new(FileTool(large_assets::LargeAssets)),
