@@ -201,7 +201,9 @@ impl<C: PageCheck> Tool for PageTool<C> {
 /// Runs CPU-bound analysis on a blocking thread, off the async workers that
 /// serve clients. A panic inside is re-raised here, so the engine reports the
 /// tool as crashed.
-async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, ToolError> {
+pub(crate) async fn off_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ToolError> {
     match tokio::task::spawn_blocking(work).await {
         Ok(value) => Ok(value),
         Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),

@@ -5,6 +5,7 @@ mod config_syntax;
 mod dangerous_calls;
 mod debug_statements;
 mod dockerfile;
+mod duplicate_code;
 mod github_actions;
 mod html_a11y;
 mod http_headers;
@@ -43,6 +44,7 @@ pub fn all() -> Vec<Arc<dyn Tool>> {
         Arc::new(FileTool(kubernetes::Kubernetes)),
         Arc::new(FileTool(long_lines::LongLines)),
         Arc::new(FileTool(complexity::Complexity)),
+        Arc::new(duplicate_code::DuplicateCode),
         Arc::new(FileTool(whitespace::Whitespace)),
         Arc::new(FileTool(config_syntax::ConfigSyntax)),
         Arc::new(FileTool(large_assets::LargeAssets)),
