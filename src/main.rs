@@ -11,7 +11,7 @@ use cli::console::{Console, FailOn};
 use cli::keys::{CreditsCommand, DataDir, KeysCommand};
 use cli::scan::ScanOptions;
 use livescan::engine::{Engine, EngineConfig, RateLimit, TargetPolicy};
-use livescan::tools::{Availability, Catalog};
+use livescan::tools::{Availability, Catalog, CatalogOptions};
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -36,14 +36,30 @@ enum Command {
     Serve(ServeArgs),
     /// Scan a directory or a URL and print each tool's result as it finishes.
     Scan(ScanArgs),
-    /// List the tool catalog.
-    Tools,
+    /// List the tool catalog, with each tool's availability here.
+    Tools(ToolArgs),
     /// Create, list and revoke API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
     /// Grant credits and show balances.
     #[command(subcommand)]
     Credits(CreditsCommand),
+}
+
+/// Where tools find what they need on this machine.
+#[derive(clap::Args)]
+struct ToolArgs {
+    /// A directory of OSV advisories (JSON) for `vulnerable-dependencies`.
+    #[arg(long, env = "LIVESCAN_ADVISORY_DB")]
+    advisory_db: Option<PathBuf>,
+}
+
+impl ToolArgs {
+    fn catalog(&self) -> Catalog {
+        Catalog::with_options(&CatalogOptions {
+            advisory_db: self.advisory_db.clone(),
+        })
+    }
 }
 
 #[derive(clap::Args)]
@@ -53,6 +69,8 @@ struct ServeArgs {
     listen: SocketAddr,
     #[command(flatten)]
     data_dir: DataDir,
+    #[command(flatten)]
+    tools: ToolArgs,
     /// Directories that directory targets must lie within (repeatable).
     /// Default: the directory the server was started in.
     #[arg(long = "scan-root")]
@@ -84,6 +102,8 @@ struct ScanArgs {
     api_key: Option<String>,
     #[command(flatten)]
     data_dir: DataDir,
+    #[command(flatten)]
+    tool_args: ToolArgs,
     /// Categories to run (comma-separated): security, code-quality, accessibility, performance.
     #[arg(long, value_delimiter = ',')]
     categories: Vec<String>,
@@ -110,7 +130,7 @@ fn main() -> ExitCode {
     // The server logs its work; the console commands keep stderr for problems.
     let default_filter = match cli.command {
         Command::Serve(_) => "info,sqlx=warn,tower_http=warn",
-        Command::Scan(_) | Command::Tools | Command::Keys(_) | Command::Credits(_) => "warn",
+        Command::Scan(_) | Command::Tools(_) | Command::Keys(_) | Command::Credits(_) => "warn",
     };
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -130,8 +150,8 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve(args).await.map(|()| ExitCode::SUCCESS),
             Command::Scan(args) => scan(args).await,
-            Command::Tools => {
-                print_tools();
+            Command::Tools(args) => {
+                print_tools(&args.catalog());
                 Ok(ExitCode::SUCCESS)
             }
             Command::Keys(command) => cli::keys::keys(command).await.map(|()| ExitCode::SUCCESS),
@@ -195,7 +215,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         per_second: args.rate_limit,
         burst: args.rate_burst,
     });
-    let engine = Engine::open(store, Catalog::builtin(), config).await?;
+    let engine = Engine::open(store, args.tools.catalog(), config).await?;
     let address = listener.local_addr()?;
     tracing::info!(
         %address,
@@ -235,7 +255,7 @@ async fn scan(args: ScanArgs) -> Result<ExitCode> {
             let key = cli::keys::client_key(args.api_key, &args.data_dir);
             cli::scan::remote(server, key, &options, &mut console).await?
         }
-        None => cli::scan::in_process(&options, &mut console).await?,
+        None => cli::scan::in_process(&options, args.tool_args.catalog(), &mut console).await?,
     };
     let crossed = args.fail_on.crossed(&end.summary);
     if !crossed.is_empty() {
@@ -248,8 +268,7 @@ async fn scan(args: ScanArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_tools() {
-    let catalog = Catalog::builtin();
+fn print_tools(catalog: &Catalog) {
     println!(
         "{:<18} {:<14} {:<18} {:<10} {:>4}  SUMMARY",
         "ID", "CATEGORY", "TARGETS", "AVAILABLE", "COST"

@@ -1,5 +1,5 @@
 //! The native tools run end to end through `Tool::run`, found in
-//! `livescan::tools::native::all()`: the directory tools over the planted and
+//! `livescan::tools::native::all(..)`: the directory tools over the planted and
 //! clean fixture trees, the URL tools against a local HTTP server serving the
 //! web fixtures, and `large-files` over files created at test time. Planted
 //! fixtures must produce exactly the rows of their `*.expected.tsv` file.
@@ -9,7 +9,9 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use livescan::model::{Category, Finding, TargetKind};
-use livescan::tools::{Fetcher, FindingSink, Inventory, Tool, ToolContext, ToolTarget, native};
+use livescan::tools::{
+    CatalogOptions, Fetcher, FindingSink, Inventory, Tool, ToolContext, ToolTarget, native,
+};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,8 +22,15 @@ use tokio_util::sync::CancellationToken;
 const DIR_PLANTED_TOOLS: [&str; 4] = ["secrets", "merge-conflicts", "todo-comments", "large-files"];
 const URL_TOOLS: [&str; 2] = ["http-headers", "html-a11y"];
 
+/// Every native tool, with the fixture advisory database.
+fn natives() -> Vec<Arc<dyn Tool>> {
+    native::all(&CatalogOptions {
+        advisory_db: Some(fixtures().join("tools/vulnerable-dependencies/osv")),
+    })
+}
+
 fn directory_tool_ids() -> Vec<&'static str> {
-    native::all()
+    natives()
         .iter()
         .map(|t| t.spec())
         .filter(|spec| spec.applies_to(TargetKind::Directory))
@@ -37,7 +46,7 @@ fn fixtures() -> PathBuf {
 }
 
 fn tool(id: &str) -> Arc<dyn Tool> {
-    native::all()
+    natives()
         .into_iter()
         .find(|tool| tool.spec().id == id)
         .unwrap_or_else(|| panic!("no native tool `{id}`"))
@@ -109,7 +118,7 @@ fn assert_rows(actual: &[Row], expected: &[Row], what: &str) {
 
 #[test]
 fn catalog_specs_are_complete() {
-    let tools = native::all();
+    let tools = natives();
     let mut ids: Vec<_> = tools.iter().map(|t| t.spec().id).collect();
     ids.sort_unstable();
     ids.dedup();
@@ -136,6 +145,18 @@ fn catalog_specs_are_complete() {
             "{} has no fixtures",
             spec.id
         );
+    }
+    // Without an advisory database the dependency check is unavailable, and says how to fix that.
+    let bare = native::all(&CatalogOptions::default());
+    let deps = bare
+        .iter()
+        .find(|t| t.spec().id == "vulnerable-dependencies")
+        .unwrap();
+    match deps.availability() {
+        livescan::tools::Availability::Unavailable { install_hint, .. } => {
+            assert!(install_hint.contains("--advisory-db"), "{install_hint}")
+        }
+        available => panic!("vulnerable-dependencies without a database: {available:?}"),
     }
     let category = |id: &str| tools.iter().find(|t| t.spec().id == id).unwrap().spec().category;
     assert_eq!(category("secrets"), Category::Security);

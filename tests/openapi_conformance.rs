@@ -23,7 +23,7 @@ async fn the_server_does_what_its_openapi_document_says() {
     // Directory tools only: generated URL targets (public host names) are then
     // refused up front, so no request ever leaves this machine.
     let mut catalog = Catalog::default();
-    for tool in native::all()
+    for tool in native::all(&Default::default())
         .into_iter()
         .filter(|t| t.spec().applies_to(TargetKind::Directory))
     {

@@ -82,7 +82,7 @@ fn finished(
 /// Runs the scan in this process. The user scans what they can already
 /// read, so the target's own directory is the scan root and private
 /// addresses are allowed.
-pub async fn in_process(options: &ScanOptions, console: &mut Console) -> Result<ScanEnd> {
+pub async fn in_process(options: &ScanOptions, catalog: Catalog, console: &mut Console) -> Result<ScanEnd> {
     let request = options.request()?;
     let scan_roots = match request.target.as_ref().and_then(|t| t.directory.as_deref()) {
         Some(dir) => {
@@ -96,7 +96,7 @@ pub async fn in_process(options: &ScanOptions, console: &mut Console) -> Result<
         scan_roots,
         allow_private: true,
     });
-    let engine = Engine::open(store, Catalog::builtin(), config).await?;
+    let engine = Engine::open(store, catalog, config).await?;
     let caller = Caller::local();
     let state = engine
         .start_session(&caller, request)

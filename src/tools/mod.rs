@@ -211,6 +211,13 @@ pub(crate) async fn off_runtime<T: Send + 'static>(
     }
 }
 
+/// What the catalog needs to know about this machine.
+#[derive(Clone, Debug, Default)]
+pub struct CatalogOptions {
+    /// A directory of OSV advisories for `vulnerable-dependencies`.
+    pub advisory_db: Option<std::path::PathBuf>,
+}
+
 /// The set of tools a server offers, in a stable order.
 #[derive(Clone, Default)]
 pub struct Catalog {
@@ -218,10 +225,15 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// Every built-in tool.
+    /// Every built-in tool, with default options.
     pub fn builtin() -> Self {
+        Self::with_options(&CatalogOptions::default())
+    }
+
+    /// Every built-in tool, configured for this machine.
+    pub fn with_options(options: &CatalogOptions) -> Self {
         let mut catalog = Catalog::default();
-        for tool in native::all() {
+        for tool in native::all(options) {
             catalog.add(tool);
         }
         catalog

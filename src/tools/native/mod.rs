@@ -21,14 +21,15 @@ mod secrets;
 mod sensitive_files;
 mod todo_comments;
 mod unminified_assets;
+mod vulnerable_dependencies;
 mod weak_crypto;
 mod whitespace;
 
-use super::{FileTool, PageTool, Tool};
+use super::{CatalogOptions, FileTool, PageTool, Tool};
 use std::sync::Arc;
 
 /// Every native tool, in catalog order.
-pub fn all() -> Vec<Arc<dyn Tool>> {
+pub fn all(options: &CatalogOptions) -> Vec<Arc<dyn Tool>> {
     vec![
         Arc::new(FileTool(secrets::Secrets::new())),
         Arc::new(FileTool(merge_conflicts::MergeConflicts)),
@@ -39,6 +40,9 @@ pub fn all() -> Vec<Arc<dyn Tool>> {
         Arc::new(FileTool(insecure_transport::tool())),
         Arc::new(FileTool(debug_statements::tool())),
         Arc::new(FileTool(sensitive_files::SensitiveFiles)),
+        Arc::new(vulnerable_dependencies::VulnerableDependencies::new(
+            options.advisory_db.clone(),
+        )),
         Arc::new(FileTool(dockerfile::Dockerfile)),
         Arc::new(FileTool(github_actions::GithubActions)),
         Arc::new(FileTool(kubernetes::Kubernetes)),
