@@ -14,38 +14,49 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// A page whose first request is answered at once and whose later requests
-/// wait until the gate opens; counts every request.
+/// A site whose `/page` is answered at once and whose every other path (the
+/// probes of `exposed-paths`) waits until the gate opens; counts both.
 #[derive(Clone)]
-struct GatedPage {
-    requests: Arc<AtomicUsize>,
+struct GatedSite {
+    pages: Arc<AtomicUsize>,
+    probes: Arc<AtomicUsize>,
     open: watch::Receiver<bool>,
 }
 
-async fn page(State(gate): State<GatedPage>) -> axum::response::Html<&'static str> {
-    let n = gate.requests.fetch_add(1, Ordering::SeqCst);
-    if n > 0 {
-        let mut open = gate.open.clone();
-        let _ = open.wait_for(|open| *open).await;
-    }
-    axum::response::Html("<html><head><title>t</title></head><body><img src=a.png></body></html>")
+const PAGE: &str = "<html><head><title>t</title></head><body><img src=a.png></body></html>";
+
+async fn page(State(site): State<GatedSite>) -> axum::response::Html<&'static str> {
+    site.pages.fetch_add(1, Ordering::SeqCst);
+    axum::response::Html(PAGE)
 }
 
-/// Serves the gated `/page`; returns its base URL, the request counter and
-/// the switch that opens the gate.
-async fn gated_site() -> (String, Arc<AtomicUsize>, watch::Sender<bool>) {
+async fn probe(State(site): State<GatedSite>) -> axum::response::Html<&'static str> {
+    site.probes.fetch_add(1, Ordering::SeqCst);
+    let mut open = site.open.clone();
+    let _ = open.wait_for(|open| *open).await;
+    axum::response::Html(PAGE)
+}
+
+/// Serves the gated site; returns its base URL, the `/page` and probe
+/// counters, and the switch that opens the gate. With the tools
+/// `http-headers` and `exposed-paths` one at a time, the first reads `/page`
+/// and finishes while the second waits at the gate.
+async fn gated_site() -> (String, Arc<AtomicUsize>, Arc<AtomicUsize>, watch::Sender<bool>) {
     let (open_gate, open) = watch::channel(false);
-    let requests = Arc::new(AtomicUsize::new(0));
+    let state = GatedSite {
+        pages: Arc::new(AtomicUsize::new(0)),
+        probes: Arc::new(AtomicUsize::new(0)),
+        open,
+    };
+    let (pages, probes) = (state.pages.clone(), state.probes.clone());
     let app = axum::Router::new()
         .route("/page", get(page))
-        .with_state(GatedPage {
-            requests: requests.clone(),
-            open,
-        });
+        .fallback(probe)
+        .with_state(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let site = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (site, requests, open_gate)
+    (site, pages, probes, open_gate)
 }
 
 async fn wait_for_requests(requests: &AtomicUsize, n: usize) {
@@ -60,26 +71,27 @@ async fn wait_for_requests(requests: &AtomicUsize, n: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_server_resumes_its_session_with_every_report_once() {
-    let (site, requests, open_gate) = gated_site().await;
+    let (site, pages, probes, open_gate) = gated_site().await;
 
     let data_dir = tempfile::tempdir().unwrap();
     let first = RealServer::start(data_dir.path(), "127.0.0.1:0");
     // One tool at a time: http-headers gets the first (immediate) answer and
-    // finishes; html-a11y's request then waits at the gate.
-    let body = json!({ "target": { "url": format!("{site}/page") }, "tools": ["http-headers", "html-a11y"], "maxConcurrent": 1 });
+    // finishes; exposed-paths' first probe then waits at the gate.
+    let body = json!({ "target": { "url": format!("{site}/page") }, "tools": ["http-headers", "exposed-paths"], "maxConcurrent": 1 });
     let id = common::start_with(&first.client(), &first.base, body).await;
     let mut waited = 0;
     loop {
         let session = common::get_json(&first.client(), &format!("{}/api/sessions/{id}", first.base)).await;
         let reports = &session["toolReports"];
-        if reports["http-headers"]["status"] == "completed" && reports["html-a11y"]["status"] == "running" {
+        if reports["http-headers"]["status"] == "completed" && reports["exposed-paths"]["status"] == "running"
+        {
             break;
         }
         waited += 1;
         assert!(waited < 600, "session never reached the mid-point: {session}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    wait_for_requests(&requests, 2).await;
+    wait_for_requests(&probes, 1).await;
 
     // A second server on the same data directory refuses to start (it would
     // resume this session and run its tools twice).
@@ -105,7 +117,7 @@ async fn a_killed_server_resumes_its_session_with_every_report_once() {
     assert_eq!(session["status"], "completed", "{session}");
     assert_eq!(session["progress"]["completed"], 2);
     assert!(
-        session["toolReports"]["html-a11y"]["findingsCount"]
+        session["toolReports"]["http-headers"]["findingsCount"]
             .as_u64()
             .unwrap()
             > 0
@@ -126,10 +138,10 @@ async fn a_killed_server_resumes_its_session_with_every_report_once() {
         .filter(|e| e.event == "tool_finished")
         .map(|e| e.data["report"]["toolName"].as_str().unwrap())
         .collect();
-    assert_eq!(finished, vec!["http-headers", "html-a11y"]);
+    assert_eq!(finished, vec!["http-headers", "exposed-paths"]);
     assert_eq!(events.iter().filter(|e| e.event == "session_finished").count(), 1);
-    // http-headers was not run again: one request before the kill for each tool, one after.
-    assert_eq!(requests.load(Ordering::SeqCst), 3);
+    // http-headers was not run again: `/page` was read once, before the kill.
+    assert_eq!(pages.load(Ordering::SeqCst), 1);
 }
 
 /// `livescan scan --server` follows the session over WatchSession; the server
@@ -137,7 +149,7 @@ async fn a_killed_server_resumes_its_session_with_every_report_once() {
 /// resumes with `after_seq`: each tool's line is printed once and it exits 0.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_rides_out_a_server_crash() {
-    let (site, requests, open_gate) = gated_site().await;
+    let (site, pages, probes, open_gate) = gated_site().await;
     let data_dir = tempfile::tempdir().unwrap();
     let mut first = RealServer::start(data_dir.path(), "127.0.0.1:0");
     let address = first.base.trim_start_matches("http://").to_string();
@@ -149,7 +161,7 @@ async fn the_cli_rides_out_a_server_crash() {
         .env_remove("LIVESCAN_API_KEY")
         .args([
             "--tools",
-            "http-headers,html-a11y",
+            "http-headers,exposed-paths",
             "--max-concurrent",
             "1",
             "--fail-on",
@@ -160,8 +172,8 @@ async fn the_cli_rides_out_a_server_crash() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // http-headers has finished and html-a11y waits at the gate.
-    wait_for_requests(&requests, 2).await;
+    // http-headers has finished and exposed-paths waits at the gate.
+    wait_for_requests(&probes, 1).await;
     first.kill();
     open_gate.send(true).unwrap();
     let _second = RealServer::start(data_dir.path(), &address);
@@ -178,7 +190,8 @@ async fn the_cli_rides_out_a_server_crash() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert_eq!(stdout.matches("✓ http-headers:").count(), 1, "{stdout}");
-    assert_eq!(stdout.matches("✓ html-a11y:").count(), 1, "{stdout}");
+    assert_eq!(stdout.matches("✓ exposed-paths:").count(), 1, "{stdout}");
+    assert_eq!(pages.load(Ordering::SeqCst), 1, "http-headers ran once");
     assert!(stdout.contains("[2/2] ✓"), "{stdout}");
     assert!(stdout.contains("Finished: completed"), "{stdout}");
 }
@@ -204,7 +217,7 @@ async fn account(server: &RealServer, client: &reqwest::Client) -> Value {
 /// runs and again after it ended: the refund is paid once, with the end.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refunds_are_paid_exactly_once_across_crashes() {
-    let (site, requests, open_gate) = gated_site().await;
+    let (site, pages, probes, open_gate) = gated_site().await;
     let broken = slammed_door().await;
     let data_dir = tempfile::tempdir().unwrap();
     let dir = data_dir.path().to_str().unwrap();
@@ -224,15 +237,16 @@ async fn refunds_are_paid_exactly_once_across_crashes() {
     let alice = common::http_with_key(key.trim());
 
     // One tool at a time: http-headers reads the page, fails on the broken
-    // URL and is done; html-a11y then waits at the gate.
+    // URL and is done; exposed-paths' first probe then waits at the gate
+    // (after the restart it fails on the broken URL's origin).
     let body = json!({
         "target": { "urls": [format!("{site}/page"), broken] },
-        "tools": ["http-headers", "html-a11y"],
+        "tools": ["http-headers", "exposed-paths"],
         "maxConcurrent": 1
     });
     let id = common::start_with(&alice, &first.base, body).await;
-    wait_for_requests(&requests, 2).await;
-    assert_eq!(account(&first, &alice).await["balance"], 8);
+    wait_for_requests(&probes, 1).await;
+    assert_eq!(account(&first, &alice).await["balance"], 7);
 
     // kill -9 before the end, then let the gated request through.
     first.kill();
@@ -241,9 +255,9 @@ async fn refunds_are_paid_exactly_once_across_crashes() {
     let session = common::wait_terminal(&alice, &second.base, &id).await;
     assert_eq!(session["status"], "partial", "{session}");
     let refund =
-        json!({ "refundedCredits": 2, "toolsRefunded": ["http-headers", "html-a11y"], "newBalance": 10 });
+        json!({ "refundedCredits": 3, "toolsRefunded": ["http-headers", "exposed-paths"], "newBalance": 10 });
     assert_eq!(session["refund"], refund);
-    assert_eq!(requests.load(Ordering::SeqCst), 3, "only html-a11y ran again");
+    assert_eq!(pages.load(Ordering::SeqCst), 1, "only exposed-paths ran again");
 
     // kill -9 after the end: nothing more is paid.
     second.kill();
@@ -260,7 +274,7 @@ async fn refunds_are_paid_exactly_once_across_crashes() {
         .iter()
         .map(|e| (e["kind"].as_str().unwrap(), e["amount"].as_i64().unwrap()))
         .collect();
-    assert_eq!(entries, vec![("refund", 2), ("reserve", -2), ("grant", 10)]);
+    assert_eq!(entries, vec![("refund", 3), ("reserve", -3), ("grant", 10)]);
 
     // The CLI's summary shows a refund too (with the local key it found).
     let (code, stdout, stderr) = common::livescan(&[

@@ -10,7 +10,7 @@ use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use livescan::model::{Category, Finding, TargetKind};
 use livescan::tools::{
-    CatalogOptions, Fetcher, FindingSink, Inventory, Tool, ToolContext, ToolTarget, native,
+    CatalogOptions, Fetcher, FindingSink, Inventory, Pages, Tool, ToolContext, ToolTarget, native,
 };
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -59,7 +59,7 @@ async fn run(id: &str, target: ToolTarget) -> Vec<Finding> {
         deadline: Instant::now() + Duration::from_secs(60),
         cancel: CancellationToken::new(),
         findings: findings.clone(),
-        fetcher: Arc::new(Fetcher::new(true)),
+        pages: Pages::new(Arc::new(Fetcher::new(true))),
     });
     tool(id)
         .run(ctx)
@@ -264,6 +264,118 @@ async fn each_tool_finds_exactly_its_planted_problems_and_nothing_on_clean_code(
     assert!(checked >= 4, "only {checked} tools have fixtures of their own");
 }
 
+/// Serves a fixture site: each file under `root` at its path (a path
+/// segment `dot-x` stands for `.x`, since git cannot hold a `.git/`
+/// directory); `<file>.headers` holds extra response headers, one
+/// `Name: value` per line (`Status: 301` sets the status); `_fallback.html`,
+/// if present, answers every other path with 200 (a "soft 404" site).
+async fn serve_site(root: PathBuf) -> String {
+    use axum::http::{HeaderName, HeaderValue, StatusCode, Uri};
+    let handler = move |uri: Uri| {
+        let root = root.clone();
+        async move {
+            let rel: Vec<String> = uri
+                .path()
+                .trim_start_matches('/')
+                .split('/')
+                .map(|seg| {
+                    seg.strip_prefix('.')
+                        .map_or(seg.to_string(), |rest| format!("dot-{rest}"))
+                })
+                .collect();
+            let mut file = root.join(rel.join("/"));
+            if uri.path().ends_with('/') {
+                file = file.join("index.html");
+            }
+            let (status, body) = match std::fs::read(&file) {
+                Ok(body) if file.is_file() => (StatusCode::OK, body),
+                _ => match std::fs::read(root.join("_fallback.html")) {
+                    Ok(body) => (StatusCode::OK, body),
+                    Err(_) => (StatusCode::NOT_FOUND, b"not found".to_vec()),
+                },
+            };
+            let mut response = axum::response::Response::new(axum::body::Body::from(body));
+            *response.status_mut() = status;
+            let extra = std::fs::read_to_string(format!("{}.headers", file.display())).unwrap_or_default();
+            for line in extra.lines() {
+                let Some((name, value)) = line.split_once(':') else {
+                    continue;
+                };
+                if name.eq_ignore_ascii_case("status") {
+                    *response.status_mut() = StatusCode::from_u16(value.trim().parse().unwrap()).unwrap();
+                } else {
+                    response.headers_mut().append(
+                        HeaderName::from_bytes(name.trim().as_bytes()).unwrap(),
+                        HeaderValue::from_str(value.trim()).unwrap(),
+                    );
+                }
+            }
+            if !response.headers().contains_key(CONTENT_TYPE) && file.extension().is_some_and(|e| e == "html")
+            {
+                response
+                    .headers_mut()
+                    .insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+            }
+            response
+        }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, Router::new().fallback(handler))
+            .await
+            .unwrap()
+    });
+    format!("http://{address}")
+}
+
+/// Each URL tool with fixtures of its own under `tools/<id>/`: the
+/// `planted` site, asked for the paths in `targets.txt`, gives exactly the
+/// rows of `expected.tsv` (rule, URL path), and the `clean` site nothing.
+#[tokio::test]
+async fn each_url_tool_finds_exactly_its_planted_problems_and_nothing_on_a_clean_site() {
+    let mut checked = 0;
+    for tool_spec in natives().iter().map(|t| t.spec().clone()) {
+        let dir = fixtures().join("tools").join(tool_spec.id);
+        if !tool_spec.applies_to(TargetKind::Url) || !dir.is_dir() {
+            continue;
+        }
+        let id = tool_spec.id;
+        let targets = std::fs::read_to_string(dir.join("targets.txt")).unwrap();
+        let paths: Vec<&str> = targets.lines().filter(|l| !l.trim().is_empty()).collect();
+        for site in ["planted", "clean"] {
+            let base = serve_site(dir.join(site)).await;
+            let urls = paths.iter().map(|p| format!("{base}{p}")).collect();
+            let findings = run(id, ToolTarget::Urls(urls)).await;
+            let mut rows: Vec<Row> = findings
+                .iter()
+                .map(|f| {
+                    assert!(
+                        !f.fingerprint.is_empty() && f.help_uri.is_some(),
+                        "{id}/{}",
+                        f.rule_id
+                    );
+                    let url = f.url.as_deref().expect("URL findings carry their URL");
+                    let path = url.strip_prefix(&base).unwrap_or(url).to_string();
+                    (id.to_string(), f.rule_id.clone(), path, None)
+                })
+                .collect();
+            rows.sort();
+            if site == "clean" {
+                assert!(rows.is_empty(), "{id} on its clean site: {rows:#?}");
+                continue;
+            }
+            let expected: Vec<Row> = expected_rows(&dir.join("expected.tsv"))
+                .into_iter()
+                .map(|(rule, path, line)| (id.to_string(), rule, path, line))
+                .collect();
+            assert_rows(&rows, &expected, &format!("{id} on its planted site"));
+        }
+        checked += 1;
+    }
+    assert!(checked >= 1, "no URL tool has fixtures of its own");
+}
+
 /// A tool's `expected.tsv`: rule, path, line (empty when the finding is about
 /// the whole file).
 fn expected_rows(file: &Path) -> Vec<(String, String, Option<u32>)> {
@@ -432,7 +544,7 @@ async fn url_tools_reject_directory_targets() {
             deadline: Instant::now() + Duration::from_secs(60),
             cancel: CancellationToken::new(),
             findings: FindingSink::default(),
-            fetcher: Arc::new(Fetcher::new(true)),
+            pages: Pages::new(Arc::new(Fetcher::new(true))),
         });
         assert!(tool(id).run(ctx).await.is_err(), "{id} accepted a directory");
     }

@@ -106,7 +106,18 @@ async fn directory_session_follows_the_reference_polling_flows() {
     );
     assert_eq!(full["progress"]["percentage"], 100);
     assert_eq!(full["userId"], server.user_id.as_str());
-    assert_eq!(full["creditsReserved"], reports.len());
+    // Each selected tool's cost, as the catalog lists it, was reserved.
+    let (_, catalog) = server.get("/api/tools").await;
+    let cost = |id: &str| {
+        catalog["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["id"] == id)
+            .map_or(0, |t| t["cost"].as_u64().unwrap())
+    };
+    let reserved: u64 = reports.keys().map(|id| cost(id)).sum();
+    assert_eq!(full["creditsReserved"], reserved);
     assert!(
         full.get("refund").is_none(),
         "nothing failed, nothing refunded: {full}"
@@ -333,7 +344,7 @@ async fn bad_input_is_rejected_naming_the_field() {
             "categories[0]",
         ),
         (
-            json!({ "target": { "directory": dir }, "categories": ["performance"], "excludeTools": ["large-files"] }),
+            json!({ "target": { "directory": dir }, "tools": ["large-files"], "excludeTools": ["large-files"] }),
             "tools",
         ),
         (
@@ -474,7 +485,7 @@ async fn tools_health_and_openapi_describe_the_server() {
             .as_array()
             .unwrap()
             .iter()
-            .all(|t| t["available"] == true && t["cost"].is_u64())
+            .all(|t| t["cost"].is_u64() && (t["available"] == true || t["installHint"].is_string()))
     );
 
     // Every documented operation exists and answers with a documented status.

@@ -7,7 +7,7 @@ use crate::model::{
     EventKind, Outcome, SelectedTool, SessionState, SessionStatus, Target, ToolReport, ToolStatus,
 };
 use crate::store::SessionEnd;
-use crate::tools::{Availability, FindingSink, Inventory, ToolContext, ToolError, ToolTarget};
+use crate::tools::{Availability, FindingSink, Inventory, Pages, ToolContext, ToolError, ToolTarget};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
@@ -69,6 +69,8 @@ impl Inner {
         }
 
         let per_session = Arc::new(Semaphore::new(state.meta.options.max_concurrent as usize));
+        // One fetch of each URL for all of this session's tools.
+        let pages = Pages::new(self.fetcher.clone());
         let timeout = Duration::from_millis(state.meta.options.timeout);
         let mut running = JoinSet::new();
         for tool in unfinished {
@@ -86,6 +88,7 @@ impl Inner {
                 session_id: session_id.clone(),
                 tool,
                 target: target.clone(),
+                pages: pages.clone(),
                 timeout,
                 session_token: token.clone(),
             };
@@ -167,6 +170,7 @@ struct ToolJob {
     session_id: String,
     tool: SelectedTool,
     target: ToolTarget,
+    pages: Arc<Pages>,
     timeout: Duration,
     session_token: CancellationToken,
 }
@@ -218,7 +222,7 @@ impl ToolJob {
             deadline,
             cancel: self.session_token.child_token(),
             findings: FindingSink::default(),
-            fetcher: self.inner.fetcher.clone(),
+            pages: self.pages.clone(),
         });
         let mut handle = tokio::spawn(tool.run(ctx.clone()));
         let (outcome, detail) = tokio::select! {

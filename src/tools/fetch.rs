@@ -2,29 +2,57 @@
 //! and (unless private targets are allowed) no loopback, private, link-local,
 //! multicast or metadata addresses — checked on the addresses DNS returns, which
 //! are the only ones the client may connect to, and on every redirect.
+//!
+//! Redirects are followed here, hop by hop, so a page knows its redirect
+//! chain; bodies are decompressed here, so a page knows what crossed the
+//! wire. Requests to one host are spaced out and capped ([`HOST_INTERVAL`],
+//! [`HOST_CONCURRENCY`]) however many tools and sessions ask, and within a
+//! session every URL is fetched once and shared by all its tools ([`Pages`]).
 
 use reqwest::Url;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use std::collections::HashMap;
+use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::sync::{OnceCell, Semaphore};
 
 /// Bodies are read up to this many bytes; the rest is dropped and `truncated` set.
 pub const MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
 const MAX_REDIRECTS: usize = 10;
+/// The least time between two requests to the same host.
+pub const HOST_INTERVAL: Duration = Duration::from_millis(50);
+/// Requests in flight to one host at most.
+pub const HOST_CONCURRENCY: usize = 4;
+
+/// One hop of a redirect chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Redirect {
+    pub url: String,
+    pub status: u16,
+}
 
 /// One fetched page.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Page {
     /// The URL as given in the target.
     pub url: String,
     /// The URL after redirects.
     pub final_url: String,
     pub status: u16,
-    /// Header names lowercased, in the order received.
+    /// Header names lowercased, in the order received (of the final hop).
     pub headers: Vec<(String, String)>,
+    /// The body, decompressed.
     pub body: String,
     pub truncated: bool,
+    /// The redirects followed to get here, in order.
+    pub redirects: Vec<Redirect>,
+    /// Body bytes as they crossed the wire (compressed, if the server compressed).
+    pub wire_bytes: usize,
+    /// From the first request to the final response's headers.
+    pub ttfb: Duration,
+    /// From the first request to the end of the body.
     pub elapsed: Duration,
 }
 
@@ -56,6 +84,9 @@ pub enum FetchError {
     Refused(String),
     #[error("fetching {url} failed: {reason}")]
     Http { url: String, reason: String },
+    /// The session's earlier fetch of this URL failed.
+    #[error("{0}")]
+    Shared(String),
 }
 
 /// Parses and checks a target URL: scheme http(s), a host, and an allowed
@@ -165,29 +196,31 @@ impl Resolve for PolicyResolver {
     }
 }
 
+/// Spacing and a cap for the requests to one host.
+#[derive(Debug)]
+struct HostGate {
+    next_start: tokio::sync::Mutex<Instant>,
+    in_flight: Arc<Semaphore>,
+}
+
 /// The HTTP client every URL tool uses.
 #[derive(Debug)]
 pub struct Fetcher {
     client: reqwest::Client,
     allow_private: bool,
+    hosts: Mutex<HashMap<String, Arc<HostGate>>>,
 }
 
 impl Fetcher {
     pub fn new(allow_private: bool) -> Self {
-        let redirect = reqwest::redirect::Policy::custom(move |attempt| {
-            if attempt.previous().len() >= MAX_REDIRECTS {
-                return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
-            }
-            match check_target_url(attempt.url().as_str(), allow_private) {
-                Ok(_) => attempt.follow(),
-                Err(reason) => attempt.error(format!("redirect refused: {reason}")),
-            }
-        });
         let mut builder = reqwest::Client::builder()
             .user_agent(concat!("livescan/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
-            .redirect(redirect)
+            .redirect(reqwest::redirect::Policy::none())
+            // Bodies are decompressed here, to count what crossed the wire.
+            .no_gzip()
+            .no_brotli()
             // A proxy would resolve and connect for us, past the address policy.
             .no_proxy();
         if !allow_private {
@@ -196,25 +229,83 @@ impl Fetcher {
         Fetcher {
             client: builder.build().expect("the HTTP client configuration is valid"),
             allow_private,
+            hosts: Mutex::new(HashMap::new()),
         }
     }
 
+    /// Waits for this host's turn; the permit keeps a place among its requests in flight.
+    async fn host_turn(&self, url: &Url) -> tokio::sync::OwnedSemaphorePermit {
+        let key = format!(
+            "{}:{}",
+            url.host_str().unwrap_or(""),
+            url.port_or_known_default().unwrap_or(0)
+        );
+        let gate = self
+            .hosts
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .entry(key)
+            .or_insert_with(|| {
+                Arc::new(HostGate {
+                    next_start: tokio::sync::Mutex::new(Instant::now()),
+                    in_flight: Arc::new(Semaphore::new(HOST_CONCURRENCY)),
+                })
+            })
+            .clone();
+        let permit = gate
+            .in_flight
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed");
+        let mut next = gate.next_start.lock().await;
+        tokio::time::sleep_until((*next).into()).await;
+        *next = Instant::now() + HOST_INTERVAL;
+        permit
+    }
+
     pub async fn fetch(&self, raw: &str) -> Result<Page, FetchError> {
-        let url = check_target_url(raw, self.allow_private).map_err(FetchError::Refused)?;
+        let mut url = check_target_url(raw, self.allow_private).map_err(FetchError::Refused)?;
         let http_error = |reason: String| FetchError::Http {
             url: raw.to_string(),
             reason,
         };
         let started = Instant::now();
-        let mut response = self
-            .client
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| http_error(error_chain(&e)))?;
+        let mut redirects = Vec::new();
+        let (mut response, _permit) = loop {
+            let permit = self.host_turn(&url).await;
+            let response = self
+                .client
+                .get(url.clone())
+                .header(reqwest::header::ACCEPT_ENCODING, "gzip, deflate, br")
+                .send()
+                .await
+                .map_err(|e| http_error(error_chain(&e)))?;
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .filter(|_| response.status().is_redirection());
+            let Some(location) = location else {
+                break (response, permit);
+            };
+            if redirects.len() >= MAX_REDIRECTS {
+                return Err(http_error(format!("more than {MAX_REDIRECTS} redirects")));
+            }
+            let next = url
+                .join(location)
+                .map_err(|e| http_error(format!("bad redirect to `{location}`: {e}")))?;
+            redirects.push(Redirect {
+                url: url.to_string(),
+                status: response.status().as_u16(),
+            });
+            url = check_target_url(next.as_str(), self.allow_private)
+                .map_err(|reason| http_error(format!("redirect refused: {reason}")))?;
+        };
+        let ttfb = started.elapsed();
         let final_url = response.url().to_string();
         let status = response.status().as_u16();
-        let headers = response
+        let headers: Vec<(String, String)> = response
             .headers()
             .iter()
             .map(|(name, value)| {
@@ -224,26 +315,90 @@ impl Fetcher {
                 )
             })
             .collect();
-        let mut body = Vec::new();
+        let mut wire = Vec::new();
         let mut truncated = false;
         while let Some(chunk) = response.chunk().await.map_err(|e| http_error(error_chain(&e)))? {
-            let room = MAX_BODY_BYTES - body.len();
+            let room = MAX_BODY_BYTES - wire.len();
             if chunk.len() > room {
-                body.extend_from_slice(&chunk[..room]);
+                wire.extend_from_slice(&chunk[..room]);
                 truncated = true;
                 break;
             }
-            body.extend_from_slice(&chunk);
+            wire.extend_from_slice(&chunk);
         }
+        let encoding = headers
+            .iter()
+            .find(|(n, _)| n == "content-encoding")
+            .map(|(_, v)| v.trim().to_ascii_lowercase());
+        let (body, cut) = decode(encoding.as_deref(), &wire)
+            .map_err(|e| http_error(format!("cannot decompress the body: {e}")))?;
         Ok(Page {
             url: raw.to_string(),
             final_url,
             status,
             headers,
             body: String::from_utf8_lossy(&body).into_owned(),
-            truncated,
+            truncated: truncated || cut,
+            redirects,
+            wire_bytes: wire.len(),
+            ttfb,
             elapsed: started.elapsed(),
         })
+    }
+}
+
+/// The body as sent before `encoding`, at most [`MAX_BODY_BYTES`] of it
+/// (and whether it was cut there).
+fn decode(encoding: Option<&str>, wire: &[u8]) -> std::io::Result<(Vec<u8>, bool)> {
+    let reader: Box<dyn Read + '_> = match encoding {
+        Some("gzip" | "x-gzip") => Box::new(flate2::read::GzDecoder::new(wire)),
+        Some("deflate") => Box::new(flate2::read::ZlibDecoder::new(wire)),
+        Some("br") => Box::new(brotli::Decompressor::new(wire, 8192)),
+        _ => return Ok((wire.to_vec(), false)),
+    };
+    let mut body = Vec::new();
+    reader.take(MAX_BODY_BYTES as u64 + 1).read_to_end(&mut body)?;
+    let cut = body.len() > MAX_BODY_BYTES;
+    body.truncate(MAX_BODY_BYTES);
+    Ok((body, cut))
+}
+
+/// One URL's fetch, done once: the page or why it failed.
+type PageSlot = Arc<OnceCell<Result<Arc<Page>, String>>>;
+
+/// The pages of one session: each URL fetched once, on first use, and
+/// shared by every tool that asks (a failed fetch is shared too).
+pub struct Pages {
+    fetcher: Arc<Fetcher>,
+    cache: Mutex<HashMap<String, PageSlot>>,
+}
+
+impl Pages {
+    pub fn new(fetcher: Arc<Fetcher>) -> Arc<Pages> {
+        Arc::new(Pages {
+            fetcher,
+            cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub async fn get(&self, url: &str) -> Result<Arc<Page>, FetchError> {
+        let cell = self
+            .cache
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .entry(url.to_string())
+            .or_default()
+            .clone();
+        let result = cell
+            .get_or_init(|| async {
+                self.fetcher
+                    .fetch(url)
+                    .await
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string())
+            })
+            .await;
+        result.clone().map_err(FetchError::Shared)
     }
 }
 

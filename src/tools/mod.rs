@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-pub use fetch::{FetchError, Fetcher, Page};
+pub use fetch::{FetchError, Fetcher, Page, Pages};
 pub use inventory::{FileEntry, Inventory};
 
 /// What a tool is, independent of any run.
@@ -79,7 +79,8 @@ pub struct ToolContext {
     /// Cancelled on deadline or when the session is cancelled. Long loops check it.
     pub cancel: CancellationToken,
     pub findings: FindingSink,
-    pub fetcher: Arc<Fetcher>,
+    /// The session's pages: each URL fetched once, shared by every URL tool.
+    pub pages: Arc<Pages>,
 }
 
 /// Why a run did not complete normally.
@@ -181,7 +182,7 @@ impl<C: PageCheck> Tool for PageTool<C> {
             };
             for url in urls {
                 let page = tokio::select! {
-                    page = ctx.fetcher.fetch(url) => page.map_err(|e| ToolError::Failed(e.to_string()))?,
+                    page = ctx.pages.get(url) => page.map_err(|e| ToolError::Failed(e.to_string()))?,
                     () = ctx.cancel.cancelled() => return Err(ToolError::Cancelled),
                 };
                 let check = self.clone();

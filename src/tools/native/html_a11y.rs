@@ -249,6 +249,7 @@ mod tests {
             body: body.into(),
             truncated: false,
             elapsed: Duration::ZERO,
+            ..Default::default()
         };
         let mut out = Vec::new();
         HtmlA11y.check(&page, &mut out);
@@ -315,8 +316,7 @@ mod tests {
             status: 200,
             headers: vec![("content-type".into(), "application/json".into())],
             body: "{}".into(),
-            truncated: false,
-            elapsed: Duration::ZERO,
+            ..Default::default()
         };
         let mut out = Vec::new();
         HtmlA11y.check(&page, &mut out);

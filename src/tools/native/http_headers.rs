@@ -425,6 +425,7 @@ mod tests {
             body: String::new(),
             truncated: false,
             elapsed: Duration::ZERO,
+            ..Default::default()
         }
     }
 

@@ -6,6 +6,7 @@ mod dangerous_calls;
 mod debug_statements;
 mod dockerfile;
 mod duplicate_code;
+mod exposed_paths;
 mod github_actions;
 mod html_a11y;
 mod http_headers;
@@ -55,5 +56,6 @@ pub fn all(options: &CatalogOptions) -> Vec<Arc<dyn Tool>> {
         Arc::new(FileTool(unminified_assets::UnminifiedAssets)),
         Arc::new(PageTool(http_headers::HttpHeaders)),
         Arc::new(PageTool(html_a11y::HtmlA11y)),
+        Arc::new(exposed_paths::ExposedPaths),
     ]
 }
