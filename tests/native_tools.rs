@@ -21,6 +21,9 @@ use tokio_util::sync::CancellationToken;
 /// every other tool has its own `tools/<id>/{planted,clean}` fixtures.
 const DIR_PLANTED_TOOLS: [&str; 4] = ["secrets", "merge-conflicts", "todo-comments", "large-files"];
 const URL_TOOLS: [&str; 2] = ["http-headers", "html-a11y"];
+/// Tools that only act on HTTPS pages; the fixture sites are plain HTTP, so
+/// these are proven by their unit tests on HTTPS pages.
+const HTTPS_ONLY_TOOLS: [&str; 1] = ["mixed-content"];
 
 /// Every native tool, with the fixture advisory database.
 fn natives() -> Vec<Arc<dyn Tool>> {
@@ -141,7 +144,10 @@ fn catalog_specs_are_complete() {
         );
         let fixtures_of_its_own = fixtures().join("tools").join(spec.id).is_dir();
         assert!(
-            fixtures_of_its_own || DIR_PLANTED_TOOLS.contains(&spec.id) || URL_TOOLS.contains(&spec.id),
+            fixtures_of_its_own
+                || DIR_PLANTED_TOOLS.contains(&spec.id)
+                || URL_TOOLS.contains(&spec.id)
+                || HTTPS_ONLY_TOOLS.contains(&spec.id),
             "{} has no fixtures",
             spec.id
         );
@@ -267,7 +273,8 @@ async fn each_tool_finds_exactly_its_planted_problems_and_nothing_on_clean_code(
 /// Serves a fixture site: each file under `root` at its path (a path
 /// segment `dot-x` stands for `.x`, since git cannot hold a `.git/`
 /// directory); `<file>.headers` holds extra response headers, one
-/// `Name: value` per line (`Status: 301` sets the status); `_fallback.html`,
+/// `Name: value` per line (`Status: 301` sets the status, `Delay-Ms: 900`
+/// holds the answer back); `_fallback.html`,
 /// if present, answers every other path with 200 (a "soft 404" site).
 async fn serve_site(root: PathBuf) -> String {
     use axum::http::{HeaderName, HeaderValue, StatusCode, Uri};
@@ -301,7 +308,9 @@ async fn serve_site(root: PathBuf) -> String {
                 let Some((name, value)) = line.split_once(':') else {
                     continue;
                 };
-                if name.eq_ignore_ascii_case("status") {
+                if name.eq_ignore_ascii_case("delay-ms") {
+                    tokio::time::sleep(Duration::from_millis(value.trim().parse().unwrap())).await;
+                } else if name.eq_ignore_ascii_case("status") {
                     *response.status_mut() = StatusCode::from_u16(value.trim().parse().unwrap()).unwrap();
                 } else {
                     response.headers_mut().append(

@@ -2,6 +2,7 @@
 
 mod complexity;
 mod config_syntax;
+mod cookies;
 mod dangerous_calls;
 mod debug_statements;
 mod dockerfile;
@@ -17,9 +18,13 @@ mod large_assets;
 mod large_files;
 mod long_lines;
 mod merge_conflicts;
+mod mixed_content;
+mod page_weight;
 mod rules;
 mod secrets;
+mod security_txt;
 mod sensitive_files;
+mod server_banner;
 mod todo_comments;
 mod unminified_assets;
 mod vulnerable_dependencies;
@@ -56,6 +61,11 @@ pub fn all(options: &CatalogOptions) -> Vec<Arc<dyn Tool>> {
         Arc::new(FileTool(unminified_assets::UnminifiedAssets)),
         Arc::new(PageTool(http_headers::HttpHeaders)),
         Arc::new(PageTool(html_a11y::HtmlA11y)),
+        Arc::new(PageTool(cookies::Cookies)),
+        Arc::new(PageTool(mixed_content::MixedContent)),
+        Arc::new(PageTool(server_banner::ServerBanner)),
         Arc::new(exposed_paths::ExposedPaths),
+        Arc::new(security_txt::SecurityTxt),
+        Arc::new(page_weight::PageWeight),
     ]
 }
