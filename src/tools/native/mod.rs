@@ -1,5 +1,6 @@
 //! Native analyzers: Rust implementations that are always available.
 
+mod binary_artifacts;
 mod complexity;
 mod config_syntax;
 mod cookies;
@@ -18,6 +19,7 @@ mod large_assets;
 mod large_files;
 mod long_lines;
 mod merge_conflicts;
+mod missing_lockfile;
 mod mixed_content;
 mod page_weight;
 mod rules;
@@ -52,9 +54,11 @@ pub fn all(options: &CatalogOptions) -> Vec<Arc<dyn Tool>> {
         Arc::new(FileTool(dockerfile::Dockerfile)),
         Arc::new(FileTool(github_actions::GithubActions)),
         Arc::new(FileTool(kubernetes::Kubernetes)),
+        Arc::new(missing_lockfile::MissingLockfile),
         Arc::new(FileTool(long_lines::LongLines)),
         Arc::new(FileTool(complexity::Complexity)),
         Arc::new(duplicate_code::DuplicateCode),
+        Arc::new(FileTool(binary_artifacts::BinaryArtifacts)),
         Arc::new(FileTool(whitespace::Whitespace)),
         Arc::new(FileTool(config_syntax::ConfigSyntax)),
         Arc::new(FileTool(large_assets::LargeAssets)),
