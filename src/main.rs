@@ -52,12 +52,34 @@ struct ToolArgs {
     /// A directory of OSV advisories (JSON) for `vulnerable-dependencies`.
     #[arg(long, env = "LIVESCAN_ADVISORY_DB")]
     advisory_db: Option<PathBuf>,
+    /// Where to look for external scanners before PATH (repeatable).
+    /// Default: the directories `scripts/install-test-tools` fills under ./.tools.
+    #[arg(long = "tool-dir")]
+    tool_dirs: Vec<PathBuf>,
 }
+
+/// Where `scripts/install-test-tools` puts the external scanners.
+const DEFAULT_TOOL_DIRS: &[&str] = &[".tools/scanners/bin"];
 
 impl ToolArgs {
     fn catalog(&self) -> Catalog {
+        let tool_dirs = if self.tool_dirs.is_empty() {
+            DEFAULT_TOOL_DIRS
+                .iter()
+                .map(PathBuf::from)
+                .filter(|d| d.is_dir())
+                .collect()
+        } else {
+            self.tool_dirs.clone()
+        };
+        // Absolute, so children started in other directories find them too.
+        let tool_dirs = tool_dirs
+            .into_iter()
+            .map(|d| std::path::absolute(&d).unwrap_or(d))
+            .collect();
         Catalog::with_options(&CatalogOptions {
             advisory_db: self.advisory_db.clone(),
+            tool_dirs,
         })
     }
 }

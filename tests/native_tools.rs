@@ -29,6 +29,7 @@ const HTTPS_ONLY_TOOLS: [&str; 1] = ["mixed-content"];
 fn natives() -> Vec<Arc<dyn Tool>> {
     native::all(&CatalogOptions {
         advisory_db: Some(fixtures().join("tools/vulnerable-dependencies/osv")),
+        tool_dirs: Vec::new(),
     })
 }
 

@@ -19,6 +19,7 @@ pub struct FileEntry {
 
 #[derive(Debug)]
 pub struct Inventory {
+    root: PathBuf,
     files: Vec<FileEntry>,
 }
 
@@ -72,7 +73,15 @@ impl Inventory {
             });
         }
         files.sort_by(|a, b| a.rel.cmp(&b.rel));
-        Ok(Inventory { files })
+        Ok(Inventory {
+            root: root.to_path_buf(),
+            files,
+        })
+    }
+
+    /// The walked directory, as given (external tools are pointed at it).
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     pub fn files(&self) -> &[FileEntry] {

@@ -2,10 +2,14 @@
 //! run receives (target, deadline, cancellation, finding sink), and adapters
 //! that turn per-file and per-page checks into tools.
 //!
+//! Native tools are Rust analyzers; external tools are scanners run as
+//! child processes, described by data files ([`external`]).
+//!
 //! A directory is walked once per session ([`inventory::Inventory`]) and every
 //! directory tool reads that inventory; URL tools fetch through one
 //! [`fetch::Fetcher`] that enforces the target address policy.
 
+pub mod external;
 pub mod fetch;
 pub mod inventory;
 pub mod native;
@@ -217,6 +221,8 @@ pub(crate) async fn off_runtime<T: Send + 'static>(
 pub struct CatalogOptions {
     /// A directory of OSV advisories for `vulnerable-dependencies`.
     pub advisory_db: Option<std::path::PathBuf>,
+    /// Where external tools' commands are looked for before `PATH`.
+    pub tool_dirs: Vec<std::path::PathBuf>,
 }
 
 /// The set of tools a server offers, in a stable order.
@@ -234,7 +240,10 @@ impl Catalog {
     /// Every built-in tool, configured for this machine.
     pub fn with_options(options: &CatalogOptions) -> Self {
         let mut catalog = Catalog::default();
-        for tool in native::all(options) {
+        for tool in native::all(options)
+            .into_iter()
+            .chain(external::all(&options.tool_dirs))
+        {
             catalog.add(tool);
         }
         catalog

@@ -1,0 +1,272 @@
+//! External tools: real scanners run as child processes, each described by
+//! a data file in `descriptors/` (command, arguments, which files it looks
+//! at, its output format, what its exit codes mean, how to install it).
+//!
+//! A tool whose command cannot be found is unavailable (with its install
+//! hint), never a crash. A run is classified from the exit code *and* the
+//! output: findings, a clean run, or a tool error (unknown exit code, output
+//! that does not parse, a SARIF error notification), since exit codes alone
+//! lie for several scanners.
+
+mod parse;
+mod process;
+
+use crate::model::{Category, Finding, Severity, TargetKind};
+use crate::tools::{Availability, Inventory, Tool, ToolContext, ToolError, ToolSpec, ToolTarget};
+use futures::future::BoxFuture;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use parse::Format;
+
+/// Every descriptor shipped with livescan.
+const DESCRIPTORS: &[(&str, &str)] = &[
+    ("bandit", include_str!("descriptors/bandit.toml")),
+    ("ruff", include_str!("descriptors/ruff.toml")),
+    ("semgrep", include_str!("descriptors/semgrep.toml")),
+    ("shellcheck", include_str!("descriptors/shellcheck.toml")),
+    ("hadolint", include_str!("descriptors/hadolint.toml")),
+    ("yamllint", include_str!("descriptors/yamllint.toml")),
+];
+
+/// Where the child runs.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkDir {
+    /// A fresh empty directory (the tool cannot pick up config from the tree).
+    Temp,
+    /// The scanned directory (for tools that only see files under their cwd).
+    Root,
+}
+
+/// Where the report comes from.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Output {
+    Stdout,
+    Stderr,
+    /// A file the tool writes; `{out}` is the run's private directory.
+    File(String),
+}
+
+/// A file written into the run's private directory before the tool starts
+/// (rules, configuration), so no tool depends on files outside livescan.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ConfigFile {
+    pub name: String,
+    pub content: String,
+}
+
+/// One external tool, as its descriptor file says.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Descriptor {
+    pub id: String,
+    pub category: Category,
+    pub cost: u32,
+    pub summary: String,
+    pub command: String,
+    /// Arguments; `{root}` is the scanned directory, `{files}` the matching
+    /// files (one argument each), `{out}` the run's private directory.
+    pub args: Vec<String>,
+    /// Glob patterns (relative to the root) of the files the tool looks at.
+    pub files: Vec<String>,
+    pub cwd: WorkDir,
+    pub format: Format,
+    pub output: Output,
+    pub findings_exit: Vec<i32>,
+    pub clean_exit: Vec<i32>,
+    pub install_hint: String,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub config: Vec<ConfigFile>,
+    /// The tool's levels (lowercase) to severities; unlisted levels use the
+    /// SARIF defaults (error: high, warning: medium, note: low, none: info).
+    #[serde(default)]
+    pub levels: BTreeMap<String, Severity>,
+    /// Rule ids that report a problem with the run, not with the code.
+    #[serde(default)]
+    pub error_rules: Vec<String>,
+}
+
+/// Parses a descriptor, naming the file in every error.
+pub fn parse_descriptor(name: &str, text: &str) -> Result<Descriptor, String> {
+    let descriptor: Descriptor = toml::from_str(text).map_err(|e| format!("descriptor {name}: {e}"))?;
+    if descriptor.id != name {
+        return Err(format!("descriptor {name}: its id is `{}`", descriptor.id));
+    }
+    globset(&descriptor.files).map_err(|e| format!("descriptor {name}: files: {e}"))?;
+    Ok(descriptor)
+}
+
+fn globset(patterns: &[String]) -> Result<globset::GlobSet, globset::Error> {
+    let mut set = globset::GlobSetBuilder::new();
+    for pattern in patterns {
+        set.add(globset::Glob::new(pattern)?);
+    }
+    set.build()
+}
+
+/// Finds `command` in `dirs`, then on `PATH`.
+fn find_command(command: &str, dirs: &[PathBuf]) -> Option<PathBuf> {
+    let path_dirs = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default();
+    dirs.iter()
+        .chain(path_dirs.iter())
+        .map(|dir| dir.join(command))
+        .find(|candidate| is_executable(candidate))
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+pub struct ExternalTool {
+    descriptor: Descriptor,
+    spec: ToolSpec,
+    files: globset::GlobSet,
+    /// The resolved executable, or why there is none.
+    executable: Result<PathBuf, String>,
+    /// Directories searched for commands, also put first on the child's PATH.
+    tool_dirs: Vec<PathBuf>,
+}
+
+impl ExternalTool {
+    pub fn new(descriptor: Descriptor, tool_dirs: &[PathBuf]) -> ExternalTool {
+        let spec = ToolSpec {
+            // Descriptors are loaded once per process; their ids live as long.
+            id: Box::leak(descriptor.id.clone().into_boxed_str()),
+            category: descriptor.category,
+            targets: &[TargetKind::Directory],
+            cost: descriptor.cost,
+            summary: Box::leak(descriptor.summary.clone().into_boxed_str()),
+        };
+        let executable = find_command(&descriptor.command, tool_dirs).ok_or_else(|| {
+            let searched: Vec<String> = tool_dirs.iter().map(|d| d.display().to_string()).collect();
+            format!(
+                "`{}` was not found in {} or on PATH",
+                descriptor.command,
+                if searched.is_empty() {
+                    "the tool directories".into()
+                } else {
+                    searched.join(", ")
+                }
+            )
+        });
+        ExternalTool {
+            files: globset(&descriptor.files).expect("descriptors are validated when parsed"),
+            descriptor,
+            spec,
+            executable,
+            tool_dirs: tool_dirs.to_vec(),
+        }
+    }
+
+    /// The files of the inventory this tool looks at, as absolute paths.
+    fn matching(&self, inventory: &Inventory) -> Vec<PathBuf> {
+        inventory
+            .files()
+            .iter()
+            .filter(|f| self.files.is_match(&f.rel))
+            .map(|f| f.abs.clone())
+            .collect()
+    }
+}
+
+/// The external tools of every shipped descriptor, looking for their
+/// commands in `tool_dirs` first.
+pub fn all(tool_dirs: &[PathBuf]) -> Vec<Arc<dyn Tool>> {
+    DESCRIPTORS
+        .iter()
+        .map(|(name, text)| {
+            let descriptor = parse_descriptor(name, text).unwrap_or_else(|e| panic!("{e}"));
+            Arc::new(ExternalTool::new(descriptor, tool_dirs)) as Arc<dyn Tool>
+        })
+        .collect()
+}
+
+impl Tool for ExternalTool {
+    fn spec(&self) -> &ToolSpec {
+        &self.spec
+    }
+
+    fn availability(&self) -> Availability {
+        match &self.executable {
+            Ok(_) => Availability::Available,
+            Err(reason) => Availability::Unavailable {
+                reason: reason.clone(),
+                install_hint: self.descriptor.install_hint.clone(),
+            },
+        }
+    }
+
+    fn run(self: Arc<Self>, ctx: Arc<ToolContext>) -> BoxFuture<'static, Result<(), ToolError>> {
+        Box::pin(async move {
+            let ToolTarget::Directory(inventory) = &ctx.target else {
+                return Err(ToolError::UnsupportedTarget);
+            };
+            let executable = self.executable.clone().map_err(ToolError::Failed)?;
+            let files = self.matching(inventory);
+            if files.is_empty() {
+                // Nothing this tool reads: a clean run, without spawning it.
+                return Ok(());
+            }
+            let root = inventory.root().to_path_buf();
+            let run = process::Run {
+                descriptor: &self.descriptor,
+                executable: &executable,
+                root: &root,
+                files: &files,
+                tool_dirs: &self.tool_dirs,
+                cancel: &ctx.cancel,
+            };
+            let outcome = run.execute().await?;
+            let findings: Vec<Finding> = parse::classify(&self.descriptor, &root, outcome)?;
+            ctx.findings.extend(findings);
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_shipped_descriptor_parses() {
+        for (name, text) in DESCRIPTORS {
+            let d = parse_descriptor(name, text).unwrap();
+            assert!(
+                !d.install_hint.is_empty() && !d.findings_exit.is_empty(),
+                "{name}"
+            );
+            assert!(d.summary.len() <= 120, "{name}");
+        }
+    }
+
+    #[test]
+    fn descriptor_errors_name_the_file_and_field() {
+        let err = parse_descriptor("x", "id = \"x\"\n").unwrap_err();
+        assert!(
+            err.contains("descriptor x") && err.contains("missing field"),
+            "{err}"
+        );
+        let mut descriptor = parse_descriptor("bandit", DESCRIPTORS[0].1).unwrap();
+        descriptor.command = "livescan-no-such-scanner".into();
+        let missing = ExternalTool::new(descriptor, &[PathBuf::from("/nonexistent")]);
+        let Availability::Unavailable { reason, install_hint } = missing.availability() else {
+            panic!("a command that exists nowhere is unavailable");
+        };
+        assert!(
+            reason.contains("`livescan-no-such-scanner` was not found in /nonexistent"),
+            "{reason}"
+        );
+        assert!(install_hint.contains("pip install"), "{install_hint}");
+    }
+}

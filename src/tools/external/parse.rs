@@ -1,0 +1,326 @@
+//! Reading what an external tool reported: SARIF 2.1.0 generically, and the
+//! JSON and line formats of tools without SARIF, into findings with paths
+//! relative to the scanned root, the tool's own level kept beside the
+//! normalised severity. Also decides whether the run was a tool error.
+
+use super::Descriptor;
+use super::process::Outcome;
+use crate::model::{Finding, Severity};
+use crate::tools::ToolError;
+use regex::Regex;
+use serde::Deserialize;
+use serde_json::Value;
+use std::path::Path;
+use std::sync::LazyLock;
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    Sarif,
+    ShellcheckJson1,
+    YamllintParsable,
+}
+
+/// A finding as the tool reported it, before normalisation.
+#[derive(Debug, Default, PartialEq)]
+struct Reported {
+    rule: String,
+    level: String,
+    message: String,
+    path: String,
+    line: Option<u32>,
+    column: Option<u32>,
+    help: Option<String>,
+}
+
+/// The last lines of stderr, for error messages.
+fn tail(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    let start = lines.len().saturating_sub(5);
+    lines[start..].join(" | ")
+}
+
+fn failed(message: String) -> ToolError {
+    ToolError::Failed(message)
+}
+
+/// Turns a finished run into findings, or says why it was a tool error.
+pub fn classify(descriptor: &Descriptor, root: &Path, outcome: Outcome) -> Result<Vec<Finding>, ToolError> {
+    let Some(code) = outcome.exit_code else {
+        return Err(failed(format!(
+            "{} was killed by a signal; {}",
+            descriptor.command,
+            tail(&outcome.stderr)
+        )));
+    };
+    if !descriptor.findings_exit.contains(&code) && !descriptor.clean_exit.contains(&code) {
+        return Err(failed(format!(
+            "{} exited with {code}: {}",
+            descriptor.command,
+            tail(&outcome.stderr)
+        )));
+    }
+    let reported = match descriptor.format {
+        Format::Sarif => sarif(&outcome.report),
+        Format::ShellcheckJson1 => shellcheck(&outcome.report),
+        Format::YamllintParsable => Ok(yamllint(&outcome.report)),
+    }
+    .map_err(|e| {
+        failed(format!(
+            "{} exited with {code} but its report did not parse ({e}); {}",
+            descriptor.command,
+            tail(&outcome.stderr)
+        ))
+    })?;
+    if let Some(error) = reported.iter().find(|r| descriptor.error_rules.contains(&r.rule)) {
+        return Err(failed(format!(
+            "{} reported an error: {}",
+            descriptor.command, error.message
+        )));
+    }
+    if descriptor.findings_exit.contains(&code)
+        && !descriptor.clean_exit.contains(&code)
+        && reported.is_empty()
+    {
+        return Err(failed(format!(
+            "{} exited with {code}, which means findings, but reported none; {}",
+            descriptor.command,
+            tail(&outcome.stderr)
+        )));
+    }
+    Ok(reported
+        .into_iter()
+        .map(|r| normalise(descriptor, root, r))
+        .collect())
+}
+
+fn severity(descriptor: &Descriptor, level: &str) -> Severity {
+    if let Some(severity) = descriptor.levels.get(level) {
+        return *severity;
+    }
+    match level {
+        "error" => Severity::High,
+        "warning" => Severity::Medium,
+        "note" | "info" | "style" => Severity::Low,
+        _ => Severity::Info,
+    }
+}
+
+/// A path as the tool wrote it, relative to the scanned root.
+fn relative(root: &Path, raw: &str) -> String {
+    let raw = raw.strip_prefix("file://").unwrap_or(raw).replace("%20", " ");
+    let path = Path::new(&raw);
+    if path.is_absolute() {
+        let canonical = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+        if let Some(rel) = path
+            .strip_prefix(root)
+            .ok()
+            .or_else(|| path.strip_prefix(&canonical).ok())
+        {
+            return rel.display().to_string();
+        }
+        return raw;
+    }
+    raw.trim_start_matches("./").to_string()
+}
+
+fn normalise(descriptor: &Descriptor, root: &Path, reported: Reported) -> Finding {
+    let path = relative(root, &reported.path);
+    let mut finding = Finding::new(
+        &reported.rule,
+        severity(descriptor, &reported.level),
+        reported.message.trim(),
+    )
+    .at_path(&path, reported.line, reported.column)
+    .fingerprinted(&format!("{}:{}", descriptor.id, reported.message.trim()));
+    finding.original_level = Some(reported.level);
+    finding.help_uri = reported.help;
+    finding
+}
+
+fn u32_of(value: &Value) -> Option<u32> {
+    value.as_u64().and_then(|v| u32::try_from(v).ok())
+}
+
+/// Every result of every run of a SARIF 2.1.0 log. A result without a level
+/// takes its rule's default level, else `warning` (as SARIF says); an error
+/// notification in an invocation makes the whole run a tool error.
+fn sarif(text: &str) -> Result<Vec<Reported>, String> {
+    let log: Value = serde_json::from_str(text).map_err(|e| format!("not SARIF: {e}"))?;
+    let runs = log
+        .get("runs")
+        .and_then(Value::as_array)
+        .ok_or("a SARIF log without `runs`")?;
+    let mut out = Vec::new();
+    for run in runs {
+        for invocation in run
+            .get("invocations")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            for key in ["toolExecutionNotifications", "toolConfigurationNotifications"] {
+                for note in invocation
+                    .get(key)
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    if note.get("level").and_then(Value::as_str) == Some("error") {
+                        let message = note
+                            .pointer("/message/text")
+                            .and_then(Value::as_str)
+                            .unwrap_or("an error");
+                        return Err(format!("the tool reported: {message}"));
+                    }
+                }
+            }
+        }
+        let rules: Vec<&Value> = run
+            .pointer("/tool/driver/rules")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .collect();
+        let rule_of = |result: &Value| -> Option<&Value> {
+            if let Some(index) = result.get("ruleIndex").and_then(Value::as_u64) {
+                return rules.get(index as usize).copied();
+            }
+            let id = result.get("ruleId").and_then(Value::as_str)?;
+            rules
+                .iter()
+                .copied()
+                .find(|r| r.get("id").and_then(Value::as_str) == Some(id))
+        };
+        for result in run.get("results").and_then(Value::as_array).into_iter().flatten() {
+            let rule = rule_of(result);
+            let rule_id = result
+                .get("ruleId")
+                .and_then(Value::as_str)
+                .or_else(|| rule.and_then(|r| r.get("id")).and_then(Value::as_str))
+                .unwrap_or("unknown");
+            let level = result
+                .get("level")
+                .and_then(Value::as_str)
+                .or_else(|| {
+                    rule.and_then(|r| r.pointer("/defaultConfiguration/level"))
+                        .and_then(Value::as_str)
+                })
+                .unwrap_or("warning");
+            let location = result.pointer("/locations/0/physicalLocation");
+            let region = location.and_then(|l| l.get("region"));
+            out.push(Reported {
+                rule: rule_id.to_string(),
+                level: level.to_string(),
+                message: result
+                    .pointer("/message/text")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                path: location
+                    .and_then(|l| l.pointer("/artifactLocation/uri"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                line: region.and_then(|r| r.get("startLine")).and_then(u32_of),
+                column: region.and_then(|r| r.get("startColumn")).and_then(u32_of),
+                help: rule
+                    .and_then(|r| r.get("helpUri"))
+                    .and_then(Value::as_str)
+                    .map(String::from),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// shellcheck's `-f json1`: `{"comments": [{file, line, column, level, code, message}]}`.
+fn shellcheck(text: &str) -> Result<Vec<Reported>, String> {
+    let report: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let comments = report
+        .get("comments")
+        .and_then(Value::as_array)
+        .ok_or("no `comments`")?;
+    Ok(comments
+        .iter()
+        .map(|c| {
+            let code = c.get("code").and_then(Value::as_u64).unwrap_or(0);
+            Reported {
+                rule: format!("SC{code}"),
+                level: c
+                    .get("level")
+                    .and_then(Value::as_str)
+                    .unwrap_or("warning")
+                    .to_string(),
+                message: c.get("message").and_then(Value::as_str).unwrap_or("").to_string(),
+                path: c.get("file").and_then(Value::as_str).unwrap_or("").to_string(),
+                line: c.get("line").and_then(u32_of),
+                column: c.get("column").and_then(u32_of),
+                help: Some(format!("https://www.shellcheck.net/wiki/SC{code}")),
+            }
+        })
+        .collect())
+}
+
+static YAMLLINT_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(.*?):(\d+):(\d+): \[(error|warning)\] (.*) \(([\w-]+)\)$").expect("valid")
+});
+
+/// yamllint's `-f parsable`: `path:line:col: [level] message (rule)`.
+fn yamllint(text: &str) -> Vec<Reported> {
+    text.lines()
+        .filter_map(|line| YAMLLINT_LINE.captures(line))
+        .map(|c| Reported {
+            rule: c[6].to_string(),
+            level: c[4].to_string(),
+            message: c[5].to_string(),
+            path: c[1].to_string(),
+            line: c[2].parse().ok(),
+            column: c[3].parse().ok(),
+            help: Some(format!(
+                "https://yamllint.readthedocs.io/en/stable/rules.html#module-yamllint.rules.{}",
+                c[6].replace('-', "_")
+            )),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sarif_levels_come_from_results_or_rules() {
+        let log = r#"{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"t","rules":[{"id":"R1","defaultConfiguration":{"level":"error"},"helpUri":"https://h/R1"}]}},
+            "results":[{"ruleId":"R1","message":{"text":"m1"},"locations":[{"physicalLocation":{"artifactLocation":{"uri":"file:///root/a.py"},"region":{"startLine":3,"startColumn":5}}}]},
+                       {"ruleId":"R2","level":"note","message":{"text":"m2"},"locations":[{"physicalLocation":{"artifactLocation":{"uri":"b.py"},"region":{"startLine":1}}}]},
+                       {"ruleId":"R3","message":{"text":"m3"}}]}]}"#;
+        let found = sarif(log).unwrap();
+        let levels: Vec<&str> = found.iter().map(|r| r.level.as_str()).collect();
+        assert_eq!(levels, ["error", "note", "warning"]);
+        assert_eq!(found[0].help.as_deref(), Some("https://h/R1"));
+        assert_eq!((found[0].line, found[0].column), (Some(3), Some(5)));
+        assert_eq!(relative(Path::new("/root"), &found[0].path), "a.py");
+    }
+
+    #[test]
+    fn sarif_error_notifications_fail_the_run() {
+        let log = r#"{"runs":[{"tool":{"driver":{"name":"t"}},"invocations":[{"executionSuccessful":true,
+            "toolConfigurationNotifications":[{"level":"error","message":{"text":"No such file or directory"}}]}],"results":[]}]}"#;
+        assert!(sarif(log).unwrap_err().contains("No such file"));
+        assert!(sarif("[ruff] oops").is_err());
+    }
+
+    #[test]
+    fn line_formats() {
+        let found = yamllint(
+            "/r/c.yaml:2:1: [error] duplication of key \"name\" in mapping (key-duplicates)\nnoise\n",
+        );
+        assert_eq!(
+            (found[0].rule.as_str(), found[0].line),
+            ("key-duplicates", Some(2))
+        );
+        let found = shellcheck(r#"{"comments":[{"file":"/r/run.sh","line":2,"column":8,"level":"info","code":2086,"message":"Double quote"}]}"#).unwrap();
+        assert_eq!(found[0].rule, "SC2086");
+    }
+}

@@ -1,0 +1,158 @@
+//! Running one external tool: argv only (never a shell), its own process
+//! group (so a deadline or cancel kills everything it started), a private
+//! home and working directory, and capped stdout/stderr.
+
+use super::{Descriptor, Output, WorkDir};
+use crate::tools::ToolError;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio_util::sync::CancellationToken;
+
+/// Output beyond this is cut and the run counts as a tool error.
+pub const MAX_OUTPUT_BYTES: usize = 32 * 1024 * 1024;
+
+/// What a finished child left behind.
+pub struct Outcome {
+    pub exit_code: Option<i32>,
+    /// The report, from stdout, stderr or the output file.
+    pub report: String,
+    pub stderr: String,
+}
+
+pub struct Run<'a> {
+    pub descriptor: &'a Descriptor,
+    pub executable: &'a Path,
+    pub root: &'a Path,
+    pub files: &'a [PathBuf],
+    pub tool_dirs: &'a [PathBuf],
+    pub cancel: &'a CancellationToken,
+}
+
+/// Kills the child's whole process group when the run ends any way at all,
+/// including when the engine drops the run at its deadline.
+struct GroupKiller(Option<u32>);
+
+impl Drop for GroupKiller {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0.and_then(|p| i32::try_from(p).ok()) {
+            // SAFETY: kill(2) with a negative pid signals that process group; no memory is involved.
+            unsafe {
+                libc::kill(-pid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+async fn read_capped(mut from: impl AsyncRead + Unpin) -> std::io::Result<(Vec<u8>, bool)> {
+    let mut buffer = Vec::new();
+    (&mut from)
+        .take(MAX_OUTPUT_BYTES as u64 + 1)
+        .read_to_end(&mut buffer)
+        .await?;
+    let over = buffer.len() > MAX_OUTPUT_BYTES;
+    buffer.truncate(MAX_OUTPUT_BYTES);
+    Ok((buffer, over))
+}
+
+impl Run<'_> {
+    fn expand(&self, arg: &str, out: &Path) -> Vec<String> {
+        if arg == "{files}" {
+            return self.files.iter().map(|f| f.display().to_string()).collect();
+        }
+        vec![
+            arg.replace("{root}", &self.root.display().to_string())
+                .replace("{out}", &out.display().to_string()),
+        ]
+    }
+
+    pub async fn execute(&self) -> Result<Outcome, ToolError> {
+        let failed = |what: &str, e: std::io::Error| ToolError::Failed(format!("{what}: {e}"));
+        let private = tempfile::tempdir().map_err(|e| failed("cannot make a private directory", e))?;
+        let out = private.path().join("out");
+        let home = private.path().join("home");
+        let work = private.path().join("work");
+        for dir in [&out, &home, &work] {
+            std::fs::create_dir(dir).map_err(|e| failed("cannot make a private directory", e))?;
+        }
+        for file in &self.descriptor.config {
+            std::fs::write(out.join(&file.name), &file.content)
+                .map_err(|e| failed("cannot write the tool's configuration", e))?;
+        }
+        let args: Vec<String> = self
+            .descriptor
+            .args
+            .iter()
+            .flat_map(|a| self.expand(a, &out))
+            .collect();
+        let system_path = std::env::var_os("PATH").unwrap_or_default();
+        let path = std::env::join_paths(
+            self.tool_dirs
+                .iter()
+                .cloned()
+                .chain(std::env::split_paths(&system_path)),
+        )
+        .map_err(|e| ToolError::Failed(format!("cannot build PATH: {e}")))?;
+        let mut command = tokio::process::Command::new(self.executable);
+        command
+            .args(&args)
+            .current_dir(match self.descriptor.cwd {
+                WorkDir::Temp => work.as_path(),
+                WorkDir::Root => self.root,
+            })
+            .env_clear()
+            .env("PATH", path)
+            .env("HOME", &home)
+            .env("XDG_CACHE_HOME", home.join(".cache"))
+            .env("XDG_CONFIG_HOME", home.join(".config"))
+            .env("LANG", "C.UTF-8")
+            .env("NO_COLOR", "1")
+            .envs(
+                self.descriptor
+                    .env
+                    .iter()
+                    .map(|(k, v)| (k, v.replace("{out}", &out.display().to_string()))),
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        let mut child = command
+            .spawn()
+            .map_err(|e| failed(&format!("cannot start {}", self.executable.display()), e))?;
+        let _killer = GroupKiller(child.id());
+        let stdout = read_capped(child.stdout.take().expect("stdout is piped"));
+        let stderr = read_capped(child.stderr.take().expect("stderr is piped"));
+        let finished = async {
+            let (stdout, stderr) = tokio::try_join!(stdout, stderr)?;
+            let status = child.wait().await?;
+            Ok::<_, std::io::Error>((stdout, stderr, status))
+        };
+        let ((stdout, stdout_over), (stderr, stderr_over), status) = tokio::select! {
+            result = finished => result.map_err(|e| failed("reading the tool's output failed", e))?,
+            () = self.cancel.cancelled() => return Err(ToolError::Cancelled),
+        };
+        if stdout_over || stderr_over {
+            return Err(ToolError::Failed(format!(
+                "the tool wrote more than {} MiB of output",
+                MAX_OUTPUT_BYTES / 1024 / 1024
+            )));
+        }
+        let stdout = String::from_utf8_lossy(&stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&stderr).into_owned();
+        let report = match &self.descriptor.output {
+            Output::Stdout => stdout,
+            Output::Stderr => stderr.clone(),
+            Output::File(name) => {
+                let file = PathBuf::from(name.replace("{out}", &out.display().to_string()));
+                std::fs::read_to_string(&file).unwrap_or_default()
+            }
+        };
+        Ok(Outcome {
+            exit_code: status.code(),
+            report,
+            stderr,
+        })
+    }
+}

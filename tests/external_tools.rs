@@ -1,0 +1,221 @@
+//! The external scanners, run for real (installed into .tools/scanners by
+//! `scripts/install-test-tools`, which the test command runs first) on the
+//! planted and clean fixtures under `tests/fixtures/external/<id>/`; and the
+//! runner's own rules — exit codes, unparsable output, cancellation killing
+//! the whole process group — with small `sh` descriptors.
+
+use livescan::tools::external::{self, ExternalTool, parse_descriptor};
+use livescan::tools::{
+    Availability, Fetcher, FindingSink, Inventory, Pages, Tool, ToolContext, ToolError, ToolTarget,
+};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn tool_dirs() -> Vec<PathBuf> {
+    vec![root().join(".tools/scanners/bin")]
+}
+
+async fn run_on(
+    tool: Arc<dyn Tool>,
+    dir: &Path,
+    cancel: CancellationToken,
+) -> (Result<(), ToolError>, Vec<livescan::model::Finding>) {
+    let inventory = Inventory::walk(dir, &CancellationToken::new()).unwrap();
+    let findings = FindingSink::default();
+    let ctx = Arc::new(ToolContext {
+        target: ToolTarget::Directory(Arc::new(inventory)),
+        deadline: Instant::now() + Duration::from_secs(120),
+        cancel,
+        findings: findings.clone(),
+        pages: Pages::new(Arc::new(Fetcher::new(false))),
+    });
+    let result = tool.run(ctx).await;
+    (result, findings.take())
+}
+
+type Row = (String, String, Option<u32>);
+
+fn expected(file: &Path) -> Vec<Row> {
+    let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let mut rows: Vec<Row> = text
+        .lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let cols: Vec<&str> = l.split('\t').collect();
+            assert_eq!(cols.len(), 3, "malformed row `{l}` in {}", file.display());
+            (cols[0].to_string(), cols[1].to_string(), cols[2].parse().ok())
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_external_tool_finds_exactly_its_planted_problems() {
+    let tools = external::all(&tool_dirs());
+    assert!(tools.len() >= 6);
+    for tool in tools {
+        let id = tool.spec().id;
+        let dir = root().join("tests/fixtures/external").join(id);
+        assert!(dir.is_dir(), "{id} has no fixtures");
+        assert_eq!(
+            tool.availability(),
+            Availability::Available,
+            "{id} is not installed: run scripts/install-test-tools"
+        );
+        let (result, findings) = run_on(tool.clone(), &dir.join("planted"), CancellationToken::new()).await;
+        result.unwrap_or_else(|e| panic!("{id} failed on its planted fixtures: {e}"));
+        for finding in &findings {
+            assert!(
+                finding.original_level.is_some(),
+                "{id}/{}: the tool's own level is kept",
+                finding.rule_id
+            );
+            assert!(!finding.fingerprint.is_empty(), "{id}/{}", finding.rule_id);
+        }
+        let mut rows: Vec<Row> = findings
+            .iter()
+            .map(|f| (f.rule_id.clone(), f.path.clone().expect("a path"), f.line))
+            .collect();
+        rows.sort();
+        assert_eq!(
+            rows,
+            expected(&dir.join("expected.tsv")),
+            "{id} on its planted fixtures: {findings:#?}"
+        );
+
+        let (result, clean) = run_on(tool, &dir.join("clean"), CancellationToken::new()).await;
+        result.unwrap_or_else(|e| panic!("{id} failed on its clean fixtures: {e}"));
+        assert!(clean.is_empty(), "{id} on its clean fixtures: {clean:#?}");
+    }
+}
+
+/// A descriptor for `sh -c SCRIPT` over `*.txt` files, reading SARIF from stdout.
+fn sh_tool(script: &str) -> Arc<dyn Tool> {
+    let text = format!(
+        r#"id = "sh-test"
+category = "code-quality"
+cost = 1
+summary = "test"
+command = "sh"
+args = ["-c", {script:?}]
+files = ["*.txt"]
+cwd = "temp"
+format = "sarif"
+output = "stdout"
+findings_exit = [1]
+clean_exit = [0]
+install_hint = "it is /bin/sh"
+"#
+    );
+    Arc::new(ExternalTool::new(
+        parse_descriptor("sh-test", &text).unwrap(),
+        &[],
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_codes_and_output_are_checked_not_trusted() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.txt"), "x").unwrap();
+    let error = |result: Result<(), ToolError>| match result {
+        Err(ToolError::Failed(message)) => message,
+        other => panic!("expected a tool error, got {other:?}"),
+    };
+
+    let (result, _) = run_on(
+        sh_tool("echo 'cannot read config' >&2; exit 3"),
+        dir.path(),
+        CancellationToken::new(),
+    )
+    .await;
+    let message = error(result);
+    assert!(
+        message.contains("exited with 3") && message.contains("cannot read config"),
+        "{message}"
+    );
+
+    let (result, _) = run_on(
+        sh_tool("echo 'Traceback: boom'; exit 1"),
+        dir.path(),
+        CancellationToken::new(),
+    )
+    .await;
+    let message = error(result);
+    assert!(message.contains("did not parse"), "{message}");
+
+    let empty = r#"{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"t"}},"results":[]}]}"#;
+    let (result, _) = run_on(
+        sh_tool(&format!("echo '{empty}'; exit 1")),
+        dir.path(),
+        CancellationToken::new(),
+    )
+    .await;
+    assert!(error(result).contains("reported none"));
+
+    let (result, findings) = run_on(
+        sh_tool(&format!("echo '{empty}'")),
+        dir.path(),
+        CancellationToken::new(),
+    )
+    .await;
+    assert!(result.is_ok() && findings.is_empty(), "a clean run");
+
+    // No file the tool reads: clean without even starting it.
+    let nothing = tempfile::tempdir().unwrap();
+    let (result, _) = run_on(sh_tool("exit 99"), nothing.path(), CancellationToken::new()).await;
+    assert!(result.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_run_kills_the_whole_process_group() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.txt"), "x").unwrap();
+    let pid_file = dir.path().join("grandchild.pid");
+    // The grandchild would outlive a kill of `sh` alone.
+    let tool = sh_tool(&format!("sleep 300 & echo $! > {}; wait", pid_file.display()));
+    let cancel = CancellationToken::new();
+    let root = dir.path().to_path_buf();
+    let run = tokio::spawn({
+        let cancel = cancel.clone();
+        async move { run_on(tool, &root, cancel).await }
+    });
+    for _ in 0..500 {
+        if std::fs::read_to_string(&pid_file).is_ok_and(|p| p.ends_with('\n')) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let started = Instant::now();
+    cancel.cancel();
+    let (result, _) = run.await.unwrap();
+    assert!(matches!(result, Err(ToolError::Cancelled)), "{result:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let mut gone = false;
+    for _ in 0..200 {
+        // Gone, or a zombie waiting for whoever adopted it to reap it.
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let zombie = state
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z'));
+        if state.is_empty() || zombie {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(gone, "the grandchild {pid} survived the cancel");
+}
