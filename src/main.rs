@@ -58,13 +58,10 @@ struct ToolArgs {
     tool_dirs: Vec<PathBuf>,
 }
 
-/// Where `scripts/install-test-tools` puts the external scanners.
-const DEFAULT_TOOL_DIRS: &[&str] = &[".tools/scanners/bin"];
-
 impl ToolArgs {
     fn catalog(&self) -> Catalog {
         let tool_dirs = if self.tool_dirs.is_empty() {
-            DEFAULT_TOOL_DIRS
+            livescan::tools::external::DEFAULT_TOOL_DIRS
                 .iter()
                 .map(PathBuf::from)
                 .filter(|d| d.is_dir())

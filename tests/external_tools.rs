@@ -18,7 +18,10 @@ fn root() -> &'static Path {
 }
 
 fn tool_dirs() -> Vec<PathBuf> {
-    vec![root().join(".tools/scanners/bin")]
+    external::DEFAULT_TOOL_DIRS
+        .iter()
+        .map(|dir| root().join(dir))
+        .collect()
 }
 
 async fn run_on(

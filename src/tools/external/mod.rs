@@ -29,6 +29,24 @@ const DESCRIPTORS: &[(&str, &str)] = &[
     ("shellcheck", include_str!("descriptors/shellcheck.toml")),
     ("hadolint", include_str!("descriptors/hadolint.toml")),
     ("yamllint", include_str!("descriptors/yamllint.toml")),
+    ("checkov", include_str!("descriptors/checkov.toml")),
+    ("pylint", include_str!("descriptors/pylint.toml")),
+    ("sqlfluff", include_str!("descriptors/sqlfluff.toml")),
+    ("codespell", include_str!("descriptors/codespell.toml")),
+    ("lizard", include_str!("descriptors/lizard.toml")),
+    ("flawfinder", include_str!("descriptors/flawfinder.toml")),
+    ("detect-secrets", include_str!("descriptors/detect-secrets.toml")),
+    ("eslint", include_str!("descriptors/eslint.toml")),
+    ("html-validate", include_str!("descriptors/html-validate.toml")),
+    ("stylelint", include_str!("descriptors/stylelint.toml")),
+];
+
+/// Where `scripts/install-test-tools` installs the scanners, relative to the
+/// project; `serve` and `scan` look there by default.
+pub const DEFAULT_TOOL_DIRS: &[&str] = &[
+    ".tools/scanners/bin",
+    ".tools/detect-secrets/bin",
+    ".tools/node/node_modules/.bin",
 ];
 
 /// Where the child runs.

@@ -19,6 +19,14 @@ pub enum Format {
     Sarif,
     ShellcheckJson1,
     YamllintParsable,
+    PylintJson2,
+    SqlfluffJson,
+    CodespellLines,
+    LizardWarnings,
+    DetectSecretsJson,
+    EslintJson,
+    HtmlValidateJson,
+    StylelintJson,
 }
 
 /// A finding as the tool reported it, before normalisation.
@@ -64,6 +72,13 @@ pub fn classify(descriptor: &Descriptor, root: &Path, outcome: Outcome) -> Resul
         Format::Sarif => sarif(&outcome.report),
         Format::ShellcheckJson1 => shellcheck(&outcome.report),
         Format::YamllintParsable => Ok(yamllint(&outcome.report)),
+        Format::PylintJson2 => pylint(&outcome.report),
+        Format::SqlfluffJson => sqlfluff(&outcome.report),
+        Format::CodespellLines => Ok(codespell(&outcome.report)),
+        Format::LizardWarnings => Ok(lizard(&outcome.report)),
+        Format::DetectSecretsJson => detect_secrets(&outcome.report),
+        Format::EslintJson | Format::HtmlValidateJson => eslint_like(&outcome.report, descriptor.format),
+        Format::StylelintJson => stylelint(&outcome.report),
     }
     .map_err(|e| {
         failed(format!(
@@ -106,7 +121,9 @@ fn severity(descriptor: &Descriptor, level: &str) -> Severity {
     }
 }
 
-/// A path as the tool wrote it, relative to the scanned root.
+/// A path as the tool wrote it, relative to the scanned root. Some tools
+/// prefix relative paths with the root's own name, or write an absolute path
+/// without its leading `/` (checkov): those are understood too.
 fn relative(root: &Path, raw: &str) -> String {
     let raw = raw.strip_prefix("file://").unwrap_or(raw).replace("%20", " ");
     let path = Path::new(&raw);
@@ -121,7 +138,20 @@ fn relative(root: &Path, raw: &str) -> String {
         }
         return raw;
     }
-    raw.trim_start_matches("./").to_string()
+    let raw = raw.trim_start_matches("./");
+    // An absolute path with its leading `/` dropped (checkov, given an absolute root).
+    let rooted = Path::new("/").join(raw);
+    if !root.join(raw).exists() && rooted.exists() && rooted.starts_with(root) {
+        return relative(root, &rooted.display().to_string());
+    }
+    if !root.join(raw).exists()
+        && let Some(name) = root.file_name().and_then(|n| n.to_str())
+        && let Some(rest) = raw.strip_prefix(&format!("{name}/"))
+        && root.join(rest).exists()
+    {
+        return rest.to_string();
+    }
+    raw.to_string()
 }
 
 fn normalise(descriptor: &Descriptor, root: &Path, reported: Reported) -> Finding {
@@ -283,6 +313,220 @@ fn yamllint(text: &str) -> Vec<Reported> {
             )),
         })
         .collect()
+}
+
+/// pylint's `json2`: `{"messages": [{type, symbol, message, line, column (0-based), path}]}`.
+fn pylint(text: &str) -> Result<Vec<Reported>, String> {
+    let report: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let messages = report
+        .get("messages")
+        .and_then(Value::as_array)
+        .ok_or("no `messages`")?;
+    Ok(messages
+        .iter()
+        .map(|m| {
+            let text = |key: &str| m.get(key).and_then(Value::as_str).unwrap_or("").to_string();
+            Reported {
+                rule: text("symbol"),
+                level: text("type"),
+                message: text("message"),
+                path: m
+                    .get("absolutePath")
+                    .and_then(Value::as_str)
+                    .map_or_else(|| text("path"), String::from),
+                line: m.get("line").and_then(u32_of),
+                column: m.get("column").and_then(u32_of).map(|c| c + 1),
+                help: Some(format!(
+                    "https://pylint.readthedocs.io/en/stable/search.html?q={}",
+                    text("symbol")
+                )),
+            }
+        })
+        .collect())
+}
+
+/// sqlfluff's JSON: `[{filepath, violations: [{start_line_no, start_line_pos, code, description, warning}]}]`.
+fn sqlfluff(text: &str) -> Result<Vec<Reported>, String> {
+    let files: Vec<Value> = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let mut out = Vec::new();
+    for file in &files {
+        let path = file.get("filepath").and_then(Value::as_str).unwrap_or("");
+        for v in file
+            .get("violations")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let code = v.get("code").and_then(Value::as_str).unwrap_or("unknown");
+            let warning = v.get("warning").and_then(Value::as_bool) == Some(true);
+            out.push(Reported {
+                rule: code.to_string(),
+                level: if warning { "warning" } else { "error" }.to_string(),
+                message: v
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                path: path.to_string(),
+                line: v.get("start_line_no").and_then(u32_of),
+                column: v.get("start_line_pos").and_then(u32_of),
+                help: Some(format!(
+                    "https://docs.sqlfluff.com/en/stable/reference/rules.html#rule-{code}"
+                )),
+            });
+        }
+    }
+    Ok(out)
+}
+
+static CODESPELL_LINE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(.+?):(\d+): (.+?) ==> (.+?)(?:  \| (.*))?$").expect("valid"));
+
+/// codespell's lines: `path:line: wrong ==> right[, other]`.
+fn codespell(text: &str) -> Vec<Reported> {
+    text.lines()
+        .filter_map(|line| CODESPELL_LINE.captures(line))
+        .map(|c| Reported {
+            rule: "misspelling".to_string(),
+            level: "warning".to_string(),
+            message: format!("`{}` should be `{}`", &c[3], &c[4]),
+            path: c[1].to_string(),
+            line: c[2].parse().ok(),
+            column: None,
+            help: Some("https://github.com/codespell-project/codespell".to_string()),
+        })
+        .collect()
+}
+
+static LIZARD_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"^(.+?):(\d+): warning: (\S+) has (\d+) NLOC, (\d+) CCN, (\d+) token, (\d+) PARAM, (\d+) length",
+    )
+    .expect("valid")
+});
+
+/// lizard's `-w` warnings: `path:line: warning: NAME has N NLOC, C CCN, T token, P PARAM, L length`.
+fn lizard(text: &str) -> Vec<Reported> {
+    text.lines()
+        .filter_map(|line| LIZARD_LINE.captures(line))
+        .map(|c| Reported {
+            rule: "function-too-complex".to_string(),
+            level: "warning".to_string(),
+            message: format!(
+                "`{}` has cyclomatic complexity {}, {} parameters and {} lines",
+                &c[3], &c[5], &c[7], &c[8]
+            ),
+            path: c[1].to_string(),
+            line: c[2].parse().ok(),
+            column: None,
+            help: Some("https://github.com/terryyin/lizard".to_string()),
+        })
+        .collect()
+}
+
+/// detect-secrets' JSON: `{"results": {path: [{type, line_number}]}}` (never the secret itself).
+fn detect_secrets(text: &str) -> Result<Vec<Reported>, String> {
+    let report: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let results = report
+        .get("results")
+        .and_then(Value::as_object)
+        .ok_or("no `results`")?;
+    let mut out = Vec::new();
+    for (path, secrets) in results {
+        for secret in secrets.as_array().into_iter().flatten() {
+            let kind = secret.get("type").and_then(Value::as_str).unwrap_or("Secret");
+            out.push(Reported {
+                rule: kind.to_ascii_lowercase().replace(' ', "-"),
+                level: "secret".to_string(),
+                message: format!("{kind} committed in the file; revoke it and load it from the environment"),
+                path: path.clone(),
+                line: secret.get("line_number").and_then(u32_of),
+                column: None,
+                help: Some("https://github.com/Yelp/detect-secrets".to_string()),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// eslint's and html-validate's JSON: `[{filePath, messages: [{ruleId,
+/// severity (2 error, 1 warning), message, line, column}]}]`. An eslint
+/// message without a rule is a parse error of that file.
+fn eslint_like(text: &str, format: Format) -> Result<Vec<Reported>, String> {
+    let files: Vec<Value> = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let mut out = Vec::new();
+    for file in &files {
+        let path = file.get("filePath").and_then(Value::as_str).unwrap_or("");
+        for m in file
+            .get("messages")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let rule = m
+                .get("ruleId")
+                .and_then(Value::as_str)
+                .unwrap_or("parse-error")
+                .to_string();
+            let help = match format {
+                Format::HtmlValidateJson => m.get("ruleUrl").and_then(Value::as_str).map(String::from),
+                _ => Some(format!("https://eslint.org/docs/latest/rules/{rule}")),
+            };
+            let error = m.get("severity").and_then(Value::as_u64) == Some(2);
+            out.push(Reported {
+                level: if error { "error" } else { "warning" }.to_string(),
+                message: m.get("message").and_then(Value::as_str).unwrap_or("").to_string(),
+                path: path.to_string(),
+                line: m.get("line").and_then(u32_of),
+                column: m.get("column").and_then(u32_of),
+                help,
+                rule,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// stylelint's JSON: `[{source, warnings: [{line, column, rule, severity, text}], invalidOptionWarnings}]`.
+/// An invalid option is a problem with the run, not with the CSS.
+fn stylelint(text: &str) -> Result<Vec<Reported>, String> {
+    let files: Vec<Value> = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let mut out = Vec::new();
+    for file in &files {
+        if let Some(invalid) = file
+            .pointer("/invalidOptionWarnings/0/text")
+            .and_then(Value::as_str)
+        {
+            return Err(format!("invalid configuration: {invalid}"));
+        }
+        let path = file.get("source").and_then(Value::as_str).unwrap_or("");
+        for w in file
+            .get("warnings")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let rule = w
+                .get("rule")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown")
+                .to_string();
+            out.push(Reported {
+                level: w
+                    .get("severity")
+                    .and_then(Value::as_str)
+                    .unwrap_or("error")
+                    .to_string(),
+                message: w.get("text").and_then(Value::as_str).unwrap_or("").to_string(),
+                path: path.to_string(),
+                line: w.get("line").and_then(u32_of),
+                column: w.get("column").and_then(u32_of),
+                help: Some(format!("https://stylelint.io/user-guide/rules/{rule}")),
+                rule,
+            });
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
