@@ -287,20 +287,31 @@ async fn scan(args: ScanArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The catalog as a table, then how to install each unavailable tool.
 fn print_tools(catalog: &Catalog) {
+    let width = catalog
+        .iter()
+        .map(|t| t.spec().id.len())
+        .max()
+        .unwrap_or(2)
+        .max(2);
     println!(
-        "{:<18} {:<14} {:<18} {:<10} {:>4}  SUMMARY",
+        "{:<width$}  {:<13}  {:<14}  {:<9}  {:>4}  SUMMARY",
         "ID", "CATEGORY", "TARGETS", "AVAILABLE", "COST"
     );
+    let mut missing = Vec::new();
     for tool in catalog.iter() {
         let spec = tool.spec();
         let targets: Vec<&str> = spec.targets.iter().map(|k| k.as_str()).collect();
         let available = match tool.availability() {
-            Availability::Available => "yes".to_string(),
-            Availability::Unavailable { install_hint, .. } => format!("no ({install_hint})"),
+            Availability::Available => "yes",
+            Availability::Unavailable { reason, install_hint } => {
+                missing.push((spec.id, reason, install_hint));
+                "no"
+            }
         };
         println!(
-            "{:<18} {:<14} {:<18} {:<10} {:>4}  {}",
+            "{:<width$}  {:<13}  {:<14}  {:<9}  {:>4}  {}",
             spec.id,
             spec.category.as_str(),
             targets.join(","),
@@ -308,5 +319,11 @@ fn print_tools(catalog: &Catalog) {
             spec.cost,
             spec.summary
         );
+    }
+    if !missing.is_empty() {
+        println!("\nUnavailable here (asked for by name, they are skipped and refunded):");
+        for (id, reason, hint) in missing {
+            println!("  {id}: {reason}; {hint}");
+        }
     }
 }
