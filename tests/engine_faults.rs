@@ -283,3 +283,82 @@ async fn unavailable_tools_are_left_out_unless_asked_for_by_name() {
     assert_eq!(listed["available"], false);
     assert_eq!(listed["installHint"], "pip install scanner");
 }
+
+/// Fails with a tool error while `broken` is set, else finds nothing.
+struct Flaky {
+    spec: ToolSpec,
+    broken: Arc<AtomicBool>,
+    runs: Arc<AtomicUsize>,
+}
+
+impl Tool for Flaky {
+    fn spec(&self) -> &ToolSpec {
+        &self.spec
+    }
+    fn run(self: Arc<Self>, _ctx: Arc<ToolContext>) -> BoxFuture<'static, Result<(), ToolError>> {
+        Box::pin(async move {
+            self.runs.fetch_add(1, Ordering::SeqCst);
+            if self.broken.load(Ordering::SeqCst) {
+                return Err(ToolError::Failed("exit status 2: config error".into()));
+            }
+            Ok(())
+        })
+    }
+}
+
+#[tokio::test]
+async fn repeated_tool_errors_open_the_circuit_until_a_trial_succeeds() {
+    let broken = Arc::new(AtomicBool::new(true));
+    let runs = Arc::new(AtomicUsize::new(0));
+    let mut catalog = Catalog::builtin();
+    catalog.add(Arc::new(Flaky {
+        spec: spec("flaky"),
+        broken: broken.clone(),
+        runs: runs.clone(),
+    }));
+    let server = TestServer::with_config(catalog, |config| {
+        config.breaker_threshold = 3;
+        config.breaker_cooldown = Duration::from_millis(400);
+    })
+    .await;
+    let body = json!({ "target": { "directory": directory() }, "tools": ["flaky"] });
+    let circuit = |tools: &serde_json::Value| {
+        tools["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["id"] == "flaky")
+            .unwrap()["circuit"]
+            .clone()
+    };
+    for _ in 0..3 {
+        let id = server.start_session(body.clone()).await;
+        let session = server.wait_finished(&id).await;
+        assert_eq!(session["toolReports"]["flaky"]["result"]["outcome"], "tool_error");
+    }
+    let (_, tools) = server.get("/api/tools").await;
+    assert_eq!(circuit(&tools)["state"], "open", "{tools}");
+    assert_eq!(circuit(&tools)["failures"], 3);
+    assert!(circuit(&tools)["retryAt"].is_string());
+
+    // Open: skipped without running, and refunded.
+    let id = server.start_session(body.clone()).await;
+    let session = server.wait_finished(&id).await;
+    let report = &session["toolReports"]["flaky"];
+    assert_eq!(report["status"], "skipped");
+    let reason = report["result"]["skipReason"].as_str().unwrap();
+    assert!(reason.contains("circuit open after 3 tool errors"), "{reason}");
+    assert_eq!(session["refund"]["toolsRefunded"], json!(["flaky"]));
+    assert_eq!(runs.load(Ordering::SeqCst), 3, "not run while open");
+
+    // After the cool-down one trial runs; it succeeds and closes the circuit.
+    broken.store(false, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    let (_, tools) = server.get("/api/tools").await;
+    assert_eq!(circuit(&tools)["state"], "half-open");
+    let id = server.start_session(body.clone()).await;
+    let session = server.wait_finished(&id).await;
+    assert_eq!(session["toolReports"]["flaky"]["status"], "completed");
+    let (_, tools) = server.get("/api/tools").await;
+    assert_eq!(circuit(&tools), json!({ "state": "closed", "failures": 0 }));
+}

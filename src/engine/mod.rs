@@ -9,6 +9,7 @@
 //! announced to watchers, so what clients see is always what is stored.
 
 pub mod accounts;
+pub mod breaker;
 mod error;
 pub mod plan;
 mod rate_limit;
@@ -52,6 +53,10 @@ pub struct EngineConfig {
     pub heartbeat: Duration,
     /// Requests per API key; `None`: unlimited.
     pub rate_limit: Option<RateLimit>,
+    /// Tool errors in a row that open a tool's circuit.
+    pub breaker_threshold: u32,
+    /// How long an open circuit skips its tool before a trial run.
+    pub breaker_cooldown: Duration,
 }
 
 impl EngineConfig {
@@ -61,6 +66,8 @@ impl EngineConfig {
             global_concurrency: 16,
             heartbeat: Duration::from_secs(15),
             rate_limit: Some(RateLimit::default()),
+            breaker_threshold: 5,
+            breaker_cooldown: Duration::from_secs(60),
         }
     }
 }
@@ -89,6 +96,7 @@ pub struct ToolInfo {
     pub availability: Availability,
     pub cost: u32,
     pub summary: &'static str,
+    pub circuit: breaker::Circuit,
 }
 
 #[derive(Clone)]
@@ -105,6 +113,7 @@ struct Inner {
     fetcher: Arc<Fetcher>,
     states: StateCache,
     limiter: Option<RateLimiter>,
+    breakers: breaker::Breakers,
     /// Cancellation tokens of the sessions running in this process.
     running: Mutex<HashMap<String, CancellationToken>>,
 }
@@ -123,6 +132,7 @@ impl Engine {
                 slots: FairSlots::new(config.global_concurrency),
                 fetcher: Arc::new(Fetcher::new(config.policy.allow_private)),
                 limiter: config.rate_limit.map(RateLimiter::new),
+                breakers: breaker::Breakers::new(config.breaker_threshold, config.breaker_cooldown),
                 config,
                 notifier: Arc::new(Notifier::default()),
                 states: StateCache::default(),
@@ -294,6 +304,7 @@ impl Engine {
                     availability: tool.availability(),
                     cost: spec.cost,
                     summary: spec.summary,
+                    circuit: self.inner.breakers.circuit(spec.id),
                 }
             })
             .collect()

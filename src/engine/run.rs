@@ -2,6 +2,7 @@
 //! order under the session's `maxConcurrent` and the global fair cap, running
 //! each tool with its deadline, and recording the session's end exactly once.
 
+use super::breaker::Verdict;
 use super::{EngineError, Inner};
 use crate::model::{
     EventKind, Outcome, SelectedTool, SessionState, SessionStatus, Target, ToolReport, ToolStatus,
@@ -203,6 +204,9 @@ impl ToolJob {
                 Some(format!("not installed: {reason} ({install_hint})")),
             );
         }
+        if let Err(reason) = self.inner.breakers.allow(&self.tool.name) {
+            return self.report(Outcome::Skipped, 0, FindingSink::default(), Some(reason));
+        }
         if let Err(err) = self
             .inner
             .append(
@@ -244,6 +248,12 @@ impl ToolJob {
         // next check, and aborting the task drops its futures (and children).
         ctx.cancel.cancel();
         handle.abort();
+        let verdict = match outcome {
+            Outcome::Clean | Outcome::Findings => Verdict::Healthy,
+            Outcome::ToolError => Verdict::ToolError,
+            Outcome::TimedOut | Outcome::Skipped => Verdict::NoSignal,
+        };
+        self.inner.breakers.record(&self.tool.name, verdict);
         self.report(
             outcome,
             started.elapsed().as_millis() as u64,

@@ -371,6 +371,9 @@ pub fn tool(info: &ToolInfo) -> pb::Tool {
         install_hint,
         cost: info.cost,
         summary: info.summary.to_string(),
+        circuit_state: info.circuit.state.as_str().to_string(),
+        circuit_failures: info.circuit.failures,
+        circuit_retry_at: info.circuit.retry_at.as_ref().map(timestamp),
     }
 }
 

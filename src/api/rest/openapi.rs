@@ -369,7 +369,12 @@ fn operations(tool_ids: &[&str]) -> Value {
                                 "targets": { "type": "array", "items": { "enum": ["directory", "url", "urls"] } },
                                 "available": { "type": "boolean" }, "cost": { "type": "integer" },
                                 "summary": { "type": "string" }, "unavailableReason": { "type": "string" },
-                                "installHint": { "type": "string" } } } },
+                                "installHint": { "type": "string" },
+                                "circuit": { "type": "object", "required": ["state", "failures"],
+                                    "description": "The tool's circuit breaker: open after repeated tool errors (the tool is skipped and refunded), half-open when a trial run is allowed",
+                                    "properties": { "state": { "enum": ["closed", "open", "half-open"] },
+                                        "failures": { "type": "integer" },
+                                        "retryAt": { "type": "string", "format": "date-time" } } } } } },
                         "total": { "type": "integer" }
                     }
                 },

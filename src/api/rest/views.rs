@@ -132,7 +132,14 @@ pub fn tools(tools: &[ToolInfo]) -> Value {
                 "available": t.availability == crate::tools::Availability::Available,
                 "cost": t.cost,
                 "summary": t.summary,
+                "circuit": {
+                    "state": t.circuit.state.as_str(),
+                    "failures": t.circuit.failures,
+                },
             });
+            if let Some(at) = &t.circuit.retry_at {
+                entry["circuit"]["retryAt"] = ts(at);
+            }
             if let crate::tools::Availability::Unavailable { reason, install_hint } = &t.availability {
                 entry["unavailableReason"] = json!(reason);
                 entry["installHint"] = json!(install_hint);
