@@ -2,7 +2,9 @@
 //! of well-known token formats. One Aho-Corasick pass over each file picks the
 //! rules whose keywords occur; only those rules' regexes then run. Messages show
 //! a redacted prefix, never the secret; a line containing `livescan:ignore` is
-//! skipped.
+//! skipped. One generic rule catches credential-named assignments of random-
+//! looking values (by entropy, with placeholders allowed) that no format
+//! rule knows.
 
 use crate::model::{Category, Finding, Severity, TargetKind};
 use crate::tools::{FileCheck, FileEntry, ToolSpec};
@@ -22,6 +24,57 @@ const HELP: &str = "https://cheatsheetseries.owasp.org/cheatsheets/Secrets_Manag
 
 /// A line containing this marker is never reported.
 const IGNORE_MARKER: &str = "livescan:ignore";
+
+/// The rule that judges values by randomness rather than format: it reports
+/// only values with at least [`MIN_ENTROPY`] bits per character that are
+/// not placeholders, and only on lines no specific rule already reported.
+const GENERIC_RULE: &str = "generic-secret-assignment";
+const MIN_ENTROPY: f64 = 3.5;
+
+/// Values that are documentation, not credentials.
+const PLACEHOLDERS: &[&str] = &[
+    "example",
+    "changeme",
+    "change_me",
+    "placeholder",
+    "xxxx",
+    "your_",
+    "your-",
+    "<",
+    "${",
+    "{{",
+    "%(",
+    "dummy",
+    "sample",
+    "redacted",
+    "****",
+    "replace",
+    "todo",
+    "insert",
+];
+
+/// Shannon entropy of `value`, in bits per character.
+fn entropy(value: &str) -> f64 {
+    let mut counts = [0usize; 256];
+    for byte in value.bytes() {
+        counts[byte as usize] += 1;
+    }
+    let len = value.len() as f64;
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = c as f64 / len;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+/// Whether a generic match is a real-looking secret.
+fn looks_secret(value: &str) -> bool {
+    let lower = value.to_ascii_lowercase();
+    entropy(value) >= MIN_ENTROPY && !PLACEHOLDERS.iter().any(|p| lower.contains(p))
+}
 
 /// One token format.
 struct Rule {
@@ -481,6 +534,80 @@ const RULES: &[Rule] = &[
         shown: 3,
     },
     Rule {
+        id: "gcp-service-account-key",
+        name: "Google Cloud service account key",
+        severity: Severity::Critical,
+        keywords: &["private_key_id"],
+        pattern: r#""private_key_id"\s*:\s*"(?P<secret>[a-f0-9]{40})""#,
+        shown: 0,
+    },
+    Rule {
+        id: "azure-ad-client-secret",
+        name: "Azure AD client secret",
+        severity: Severity::Critical,
+        keywords: &["q~"],
+        pattern: r"(?:^|[^A-Za-z0-9_~.\-])(?P<secret>[A-Za-z0-9_~.]{3}\dQ~[A-Za-z0-9_~.\-]{31,34})(?:[^A-Za-z0-9_~.\-]|$)",
+        shown: 0,
+    },
+    Rule {
+        id: "discord-webhook",
+        name: "Discord webhook URL",
+        severity: Severity::High,
+        keywords: &["discord"],
+        pattern: r"https://(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/\d{17,20}/(?P<secret>[A-Za-z0-9_\-]{60,70})",
+        shown: 0,
+    },
+    Rule {
+        id: "atlassian-api-token",
+        name: "Atlassian API token",
+        severity: Severity::High,
+        keywords: &["atatt3"],
+        pattern: r"\b(?P<secret>ATATT3[A-Za-z0-9_\-=]{180,200})",
+        shown: 6,
+    },
+    Rule {
+        id: "sentry-auth-token",
+        name: "Sentry auth token",
+        severity: Severity::High,
+        keywords: &["sntrys_", "sntryu_"],
+        pattern: r"\b(?P<secret>sntrys_[A-Za-z0-9+/=_]{60,250}|sntryu_[a-f0-9]{64})",
+        shown: 7,
+    },
+    Rule {
+        id: "planetscale-token",
+        name: "PlanetScale service token",
+        severity: Severity::High,
+        keywords: &["pscale_tkn_", "pscale_pw_"],
+        pattern: r"\b(?P<secret>pscale_(?:tkn|pw)_[A-Za-z0-9_\-.]{32,64})",
+        shown: 11,
+    },
+    Rule {
+        id: "heroku-api-key",
+        name: "Heroku API key",
+        severity: Severity::High,
+        keywords: &["hrku-"],
+        pattern: r"\b(?P<secret>HRKU-[A-Za-z0-9_\-]{58,62})",
+        shown: 5,
+    },
+    Rule {
+        id: "generic-secret-assignment",
+        name: "Secret-looking value assigned to a credential name",
+        severity: Severity::High,
+        keywords: &[
+            "secret",
+            "passw",
+            "api_key",
+            "apikey",
+            "api-key",
+            "access_key",
+            "auth_token",
+            "private_key",
+            "client_secret",
+        ],
+        pattern: r#"(?i)\b[a-z0-9_.\-]*(?:secret|passwd|password|api_?key|api-key|access_?key|auth_?token|private_?key)[a-z0-9_.\-]*["']?\s*[:=]\s*["'](?P<secret>[^"'\s]{12,128})["']"#,
+        shown: 0,
+    },
+    Rule {
         id: "private-key",
         name: "Private key (PEM block)",
         severity: Severity::Critical,
@@ -568,6 +695,9 @@ impl FileCheck for Secrets {
                 if lines.line_text(line).contains(IGNORE_MARKER) {
                     continue;
                 }
+                if rule.id == GENERIC_RULE && !looks_secret(secret) {
+                    continue;
+                }
                 let message = format!(
                     "{} hard-coded ({}); revoke it and load it from the environment or a secret manager",
                     rule.name,
@@ -581,6 +711,13 @@ impl FileCheck for Secrets {
                 );
             }
         }
+        // A line a specific rule explains needs no generic finding too.
+        let specific: std::collections::HashSet<Option<u32>> = found
+            .iter()
+            .filter(|f| f.rule_id != GENERIC_RULE)
+            .map(|f| f.line)
+            .collect();
+        found.retain(|f| f.rule_id != GENERIC_RULE || !specific.contains(&f.line));
         // Rules run one after another; report in file order.
         found.sort_by_key(|finding| (finding.line, finding.column));
         out.extend(found);
@@ -640,6 +777,56 @@ mod tests {
 
     /// One sample per rule, split so this source file holds no whole token.
     const SAMPLES: &[(&str, &[&str])] = &[
+        (
+            "gcp-service-account-key",
+            &[
+                "\"private_key_id\": \"",
+                "eee65f53e9421ce50211670eae679f02e8d28a79",
+                "\"",
+            ],
+        ),
+        (
+            "azure-ad-client-secret",
+            &["beK8Q~", "Xgzg2sye9b2Rann76dEyTzAeKOmXRrvftv"],
+        ),
+        (
+            "discord-webhook",
+            &[
+                "https://discord.com/api/webhooks/",
+                "061231007728378326",
+                "/",
+                "XoY1BaIMcAxYmfsB4HbQLXjjlAFbVV6q9rXxtNDFyuzX9k1gnneGEYG1_LwiqD9jJBAc",
+            ],
+        ),
+        (
+            "atlassian-api-token",
+            &[
+                "ATATT3",
+                "erACpdclsxHKifxi5CvQUSHL8iLc7bE6wSt9cbMOeEeUtuieeCIxVc57VVTiY96vwfRE5e32A8Yb3FKaNQyyLaMeffOhq4AUvy7VSLDCD1IfHWGbtMfEbo9ShFXNQ6Fq5axtjRNmHkW5vQ7CF5puzQqmOBZZW6m4nyoL6uniiFw152cTe8r0khCEr7",
+            ],
+        ),
+        (
+            "sentry-auth-token",
+            &[
+                "sntryu_",
+                "6dcfaea21818b904ce6087413e3b266f850f1578b5c72dc4ee60caea63367c29",
+            ],
+        ),
+        (
+            "planetscale-token",
+            &["pscale_tkn_", "IY7uq6T2bwGfcCvJAXrF6bnZ3eBZclIvRY6iEjH5"],
+        ),
+        (
+            "heroku-api-key",
+            &[
+                "HRKU-",
+                "UH1RSC84FL8SfWoCHJs1UJOkHG16JqtQy9235Nnt2j9IHrKFmAIhGaMybIcH",
+            ],
+        ),
+        (
+            "generic-secret-assignment",
+            &["db_password = '", "Xk9#mP2$vL7qR4wZ", "'"],
+        ),
         ("aws-access-key-id", &["AKIA", "MW5DNOS7NV4EQMKF"]),
         (
             "aws-secret-access-key",
