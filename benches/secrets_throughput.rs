@@ -36,7 +36,11 @@ fn main() {
         .iter()
         .filter_map(|f| inventory.read_text(f).map(|t| t.len() as u64))
         .fold((0u64, 0u64), |(n, b), len| (n + 1, b + len));
-    println!("corpus: {} ({files} text files, {:.1} MB)", root.display(), bytes as f64 / 1e6);
+    println!(
+        "corpus: {} ({files} text files, {:.1} MB)",
+        root.display(),
+        bytes as f64 / 1e6
+    );
 
     let secrets = native::all(&Default::default())
         .into_iter()
@@ -61,7 +65,8 @@ fn main() {
         findings.take().len()
     );
 
-    let detect_secrets = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".tools/detect-secrets/bin/detect-secrets");
+    let detect_secrets =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".tools/detect-secrets/bin/detect-secrets");
     if !detect_secrets.exists() {
         println!("detect-secrets: not installed (scripts/install-test-tools installs it)");
         return;
@@ -74,9 +79,9 @@ fn main() {
         .expect("detect-secrets runs");
     let elapsed = started.elapsed();
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
-    let count: usize = report["results"]
-        .as_object()
-        .map_or(0, |files| files.values().filter_map(|v| v.as_array()).map(Vec::len).sum());
+    let count: usize = report["results"].as_object().map_or(0, |files| {
+        files.values().filter_map(|v| v.as_array()).map(Vec::len).sum()
+    });
     println!(
         "detect-secrets: {:.2} s, {:.1} MB/s, {count} findings (exit {:?})",
         elapsed.as_secs_f64(),

@@ -203,6 +203,26 @@ impl<C: PageCheck> Tool for PageTool<C> {
     }
 }
 
+/// One tool for both kinds of target, as two implementations sharing one
+/// spec: the directory one runs on directories, the other on URLs.
+pub struct ByTarget {
+    pub directory: Arc<dyn Tool>,
+    pub urls: Arc<dyn Tool>,
+}
+
+impl Tool for ByTarget {
+    fn spec(&self) -> &ToolSpec {
+        self.directory.spec()
+    }
+
+    fn run(self: Arc<Self>, ctx: Arc<ToolContext>) -> BoxFuture<'static, Result<(), ToolError>> {
+        match ctx.target {
+            ToolTarget::Directory(_) => self.directory.clone().run(ctx),
+            ToolTarget::Urls(_) => self.urls.clone().run(ctx),
+        }
+    }
+}
+
 /// Runs CPU-bound analysis on a blocking thread, off the async workers that
 /// serve clients. A panic inside is re-raised here, so the engine reports the
 /// tool as crashed.

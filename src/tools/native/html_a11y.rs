@@ -1,22 +1,25 @@
-//! The `html-a11y` tool: static accessibility checks on each fetched HTML page
-//! (parsed with `scraper`), named after the axe-core rules they mirror:
-//! `html-has-lang`, `document-title`, `image-alt`, `label`, `button-name` and
-//! `link-name`. Elements hidden with `hidden` or `aria-hidden="true"` (or inside
+//! The `html-a11y` tool: static accessibility checks on HTML (each fetched
+//! page of a URL target, or each `.html` file of a directory), parsed with
+//! `scraper` and named after the axe-core rules they mirror: `html-has-lang`,
+//! `html-lang-valid`, `document-title`, `image-alt`, `input-image-alt`,
+//! `area-alt`, `frame-title`, `meta-viewport`, `meta-refresh`, `label`,
+//! `button-name`, `link-name`, `duplicate-id`, `heading-order`, `tabindex`,
+//! `aria-roles`, `aria-valid-attr`, `list` and `listitem`. Elements hidden with `hidden` or `aria-hidden="true"` (or inside
 //! such an element) are not checked. As in axe, a non-empty `placeholder` labels
 //! a form control, an SVG `<title>` is no document title, and a button or link
 //! is named by a visible descendant's `aria-label` (such as an icon's).
 
 use crate::model::{Category, Finding, Severity, TargetKind};
-use crate::tools::{Page, PageCheck, ToolSpec};
+use crate::tools::{FileCheck, FileEntry, Page, PageCheck, ToolSpec};
 use scraper::{ElementRef, Html, Selector};
 use std::collections::{HashMap, HashSet};
 
 static SPEC: ToolSpec = ToolSpec {
     id: "html-a11y",
     category: Category::Accessibility,
-    targets: &[TargetKind::Url, TargetKind::Urls],
+    targets: &[TargetKind::Directory, TargetKind::Url, TargetKind::Urls],
     cost: 1,
-    summary: "Accessibility gaps in HTML: missing lang or title, images without alt, unlabeled controls, empty buttons and links",
+    summary: "Accessibility gaps in HTML pages and files: lang, title, alt text, labels, names, ARIA, headings, lists",
 };
 
 const HELP_BASE: &str = "https://dequeuniversity.com/rules/axe/4.10/";
@@ -39,28 +42,60 @@ impl PageCheck for HtmlA11y {
         let is_html = page
             .header("content-type")
             .is_none_or(|ct| ct.to_ascii_lowercase().contains("html"));
-        if !is_html {
-            return;
+        if is_html {
+            check_document(&page.body, Where::Url(&page.url), out);
         }
-        let document = Html::parse_document(&page.body);
-        let mut report = Report {
-            page,
-            out,
-            seen: HashMap::new(),
-        };
-        check_lang(&document, &mut report);
-        check_title(&document, &mut report);
-        check_images(&document, &mut report);
-        check_labels(&document, &mut report);
-        check_names(&document, "button", "button-name", "Button", &mut report);
-        check_names(&document, "a[href]", "link-name", "Link", &mut report);
     }
+}
+
+impl FileCheck for HtmlA11y {
+    fn spec(&self) -> &ToolSpec {
+        &SPEC
+    }
+
+    fn check(&self, file: &FileEntry, text: Option<&str>, out: &mut Vec<Finding>) {
+        let lower = file.rel.to_ascii_lowercase();
+        if let Some(text) = text
+            && (lower.ends_with(".html") || lower.ends_with(".htm"))
+        {
+            check_document(text, Where::Path(&file.rel), out);
+        }
+    }
+}
+
+/// Where a document came from, for the findings' location.
+#[derive(Clone, Copy)]
+enum Where<'a> {
+    Url(&'a str),
+    Path(&'a str),
+}
+
+fn check_document(html: &str, at: Where<'_>, out: &mut Vec<Finding>) {
+    let document = Html::parse_document(html);
+    let mut report = Report {
+        at,
+        out,
+        seen: HashMap::new(),
+    };
+    check_lang(&document, &mut report);
+    check_title(&document, &mut report);
+    check_images(&document, &mut report);
+    check_alternatives(&document, &mut report);
+    check_meta(&document, &mut report);
+    check_labels(&document, &mut report);
+    check_names(&document, "button", "button-name", "Button", &mut report);
+    check_names(&document, "a[href]", "link-name", "Link", &mut report);
+    check_ids(&document, &mut report);
+    check_headings(&document, &mut report);
+    check_tabindex(&document, &mut report);
+    check_aria(&document, &mut report);
+    check_lists(&document, &mut report);
 }
 
 /// Pushes findings for one page, fingerprinting repeated identical elements
 /// by their occurrence so each keeps a distinct, stable fingerprint.
 struct Report<'a> {
-    page: &'a Page,
+    at: Where<'a>,
     out: &'a mut Vec<Finding>,
     seen: HashMap<(&'static str, String), usize>,
 }
@@ -69,9 +104,13 @@ impl Report<'_> {
     fn add(&mut self, rule_id: &'static str, severity: Severity, message: String, evidence: String) {
         let count = self.seen.entry((rule_id, evidence.clone())).or_insert(0);
         *count += 1;
+        let finding = Finding::new(rule_id, severity, message);
+        let finding = match self.at {
+            Where::Url(url) => finding.at_url(url),
+            Where::Path(path) => finding.at_path(path, None, None),
+        };
         self.out.push(
-            Finding::new(rule_id, severity, message)
-                .at_url(&self.page.url)
+            finding
                 .with_help(&format!("{HELP_BASE}{rule_id}"))
                 .fingerprinted(&format!("{evidence}#{count}")),
         );
@@ -84,6 +123,17 @@ fn selector(css: &str) -> Selector {
 
 fn check_lang(document: &Html, report: &mut Report<'_>) {
     let root = document.root_element();
+    if let Some(lang) = root.value().attr("lang").filter(|l| !l.trim().is_empty())
+        && !valid_lang(lang)
+    {
+        let tag = start_tag(&root);
+        report.add(
+            "html-lang-valid",
+            Severity::High,
+            format!("<html lang=\"{lang}\"> is not a valid language tag (such as en or pt-BR): {tag}"),
+            tag,
+        );
+    }
     if !non_empty_attr(&root, "lang") && !non_empty_attr(&root, "xml:lang") {
         let tag = start_tag(&root);
         report.add(
@@ -93,6 +143,15 @@ fn check_lang(document: &Html, report: &mut Report<'_>) {
             tag,
         );
     }
+}
+
+/// A BCP 47 tag in its common shape: a 2-3 letter language, then subtags.
+fn valid_lang(tag: &str) -> bool {
+    let mut parts = tag.trim().split(['-', '_']);
+    let language = parts.next().unwrap_or("");
+    (2..=3).contains(&language.len())
+        && language.bytes().all(|b| b.is_ascii_alphabetic())
+        && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
 fn check_title(document: &Html, report: &mut Report<'_>) {
@@ -156,6 +215,363 @@ fn check_labels(document: &Html, report: &mut Report<'_>) {
             ),
             tag,
         );
+    }
+}
+
+/// `input-image-alt`, `area-alt` and `frame-title`: graphical controls,
+/// image-map areas and frames need a text alternative.
+fn check_alternatives(document: &Html, report: &mut Report<'_>) {
+    let cases: [(&str, &str, &str, &str); 3] = [
+        (
+            "input[type=image]",
+            "alt",
+            "input-image-alt",
+            "Image button has no alt text",
+        ),
+        ("area[href]", "alt", "area-alt", "Image-map area has no alt text"),
+        (
+            "iframe, frame",
+            "title",
+            "frame-title",
+            "Frame has no title describing its content",
+        ),
+    ];
+    for (css, attribute, rule_id, what) in cases {
+        for element in document.select(&selector(css)) {
+            if non_empty_attr(&element, attribute) || aria_named(&element) || is_hidden(&element) {
+                continue;
+            }
+            let tag = start_tag(&element);
+            report.add(rule_id, Severity::High, format!("{what}: {tag}"), tag);
+        }
+    }
+}
+
+/// `meta-viewport` (zooming disabled) and `meta-refresh` (timed reloads or redirects).
+fn check_meta(document: &Html, report: &mut Report<'_>) {
+    for meta in document.select(&selector("meta[name=viewport][content]")) {
+        let content = meta
+            .value()
+            .attr("content")
+            .unwrap_or("")
+            .to_ascii_lowercase()
+            .replace(' ', "");
+        let no_zoom = content.contains("user-scalable=no") || content.contains("user-scalable=0");
+        let max_scale = content
+            .split([',', ';'])
+            .find_map(|p| p.strip_prefix("maximum-scale="))
+            .and_then(|v| v.parse::<f64>().ok());
+        if no_zoom || max_scale.is_some_and(|m| m < 2.0) {
+            let tag = start_tag(&meta);
+            report.add(
+                "meta-viewport",
+                Severity::High,
+                format!("The viewport stops people from zooming: {tag}"),
+                tag,
+            );
+        }
+    }
+    for meta in document.select(&selector("meta[http-equiv][content]")) {
+        let refresh = meta
+            .value()
+            .attr("http-equiv")
+            .is_some_and(|v| v.eq_ignore_ascii_case("refresh"));
+        let delay = meta
+            .value()
+            .attr("content")
+            .unwrap_or("")
+            .split([';', ','])
+            .next()
+            .unwrap_or("")
+            .trim()
+            .parse::<f64>();
+        if refresh && delay.is_ok_and(|d| d > 0.0) {
+            let tag = start_tag(&meta);
+            report.add(
+                "meta-refresh",
+                Severity::Medium,
+                format!("The page reloads or redirects on a timer, before people finish reading: {tag}"),
+                tag,
+            );
+        }
+    }
+}
+
+/// `duplicate-id`: an id used by more than one element.
+fn check_ids(document: &Html, report: &mut Report<'_>) {
+    let mut seen = HashSet::new();
+    for element in document.select(&selector("[id]")) {
+        let id = element.value().attr("id").unwrap_or("").trim();
+        if !id.is_empty() && !seen.insert(id) {
+            report.add(
+                "duplicate-id",
+                Severity::Low,
+                format!("The id \"{id}\" is used more than once; labels and ARIA references break"),
+                id.to_string(),
+            );
+        }
+    }
+}
+
+/// `heading-order`: a heading more than one level below the one before it.
+fn check_headings(document: &Html, report: &mut Report<'_>) {
+    let mut previous: Option<u8> = None;
+    for heading in document.select(&selector("h1, h2, h3, h4, h5, h6")) {
+        if is_hidden(&heading) {
+            continue;
+        }
+        let level = heading.value().name().as_bytes()[1] - b'0';
+        if let Some(before) = previous
+            && level > before + 1
+        {
+            let tag = start_tag(&heading);
+            report.add("heading-order", Severity::Low, format!("<h{level}> follows <h{before}>: a level is skipped, which breaks navigation by headings: {tag}"), tag);
+        }
+        previous = Some(level);
+    }
+}
+
+/// `tabindex`: a positive tabindex reorders keyboard navigation.
+fn check_tabindex(document: &Html, report: &mut Report<'_>) {
+    for element in document.select(&selector("[tabindex]")) {
+        if element
+            .value()
+            .attr("tabindex")
+            .and_then(|v| v.trim().parse::<i32>().ok())
+            .is_some_and(|v| v > 0)
+        {
+            let tag = start_tag(&element);
+            report.add(
+                "tabindex",
+                Severity::Low,
+                format!(
+                    "A positive tabindex takes the element out of the reading order for keyboard users: {tag}"
+                ),
+                tag,
+            );
+        }
+    }
+}
+
+/// ARIA 1.2 roles (abstract roles excluded).
+const ARIA_ROLES: &[&str] = &[
+    "alert",
+    "alertdialog",
+    "application",
+    "article",
+    "banner",
+    "blockquote",
+    "button",
+    "caption",
+    "cell",
+    "checkbox",
+    "code",
+    "columnheader",
+    "combobox",
+    "complementary",
+    "contentinfo",
+    "definition",
+    "deletion",
+    "dialog",
+    "directory",
+    "document",
+    "emphasis",
+    "feed",
+    "figure",
+    "form",
+    "generic",
+    "grid",
+    "gridcell",
+    "group",
+    "heading",
+    "img",
+    "insertion",
+    "link",
+    "list",
+    "listbox",
+    "listitem",
+    "log",
+    "main",
+    "marquee",
+    "math",
+    "menu",
+    "menubar",
+    "menuitem",
+    "menuitemcheckbox",
+    "menuitemradio",
+    "meter",
+    "navigation",
+    "none",
+    "note",
+    "option",
+    "paragraph",
+    "presentation",
+    "progressbar",
+    "radio",
+    "radiogroup",
+    "region",
+    "row",
+    "rowgroup",
+    "rowheader",
+    "scrollbar",
+    "search",
+    "searchbox",
+    "separator",
+    "slider",
+    "spinbutton",
+    "status",
+    "strong",
+    "subscript",
+    "superscript",
+    "switch",
+    "tab",
+    "table",
+    "tablist",
+    "tabpanel",
+    "term",
+    "textbox",
+    "time",
+    "timer",
+    "toolbar",
+    "tooltip",
+    "tree",
+    "treegrid",
+    "treeitem",
+];
+
+/// ARIA 1.2 states and properties.
+const ARIA_ATTRIBUTES: &[&str] = &[
+    "aria-activedescendant",
+    "aria-atomic",
+    "aria-autocomplete",
+    "aria-braillelabel",
+    "aria-brailleroledescription",
+    "aria-busy",
+    "aria-checked",
+    "aria-colcount",
+    "aria-colindex",
+    "aria-colindextext",
+    "aria-colspan",
+    "aria-controls",
+    "aria-current",
+    "aria-describedby",
+    "aria-description",
+    "aria-details",
+    "aria-disabled",
+    "aria-dropeffect",
+    "aria-errormessage",
+    "aria-expanded",
+    "aria-flowto",
+    "aria-grabbed",
+    "aria-haspopup",
+    "aria-hidden",
+    "aria-invalid",
+    "aria-keyshortcuts",
+    "aria-label",
+    "aria-labelledby",
+    "aria-level",
+    "aria-live",
+    "aria-modal",
+    "aria-multiline",
+    "aria-multiselectable",
+    "aria-orientation",
+    "aria-owns",
+    "aria-placeholder",
+    "aria-posinset",
+    "aria-pressed",
+    "aria-readonly",
+    "aria-relevant",
+    "aria-required",
+    "aria-roledescription",
+    "aria-rowcount",
+    "aria-rowindex",
+    "aria-rowindextext",
+    "aria-rowspan",
+    "aria-selected",
+    "aria-setsize",
+    "aria-sort",
+    "aria-valuemax",
+    "aria-valuemin",
+    "aria-valuenow",
+    "aria-valuetext",
+];
+
+/// `aria-roles` (a role that does not exist) and `aria-valid-attr` (an
+/// `aria-*` attribute that does not exist, usually a typo).
+fn check_aria(document: &Html, report: &mut Report<'_>) {
+    for element in document.select(&selector("*")) {
+        if let Some(roles) = element.value().attr("role") {
+            // The first role a browser knows wins; all unknown is an error.
+            let known = roles
+                .split_whitespace()
+                .any(|r| ARIA_ROLES.contains(&r.to_ascii_lowercase().as_str()));
+            if !roles.trim().is_empty() && !known {
+                let tag = start_tag(&element);
+                report.add(
+                    "aria-roles",
+                    Severity::High,
+                    format!("role=\"{}\" is not an ARIA role: {tag}", roles.trim()),
+                    tag,
+                );
+            }
+        }
+        for (name, _) in element.value().attrs() {
+            if name.starts_with("aria-") && !ARIA_ATTRIBUTES.contains(&name) {
+                let tag = start_tag(&element);
+                report.add(
+                    "aria-valid-attr",
+                    Severity::High,
+                    format!("{name} is not an ARIA attribute: {tag}"),
+                    tag,
+                );
+            }
+        }
+    }
+}
+
+/// `list` (a list holding something other than items) and `listitem` (an
+/// item outside a list).
+fn check_lists(document: &Html, report: &mut Report<'_>) {
+    for list in document.select(&selector("ul, ol")) {
+        if list.value().attr("role").is_some() {
+            continue;
+        }
+        let stray = list
+            .children()
+            .filter_map(ElementRef::wrap)
+            .find(|child| !matches!(child.value().name(), "li" | "script" | "template"));
+        if let Some(child) = stray {
+            let tag = start_tag(&list);
+            report.add(
+                "list",
+                Severity::Medium,
+                format!(
+                    "<{}> holds a <{}>; lists may only hold <li>: {tag}",
+                    list.value().name(),
+                    child.value().name()
+                ),
+                tag,
+            );
+        }
+    }
+    for item in document.select(&selector("li")) {
+        let in_list = item
+            .parent()
+            .and_then(|p| {
+                p.value()
+                    .as_element()
+                    .map(|e| matches!(e.name(), "ul" | "ol" | "menu"))
+            })
+            .unwrap_or(false);
+        if !in_list && item.value().attr("role").is_none() {
+            let tag = start_tag(&item);
+            report.add(
+                "listitem",
+                Severity::Medium,
+                format!("<li> outside <ul>, <ol> or <menu>: {tag}"),
+                tag,
+            );
+        }
     }
 }
 
@@ -252,7 +668,7 @@ mod tests {
             ..Default::default()
         };
         let mut out = Vec::new();
-        HtmlA11y.check(&page, &mut out);
+        PageCheck::check(&HtmlA11y, &page, &mut out);
         out.into_iter().map(|f| f.rule_id).collect()
     }
 
@@ -319,7 +735,7 @@ mod tests {
             ..Default::default()
         };
         let mut out = Vec::new();
-        HtmlA11y.check(&page, &mut out);
+        PageCheck::check(&HtmlA11y, &page, &mut out);
         assert!(out.is_empty());
     }
 }

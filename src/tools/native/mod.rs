@@ -33,7 +33,7 @@ mod vulnerable_dependencies;
 mod weak_crypto;
 mod whitespace;
 
-use super::{CatalogOptions, FileTool, PageTool, Tool};
+use super::{ByTarget, CatalogOptions, FileTool, PageTool, Tool};
 use std::sync::Arc;
 
 /// Every native tool, in catalog order.
@@ -64,7 +64,10 @@ pub fn all(options: &CatalogOptions) -> Vec<Arc<dyn Tool>> {
         Arc::new(FileTool(large_assets::LargeAssets)),
         Arc::new(FileTool(unminified_assets::UnminifiedAssets)),
         Arc::new(PageTool(http_headers::HttpHeaders)),
-        Arc::new(PageTool(html_a11y::HtmlA11y)),
+        Arc::new(ByTarget {
+            directory: Arc::new(FileTool(html_a11y::HtmlA11y)),
+            urls: Arc::new(PageTool(html_a11y::HtmlA11y)),
+        }),
         Arc::new(PageTool(cookies::Cookies)),
         Arc::new(PageTool(mixed_content::MixedContent)),
         Arc::new(PageTool(server_banner::ServerBanner)),
