@@ -570,3 +570,36 @@ async fn url_only_tools_reject_directory_targets() {
         assert!(tool(id).run(ctx).await.is_err(), "{id} accepted a directory");
     }
 }
+
+/// `http-headers` grades every page as the HTTP Observatory would, beside its findings.
+#[tokio::test]
+async fn http_headers_reports_an_observatory_grade_per_page() {
+    let base = serve_web_fixtures().await;
+    let sink = FindingSink::default();
+    let urls = vec![format!("{base}/planted.html"), format!("{base}/clean.html")];
+    let ctx = Arc::new(ToolContext {
+        target: ToolTarget::Urls(urls.clone()),
+        deadline: Instant::now() + Duration::from_secs(60),
+        cancel: CancellationToken::new(),
+        findings: sink.clone(),
+        pages: Pages::new(Arc::new(Fetcher::new(true))),
+    });
+    tool("http-headers").run(ctx).await.unwrap();
+    let metrics = sink.take_metrics();
+    assert_eq!(metrics.len(), 2, "{metrics:#?}");
+    for (metric, url) in metrics.iter().zip(&urls) {
+        assert_eq!(metric.name, "http-observatory");
+        assert_eq!(metric.url.as_deref(), Some(url.as_str()));
+    }
+    // Over plain HTTP even the clean page loses the HTTPS tests: 100 - 20 - 20.
+    assert!(
+        metrics[1].value.starts_with("C+ (60/100)"),
+        "{}",
+        metrics[1].value
+    );
+    assert!(
+        metrics[0].value.starts_with('F') || metrics[0].value.starts_with('D'),
+        "{}",
+        metrics[0].value
+    );
+}

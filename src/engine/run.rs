@@ -269,14 +269,16 @@ impl ToolJob {
         findings: FindingSink,
         detail: Option<String>,
     ) -> ToolReport {
-        ToolReport::finished(
+        let mut report = ToolReport::finished(
             &self.tool.name,
             self.tool.category,
             outcome,
             duration,
             findings.take(),
             detail,
-        )
+        );
+        report.result.metrics = findings.take_metrics();
+        report
     }
 }
 

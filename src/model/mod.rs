@@ -11,7 +11,7 @@ pub mod time;
 pub use account::{Account, KeyRecord, KeyState, LedgerEntry, LedgerKind};
 pub use finding::{Category, Finding, Severity, TargetKind, fingerprint};
 pub use session::{
-    BySeverity, Event, EventKind, Outcome, Progress, RawTarget, Refund, SelectedTool, SessionMeta,
+    BySeverity, Event, EventKind, Metric, Outcome, Progress, RawTarget, Refund, SelectedTool, SessionMeta,
     SessionOptions, SessionState, SessionStatus, StartRequest, Summary, Target, ToolReport, ToolResult,
     ToolStatus,
 };

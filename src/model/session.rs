@@ -170,6 +170,20 @@ pub struct ToolResult {
     /// True when the tool stopped early and its findings may be incomplete.
     #[serde(default)]
     pub partial: bool,
+    /// Measurements beside the findings (a grade, a timing), if the tool has any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metrics: Vec<Metric>,
+}
+
+/// One measurement a tool reports, such as `http-observatory` = `B (70/100)`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Metric {
+    pub name: String,
+    pub value: String,
+    /// The page it was measured on, for URL tools.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 /// One tool's report within a session, in the Sessions API reference's shape.
@@ -248,6 +262,7 @@ impl ToolReport {
                 error,
                 skip_reason,
                 partial,
+                metrics: Vec::new(),
             },
             started_at: None,
             completed_at: None,

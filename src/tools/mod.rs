@@ -14,7 +14,7 @@ pub mod fetch;
 pub mod inventory;
 pub mod native;
 
-use crate::model::{Category, Finding, TargetKind};
+use crate::model::{Category, Finding, Metric, TargetKind};
 use futures::future::BoxFuture;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -57,21 +57,33 @@ pub enum ToolTarget {
     Urls(Vec<String>),
 }
 
-/// Collects findings as a tool produces them, so the ones found before a
-/// deadline or cancellation are kept.
+/// Collects findings (and measurements) as a tool produces them, so the
+/// ones found before a deadline or cancellation are kept.
 #[derive(Clone, Debug, Default)]
-pub struct FindingSink(Arc<Mutex<Vec<Finding>>>);
+pub struct FindingSink {
+    findings: Arc<Mutex<Vec<Finding>>>,
+    metrics: Arc<Mutex<Vec<Metric>>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poison| poison.into_inner())
+}
 
 impl FindingSink {
     pub fn extend(&self, findings: impl IntoIterator<Item = Finding>) {
-        self.0
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .extend(findings);
+        lock(&self.findings).extend(findings);
     }
 
     pub fn take(&self) -> Vec<Finding> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(|poison| poison.into_inner()))
+        std::mem::take(&mut *lock(&self.findings))
+    }
+
+    pub fn measure(&self, metrics: impl IntoIterator<Item = Metric>) {
+        lock(&self.metrics).extend(metrics);
+    }
+
+    pub fn take_metrics(&self) -> Vec<Metric> {
+        std::mem::take(&mut *lock(&self.metrics))
     }
 }
 
@@ -168,6 +180,11 @@ pub trait PageCheck: Send + Sync + 'static {
     fn spec(&self) -> &ToolSpec;
 
     fn check(&self, page: &Page, out: &mut Vec<Finding>);
+
+    /// Measurements of the page beside the findings (none by default).
+    fn measure(&self, _page: &Page) -> Vec<Metric> {
+        Vec::new()
+    }
 }
 
 /// Fetches each URL of the target and runs a [`PageCheck`] on it. A URL that
@@ -190,13 +207,14 @@ impl<C: PageCheck> Tool for PageTool<C> {
                     () = ctx.cancel.cancelled() => return Err(ToolError::Cancelled),
                 };
                 let check = self.clone();
-                let found = off_runtime(move || {
+                let (found, metrics) = off_runtime(move || {
                     let mut found = Vec::new();
                     check.0.check(&page, &mut found);
-                    found
+                    (found, check.0.measure(&page))
                 })
                 .await?;
                 ctx.findings.extend(found);
+                ctx.findings.measure(metrics);
             }
             Ok(())
         })

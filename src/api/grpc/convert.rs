@@ -4,9 +4,9 @@
 
 use crate::engine::{EngineError, ToolInfo};
 use crate::model::{
-    Account, BySeverity, Category, Finding, LedgerEntry, LedgerKind, Outcome, Progress, RawTarget, Refund,
-    SessionState, SessionStatus, Severity, StartRequest, Summary, Target, Timestamp, ToolReport, ToolResult,
-    ToolStatus,
+    Account, BySeverity, Category, Finding, LedgerEntry, LedgerKind, Metric, Outcome, Progress, RawTarget,
+    Refund, SessionState, SessionStatus, Severity, StartRequest, Summary, Target, Timestamp, ToolReport,
+    ToolResult, ToolStatus,
 };
 use crate::proto as pb;
 
@@ -184,6 +184,16 @@ pub fn report(r: &ToolReport) -> pb::ToolReport {
         error: r.result.error.clone().unwrap_or_default(),
         skip_reason: r.result.skip_reason.clone().unwrap_or_default(),
         partial: r.result.partial,
+        metrics: r
+            .result
+            .metrics
+            .iter()
+            .map(|m| pb::Metric {
+                name: m.name.clone(),
+                value: m.value.clone(),
+                url: m.url.clone().unwrap_or_default(),
+            })
+            .collect(),
     }
 }
 
@@ -200,6 +210,15 @@ pub fn from_report(r: &pb::ToolReport) -> ToolReport {
             error: non_empty(&r.error),
             skip_reason: non_empty(&r.skip_reason),
             partial: r.partial,
+            metrics: r
+                .metrics
+                .iter()
+                .map(|m| Metric {
+                    name: m.name.clone(),
+                    value: m.value.clone(),
+                    url: non_empty(&m.url),
+                })
+                .collect(),
         },
         started_at: r.started_at.as_ref().and_then(from_timestamp),
         completed_at: r.completed_at.as_ref().and_then(from_timestamp),

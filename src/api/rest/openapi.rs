@@ -276,7 +276,10 @@ fn operations(tool_ids: &[&str]) -> Value {
                             "outcome": { "enum": ["clean", "findings", "tool_error", "timed_out", "skipped"] },
                             "findings": { "type": "array", "items": { "$ref": "#/components/schemas/Finding" } },
                             "error": { "type": "string" }, "skipReason": { "type": "string" },
-                            "partial": { "type": "boolean" } } },
+                            "partial": { "type": "boolean" },
+                            "metrics": { "type": "array", "description": "Measurements beside the findings, such as http-observatory",
+                                "items": { "type": "object", "required": ["name", "value"], "properties": {
+                                    "name": { "type": "string" }, "value": { "type": "string" }, "url": { "type": "string" } } } } } },
                         "startedAt": { "type": "string", "format": "date-time" },
                         "completedAt": { "type": "string", "format": "date-time" }
                     }

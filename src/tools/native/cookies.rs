@@ -16,7 +16,7 @@ static SPEC: ToolSpec = ToolSpec {
 const HELP: &str = "https://developer.mozilla.org/en-US/docs/Web/HTTP/Reference/Headers/Set-Cookie";
 
 /// Names that usually carry a session or an authentication token.
-fn is_session_like(name: &str) -> bool {
+pub(super) fn is_session_like(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
     ["sess", "sid", "auth", "token", "jwt", "login", "remember", "user"]
         .iter()
@@ -24,13 +24,13 @@ fn is_session_like(name: &str) -> bool {
 }
 
 /// A parsed `Set-Cookie`: the name and its attributes, lowercased.
-struct Cookie {
-    name: String,
+pub(super) struct Cookie {
+    pub(super) name: String,
     attributes: Vec<(String, String)>,
 }
 
 impl Cookie {
-    fn parse(header: &str) -> Option<Cookie> {
+    pub(super) fn parse(header: &str) -> Option<Cookie> {
         let mut parts = header.split(';');
         let (name, _) = parts.next()?.split_once('=')?;
         let attributes = parts
@@ -45,7 +45,7 @@ impl Cookie {
         })
     }
 
-    fn has(&self, key: &str) -> bool {
+    pub(super) fn has(&self, key: &str) -> bool {
         self.attributes.iter().any(|(k, _)| k == key)
     }
 

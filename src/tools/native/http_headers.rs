@@ -3,9 +3,13 @@
 //! framing (clickjacking) and Referrer-Policy. On HTML pages a policy set in
 //! the document counts too: `<meta http-equiv="Content-Security-Policy">` in the
 //! head (though, as in browsers, not for `frame-ancestors`) and
-//! `<meta name="referrer">`, which overrides the header.
+//! `<meta name="referrer">`, which overrides the header. Also CORS (universal
+//! access with credentials) and Subresource Integrity of cross-origin
+//! scripts; and, as a measurement, the page's MDN HTTP Observatory score and
+//! grade over its ten tests.
 
-use crate::model::{Category, Finding, Severity, TargetKind};
+use super::cookies::{Cookie, is_session_like};
+use crate::model::{Category, Finding, Metric, Severity, TargetKind};
 use crate::tools::{Page, PageCheck, ToolSpec};
 use scraper::{Html, Selector};
 
@@ -43,6 +47,26 @@ impl PageCheck for HttpHeaders {
         check_framing(page, &header_policies, &mut report);
         check_nosniff(page, &mut report);
         check_referrer_policy(page, &meta.referrer, &mut report);
+        check_cors(page, &mut report);
+        check_sri(page, &mut report);
+    }
+
+    fn measure(&self, page: &Page) -> Vec<Metric> {
+        let mut findings = Vec::new();
+        self.check(page, &mut findings);
+        let rules: Vec<&str> = findings.iter().map(|f| f.rule_id.as_str()).collect();
+        let (score, tests) = observatory(page, &rules);
+        let details: Vec<String> = tests.iter().map(|(test, m)| format!("{test} {m:+}")).collect();
+        vec![Metric {
+            name: "http-observatory".into(),
+            value: format!(
+                "{} ({score}/100){}{}",
+                grade(score),
+                if details.is_empty() { "" } else { ": " },
+                details.join(", ")
+            ),
+            url: Some(page.url.clone()),
+        }]
     }
 }
 
@@ -98,10 +122,13 @@ struct Report<'a> {
 }
 
 impl Report<'_> {
-    /// `header` names the MDN page for help; `evidence` is the offending value.
+    /// `header` names the MDN header page for help (or is a whole help URL);
+    /// `evidence` is the offending value.
     fn add(&mut self, rule_id: &str, severity: Severity, message: String, header: &str, evidence: &str) {
         let help = if header.is_empty() {
             TLS_HELP.to_string()
+        } else if header.starts_with("https://") {
+            header.to_string()
         } else {
             format!("{MDN}{header}")
         };
@@ -408,9 +435,235 @@ fn check_referrer_policy(page: &Page, metas: &[String], report: &mut Report<'_>)
     }
 }
 
+/// `Access-Control-Allow-Origin: *` together with credentials: any site may
+/// read this origin's responses with the visitor's cookies (browsers refuse
+/// the combination, but servers that answer it usually reflect origins).
+fn check_cors(page: &Page, report: &mut Report<'_>) {
+    const ACAO: &str = "Access-Control-Allow-Origin";
+    let origin = page.header(ACAO).map(str::trim);
+    let credentials = page
+        .header("access-control-allow-credentials")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    if origin == Some("*") && credentials {
+        report.add(
+            "cors-universal-access",
+            Severity::High,
+            "Access-Control-Allow-Origin: * with Access-Control-Allow-Credentials: true lets any site read \
+             responses meant for signed-in visitors; allow only the origins you trust"
+                .into(),
+            ACAO,
+            "*",
+        );
+    }
+}
+
+/// Scripts from another origin without an `integrity` hash: whoever controls
+/// that host (or, over HTTP, the network) controls this page.
+fn check_sri(page: &Page, report: &mut Report<'_>) {
+    let Ok(base) = reqwest::Url::parse(&page.final_url) else {
+        return;
+    };
+    let document = Html::parse_document(&page.body);
+    let scripts = Selector::parse("script[src]").expect("valid selector");
+    let unprotected: Vec<String> = document
+        .select(&scripts)
+        .filter(|s| s.value().attr("integrity").is_none_or(|i| i.trim().is_empty()))
+        .filter_map(|s| base.join(s.value().attr("src")?).ok())
+        .filter(|url| url.origin() != base.origin())
+        .map(|url| url.to_string())
+        .collect();
+    if unprotected.is_empty() {
+        return;
+    }
+    let severity = if page.is_https() {
+        Severity::Low
+    } else {
+        Severity::Medium
+    };
+    report.add(
+        "sri-missing",
+        severity,
+        format!(
+            "{} cross-origin scripts load without an integrity hash: {}",
+            unprotected.len(),
+            unprotected.join(", ")
+        ),
+        "https://developer.mozilla.org/en-US/docs/Web/Security/Subresource_Integrity",
+        &unprotected.join(" "),
+    );
+}
+
+/// The Observatory's score for a page: 100 plus the modifier of each of its
+/// ten tests (bonuses only once the score is 90 or more), judged from this
+/// tool's findings on the page and, for cookies, from the `Set-Cookie`
+/// headers. Returns the score and every test that moved it.
+fn observatory(page: &Page, rules: &[&str]) -> (i32, Vec<(&'static str, i32)>) {
+    let has = |rule: &str| rules.contains(&rule);
+    let https = page.is_https();
+    let mut tests: Vec<(&'static str, i32)> = Vec::new();
+    let csp = if has("csp-missing") {
+        -25
+    } else if has("csp-unsafe-inline") || has("csp-wildcard-source") {
+        -20
+    } else if has("csp-unsafe-eval") {
+        -10
+    } else {
+        0
+    };
+    tests.push(("content-security-policy", csp));
+    let cookies: Vec<Cookie> = page
+        .headers_named("set-cookie")
+        .filter_map(Cookie::parse)
+        .collect();
+    let cookie_modifier = cookies
+        .iter()
+        .map(
+            |c| match (c.has("secure"), c.has("httponly"), is_session_like(&c.name)) {
+                (false, _, true) => -40,
+                (_, false, true) => -30,
+                (false, _, false) => -20,
+                _ => 0,
+            },
+        )
+        .min()
+        .unwrap_or(0);
+    tests.push(("cookies", cookie_modifier));
+    tests.push((
+        "cross-origin-resource-sharing",
+        if has("cors-universal-access") { -50 } else { 0 },
+    ));
+    // An HTTP page that did not end on HTTPS was not redirected there.
+    tests.push(("redirection", if https { 0 } else { -20 }));
+    tests.push((
+        "referrer-policy",
+        if has("referrer-policy-unsafe") { -5 } else { 0 },
+    ));
+    let hsts = if !https || has("hsts-missing") {
+        -20
+    } else if has("hsts-short-max-age") {
+        -10
+    } else {
+        0
+    };
+    tests.push(("strict-transport-security", hsts));
+    let sri = match (has("sri-missing"), https) {
+        (false, _) => 0,
+        (true, true) => -5,
+        (true, false) => -50,
+    };
+    tests.push(("subresource-integrity", sri));
+    tests.push((
+        "x-content-type-options",
+        if has("x-content-type-options-missing") {
+            -5
+        } else {
+            0
+        },
+    ));
+    tests.push((
+        "x-frame-options",
+        if has("clickjacking-protection-missing") {
+            -20
+        } else {
+            0
+        },
+    ));
+    tests.push(("cross-origin-resource-policy", 0));
+    let mut score = 100 + tests.iter().map(|(_, m)| m).sum::<i32>();
+    // A private referrer policy earns a bonus on an already strong page.
+    let private_referrer = page.header("referrer-policy").is_some_and(|p| {
+        [
+            "no-referrer",
+            "same-origin",
+            "strict-origin",
+            "strict-origin-when-cross-origin",
+        ]
+        .contains(&p.trim())
+    });
+    if score >= 90 && private_referrer {
+        tests.push(("referrer-policy", 5));
+        score += 5;
+    }
+    tests.retain(|(_, m)| *m != 0);
+    (score.max(0), tests)
+}
+
+/// The Observatory's letter for a score.
+fn grade(score: i32) -> &'static str {
+    const GRADES: [(i32, &str); 12] = [
+        (100, "A+"),
+        (90, "A"),
+        (85, "A-"),
+        (80, "B+"),
+        (70, "B"),
+        (65, "B-"),
+        (60, "C+"),
+        (50, "C"),
+        (45, "C-"),
+        (40, "D+"),
+        (30, "D"),
+        (25, "D-"),
+    ];
+    GRADES
+        .iter()
+        .find(|(min, _)| score >= *min)
+        .map_or("F", |(_, g)| g)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn observatory_scores_and_grades() {
+        let page = |url: &str, headers: &[(&str, &str)], body: &str| Page {
+            url: url.into(),
+            final_url: url.into(),
+            status: 200,
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            body: body.into(),
+            ..Default::default()
+        };
+        let strong = page(
+            "https://a.test/",
+            &[
+                (
+                    "content-security-policy",
+                    "default-src 'self'; frame-ancestors 'none'",
+                ),
+                ("strict-transport-security", "max-age=63072000"),
+                ("x-content-type-options", "nosniff"),
+                ("referrer-policy", "no-referrer"),
+            ],
+            "<html><head><title>t</title></head></html>",
+        );
+        let value = &HttpHeaders.measure(&strong)[0].value;
+        assert_eq!(value, "A+ (105/100): referrer-policy +5");
+
+        let weak = page(
+            "http://a.test/",
+            &[
+                ("set-cookie", "sessionid=1"),
+                ("access-control-allow-origin", "*"),
+                ("access-control-allow-credentials", "true"),
+            ],
+            r#"<html><head><script src="http://cdn.test/a.js"></script></head></html>"#,
+        );
+        let mut found = Vec::new();
+        HttpHeaders.check(&weak, &mut found);
+        let rules: Vec<&str> = found.iter().map(|f| f.rule_id.as_str()).collect();
+        assert!(
+            rules.contains(&"cors-universal-access") && rules.contains(&"sri-missing"),
+            "{rules:?}"
+        );
+        let (score, _) = observatory(&weak, &rules);
+        assert_eq!((score, grade(score)), (0, "F"));
+        assert_eq!(grade(70), "B");
+        assert_eq!(grade(24), "F");
+    }
     use std::time::Duration;
 
     fn page(url: &str, headers: &[(&str, &str)]) -> Page {
