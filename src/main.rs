@@ -100,6 +100,10 @@ struct ServeArgs {
     /// Tools running at once across all sessions.
     #[arg(long, default_value_t = 16)]
     max_running_tools: usize,
+    /// Also trust this certificate authority (PEM) for URL targets, e.g. a
+    /// company's internal CA (repeatable).
+    #[arg(long = "ca-cert")]
+    ca_certs: Vec<PathBuf>,
     /// Requests per second each API key may make (0: no limit).
     #[arg(long, default_value_t = RateLimit::default().per_second)]
     rate_limit: f64,
@@ -230,6 +234,16 @@ async fn serve(args: ServeArgs) -> Result<()> {
         allow_private: args.allow_private_targets,
     });
     config.global_concurrency = args.max_running_tools;
+    for path in &args.ca_certs {
+        use rustls::pki_types::{CertificateDer, pem::PemObject};
+        let certs = CertificateDer::pem_file_iter(path)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| anyhow::anyhow!("--ca-cert {}: {e}", path.display()))?;
+        if certs.is_empty() {
+            anyhow::bail!("--ca-cert {}: no PEM certificate in the file", path.display());
+        }
+        config.extra_roots.extend(certs);
+    }
     config.rate_limit = (args.rate_limit > 0.0).then_some(RateLimit {
         per_second: args.rate_limit,
         burst: args.rate_burst,

@@ -8,7 +8,7 @@ use axum::Router;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
-use livescan::model::{Category, Finding, TargetKind};
+use livescan::model::{Category, Finding, Severity, TargetKind};
 use livescan::tools::{
     CatalogOptions, Fetcher, FindingSink, Inventory, Pages, Tool, ToolContext, ToolTarget, native,
 };
@@ -21,8 +21,8 @@ use tokio_util::sync::CancellationToken;
 /// every other tool has its own `tools/<id>/{planted,clean}` fixtures.
 const DIR_PLANTED_TOOLS: [&str; 4] = ["secrets", "merge-conflicts", "todo-comments", "large-files"];
 const URL_TOOLS: [&str; 2] = ["http-headers", "html-a11y"];
-/// Tools that only act on HTTPS pages; the fixture sites are plain HTTP, so
-/// these are proven by their unit tests on HTTPS pages.
+/// Tools that only act on HTTPS pages: their fixture sites are served over
+/// HTTPS with a test CA. (`tls` has a test of its own.)
 const HTTPS_ONLY_TOOLS: [&str; 1] = ["mixed-content"];
 
 /// Every native tool, with the fixture advisory database.
@@ -57,13 +57,17 @@ fn tool(id: &str) -> Arc<dyn Tool> {
 }
 
 async fn run(id: &str, target: ToolTarget) -> Vec<Finding> {
+    run_with(id, target, Fetcher::new(true)).await
+}
+
+async fn run_with(id: &str, target: ToolTarget, fetcher: Fetcher) -> Vec<Finding> {
     let findings = FindingSink::default();
     let ctx = Arc::new(ToolContext {
         target,
         deadline: Instant::now() + Duration::from_secs(60),
         cancel: CancellationToken::new(),
         findings: findings.clone(),
-        pages: Pages::new(Arc::new(Fetcher::new(true))),
+        pages: Pages::new(Arc::new(fetcher)),
     });
     tool(id)
         .run(ctx)
@@ -148,7 +152,7 @@ fn catalog_specs_are_complete() {
             fixtures_of_its_own
                 || DIR_PLANTED_TOOLS.contains(&spec.id)
                 || URL_TOOLS.contains(&spec.id)
-                || HTTPS_ONLY_TOOLS.contains(&spec.id),
+                || spec.id == "tls",
             "{} has no fixtures",
             spec.id
         );
@@ -278,6 +282,15 @@ async fn each_tool_finds_exactly_its_planted_problems_and_nothing_on_clean_code(
 /// holds the answer back); `_fallback.html`,
 /// if present, answers every other path with 200 (a "soft 404" site).
 async fn serve_site(root: PathBuf) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let router = site_router(root);
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    format!("http://{address}")
+}
+
+/// The fixture site of [`serve_site`] as a router.
+fn site_router(root: PathBuf) -> Router {
     use axum::http::{HeaderName, HeaderValue, StatusCode, Uri};
     let handler = move |uri: Uri| {
         let root = root.clone();
@@ -329,14 +342,117 @@ async fn serve_site(root: PathBuf) -> String {
             response
         }
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(listener, Router::new().fallback(handler))
-            .await
-            .unwrap()
-    });
-    format!("http://{address}")
+    Router::new().fallback(handler)
+}
+
+/// A certificate authority made for one test, and leaf certificates it signs.
+struct TestCa(rcgen::CertifiedIssuer<'static, rcgen::KeyPair>);
+
+impl TestCa {
+    fn new() -> TestCa {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "livescan test CA");
+        TestCa(rcgen::CertifiedIssuer::self_signed(params, rcgen::KeyPair::generate().unwrap()).unwrap())
+    }
+
+    fn root(&self) -> rustls::pki_types::CertificateDer<'static> {
+        self.0.der().clone()
+    }
+
+    /// A fetcher that trusts this CA, as `serve --ca-cert` would make it.
+    fn fetcher(&self) -> Fetcher {
+        Fetcher::with_roots(true, vec![self.root()])
+    }
+
+    /// Serves `router` over HTTPS on 127.0.0.1 with a certificate for
+    /// `names`, valid from yesterday for `days` more days.
+    async fn serve(&self, router: Router, names: &[&str], days: i64) -> String {
+        use chrono::Datelike;
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params =
+            rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
+        let date = |at: chrono::DateTime<chrono::Utc>| {
+            rcgen::date_time_ymd(at.year(), at.month() as u8, at.day() as u8)
+        };
+        params.not_before = date(chrono::Utc::now() - chrono::Duration::days(1));
+        params.not_after = date(chrono::Utc::now() + chrono::Duration::days(days));
+        let leaf = params.signed_by(&key, &self.0).unwrap();
+        let private = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+        let config =
+            rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_no_client_auth()
+                .with_single_cert(vec![leaf.der().clone()], private)
+                .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let (acceptor, router) = (acceptor.clone(), router.clone());
+                tokio::spawn(async move {
+                    // A client that refuses the certificate ends the handshake: fine.
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let service = hyper_util::service::TowerToHyperService::new(router);
+                    let _ =
+                        hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                            .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                            .await;
+                });
+            }
+        });
+        format!("https://{address}")
+    }
+}
+
+#[tokio::test]
+async fn tls_checks_redirects_issuers_host_names_and_expiry() {
+    let ca = TestCa::new();
+    let site = fixtures().join("tools/cookies/clean");
+    let good = ca
+        .serve(site_router(site.clone()), &["127.0.0.1", "localhost"], 365)
+        .await;
+    let expiring = ca.serve(site_router(site.clone()), &["127.0.0.1"], 5).await;
+    let wrong_name = ca.serve(site_router(site.clone()), &["other.test"], 365).await;
+    let plain = serve_site(site.clone()).await;
+    let urls = vec![
+        format!("{good}/"),
+        format!("{expiring}/"),
+        format!("{wrong_name}/"),
+        format!("{plain}/"),
+    ];
+    let findings = run_with("tls", ToolTarget::Urls(urls.clone()), ca.fetcher()).await;
+    let mut rows: Vec<(&str, &str, Severity)> = findings
+        .iter()
+        .map(|f| (f.url.as_deref().unwrap(), f.rule_id.as_str(), f.severity))
+        .collect();
+    rows.sort();
+    let mut expected = vec![
+        (urls[1].as_str(), "certificate-expires-soon", Severity::High),
+        (urls[2].as_str(), "certificate-invalid", Severity::Critical),
+        (urls[3].as_str(), "no-https-redirect", Severity::Medium),
+    ];
+    expected.sort();
+    assert_eq!(rows, expected, "{findings:#?}");
+    let invalid = findings
+        .iter()
+        .find(|f| f.rule_id == "certificate-invalid")
+        .unwrap();
+    assert!(
+        invalid.message.contains("not valid for name"),
+        "{}",
+        invalid.message
+    );
+
+    // Without the test CA among its roots, the good site's issuer is unknown.
+    let untrusted = run_with("tls", ToolTarget::Urls(vec![urls[0].clone()]), Fetcher::new(true)).await;
+    assert!(untrusted[0].message.contains("UnknownIssuer"), "{untrusted:#?}");
 }
 
 /// Each URL tool with fixtures of its own under `tools/<id>/`: the
@@ -354,10 +470,19 @@ async fn each_url_tool_finds_exactly_its_planted_problems_and_nothing_on_a_clean
         let id = tool_spec.id;
         let targets = std::fs::read_to_string(dir.join("targets.txt")).unwrap();
         let paths: Vec<&str> = targets.lines().filter(|l| !l.trim().is_empty()).collect();
+        // Tools that only look at HTTPS pages get their sites over HTTPS.
+        let ca = TestCa::new();
         for site in ["planted", "clean"] {
-            let base = serve_site(dir.join(site)).await;
+            let (base, fetcher) = if HTTPS_ONLY_TOOLS.contains(&id) {
+                (
+                    ca.serve(site_router(dir.join(site)), &["127.0.0.1"], 365).await,
+                    ca.fetcher(),
+                )
+            } else {
+                (serve_site(dir.join(site)).await, Fetcher::new(true))
+            };
             let urls = paths.iter().map(|p| format!("{base}{p}")).collect();
-            let findings = run(id, ToolTarget::Urls(urls)).await;
+            let findings = run_with(id, ToolTarget::Urls(urls), fetcher).await;
             let mut rows: Vec<Row> = findings
                 .iter()
                 .map(|f| {

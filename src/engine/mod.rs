@@ -57,6 +57,8 @@ pub struct EngineConfig {
     pub breaker_threshold: u32,
     /// How long an open circuit skips its tool before a trial run.
     pub breaker_cooldown: Duration,
+    /// Certificate authorities URL targets may use besides the public web's.
+    pub extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
 }
 
 impl EngineConfig {
@@ -68,6 +70,7 @@ impl EngineConfig {
             rate_limit: Some(RateLimit::default()),
             breaker_threshold: 5,
             breaker_cooldown: Duration::from_secs(60),
+            extra_roots: Vec::new(),
         }
     }
 }
@@ -130,7 +133,10 @@ impl Engine {
                 store,
                 catalog,
                 slots: FairSlots::new(config.global_concurrency),
-                fetcher: Arc::new(Fetcher::new(config.policy.allow_private)),
+                fetcher: Arc::new(Fetcher::with_roots(
+                    config.policy.allow_private,
+                    config.extra_roots.clone(),
+                )),
                 limiter: config.rate_limit.map(RateLimiter::new),
                 breakers: breaker::Breakers::new(config.breaker_threshold, config.breaker_cooldown),
                 config,

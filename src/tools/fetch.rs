@@ -174,23 +174,31 @@ fn is_public_v4(v4: Ipv4Addr) -> bool {
         || a >= 240)
 }
 
+/// The addresses of `host` that the policy allows connecting to.
+pub async fn allowed_addresses(
+    host: &str,
+    port: u16,
+    allow_private: bool,
+) -> std::io::Result<Vec<SocketAddr>> {
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+        .await?
+        .filter(|addr| allow_private || is_public(addr.ip()))
+        .collect();
+    if addrs.is_empty() {
+        return Err(std::io::Error::other(format!(
+            "{host} resolves only to non-public addresses, which this server does not scan"
+        )));
+    }
+    Ok(addrs)
+}
+
 /// Resolves host names and keeps only the addresses the policy allows.
 struct PolicyResolver;
 
 impl Resolve for PolicyResolver {
     fn resolve(&self, name: Name) -> Resolving {
         Box::pin(async move {
-            let host = name.as_str().to_string();
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .filter(|addr| is_public(addr.ip()))
-                .collect();
-            if addrs.is_empty() {
-                return Err(format!(
-                    "{host} resolves only to non-public addresses, which this server does not scan"
-                )
-                .into());
-            }
+            let addrs = allowed_addresses(name.as_str(), 0, false).await?;
             Ok(Box::new(addrs.into_iter()) as Addrs)
         })
     }
@@ -209,11 +217,33 @@ pub struct Fetcher {
     client: reqwest::Client,
     allow_private: bool,
     hosts: Mutex<HashMap<String, Arc<HostGate>>>,
+    /// The roots certificates are checked against: the public web's, plus
+    /// any given (a company's own CA).
+    tls: Arc<rustls::ClientConfig>,
 }
 
 impl Fetcher {
     pub fn new(allow_private: bool) -> Self {
+        Self::with_roots(allow_private, Vec::new())
+    }
+
+    /// A fetcher that also trusts `extra_roots` (DER certificates).
+    pub fn with_roots(
+        allow_private: bool,
+        extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
+    ) -> Self {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let (added, _) = roots.add_parsable_certificates(extra_roots.iter().cloned());
+        debug_assert_eq!(added, extra_roots.len(), "extra roots parse");
+        let tls =
+            rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .expect("the ring provider supports the default versions")
+                .with_root_certificates(roots)
+                .with_no_client_auth();
         let mut builder = reqwest::Client::builder()
+            .use_preconfigured_tls(tls.clone())
             .user_agent(concat!("livescan/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
@@ -230,7 +260,18 @@ impl Fetcher {
             client: builder.build().expect("the HTTP client configuration is valid"),
             allow_private,
             hosts: Mutex::new(HashMap::new()),
+            tls: Arc::new(tls),
         }
+    }
+
+    /// The TLS client configuration fetches use, for tools that inspect TLS itself.
+    pub fn tls_config(&self) -> Arc<rustls::ClientConfig> {
+        self.tls.clone()
+    }
+
+    /// The addresses of `host` this fetcher may connect to.
+    pub async fn addresses(&self, host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
+        allowed_addresses(host, port, self.allow_private).await
     }
 
     /// Waits for this host's turn; the permit keeps a place among its requests in flight.
@@ -374,6 +415,11 @@ pub struct Pages {
 }
 
 impl Pages {
+    /// The fetcher behind these pages, for requests that are not page fetches.
+    pub fn fetcher(&self) -> &Fetcher {
+        &self.fetcher
+    }
+
     pub fn new(fetcher: Arc<Fetcher>) -> Arc<Pages> {
         Arc::new(Pages {
             fetcher,

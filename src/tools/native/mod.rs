@@ -27,6 +27,7 @@ mod secrets;
 mod security_txt;
 mod sensitive_files;
 mod server_banner;
+mod tls;
 mod todo_comments;
 mod unminified_assets;
 mod vulnerable_dependencies;
@@ -74,5 +75,6 @@ pub fn all(options: &CatalogOptions) -> Vec<Arc<dyn Tool>> {
         Arc::new(exposed_paths::ExposedPaths),
         Arc::new(security_txt::SecurityTxt),
         Arc::new(page_weight::PageWeight),
+        Arc::new(tls::Tls),
     ]
 }
