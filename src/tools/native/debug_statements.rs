@@ -84,8 +84,9 @@ static RULES: &[LineRule] = &[
     ),
 ];
 
+/// Printing from tests is how tests explain themselves: it is left alone.
 pub fn tool() -> LineRules {
-    LineRules::new(&SPEC, RULES)
+    LineRules::new(&SPEC, RULES).outside_tests()
 }
 
 #[cfg(test)]

@@ -64,6 +64,9 @@ pub const CONTEXT_LINES: usize = 3;
 pub struct LineRules {
     spec: &'static ToolSpec,
     rules: &'static [LineRule],
+    /// Leave test code alone (test files, and Rust's `#[cfg(test)]` modules):
+    /// for tools whose findings are normal there (a plain-HTTP test server).
+    skip_tests: bool,
     set: RegexSet,
     patterns: Vec<Regex>,
     contexts: Vec<Option<Regex>>,
@@ -78,6 +81,7 @@ impl LineRules {
         LineRules {
             spec,
             rules,
+            skip_tests: false,
             set: RegexSet::new(rules.iter().map(|r| r.pattern)).expect("rule patterns compile"),
             patterns: rules.iter().map(|r| compile(r.pattern)).collect(),
             contexts: rules
@@ -85,6 +89,12 @@ impl LineRules {
                 .map(|r| (!r.context.is_empty()).then(|| compile(r.context)))
                 .collect(),
         }
+    }
+
+    /// The same rules, silent in test code.
+    pub fn outside_tests(mut self) -> Self {
+        self.skip_tests = true;
+        self
     }
 
     fn applies(rule: &LineRule, lang: Lang) -> bool {
@@ -103,8 +113,15 @@ impl FileCheck for LineRules {
         if !self.rules.iter().any(|rule| Self::applies(rule, lang)) {
             return;
         }
+        if self.skip_tests && is_test_path(&file.rel) {
+            return;
+        }
         let lines: Vec<&str> = text.lines().collect();
         for (index, line) in lines.iter().copied().enumerate() {
+            if self.skip_tests && lang == Lang::Rust && line.trim() == "#[cfg(test)]" {
+                // A Rust test module runs to the end of the file by convention.
+                break;
+            }
             let trimmed = line.trim_start();
             if lang.is_comment(trimmed) || line.contains("livescan:ignore") {
                 continue;
@@ -137,6 +154,24 @@ impl FileCheck for LineRules {
             }
         }
     }
+}
+
+/// Whether a path is test code by the usual conventions: a `test`, `tests`,
+/// `spec`, `__tests__` or `testdata` directory, or a `test_*.py`,
+/// `*_test.go`, `*.test.js`/`*.spec.ts` style name.
+pub fn is_test_path(rel: &str) -> bool {
+    let lower = rel.to_ascii_lowercase();
+    let (dirs, name) = lower.rsplit_once('/').unwrap_or(("", &lower));
+    dirs.split('/').any(|d| {
+        matches!(
+            d,
+            "test" | "tests" | "spec" | "specs" | "__tests__" | "testdata" | "fixtures"
+        )
+    }) || name.starts_with("test_")
+        || name.contains("_test.")
+        || name.contains(".test.")
+        || name.contains(".spec.")
+        || name.contains("_spec.")
 }
 
 pub fn to_u32(n: usize) -> u32 {
