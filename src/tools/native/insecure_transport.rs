@@ -35,7 +35,7 @@ const HARMLESS_HTTP: &[&str] = &[
     ".example.com",
     ".example.org",
     ".test/",
-    ".local/",
+    ".local",
     ".localhost",
     "http://www.w3.org/",
     "http://json-schema.org/",

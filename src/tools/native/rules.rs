@@ -64,7 +64,7 @@ pub const CONTEXT_LINES: usize = 3;
 pub struct LineRules {
     spec: &'static ToolSpec,
     rules: &'static [LineRule],
-    /// Leave test code alone (test files, and Rust's `#[cfg(test)]` modules):
+    /// Leave test code alone (test files, and the Rust tests that end a file):
     /// for tools whose findings are normal there (a plain-HTTP test server).
     skip_tests: bool,
     set: RegexSet,
@@ -118,8 +118,8 @@ impl FileCheck for LineRules {
         }
         let lines: Vec<&str> = text.lines().collect();
         for (index, line) in lines.iter().copied().enumerate() {
-            if self.skip_tests && lang == Lang::Rust && line.trim() == "#[cfg(test)]" {
-                // A Rust test module runs to the end of the file by convention.
+            if self.skip_tests && lang == Lang::Rust && matches!(line.trim(), "#[cfg(test)]" | "#[test]") {
+                // Rust tests sit at the end of the file by convention.
                 break;
             }
             let trimmed = line.trim_start();
