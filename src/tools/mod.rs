@@ -221,6 +221,28 @@ impl<C: PageCheck> Tool for PageTool<C> {
     }
 }
 
+/// Runs `check` on each URL of the target in turn, keeping the findings
+/// of every URL done when a cancel arrives.
+pub fn per_url<F, Fut>(ctx: Arc<ToolContext>, check: F) -> BoxFuture<'static, Result<(), ToolError>>
+where
+    F: Fn(Arc<ToolContext>, String) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<Vec<Finding>, ToolError>> + Send,
+{
+    Box::pin(async move {
+        let ToolTarget::Urls(urls) = &ctx.target else {
+            return Err(ToolError::UnsupportedTarget);
+        };
+        for url in urls {
+            let findings = tokio::select! {
+                findings = check(ctx.clone(), url.clone()) => findings?,
+                () = ctx.cancel.cancelled() => return Err(ToolError::Cancelled),
+            };
+            ctx.findings.extend(findings);
+        }
+        Ok(())
+    })
+}
+
 /// One tool for both kinds of target, as two implementations sharing one
 /// spec: the directory one runs on directories, the other on URLs.
 pub struct ByTarget {

@@ -7,7 +7,7 @@
 //! fetched too, through the session's shared pages, to weigh them.
 
 use crate::model::{Category, Finding, Severity, TargetKind};
-use crate::tools::{Page, Tool, ToolContext, ToolError, ToolSpec, ToolTarget};
+use crate::tools::{Page, Tool, ToolContext, ToolError, ToolSpec, per_url};
 use futures::future::BoxFuture;
 use reqwest::Url;
 use scraper::{Html, Selector};
@@ -246,19 +246,7 @@ impl Tool for PageWeight {
     }
 
     fn run(self: Arc<Self>, ctx: Arc<ToolContext>) -> BoxFuture<'static, Result<(), ToolError>> {
-        Box::pin(async move {
-            let ToolTarget::Urls(urls) = &ctx.target else {
-                return Err(ToolError::UnsupportedTarget);
-            };
-            for url in urls {
-                let findings = tokio::select! {
-                    findings = Self::weigh(&ctx, url) => findings?,
-                    () = ctx.cancel.cancelled() => return Err(ToolError::Cancelled),
-                };
-                ctx.findings.extend(findings);
-            }
-            Ok(())
-        })
+        per_url(ctx, |ctx, url| async move { Self::weigh(&ctx, &url).await })
     }
 }
 

@@ -5,7 +5,7 @@
 //! trusted roots as every fetch, so the certificate itself can be read.
 
 use crate::model::{Category, Finding, Severity, TargetKind};
-use crate::tools::{Fetcher, Tool, ToolContext, ToolError, ToolSpec, ToolTarget};
+use crate::tools::{Fetcher, Tool, ToolContext, ToolError, ToolSpec, per_url};
 use futures::future::BoxFuture;
 use reqwest::Url;
 use rustls::pki_types::ServerName;
@@ -137,18 +137,6 @@ impl Tool for Tls {
     }
 
     fn run(self: Arc<Self>, ctx: Arc<ToolContext>) -> BoxFuture<'static, Result<(), ToolError>> {
-        Box::pin(async move {
-            let ToolTarget::Urls(urls) = &ctx.target else {
-                return Err(ToolError::UnsupportedTarget);
-            };
-            for url in urls {
-                let findings = tokio::select! {
-                    findings = Self::check(&ctx, url) => findings?,
-                    () = ctx.cancel.cancelled() => return Err(ToolError::Cancelled),
-                };
-                ctx.findings.extend(findings);
-            }
-            Ok(())
-        })
+        per_url(ctx, |ctx, url| async move { Self::check(&ctx, &url).await })
     }
 }
