@@ -173,8 +173,9 @@ fn u32_of(value: &Value) -> Option<u32> {
 }
 
 /// Every result of every run of a SARIF 2.1.0 log. A result without a level
-/// takes its rule's default level, else `warning` (as SARIF says); an error
-/// notification in an invocation makes the whole run a tool error.
+/// takes its rule's default level, else `warning` (as SARIF says). An error
+/// notification about one file becomes an informational finding on that
+/// file; one about no file makes the whole run a tool error.
 fn sarif(text: &str) -> Result<Vec<Reported>, String> {
     let log: Value = serde_json::from_str(text).map_err(|e| format!("not SARIF: {e}"))?;
     let runs = log
@@ -189,20 +190,36 @@ fn sarif(text: &str) -> Result<Vec<Reported>, String> {
             .into_iter()
             .flatten()
         {
+            // An error about one file (one that does not parse) leaves the
+            // rest scanned: it becomes a finding on that file. An error with
+            // no file means the run itself went wrong (a bad option).
             for key in ["toolExecutionNotifications", "toolConfigurationNotifications"] {
-                for note in invocation
-                    .get(key)
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    if note.get("level").and_then(Value::as_str) == Some("error") {
-                        let message = note
-                            .pointer("/message/text")
-                            .and_then(Value::as_str)
-                            .unwrap_or("an error");
-                        return Err(format!("the tool reported: {message}"));
+                for note in notifications(invocation, key) {
+                    if note.get("level").and_then(Value::as_str) != Some("error") {
+                        continue;
                     }
+                    let message = note
+                        .pointer("/message/text")
+                        .and_then(Value::as_str)
+                        .unwrap_or("an error");
+                    let location = note.pointer("/locations/0/physicalLocation");
+                    let Some(uri) = location
+                        .and_then(|l| l.pointer("/artifactLocation/uri"))
+                        .and_then(Value::as_str)
+                    else {
+                        return Err(format!("the tool reported: {message}"));
+                    };
+                    out.push(Reported {
+                        rule: "file-not-analyzed".to_string(),
+                        level: "none".to_string(),
+                        message: format!("the tool could not analyze this file: {message}"),
+                        path: uri.to_string(),
+                        line: location
+                            .and_then(|l| l.pointer("/region/startLine"))
+                            .and_then(u32_of),
+                        column: None,
+                        help: None,
+                    });
                 }
             }
         }
@@ -262,6 +279,14 @@ fn sarif(text: &str) -> Result<Vec<Reported>, String> {
         }
     }
     Ok(out)
+}
+
+fn notifications<'a>(invocation: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
+    invocation
+        .get(key)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
 }
 
 /// shellcheck's `-f json1`: `{"comments": [{file, line, column, level, code, message}]}`.
@@ -552,6 +577,14 @@ mod tests {
         let log = r#"{"runs":[{"tool":{"driver":{"name":"t"}},"invocations":[{"executionSuccessful":true,
             "toolConfigurationNotifications":[{"level":"error","message":{"text":"No such file or directory"}}]}],"results":[]}]}"#;
         assert!(sarif(log).unwrap_err().contains("No such file"));
+        let log = r#"{"runs":[{"tool":{"driver":{"name":"t"}},"invocations":[{"executionSuccessful":true,
+            "toolExecutionNotifications":[{"level":"error","message":{"text":"syntax error while parsing AST from file"},
+              "locations":[{"physicalLocation":{"artifactLocation":{"uri":"file:///r/bad.py"}}}]}]}],"results":[]}]}"#;
+        let found = sarif(log).unwrap();
+        assert_eq!(
+            (found[0].rule.as_str(), found[0].path.as_str()),
+            ("file-not-analyzed", "file:///r/bad.py")
+        );
         assert!(sarif("[ruff] oops").is_err());
     }
 
