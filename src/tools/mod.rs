@@ -99,6 +99,17 @@ pub struct ToolContext {
     pub pages: Arc<Pages>,
 }
 
+impl ToolContext {
+    /// The session's page at `url`; a fetch failure fails the run, and a
+    /// cancel wins over a slow answer.
+    pub async fn page(&self, url: &str) -> Result<Arc<Page>, ToolError> {
+        tokio::select! {
+            page = self.pages.get(url) => page.map_err(|e| ToolError::Failed(e.to_string())),
+            () = self.cancel.cancelled() => Err(ToolError::Cancelled),
+        }
+    }
+}
+
 /// Why a run did not complete normally.
 #[derive(Debug, thiserror::Error)]
 pub enum ToolError {
@@ -202,10 +213,7 @@ impl<C: PageCheck> Tool for PageTool<C> {
                 return Err(ToolError::UnsupportedTarget);
             };
             for url in urls {
-                let page = tokio::select! {
-                    page = ctx.pages.get(url) => page.map_err(|e| ToolError::Failed(e.to_string()))?,
-                    () = ctx.cancel.cancelled() => return Err(ToolError::Cancelled),
-                };
+                let page = ctx.page(url).await?;
                 let check = self.clone();
                 let (found, metrics) = off_runtime(move || {
                     let mut found = Vec::new();

@@ -194,10 +194,7 @@ impl Tool for ExposedPaths {
                     let url = origin
                         .join(probe.path)
                         .map_err(|e| ToolError::Failed(e.to_string()))?;
-                    let page = tokio::select! {
-                        page = ctx.pages.get(url.as_str()) => page.map_err(|e| ToolError::Failed(e.to_string()))?,
-                        () = ctx.cancel.cancelled() => return Err(ToolError::Cancelled),
-                    };
+                    let page = ctx.page(url.as_str()).await?;
                     if exposed(probe, &page) {
                         ctx.findings.extend([Finding::new(
                             probe.rule,

@@ -80,10 +80,7 @@ impl Tool for SecurityTxt {
                 }
             }
             for url in origins {
-                let page = tokio::select! {
-                    page = ctx.pages.get(url.as_str()) => page.map_err(|e| ToolError::Failed(e.to_string()))?,
-                    () = ctx.cancel.cancelled() => return Err(ToolError::Cancelled),
-                };
+                let page = ctx.page(url.as_str()).await?;
                 let now = time::from_millis(time::now_millis());
                 if let Some((rule, severity, message)) = problem(page.status, &page.body, now) {
                     ctx.findings.extend([Finding::new(rule, severity, message)
