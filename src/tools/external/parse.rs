@@ -121,9 +121,7 @@ fn severity(descriptor: &Descriptor, level: &str) -> Severity {
     }
 }
 
-/// A path as the tool wrote it, relative to the scanned root. Some tools
-/// prefix relative paths with the root's own name, or write an absolute path
-/// without its leading `/` (checkov): those are understood too.
+/// A path as the tool wrote it, relative to the scanned root.
 fn relative(root: &Path, raw: &str) -> String {
     let raw = raw.strip_prefix("file://").unwrap_or(raw).replace("%20", " ");
     let path = Path::new(&raw);
@@ -139,19 +137,17 @@ fn relative(root: &Path, raw: &str) -> String {
         return raw;
     }
     let raw = raw.trim_start_matches("./");
-    // An absolute path with its leading `/` dropped (checkov, given an absolute root).
-    let rooted = Path::new("/").join(raw);
-    if !root.join(raw).exists() && rooted.exists() && rooted.starts_with(root) {
-        return relative(root, &rooted.display().to_string());
+    if root.join(raw).exists() {
+        return raw.to_string();
     }
-    if !root.join(raw).exists()
-        && let Some(name) = root.file_name().and_then(|n| n.to_str())
-        && let Some(rest) = raw.strip_prefix(&format!("{name}/"))
-        && root.join(rest).exists()
-    {
-        return rest.to_string();
-    }
-    raw.to_string()
+    // Some tools write paths relative to somewhere else, with the `../`
+    // dropped (checkov: `ciclone/tests/x/pod.yaml` for a root `/tmp/ciclone/tests/x`):
+    // the longest tail of the path that exists under the root is the file.
+    let parts: Vec<&str> = raw.split('/').collect();
+    (1..parts.len())
+        .map(|skip| parts[skip..].join("/"))
+        .find(|tail| root.join(tail).is_file())
+        .unwrap_or_else(|| raw.to_string())
 }
 
 fn normalise(descriptor: &Descriptor, root: &Path, reported: Reported) -> Finding {
@@ -586,6 +582,25 @@ mod tests {
             ("file-not-analyzed", "file:///r/bad.py")
         );
         assert!(sarif("[ruff] oops").is_err());
+    }
+
+    #[test]
+    fn paths_become_relative_to_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("planted");
+        std::fs::create_dir_all(root.join("k8s")).unwrap();
+        std::fs::write(root.join("k8s/pod.yaml"), "x").unwrap();
+        let absolute = root.join("k8s/pod.yaml").display().to_string();
+        assert_eq!(relative(&root, &format!("file://{absolute}")), "k8s/pod.yaml");
+        assert_eq!(relative(&root, "./k8s/pod.yaml"), "k8s/pod.yaml");
+        let without_slash = absolute.trim_start_matches('/').to_string();
+        assert_eq!(relative(&root, &without_slash), "k8s/pod.yaml");
+        assert_eq!(relative(&root, "tmp/planted/k8s/pod.yaml"), "k8s/pod.yaml");
+        assert_eq!(
+            relative(&root, "other/file.txt"),
+            "other/file.txt",
+            "unknown paths stay as written"
+        );
     }
 
     #[test]
