@@ -6,7 +6,7 @@
 //! Run: `cargo bench --bench watch_latency` (prints median, p90, p99, max).
 
 use futures::future::BoxFuture;
-use livescan::engine::{Engine, EngineConfig, TargetPolicy};
+use livescan::engine::{Engine, EngineConfig, TargetPolicy, accounts};
 use livescan::model::{Category, TargetKind};
 use livescan::proto as pb;
 use livescan::store::SqliteStore;
@@ -87,15 +87,31 @@ async fn main() {
         scan_roots: vec![target_dir.path().canonicalize().unwrap()],
         allow_private: false,
     };
+    // An account whose key the client sends; enough credits for every session.
+    let (_, key) = accounts::create_account(&*store, "bench", (TOOLS * SESSIONS) as u64, None)
+        .await
+        .unwrap();
     let engine = Engine::open(store, catalog, EngineConfig::new(policy))
         .await
         .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(livescan::api::serve(listener, engine, std::future::pending()));
-    let mut client = pb::session_service_client::SessionServiceClient::connect(base)
+    let channel = tonic::transport::Endpoint::from_shared(base)
+        .unwrap()
+        .connect()
         .await
         .unwrap();
+    let authorization: tonic::metadata::AsciiMetadataValue = format!("Bearer {}", key.key).parse().unwrap();
+    let mut client = pb::session_service_client::SessionServiceClient::with_interceptor(
+        channel,
+        move |mut request: tonic::Request<()>| {
+            request
+                .metadata_mut()
+                .insert("authorization", authorization.clone());
+            Ok(request)
+        },
+    );
 
     let mut latencies = Vec::new();
     for _ in 0..SESSIONS {
