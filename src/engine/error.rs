@@ -49,6 +49,11 @@ impl EngineError {
         }
     }
 
+    /// A valid key whose account has been deleted under it.
+    pub fn account_gone() -> Self {
+        EngineError::Unauthenticated("the API key's account no longer exists".to_string())
+    }
+
     pub fn session_not_found(id: &str) -> Self {
         EngineError::NotFound(format!("no session with id `{id}`"))
     }
@@ -111,9 +116,7 @@ impl From<StoreError> for EngineError {
                 EngineError::InsufficientCredits { required, balance }
             }
             // A key whose user or record vanished under it.
-            StoreError::UnknownUser(_) | StoreError::UnknownKey(_) => {
-                EngineError::Unauthenticated("the API key's account no longer exists".to_string())
-            }
+            StoreError::UnknownUser(_) | StoreError::UnknownKey(_) => EngineError::account_gone(),
         }
     }
 }

@@ -167,10 +167,12 @@ impl Engine {
 
     /// The caller's balance and newest ledger entries.
     pub async fn account(&self, caller: &Caller) -> Result<(Account, Vec<LedgerEntry>), EngineError> {
-        let account =
-            self.inner.store.user(&caller.user_id).await?.ok_or_else(|| {
-                EngineError::Unauthenticated("the API key's account no longer exists".into())
-            })?;
+        let account = self
+            .inner
+            .store
+            .user(&caller.user_id)
+            .await?
+            .ok_or_else(EngineError::account_gone)?;
         let ledger = self
             .inner
             .store

@@ -234,8 +234,13 @@ impl Fetcher {
     ) -> Self {
         let mut roots = rustls::RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        let (added, _) = roots.add_parsable_certificates(extra_roots.iter().cloned());
-        debug_assert_eq!(added, extra_roots.len(), "extra roots parse");
+        let (_, ignored) = roots.add_parsable_certificates(extra_roots);
+        if ignored > 0 {
+            tracing::warn!(
+                ignored,
+                "some extra CA certificates could not be parsed and are not trusted"
+            );
+        }
         let tls =
             rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
                 .with_safe_default_protocol_versions()

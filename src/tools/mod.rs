@@ -208,23 +208,19 @@ impl<C: PageCheck> Tool for PageTool<C> {
     }
 
     fn run(self: Arc<Self>, ctx: Arc<ToolContext>) -> BoxFuture<'static, Result<(), ToolError>> {
-        Box::pin(async move {
-            let ToolTarget::Urls(urls) = &ctx.target else {
-                return Err(ToolError::UnsupportedTarget);
-            };
-            for url in urls {
-                let page = ctx.page(url).await?;
-                let check = self.clone();
+        per_url(ctx, move |ctx, url| {
+            let check = self.clone();
+            async move {
+                let page = ctx.page(&url).await?;
                 let (found, metrics) = off_runtime(move || {
                     let mut found = Vec::new();
                     check.0.check(&page, &mut found);
                     (found, check.0.measure(&page))
                 })
                 .await?;
-                ctx.findings.extend(found);
                 ctx.findings.measure(metrics);
+                Ok(found)
             }
-            Ok(())
         })
     }
 }
@@ -249,6 +245,23 @@ where
         }
         Ok(())
     })
+}
+
+/// The origins (scheme, host, port) of the target URLs, each once, in order.
+pub fn origins(urls: &[String]) -> Vec<reqwest::Url> {
+    let mut seen: Vec<reqwest::Url> = Vec::new();
+    for raw in urls {
+        let Ok(mut url) = reqwest::Url::parse(raw) else {
+            continue;
+        };
+        url.set_path("/");
+        url.set_query(None);
+        url.set_fragment(None);
+        if !seen.iter().any(|o| o.origin() == url.origin()) {
+            seen.push(url);
+        }
+    }
+    seen
 }
 
 /// One tool for both kinds of target, as two implementations sharing one

@@ -8,9 +8,8 @@
 //! probes are few, fetched one host turn at a time like every other request.
 
 use crate::model::{Category, Finding, Severity, TargetKind};
-use crate::tools::{Page, Tool, ToolContext, ToolError, ToolSpec, ToolTarget};
+use crate::tools::{Page, Tool, ToolContext, ToolError, ToolSpec, ToolTarget, origins};
 use futures::future::BoxFuture;
-use reqwest::Url;
 use std::sync::Arc;
 
 static SPEC: ToolSpec = ToolSpec {
@@ -157,21 +156,6 @@ const PROBES: &[Probe] = &[
         looks_right: |b| b.contains("propertySources"),
     },
 ];
-
-/// The origins (scheme, host, port) of the target URLs, each once, in order.
-fn origins(urls: &[String]) -> Vec<Url> {
-    let mut seen: Vec<Url> = Vec::new();
-    for raw in urls {
-        let Ok(mut url) = Url::parse(raw) else { continue };
-        url.set_path("/");
-        url.set_query(None);
-        url.set_fragment(None);
-        if !seen.iter().any(|o| o.origin() == url.origin()) {
-            seen.push(url);
-        }
-    }
-    seen
-}
 
 fn exposed(probe: &Probe, page: &Page) -> bool {
     page.status == 200 && page.redirects.is_empty() && (probe.looks_right)(&page.body)

@@ -4,9 +4,8 @@
 //! where to report it.
 
 use crate::model::{Category, Finding, Severity, TargetKind, time};
-use crate::tools::{Tool, ToolContext, ToolError, ToolSpec, ToolTarget};
+use crate::tools::{Tool, ToolContext, ToolError, ToolSpec, ToolTarget, origins};
 use futures::future::BoxFuture;
-use reqwest::Url;
 use std::sync::Arc;
 
 static SPEC: ToolSpec = ToolSpec {
@@ -69,17 +68,10 @@ impl Tool for SecurityTxt {
             let ToolTarget::Urls(urls) = &ctx.target else {
                 return Err(ToolError::UnsupportedTarget);
             };
-            let mut origins: Vec<Url> = Vec::new();
-            for raw in urls {
-                let Ok(url) = Url::parse(raw) else { continue };
-                let Ok(well_known) = url.join("/.well-known/security.txt") else {
-                    continue;
-                };
-                if !origins.contains(&well_known) {
-                    origins.push(well_known);
-                }
-            }
-            for url in origins {
+            for origin in origins(urls) {
+                let url = origin
+                    .join("/.well-known/security.txt")
+                    .map_err(|e| ToolError::Failed(e.to_string()))?;
                 let page = ctx.page(url.as_str()).await?;
                 let now = time::from_millis(time::now_millis());
                 if let Some((rule, severity, message)) = problem(page.status, &page.body, now) {
