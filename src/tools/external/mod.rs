@@ -64,7 +64,6 @@ pub enum WorkDir {
 #[serde(rename_all = "lowercase")]
 pub enum Output {
     Stdout,
-    Stderr,
     /// A file the tool writes; `{out}` is the run's private directory.
     File(String),
 }

@@ -143,7 +143,6 @@ impl Run<'_> {
         let stderr = String::from_utf8_lossy(&stderr).into_owned();
         let report = match &self.descriptor.output {
             Output::Stdout => stdout,
-            Output::Stderr => stderr.clone(),
             Output::File(name) => {
                 let file = PathBuf::from(name.replace("{out}", &out.display().to_string()));
                 std::fs::read_to_string(&file).unwrap_or_default()
