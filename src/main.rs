@@ -7,12 +7,12 @@ mod cli;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use cli::console::{Console, FailOn};
+use cli::console::{Console, FailOn, Update};
 use cli::keys::{CreditsCommand, DataDir, KeysCommand};
-use cli::scan::ScanOptions;
+use cli::scan::{ScanOptions, ScanOutput};
 use livescan::engine::{Engine, EngineConfig, RateLimit, TargetPolicy};
 use livescan::tools::{Availability, Catalog, CatalogOptions};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -145,6 +145,51 @@ struct ScanArgs {
     /// Exit 1 when any rule is crossed, e.g. `critical>0,high>5`; `none` never fails.
     #[arg(long, default_value = "critical>0,high>5")]
     fail_on: FailOn,
+    /// With --server: follow the scan by polling the REST API instead of
+    /// having reports pushed over gRPC (same output).
+    #[arg(long, requires = "server")]
+    poll: bool,
+    /// How often --poll asks, e.g. `5s`, `500ms`.
+    #[arg(long, default_value = "5s", value_parser = parse_interval, requires = "poll")]
+    poll_interval: Duration,
+    /// The report's format: `text` (the live console lines), `json` (the
+    /// whole scan, in the REST API's spelling) or `sarif` (SARIF 2.1.0).
+    /// With json or sarif and no --output, the document goes to stdout and
+    /// the live lines to stderr.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Write the report into this file (replaced only once the scan has
+    /// finished); the live lines still show on stdout.
+    #[arg(long)]
+    output: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Text,
+    Json,
+    Sarif,
+}
+
+/// `5s`, `500ms`, `1m`: how often `--poll` asks.
+fn parse_interval(raw: &str) -> Result<Duration, String> {
+    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
+    let (number, unit) = raw.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("`{raw}` is not a duration like 5s or 500ms"))?;
+    let interval = match unit {
+        "ms" => Duration::from_millis(number),
+        "s" | "" => Duration::from_secs(number),
+        "m" => Duration::from_secs(number * 60),
+        _ => return Err(format!("`{raw}` is not a duration like 5s or 500ms")),
+    };
+    if interval < Duration::from_millis(100) {
+        return Err(format!(
+            "`{raw}` is shorter than the 100ms the server is glad to answer"
+        ));
+    }
+    Ok(interval)
 }
 
 fn main() -> ExitCode {
@@ -282,20 +327,69 @@ async fn scan(args: ScanArgs) -> Result<ExitCode> {
         timeout: args.timeout,
         max_concurrent: args.max_concurrent,
     };
-    let mut console = Console::new();
-    let end = match &args.server {
+    // The report file is written beside its final place and moved there at
+    // the end, so a scan that breaks off leaves no half-written report.
+    let report_file = args
+        .output
+        .as_deref()
+        .map(|path| {
+            let dir = match path.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => parent,
+                _ => std::path::Path::new("."),
+            };
+            tempfile::NamedTempFile::new_in(dir)
+                .with_context(|| format!("--output: cannot write into {}", dir.display()))
+        })
+        .transpose()?;
+    // A JSON or SARIF document on stdout moves the live lines to stderr.
+    let document_on_stdout = args.format != Format::Text && report_file.is_none();
+    let mut consoles = vec![Console::terminal(document_on_stdout)];
+    if let (Format::Text, Some(file)) = (args.format, &report_file) {
+        consoles.push(Console::plain(Box::new(file.reopen()?)));
+    }
+    let mut output = ScanOutput::new(consoles);
+    let mut report = match &args.server {
         Some(server) => {
             let key = cli::keys::client_key(args.api_key, &args.data_dir);
-            cli::scan::remote(server, key, &options, &mut console).await?
+            if args.poll {
+                cli::scan::polled(server, key, &options, args.poll_interval, &mut output).await?
+            } else {
+                cli::scan::remote(server, key, &options, &mut output).await?
+            }
         }
-        None => cli::scan::in_process(&options, args.tool_args.catalog(), &mut console).await?,
+        None => cli::scan::in_process(&options, args.tool_args.catalog(), &mut output).await?,
     };
-    let crossed = args.fail_on.crossed(&end.summary);
-    if !crossed.is_empty() {
-        println!("FAILED: {}", crossed.join(", "));
+    report.failed_on = args.fail_on.crossed(&report.summary);
+    output.show(&Update::Verdict {
+        rules: &args.fail_on.to_string(),
+        crossed: &report.failed_on,
+    });
+    let document = match args.format {
+        Format::Text => None,
+        Format::Json => Some(report.json()),
+        Format::Sarif => Some(report.sarif()),
+    };
+    drop(output);
+    match (report_file, document) {
+        (Some(mut file), document) => {
+            let path = args.output.as_deref().expect("a report file comes from --output");
+            if let Some(document) = document {
+                file.write_all(document.as_bytes())?;
+            }
+            file.persist(path)
+                .with_context(|| format!("--output: cannot write {}", path.display()))?;
+        }
+        (None, Some(document)) => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(document.as_bytes())?;
+            stdout.flush()?;
+        }
+        (None, None) => {}
+    }
+    if !report.failed_on.is_empty() {
         return Ok(ExitCode::from(1));
     }
-    if end.status == livescan::model::SessionStatus::Failed {
+    if report.status == livescan::model::SessionStatus::Failed {
         return Ok(ExitCode::from(2));
     }
     Ok(ExitCode::SUCCESS)

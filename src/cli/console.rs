@@ -1,48 +1,90 @@
-//! Live console output for `livescan scan`: one line per finished tool as it
-//! finishes, its most important findings beneath, and a summary at the end.
-//! Colours only on a terminal and never when `NO_COLOR` is set.
+//! Live console output for `livescan scan`, in the shape of the Sessions API
+//! reference's CI flow: `[SCAN] Starting security scan...`, one line per
+//! finished tool as it finishes (`[45/150] ✓ semgrep: 1 critical, 2 high
+//! (2.3s)`) with its most important findings beneath, a warning for a tool
+//! that failed, and a summary table at the end. On a terminal a progress bar
+//! is redrawn under the lines; colours only on a terminal and never when
+//! `NO_COLOR` is set.
 
-use livescan::model::{Progress, Refund, SessionStatus, Severity, Summary, ToolReport, ToolStatus};
+use livescan::model::{Refund, SessionStatus, Severity, Summary, ToolReport, ToolStatus};
 use std::io::{IsTerminal, Write};
+use std::time::Instant;
 
 /// Findings listed under each tool line; the rest are counted.
 const FINDINGS_SHOWN: usize = 10;
 
+/// Width of the progress bar, in cells.
+const BAR_CELLS: usize = 24;
+
 /// What the scan loop tells the console.
-pub enum Update {
+pub enum Update<'a> {
     Started {
-        target: String,
+        session_id: &'a str,
+        target: &'a str,
         total: u32,
     },
-    ToolFinished {
-        report: ToolReport,
-        progress: Progress,
-    },
+    ToolFinished(&'a ToolReport),
     Finished {
         status: SessionStatus,
-        summary: Summary,
-        error: Option<String>,
-        refund: Option<Refund>,
+        summary: &'a Summary,
+        error: Option<&'a str>,
+        refund: Option<&'a Refund>,
+    },
+    /// Whether the summary crossed `--fail-on`, and which rules.
+    Verdict {
+        rules: &'a str,
+        crossed: &'a [String],
     },
 }
 
 pub struct Console {
+    out: Box<dyn Write + Send>,
     colour: bool,
-    out: std::io::Stdout,
+    /// Redraw a progress bar in place under the lines (terminals only).
+    bar: bool,
+    bar_drawn: bool,
+    total: u32,
+    finished: u32,
+    started: Instant,
 }
 
 impl Console {
-    pub fn new() -> Self {
-        let colour =
-            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    /// The console on stdout, or on stderr when stdout carries a JSON or
+    /// SARIF document.
+    pub fn terminal(on_stderr: bool) -> Self {
+        let (out, is_terminal): (Box<dyn Write + Send>, bool) = if on_stderr {
+            (Box::new(std::io::stderr()), std::io::stderr().is_terminal())
+        } else {
+            (Box::new(std::io::stdout()), std::io::stdout().is_terminal())
+        };
+        let no_colour = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let dumb = std::env::var("TERM").is_ok_and(|term| term == "dumb");
         Console {
-            colour,
-            out: std::io::stdout(),
+            out,
+            colour: is_terminal && !no_colour,
+            bar: is_terminal && !dumb,
+            bar_drawn: false,
+            total: 0,
+            finished: 0,
+            started: Instant::now(),
+        }
+    }
+
+    /// The same lines as plain text into `out` (a `--output` file).
+    pub fn plain(out: Box<dyn Write + Send>) -> Self {
+        Console {
+            out,
+            colour: false,
+            bar: false,
+            bar_drawn: false,
+            total: 0,
+            finished: 0,
+            started: Instant::now(),
         }
     }
 
     fn paint(&self, code: &str, text: &str) -> String {
-        if self.colour {
+        if self.colour && !text.is_empty() {
             format!("\x1b[{code}m{text}\x1b[0m")
         } else {
             text.to_string()
@@ -59,29 +101,81 @@ impl Console {
         }
     }
 
-    pub fn show(&mut self, update: &Update) {
+    pub fn show(&mut self, update: &Update<'_>) {
         let text = match update {
-            Update::Started { target, total } => {
+            Update::Started {
+                session_id,
+                target,
+                total,
+            } => {
+                self.total = *total;
+                self.started = Instant::now();
                 format!(
-                    "{} Starting scan of {target} with {total} tools...\n",
-                    self.paint("1", "[SCAN]")
+                    "{scan} Starting security scan...\n{scan} {target}: {total} tools (session {session_id})\n",
+                    scan = self.paint("1", "[SCAN]")
                 )
             }
-            Update::ToolFinished { report, progress } => self.tool_line(report, progress),
+            Update::ToolFinished(report) => {
+                self.finished += 1;
+                self.tool_line(report)
+            }
             Update::Finished {
                 status,
                 summary,
                 error,
                 refund,
-            } => self.summary(*status, summary, error.as_deref(), refund.as_ref()),
+            } => {
+                let text = self.summary(*status, summary, *error, *refund);
+                // The summary replaces the bar for good.
+                self.bar = false;
+                text
+            }
+            Update::Verdict { rules, crossed } => {
+                if crossed.is_empty() {
+                    format!(
+                        "{} no --fail-on rule crossed ({rules})\n",
+                        self.paint("1;32", "PASSED:")
+                    )
+                } else {
+                    format!(
+                        "{} {} (--fail-on {rules})\n",
+                        self.paint("1;31", "FAILED:"),
+                        crossed.join(", ")
+                    )
+                }
+            }
         };
+        let mut bytes = Vec::new();
+        if self.bar_drawn {
+            // Carriage return and erase the line: the bar gives way to the text.
+            bytes.extend_from_slice(b"\r\x1b[2K");
+            self.bar_drawn = false;
+        }
+        bytes.extend_from_slice(text.as_bytes());
+        if self.bar && self.total > 0 {
+            bytes.extend_from_slice(self.progress_bar().as_bytes());
+            self.bar_drawn = true;
+        }
         // A closed pipe (e.g. `| head`) is not worth a panic.
-        let _ = self.out.write_all(text.as_bytes());
+        let _ = self.out.write_all(&bytes);
         let _ = self.out.flush();
     }
 
-    fn tool_line(&self, report: &ToolReport, progress: &Progress) -> String {
-        let counter = format!("[{}/{}]", progress.finished(), progress.total);
+    /// `[██████░░░░░░] 23/150 tools complete (15%)`, without a newline.
+    fn progress_bar(&self) -> String {
+        let percentage = self.finished * 100 / self.total;
+        let filled = (self.finished as usize * BAR_CELLS) / self.total as usize;
+        format!(
+            "[{}{}] {}/{} tools complete ({percentage}%)",
+            self.paint("32", &"█".repeat(filled)),
+            "░".repeat(BAR_CELLS - filled),
+            self.finished,
+            self.total
+        )
+    }
+
+    fn tool_line(&self, report: &ToolReport) -> String {
+        let counter = format!("[{}/{}]", self.finished, self.total);
         let seconds = format!("({:.1}s)", report.duration as f64 / 1000.0);
         let mut text = match report.status {
             ToolStatus::Completed => format!(
@@ -91,12 +185,13 @@ impl Console {
                 report.severity_counts().describe()
             ),
             ToolStatus::Failed => format!(
-                "{counter} {} {}: failed: {} {seconds}{}\n",
+                "{counter} {} {}: {} {}{} {seconds}; continuing\n",
                 self.paint("33", "⚠"),
                 report.tool_name,
+                self.paint("33", "warning: tool failed:"),
                 report.result.error.as_deref().unwrap_or("unknown error"),
                 if report.findings_count > 0 {
-                    format!("; {} before it stopped", report.severity_counts().describe())
+                    format!(" ({} before it stopped)", report.severity_counts().describe())
                 } else {
                     String::new()
                 }
@@ -109,19 +204,14 @@ impl Console {
             ),
         };
         for finding in report.result.findings.iter().take(FINDINGS_SHOWN) {
-            let location = match (&finding.path, &finding.url) {
-                (Some(path), _) => match finding.line {
-                    Some(line) => format!("{path}:{line}"),
-                    None => path.clone(),
-                },
-                (None, Some(url)) => url.clone(),
-                (None, None) => String::new(),
-            };
             text.push_str(&format!(
-                "      {:<8} {} {} {}\n",
-                self.paint(Self::severity_colour(finding.severity), finding.severity.as_str()),
+                "      {} {} {} {}\n",
+                self.paint(
+                    Self::severity_colour(finding.severity),
+                    &format!("{:<8}", finding.severity.as_str())
+                ),
                 finding.rule_id,
-                location,
+                finding.location(),
                 finding.message
             ));
         }
@@ -141,10 +231,16 @@ impl Console {
         error: Option<&str>,
         refund: Option<&Refund>,
     ) -> String {
+        let status_colour = match status {
+            SessionStatus::Completed => "1;32",
+            SessionStatus::Partial | SessionStatus::Cancelled => "1;33",
+            _ => "1;31",
+        };
         let mut text = format!(
-            "\n{} Finished: {} — {} tools completed, {} failed, {} skipped\n",
+            "\n{} Finished: {} in {:.1}s: {} tools completed, {} failed, {} skipped\n",
             self.paint("1", "[SCAN]"),
-            status.as_str(),
+            self.paint(status_colour, status.as_str()),
+            self.started.elapsed().as_secs_f64(),
             summary.tools_run,
             summary.tools_failed,
             summary.tools_skipped
@@ -152,23 +248,31 @@ impl Console {
         if let Some(error) = error {
             text.push_str(&format!("  error: {error}\n"));
         }
-        text.push_str("  severity   findings\n");
+        let rule = "  ──────────  ────────\n";
+        text.push_str("\n  Severity    Findings\n");
+        text.push_str(rule);
         for severity in Severity::ALL {
             let label = format!("{:<10}", severity.as_str());
             text.push_str(&format!(
-                "  {} {:>8}\n",
+                "  {}  {:>8}\n",
                 self.paint(Self::severity_colour(severity), &label),
                 summary.by_severity.get(severity)
             ));
         }
-        text.push_str(&format!("  {:<10} {:>8}\n", "total", summary.total_findings));
-        if let Some(refund) = refund {
-            text.push_str(&format!(
-                "  credits refunded: {} for {} (balance {})\n",
+        text.push_str(rule);
+        text.push_str(&format!("  {:<10}  {:>8}\n\n", "total", summary.total_findings));
+        match refund {
+            Some(refund) if refund.refunded_credits > 0 => text.push_str(&format!(
+                "  Credits refunded: {} for {} (balance {})\n",
                 refund.refunded_credits,
                 refund.tools_refunded.join(", "),
                 refund.new_balance
-            ));
+            )),
+            Some(refund) => text.push_str(&format!(
+                "  Credits refunded: 0, every tool ran (balance {})\n",
+                refund.new_balance
+            )),
+            None => {}
         }
         text
     }
@@ -202,6 +306,16 @@ impl std::str::FromStr for FailOn {
     }
 }
 
+impl std::fmt::Display for FailOn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("none");
+        }
+        let rules: Vec<String> = self.0.iter().map(|(s, limit)| format!("{s}>{limit}")).collect();
+        f.write_str(&rules.join(","))
+    }
+}
+
 impl FailOn {
     /// The rules the summary crosses, as text, e.g. `critical 1 > 0`.
     pub fn crossed(&self, summary: &Summary) -> Vec<String> {
@@ -220,6 +334,7 @@ mod tests {
     #[test]
     fn fail_on_parses_and_detects_crossings() {
         let fail_on: FailOn = "critical>0,high>5".parse().unwrap();
+        assert_eq!(fail_on.to_string(), "critical>0,high>5");
         let mut summary = Summary::default();
         assert!(fail_on.crossed(&summary).is_empty());
         summary.by_severity.high = 6;

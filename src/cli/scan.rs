@@ -1,14 +1,19 @@
 //! `livescan scan TARGET`: runs a session in-process (a private in-memory
-//! store) or on a server through `WatchSession`, and feeds each finished
-//! tool to the console as it arrives. A dropped stream is resumed with
-//! `after_seq`, so no report is missed or shown twice.
+//! store), on a server through `WatchSession` (pushed), or on a server by
+//! polling the REST API (`--poll`), and feeds each finished tool to the
+//! output as it arrives; all three give the same output. A dropped stream
+//! is resumed with `after_seq` and polling follows the exact `?after=`
+//! cursor, so no report is missed or shown twice.
 
 use super::console::{Console, Update};
+use super::report::ScanReport;
 use anyhow::{Context, Result, anyhow};
 use futures::StreamExt;
 use livescan::api::grpc::convert;
 use livescan::engine::{Caller, Engine, EngineConfig, TargetPolicy, WatchItem};
-use livescan::model::{Category, EventKind, RawTarget, Refund, SessionStatus, StartRequest, Summary};
+use livescan::model::{
+    Category, EventKind, Progress, RawTarget, Refund, SessionStatus, StartRequest, Summary, ToolReport,
+};
 use livescan::proto as pb;
 use livescan::store::SqliteStore;
 use livescan::tools::Catalog;
@@ -24,12 +29,6 @@ pub struct ScanOptions {
     pub exclude_tools: Vec<String>,
     pub timeout: Option<u64>,
     pub max_concurrent: Option<u64>,
-}
-
-/// The end of a scan, for the exit code.
-pub struct ScanEnd {
-    pub status: SessionStatus,
-    pub summary: Summary,
 }
 
 impl ScanOptions {
@@ -62,34 +61,101 @@ impl ScanOptions {
     }
 }
 
-/// Shows the end of the scan and returns it for the exit code.
-fn finished(
-    console: &mut Console,
-    status: SessionStatus,
-    summary: Summary,
-    error: Option<String>,
-    refund: Option<Refund>,
-) -> ScanEnd {
-    console.show(&Update::Finished {
-        status,
-        summary: summary.clone(),
-        error,
-        refund,
-    });
-    ScanEnd { status, summary }
+/// Where a scan's updates go: the live consoles (the terminal, and a
+/// `--output` text file), and the reports kept for the final document.
+pub struct ScanOutput {
+    consoles: Vec<Console>,
+    session_id: String,
+    target: String,
+    reports: Vec<ToolReport>,
+}
+
+impl ScanOutput {
+    pub fn new(consoles: Vec<Console>) -> Self {
+        ScanOutput {
+            consoles,
+            session_id: String::new(),
+            target: String::new(),
+            reports: Vec::new(),
+        }
+    }
+
+    /// Shows `update` on every console.
+    pub fn show(&mut self, update: &Update<'_>) {
+        for console in &mut self.consoles {
+            console.show(update);
+        }
+    }
+
+    fn started(&mut self, session_id: &str, target: &str, total: u32) {
+        self.session_id = session_id.to_string();
+        self.target = target.to_string();
+        self.show(&Update::Started {
+            session_id,
+            target,
+            total,
+        });
+    }
+
+    fn tool_finished(&mut self, report: ToolReport) {
+        self.show(&Update::ToolFinished(&report));
+        self.reports.push(report);
+    }
+
+    /// Shows the end of the scan and returns the whole of it.
+    fn finished(
+        &mut self,
+        directory: Option<String>,
+        status: SessionStatus,
+        summary: Summary,
+        error: Option<String>,
+        refund: Option<Refund>,
+    ) -> ScanReport {
+        self.show(&Update::Finished {
+            status,
+            summary: &summary,
+            error: error.as_deref(),
+            refund: refund.as_ref(),
+        });
+        ScanReport {
+            session_id: std::mem::take(&mut self.session_id),
+            target: std::mem::take(&mut self.target),
+            directory,
+            status,
+            error,
+            summary,
+            refund,
+            tool_reports: std::mem::take(&mut self.reports),
+            failed_on: Vec::new(),
+        }
+    }
+}
+
+/// The target as the console names it: the URL or the absolute directory.
+fn describe(target: &RawTarget) -> String {
+    target
+        .url
+        .clone()
+        .or_else(|| target.directory.clone())
+        .unwrap_or_default()
 }
 
 /// Runs the scan in this process. The user scans what they can already
 /// read, so the target's own directory is the scan root and private
 /// addresses are allowed.
-pub async fn in_process(options: &ScanOptions, catalog: Catalog, console: &mut Console) -> Result<ScanEnd> {
+pub async fn in_process(
+    options: &ScanOptions,
+    catalog: Catalog,
+    output: &mut ScanOutput,
+) -> Result<ScanReport> {
     let request = options.request()?;
-    let scan_roots = match request.target.as_ref().and_then(|t| t.directory.as_deref()) {
+    let directory = match request.target.as_ref().and_then(|t| t.directory.as_deref()) {
         Some(dir) => {
-            vec![std::fs::canonicalize(dir).with_context(|| format!("cannot open directory `{dir}`"))?]
+            Some(std::fs::canonicalize(dir).with_context(|| format!("cannot open directory `{dir}`"))?)
         }
-        None => Vec::new(),
+        None => None,
     };
+    let scan_roots = directory.iter().cloned().collect();
     let store = Arc::new(SqliteStore::in_memory().await?);
     livescan::engine::accounts::ensure_local_user(&*store).await?;
     let config = EngineConfig::new(TargetPolicy {
@@ -102,10 +168,11 @@ pub async fn in_process(options: &ScanOptions, catalog: Catalog, console: &mut C
         .start_session(&caller, request)
         .await
         .map_err(|e| anyhow!("{e}"))?;
-    console.show(&Update::Started {
-        target: state.meta.target.describe(),
-        total: state.reports.len() as u32,
-    });
+    output.started(
+        &state.meta.session_id,
+        &state.meta.target.describe(),
+        state.reports.len() as u32,
+    );
     let mut items = Box::pin(
         engine
             .watch(&caller, &state.meta.session_id, Some(state.cursor))
@@ -113,24 +180,16 @@ pub async fn in_process(options: &ScanOptions, catalog: Catalog, console: &mut C
             .map_err(|e| anyhow!("{e}"))?,
     );
     while let Some(item) = items.next().await {
-        if let WatchItem::Event {
-            event,
-            progress,
-            summary,
-        } = item.map_err(|e| anyhow!("{e}"))?
-        {
+        if let WatchItem::Event { event, summary, .. } = item.map_err(|e| anyhow!("{e}"))? {
             match event.kind {
-                EventKind::ToolFinished { report } => console.show(&Update::ToolFinished {
-                    report: *report,
-                    progress,
-                }),
+                EventKind::ToolFinished { report } => output.tool_finished(*report),
                 EventKind::SessionFinished {
                     status,
                     error,
                     refund,
                 } => {
-                    return Ok(finished(
-                        console,
+                    return Ok(output.finished(
+                        directory.map(|dir| dir.display().to_string()),
                         status,
                         summary.unwrap_or_default(),
                         error,
@@ -145,6 +204,10 @@ pub async fn in_process(options: &ScanOptions, catalog: Catalog, console: &mut C
         "the session's event stream ended before the session finished"
     ))
 }
+
+/// What to do about a refused key.
+const KEY_HINT: &str =
+    " (pass --api-key or set LIVESCAN_API_KEY; on the server's machine, --data-dir finds its local key)";
 
 /// How often in a row a dropped watch stream is resumed before giving up;
 /// the waits between attempts double from 250 ms to 8 s (about 30 s in all,
@@ -178,8 +241,8 @@ pub async fn remote(
     server: &str,
     key: Option<String>,
     options: &ScanOptions,
-    console: &mut Console,
-) -> Result<ScanEnd> {
+    output: &mut ScanOutput,
+) -> Result<ScanReport> {
     let request = options.request()?;
     let categories = request
         .categories
@@ -214,9 +277,9 @@ pub async fn remote(
     let started = client
         .start_session(pb::StartSessionRequest {
             target: Some(pb::Target {
-                url: target.url.unwrap_or_default(),
-                urls: target.urls.unwrap_or_default(),
-                directory: target.directory.unwrap_or_default(),
+                url: target.url.clone().unwrap_or_default(),
+                urls: target.urls.clone().unwrap_or_default(),
+                directory: target.directory.clone().unwrap_or_default(),
             }),
             categories,
             tools: request.tools.clone(),
@@ -228,7 +291,7 @@ pub async fn remote(
         .await
         .map_err(|status| {
             let hint = if status.code() == tonic::Code::Unauthenticated {
-                " (pass --api-key or set LIVESCAN_API_KEY; on the server's machine, --data-dir finds its local key)"
+                KEY_HINT
             } else {
                 ""
             };
@@ -236,10 +299,11 @@ pub async fn remote(
         })?
         .into_inner();
     let session = started.session.unwrap_or_default();
-    console.show(&Update::Started {
-        target: options.target.clone(),
-        total: session.progress.map_or(0, |p| p.total),
-    });
+    output.started(
+        &started.session_id,
+        &describe(&target),
+        session.progress.map_or(0, |p| p.total),
+    );
     let mut cursor = session.cursor;
     let mut attempts = 0;
     loop {
@@ -273,16 +337,8 @@ pub async fn remote(
                 }
                 Err(status) => return Err(anyhow!("the watch stream failed: {}", status.message())),
             };
-            let progress = message
-                .progress
-                .as_ref()
-                .map(convert::from_progress)
-                .unwrap_or_default();
             match message.event {
-                Some(WatchEvent::ToolFinished(report)) => console.show(&Update::ToolFinished {
-                    report: convert::from_report(&report),
-                    progress,
-                }),
+                Some(WatchEvent::ToolFinished(report)) => output.tool_finished(convert::from_report(&report)),
                 Some(WatchEvent::SessionFinished(end)) => {
                     let status = convert::from_session_status(end.status());
                     let summary = end
@@ -292,7 +348,7 @@ pub async fn remote(
                         .unwrap_or_default();
                     let error = Some(end.error).filter(|e| !e.is_empty());
                     let refund = end.refund.as_ref().map(convert::from_refund);
-                    return Ok(finished(console, status, summary, error, refund));
+                    return Ok(output.finished(target.directory, status, summary, error, refund));
                 }
                 _ => {}
             }
@@ -300,5 +356,177 @@ pub async fn remote(
                 cursor = message.seq;
             }
         }
+    }
+}
+
+/// The REST incremental view, as far as the poller reads it.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IncrementalView {
+    status: SessionStatus,
+    progress: Progress,
+    new_reports: Vec<ToolReport>,
+    cursor: u64,
+}
+
+/// The REST full view's ending, read once the session is over.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FinalView {
+    status: SessionStatus,
+    summary: Summary,
+    error: Option<String>,
+    refund: Option<Refund>,
+}
+
+/// Why a REST call failed: worth another try (connection trouble, a 5xx, a
+/// 429 with its wait) or final (the server's answer about the request).
+enum CallError {
+    Retry(anyhow::Error, Option<std::time::Duration>),
+    Final(anyhow::Error),
+}
+
+impl CallError {
+    fn into_error(self) -> anyhow::Error {
+        match self {
+            CallError::Retry(error, _) | CallError::Final(error) => error,
+        }
+    }
+}
+
+/// Sends `request` and reads the JSON answer; an error answer becomes its
+/// `error.message`, with a hint on what to do about a refused key.
+async fn call<T: serde::de::DeserializeOwned>(request: reqwest::RequestBuilder) -> Result<T, CallError> {
+    let response = request
+        .send()
+        .await
+        .map_err(|e| CallError::Retry(anyhow!("the server did not answer: {e}"), None))?;
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        .map(std::time::Duration::from_secs);
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| CallError::Retry(anyhow!("the answer broke off: {e}"), None))?;
+    if status.is_success() {
+        return serde_json::from_slice(&body)
+            .map_err(|e| CallError::Final(anyhow!("the server's answer is not what livescan sends: {e}")));
+    }
+    let message = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
+        .unwrap_or_else(|| format!("HTTP {status}"));
+    let error = if status == reqwest::StatusCode::UNAUTHORIZED {
+        anyhow!("{message}{KEY_HINT}")
+    } else {
+        anyhow!("{message}")
+    };
+    if status == reqwest::StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+        Err(CallError::Retry(error, retry_after))
+    } else {
+        Err(CallError::Final(error))
+    }
+}
+
+/// Runs the scan on a server and follows it by polling the REST API every
+/// `interval`, always from the previous answer's `cursor` (`?after=`), so
+/// each report arrives exactly once; the output is the same as `remote`'s.
+pub async fn polled(
+    server: &str,
+    key: Option<String>,
+    options: &ScanOptions,
+    interval: std::time::Duration,
+    output: &mut ScanOutput,
+) -> Result<ScanReport> {
+    let request = options.request()?;
+    let target = request.target.clone().unwrap_or_default();
+    let base = url::Url::parse(server)
+        .ok()
+        .filter(|url| matches!(url.scheme(), "http" | "https"))
+        .ok_or_else(|| anyhow!("`{server}` is not a server address like http://127.0.0.1:8080"))?;
+    let base = base.as_str().trim_end_matches('/').to_string();
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(key) = key {
+        let value = format!("Bearer {key}")
+            .parse()
+            .map_err(|_| anyhow!("the API key holds characters no key has"))?;
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    let client = reqwest::Client::builder()
+        .default_headers(headers)
+        .timeout(std::time::Duration::from_secs(60))
+        .build()?;
+    let mut body = serde_json::json!({
+        "target": {},
+        "categories": request.categories,
+        "tools": request.tools,
+        "excludeTools": request.exclude_tools,
+    });
+    if let Some(url) = &target.url {
+        body["target"]["url"] = url.clone().into();
+    }
+    if let Some(directory) = &target.directory {
+        body["target"]["directory"] = directory.clone().into();
+    }
+    if let Some(timeout) = request.timeout {
+        body["timeout"] = timeout.into();
+    }
+    if let Some(max_concurrent) = request.max_concurrent {
+        body["maxConcurrent"] = max_concurrent.into();
+    }
+    // Not retried: a start that reached the server but whose answer was lost
+    // would start (and charge for) a second session.
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Started {
+        session_id: String,
+        cursor: u64,
+    }
+    let started: Started = call(client.post(format!("{base}/api/sessions")).json(&body))
+        .await
+        .map_err(|error| {
+            error
+                .into_error()
+                .context(format!("the server at {base} refused the scan"))
+        })?;
+    let session_url = format!("{base}/api/sessions/{}", started.session_id);
+    let mut cursor = started.cursor;
+    let mut announced = false;
+    let mut attempts = 0;
+    loop {
+        let view: IncrementalView = match call(client.get(format!("{session_url}?after={cursor}"))).await {
+            Ok(view) => {
+                attempts = 0;
+                view
+            }
+            Err(CallError::Retry(error, wait)) if attempts < RESUME_ATTEMPTS => {
+                tracing::warn!(error = %error, "polling failed; trying again");
+                match wait {
+                    Some(wait) => tokio::time::sleep(wait).await,
+                    None => back_off(attempts).await,
+                }
+                attempts += 1;
+                continue;
+            }
+            Err(error) => return Err(error.into_error().context("polling the session failed")),
+        };
+        if !announced {
+            output.started(&started.session_id, &describe(&target), view.progress.total);
+            announced = true;
+        }
+        for report in view.new_reports {
+            output.tool_finished(report);
+        }
+        cursor = view.cursor;
+        if view.status.is_terminal() {
+            let end: FinalView = call(client.get(&session_url))
+                .await
+                .map_err(|error| error.into_error().context("reading the finished session failed"))?;
+            return Ok(output.finished(target.directory, end.status, end.summary, end.error, end.refund));
+        }
+        tokio::time::sleep(interval).await;
     }
 }

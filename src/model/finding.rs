@@ -168,6 +168,16 @@ impl Finding {
         self
     }
 
+    /// Where a person looks: `path:line`, `path`, or the page's URL.
+    pub fn location(&self) -> String {
+        match (&self.path, self.line, &self.url) {
+            (Some(path), Some(line), _) => format!("{path}:{line}"),
+            (Some(path), None, _) => path.clone(),
+            (None, _, Some(url)) => url.clone(),
+            (None, _, None) => String::new(),
+        }
+    }
+
     pub fn at_url(mut self, url: &str) -> Self {
         self.url = Some(url.to_string());
         self
