@@ -1,8 +1,10 @@
 //! The axum adapter: the Sessions API reference's JSON polling API and its additive routes
 //! (SSE events, cancel, tools, account, health, OpenAPI). Each handler
 //! parses its input, makes one engine call and renders a view. Every route
-//! but `/healthz` and `/openapi.json` needs `Authorization: Bearer <api key>`.
+//! but `/healthz`, `/openapi.json` and the dashboard's static files needs
+//! `Authorization: Bearer <api key>`.
 
+mod dashboard;
 mod openapi;
 mod views;
 
@@ -67,6 +69,7 @@ pub fn router(engine: Engine) -> Router {
         .route("/api/account", get(account))
         .route("/healthz", get(health))
         .route("/openapi.json", get(openapi_document))
+        .merge(dashboard::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(engine)
 }

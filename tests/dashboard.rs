@@ -1,0 +1,183 @@
+//! The dashboard at `/`, driven in headless Chromium against a real server:
+//! `tests/dashboard/e2e.cjs` (playwright-core, from `scripts/install-test-tools`)
+//! pastes a key, starts scans from the form, and must see tool rows while the
+//! session still runs — a gate tool holds each session open until the
+//! script says it has seen them — then the summary with the refund, once
+//! over server-sent events and once over polling. Screenshots go to
+//! `target/dashboard*.png`.
+
+mod common;
+
+use common::{TestServer, fixtures};
+use futures::future::BoxFuture;
+use livescan::model::{Category, Finding, Severity, TargetKind};
+use livescan::tools::{Catalog, Tool, ToolContext, ToolError, ToolSpec};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+/// Holds its n-th run until the test has let `n` runs through.
+struct Gate {
+    spec: ToolSpec,
+    runs: AtomicU64,
+    let_through: tokio::sync::watch::Receiver<u64>,
+}
+
+impl Tool for Gate {
+    fn spec(&self) -> &ToolSpec {
+        &self.spec
+    }
+    fn run(self: Arc<Self>, ctx: Arc<ToolContext>) -> BoxFuture<'static, Result<(), ToolError>> {
+        Box::pin(async move {
+            let ticket = self.runs.fetch_add(1, Ordering::SeqCst) + 1;
+            let mut let_through = self.let_through.clone();
+            let _ = let_through.wait_for(|n| *n >= ticket).await;
+            ctx.findings.extend([Finding::new(
+                "held-open",
+                Severity::Medium,
+                "the test held this tool until the page showed the first rows",
+            )
+            .fingerprinted("gate")]);
+            Ok(())
+        })
+    }
+}
+
+/// Fails every run, as a scanner that crashes would: the session ends
+/// `partial` and the tool's credits come back.
+struct Broken(ToolSpec);
+
+impl Tool for Broken {
+    fn spec(&self) -> &ToolSpec {
+        &self.0
+    }
+    fn run(self: Arc<Self>, _ctx: Arc<ToolContext>) -> BoxFuture<'static, Result<(), ToolError>> {
+        Box::pin(async { Err(ToolError::Failed("the scanner crashed (exit code 139)".into())) })
+    }
+}
+
+/// The package directory of playwright-core, as `scripts/install-test-tools` installs it.
+fn playwright_core() -> std::path::PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/browser/node_modules/playwright-core");
+    assert!(
+        dir.exists() && Path::new("/usr/bin/chromium").exists(),
+        "playwright-core ({}) or /usr/bin/chromium is missing: run scripts/install-test-tools (or the whole suite with scripts/test)",
+        dir.display()
+    );
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_shows_rows_live_then_the_summary_and_refund_in_chromium() {
+    let playwright = playwright_core();
+    let (open, let_through) = tokio::sync::watch::channel(0u64);
+    // A small catalog: native tools of each category, one that fails (and
+    // is refunded), and the gate.
+    let builtin = Catalog::builtin();
+    let mut catalog = Catalog::default();
+    for id in [
+        "secrets",
+        "merge-conflicts",
+        "todo-comments",
+        "large-files",
+        "html-a11y",
+    ] {
+        catalog.add(builtin.get(id).unwrap().clone());
+    }
+    catalog.add(Arc::new(Gate {
+        spec: ToolSpec {
+            id: "gate",
+            category: Category::Security,
+            targets: &[TargetKind::Directory],
+            cost: 1,
+            summary: "holds the session open for the test",
+        },
+        runs: AtomicU64::new(0),
+        let_through,
+    }));
+    catalog.add(Arc::new(Broken(ToolSpec {
+        id: "broken",
+        category: Category::Performance,
+        targets: &[TargetKind::Directory],
+        cost: 2,
+        summary: "fails every run",
+    })));
+    let server = TestServer::with_catalog(catalog, 8).await;
+    let screenshots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
+    std::fs::create_dir_all(&screenshots).unwrap();
+
+    let mut child = tokio::process::Command::new("node")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/dashboard/e2e.cjs"))
+        .env("PLAYWRIGHT_CORE", &playwright)
+        .env("DASHBOARD_URL", &server.base)
+        .env("API_KEY", &server.key)
+        .env("TARGET_DIR", fixtures().join("dir-planted"))
+        .env("SCREENSHOT_DIR", &screenshots)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut transcript = Vec::new();
+    let run = async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.starts_with("ROWS_SEEN") {
+                // The page has shown rows of a running session: let it finish.
+                open.send_modify(|n| *n += 1);
+            }
+            transcript.push(line);
+        }
+        child.wait_with_output().await.unwrap()
+    };
+    let output = tokio::time::timeout(std::time::Duration::from_secs(120), run)
+        .await
+        .expect("the browser run finished within 2 minutes");
+    let transcript = transcript.join("\n");
+    assert!(
+        output.status.success(),
+        "{transcript}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(transcript.ends_with("DONE"), "{transcript}");
+    for transport in ["sse", "poll"] {
+        let seen = transcript
+            .lines()
+            .find(|l| l.starts_with(&format!("ROWS_SEEN {transport} ")))
+            .unwrap_or_else(|| panic!("no rows seen mid-scan over {transport}:\n{transcript}"));
+        assert!(!seen.contains(" 7/7 "), "{seen}");
+        let final_line = transcript
+            .lines()
+            .find(|l| l.starts_with(&format!("FINAL {{\"transport\":\"{transport}\"")))
+            .unwrap();
+        let state: serde_json::Value = serde_json::from_str(final_line.trim_start_matches("FINAL ")).unwrap();
+        assert_eq!(state["status"], "partial", "{state}");
+        assert_eq!(state["progress"], "7/7 tools complete (100%)", "{state}");
+        assert!(
+            state["refund"]
+                .as_str()
+                .unwrap()
+                .starts_with("Refunded 2 credits for broken · balance "),
+            "{state}"
+        );
+        let rows = state["rows"].as_array().unwrap();
+        assert_eq!(rows.len(), 7, "{state}");
+        let colour_of = |tool: &str| {
+            rows.iter()
+                .find(|r| r["tool"] == tool)
+                .unwrap_or_else(|| panic!("no row for {tool}: {state}"))
+        };
+        // Coloured by the worst severity: red for critical, orange for high.
+        assert_eq!(colour_of("secrets")["severity"], "critical");
+        assert_eq!(colour_of("secrets")["colour"], "rgb(198, 40, 40)");
+        assert_eq!(colour_of("merge-conflicts")["severity"], "high");
+        assert_eq!(colour_of("merge-conflicts")["colour"], "rgb(239, 108, 0)");
+        assert_eq!(colour_of("gate")["severity"], "medium");
+        assert_eq!(colour_of("broken")["classes"], "tool failed sev-none");
+        assert_eq!(colour_of("large-files")["colour"], "rgb(46, 125, 50)");
+        assert_ne!(state["critical"], "0", "{state}");
+    }
+    let screenshot = std::fs::metadata(screenshots.join("dashboard.png")).unwrap();
+    assert!(screenshot.len() > 10_000, "a real screenshot, not an empty one");
+}
