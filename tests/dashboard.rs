@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{TestServer, fixtures};
+use common::{Broken, TestServer, fixtures};
 use futures::future::BoxFuture;
 use livescan::model::{Category, Finding, Severity, TargetKind};
 use livescan::tools::{Catalog, Tool, ToolContext, ToolError, ToolSpec};
@@ -41,19 +41,6 @@ impl Tool for Gate {
             .fingerprinted("gate")]);
             Ok(())
         })
-    }
-}
-
-/// Fails every run, as a scanner that crashes would: the session ends
-/// `partial` and the tool's credits come back.
-struct Broken(ToolSpec);
-
-impl Tool for Broken {
-    fn spec(&self) -> &ToolSpec {
-        &self.0
-    }
-    fn run(self: Arc<Self>, _ctx: Arc<ToolContext>) -> BoxFuture<'static, Result<(), ToolError>> {
-        Box::pin(async { Err(ToolError::Failed("the scanner crashed (exit code 139)".into())) })
     }
 }
 
@@ -96,13 +83,7 @@ async fn the_dashboard_shows_rows_live_then_the_summary_and_refund_in_chromium()
         runs: AtomicU64::new(0),
         let_through,
     }));
-    catalog.add(Arc::new(Broken(ToolSpec {
-        id: "broken",
-        category: Category::Performance,
-        targets: &[TargetKind::Directory],
-        cost: 2,
-        summary: "fails every run",
-    })));
+    catalog.add(Arc::new(Broken::new(Category::Performance)));
     let server = TestServer::with_catalog(catalog, 8).await;
     let screenshots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
     std::fs::create_dir_all(&screenshots).unwrap();

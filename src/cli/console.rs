@@ -268,11 +268,7 @@ impl Console {
                 refund.tools_refunded.join(", "),
                 refund.new_balance
             )),
-            Some(refund) => text.push_str(&format!(
-                "  Credits refunded: 0, every tool ran (balance {})\n",
-                refund.new_balance
-            )),
-            None => {}
+            _ => text.push_str("  Credits refunded: 0 (no tool failed)\n"),
         }
         text
     }

@@ -469,3 +469,36 @@ pub fn livescan(args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
 }
+
+/// A directory tool called `broken` (cost 2) that fails every run, as a
+/// scanner that crashes would: its session ends `partial` and the tool's
+/// credits come back.
+pub struct Broken(livescan::tools::ToolSpec);
+
+impl Broken {
+    pub fn new(category: livescan::model::Category) -> Self {
+        Broken(livescan::tools::ToolSpec {
+            id: "broken",
+            category,
+            targets: &[livescan::model::TargetKind::Directory],
+            cost: 2,
+            summary: "fails every run",
+        })
+    }
+}
+
+impl livescan::tools::Tool for Broken {
+    fn spec(&self) -> &livescan::tools::ToolSpec {
+        &self.0
+    }
+    fn run(
+        self: Arc<Self>,
+        _ctx: Arc<livescan::tools::ToolContext>,
+    ) -> futures::future::BoxFuture<'static, Result<(), livescan::tools::ToolError>> {
+        Box::pin(async {
+            Err(livescan::tools::ToolError::Failed(
+                "the scanner crashed (exit code 139)".into(),
+            ))
+        })
+    }
+}
