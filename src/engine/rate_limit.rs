@@ -61,11 +61,14 @@ impl RateLimiter {
             bucket.tokens -= 1.0;
             return Ok(());
         }
-        let retry_after = Duration::from_secs_f64((1.0 - bucket.tokens) / per_second);
+        // Whole milliseconds, rounded up: a client that waits this long
+        // finds a token (a wait of 0 would invite an immediate retry).
+        let millis = ((1.0 - bucket.tokens) / per_second * 1000.0).ceil().max(1.0);
+        let retry_after = Duration::from_millis(millis as u64);
         Err(EngineError::RateLimited {
             message: format!(
                 "too many requests for this API key (limit: {per_second} per second, bursts of {burst}); retry in {} ms",
-                retry_after.as_millis().max(1)
+                retry_after.as_millis()
             ),
             retry_after,
         })
@@ -93,6 +96,13 @@ mod tests {
         limiter.take_at("other", start).unwrap();
         limiter.take_at("k", start + Duration::from_millis(500)).unwrap();
         assert!(limiter.take_at("k", start + Duration::from_millis(600)).is_err());
+        // A token 0.1 ms away is still a wait: never "retry in 0 ms".
+        let Err(EngineError::RateLimited { retry_after, .. }) =
+            limiter.take_at("k", start + Duration::from_micros(999_900))
+        else {
+            panic!("no token yet");
+        };
+        assert_eq!(retry_after, Duration::from_millis(1));
         // Idle time refills up to the burst, not beyond.
         let later = start + Duration::from_secs(60);
         for _ in 0..3 {
