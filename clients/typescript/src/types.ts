@@ -1,0 +1,229 @@
+/**
+ * The REST API's JSON shapes, as served by livescan (see `GET /openapi.json`).
+ * Times are ISO 8601 strings with whole milliseconds; counts are numbers.
+ */
+
+/** A session's lifecycle. */
+export type SessionStatus = "initializing" | "running" | "completed" | "partial" | "failed" | "cancelled";
+
+/** The statuses after which a session never changes again. Stop polling on any of them. */
+export type TerminalStatus = "completed" | "partial" | "failed" | "cancelled";
+
+export const TERMINAL_STATUSES: readonly TerminalStatus[] = ["completed", "partial", "failed", "cancelled"];
+
+/** True for `completed`, `partial`, `failed` and `cancelled`. */
+export function isTerminalStatus(status: string): status is TerminalStatus {
+  return (TERMINAL_STATUSES as readonly string[]).includes(status);
+}
+
+export type Category = "security" | "code-quality" | "accessibility" | "performance";
+export type ToolStatus = "pending" | "running" | "completed" | "failed" | "skipped";
+export type Outcome = "clean" | "findings" | "tool_error" | "timed_out" | "skipped";
+export type Severity = "critical" | "high" | "medium" | "low" | "info";
+
+/** What to scan: exactly one of `url`, `urls` or `directory` (an absolute path inside the server's scan roots). */
+export type Target = { url: string } | { urls: string[] } | { directory: string };
+
+/** Body of `POST /api/sessions`. */
+export interface StartSessionRequest {
+  target: Target;
+  categories?: Category[];
+  /** Specific tool ids; overrides `categories`. */
+  tools?: string[];
+  excludeTools?: string[];
+  /** Accepted for compatibility; livescan does no AI analysis. */
+  enableIntelligence?: boolean;
+  /** Max milliseconds per tool (100 to 3600000; default 300000). */
+  timeout?: number;
+  /** Tools of this session running at once (1 to 32; default 5). */
+  maxConcurrent?: number;
+}
+
+/** Answer (202) of `POST /api/sessions`. */
+export interface StartSessionResponse {
+  sessionId: string;
+  scanId: string;
+  status: "started";
+  message: string;
+  pollUrls: { full: string; progress: string; newReports: string; events?: string };
+  /** Pass as the first `after`. */
+  cursor: number;
+  /** Pass as the first `since`. */
+  lastUpdated: string;
+}
+
+/** Counts by tool status: `pending + running + completed + failed + skipped = total`. */
+export interface Progress {
+  total: number;
+  completed: number;
+  failed: number;
+  skipped: number;
+  running: number;
+  pending: number;
+  /** `floor(100 * (completed + failed + skipped) / total)`. */
+  percentage: number;
+}
+
+export interface Finding {
+  ruleId: string;
+  severity: Severity;
+  message: string;
+  fingerprint: string;
+  originalLevel?: string;
+  /** File path relative to the scanned directory. */
+  path?: string;
+  line?: number;
+  column?: number;
+  /** The page, for URL targets. */
+  url?: string;
+  helpUri?: string;
+}
+
+export interface Metric {
+  name: string;
+  value: string;
+  url?: string;
+}
+
+export interface ToolResult {
+  findings: Finding[];
+  /** True when the findings are incomplete (the tool stopped early). */
+  partial: boolean;
+  outcome?: Outcome;
+  error?: string;
+  skipReason?: string;
+  metrics?: Metric[];
+}
+
+/** One tool's report. `completedAt` strictly increases within a session. */
+export interface ToolReport {
+  toolName: string;
+  category: Category;
+  status: ToolStatus;
+  /** Milliseconds. */
+  duration: number;
+  findingsCount: number;
+  result: ToolResult;
+  startedAt?: string;
+  completedAt?: string;
+}
+
+export interface Summary {
+  totalFindings: number;
+  bySeverity: Partial<Record<Severity, number>>;
+  /** Keyed by category (`code-quality`). */
+  byCategory: Partial<Record<Category, number>>;
+  toolsRun: number;
+  toolsSkipped: number;
+  toolsFailed: number;
+}
+
+/** Credits returned when a session ended, for tools that failed, timed out, were skipped or never ran. */
+export interface Refund {
+  refundedCredits?: number;
+  toolsRefunded?: string[];
+  newBalance?: number;
+}
+
+/** `GET /api/sessions/{id}`: the full report. */
+export interface Session {
+  sessionId: string;
+  scanId: string;
+  userId: string;
+  status: SessionStatus;
+  target: Target;
+  progress: Progress;
+  /** One report per selected tool, keyed by tool id (pending ones included). */
+  toolReports: Record<string, ToolReport>;
+  summary: Summary;
+  createdAt: string;
+  completedAt: string | null;
+  /** Time of the newest change reflected here: feed back as `since`. */
+  lastUpdated: string;
+  /** Sequence number of the newest event reflected here: feed back as `after`. */
+  cursor: number;
+  /** Credits taken when the session started. */
+  creditsReserved?: number;
+  refund?: Refund;
+  /** Why the session failed, when it did. */
+  error?: string;
+}
+
+/** `GET /api/sessions/{id}?progress=true`. */
+export interface SessionProgress {
+  sessionId: string;
+  status: SessionStatus;
+  progress: Progress;
+  lastUpdated: string;
+  cursor: number;
+}
+
+/** `GET /api/sessions/{id}?after=N` or `?since=T`: the reports finished after the cursor. */
+export interface SessionIncrement {
+  sessionId: string;
+  status: SessionStatus;
+  progress: Progress;
+  newReports: ToolReport[];
+  lastUpdated: string;
+  cursor: number;
+  summary?: Summary;
+}
+
+/** One entry of `GET /api/sessions` (no tool reports). */
+export interface SessionListItem {
+  sessionId: string;
+  status: SessionStatus;
+  progress: Progress;
+  createdAt: string;
+  completedAt: string | null;
+  scanId?: string;
+  target?: Target;
+  summary?: Summary;
+  lastUpdated?: string;
+  cursor?: number;
+}
+
+export interface SessionList {
+  sessions: SessionListItem[];
+  total: number;
+}
+
+/** One entry of `GET /api/tools`. */
+export interface Tool {
+  id: string;
+  category: Category;
+  targets: ("directory" | "url" | "urls")[];
+  available: boolean;
+  /** Credits one run costs. */
+  cost: number;
+  summary: string;
+  unavailableReason?: string;
+  installHint?: string;
+  circuit?: { state: "closed" | "open" | "half-open"; failures: number; retryAt?: string };
+}
+
+export interface ToolList {
+  tools: Tool[];
+  total: number;
+}
+
+export interface LedgerEntry {
+  id: number;
+  at: string;
+  kind: "grant" | "reserve" | "refund";
+  /** Negative for reservations. */
+  amount: number;
+  balanceAfter: number;
+  sessionId?: string;
+  note?: string;
+}
+
+/** `GET /api/account`. */
+export interface Account {
+  userId: string;
+  name: string;
+  balance: number;
+  createdAt: string;
+  /** Newest first; at most 50 entries. */
+  ledger: LedgerEntry[];
+}
