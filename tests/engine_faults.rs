@@ -362,3 +362,51 @@ async fn repeated_tool_errors_open_the_circuit_until_a_trial_succeeds() {
     let (_, tools) = server.get("/api/tools").await;
     assert_eq!(circuit(&tools), json!({ "state": "closed", "failures": 0 }));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_tool_starts_after_a_cancel() {
+    let mut catalog = Catalog::builtin();
+    catalog.add(Arc::new(HangsAsync(spec("hangs"))));
+    let server = TestServer::with_catalog(catalog, 16).await;
+    // The cancel stops `hangs`, which frees the one permit right after the
+    // cancel is seen: the next tool must not take it (once seen in the event
+    // log of a cancelled URL session; the run loop now lets a cancel win over
+    // a free permit or slot).
+    for _ in 0..12 {
+        let id = server
+            .start_session(json!({
+                "target": {"directory": fixtures().join("dir-clean")},
+                "tools": ["hangs", "todo-comments", "merge-conflicts"],
+                "maxConcurrent": 1,
+            }))
+            .await;
+        loop {
+            let (_, progress) = server.get(&format!("/api/sessions/{id}?progress=true")).await;
+            if progress["progress"]["running"] == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let (status, _) = server
+            .post(&format!("/api/sessions/{id}/cancel"), json!({}))
+            .await;
+        assert_eq!(status, 200);
+        server.wait_finished(&id).await;
+        let events = common::read_sse(
+            server
+                .client()
+                .get(server.url(&format!("/api/sessions/{id}/events?after=0")))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let kinds: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
+        let cancel = kinds.iter().position(|k| *k == "cancel_requested").unwrap();
+        assert!(
+            !kinds[cancel..].contains(&"tool_started"),
+            "a tool started after the cancel: {kinds:?}"
+        );
+        assert_eq!(kinds.last(), Some(&"session_finished"));
+    }
+}

@@ -76,13 +76,17 @@ impl Inner {
         let mut running = JoinSet::new();
         for tool in unfinished {
             // Start order is run order: take the session's permit, then a global slot.
+            // A cancel wins over a permit or slot that is free at the same
+            // moment: no tool starts after the session was cancelled.
             let permit = tokio::select! {
-                permit = per_session.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+                biased;
                 () = token.cancelled() => break,
+                permit = per_session.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
             };
             let slot = tokio::select! {
-                slot = self.slots.acquire(session_id) => slot,
+                biased;
                 () = token.cancelled() => break,
+                slot = self.slots.acquire(session_id) => slot,
             };
             let job = ToolJob {
                 inner: self.clone(),
