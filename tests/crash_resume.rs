@@ -289,7 +289,7 @@ async fn refunds_are_paid_exactly_once_across_crashes() {
     ]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(
-        stdout.contains("credits refunded: 1 for http-headers (balance "),
+        stdout.contains("Credits refunded: 1 for http-headers (balance "),
         "{stdout}"
     );
 }
