@@ -10,7 +10,7 @@ import {
   type SessionServiceClient,
 } from "../src/index.js";
 import { testEnv } from "./env.js";
-import { SLOW_TOOLS, slowPartial } from "./helpers.js";
+import { SLOW_TOOLS, startSlowOverGrpc } from "./helpers.js";
 
 const env = testEnv();
 
@@ -22,16 +22,9 @@ function grpc(apiKey = env.LIVESCAN_API_KEY, fetch?: typeof globalThis.fetch): S
 
 /** Starts the slow partial session over gRPC-web (URL tools finishing ~400 ms apart). */
 async function startSlow(client: SessionServiceClient): Promise<string> {
-  const request = slowPartial(env);
-  const started = await client.startSession({
-    target: request.target,
-    tools: request.tools!,
-    maxConcurrent: request.maxConcurrent!,
-    timeoutMs: request.timeout!,
-  });
-  expect(started.sessionId).toMatch(/^sess-/);
-  expect(started.session?.status).not.toBe(pb.SessionStatus.UNSPECIFIED);
-  return started.sessionId;
+  const sessionId = await startSlowOverGrpc(client, env);
+  expect(sessionId).toMatch(/^sess-/);
+  return sessionId;
 }
 
 const QUICK_TOOLS = ["secrets", "vulnerable-dependencies"];

@@ -1,5 +1,5 @@
 /** Shared test helpers: sessions to drive, and a fetch wrapper that records requests. */
-import type { StartSessionRequest } from "../src/index.js";
+import type { SessionServiceClient, StartSessionRequest } from "../src/index.js";
 import type { TestEnv } from "./env.js";
 
 /** The four URL tools used for a slow session. */
@@ -17,6 +17,18 @@ export function slowPartial(env: TestEnv): StartSessionRequest {
     maxConcurrent: 1,
     timeout: 400,
   };
+}
+
+/** Starts `slowPartial` over gRPC-web; returns its session id. */
+export async function startSlowOverGrpc(client: SessionServiceClient, env: TestEnv): Promise<string> {
+  const request = slowPartial(env);
+  const started = await client.startSession({
+    target: request.target,
+    tools: request.tools!,
+    maxConcurrent: request.maxConcurrent!,
+    timeoutMs: request.timeout!,
+  });
+  return started.sessionId;
 }
 
 /** dir-planted with a tool that cannot run here (no advisory DB): ends `partial`, with a refund. */

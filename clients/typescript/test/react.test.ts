@@ -9,7 +9,7 @@ import { afterEach, beforeAll, describe, expect, test, vi } from "vitest";
 import { LivescanError, createSessionClient, watchSession, type ToolReport } from "../src/index.js";
 import { useSessionPolling, type UseSessionPollingOptions, type UseSessionPollingResult } from "../src/react.js";
 import { testEnv } from "./env.js";
-import { SLOW_TOOLS, delay, recordingFetch, slowPartial } from "./helpers.js";
+import { SLOW_TOOLS, delay, recordingFetch, slowPartial, startSlowOverGrpc } from "./helpers.js";
 
 const env = testEnv();
 // An interval no other timer here uses, to pick the hook's poll timers out.
@@ -204,16 +204,10 @@ describe("useSessionPolling", () => {
 
 test("gRPC-web from the page: watchSession with the default baseUrl (the page's origin)", async () => {
   const client = createSessionClient({ apiKey: env.LIVESCAN_API_KEY });
-  const request = slowPartial(env);
-  const started = await client.startSession({
-    target: request.target,
-    tools: request.tools!,
-    maxConcurrent: request.maxConcurrent!,
-    timeoutMs: request.timeout!,
-  });
+  const sessionId = await startSlowOverGrpc(client, env);
   const finished: string[] = [];
   let last = "";
-  for await (const message of watchSession(client, started.sessionId)) {
+  for await (const message of watchSession(client, sessionId)) {
     if (message.event.case === "toolFinished") finished.push(message.event.value.toolName);
     last = message.event.case ?? "";
   }
