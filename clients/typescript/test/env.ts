@@ -9,9 +9,16 @@ export const REQUIRED_ENV = [
 
 export type TestEnv = Record<(typeof REQUIRED_ENV)[number], string>;
 
+declare module "vitest" {
+  interface ProvidedContext {
+    /** The variables, handed by vitest.config.ts to the browser tests (a page has no `process.env`). */
+    livescanEnv: Partial<TestEnv>;
+  }
+}
+
 /** Reads the variables; throws naming every missing one (the suite fails, it does not skip). */
-export function testEnv(): TestEnv {
-  const missing = REQUIRED_ENV.filter((name) => !process.env[name]);
+export function testEnv(source: Partial<Record<string, string | undefined>> = process.env): TestEnv {
+  const missing = REQUIRED_ENV.filter((name) => !source[name]);
   if (missing.length > 0) {
     throw new Error(
       `missing environment variable(s) ${missing.join(", ")}: the tests need a running livescan server ` +
@@ -19,6 +26,6 @@ export function testEnv(): TestEnv {
     );
   }
   const env = {} as TestEnv;
-  for (const name of REQUIRED_ENV) env[name] = process.env[name]!.replace(/\/+$/, "");
+  for (const name of REQUIRED_ENV) env[name] = source[name]!.replace(/\/+$/, "");
   return env;
 }

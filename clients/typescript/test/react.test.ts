@@ -4,65 +4,19 @@
  * server's, as for a dashboard served from the same origin: the hook uses the
  * default (relative) baseUrl, and requests go to the real server.
  */
-import { act, renderHook, waitFor } from "@testing-library/react";
+import { act, waitFor } from "@testing-library/react";
 import { afterEach, beforeAll, describe, expect, test, vi } from "vitest";
 import { LivescanError, createSessionClient, watchSession, type ToolReport } from "../src/index.js";
-import { useSessionPolling, type UseSessionPollingOptions, type UseSessionPollingResult } from "../src/react.js";
 import { testEnv } from "./env.js";
 import { SLOW_TOOLS, delay, recordingFetch, slowPartial, startSlowOverGrpc } from "./helpers.js";
+import { INTERVAL, renderPolling, trackPollTimers } from "./hook-helpers.js";
 
 const env = testEnv();
-// An interval no other timer here uses, to pick the hook's poll timers out.
-const INTERVAL = 117;
 
 beforeAll(() => {
   (window as unknown as { happyDOM: { setURL(url: string): void } }).happyDOM.setURL(`${env.LIVESCAN_URL}/dashboard`);
   expect(location.origin).toBe(env.LIVESCAN_URL);
 });
-
-/** Records the poll timers (those of INTERVAL ms) that are neither fired nor cleared. */
-function trackPollTimers() {
-  const pending = new Set<unknown>();
-  let created = 0;
-  const realSet = globalThis.setTimeout;
-  const realClear = globalThis.clearTimeout;
-  const setSpy = vi.spyOn(globalThis, "setTimeout").mockImplementation(((
-    handler: (...args: unknown[]) => void,
-    ms?: number,
-    ...args: unknown[]
-  ) => {
-    if (ms !== INTERVAL) return realSet(handler, ms, ...args);
-    created++;
-    const id: unknown = realSet(() => {
-      pending.delete(id);
-      handler(...args);
-    }, ms);
-    pending.add(id);
-    return id;
-  }) as unknown as typeof setTimeout);
-  const clearSpy = vi.spyOn(globalThis, "clearTimeout").mockImplementation(((id: unknown) => {
-    pending.delete(id);
-    realClear(id as Parameters<typeof clearTimeout>[0]);
-  }) as typeof clearTimeout);
-  return {
-    pending,
-    created: () => created,
-    restore() {
-      setSpy.mockRestore();
-      clearSpy.mockRestore();
-    },
-  };
-}
-
-function renderPolling(options: UseSessionPollingOptions) {
-  const history: UseSessionPollingResult[] = [];
-  const rendered = renderHook(() => {
-    const state = useSessionPolling(options);
-    history.push(state);
-    return state;
-  });
-  return { ...rendered, history };
-}
 
 afterEach(() => {
   vi.restoreAllMocks();
