@@ -1,6 +1,8 @@
 /** Helpers for the useSessionPolling tests, in happy-dom (test/react.test.ts) and Chromium (test/browser/). */
-import { renderHook } from "@testing-library/react";
-import { vi } from "vitest";
+import { act, renderHook, waitFor } from "@testing-library/react";
+import { expect, vi } from "vitest";
+import { recordingFetch, delay, slowPartial } from "./helpers.js";
+import type { TestEnv } from "./env.js";
 import { useSessionPolling, type UseSessionPollingOptions, type UseSessionPollingResult } from "../src/react.js";
 
 /** An interval no other timer uses, to pick the hook's poll timers out. */
@@ -49,4 +51,29 @@ export function renderPolling(options: UseSessionPollingOptions) {
     return state;
   });
   return { ...rendered, history };
+}
+
+/** Starts a slow session, unmounts mid-way: no request, no poll timer and no render afterwards. */
+export async function expectUnmountStopsPolling(env: TestEnv): Promise<void> {
+  const timers = trackPollTimers();
+  const rec = recordingFetch();
+  const { result, unmount, history } = renderPolling({
+    apiKey: env.LIVESCAN_API_KEY,
+    pollInterval: INTERVAL,
+    fetch: rec.fetch,
+  });
+  await act(async () => {
+    await result.current.startSession(slowPartial(env));
+  });
+  await waitFor(() => expect(timers.created()).toBeGreaterThan(1), { timeout: 5_000 });
+  expect(result.current.isComplete).toBe(false);
+  const renders = history.length;
+  unmount();
+  const callsAtUnmount = rec.calls.length;
+  expect(timers.pending.size).toBe(0);
+  await delay(INTERVAL * 4);
+  expect(rec.calls.length).toBe(callsAtUnmount);
+  expect(timers.pending.size).toBe(0);
+  expect(history.length).toBe(renders);
+  timers.restore();
 }

@@ -9,7 +9,7 @@ import { afterEach, beforeAll, describe, expect, test, vi } from "vitest";
 import { LivescanError, createSessionClient, watchSession, type ToolReport } from "../src/index.js";
 import { testEnv } from "./env.js";
 import { SLOW_TOOLS, delay, recordingFetch, slowPartial, startSlowOverGrpc } from "./helpers.js";
-import { INTERVAL, renderPolling, trackPollTimers } from "./hook-helpers.js";
+import { INTERVAL, expectUnmountStopsPolling, renderPolling } from "./hook-helpers.js";
 
 const env = testEnv();
 
@@ -90,27 +90,7 @@ describe("useSessionPolling", () => {
   });
 
   test("unmount stops polling: no request and no timer afterwards", async () => {
-    const timers = trackPollTimers();
-    const rec = recordingFetch();
-    const { result, unmount, history } = renderPolling({
-      apiKey: env.LIVESCAN_API_KEY,
-      pollInterval: INTERVAL,
-      fetch: rec.fetch,
-    });
-    await act(async () => {
-      await result.current.startSession(slowPartial(env));
-    });
-    await waitFor(() => expect(timers.created()).toBeGreaterThan(1), { timeout: 5_000 });
-    expect(result.current.isComplete).toBe(false);
-    const renders = history.length;
-    unmount();
-    const callsAtUnmount = rec.calls.length;
-    expect(timers.pending.size).toBe(0);
-    await delay(INTERVAL * 4);
-    expect(rec.calls.length).toBe(callsAtUnmount);
-    expect(timers.pending.size).toBe(0);
-    expect(history.length).toBe(renders);
-    timers.restore();
+    await expectUnmountStopsPolling(env);
   });
 
   test("stop() ends polling but keeps what arrived", async () => {
