@@ -70,8 +70,10 @@ async function scan(page, transport) {
       if (msg.type() === "error") problems.push(`console error: ${msg.text()}`);
     });
     page.on("requestfailed", (req) => {
-      // Leaving a page aborts its open event stream; that is not a failure.
-      if (!req.url().includes("/events")) problems.push(`request failed: ${req.url()} ${req.failure()?.errorText}`);
+      // Leaving a page aborts what it still has in flight (its event stream,
+      // a list refresh): ERR_ABORTED is the navigation, not a failure.
+      const reason = req.failure()?.errorText;
+      if (reason !== "net::ERR_ABORTED") problems.push(`request failed: ${req.url()} ${reason}`);
     });
 
     await page.goto(`${need("DASHBOARD_URL")}/`);
