@@ -3,8 +3,8 @@
 //! pastes a key, starts scans from the form, and must see tool rows while the
 //! session still runs — a gate tool holds each session open until the
 //! script says it has seen them — then the summary with the refund, once
-//! over server-sent events and once over polling. Screenshots go to
-//! `target/dashboard*.png`.
+//! over server-sent events and once over polling; a third scan is cancelled
+//! from the page while held. Screenshots go to `target/dashboard*.png`.
 
 mod common;
 
@@ -159,6 +159,21 @@ async fn the_dashboard_shows_rows_live_then_the_summary_and_refund_in_chromium()
         assert_eq!(colour_of("large-files")["colour"], "rgb(46, 125, 50)");
         assert_ne!(state["critical"], "0", "{state}");
     }
+    // The third scan, cancelled from the page while the gate held it.
+    let cancelled: serde_json::Value = serde_json::from_str(
+        transcript
+            .lines()
+            .find_map(|l| l.strip_prefix("CANCELLED "))
+            .unwrap_or_else(|| panic!("no cancelled scan:\n{transcript}")),
+    )
+    .unwrap();
+    assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
+    assert_eq!(cancelled["progress"], "7/7 tools complete (100%)", "{cancelled}");
+    let refund = cancelled["refund"].as_str().unwrap();
+    assert!(
+        refund.contains("broken") && refund.contains("gate"),
+        "the held and the failed tool come back: {cancelled}"
+    );
     let screenshot = std::fs::metadata(screenshots.join("dashboard.png")).unwrap();
     assert!(screenshot.len() > 10_000, "a real screenshot, not an empty one");
 }

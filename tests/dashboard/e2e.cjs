@@ -3,6 +3,7 @@
 // followed live over server-sent events and one over polling. For each it
 // prints `ROWS_SEEN <transport> <rows>` once tool rows are on the page while
 // the session still runs, and waits for the test to let the session finish.
+// A third scan is cancelled from the page while it is held.
 // Any page error, failed request or CSP violation fails the run.
 //
 // env: PLAYWRIGHT_CORE (its package dir), DASHBOARD_URL, API_KEY, TARGET_DIR,
@@ -20,7 +21,8 @@ function check(condition, message) {
   if (!condition) throw new Error(message);
 }
 
-async function scan(page, transport) {
+/** Starts a scan from the form and waits for tool rows while the session still runs. */
+async function startAndSeeRows(page, transport) {
   const url = `${need("DASHBOARD_URL")}/${transport === "poll" ? "?transport=poll" : ""}`;
   await page.goto(url);
   await page.locator("#scan-panel").waitFor({ state: "visible" });
@@ -35,13 +37,18 @@ async function scan(page, transport) {
   const rows = await page.locator("#tools > li").count();
   check(status === "running", `status while tools are still running: "${status}"`);
   check(await page.locator("#summary").isHidden(), "the summary showed before the scan finished");
+  check(await page.locator("#cancel").isVisible(), "no cancel button on a running scan");
   const match = /^(\d+)\/(\d+) tools complete \((\d+)%\)$/.exec(progress);
   check(match, `progress text "${progress}"`);
   check(Number(match[1]) >= 1 && Number(match[1]) < Number(match[2]), `progress mid-scan: "${progress}"`);
-  console.log(`ROWS_SEEN ${transport} ${rows} ${progress}`);
+  return { rows, progress };
+}
 
+/** What the page shows once the session has ended. */
+async function finalState(page, transport) {
   await page.locator("#summary").waitFor({ state: "visible", timeout: 30000 });
-  const final = {
+  check(await page.locator("#cancel").isHidden(), "a cancel button on a finished scan");
+  return {
     transport,
     status: await page.textContent("#status"),
     progress: await page.textContent("#progress-text"),
@@ -52,8 +59,23 @@ async function scan(page, transport) {
         colour: getComputedStyle(li).borderLeftColor }))),
     critical: await page.textContent("#summary-table tbody tr:first-child td:last-child"),
   };
+}
+
+/** A scan the test lets finish once the page has shown rows. */
+async function scan(page, transport) {
+  const { rows, progress } = await startAndSeeRows(page, transport);
+  console.log(`ROWS_SEEN ${transport} ${rows} ${progress}`);
+  const final = await finalState(page, transport);
   console.log(`FINAL ${JSON.stringify(final)}`);
   return final;
+}
+
+/** A scan cancelled from the page while the gate still holds it. */
+async function cancelledScan(page) {
+  await startAndSeeRows(page, "sse");
+  await page.click("#cancel");
+  const final = await finalState(page, "sse");
+  console.log(`CANCELLED ${JSON.stringify(final)}`);
 }
 
 (async () => {
@@ -96,6 +118,7 @@ async function scan(page, transport) {
     await page.screenshot({ path: `${need("SCREENSHOT_DIR")}/dashboard.png`, fullPage: true, animations: "disabled" });
     const polled = await scan(page, "poll");
     await page.screenshot({ path: `${need("SCREENSHOT_DIR")}/dashboard-polling.png`, fullPage: true, animations: "disabled" });
+    await cancelledScan(page);
     check(JSON.stringify(live.rows.map((r) => r.tool).sort()) === JSON.stringify(polled.rows.map((r) => r.tool).sort()),
       "both transports show the same tools");
     check(problems.length === 0, `problems on the page:\n${problems.join("\n")}`);

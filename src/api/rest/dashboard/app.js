@@ -236,6 +236,19 @@ class SessionView {
   setStatus(status) {
     $("status").textContent = status;
     $("status").className = `status ${status}`;
+    $("cancel").hidden = TERMINAL.has(status);
+  }
+
+  /** Asks the server to cancel; the end arrives like any other. */
+  async cancel() {
+    $("cancel").disabled = true;
+    try {
+      await api(`/api/sessions/${encodeURIComponent(this.sessionId)}/cancel`, { method: "POST" });
+    } catch (err) {
+      showError(`The scan was not cancelled: ${err.message}`);
+    } finally {
+      $("cancel").disabled = false;
+    }
   }
 
   setTransport(text) {
@@ -411,6 +424,7 @@ $("forget-key").addEventListener("click", () => {
   forgetKey();
 });
 $("scan-form").addEventListener("submit", startScan);
+$("cancel").addEventListener("click", () => current?.cancel());
 window.addEventListener("hashchange", showSessionFromHash);
 
 if (apiKey) {
