@@ -369,9 +369,9 @@ async fn no_tool_starts_after_a_cancel() {
     catalog.add(Arc::new(HangsAsync(spec("hangs"))));
     let server = TestServer::with_catalog(catalog, 16).await;
     // The cancel stops `hangs`, which frees the one permit right after the
-    // cancel is seen: the next tool must not take it (once seen in the event
-    // log of a cancelled URL session; the run loop now lets a cancel win over
-    // a free permit or slot).
+    // cancel is seen: the next tool must not start (once seen in the event
+    // log of a cancelled URL session). The run loop lets a cancel win over a
+    // free permit, and the store refuses a start logged after a cancel.
     for _ in 0..12 {
         let id = server
             .start_session(json!({

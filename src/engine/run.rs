@@ -211,17 +211,23 @@ impl ToolJob {
         if let Err(reason) = self.inner.breakers.allow(&self.tool.name) {
             return self.report(Outcome::Skipped, 0, FindingSink::default(), Some(reason));
         }
-        if let Err(err) = self
-            .inner
-            .append(
-                &self.session_id,
-                &EventKind::ToolStarted {
-                    tool: self.tool.name.clone(),
-                },
-            )
-            .await
-        {
-            tracing::error!(session = %self.session_id, tool = %self.tool.name, error = %err, "could not store the tool start");
+        let start = EventKind::ToolStarted {
+            tool: self.tool.name.clone(),
+        };
+        match self.inner.append(&self.session_id, &start).await {
+            Ok(Some(_)) => {}
+            // The store refuses a start once a cancel (or the end) is logged.
+            Ok(None) => {
+                return self.report(
+                    Outcome::Skipped,
+                    0,
+                    FindingSink::default(),
+                    Some("cancelled".into()),
+                );
+            }
+            Err(err) => {
+                tracing::error!(session = %self.session_id, tool = %self.tool.name, error = %err, "could not store the tool start");
+            }
         }
         let started = Instant::now();
         let deadline = started + self.timeout;

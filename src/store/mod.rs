@@ -74,8 +74,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Appends an event with the next sequence number. Returns `None` when the
     /// event would be a second report for the same tool, a second end of the
-    /// session, or anything after its end: those are dropped, so every report
-    /// is stored once and a finished log never grows.
+    /// session, a tool start after a cancel, or anything after its end: those
+    /// are dropped, so every report is stored once, no tool starts once a
+    /// cancel is logged, and a finished log never grows.
     async fn append(&self, session_id: &str, kind: &EventKind) -> Result<Option<Event>, StoreError>;
 
     /// Up to `limit` events with `seq > after`, in order.

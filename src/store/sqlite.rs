@@ -189,14 +189,17 @@ fn meta_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<SessionMeta, StoreErro
 }
 
 /// Inserts the next event of a session, or nothing when it would be a
-/// duplicate (a second report for a tool, a second end) or come after the
-/// session's end: a finished session's log never grows.
+/// duplicate (a second report for a tool, a second end), a tool start after
+/// a cancel, or come after the session's end: a finished session's log
+/// never grows.
 const APPEND_SQL: &str = "
     INSERT INTO events (session_id, seq, at_ms, kind, tool, payload)
     SELECT ?1, next.seq, next.at_ms, ?3, ?4, ?5
     FROM (SELECT COALESCE(MAX(seq), 0) + 1 AS seq, MAX(?2, COALESCE(MAX(at_ms), 0) + 1) AS at_ms
           FROM events WHERE session_id = ?1) AS next
     WHERE NOT EXISTS (SELECT 1 FROM events WHERE session_id = ?1 AND kind = 'session_finished')
+      AND NOT (?3 = 'tool_started'
+               AND EXISTS (SELECT 1 FROM events WHERE session_id = ?1 AND kind = 'cancel_requested'))
     ON CONFLICT DO NOTHING
     RETURNING seq, at_ms";
 
@@ -590,6 +593,34 @@ mod tests {
             "nothing after the end"
         );
         assert_eq!(store.events_after("s1", 40, 10).await.unwrap().len(), 3);
+
+        // After a cancel no tool starts, but the skips are still recorded.
+        store
+            .create_session(
+                &meta("s2", "u", 2),
+                &EventKind::SessionStarted { tools: vec![] },
+                0,
+            )
+            .await
+            .unwrap();
+        let start = EventKind::ToolStarted { tool: "a".into() };
+        assert!(store.append("s2", &start).await.unwrap().is_some());
+        assert!(
+            store
+                .append("s2", &EventKind::CancelRequested)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            store
+                .append("s2", &EventKind::ToolStarted { tool: "b".into() })
+                .await
+                .unwrap()
+                .is_none(),
+            "no start after a cancel"
+        );
+        assert!(store.append("s2", &report("b")).await.unwrap().is_some());
 
         let unknown = store.append("nope", &EventKind::SessionRunning).await;
         assert!(
