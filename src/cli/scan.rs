@@ -459,24 +459,6 @@ pub async fn polled(
         .default_headers(headers)
         .timeout(std::time::Duration::from_secs(60))
         .build()?;
-    let mut body = serde_json::json!({
-        "target": {},
-        "categories": request.categories,
-        "tools": request.tools,
-        "excludeTools": request.exclude_tools,
-    });
-    if let Some(url) = &target.url {
-        body["target"]["url"] = url.clone().into();
-    }
-    if let Some(directory) = &target.directory {
-        body["target"]["directory"] = directory.clone().into();
-    }
-    if let Some(timeout) = request.timeout {
-        body["timeout"] = timeout.into();
-    }
-    if let Some(max_concurrent) = request.max_concurrent {
-        body["maxConcurrent"] = max_concurrent.into();
-    }
     // Not retried: a start that reached the server but whose answer was lost
     // would start (and charge for) a second session.
     #[derive(serde::Deserialize)]
@@ -485,7 +467,7 @@ pub async fn polled(
         session_id: String,
         cursor: u64,
     }
-    let started: Started = call(client.post(format!("{base}/api/sessions")).json(&body))
+    let started: Started = call(client.post(format!("{base}/api/sessions")).json(&request))
         .await
         .map_err(|error| {
             error

@@ -108,27 +108,36 @@ impl Target {
 }
 
 /// A start request as clients send it (REST JSON, or converted from gRPC),
-/// before validation. Field names follow the Sessions API reference.
-#[derive(Clone, Debug, Default, Deserialize)]
+/// before validation. Field names follow the Sessions API reference; it
+/// serialises to the same JSON (absent fields left out), which is what the
+/// CLI posts when it polls.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StartRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<RawTarget>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub categories: Vec<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tools: Vec<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exclude_tools: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub enable_intelligence: Option<bool>,
     /// Max milliseconds per tool.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_concurrent: Option<u64>,
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct RawTarget {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub urls: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub directory: Option<String>,
 }
 
