@@ -7,7 +7,7 @@
 use super::lang::{Lang, is_generated};
 use super::rules::to_u32;
 use crate::model::{Category, Finding, Severity, TargetKind, fingerprint};
-use crate::tools::{Tool, ToolContext, ToolError, ToolSpec, ToolTarget, off_runtime};
+use crate::tools::{Tool, ToolContext, ToolError, ToolSpec, analyse_inventory};
 use futures::future::BoxFuture;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -137,11 +137,8 @@ impl Tool for DuplicateCode {
 
     fn run(self: Arc<Self>, ctx: Arc<ToolContext>) -> BoxFuture<'static, Result<(), ToolError>> {
         Box::pin(async move {
-            let ToolTarget::Directory(inventory) = ctx.target.clone() else {
-                return Err(ToolError::UnsupportedTarget);
-            };
             let cancel = ctx.cancel.clone();
-            let findings = off_runtime(move || {
+            analyse_inventory(&ctx, move |inventory| {
                 let mut files = Vec::new();
                 for file in inventory.files() {
                     if cancel.is_cancelled() {
@@ -158,9 +155,7 @@ impl Tool for DuplicateCode {
                 }
                 Ok(Self::scan(&files))
             })
-            .await??;
-            ctx.findings.extend(findings);
-            Ok(())
+            .await
         })
     }
 }

@@ -5,7 +5,7 @@
 //! every install may pull different code, including a compromised release.
 
 use crate::model::{Category, Finding, Severity, TargetKind};
-use crate::tools::{Inventory, Tool, ToolContext, ToolError, ToolSpec, ToolTarget, off_runtime};
+use crate::tools::{Inventory, Tool, ToolContext, ToolError, ToolSpec, analyse_inventory};
 use futures::future::BoxFuture;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -90,13 +90,6 @@ impl Tool for MissingLockfile {
     }
 
     fn run(self: Arc<Self>, ctx: Arc<ToolContext>) -> BoxFuture<'static, Result<(), ToolError>> {
-        Box::pin(async move {
-            let ToolTarget::Directory(inventory) = ctx.target.clone() else {
-                return Err(ToolError::UnsupportedTarget);
-            };
-            let findings = off_runtime(move || scan(&inventory)).await?;
-            ctx.findings.extend(findings);
-            Ok(())
-        })
+        Box::pin(async move { analyse_inventory(&ctx, |inventory| Ok(scan(inventory))).await })
     }
 }

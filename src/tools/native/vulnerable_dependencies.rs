@@ -9,9 +9,7 @@
 
 use super::rules::to_u32;
 use crate::model::{Category, Finding, Severity, TargetKind};
-use crate::tools::{
-    Availability, Inventory, Tool, ToolContext, ToolError, ToolSpec, ToolTarget, off_runtime,
-};
+use crate::tools::{Availability, Inventory, Tool, ToolContext, ToolError, ToolSpec, analyse_inventory};
 use futures::future::BoxFuture;
 use serde::Deserialize;
 use std::cmp::Ordering;
@@ -406,21 +404,16 @@ impl Tool for VulnerableDependencies {
 
     fn run(self: Arc<Self>, ctx: Arc<ToolContext>) -> BoxFuture<'static, Result<(), ToolError>> {
         Box::pin(async move {
-            let ToolTarget::Directory(inventory) = ctx.target.clone() else {
-                return Err(ToolError::UnsupportedTarget);
-            };
             let Some(dir) = self.database.clone() else {
                 return Err(ToolError::Failed("no advisory database is configured".into()));
             };
-            let findings = off_runtime(move || {
+            analyse_inventory(&ctx, move |inventory| {
                 let db = self.loaded.get_or_init(|| load(&dir));
                 db.as_ref()
-                    .map(|db| self.scan(&inventory, db))
+                    .map(|db| self.scan(inventory, db))
                     .map_err(|e| ToolError::Failed(e.clone()))
             })
-            .await??;
-            ctx.findings.extend(findings);
-            Ok(())
+            .await
         })
     }
 }
