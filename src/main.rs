@@ -206,9 +206,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .with_writer(std::io::stderr)
-        .with_ansi(
-            std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-        )
+        .with_ansi(cli::console::colours_wanted(std::io::stderr().is_terminal()))
         .init();
     // A tool that panics becomes a failed report; log the panic as one line
     // instead of letting it spill a backtrace over the console.

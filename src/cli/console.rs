@@ -57,25 +57,20 @@ impl Console {
         } else {
             (Box::new(std::io::stdout()), std::io::stdout().is_terminal())
         };
-        let no_colour = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         let dumb = std::env::var("TERM").is_ok_and(|term| term == "dumb");
-        Console {
-            out,
-            colour: is_terminal && !no_colour,
-            bar: is_terminal && !dumb,
-            bar_drawn: false,
-            total: 0,
-            finished: 0,
-            started: Instant::now(),
-        }
+        Self::new(out, colours_wanted(is_terminal), is_terminal && !dumb)
     }
 
     /// The same lines as plain text into `out` (a `--output` file).
     pub fn plain(out: Box<dyn Write + Send>) -> Self {
+        Self::new(out, false, false)
+    }
+
+    fn new(out: Box<dyn Write + Send>, colour: bool, bar: bool) -> Self {
         Console {
             out,
-            colour: false,
-            bar: false,
+            colour,
+            bar,
             bar_drawn: false,
             total: 0,
             finished: 0,
@@ -272,6 +267,12 @@ impl Console {
         }
         text
     }
+}
+
+/// Whether output to a stream may be coloured: only a terminal, and never
+/// when `NO_COLOR` is set (to anything but the empty string).
+pub fn colours_wanted(is_terminal: bool) -> bool {
+    is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// A `--fail-on` threshold such as `critical>0,high>5`.
