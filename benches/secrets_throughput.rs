@@ -30,7 +30,7 @@ fn mb_per_s(bytes: u64, elapsed: Duration) -> f64 {
 
 fn main() {
     let root = corpus();
-    let inventory = Inventory::walk(&root, &CancellationToken::new()).expect("the corpus is readable");
+    let inventory = Inventory::walk(&root, &[], &CancellationToken::new()).expect("the corpus is readable");
     let (files, bytes) = inventory
         .files()
         .iter()
@@ -54,6 +54,7 @@ fn main() {
         cancel: CancellationToken::new(),
         findings: findings.clone(),
         pages: Pages::new(Arc::new(Fetcher::new(false))),
+        work_dir: std::env::temp_dir(),
     });
     let started = Instant::now();
     runtime.block_on(secrets.run(ctx)).expect("the scan completes");

@@ -86,14 +86,19 @@ async fn main() {
     let policy = TargetPolicy {
         scan_roots: vec![target_dir.path().canonicalize().unwrap()],
         allow_private: false,
+        excluded: vec![data_dir.path().to_path_buf()],
     };
     // An account whose key the client sends; enough credits for every session.
     let (_, key) = accounts::create_account(&*store, "bench", (TOOLS * SESSIONS) as u64, None)
         .await
         .unwrap();
-    let engine = Engine::open(store, catalog, EngineConfig::new(policy))
-        .await
-        .unwrap();
+    let engine = Engine::open(
+        store,
+        catalog,
+        EngineConfig::new(policy, data_dir.path().join("work")),
+    )
+    .await
+    .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(livescan::api::serve(listener, engine, std::future::pending()));

@@ -272,10 +272,17 @@ async fn serve(args: ServeArgs) -> Result<()> {
     if created {
         tracing::info!(path = %key_path.display(), "created an API key for the local account; `livescan scan --server` uses it by itself");
     }
-    let mut config = EngineConfig::new(TargetPolicy {
-        scan_roots: scan_roots.clone(),
-        allow_private: args.allow_private_targets,
-    });
+    // Absolute, because scanners run in other directories; and never
+    // scanned, whatever the target (see `TargetPolicy::excluded`).
+    let data_dir_abs = std::path::absolute(data_dir)?;
+    let mut config = EngineConfig::new(
+        TargetPolicy {
+            scan_roots: scan_roots.clone(),
+            allow_private: args.allow_private_targets,
+            excluded: vec![data_dir_abs.clone()],
+        },
+        data_dir_abs.join("work"),
+    );
     config.global_concurrency = args.max_running_tools;
     for path in &args.ca_certs {
         use rustls::pki_types::{CertificateDer, pem::PemObject};
@@ -355,7 +362,10 @@ async fn scan(args: ScanArgs) -> Result<ExitCode> {
                 cli::scan::remote(server, key, &options, &mut output).await?
             }
         }
-        None => cli::scan::in_process(&options, args.tool_args.catalog(), &mut output).await?,
+        None => {
+            let catalog = args.tool_args.catalog();
+            cli::scan::in_process(&options, catalog, &args.data_dir.path, &mut output).await?
+        }
     };
     report.failed_on = args.fail_on.crossed(&report.summary);
     output.show(&Update::Verdict {

@@ -29,7 +29,7 @@ async fn run_on(
     dir: &Path,
     cancel: CancellationToken,
 ) -> (Result<(), ToolError>, Vec<livescan::model::Finding>) {
-    let inventory = Inventory::walk(dir, &CancellationToken::new()).unwrap();
+    let inventory = Inventory::walk(dir, &[], &CancellationToken::new()).unwrap();
     let findings = FindingSink::default();
     let ctx = Arc::new(ToolContext {
         target: ToolTarget::Directory(Arc::new(inventory)),
@@ -37,6 +37,7 @@ async fn run_on(
         cancel,
         findings: findings.clone(),
         pages: Pages::new(Arc::new(Fetcher::new(false))),
+        work_dir: std::env::temp_dir(),
     });
     let result = tool.run(ctx).await;
     (result, findings.take())

@@ -68,6 +68,7 @@ async fn run_with(id: &str, target: ToolTarget, fetcher: Fetcher) -> Vec<Finding
         cancel: CancellationToken::new(),
         findings: findings.clone(),
         pages: Pages::new(Arc::new(fetcher)),
+        work_dir: std::env::temp_dir(),
     });
     tool(id)
         .run(ctx)
@@ -77,7 +78,7 @@ async fn run_with(id: &str, target: ToolTarget, fetcher: Fetcher) -> Vec<Finding
 }
 
 fn directory(root: &Path) -> ToolTarget {
-    let inventory = Inventory::walk(root, &CancellationToken::new()).expect("fixture tree is readable");
+    let inventory = Inventory::walk(root, &[], &CancellationToken::new()).expect("fixture tree is readable");
     ToolTarget::Directory(Arc::new(inventory))
 }
 
@@ -691,6 +692,7 @@ async fn url_only_tools_reject_directory_targets() {
             cancel: CancellationToken::new(),
             findings: FindingSink::default(),
             pages: Pages::new(Arc::new(Fetcher::new(true))),
+            work_dir: std::env::temp_dir(),
         });
         assert!(tool(id).run(ctx).await.is_err(), "{id} accepted a directory");
     }
@@ -708,6 +710,7 @@ async fn http_headers_reports_an_observatory_grade_per_page() {
         cancel: CancellationToken::new(),
         findings: sink.clone(),
         pages: Pages::new(Arc::new(Fetcher::new(true))),
+        work_dir: std::env::temp_dir(),
     });
     tool("http-headers").run(ctx).await.unwrap();
     let metrics = sink.take_metrics();

@@ -19,6 +19,7 @@ use livescan::store::SqliteStore;
 use livescan::tools::Catalog;
 use pb::session_service_client::SessionServiceClient;
 use pb::watch_session_response::Event as WatchEvent;
+use std::path::Path;
 use std::sync::Arc;
 
 /// What `scan` asks for, independent of where it runs.
@@ -142,10 +143,12 @@ fn describe(target: &RawTarget) -> String {
 
 /// Runs the scan in this process. The user scans what they can already
 /// read, so the target's own directory is the scan root and private
-/// addresses are allowed.
+/// addresses are allowed; a server's data directory (`data_dir`) is still
+/// left out, as a server leaves out its own.
 pub async fn in_process(
     options: &ScanOptions,
     catalog: Catalog,
+    data_dir: &Path,
     output: &mut ScanOutput,
 ) -> Result<ScanReport> {
     let request = options.request()?;
@@ -158,10 +161,19 @@ pub async fn in_process(
     let scan_roots = directory.iter().cloned().collect();
     let store = Arc::new(SqliteStore::in_memory().await?);
     livescan::engine::accounts::ensure_local_user(&*store).await?;
-    let config = EngineConfig::new(TargetPolicy {
-        scan_roots,
-        allow_private: true,
-    });
+    // The runs' private directories live as long as this scan.
+    let work_dir = tempfile::Builder::new()
+        .prefix("livescan-scan-")
+        .tempdir()
+        .context("cannot make a private directory for the scan")?;
+    let config = EngineConfig::new(
+        TargetPolicy {
+            scan_roots,
+            allow_private: true,
+            excluded: vec![data_dir.to_path_buf(), work_dir.path().to_path_buf()],
+        },
+        work_dir.path().join("work"),
+    );
     let engine = Engine::open(store, catalog, config).await?;
     let caller = Caller::local();
     let state = engine

@@ -59,11 +59,16 @@ pub struct EngineConfig {
     pub breaker_cooldown: Duration,
     /// Certificate authorities URL targets may use besides the public web's.
     pub extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
+    /// Where tool runs make their private directories; emptied when the
+    /// engine opens (what is there belonged to an earlier process). Belongs
+    /// in a directory of `policy.excluded`, so no scan reads it.
+    pub work_dir: std::path::PathBuf,
 }
 
 impl EngineConfig {
-    pub fn new(policy: TargetPolicy) -> Self {
+    pub fn new(policy: TargetPolicy, work_dir: std::path::PathBuf) -> Self {
         EngineConfig {
+            work_dir,
             policy,
             global_concurrency: 16,
             heartbeat: Duration::from_secs(15),
@@ -128,6 +133,7 @@ impl Engine {
         catalog: Catalog,
         config: EngineConfig,
     ) -> Result<Engine, EngineError> {
+        clear_work_dir(&config.work_dir)?;
         let engine = Engine {
             inner: Arc::new(Inner {
                 store,
@@ -363,6 +369,18 @@ impl Inner {
     fn lock_running(&self) -> std::sync::MutexGuard<'_, HashMap<String, CancellationToken>> {
         self.running.lock().unwrap_or_else(|poison| poison.into_inner())
     }
+}
+
+/// Empties (or creates) the tool runs' work directory: runs of an earlier
+/// process that died left their private directories there.
+fn clear_work_dir(dir: &std::path::Path) -> Result<(), EngineError> {
+    let failed = |e: std::io::Error| EngineError::Internal(format!("cannot prepare {}: {e}", dir.display()));
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(failed(e)),
+    }
+    std::fs::create_dir_all(dir).map_err(failed)
 }
 
 fn new_session_id() -> String {

@@ -21,6 +21,9 @@ pub struct TargetPolicy {
     pub scan_roots: Vec<PathBuf>,
     /// Whether URLs may point at loopback, private and similar addresses.
     pub allow_private: bool,
+    /// Directories no scan may read, wherever they are: the server's data
+    /// directory (its database, keys and the runs' private files).
+    pub excluded: Vec<PathBuf>,
 }
 
 /// A validated session: what to scan, how, and with which tools (in run order).
@@ -167,7 +170,26 @@ pub fn resolve_directory(raw: &str, policy: &TargetPolicy) -> Result<PathBuf, St
     if !canonical.is_dir() {
         return Err(format!("`{raw}` is not a directory"));
     }
+    if is_within_excluded(&canonical, &policy.excluded) {
+        return Err(format!(
+            "`{raw}` is inside livescan's own data directory, which is never scanned"
+        ));
+    }
     Ok(canonical)
+}
+
+/// Whether `canonical` is one of `excluded` or lies under one, compared by
+/// identity (device and inode), so bind mounts and other spellings count.
+fn is_within_excluded(canonical: &Path, excluded: &[PathBuf]) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let ids: Vec<(u64, u64)> = excluded
+        .iter()
+        .filter_map(|dir| std::fs::metadata(dir).ok())
+        .map(|m| (m.dev(), m.ino()))
+        .collect();
+    canonical
+        .ancestors()
+        .any(|dir| std::fs::metadata(dir).is_ok_and(|m| ids.contains(&(m.dev(), m.ino()))))
 }
 
 /// `path` with `.` and `..` resolved without touching the file system.
@@ -289,6 +311,7 @@ mod tests {
         TargetPolicy {
             scan_roots: vec![root.canonicalize().unwrap()],
             allow_private: false,
+            excluded: vec![root.join("livescan-data")],
         }
     }
 
@@ -299,6 +322,8 @@ mod tests {
         std::fs::create_dir(root.path().join("app")).unwrap();
         std::fs::write(root.path().join("file.txt"), "x").unwrap();
         std::os::unix::fs::symlink(outside.path(), root.path().join("escape")).unwrap();
+        std::fs::create_dir_all(root.path().join("livescan-data/work")).unwrap();
+        std::os::unix::fs::symlink(root.path().join("livescan-data"), root.path().join("data-link")).unwrap();
         let policy = policy(root.path());
         let path = |rel: &str| root.path().join(rel).display().to_string();
 
@@ -330,6 +355,16 @@ mod tests {
                 .contains("absolute")
         );
         assert!(resolve_directory("  ", &policy).unwrap_err().contains("empty"));
+        // The server's data directory, by any route, is never a target.
+        for data in [
+            "livescan-data",
+            "livescan-data/work",
+            "data-link",
+            "app/../data-link/work",
+        ] {
+            let err = resolve_directory(&path(data), &policy).unwrap_err();
+            assert!(err.contains("never scanned"), "{data}: {err}");
+        }
         // Outside the roots, existing or not, the answer is the same.
         let missing = resolve_directory("/nonexistent/livescan", &policy).unwrap_err();
         let existing = resolve_directory(&outside.path().display().to_string(), &policy).unwrap_err();

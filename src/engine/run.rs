@@ -55,10 +55,12 @@ impl Inner {
                 // The roots may have changed since the session started (a restart).
                 let root = super::plan::resolve_directory(path, &self.config.policy)?;
                 let walk_token = token.clone();
-                let inventory = tokio::task::spawn_blocking(move || Inventory::walk(&root, &walk_token))
-                    .await
-                    .map_err(|e| format!("walking the directory failed: {e}"))?
-                    .map_err(|e| e.to_string())?;
+                let excluded = self.config.policy.excluded.clone();
+                let inventory =
+                    tokio::task::spawn_blocking(move || Inventory::walk(&root, &excluded, &walk_token))
+                        .await
+                        .map_err(|e| format!("walking the directory failed: {e}"))?
+                        .map_err(|e| e.to_string())?;
                 ToolTarget::Directory(Arc::new(inventory))
             }
             url_target => ToolTarget::Urls(url_target.urls()),
@@ -237,6 +239,7 @@ impl ToolJob {
             cancel: self.session_token.child_token(),
             findings: FindingSink::default(),
             pages: self.pages.clone(),
+            work_dir: self.inner.config.work_dir.clone(),
         });
         let mut handle = tokio::spawn(tool.run(ctx.clone()));
         let (outcome, detail) = tokio::select! {

@@ -97,6 +97,10 @@ pub struct ToolContext {
     pub findings: FindingSink,
     /// The session's pages: each URL fetched once, shared by every URL tool.
     pub pages: Arc<Pages>,
+    /// Where the run may make private directories (a scanner's home, the
+    /// session's view of a directory target). Inside the server's data
+    /// directory, which no scan ever reads.
+    pub work_dir: std::path::PathBuf,
 }
 
 impl ToolContext {

@@ -58,6 +58,18 @@ pub type GrpcClient = livescan::proto::session_service_client::SessionServiceCli
     tonic::service::interceptor::InterceptedService<tonic::transport::Channel, BearerKey>,
 >;
 
+/// The catalog with this checkout's installed scanners (`.tools/`).
+pub fn installed_catalog() -> Catalog {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    Catalog::with_options(&livescan::tools::CatalogOptions {
+        advisory_db: None,
+        tool_dirs: livescan::tools::external::DEFAULT_TOOL_DIRS
+            .iter()
+            .map(|dir| root.join(dir))
+            .collect(),
+    })
+}
+
 /// Credits the test account starts with: plenty for any suite.
 pub const TEST_CREDITS: u64 = 1_000_000;
 
@@ -98,10 +110,14 @@ impl TestServer {
                 .await
                 .unwrap(),
         );
-        let mut config = EngineConfig::new(TargetPolicy {
-            scan_roots: vec![std::fs::canonicalize(fixtures()).unwrap()],
-            allow_private: true,
-        });
+        let mut config = EngineConfig::new(
+            TargetPolicy {
+                scan_roots: vec![std::fs::canonicalize(fixtures()).unwrap()],
+                allow_private: true,
+                excluded: vec![data_dir.path().to_path_buf()],
+            },
+            data_dir.path().join("work"),
+        );
         config.heartbeat = Duration::from_millis(300);
         adjust(&mut config);
         let (account, key) = accounts::create_account(&*store, "tester", TEST_CREDITS, None)
@@ -402,16 +418,36 @@ impl RealServer {
     }
 
     pub fn start_with(data_dir: &Path, listen: &str, log_filter: &str, extra_args: &[&str]) -> RealServer {
+        let mut args = vec![
+            "serve",
+            "--listen",
+            listen,
+            "--allow-private-targets",
+            "--data-dir",
+        ];
+        args.push(data_dir.to_str().expect("test paths are UTF-8"));
+        args.extend_from_slice(extra_args);
+        let cwd = std::env::current_dir().unwrap();
+        Self::spawn(&cwd, data_dir, log_filter, &args)
+    }
+
+    /// Starts `livescan serve ARGS` in `cwd` as the README says to (data in
+    /// `cwd/livescan-data`), logging at info, with this checkout's scanners.
+    pub fn start_in(cwd: &Path, args: &[&str]) -> RealServer {
+        let tool_dirs: Vec<String> = livescan::tools::external::DEFAULT_TOOL_DIRS
+            .iter()
+            .map(|dir| format!("--tool-dir={}/{dir}", env!("CARGO_MANIFEST_DIR")))
+            .collect();
+        let mut all = vec!["serve", "--listen", "127.0.0.1:0"];
+        all.extend(tool_dirs.iter().map(String::as_str));
+        all.extend_from_slice(args);
+        Self::spawn(cwd, &cwd.join("livescan-data"), "info", &all)
+    }
+
+    fn spawn(cwd: &Path, data_dir: &Path, log_filter: &str, args: &[&str]) -> RealServer {
         let mut child = Command::new(env!("CARGO_BIN_EXE_livescan"))
-            .args([
-                "serve",
-                "--listen",
-                listen,
-                "--allow-private-targets",
-                "--data-dir",
-            ])
-            .arg(data_dir)
-            .args(extra_args)
+            .args(args)
+            .current_dir(cwd)
             .env("RUST_LOG", log_filter)
             .env("NO_COLOR", "1")
             .stderr(Stdio::piped())
@@ -457,8 +493,14 @@ impl RealServer {
 
 /// Runs `livescan ARGS` to completion: (exit code, stdout, stderr).
 pub fn livescan(args: &[&str]) -> (i32, String, String) {
+    livescan_in(&std::env::current_dir().unwrap(), args)
+}
+
+/// Runs `livescan ARGS` to completion in `cwd`: (exit code, stdout, stderr).
+pub fn livescan_in(cwd: &Path, args: &[&str]) -> (i32, String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_livescan"))
         .args(args)
+        .current_dir(cwd)
         .env("NO_COLOR", "1")
         .env_remove("LIVESCAN_API_KEY")
         .output()

@@ -185,13 +185,13 @@ impl ExternalTool {
         }
     }
 
-    /// The files of the inventory this tool looks at, as absolute paths.
-    fn matching(&self, inventory: &Inventory) -> Vec<PathBuf> {
+    /// The files of the inventory this tool looks at, as paths under `root`.
+    fn matching(&self, inventory: &Inventory, root: &Path) -> Vec<PathBuf> {
         inventory
             .files()
             .iter()
             .filter(|f| self.files.is_match(&f.rel))
-            .map(|f| f.abs.clone())
+            .map(|f| root.join(&f.rel))
             .collect()
     }
 }
@@ -229,18 +229,30 @@ impl Tool for ExternalTool {
                 return Err(ToolError::UnsupportedTarget);
             };
             let executable = self.executable.clone().map_err(ToolError::Failed)?;
-            let files = self.matching(inventory);
-            if files.is_empty() {
+            if !inventory.files().iter().any(|f| self.files.is_match(&f.rel)) {
                 // Nothing this tool reads: a clean run, without spawning it.
                 return Ok(());
             }
-            let root = inventory.root().to_path_buf();
+            // Scanners walk trees themselves and may follow links: they are
+            // pointed at the session's view, which holds only the target's
+            // own files.
+            let view_inventory = inventory.clone();
+            let work_dir = ctx.work_dir.clone();
+            let root = crate::tools::off_runtime(move || {
+                view_inventory
+                    .view(&work_dir)
+                    .map(|view| view.root().to_path_buf())
+            })
+            .await?
+            .map_err(ToolError::Failed)?;
+            let files = self.matching(inventory, &root);
             let run = process::Run {
                 descriptor: &self.descriptor,
                 executable: &executable,
                 root: &root,
                 files: &files,
                 tool_dirs: &self.tool_dirs,
+                work_dir: &ctx.work_dir,
                 cancel: &ctx.cancel,
             };
             let outcome = run.execute().await?;

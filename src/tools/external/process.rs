@@ -26,6 +26,8 @@ pub struct Run<'a> {
     pub root: &'a Path,
     pub files: &'a [PathBuf],
     pub tool_dirs: &'a [PathBuf],
+    /// Where the run's private directory is made.
+    pub work_dir: &'a Path,
     pub cancel: &'a CancellationToken,
 }
 
@@ -68,7 +70,11 @@ impl Run<'_> {
 
     pub async fn execute(&self) -> Result<Outcome, ToolError> {
         let failed = |what: &str, e: std::io::Error| ToolError::Failed(format!("{what}: {e}"));
-        let private = tempfile::tempdir().map_err(|e| failed("cannot make a private directory", e))?;
+        std::fs::create_dir_all(self.work_dir).map_err(|e| failed("cannot make a private directory", e))?;
+        let private = tempfile::Builder::new()
+            .prefix("run-")
+            .tempdir_in(self.work_dir)
+            .map_err(|e| failed("cannot make a private directory", e))?;
         let out = private.path().join("out");
         let home = private.path().join("home");
         let work = private.path().join("work");

@@ -1,0 +1,9 @@
+//! The server as a target: hostile repositories, hostile clients, full disks
+//! and signals. Each module takes one family of attacks against real
+//! servers (the `livescan` binary where the process itself matters).
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod data_dir;
+mod symlinks;
