@@ -28,12 +28,13 @@ impl Inner {
         tokio::spawn(async move {
             let outcome = self.drive(&state, &token).await;
             // The end must be recorded, or watchers wait forever: retry while
-            // the store is unavailable, backing off to a try every 30 s.
+            // the store is unavailable (a full disk, say), backing off to a
+            // try every 5 s.
             let mut wait = Duration::from_millis(100);
             while let Err(err) = self.finish(&session_id, outcome.clone(), &token).await {
                 tracing::error!(session = %session_id, error = %err, "could not record the end of the session; retrying");
                 tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(Duration::from_secs(30));
+                wait = (wait * 2).min(Duration::from_secs(5));
             }
             self.notifier.close(&session_id);
             self.lock_running().remove(&session_id);

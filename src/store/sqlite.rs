@@ -6,14 +6,21 @@
 //! Writes go through one dedicated connection: they queue in the pool (async,
 //! in order) instead of meeting in SQLite's busy handler, which sleeps for
 //! milliseconds at a time. Reads use a pool of their own.
+//!
+//! A write transaction either commits or leaves nothing behind ([`WriteTx`]):
+//! after a failed COMMIT (a full disk, say) SQLite may or may not have rolled
+//! back, so a connection whose state is not known is closed rather than
+//! reused, and the pool opens a fresh one. Nothing is reported as stored
+//! unless its COMMIT succeeded.
 
 use super::{SessionEnd, Store, StoreError};
 use crate::model::{
     Account, Event, EventKind, KeyRecord, LedgerEntry, LedgerKind, Refund, SessionMeta, time,
 };
 use async_trait::async_trait;
+use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::{Row, Sqlite, SqliteConnection, SqlitePool};
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -28,6 +35,65 @@ const MIGRATIONS: &[&str] = &[
 pub struct SqliteStore {
     reader: SqlitePool,
     writer: SqlitePool,
+    /// An in-memory database lives in its one connection, which must never
+    /// be closed; a file's connection can be replaced.
+    in_memory: bool,
+}
+
+/// One write transaction on the writer connection (`BEGIN IMMEDIATE`). It
+/// ends with [`WriteTx::commit`] or [`WriteTx::rollback`]; if it is dropped
+/// unfinished (an error on the way, a cancelled future) or its COMMIT or
+/// ROLLBACK fails, the connection's state is unknown and it is closed
+/// instead of going back to the pool. Closing rolls back what it held.
+struct WriteTx {
+    conn: Option<PoolConnection<Sqlite>>,
+    in_memory: bool,
+}
+
+impl WriteTx {
+    async fn begin(store: &SqliteStore) -> Result<WriteTx, StoreError> {
+        let mut tx = WriteTx {
+            conn: Some(store.writer.acquire().await?),
+            in_memory: store.in_memory,
+        };
+        sqlx::query("BEGIN IMMEDIATE").execute(tx.conn()).await?;
+        Ok(tx)
+    }
+
+    fn conn(&mut self) -> &mut SqliteConnection {
+        self.conn
+            .as_mut()
+            .expect("the connection is held until the transaction ends")
+    }
+
+    async fn commit(mut self) -> Result<(), StoreError> {
+        sqlx::query("COMMIT").execute(self.conn()).await?;
+        self.conn = None;
+        Ok(())
+    }
+
+    /// Rolls back on purpose (a refused reservation, a duplicate end).
+    async fn rollback(mut self) -> Result<(), StoreError> {
+        sqlx::query("ROLLBACK").execute(self.conn()).await?;
+        self.conn = None;
+        Ok(())
+    }
+}
+
+impl Drop for WriteTx {
+    fn drop(&mut self) {
+        if let Some(mut conn) = self.conn.take() {
+            if self.in_memory {
+                // Its database would go with it: roll back in place instead.
+                tokio::spawn(async move {
+                    let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                });
+            } else {
+                tracing::warn!("a write transaction did not finish; reopening the database connection");
+                conn.close_on_drop();
+            }
+        }
+    }
 }
 
 impl SqliteStore {
@@ -51,7 +117,11 @@ impl SqliteStore {
             .max_connections(8)
             .connect_with(options)
             .await?;
-        Ok(SqliteStore { reader, writer })
+        Ok(SqliteStore {
+            reader,
+            writer,
+            in_memory: false,
+        })
     }
 
     /// A private in-memory database, for one-off in-process scans.
@@ -69,6 +139,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             reader: pool.clone(),
             writer: pool,
+            in_memory: true,
         })
     }
 }
@@ -234,15 +305,15 @@ impl Store for SqliteStore {
         first: &EventKind,
         cost: u64,
     ) -> Result<Event, StoreError> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = WriteTx::begin(self).await?;
         if cost > 0 {
             let user = meta.user_id.as_str();
-            // Dropping the transaction on an early return rolls it back.
-            let Some(balance) = move_credits(&mut tx, user, -db_credits(cost)?).await? else {
+            let Some(balance) = move_credits(tx.conn(), user, -db_credits(cost)?).await? else {
                 let balance: Option<i64> = sqlx::query_scalar("SELECT balance FROM users WHERE id = ?1")
                     .bind(user)
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(tx.conn())
                     .await?;
+                tx.rollback().await?;
                 return Err(match balance {
                     Some(balance) => StoreError::InsufficientCredits {
                         required: cost,
@@ -259,16 +330,16 @@ impl Store for SqliteStore {
                 session_id: Some(&meta.session_id),
                 note: "",
             };
-            write_ledger(&mut tx, line).await?;
+            write_ledger(tx.conn(), line).await?;
         }
         sqlx::query("INSERT INTO sessions (id, user_id, created_ms, meta) VALUES (?1, ?2, ?3, ?4)")
             .bind(&meta.session_id)
             .bind(&meta.user_id)
             .bind(meta.created_at.timestamp_millis())
             .bind(serde_json::to_string(meta)?)
-            .execute(&mut *tx)
+            .execute(tx.conn())
             .await?;
-        let event = append_with(&mut *tx, &meta.session_id, first)
+        let event = append_with(tx.conn(), &meta.session_id, first)
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("session {} already had events", meta.session_id)))?;
         tx.commit().await?;
@@ -280,13 +351,13 @@ impl Store for SqliteStore {
         meta: &SessionMeta,
         end: &SessionEnd,
     ) -> Result<Option<Event>, StoreError> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = WriteTx::begin(self).await?;
         let user = meta.user_id.as_str();
         let amount = db_credits(end.refund_credits)?;
         let refund = if end.refunded_tools.is_empty() {
             None
         } else {
-            let balance = move_credits(&mut tx, user, amount)
+            let balance = move_credits(tx.conn(), user, amount)
                 .await?
                 .ok_or_else(|| StoreError::UnknownUser(user.to_string()))?;
             Some(Refund {
@@ -300,8 +371,9 @@ impl Store for SqliteStore {
             error: end.error.clone(),
             refund: refund.clone(),
         };
-        let Some(event) = append_with(&mut *tx, &meta.session_id, &kind).await? else {
+        let Some(event) = append_with(tx.conn(), &meta.session_id, &kind).await? else {
             // Already ended (and refunded then): roll the balance back.
+            tx.rollback().await?;
             return Ok(None);
         };
         if let Some(refund) = refund.filter(|r| r.refunded_credits > 0) {
@@ -313,7 +385,7 @@ impl Store for SqliteStore {
                 session_id: Some(&meta.session_id),
                 note: "",
             };
-            write_ledger(&mut tx, line).await?;
+            write_ledger(tx.conn(), line).await?;
         }
         tx.commit().await?;
         Ok(Some(event))
@@ -382,13 +454,13 @@ impl Store for SqliteStore {
     async fn create_user(&self, user_id: &str, name: &str, credits: u64) -> Result<Account, StoreError> {
         let amount = db_credits(credits)?;
         let now = time::now_millis();
-        let mut tx = self.writer.begin().await?;
+        let mut tx = WriteTx::begin(self).await?;
         sqlx::query("INSERT INTO users (id, name, balance, created_ms) VALUES (?1, ?2, ?3, ?4)")
             .bind(user_id)
             .bind(name)
             .bind(amount)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(tx.conn())
             .await?;
         if amount > 0 {
             let line = LedgerLine {
@@ -399,7 +471,7 @@ impl Store for SqliteStore {
                 session_id: None,
                 note: "opening balance",
             };
-            write_ledger(&mut tx, line).await?;
+            write_ledger(tx.conn(), line).await?;
         }
         tx.commit().await?;
         Ok(Account {
@@ -420,10 +492,11 @@ impl Store for SqliteStore {
 
     async fn grant(&self, user_id: &str, credits: u64, note: &str) -> Result<i64, StoreError> {
         let amount = db_credits(credits)?;
-        let mut tx = self.writer.begin().await?;
-        let balance = move_credits(&mut tx, user_id, amount)
-            .await?
-            .ok_or_else(|| StoreError::UnknownUser(user_id.to_string()))?;
+        let mut tx = WriteTx::begin(self).await?;
+        let Some(balance) = move_credits(tx.conn(), user_id, amount).await? else {
+            tx.rollback().await?;
+            return Err(StoreError::UnknownUser(user_id.to_string()));
+        };
         let line = LedgerLine {
             user_id,
             kind: LedgerKind::Grant,
@@ -432,7 +505,7 @@ impl Store for SqliteStore {
             session_id: None,
             note,
         };
-        write_ledger(&mut tx, line).await?;
+        write_ledger(tx.conn(), line).await?;
         tx.commit().await?;
         Ok(balance)
     }

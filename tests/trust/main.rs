@@ -6,4 +6,5 @@
 mod common;
 
 mod data_dir;
+mod storage;
 mod symlinks;
