@@ -234,8 +234,7 @@ fn main() -> ExitCode {
 
 async fn serve(args: ServeArgs) -> Result<()> {
     let data_dir = &args.data_dir.path;
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+    args.data_dir.prepare()?;
     if !(args.rate_limit >= 0.0 && args.rate_limit.is_finite()) || args.rate_burst == 0 {
         anyhow::bail!("--rate-limit must be 0 or more and --rate-burst at least 1");
     }

@@ -29,9 +29,41 @@ impl DataDir {
         self.path.join(DATABASE_FILE)
     }
 
+    /// Creates the data directory if needed and makes it private to this
+    /// user: the directory 0700, the files in it 0600 (an older release left
+    /// them world-readable), and this process's umask 077, so the database,
+    /// its journal and every file made later are private too.
+    pub fn prepare(&self) -> Result<()> {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        // SAFETY: umask(2) only sets this process's file-creation mask.
+        unsafe {
+            libc::umask(0o077);
+        }
+        let path = &self.path;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(path)
+            .with_context(|| format!("cannot create data directory {}", path.display()))?;
+        let private = |path: &Path, mode: u32| {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+                .with_context(|| format!("cannot make {} private", path.display()))
+        };
+        private(path, 0o700)?;
+        for entry in std::fs::read_dir(path).with_context(|| format!("cannot read {}", path.display()))? {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            if kind.is_file() {
+                private(&entry.path(), 0o600)?;
+            } else if kind.is_dir() {
+                private(&entry.path(), 0o700)?;
+            }
+        }
+        Ok(())
+    }
+
     pub async fn open_store(&self) -> Result<SqliteStore> {
-        std::fs::create_dir_all(&self.path)
-            .with_context(|| format!("cannot create data directory {}", self.path.display()))?;
+        self.prepare()?;
         let database = self.database();
         SqliteStore::open(&database)
             .await

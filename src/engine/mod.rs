@@ -210,15 +210,24 @@ impl Engine {
             created_at,
         };
         let cost = plan.tools.iter().map(|t| u64::from(t.cost)).sum();
-        let first = self
-            .inner
-            .store
-            .create_session(&meta, &EventKind::SessionStarted { tools: plan.tools }, cost)
-            .await?;
-        let state = Arc::new(SessionState::fold(meta, [&first]));
-        tracing::info!(session = %state.meta.session_id, target = %state.meta.target.describe(), tools = state.reports.len(), "session started");
-        self.inner.clone().launch(state.clone());
-        Ok(state)
+        // Storing and launching happen in a task of their own: if the
+        // caller goes away (a client that disconnects mid-request), a
+        // session that was committed is still launched, never left
+        // `initializing` with its credits reserved.
+        let inner = self.inner.clone();
+        let stored = tokio::spawn(async move {
+            let first = inner
+                .store
+                .create_session(&meta, &EventKind::SessionStarted { tools: plan.tools }, cost)
+                .await?;
+            let state = Arc::new(SessionState::fold(meta, [&first]));
+            tracing::info!(session = %state.meta.session_id, target = %state.meta.target.describe(), tools = state.reports.len(), "session started");
+            inner.launch(state.clone());
+            Ok::<_, EngineError>(state)
+        });
+        stored
+            .await
+            .map_err(|e| EngineError::Internal(format!("starting the session failed: {e}")))?
     }
 
     /// The session's current state.
