@@ -8,7 +8,7 @@ use crate::model::{
     EventKind, Outcome, SelectedTool, SessionState, SessionStatus, Target, ToolReport, ToolStatus,
 };
 use crate::store::SessionEnd;
-use crate::tools::{Availability, FindingSink, Inventory, Pages, ToolContext, ToolError, ToolTarget};
+use crate::tools::{Availability, FindingSink, Inventory, Pages, ToolContext, ToolError, ToolTarget, redact};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
@@ -185,7 +185,12 @@ struct ToolJob {
 
 impl ToolJob {
     async fn run(self) {
-        let report = self.execute().await;
+        let mut report = self.execute().await;
+        // The one redaction step: nothing a tool found is stored whole if it is a secret.
+        let tool = self.inner.catalog.get(&self.tool.name).cloned();
+        redact::report(&mut report, |rule| {
+            tool.as_ref().is_some_and(|t| t.quotes_secret(rule))
+        });
         let kind = EventKind::ToolFinished {
             report: Box::new(report),
         };

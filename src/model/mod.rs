@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod finding;
+pub mod redact;
 pub mod session;
 pub mod time;
 

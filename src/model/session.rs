@@ -98,9 +98,21 @@ impl Target {
         }
     }
 
+    /// The target as clients are shown it: URLs without their credentials
+    /// (the stored target keeps them, for the fetches).
+    pub fn without_credentials(&self) -> Target {
+        let hide = |url: &String| super::redact::url_credentials(url).into_owned();
+        match self {
+            Target::Url(url) => Target::Url(hide(url)),
+            Target::Urls(urls) => Target::Urls(urls.iter().map(hide).collect()),
+            Target::Directory(dir) => Target::Directory(dir.clone()),
+        }
+    }
+
+    /// The target as logs and consoles show it (no URL credentials).
     pub fn describe(&self) -> String {
         match self {
-            Target::Url(url) => url.clone(),
+            Target::Url(url) => super::redact::url_credentials(url).into_owned(),
             Target::Urls(urls) => format!("{} URLs", urls.len()),
             Target::Directory(dir) => dir.clone(),
         }

@@ -13,6 +13,7 @@ pub mod external;
 pub mod fetch;
 pub mod inventory;
 pub mod native;
+pub mod redact;
 
 use crate::model::{Category, Finding, Metric, TargetKind};
 use futures::future::BoxFuture;
@@ -132,6 +133,12 @@ pub trait Tool: Send + Sync + 'static {
 
     fn availability(&self) -> Availability {
         Availability::Available
+    }
+
+    /// Whether this tool's `rule` prints a secret value in quotes in its
+    /// messages, so [`redact`] hides every quoted value of it.
+    fn quotes_secret(&self, _rule: &str) -> bool {
+        false
     }
 
     fn run(self: Arc<Self>, ctx: Arc<ToolContext>) -> BoxFuture<'static, Result<(), ToolError>>;

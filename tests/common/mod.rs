@@ -211,16 +211,21 @@ impl TestServer {
     }
 
     pub async fn grpc_with_key(&self, key: &str) -> GrpcClient {
-        let channel = tonic::transport::Endpoint::from_shared(self.base.clone())
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
-        livescan::proto::session_service_client::SessionServiceClient::with_interceptor(
-            channel,
-            BearerKey::new(key),
-        )
+        grpc_client(&self.base, key).await
     }
+}
+
+/// A gRPC client for the server at `base` that sends `key`.
+pub async fn grpc_client(base: &str, key: &str) -> GrpcClient {
+    let channel = tonic::transport::Endpoint::from_shared(base.to_string())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    livescan::proto::session_service_client::SessionServiceClient::with_interceptor(
+        channel,
+        BearerKey::new(key),
+    )
 }
 
 pub async fn get_json(client: &reqwest::Client, url: &str) -> Value {
@@ -432,21 +437,21 @@ impl RealServer {
     }
 
     /// Starts `livescan serve ARGS` in `cwd` as the README says to (data in
-    /// `cwd/livescan-data`), logging at info, with this checkout's scanners.
+    /// `cwd/livescan-data`), logging at info.
     pub fn start_in(cwd: &Path, args: &[&str]) -> RealServer {
-        let tool_dirs: Vec<String> = livescan::tools::external::DEFAULT_TOOL_DIRS
-            .iter()
-            .map(|dir| format!("--tool-dir={}/{dir}", env!("CARGO_MANIFEST_DIR")))
-            .collect();
         let mut all = vec!["serve", "--listen", "127.0.0.1:0"];
-        all.extend(tool_dirs.iter().map(String::as_str));
         all.extend_from_slice(args);
         Self::spawn(cwd, &cwd.join("livescan-data"), "info", &all)
     }
 
+    /// Runs `livescan ARGS` in `cwd` with this checkout's scanners.
     fn spawn(cwd: &Path, data_dir: &Path, log_filter: &str, args: &[&str]) -> RealServer {
+        let tool_dirs = livescan::tools::external::DEFAULT_TOOL_DIRS
+            .iter()
+            .map(|dir| format!("--tool-dir={}/{dir}", env!("CARGO_MANIFEST_DIR")));
         let mut child = Command::new(env!("CARGO_BIN_EXE_livescan"))
             .args(args)
+            .args(tool_dirs)
             .current_dir(cwd)
             .env("RUST_LOG", log_filter)
             .env("NO_COLOR", "1")

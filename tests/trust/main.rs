@@ -6,5 +6,6 @@
 mod common;
 
 mod data_dir;
+mod leaks;
 mod storage;
 mod symlinks;

@@ -327,7 +327,7 @@ pub fn session_progress(state: &SessionState) -> pb::Session {
         completed_at: state.completed_at.as_ref().map(timestamp),
         last_updated: Some(timestamp(&state.last_updated)),
         cursor: state.cursor,
-        target: Some(target(&state.meta.target)),
+        target: Some(target(&state.meta.target.without_credentials())),
         ..Default::default()
     }
 }

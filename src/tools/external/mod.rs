@@ -107,6 +107,10 @@ pub struct Descriptor {
     /// Rule ids that report a problem with the run, not with the code.
     #[serde(default)]
     pub error_rules: Vec<String>,
+    /// Rule ids whose messages quote a secret value (a hard-coded password):
+    /// every quoted value in them is redacted before the report is stored.
+    #[serde(default)]
+    pub secret_rules: Vec<String>,
 }
 
 /// Parses a descriptor, naming the file in every error.
@@ -221,6 +225,10 @@ impl Tool for ExternalTool {
                 install_hint: self.descriptor.install_hint.clone(),
             },
         }
+    }
+
+    fn quotes_secret(&self, rule: &str) -> bool {
+        self.descriptor.secret_rules.iter().any(|r| r == rule)
     }
 
     fn run(self: Arc<Self>, ctx: Arc<ToolContext>) -> BoxFuture<'static, Result<(), ToolError>> {

@@ -23,7 +23,7 @@ mod missing_lockfile;
 mod mixed_content;
 mod page_weight;
 mod rules;
-mod secrets;
+pub(crate) mod secrets;
 mod security_txt;
 mod sensitive_files;
 mod server_banner;

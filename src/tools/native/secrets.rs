@@ -71,7 +71,7 @@ fn entropy(value: &str) -> f64 {
 }
 
 /// Whether a generic match is a real-looking secret.
-fn looks_secret(value: &str) -> bool {
+pub(crate) fn looks_secret(value: &str) -> bool {
     let lower = value.to_ascii_lowercase();
     entropy(value) >= MIN_ENTROPY && !PLACEHOLDERS.iter().any(|p| lower.contains(p))
 }
@@ -671,6 +671,54 @@ impl Secrets {
         }
         wanted
     }
+
+    /// Every credential in `text`, rule by rule (generic values only when
+    /// they look random enough).
+    fn find<'t>(&self, text: &'t str) -> Vec<Found<'t>> {
+        let wanted = self.candidate_rules(text);
+        let mut found = Vec::new();
+        for ((rule, regex), _) in RULES.iter().zip(&self.regexes).zip(&wanted).filter(|(_, w)| **w) {
+            for caps in regex.captures_iter(text) {
+                let whole = caps.get(0).expect("group 0 always participates");
+                // The token itself, without the delimiter some patterns match after it.
+                let secret = caps.name("secret").unwrap_or(whole);
+                if rule.id == GENERIC_RULE && !looks_secret(secret.as_str()) {
+                    continue;
+                }
+                found.push(Found { rule, whole, secret });
+            }
+        }
+        found
+    }
+
+    /// `text` with every credential it holds replaced by a description
+    /// that shows at most its public prefix; `None` when it holds none.
+    pub fn redact_text(&self, text: &str) -> Option<String> {
+        let mut found = self.find(text);
+        if found.is_empty() {
+            return None;
+        }
+        found.sort_by_key(|f| (f.secret.start(), std::cmp::Reverse(f.secret.end())));
+        let mut redacted = String::with_capacity(text.len());
+        let mut done = 0;
+        for f in &found {
+            if f.secret.start() < done {
+                continue; // inside a credential already replaced
+            }
+            redacted.push_str(&text[done..f.secret.start()]);
+            redacted.push_str(&format!("[{}]", redact(f.secret.as_str(), f.rule.shown)));
+            done = f.secret.end();
+        }
+        redacted.push_str(&text[done..]);
+        Some(redacted)
+    }
+}
+
+/// One credential a rule matched.
+struct Found<'t> {
+    rule: &'static Rule,
+    whole: regex::Match<'t>,
+    secret: regex::Match<'t>,
 }
 
 impl FileCheck for Secrets {
@@ -680,36 +728,24 @@ impl FileCheck for Secrets {
 
     fn check(&self, file: &FileEntry, text: Option<&str>, out: &mut Vec<Finding>) {
         let Some(text) = text else { return };
-        let wanted = self.candidate_rules(text);
-        if !wanted.contains(&true) {
-            return;
-        }
         let lines = LineIndex::new(text);
         let mut found = Vec::new();
-        for ((rule, regex), _) in RULES.iter().zip(&self.regexes).zip(&wanted).filter(|(_, w)| **w) {
-            for caps in regex.captures_iter(text) {
-                let whole = caps.get(0).expect("group 0 always participates");
-                // The token itself, without the delimiter some patterns match after it.
-                let secret = caps.name("secret").unwrap_or(whole).as_str();
-                let (line, column) = lines.position(whole.start());
-                if lines.line_text(line).contains(IGNORE_MARKER) {
-                    continue;
-                }
-                if rule.id == GENERIC_RULE && !looks_secret(secret) {
-                    continue;
-                }
-                let message = format!(
-                    "{} hard-coded ({}); revoke it and load it from the environment or a secret manager",
-                    rule.name,
-                    redact(secret, rule.shown)
-                );
-                found.push(
-                    Finding::new(rule.id, rule.severity, message)
-                        .at_path(&file.rel, Some(line), Some(column))
-                        .with_help(HELP)
-                        .fingerprinted(secret),
-                );
+        for Found { rule, whole, secret } in self.find(text) {
+            let (line, column) = lines.position(whole.start());
+            if lines.line_text(line).contains(IGNORE_MARKER) {
+                continue;
             }
+            let message = format!(
+                "{} hard-coded ({}); revoke it and load it from the environment or a secret manager",
+                rule.name,
+                redact(secret.as_str(), rule.shown)
+            );
+            found.push(
+                Finding::new(rule.id, rule.severity, message)
+                    .at_path(&file.rel, Some(line), Some(column))
+                    .with_help(HELP)
+                    .fingerprinted(secret.as_str()),
+            );
         }
         // A line a specific rule explains needs no generic finding too.
         let specific: std::collections::HashSet<Option<u32>> = found
