@@ -1,8 +1,11 @@
 //! A circuit breaker per tool, across sessions: after `threshold` tool
 //! errors in a row the tool's circuit opens and the tool is skipped (and
 //! refunded) for `cooldown`; then one run is let through as a trial: success
-//! closes the circuit, another error opens it again. Timeouts, skips and
-//! cancels say nothing about the tool's health and leave the count alone.
+//! closes the circuit, another error opens it again. Timeouts, skips,
+//! cancels and targets that cannot be reached (refused by the address
+//! policy, no DNS answer, no connection) say nothing about the tool's
+//! health and leave the count alone: one user's bad targets must not switch
+//! a tool off for everyone.
 
 use crate::model::{Timestamp, time};
 use std::collections::HashMap;

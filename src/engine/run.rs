@@ -248,30 +248,28 @@ impl ToolJob {
             work_dir: self.inner.config.work_dir.clone(),
         });
         let mut handle = tokio::spawn(tool.run(ctx.clone()));
-        let (outcome, detail) = tokio::select! {
+        // The circuit breaker hears only what the tool did: a target that
+        // cannot be reached, a timeout or a cancel says nothing of its health.
+        let (outcome, detail, verdict) = tokio::select! {
             // A tool that finished at the same instant as its deadline or a
             // cancel keeps its result.
             biased;
             joined = &mut handle => match joined {
-                Ok(Ok(())) => (Outcome::Findings, None),
-                Ok(Err(ToolError::Cancelled)) if self.session_token.is_cancelled() => (Outcome::Skipped, Some("cancelled".to_string())),
-                Ok(Err(err)) => (Outcome::ToolError, Some(err.to_string())),
-                Err(join) => (Outcome::ToolError, Some(panic_message(join))),
+                Ok(Ok(())) => (Outcome::Findings, None, Verdict::Healthy),
+                Ok(Err(ToolError::Cancelled)) if self.session_token.is_cancelled() => (Outcome::Skipped, Some("cancelled".to_string()), Verdict::NoSignal),
+                Ok(Err(ToolError::Target(reason))) => (Outcome::ToolError, Some(reason), Verdict::NoSignal),
+                Ok(Err(err)) => (Outcome::ToolError, Some(err.to_string()), Verdict::ToolError),
+                Err(join) => (Outcome::ToolError, Some(panic_message(join)), Verdict::ToolError),
             },
             () = tokio::time::sleep_until(deadline.into()) => {
-                (Outcome::TimedOut, Some(format!("timed out after {} ms; stopped", self.timeout.as_millis())))
+                (Outcome::TimedOut, Some(format!("timed out after {} ms; stopped", self.timeout.as_millis())), Verdict::NoSignal)
             }
-            () = self.session_token.cancelled() => (Outcome::Skipped, Some("cancelled".to_string())),
+            () = self.session_token.cancelled() => (Outcome::Skipped, Some("cancelled".to_string()), Verdict::NoSignal),
         };
         // Stop the tool for real: its token tells blocking work to stop at the
         // next check, and aborting the task drops its futures (and children).
         ctx.cancel.cancel();
         handle.abort();
-        let verdict = match outcome {
-            Outcome::Clean | Outcome::Findings => Verdict::Healthy,
-            Outcome::ToolError => Verdict::ToolError,
-            Outcome::TimedOut | Outcome::Skipped => Verdict::NoSignal,
-        };
         self.inner.breakers.record(&self.tool.name, verdict);
         self.report(
             outcome,

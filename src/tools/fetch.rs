@@ -116,7 +116,8 @@ pub fn check_target_url(raw: &str, allow_private: bool) -> Result<Url, String> {
 }
 
 /// Whether an address is globally routable (not loopback, private, link-local,
-/// shared, multicast, documentation, unspecified or an IPv4 alias of those).
+/// shared, multicast, documentation, unspecified, deprecated, or an IPv6 form
+/// that carries or reaches one of those).
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
@@ -124,21 +125,29 @@ pub fn is_public(ip: IpAddr) -> bool {
             if let Some(v4) = embedded_ipv4(v6) {
                 return is_public_v4(v4);
             }
-            let first = v6.segments()[0];
+            let [first, second, third, ..] = v6.segments();
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
                 || (first & 0xfe00) == 0xfc00 // unique local
                 || (first & 0xffc0) == 0xfe80 // link local
-                || (first == 0x2001 && v6.segments()[1] == 0x0db8) // documentation
+                || (first & 0xffc0) == 0xfec0 // site local (deprecated, RFC 3879)
+                || (first == 0x0064 && second == 0xff9b && third == 0x0001) // local-use NAT64 (RFC 8215): a private network's translator
+                || (first == 0x2001 && second == 0x0000) // Teredo (RFC 4380): tunnels to an IPv4 address it hides
+                || (first == 0x2001 && (second & 0xfff0) == 0x0010) // ORCHID (RFC 4843)
+                || (first == 0x2001 && (second & 0xfff0) == 0x0020) // ORCHIDv2 (RFC 7343)
+                || (first == 0x2001 && second == 0x0002 && third == 0) // benchmarking
+                || (first == 0x0100 && second == 0 && third == 0 && v6.segments()[3] == 0) // discard only
+                || (first == 0x2001 && second == 0x0db8) // documentation
                 || v6 == Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254)) // cloud metadata
         }
     }
 }
 
 /// The IPv4 address an IPv6 address carries and routes to: IPv4-mapped
-/// (`::ffff:a.b.c.d`), IPv4-compatible (`::a.b.c.d`), NAT64 (`64:ff9b::/96`)
-/// and 6to4 (`2002:AABB:CCDD::/48`).
+/// (`::ffff:a.b.c.d`), IPv4-translated (`::ffff:0:a.b.c.d`, RFC 2765),
+/// IPv4-compatible (`::a.b.c.d`), NAT64 (`64:ff9b::/96`) and 6to4
+/// (`2002:AABB:CCDD::/48`).
 fn embedded_ipv4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
     let s = v6.segments();
     let from = |hi: u16, lo: u16| {
@@ -151,6 +160,7 @@ fn embedded_ipv4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
     };
     match s {
         [0, 0, 0, 0, 0, 0xffff, hi, lo] => from(hi, lo),
+        [0, 0, 0, 0, 0xffff, 0, hi, lo] => from(hi, lo),
         [0, 0, 0, 0, 0, 0, hi, lo] if hi != 0 => from(hi, lo),
         [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => from(hi, lo),
         [0x2002, hi, lo, ..] => from(hi, lo),
@@ -488,6 +498,19 @@ mod tests {
             "64:ff9b::a9fe:a9fe",
             "2002:7f00:1::",
             "198.18.0.1",
+            // Translation and tunnel forms that reach a private address.
+            "::ffff:0:7f00:1",
+            "::ffff:0:a00:1",
+            "64:ff9b:1::7f00:1",
+            "64:ff9b:1:ffff::1",
+            "fec0::1",
+            "feff:ffff::1",
+            "2001::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "2001:10::1",
+            "2001:20::1",
+            "2001:2::1",
+            "100::1",
         ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip} should be refused");
         }
@@ -497,6 +520,9 @@ mod tests {
             "2606:4700::1111",
             "64:ff9b::808:808",
             "2002:808:808::",
+            "::ffff:0:808:808",
+            "2001:4860:4860::8888",
+            "2a00:1450:4001::1",
         ] {
             assert!(is_public(ip.parse().unwrap()), "{ip} should be allowed");
         }

@@ -109,7 +109,7 @@ impl ToolContext {
     /// cancel wins over a slow answer.
     pub async fn page(&self, url: &str) -> Result<Arc<Page>, ToolError> {
         tokio::select! {
-            page = self.pages.get(url) => page.map_err(|e| ToolError::Failed(e.to_string())),
+            page = self.pages.get(url) => page.map_err(ToolError::from),
             () = self.cancel.cancelled() => Err(ToolError::Cancelled),
         }
     }
@@ -120,10 +120,21 @@ impl ToolContext {
 pub enum ToolError {
     #[error("{0}")]
     Failed(String),
+    /// The target could not be reached or was refused (the address policy,
+    /// DNS, a connection, TLS): the run failed, but through the target's
+    /// fault, so it says nothing about the tool's health.
+    #[error("{0}")]
+    Target(String),
     #[error("cancelled")]
     Cancelled,
     #[error("target not supported by this tool")]
     UnsupportedTarget,
+}
+
+impl From<FetchError> for ToolError {
+    fn from(err: FetchError) -> Self {
+        ToolError::Target(err.to_string())
+    }
 }
 
 /// A scanner. Implementations push findings into `ctx.findings` and return

@@ -58,6 +58,45 @@ pub type GrpcClient = livescan::proto::session_service_client::SessionServiceCli
     tonic::service::interceptor::InterceptedService<tonic::transport::Channel, BearerKey>,
 >;
 
+/// For tests of a guard that must refuse non-loopback addresses: runs the
+/// calling test (`path`, as `cargo test` names it) again inside a network
+/// namespace of its own where only loopback is up, so a broken guard cannot
+/// send a packet off this machine. Returns true inside, where the test's
+/// body runs; outside, waits for that run and returns false.
+pub fn in_own_network_namespace(path: &str) -> bool {
+    const INSIDE: &str = "LIVESCAN_TEST_IN_NETNS";
+    if std::env::var_os(INSIDE).is_some() {
+        return true;
+    }
+    let output = Command::new("unshare")
+        .args([
+            "--net",
+            "--",
+            "sh",
+            "-c",
+            "ip link set lo up && exec \"$0\" \"$@\"",
+        ])
+        .arg(std::env::current_exe().unwrap())
+        .args([path, "--exact", "--nocapture", "--test-threads=1"])
+        .env(INSIDE, "1")
+        .output()
+        .expect("unshare (util-linux) runs");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success(),
+        "inside its own network namespace: {report}"
+    );
+    assert!(
+        report.contains("1 passed"),
+        "the test did not run inside the namespace: {report}"
+    );
+    false
+}
+
 /// The catalog with this checkout's installed scanners (`.tools/`).
 pub fn installed_catalog() -> Catalog {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -5,7 +5,9 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod addresses;
 mod data_dir;
 mod leaks;
+mod shared_state;
 mod storage;
 mod symlinks;

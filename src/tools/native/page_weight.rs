@@ -98,11 +98,7 @@ pub struct PageWeight;
 
 impl PageWeight {
     async fn weigh(ctx: &ToolContext, url: &str) -> Result<Vec<Finding>, ToolError> {
-        let page = ctx
-            .pages
-            .get(url)
-            .await
-            .map_err(|e| ToolError::Failed(e.to_string()))?;
+        let page = ctx.pages.get(url).await?;
         let mut findings = Vec::new();
         let mut push = |rule: &str, severity: Severity, message: String, evidence: &str| {
             findings.push(

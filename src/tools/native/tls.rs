@@ -85,7 +85,7 @@ impl Tls {
         let https_url = if url.scheme() == "https" {
             url
         } else {
-            let page = ctx.pages.get(raw).await.map_err(|e| failed(e.to_string()))?;
+            let page = ctx.pages.get(raw).await?;
             if !page.is_https() {
                 findings.push(finding(
                     "no-https-redirect",
@@ -102,9 +102,11 @@ impl Tls {
             .trim_matches(['[', ']'])
             .to_string();
         let port = https_url.port_or_known_default().unwrap_or(443);
+        // A handshake that cannot happen is the target's doing (no answer,
+        // refused by the address policy), not the tool's.
         match handshake(ctx.pages.fetcher(), &host, port)
             .await
-            .map_err(failed)?
+            .map_err(ToolError::Target)?
         {
             Handshake::Invalid(reason) => findings.push(finding(
                 "certificate-invalid",
