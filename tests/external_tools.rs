@@ -6,7 +6,7 @@
 
 use livescan::tools::external::{self, ExternalTool, parse_descriptor};
 use livescan::tools::{
-    Availability, Fetcher, FindingSink, Inventory, Pages, Tool, ToolContext, ToolError, ToolTarget,
+    Availability, Fetcher, FindingSink, Inventory, Pages, Tool, ToolContext, ToolError, ToolTarget, Workspace,
 };
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,10 +24,23 @@ fn tool_dirs() -> Vec<PathBuf> {
         .collect()
 }
 
+fn workspace() -> Workspace {
+    Workspace::scratch(std::env::temp_dir().join("livescan-tests"))
+}
+
 async fn run_on(
     tool: Arc<dyn Tool>,
     dir: &Path,
     cancel: CancellationToken,
+) -> (Result<(), ToolError>, Vec<livescan::model::Finding>) {
+    run_in(tool, dir, cancel, workspace()).await
+}
+
+async fn run_in(
+    tool: Arc<dyn Tool>,
+    dir: &Path,
+    cancel: CancellationToken,
+    workspace: Workspace,
 ) -> (Result<(), ToolError>, Vec<livescan::model::Finding>) {
     let inventory = Inventory::walk(dir, &[], &CancellationToken::new()).unwrap();
     let findings = FindingSink::default();
@@ -37,7 +50,7 @@ async fn run_on(
         cancel,
         findings: findings.clone(),
         pages: Pages::new(Arc::new(Fetcher::new(false))),
-        work_dir: std::env::temp_dir(),
+        workspace: Arc::new(workspace),
     });
     let result = tool.run(ctx).await;
     (result, findings.take())
@@ -222,4 +235,32 @@ async fn a_cancelled_run_kills_the_whole_process_group() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(gone, "the grandchild {pid} survived the cancel");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scanner_past_its_memory_cap_fails_with_that_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.txt"), "x").unwrap();
+    let mut capped = workspace();
+    capped.child_memory = Some(256 * 1024 * 1024);
+    // A scanner that wants 1 GiB for its work.
+    let greedy = || sh_tool("python3 -c 'data = bytearray(1 << 30)'; exit 3");
+    let (result, _) = run_in(greedy(), dir.path(), CancellationToken::new(), capped).await;
+    let message = match result {
+        Err(ToolError::Failed(message)) => message,
+        other => panic!("expected a tool error, got {other:?}"),
+    };
+    assert!(
+        message.contains("ran out of memory") && message.contains("256 MiB"),
+        "{message}"
+    );
+    // Without the cap the same scanner gets its memory (and exits 3 as written).
+    let mut uncapped = workspace();
+    uncapped.child_memory = None;
+    let (result, _) = run_in(greedy(), dir.path(), CancellationToken::new(), uncapped).await;
+    let message = format!("{result:?}");
+    assert!(
+        message.contains("exited with 3") && !message.contains("memory"),
+        "{message}"
+    );
 }

@@ -14,6 +14,7 @@ pub mod fetch;
 pub mod inventory;
 pub mod native;
 pub mod redact;
+pub mod workspace;
 
 use crate::model::{Category, Finding, Metric, TargetKind};
 use futures::future::BoxFuture;
@@ -23,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use fetch::{FetchError, Fetcher, Page, Pages};
 pub use inventory::{FileEntry, Inventory};
+pub use workspace::Workspace;
 
 /// What a tool is, independent of any run.
 #[derive(Clone, Debug)]
@@ -99,9 +101,9 @@ pub struct ToolContext {
     /// The session's pages: each URL fetched once, shared by every URL tool.
     pub pages: Arc<Pages>,
     /// Where the run may make private directories (a scanner's home, the
-    /// session's view of a directory target). Inside the server's data
-    /// directory, which no scan ever reads.
-    pub work_dir: std::path::PathBuf,
+    /// session's view of a directory target), and how its child processes
+    /// are limited and tagged.
+    pub workspace: Arc<Workspace>,
 }
 
 impl ToolContext {

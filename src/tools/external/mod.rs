@@ -107,6 +107,11 @@ pub struct Descriptor {
     /// Rule ids that report a problem with the run, not with the code.
     #[serde(default)]
     pub error_rules: Vec<String>,
+    /// The least memory cap, in MiB, this scanner can start under, for
+    /// runtimes that reserve more address space than they use. The server's
+    /// cap (`--tool-memory-mb`) is raised to this for this tool only.
+    #[serde(default)]
+    pub min_memory_mb: Option<u64>,
     /// Rule ids whose messages quote a secret value (a hard-coded password):
     /// every quoted value in them is redacted before the report is stored.
     #[serde(default)]
@@ -245,7 +250,7 @@ impl Tool for ExternalTool {
             // pointed at the session's view, which holds only the target's
             // own files.
             let view_inventory = inventory.clone();
-            let work_dir = ctx.work_dir.clone();
+            let work_dir = ctx.workspace.dir.clone();
             let root = crate::tools::off_runtime(move || {
                 view_inventory
                     .view(&work_dir)
@@ -260,7 +265,7 @@ impl Tool for ExternalTool {
                 root: &root,
                 files: &files,
                 tool_dirs: &self.tool_dirs,
-                work_dir: &ctx.work_dir,
+                workspace: &ctx.workspace,
                 cancel: &ctx.cancel,
             };
             let outcome = run.execute().await?;

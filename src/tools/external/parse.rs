@@ -52,8 +52,38 @@ fn failed(message: String) -> ToolError {
     ToolError::Failed(message)
 }
 
+/// What runtimes print when an allocation fails (Python, C, C++, Rust,
+/// Node, GHC, the JVM), compared lowercased.
+const OUT_OF_MEMORY: &[&str] = &[
+    "memoryerror",
+    "out of memory",
+    "cannot allocate memory",
+    "memory allocation of",
+    "bad_alloc",
+    "failed to allocate",
+    "outofmemoryerror",
+];
+
+/// Whether a run that did not end as its descriptor expects died for want
+/// of memory under its cap.
+fn ran_out_of_memory(descriptor: &Descriptor, outcome: &Outcome) -> bool {
+    let expected = outcome.exit_code.is_some_and(|code| {
+        descriptor.findings_exit.contains(&code) || descriptor.clean_exit.contains(&code)
+    });
+    let stderr = outcome.stderr.to_lowercase();
+    outcome.memory_limit.is_some() && !expected && OUT_OF_MEMORY.iter().any(|m| stderr.contains(m))
+}
+
 /// Turns a finished run into findings, or says why it was a tool error.
 pub fn classify(descriptor: &Descriptor, root: &Path, outcome: Outcome) -> Result<Vec<Finding>, ToolError> {
+    if ran_out_of_memory(descriptor, &outcome) {
+        let limit = outcome.memory_limit.unwrap_or_default() / (1024 * 1024);
+        return Err(failed(format!(
+            "{} ran out of memory: each scanner may use at most {limit} MiB (serve --tool-memory-mb); {}",
+            descriptor.command,
+            tail(&outcome.stderr)
+        )));
+    }
     let Some(code) = outcome.exit_code else {
         return Err(failed(format!(
             "{} was killed by a signal; {}",

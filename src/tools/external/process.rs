@@ -3,7 +3,8 @@
 //! home and working directory, and capped stdout/stderr.
 
 use super::{Descriptor, Output, WorkDir};
-use crate::tools::ToolError;
+use crate::tools::workspace::OWNER_VAR;
+use crate::tools::{ToolError, Workspace};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -18,6 +19,8 @@ pub struct Outcome {
     /// The report, from stdout, stderr or the output file.
     pub report: String,
     pub stderr: String,
+    /// The memory cap the child ran under, if any.
+    pub memory_limit: Option<u64>,
 }
 
 pub struct Run<'a> {
@@ -26,8 +29,8 @@ pub struct Run<'a> {
     pub root: &'a Path,
     pub files: &'a [PathBuf],
     pub tool_dirs: &'a [PathBuf],
-    /// Where the run's private directory is made.
-    pub work_dir: &'a Path,
+    /// Where the run's private directory is made, and the child's limits.
+    pub workspace: &'a Workspace,
     pub cancel: &'a CancellationToken,
 }
 
@@ -57,6 +60,34 @@ async fn read_capped(mut from: impl AsyncRead + Unpin) -> std::io::Result<(Vec<u
     Ok((buffer, over))
 }
 
+/// In the child, before exec: die with the server (SIGKILL when the parent
+/// goes, and not at all if it is already gone), and cap data memory.
+fn limit_child(parent: u32, memory: Option<u64>) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number only.
+        if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // The server may have died between fork and prctl.
+        // SAFETY: getppid cannot fail.
+        if unsafe { libc::getppid() } as u32 != parent {
+            return Err(std::io::Error::other("the server is gone"));
+        }
+    }
+    if let Some(bytes) = memory {
+        let limit = libc::rlimit {
+            rlim_cur: bytes as libc::rlim_t,
+            rlim_max: bytes as libc::rlim_t,
+        };
+        // SAFETY: setrlimit reads the struct it is given.
+        if unsafe { libc::setrlimit(libc::RLIMIT_DATA, &limit) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 impl Run<'_> {
     fn expand(&self, arg: &str, out: &Path) -> Vec<String> {
         if arg == "{files}" {
@@ -70,10 +101,11 @@ impl Run<'_> {
 
     pub async fn execute(&self) -> Result<Outcome, ToolError> {
         let failed = |what: &str, e: std::io::Error| ToolError::Failed(format!("{what}: {e}"));
-        std::fs::create_dir_all(self.work_dir).map_err(|e| failed("cannot make a private directory", e))?;
+        let work_dir = &self.workspace.dir;
+        std::fs::create_dir_all(work_dir).map_err(|e| failed("cannot make a private directory", e))?;
         let private = tempfile::Builder::new()
             .prefix("run-")
-            .tempdir_in(self.work_dir)
+            .tempdir_in(work_dir)
             .map_err(|e| failed("cannot make a private directory", e))?;
         let out = private.path().join("out");
         let home = private.path().join("home");
@@ -119,11 +151,22 @@ impl Run<'_> {
                     .iter()
                     .map(|(k, v)| (k, v.replace("{out}", &out.display().to_string()))),
             )
+            .env(OWNER_VAR, &self.workspace.owner)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0)
             .kill_on_drop(true);
+        let memory = self.workspace.child_memory.map(|cap| {
+            let least = self.descriptor.min_memory_mb.unwrap_or(0) * 1024 * 1024;
+            cap.max(least)
+        });
+        let parent = std::process::id();
+        // SAFETY: the closure runs in the forked child before exec and only
+        // makes async-signal-safe calls (prctl, getppid, setrlimit).
+        unsafe {
+            command.pre_exec(move || limit_child(parent, memory));
+        }
         let mut child = command
             .spawn()
             .map_err(|e| failed(&format!("cannot start {}", self.executable.display()), e))?;
@@ -158,6 +201,7 @@ impl Run<'_> {
             exit_code: status.code(),
             report,
             stderr,
+            memory_limit: memory,
         })
     }
 }
