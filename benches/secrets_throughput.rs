@@ -54,7 +54,9 @@ fn main() {
         cancel: CancellationToken::new(),
         findings: findings.clone(),
         pages: Pages::new(Arc::new(Fetcher::new(false))),
-        work_dir: std::env::temp_dir(),
+        workspace: Arc::new(livescan::tools::Workspace::scratch(
+            std::env::temp_dir().join("livescan-tests"),
+        )),
     });
     let started = Instant::now();
     runtime.block_on(secrets.run(ctx)).expect("the scan completes");

@@ -95,7 +95,10 @@ async fn main() {
     let engine = Engine::open(
         store,
         catalog,
-        EngineConfig::new(policy, data_dir.path().join("work")),
+        EngineConfig::new(
+            policy,
+            livescan::tools::Workspace::scratch(data_dir.path().join("work")),
+        ),
     )
     .await
     .unwrap();

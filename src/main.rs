@@ -104,6 +104,20 @@ struct ServeArgs {
     /// company's internal CA (repeatable).
     #[arg(long = "ca-cert")]
     ca_certs: Vec<PathBuf>,
+    /// Memory each scanner process may use, in MiB (0: no cap). A scanner
+    /// that runs out fails with that reason (and is refunded).
+    #[arg(long, default_value_t = livescan::tools::workspace::DEFAULT_CHILD_MEMORY / 1024 / 1024)]
+    tool_memory_mb: u64,
+    /// On SIGTERM or SIGINT, how long to wait for streams to end and tools
+    /// to stop before exiting anyway, e.g. `10s`.
+    #[arg(long, default_value = "10s", value_parser = parse_interval)]
+    shutdown_timeout: Duration,
+    /// Close a connection on which nothing moves for this long, e.g. `120s`.
+    #[arg(long, default_value = "120s", value_parser = parse_interval)]
+    idle_timeout: Duration,
+    /// Connections one client address may hold open at once (0: no cap).
+    #[arg(long, default_value_t = livescan::api::Limits::default().connections_per_peer)]
+    max_connections_per_peer: usize,
     /// Requests per second each API key may make (0: no limit).
     #[arg(long, default_value_t = RateLimit::default().per_second)]
     rate_limit: f64,
@@ -195,6 +209,16 @@ fn parse_interval(raw: &str) -> Result<Duration, String> {
 fn main() -> ExitCode {
     // Usage errors exit 2 (clap's own convention).
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        // A command whose output is piped into `head` ends quietly when the
+        // reader goes, as Unix tools do (Rust ignores SIGPIPE, so writes
+        // would fail and print! panic). Sockets are unaffected: Rust sends
+        // with MSG_NOSIGNAL. The server keeps ignoring it.
+        // SAFETY: restoring a signal's default disposition.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     // The server logs its work; the console commands keep stderr for problems.
     let default_filter = match cli.command {
         Command::Serve(_) => "info,sqlx=warn,tower_http=warn",
@@ -274,13 +298,15 @@ async fn serve(args: ServeArgs) -> Result<()> {
     // Absolute, because scanners run in other directories; and never
     // scanned, whatever the target (see `TargetPolicy::excluded`).
     let data_dir_abs = std::path::absolute(data_dir)?;
+    let mut workspace = livescan::tools::Workspace::for_data_dir(&data_dir_abs);
+    workspace.child_memory = (args.tool_memory_mb > 0).then(|| args.tool_memory_mb * 1024 * 1024);
     let mut config = EngineConfig::new(
         TargetPolicy {
             scan_roots: scan_roots.clone(),
             allow_private: args.allow_private_targets,
             excluded: vec![data_dir_abs.clone()],
         },
-        data_dir_abs.join("work"),
+        workspace,
     );
     config.global_concurrency = args.max_running_tools;
     for path in &args.ca_certs {
@@ -307,19 +333,64 @@ async fn serve(args: ServeArgs) -> Result<()> {
         allow_private_targets = args.allow_private_targets,
         "livescan is serving REST and gRPC on http://{address}"
     );
-    let server = livescan::api::serve(listener, engine, async {
-        let _ = tokio::signal::ctrl_c().await;
-    });
-    tokio::select! {
-        served = server => served?,
-        () = async {
-            let _ = tokio::signal::ctrl_c().await;
-            // Open watch streams would hold a graceful shutdown forever.
-            tokio::time::sleep(Duration::from_secs(5)).await;
-        } => tracing::info!("stopped with streams still open"),
+    let stop = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(stop_on_signals(stop.clone())?);
+    let limits = livescan::api::Limits {
+        idle_timeout: args.idle_timeout,
+        connections_per_peer: args.max_connections_per_peer,
+        ..livescan::api::Limits::default()
+    };
+    let app = livescan::api::app(engine.clone());
+    let serving = tokio::spawn(livescan::api::serve_with(
+        listener,
+        app,
+        limits,
+        stop.clone().cancelled_owned(),
+    ));
+    stop.cancelled().await;
+    tracing::info!(
+        timeout = ?args.shutdown_timeout,
+        "shutting down: no new connections, streams end, running tools stop; unfinished sessions resume at the next start"
+    );
+    let stopped = tokio::time::timeout(args.shutdown_timeout, async {
+        engine.shutdown().await;
+        serving.await
+    })
+    .await;
+    match stopped {
+        Ok(served) => served??,
+        Err(_) => tracing::warn!(
+            running_sessions = engine.running_sessions(),
+            "--shutdown-timeout passed; stopping now"
+        ),
     }
     drop(lock);
+    tracing::info!("stopped");
     Ok(())
+}
+
+/// Waits for SIGTERM (what systemd, Docker and Kubernetes send) or SIGINT,
+/// then fires `stop`; a second signal ends the process at once.
+fn stop_on_signals(
+    stop: tokio_util::sync::CancellationToken,
+) -> Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        for round in 0..2 {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = interrupt.recv() => {}
+            }
+            if round == 0 {
+                stop.cancel();
+            } else {
+                tracing::warn!("second signal: stopping at once");
+                std::process::exit(130);
+            }
+        }
+    })
 }
 
 async fn scan(args: ScanArgs) -> Result<ExitCode> {

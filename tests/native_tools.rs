@@ -68,7 +68,9 @@ async fn run_with(id: &str, target: ToolTarget, fetcher: Fetcher) -> Vec<Finding
         cancel: CancellationToken::new(),
         findings: findings.clone(),
         pages: Pages::new(Arc::new(fetcher)),
-        work_dir: std::env::temp_dir(),
+        workspace: Arc::new(livescan::tools::Workspace::scratch(
+            std::env::temp_dir().join("livescan-tests"),
+        )),
     });
     tool(id)
         .run(ctx)
@@ -692,7 +694,9 @@ async fn url_only_tools_reject_directory_targets() {
             cancel: CancellationToken::new(),
             findings: FindingSink::default(),
             pages: Pages::new(Arc::new(Fetcher::new(true))),
-            work_dir: std::env::temp_dir(),
+            workspace: Arc::new(livescan::tools::Workspace::scratch(
+                std::env::temp_dir().join("livescan-tests"),
+            )),
         });
         assert!(tool(id).run(ctx).await.is_err(), "{id} accepted a directory");
     }
@@ -710,7 +714,9 @@ async fn http_headers_reports_an_observatory_grade_per_page() {
         cancel: CancellationToken::new(),
         findings: sink.clone(),
         pages: Pages::new(Arc::new(Fetcher::new(true))),
-        work_dir: std::env::temp_dir(),
+        workspace: Arc::new(livescan::tools::Workspace::scratch(
+            std::env::temp_dir().join("livescan-tests"),
+        )),
     });
     tool("http-headers").run(ctx).await.unwrap();
     let metrics = sink.take_metrics();

@@ -2,9 +2,11 @@
 //! (HTTP/1.1 and HTTP/2) and gRPC (HTTP/2, plus gRPC-web over HTTP/1.1).
 
 pub mod grpc;
+pub mod listen;
 pub mod rest;
 
 use crate::engine::Engine;
+pub use listen::{Limits, serve_with};
 use std::future::Future;
 use tokio::net::TcpListener;
 
@@ -16,21 +18,12 @@ pub fn app(engine: Engine) -> axum::Router {
         .layer(tower_http::trace::TraceLayer::new_for_http())
 }
 
-/// Serves the application on `listener` until `shutdown` resolves.
+/// Serves the application on `listener` with the default [`Limits`] until
+/// `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,
     engine: Engine,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    use axum::serve::ListenerExt;
-    // Without TCP_NODELAY, Nagle's algorithm meets delayed ACKs and a pushed
-    // report can wait 40 ms for the next packet.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(err) = tcp.set_nodelay(true) {
-            tracing::warn!(error = %err, "could not set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, app(engine))
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_with(listener, app(engine), Limits::default(), shutdown).await
 }

@@ -172,7 +172,7 @@ pub async fn in_process(
             allow_private: true,
             excluded: vec![data_dir.to_path_buf(), work_dir.path().to_path_buf()],
         },
-        work_dir.path().join("work"),
+        livescan::tools::Workspace::scratch(work_dir.path().join("work")),
     );
     let engine = Engine::open(store, catalog, config).await?;
     let caller = Caller::local();

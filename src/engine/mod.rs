@@ -27,7 +27,7 @@ use crate::model::{
     Account, Event, EventKind, LedgerEntry, SessionMeta, SessionState, StartRequest, TargetKind, time,
 };
 use crate::store::{Store, events_after};
-use crate::tools::{Availability, Catalog, Fetcher};
+use crate::tools::{Availability, Catalog, Fetcher, Workspace};
 use futures::Stream;
 use rand::Rng;
 use rate_limit::RateLimiter;
@@ -59,16 +59,17 @@ pub struct EngineConfig {
     pub breaker_cooldown: Duration,
     /// Certificate authorities URL targets may use besides the public web's.
     pub extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
-    /// Where tool runs make their private directories; emptied when the
-    /// engine opens (what is there belonged to an earlier process). Belongs
-    /// in a directory of `policy.excluded`, so no scan reads it.
-    pub work_dir: std::path::PathBuf,
+    /// Where tool runs make their private directories (in a directory of
+    /// `policy.excluded`, so no scan reads it) and how their children are
+    /// limited and tagged. Reclaimed when the engine opens: what is there
+    /// belonged to an earlier process.
+    pub workspace: Workspace,
 }
 
 impl EngineConfig {
-    pub fn new(policy: TargetPolicy, work_dir: std::path::PathBuf) -> Self {
+    pub fn new(policy: TargetPolicy, workspace: Workspace) -> Self {
         EngineConfig {
-            work_dir,
+            workspace,
             policy,
             global_concurrency: 16,
             heartbeat: Duration::from_secs(15),
@@ -122,8 +123,15 @@ struct Inner {
     states: StateCache,
     limiter: Option<RateLimiter>,
     breakers: breaker::Breakers,
+    /// The config's workspace, shared with every tool run.
+    workspace: Arc<Workspace>,
     /// Cancellation tokens of the sessions running in this process.
     running: Mutex<HashMap<String, CancellationToken>>,
+    /// Fired when the server shuts down: sessions stop without recording
+    /// an end (the next start resumes them) and watch streams end.
+    stopping: CancellationToken,
+    /// Woken whenever a session task ends.
+    session_ended: tokio::sync::Notify,
 }
 
 impl Engine {
@@ -133,7 +141,12 @@ impl Engine {
         catalog: Catalog,
         config: EngineConfig,
     ) -> Result<Engine, EngineError> {
-        clear_work_dir(&config.work_dir)?;
+        let ended = config.workspace.reclaim().map_err(|e| {
+            EngineError::Internal(format!("cannot prepare {}: {e}", config.workspace.dir.display()))
+        })?;
+        if ended > 0 {
+            tracing::warn!(ended, "ended scanner processes an earlier server left running");
+        }
         let engine = Engine {
             inner: Arc::new(Inner {
                 store,
@@ -145,10 +158,13 @@ impl Engine {
                 )),
                 limiter: config.rate_limit.map(RateLimiter::new),
                 breakers: breaker::Breakers::new(config.breaker_threshold, config.breaker_cooldown),
+                workspace: Arc::new(config.workspace.clone()),
                 config,
                 notifier: Arc::new(Notifier::default()),
                 states: StateCache::default(),
                 running: Mutex::new(HashMap::new()),
+                stopping: CancellationToken::new(),
+                session_ended: tokio::sync::Notify::new(),
             }),
         };
         for meta in engine.inner.store.unfinished_sessions().await? {
@@ -195,6 +211,11 @@ impl Engine {
         caller: &Caller,
         request: StartRequest,
     ) -> Result<Arc<SessionState>, EngineError> {
+        if self.inner.stopping.is_cancelled() {
+            return Err(EngineError::Unavailable(
+                "the server is shutting down; start the session again in a moment".into(),
+            ));
+        }
         let plan = plan::plan(request, &self.inner.catalog, &self.inner.config.policy)?;
         let created_at = time::from_millis(time::now_millis());
         let meta = SessionMeta {
@@ -309,6 +330,7 @@ impl Engine {
         Ok(watch::stream(
             self.inner.store.clone(),
             self.inner.notifier.clone(),
+            self.inner.stopping.clone(),
             params,
         ))
     }
@@ -336,6 +358,24 @@ impl Engine {
     /// Sessions currently running in this process.
     pub fn running_sessions(&self) -> usize {
         self.inner.lock_running().len()
+    }
+
+    /// Stops for a shutdown: new starts are refused, watch streams end with
+    /// `Unavailable` (clients resume elsewhere with their cursor), running
+    /// tools and their processes are stopped, and unfinished sessions are
+    /// left as they are, for the next start to resume. Returns once every
+    /// session task has stopped.
+    pub async fn shutdown(&self) {
+        self.inner.stopping.cancel();
+        loop {
+            let ended = self.inner.session_ended.notified();
+            let mut ended = std::pin::pin!(ended);
+            ended.as_mut().enable();
+            if self.inner.lock_running().is_empty() {
+                return;
+            }
+            ended.await;
+        }
     }
 }
 
@@ -378,18 +418,6 @@ impl Inner {
     fn lock_running(&self) -> std::sync::MutexGuard<'_, HashMap<String, CancellationToken>> {
         self.running.lock().unwrap_or_else(|poison| poison.into_inner())
     }
-}
-
-/// Empties (or creates) the tool runs' work directory: runs of an earlier
-/// process that died left their private directories there.
-fn clear_work_dir(dir: &std::path::Path) -> Result<(), EngineError> {
-    let failed = |e: std::io::Error| EngineError::Internal(format!("cannot prepare {}: {e}", dir.display()));
-    match std::fs::remove_dir_all(dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(failed(e)),
-    }
-    std::fs::create_dir_all(dir).map_err(failed)
 }
 
 fn new_session_id() -> String {

@@ -19,7 +19,8 @@ impl Inner {
     /// Runs the session in the background until it has recorded its end.
     pub(super) fn launch(self: Arc<Self>, state: Arc<SessionState>) {
         let session_id = state.meta.session_id.clone();
-        let token = CancellationToken::new();
+        // A shutdown stops every session; a cancel stops one.
+        let token = self.stopping.child_token();
         if state.cancel_requested {
             token.cancel();
         }
@@ -27,6 +28,14 @@ impl Inner {
         self.lock_running().insert(session_id.clone(), token.clone());
         tokio::spawn(async move {
             let outcome = self.drive(&state, &token).await;
+            if self.stopping.is_cancelled() {
+                // Stopped by a shutdown: no end is recorded, and the next
+                // start resumes the session where its log stops.
+                self.notifier.close(&session_id);
+                self.lock_running().remove(&session_id);
+                self.session_ended.notify_waiters();
+                return;
+            }
             // The end must be recorded, or watchers wait forever: retry while
             // the store is unavailable (a full disk, say), backing off to a
             // try every 5 s.
@@ -38,6 +47,7 @@ impl Inner {
             }
             self.notifier.close(&session_id);
             self.lock_running().remove(&session_id);
+            self.session_ended.notify_waiters();
         });
     }
 
@@ -186,6 +196,10 @@ struct ToolJob {
 impl ToolJob {
     async fn run(self) {
         let mut report = self.execute().await;
+        if self.inner.stopping.is_cancelled() && report.status == ToolStatus::Skipped {
+            // Stopped by a shutdown, not finished: the resumed session runs it again.
+            return;
+        }
         // The one redaction step: nothing a tool found is stored whole if it is a secret.
         let tool = self.inner.catalog.get(&self.tool.name).cloned();
         redact::report(&mut report, |rule| {
@@ -245,7 +259,7 @@ impl ToolJob {
             cancel: self.session_token.child_token(),
             findings: FindingSink::default(),
             pages: self.pages.clone(),
-            work_dir: self.inner.config.work_dir.clone(),
+            workspace: self.inner.workspace.clone(),
         });
         let mut handle = tokio::spawn(tool.run(ctx.clone()));
         // The circuit breaker hears only what the tool did: a target that

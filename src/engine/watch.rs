@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
 
 /// Events are read from the store in pages of this many.
 const PAGE: u32 = 256;
@@ -87,11 +88,12 @@ pub struct WatchParams {
 pub fn stream(
     store: Arc<dyn Store>,
     notifier: Arc<Notifier>,
+    stopping: CancellationToken,
     params: WatchParams,
 ) -> ReceiverStream<Result<WatchItem, EngineError>> {
     let (tx, rx) = mpsc::channel(4);
     tokio::spawn(async move {
-        if let Err(err) = pump(&*store, &notifier, params, &tx).await {
+        if let Err(err) = pump(&*store, &notifier, &stopping, params, &tx).await {
             let _ = tx.send(Err(err)).await;
         }
     });
@@ -103,6 +105,14 @@ enum Wake {
     Notified,
     Closed,
     Idle,
+}
+
+/// Why a stream ends when the server shuts down: the client resumes from
+/// its cursor, here or on another server.
+fn shutting_down(cursor: u64) -> EngineError {
+    EngineError::Unavailable(format!(
+        "the server is shutting down; watch again with the cursor {cursor} to resume"
+    ))
 }
 
 /// Returned by `pump` when the watcher went away.
@@ -121,6 +131,7 @@ async fn send(tx: &mpsc::Sender<Result<WatchItem, EngineError>>, item: WatchItem
 async fn pump(
     store: &dyn Store,
     notifier: &Notifier,
+    stopping: &CancellationToken,
     params: WatchParams,
     tx: &mpsc::Sender<Result<WatchItem, EngineError>>,
 ) -> Result<(), EngineError> {
@@ -137,6 +148,9 @@ async fn pump(
     }
 
     loop {
+        if stopping.is_cancelled() {
+            return Err(shutting_down(state.cursor));
+        }
         let page = store.events_after(&session_id, state.cursor, PAGE).await?;
         let got_any = !page.is_empty();
         for mut event in page {
@@ -164,18 +178,24 @@ async fn pump(
         if got_any {
             continue;
         }
-        let woke = match notifications.as_mut() {
-            Some(rx) => match tokio::time::timeout(params.heartbeat, rx.changed()).await {
-                Ok(Ok(())) => Wake::Notified,
-                // The channel closed: the session finished; the log has its end.
-                Ok(Err(_)) => Wake::Closed,
-                Err(_) => Wake::Idle,
-            },
-            None => {
-                // Not running in this process (or finished meanwhile): poll the log.
-                tokio::time::sleep(params.heartbeat).await;
-                Wake::Idle
+        let wait = async {
+            match notifications.as_mut() {
+                Some(rx) => match tokio::time::timeout(params.heartbeat, rx.changed()).await {
+                    Ok(Ok(())) => Wake::Notified,
+                    // The channel closed: the session finished; the log has its end.
+                    Ok(Err(_)) => Wake::Closed,
+                    Err(_) => Wake::Idle,
+                },
+                None => {
+                    // Not running in this process (or finished meanwhile): poll the log.
+                    tokio::time::sleep(params.heartbeat).await;
+                    Wake::Idle
+                }
             }
+        };
+        let woke = tokio::select! {
+            woke = wait => woke,
+            () = stopping.cancelled() => return Err(shutting_down(state.cursor)),
         };
         match woke {
             Wake::Notified => {}

@@ -155,7 +155,7 @@ impl TestServer {
                 allow_private: true,
                 excluded: vec![data_dir.path().to_path_buf()],
             },
-            data_dir.path().join("work"),
+            livescan::tools::Workspace::scratch(data_dir.path().join("work")),
         );
         config.heartbeat = Duration::from_millis(300);
         adjust(&mut config);

@@ -6,8 +6,10 @@
 mod common;
 
 mod addresses;
+mod connections;
 mod data_dir;
 mod leaks;
 mod shared_state;
+mod signals;
 mod storage;
 mod symlinks;

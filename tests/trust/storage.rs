@@ -255,7 +255,7 @@ async fn a_start_whose_caller_gives_up_is_still_launched_once_stored() {
             allow_private: true,
             excluded: vec![data_dir.path().to_path_buf()],
         },
-        data_dir.path().join("work"),
+        livescan::tools::Workspace::scratch(data_dir.path().join("work")),
     );
     let engine = Engine::open(store.clone(), livescan::tools::Catalog::builtin(), config)
         .await
