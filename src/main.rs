@@ -104,6 +104,10 @@ struct ServeArgs {
     /// company's internal CA (repeatable).
     #[arg(long = "ca-cert")]
     ca_certs: Vec<PathBuf>,
+    /// Findings each tool report keeps, worst first; the rest are counted
+    /// in the report (`omitted`) but not listed.
+    #[arg(long, default_value_t = livescan::tools::DEFAULT_MAX_FINDINGS)]
+    max_findings_per_report: usize,
     /// Memory each scanner process may use, in MiB (0: no cap). A scanner
     /// that runs out fails with that reason (and is refunded).
     #[arg(long, default_value_t = livescan::tools::workspace::DEFAULT_CHILD_MEMORY / 1024 / 1024)]
@@ -309,6 +313,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         workspace,
     );
     config.global_concurrency = args.max_running_tools;
+    config.max_findings_per_report = args.max_findings_per_report.max(1);
     for path in &args.ca_certs {
         use rustls::pki_types::{CertificateDer, pem::PemObject};
         let certs = CertificateDer::pem_file_iter(path)

@@ -305,14 +305,20 @@ async fn a_user_never_sees_another_users_sessions() {
         .await;
     assert_eq!(cancel.unwrap_err().code(), Code::NotFound);
     let listed = as_bob
-        .list_sessions(pb::ListSessionsRequest { limit: 100 })
+        .list_sessions(pb::ListSessionsRequest {
+            limit: 100,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
     assert_eq!(listed.total, 0);
     let mut as_alice = server.grpc_with_key(&alice_key).await;
     let listed = as_alice
-        .list_sessions(pb::ListSessionsRequest { limit: 100 })
+        .list_sessions(pb::ListSessionsRequest {
+            limit: 100,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
@@ -398,7 +404,10 @@ async fn bad_keys_are_refused_with_a_reason() {
     assert!(refused.message().contains("no API key"), "{}", refused.message());
     let mut with_revoked = server.grpc_with_key(&revoked.key).await;
     let refused = with_revoked
-        .list_sessions(pb::ListSessionsRequest { limit: 1 })
+        .list_sessions(pb::ListSessionsRequest {
+            limit: 1,
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::Unauthenticated);

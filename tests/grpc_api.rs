@@ -244,7 +244,10 @@ async fn rpcs_share_the_engine_and_map_errors_to_codes() {
     );
 
     let list = client
-        .list_sessions(pb::ListSessionsRequest { limit: 0 })
+        .list_sessions(pb::ListSessionsRequest {
+            limit: 0,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();

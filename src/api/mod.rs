@@ -2,6 +2,7 @@
 //! (HTTP/1.1 and HTTP/2) and gRPC (HTTP/2, plus gRPC-web over HTTP/1.1).
 
 pub mod grpc;
+mod limits;
 pub mod listen;
 pub mod rest;
 
@@ -15,6 +16,8 @@ pub fn app(engine: Engine) -> axum::Router {
     grpc::router(engine.clone())
         .merge(rest::router(engine))
         .fallback(rest::not_found)
+        .method_not_allowed_fallback(limits::method_not_allowed)
+        .layer(axum::middleware::from_fn(limits::head_within_limits))
         .layer(tower_http::trace::TraceLayer::new_for_http())
 }
 

@@ -284,7 +284,9 @@ pub async fn remote(
                 request.metadata_mut().insert("authorization", value.clone());
             }
             Ok(request)
-        });
+        })
+        // A session's snapshot can pass tonic's 4 MiB default; take what the server sends.
+        .max_decoding_message_size(usize::MAX);
     let target = request.target.clone().unwrap_or_default();
     let started = client
         .start_session(pb::StartSessionRequest {

@@ -132,14 +132,30 @@ pub async fn verify(store: &dyn Store, key: &str) -> Result<(Caller, KeyRecord),
     if !bool::from(hash_key(key).as_bytes().ct_eq(record.hash.as_bytes())) {
         return Err(invalid());
     }
-    let now = time::from_millis(time::now_millis());
-    match record.state(now) {
-        KeyState::Active => Ok((
-            Caller {
-                user_id: record.user_id.clone(),
-            },
-            record,
-        )),
+    active(&record)?;
+    Ok((
+        Caller {
+            user_id: record.user_id.clone(),
+            key_id: Some(record.key_id.clone()),
+        },
+        record,
+    ))
+}
+
+/// Whether the key that opened a long-lived stream may still use it: a
+/// key revoked or expired since ends the streams it opened.
+pub async fn still_active(store: &dyn Store, key_id: &str) -> Result<(), EngineError> {
+    let record = store
+        .key(key_id)
+        .await?
+        .ok_or_else(|| EngineError::Unauthenticated(format!("the API key `{key_id}` no longer exists")))?;
+    active(&record)
+}
+
+fn active(record: &KeyRecord) -> Result<(), EngineError> {
+    let id = &record.key_id;
+    match record.state(time::from_millis(time::now_millis())) {
+        KeyState::Active => Ok(()),
         KeyState::Revoked(at) => Err(EngineError::Unauthenticated(format!(
             "the API key `{id}` was revoked at {}",
             time::format(&at)

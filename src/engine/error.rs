@@ -2,6 +2,7 @@
 //! status and its REST error code; the gRPC adapter maps the same variants to
 //! gRPC codes, so both APIs always agree on what went wrong.
 
+pub use crate::model::text::bounded;
 use crate::store::StoreError;
 use serde_json::{Value, json};
 
@@ -31,22 +32,36 @@ pub enum EngineError {
     Internal(String),
 }
 
+/// A client's own input echoed in an error (a field name, an id) is cut to
+/// this many characters, and a whole message to [`MAX_MESSAGE_CHARS`]: a
+/// multi-megabyte id must not come back in a header or a trailer.
+pub const MAX_ECHO_CHARS: usize = 200;
+pub const MAX_MESSAGE_CHARS: usize = 1000;
+
 impl EngineError {
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
-        EngineError::InvalidArgument {
-            field: field.to_string(),
-            message: message.into(),
-            details: json!({ "field": field }),
-        }
+        Self::invalid_with(field, message, json!({}))
     }
 
     /// Bad input whose valid alternatives are listed in `details.valid`.
     pub fn invalid_choice(field: &str, message: impl Into<String>, valid: &[&str]) -> Self {
+        Self::invalid_with(field, message, json!({ "valid": valid }))
+    }
+
+    /// Bad input with more details than the field (`details.field` is added).
+    pub fn invalid_with(field: &str, message: impl Into<String>, mut details: Value) -> Self {
+        let field = bounded(field, MAX_ECHO_CHARS);
+        details["field"] = json!(field);
         EngineError::InvalidArgument {
-            field: field.to_string(),
-            message: message.into(),
-            details: json!({ "field": field, "valid": valid }),
+            field,
+            message: bounded(&message.into(), MAX_MESSAGE_CHARS),
+            details,
         }
+    }
+
+    /// The message as clients are shown it, never longer than [`MAX_MESSAGE_CHARS`].
+    pub fn message(&self) -> String {
+        bounded(&self.to_string(), MAX_MESSAGE_CHARS)
     }
 
     /// A valid key whose account has been deleted under it.
@@ -55,7 +70,7 @@ impl EngineError {
     }
 
     pub fn session_not_found(id: &str) -> Self {
-        EngineError::NotFound(format!("no session with id `{id}`"))
+        EngineError::NotFound(format!("no session with id `{}`", bounded(id, MAX_ECHO_CHARS)))
     }
 
     /// The machine-readable code in the REST error body.

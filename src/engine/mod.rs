@@ -10,7 +10,7 @@
 
 pub mod accounts;
 pub mod breaker;
-mod error;
+pub mod error;
 pub mod plan;
 mod rate_limit;
 mod run;
@@ -57,6 +57,8 @@ pub struct EngineConfig {
     pub breaker_threshold: u32,
     /// How long an open circuit skips its tool before a trial run.
     pub breaker_cooldown: Duration,
+    /// Findings a tool report keeps (the worst); the rest are counted.
+    pub max_findings_per_report: usize,
     /// Certificate authorities URL targets may use besides the public web's.
     pub extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
     /// Where tool runs make their private directories (in a directory of
@@ -76,15 +78,27 @@ impl EngineConfig {
             rate_limit: Some(RateLimit::default()),
             breaker_threshold: 5,
             breaker_cooldown: Duration::from_secs(60),
+            max_findings_per_report: crate::tools::DEFAULT_MAX_FINDINGS,
             extra_roots: Vec::new(),
         }
     }
+}
+
+/// One page of a caller's sessions, newest first.
+pub struct SessionPage {
+    pub sessions: Vec<Arc<SessionState>>,
+    /// How many sessions the caller has in all.
+    pub total: u64,
+    /// Pass as `before` for the next page; `None` on the last one.
+    pub next_before: Option<String>,
 }
 
 /// Who is asking. Every session belongs to one user and is visible only to them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Caller {
     pub user_id: String,
+    /// The API key the caller presented; `None` for scans run in this process.
+    pub key_id: Option<String>,
 }
 
 impl Caller {
@@ -92,6 +106,7 @@ impl Caller {
     pub fn local() -> Self {
         Caller {
             user_id: accounts::LOCAL_USER.to_string(),
+            key_id: None,
         }
     }
 }
@@ -257,12 +272,15 @@ impl Engine {
         self.inner.load(meta).await
     }
 
-    /// The caller's newest sessions (1 to 100, default 20) and their total count.
+    /// The caller's newest sessions (1 to 100, default 20), older than the
+    /// session `before` when given; their total count; and the `before` of
+    /// the next page, when there is one.
     pub async fn list_sessions(
         &self,
         caller: &Caller,
         limit: Option<u32>,
-    ) -> Result<(Vec<Arc<SessionState>>, u64), EngineError> {
+        before: Option<&str>,
+    ) -> Result<SessionPage, EngineError> {
         let limit = limit.unwrap_or(DEFAULT_LIST_LIMIT);
         if !(1..=MAX_LIST_LIMIT).contains(&limit) {
             return Err(EngineError::invalid(
@@ -270,12 +288,29 @@ impl Engine {
                 format!("must be between 1 and {MAX_LIST_LIMIT}, got {limit}"),
             ));
         }
-        let (metas, total) = self.inner.store.list_sessions(&caller.user_id, limit).await?;
+        if let Some(before) = before {
+            self.inner
+                .owned_meta(caller, before)
+                .await
+                .map_err(|_| EngineError::invalid("before", "is not the id of one of your sessions"))?;
+        }
+        let (mut metas, total) = self
+            .inner
+            .store
+            .list_sessions(&caller.user_id, limit + 1, before)
+            .await?;
+        let more = metas.len() > limit as usize;
+        metas.truncate(limit as usize);
+        let next_before = more.then(|| metas.last().map(|m| m.session_id.clone())).flatten();
         let mut sessions = Vec::with_capacity(metas.len());
         for meta in metas {
             sessions.push(self.inner.load(meta).await?);
         }
-        Ok((sessions, total))
+        Ok(SessionPage {
+            sessions,
+            total,
+            next_before,
+        })
     }
 
     /// Asks a session to stop. Running tools are stopped, pending ones skipped;
@@ -305,7 +340,7 @@ impl Engine {
         let meta = self.inner.owned_meta(caller, session_id).await?;
         let current = self.inner.load(meta).await?;
         let start = match after {
-            None => (*current).clone(),
+            None => current,
             Some(after) if after > current.cursor => {
                 return Err(EngineError::invalid(
                     "after_seq",
@@ -315,17 +350,32 @@ impl Engine {
                     ),
                 ));
             }
-            Some(after) if after == current.cursor => (*current).clone(),
-            // Resuming mid-log: fold up to the cursor, for the progress sent with each event.
+            Some(after) if after == current.cursor => current,
+            // Resuming mid-log: fold up to the cursor, for the progress sent
+            // with each event; page by page and lean, keeping no findings.
             Some(after) => {
-                let events = events_after(&*self.inner.store, session_id, 0).await?;
-                SessionState::fold(current.meta.clone(), events.iter().take_while(|e| e.seq <= after))
+                let mut state = SessionState::new(current.meta.clone());
+                while state.cursor < after {
+                    let page = self
+                        .inner
+                        .store
+                        .events_after(session_id, state.cursor, 64)
+                        .await?;
+                    if page.is_empty() {
+                        break;
+                    }
+                    for mut event in page.into_iter().take_while(|e| e.seq <= after) {
+                        watch::fold_lean(&mut state, &mut event);
+                    }
+                }
+                Arc::new(state)
             }
         };
         let params = WatchParams {
             start,
             snapshot: after.is_none(),
             heartbeat: self.inner.config.heartbeat,
+            key_id: caller.key_id.clone(),
         };
         Ok(watch::stream(
             self.inner.store.clone(),

@@ -257,7 +257,7 @@ impl ToolJob {
             target: self.target.clone(),
             deadline,
             cancel: self.session_token.child_token(),
-            findings: FindingSink::default(),
+            findings: FindingSink::with_cap(self.inner.config.max_findings_per_report),
             pages: self.pages.clone(),
             workspace: self.inner.workspace.clone(),
         });
@@ -308,6 +308,7 @@ impl ToolJob {
             findings.take(),
             detail,
         );
+        report.omit(findings.take_omitted());
         report.result.metrics = findings.take_metrics();
         report
     }

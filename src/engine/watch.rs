@@ -4,6 +4,11 @@
 //! sequence number, and each watcher reads the events after its own cursor
 //! from the store at its own pace. A slow watcher therefore costs no memory
 //! and never misses an event; it is simply caught up from the log.
+//!
+//! A watcher's own state is lean: the snapshot it starts with is the shared
+//! state (no copy), and the fold it keeps for progress and summaries holds
+//! each sent report's counts only, never its findings, so memory does not
+//! grow with the number of watchers of a session.
 
 use super::EngineError;
 use crate::model::{Event, EventKind, Progress, SessionState, Summary, Timestamp};
@@ -17,7 +22,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 
 /// Events are read from the store in pages of this many.
-const PAGE: u32 = 256;
+const PAGE: u32 = 32;
 
 /// Per-session "newest sequence number" channels for sessions running here.
 #[derive(Default)]
@@ -62,7 +67,7 @@ impl Notifier {
 #[derive(Clone, Debug)]
 pub enum WatchItem {
     /// The whole state; first item when the watch starts without a cursor.
-    Snapshot(Box<SessionState>),
+    Snapshot(Arc<SessionState>),
     /// An event, with tool reports completed from the fold (times, sequence),
     /// the progress after it, and the summary when it ends the session.
     Event {
@@ -75,11 +80,15 @@ pub enum WatchItem {
 }
 
 pub struct WatchParams {
-    /// The session folded up to where the watch starts.
-    pub start: SessionState,
+    /// The session folded up to where the watch starts (shared; the
+    /// watcher folds on a lean copy of it).
+    pub start: Arc<SessionState>,
     /// Whether to send `start` as a snapshot first (a watch without a cursor).
     pub snapshot: bool,
     pub heartbeat: Duration,
+    /// The key that opened the stream, checked again every heartbeat:
+    /// revoking it ends the stream (`Unauthenticated`).
+    pub key_id: Option<String>,
 }
 
 /// Streams a session: a snapshot (or the events after `after`), then every
@@ -105,6 +114,29 @@ enum Wake {
     Notified,
     Closed,
     Idle,
+}
+
+/// Folds `event` into a watcher's lean `state`, and completes the event's
+/// report from the fold (times, sequence): the state keeps the report's
+/// counts, the event keeps its findings for the watcher to send.
+pub fn fold_lean(state: &mut SessionState, event: &mut Event) {
+    let EventKind::ToolFinished { report } = &mut event.kind else {
+        state.apply(event);
+        return;
+    };
+    let lean = Event {
+        seq: event.seq,
+        at: event.at,
+        kind: EventKind::ToolFinished {
+            report: Box::new(report.without_findings()),
+        },
+    };
+    state.apply(&lean);
+    if let Some(folded) = state.report(&report.tool_name) {
+        report.started_at = folded.started_at;
+        report.completed_at = folded.completed_at;
+        report.finished_seq = folded.finished_seq;
+    }
 }
 
 /// Why a stream ends when the server shuts down: the client resumes from
@@ -135,31 +167,34 @@ async fn pump(
     params: WatchParams,
     tx: &mpsc::Sender<Result<WatchItem, EngineError>>,
 ) -> Result<(), EngineError> {
-    let mut state = params.start;
-    let session_id = state.meta.session_id.clone();
+    let session_id = params.start.meta.session_id.clone();
     // Subscribe before the first read of the log below, so no notification
     // can slip between that read and the wait.
     let mut notifications = notifier.subscribe(&session_id);
     if params.snapshot {
-        send(tx, WatchItem::Snapshot(Box::new(state.clone()))).await?;
+        send(tx, WatchItem::Snapshot(params.start.clone())).await?;
     }
-    if state.is_finished() {
+    if params.start.is_finished() {
         return Ok(());
     }
+    let mut state = params.start.lean();
+    drop(params.start);
 
+    let mut key_checked = tokio::time::Instant::now();
     loop {
         if stopping.is_cancelled() {
             return Err(shutting_down(state.cursor));
         }
+        if let Some(key_id) = &params.key_id
+            && key_checked.elapsed() >= params.heartbeat
+        {
+            super::accounts::still_active(store, key_id).await?;
+            key_checked = tokio::time::Instant::now();
+        }
         let page = store.events_after(&session_id, state.cursor, PAGE).await?;
         let got_any = !page.is_empty();
         for mut event in page {
-            state.apply(&event);
-            if let EventKind::ToolFinished { report } = &mut event.kind
-                && let Some(folded) = state.report(&report.tool_name)
-            {
-                **report = folded.clone();
-            }
+            fold_lean(&mut state, &mut event);
             let ends = matches!(event.kind, EventKind::SessionFinished { .. });
             let summary = ends.then(|| state.summary());
             send(

@@ -143,7 +143,43 @@ pub struct Finding {
     pub help_uri: Option<String>,
 }
 
+/// The longest message a finding keeps, in characters; longer ones are cut.
+pub const MAX_MESSAGE_CHARS: usize = 4000;
+/// The longest path, URL, rule id or link a finding keeps.
+pub const MAX_FIELD_CHARS: usize = 2000;
+
 impl Finding {
+    /// Cuts every text field to its bound: a tool's output is untrusted,
+    /// and one enormous message must not weigh on every reader of a report.
+    pub fn bound_fields(&mut self) {
+        use super::text::bound;
+        bound(&mut self.message, MAX_MESSAGE_CHARS);
+        bound(&mut self.rule_id, MAX_FIELD_CHARS);
+        for field in [
+            &mut self.path,
+            &mut self.url,
+            &mut self.help_uri,
+            &mut self.original_level,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            bound(field, MAX_FIELD_CHARS);
+        }
+    }
+
+    /// The order of a report's findings: worst first, then by place. A
+    /// report cut to its cap keeps a prefix in this order.
+    pub fn report_order(&self, other: &Finding) -> std::cmp::Ordering {
+        (self.severity, &self.path, self.line, &self.url, &self.rule_id).cmp(&(
+            other.severity,
+            &other.path,
+            other.line,
+            &other.url,
+            &other.rule_id,
+        ))
+    }
+
     /// A finding with the fingerprint derived from rule, location and `evidence`
     /// (the matched text or element), so it survives unrelated edits elsewhere.
     pub fn new(rule_id: &str, severity: Severity, message: impl Into<String>) -> Self {

@@ -7,13 +7,14 @@ pub mod account;
 pub mod finding;
 pub mod redact;
 pub mod session;
+pub mod text;
 pub mod time;
 
 pub use account::{Account, KeyRecord, KeyState, LedgerEntry, LedgerKind};
 pub use finding::{Category, Finding, Severity, TargetKind, fingerprint};
 pub use session::{
-    BySeverity, Event, EventKind, Metric, Outcome, Progress, RawTarget, Refund, SelectedTool, SessionMeta,
-    SessionOptions, SessionState, SessionStatus, StartRequest, Summary, Target, ToolReport, ToolResult,
-    ToolStatus,
+    BySeverity, Event, EventKind, Metric, Omitted, Outcome, Progress, RawTarget, Refund, SelectedTool,
+    SessionMeta, SessionOptions, SessionState, SessionStatus, StartRequest, Summary, Target, ToolReport,
+    ToolResult, ToolStatus,
 };
 pub use time::Timestamp;

@@ -5,6 +5,7 @@ use super::finding::{Category, Finding, Severity, TargetKind};
 use super::time::{self, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -124,7 +125,7 @@ impl Target {
 /// serialises to the same JSON (absent fields left out), which is what the
 /// CLI posts when it polls.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StartRequest {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<RawTarget>,
@@ -144,6 +145,7 @@ pub struct StartRequest {
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RawTarget {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -183,7 +185,11 @@ pub struct SessionMeta {
 pub struct ToolResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<Outcome>,
+    /// The findings, worst first; at most the server's cap per report.
     pub findings: Vec<Finding>,
+    /// Findings beyond the cap: counted, not listed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub omitted: Option<Omitted>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -194,6 +200,29 @@ pub struct ToolResult {
     /// Measurements beside the findings (a grade, a timing), if the tool has any.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub metrics: Vec<Metric>,
+}
+
+/// Findings a report counts but does not list: those past the server's cap
+/// on findings per report (the worst are the ones kept).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Omitted {
+    pub count: u32,
+    pub by_severity: BySeverity,
+}
+
+impl Omitted {
+    pub fn add(&mut self, other: &Omitted) {
+        self.count += other.count;
+        for severity in Severity::ALL {
+            self.by_severity.add(severity, other.by_severity.get(severity));
+        }
+    }
+
+    pub fn count_finding(&mut self, finding: &Finding) {
+        self.count += 1;
+        self.by_severity.add(finding.severity, 1);
+    }
 }
 
 /// One measurement a tool reports, such as `http-observatory` = `B (70/100)`.
@@ -256,10 +285,7 @@ impl ToolReport {
             Outcome::Clean | Outcome::Findings => Outcome::Findings,
             other => other,
         };
-        findings.sort_by(|a, b| {
-            (a.severity, &a.path, a.line, &a.url, &a.rule_id)
-                .cmp(&(b.severity, &b.path, b.line, &b.url, &b.rule_id))
-        });
+        findings.sort_by(Finding::report_order);
         let status = match outcome {
             Outcome::Clean | Outcome::Findings => ToolStatus::Completed,
             Outcome::ToolError | Outcome::TimedOut => ToolStatus::Failed,
@@ -280,6 +306,7 @@ impl ToolReport {
             result: ToolResult {
                 outcome: Some(outcome),
                 findings,
+                omitted: None,
                 error,
                 skip_reason,
                 partial,
@@ -291,13 +318,80 @@ impl ToolReport {
         }
     }
 
-    /// Findings per severity, for one-line summaries.
+    /// Records findings that were counted but not kept (beyond the report's
+    /// cap): they count in `findings_count` and the severity counts.
+    pub fn omit(&mut self, omitted: Omitted) {
+        if omitted.count == 0 {
+            return;
+        }
+        self.findings_count += omitted.count;
+        match &mut self.result.omitted {
+            Some(already) => already.add(&omitted),
+            none => *none = Some(omitted),
+        }
+    }
+
+    /// Roughly how many bytes of memory the report holds, for caches that
+    /// are bounded in bytes.
+    pub fn approx_bytes(&self) -> usize {
+        let text = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+        let findings: usize = self
+            .result
+            .findings
+            .iter()
+            .map(|f| {
+                std::mem::size_of::<Finding>()
+                    + f.rule_id.len()
+                    + f.message.len()
+                    + f.fingerprint.len()
+                    + text(&f.path)
+                    + text(&f.url)
+                    + text(&f.help_uri)
+                    + text(&f.original_level)
+            })
+            .sum();
+        std::mem::size_of::<ToolReport>() + self.tool_name.len() + findings
+    }
+
+    /// Every finding per severity, listed or omitted, for summaries.
     pub fn severity_counts(&self) -> BySeverity {
-        let mut counts = BySeverity::default();
+        let mut counts = self
+            .result
+            .omitted
+            .as_ref()
+            .map(|o| o.by_severity)
+            .unwrap_or_default();
         for finding in &self.result.findings {
             counts.add(finding.severity, 1);
         }
         counts
+    }
+
+    /// The report without its findings' details, its counts kept (as
+    /// omitted findings): what a watcher keeps once a report is sent.
+    pub fn without_findings(&self) -> ToolReport {
+        ToolReport {
+            tool_name: self.tool_name.clone(),
+            category: self.category,
+            status: self.status,
+            duration: self.duration,
+            findings_count: self.findings_count,
+            result: ToolResult {
+                outcome: self.result.outcome,
+                findings: Vec::new(),
+                omitted: Some(Omitted {
+                    count: self.findings_count,
+                    by_severity: self.severity_counts(),
+                }),
+                error: self.result.error.clone(),
+                skip_reason: self.result.skip_reason.clone(),
+                partial: self.result.partial,
+                metrics: Vec::new(),
+            },
+            started_at: self.started_at,
+            completed_at: self.completed_at,
+            finished_seq: self.finished_seq,
+        }
     }
 }
 
@@ -464,8 +558,9 @@ pub struct SessionState {
     pub status: SessionStatus,
     /// The tools as selected at the start, with the credits reserved for each.
     pub selected: Vec<SelectedTool>,
-    /// One report per selected tool, in run order.
-    pub reports: Vec<ToolReport>,
+    /// One report per selected tool, in run order. Shared: a clone of the
+    /// state (for a cache, a watcher) copies no finding.
+    pub reports: Vec<Arc<ToolReport>>,
     pub cancel_requested: bool,
     pub error: Option<String>,
     pub refund: Option<Refund>,
@@ -507,7 +602,7 @@ impl SessionState {
             EventKind::SessionStarted { tools } => {
                 self.reports = tools
                     .iter()
-                    .map(|t| ToolReport::pending(&t.name, t.category))
+                    .map(|t| Arc::new(ToolReport::pending(&t.name, t.category)))
                     .collect();
                 self.selected = tools.clone();
             }
@@ -522,10 +617,11 @@ impl SessionState {
             EventKind::ToolFinished { report } => {
                 if let Some(slot) = self.report_mut(&report.tool_name) {
                     let started_at = slot.started_at;
-                    *slot = (**report).clone();
-                    slot.started_at = slot.started_at.or(started_at);
-                    slot.completed_at = Some(event.at);
-                    slot.finished_seq = Some(event.seq);
+                    let mut folded = (**report).clone();
+                    folded.started_at = folded.started_at.or(started_at);
+                    folded.completed_at = Some(event.at);
+                    folded.finished_seq = Some(event.seq);
+                    *slot = folded;
                 }
             }
             EventKind::CancelRequested => self.cancel_requested = true,
@@ -541,7 +637,7 @@ impl SessionState {
                 // A tool still running when the session ended (it failed to
                 // prepare, say) did not run to completion.
                 for report in self.reports.iter_mut().filter(|r| !r.status.is_finished()) {
-                    report.status = ToolStatus::Skipped;
+                    Arc::make_mut(report).status = ToolStatus::Skipped;
                 }
             }
         }
@@ -550,11 +646,29 @@ impl SessionState {
     }
 
     fn report_mut(&mut self, tool: &str) -> Option<&mut ToolReport> {
-        self.reports.iter_mut().find(|r| r.tool_name == tool)
+        self.reports
+            .iter_mut()
+            .find(|r| r.tool_name == tool)
+            .map(Arc::make_mut)
+    }
+
+    /// Roughly how many bytes of memory the state holds.
+    pub fn approx_bytes(&self) -> usize {
+        std::mem::size_of::<SessionState>() + self.reports.iter().map(|r| r.approx_bytes()).sum::<usize>()
+    }
+
+    /// The state with every finished report reduced to its counts (see
+    /// [`ToolReport::without_findings`]): what a watcher folds on.
+    pub fn lean(&self) -> SessionState {
+        let mut lean = self.clone();
+        for report in lean.reports.iter_mut().filter(|r| !r.result.findings.is_empty()) {
+            *report = Arc::new(report.without_findings());
+        }
+        lean
     }
 
     pub fn report(&self, tool: &str) -> Option<&ToolReport> {
-        self.reports.iter().find(|r| r.tool_name == tool)
+        self.reports.iter().find(|r| r.tool_name == tool).map(|r| &**r)
     }
 
     pub fn is_finished(&self) -> bool {
@@ -595,8 +709,9 @@ impl SessionState {
                 .by_category
                 .entry(report.category.as_str().to_string())
                 .or_default() += report.findings_count;
-            for finding in &report.result.findings {
-                summary.by_severity.add(finding.severity, 1);
+            let counts = report.severity_counts();
+            for severity in Severity::ALL {
+                summary.by_severity.add(severity, counts.get(severity));
             }
             summary.total_findings += report.findings_count;
         }
@@ -617,6 +732,7 @@ impl SessionState {
         let mut reports: Vec<&ToolReport> = self
             .reports
             .iter()
+            .map(|r| &**r)
             .filter(|r| r.finished_seq.is_some() && keep(r))
             .collect();
         reports.sort_by_key(|r| r.finished_seq);

@@ -84,8 +84,14 @@ pub trait Store: Send + Sync + 'static {
 
     async fn session(&self, session_id: &str) -> Result<Option<SessionMeta>, StoreError>;
 
-    /// A user's newest sessions, and how many the user has in all.
-    async fn list_sessions(&self, user_id: &str, limit: u32) -> Result<(Vec<SessionMeta>, u64), StoreError>;
+    /// A user's newest sessions (older than the session `before`, when
+    /// given), and how many the user has in all.
+    async fn list_sessions(
+        &self,
+        user_id: &str,
+        limit: u32,
+        before: Option<&str>,
+    ) -> Result<(Vec<SessionMeta>, u64), StoreError>;
 
     /// Sessions without a session-finished event, oldest first.
     async fn unfinished_sessions(&self) -> Result<Vec<SessionMeta>, StoreError>;

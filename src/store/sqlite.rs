@@ -422,12 +422,22 @@ impl Store for SqliteStore {
         row.as_ref().map(meta_from_row).transpose()
     }
 
-    async fn list_sessions(&self, user_id: &str, limit: u32) -> Result<(Vec<SessionMeta>, u64), StoreError> {
+    async fn list_sessions(
+        &self,
+        user_id: &str,
+        limit: u32,
+        before: Option<&str>,
+    ) -> Result<(Vec<SessionMeta>, u64), StoreError> {
+        // Keyset paging: strictly older than `before` in the list's own order.
         let rows = sqlx::query(
-            "SELECT meta FROM sessions WHERE user_id = ?1 ORDER BY created_ms DESC, rowid DESC LIMIT ?2",
+            "SELECT meta FROM sessions WHERE user_id = ?1
+               AND (?3 IS NULL OR (created_ms, rowid) <
+                    (SELECT created_ms, rowid FROM sessions WHERE id = ?3 AND user_id = ?1))
+             ORDER BY created_ms DESC, rowid DESC LIMIT ?2",
         )
         .bind(user_id)
         .bind(i64::from(limit))
+        .bind(before)
         .fetch_all(&self.reader)
         .await?;
         let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE user_id = ?1")
@@ -797,13 +807,20 @@ mod tests {
             store.append("a", &end).await.unwrap();
         }
         let store = SqliteStore::open(&path).await.unwrap();
-        let (sessions, total) = store.list_sessions("u1", 10).await.unwrap();
+        let (sessions, total) = store.list_sessions("u1", 10, None).await.unwrap();
         assert_eq!(total, 2);
         assert_eq!(
             sessions.iter().map(|m| m.session_id.as_str()).collect::<Vec<_>>(),
             vec!["b", "a"]
         );
         assert_eq!(store.session("a").await.unwrap().unwrap(), meta("a", "u1", 1));
+        let (older, _) = store.list_sessions("u1", 10, Some("b")).await.unwrap();
+        assert_eq!(
+            older.iter().map(|m| m.session_id.as_str()).collect::<Vec<_>>(),
+            vec!["a"]
+        );
+        let (none, _) = store.list_sessions("u2", 10, Some("b")).await.unwrap();
+        assert!(none.is_empty(), "another user's session is no cursor");
         let unfinished: Vec<_> = store
             .unfinished_sessions()
             .await

@@ -16,7 +16,7 @@ pub mod native;
 pub mod redact;
 pub mod workspace;
 
-use crate::model::{Category, Finding, Metric, TargetKind};
+use crate::model::{Category, Finding, Metric, Omitted, TargetKind};
 use futures::future::BoxFuture;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -60,12 +60,44 @@ pub enum ToolTarget {
     Urls(Vec<String>),
 }
 
+/// Findings a report keeps by default; the rest are counted ([`Omitted`]).
+pub const DEFAULT_MAX_FINDINGS: usize = 1000;
+
 /// Collects findings (and measurements) as a tool produces them, so the
-/// ones found before a deadline or cancellation are kept.
-#[derive(Clone, Debug, Default)]
+/// ones found before a deadline or cancellation are kept. Memory stays
+/// bounded whatever the tool emits: every field is cut to its bound, and
+/// past twice the cap the worst `cap` findings are kept and the rest only
+/// counted.
+#[derive(Clone, Debug)]
 pub struct FindingSink {
-    findings: Arc<Mutex<Vec<Finding>>>,
+    collected: Arc<Mutex<Collected>>,
     metrics: Arc<Mutex<Vec<Metric>>>,
+}
+
+#[derive(Debug)]
+struct Collected {
+    findings: Vec<Finding>,
+    cap: usize,
+    omitted: Omitted,
+}
+
+impl Collected {
+    /// Keeps the worst `cap` findings and counts the rest.
+    fn shrink(&mut self) {
+        if self.findings.len() <= self.cap {
+            return;
+        }
+        self.findings.sort_by(Finding::report_order);
+        for dropped in self.findings.drain(self.cap..) {
+            self.omitted.count_finding(&dropped);
+        }
+    }
+}
+
+impl Default for FindingSink {
+    fn default() -> Self {
+        Self::with_cap(DEFAULT_MAX_FINDINGS)
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -73,12 +105,39 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl FindingSink {
-    pub fn extend(&self, findings: impl IntoIterator<Item = Finding>) {
-        lock(&self.findings).extend(findings);
+    /// A sink that keeps at most `cap` findings (at least one).
+    pub fn with_cap(cap: usize) -> Self {
+        FindingSink {
+            collected: Arc::new(Mutex::new(Collected {
+                findings: Vec::new(),
+                cap: cap.max(1),
+                omitted: Omitted::default(),
+            })),
+            metrics: Arc::default(),
+        }
     }
 
+    pub fn extend(&self, findings: impl IntoIterator<Item = Finding>) {
+        let mut collected = lock(&self.collected);
+        for mut finding in findings {
+            finding.bound_fields();
+            collected.findings.push(finding);
+            if collected.findings.len() >= collected.cap.saturating_mul(2) {
+                collected.shrink();
+            }
+        }
+    }
+
+    /// The kept findings, at most the cap, worst first.
     pub fn take(&self) -> Vec<Finding> {
-        std::mem::take(&mut *lock(&self.findings))
+        let mut collected = lock(&self.collected);
+        collected.shrink();
+        std::mem::take(&mut collected.findings)
+    }
+
+    /// The findings counted but not kept (call after [`FindingSink::take`]).
+    pub fn take_omitted(&self) -> Omitted {
+        std::mem::take(&mut lock(&self.collected).omitted)
     }
 
     pub fn measure(&self, metrics: impl IntoIterator<Item = Metric>) {

@@ -9,6 +9,7 @@ mod addresses;
 mod connections;
 mod data_dir;
 mod leaks;
+mod protocol;
 mod shared_state;
 mod signals;
 mod storage;

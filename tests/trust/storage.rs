@@ -207,8 +207,13 @@ impl Store for SlowToAnswer {
     async fn session(&self, session_id: &str) -> Result<Option<SessionMeta>, StoreError> {
         self.0.session(session_id).await
     }
-    async fn list_sessions(&self, user_id: &str, limit: u32) -> Result<(Vec<SessionMeta>, u64), StoreError> {
-        self.0.list_sessions(user_id, limit).await
+    async fn list_sessions(
+        &self,
+        user_id: &str,
+        limit: u32,
+        before: Option<&str>,
+    ) -> Result<(Vec<SessionMeta>, u64), StoreError> {
+        self.0.list_sessions(user_id, limit, before).await
     }
     async fn unfinished_sessions(&self) -> Result<Vec<SessionMeta>, StoreError> {
         self.0.unfinished_sessions().await
@@ -262,6 +267,7 @@ async fn a_start_whose_caller_gives_up_is_still_launched_once_stored() {
         .unwrap();
     let caller = Caller {
         user_id: account.user_id.clone(),
+        key_id: None,
     };
     let request: StartRequest = serde_json::from_value(json!({
         "target": { "directory": common::fixtures().join("dir-clean") },
@@ -275,7 +281,7 @@ async fn a_start_whose_caller_gives_up_is_still_launched_once_stored() {
 
     let mut stored = Vec::new();
     for _ in 0..100 {
-        stored = store.list_sessions(&account.user_id, 10).await.unwrap().0;
+        stored = store.list_sessions(&account.user_id, 10, None).await.unwrap().0;
         if !stored.is_empty() {
             break;
         }

@@ -128,9 +128,16 @@ export class LivescanClient {
     return this.#request("POST", `${sessionPath(id)}/cancel`, options);
   }
 
-  /** `GET /api/sessions?limit=N`: your sessions, newest first. */
-  listSessions(limit?: number, options?: RequestOptions): Promise<SessionList> {
-    return this.#request("GET", limit === undefined ? "/api/sessions" : `/api/sessions?limit=${limit}`, options);
+  /**
+   * `GET /api/sessions?limit=N&before=ID`: your sessions, newest first; pass a
+   * page's `nextBefore` as `before` for the next one.
+   */
+  listSessions(limit?: number, options?: RequestOptions & { before?: string }): Promise<SessionList> {
+    const query = new URLSearchParams();
+    if (limit !== undefined) query.set("limit", String(limit));
+    if (options?.before !== undefined) query.set("before", options.before);
+    const suffix = query.size > 0 ? `?${query}` : "";
+    return this.#request("GET", `/api/sessions${suffix}`, options);
   }
 
   /** `GET /api/tools`: the catalog, with costs and availability. */

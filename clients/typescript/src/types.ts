@@ -86,13 +86,22 @@ export interface Metric {
 }
 
 export interface ToolResult {
+  /** Worst first; at most the server's cap per report. */
   findings: Finding[];
   /** True when the findings are incomplete (the tool stopped early). */
   partial: boolean;
   outcome?: Outcome;
+  /** Findings past the cap: counted in `findingsCount`, not listed. */
+  omitted?: Omitted;
   error?: string;
   skipReason?: string;
   metrics?: Metric[];
+}
+
+/** Findings a report counts but does not list. */
+export interface Omitted {
+  count: number;
+  bySeverity: Partial<Record<Severity, number>>;
 }
 
 /** One tool's report. `completedAt` strictly increases within a session. */
@@ -186,6 +195,8 @@ export interface SessionListItem {
 export interface SessionList {
   sessions: SessionListItem[];
   total: number;
+  /** Pass as `before` for the next page; `null` on the last page. */
+  nextBefore: string | null;
 }
 
 /** One entry of `GET /api/tools`. */

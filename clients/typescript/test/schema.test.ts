@@ -72,7 +72,7 @@ const SHAPES = {
     ["categories", "tools", "excludeTools", "enableIntelligence", "timeout", "maxConcurrent"],
   ),
   Account: keysOf<Account>()(["userId", "name", "balance", "createdAt", "ledger"], []),
-  SessionList: keysOf<SessionList>()(["sessions", "total"], []),
+  SessionList: keysOf<SessionList>()(["sessions", "total", "nextBefore"], []),
   ToolList: keysOf<ToolList>()(["tools", "total"], []),
 };
 
@@ -80,7 +80,7 @@ const SHAPES = {
 const NESTED = {
   ToolResult: [
     ["ToolReport", "result"],
-    keysOf<ToolResult>()(["findings", "partial"], ["outcome", "error", "skipReason", "metrics"]),
+    keysOf<ToolResult>()(["findings", "partial"], ["outcome", "omitted", "error", "skipReason", "metrics"]),
   ],
   LedgerEntry: [
     ["Account", "ledger", "items"],

@@ -4,9 +4,9 @@
 
 use crate::engine::{EngineError, ToolInfo};
 use crate::model::{
-    Account, BySeverity, Category, Finding, LedgerEntry, LedgerKind, Metric, Outcome, Progress, RawTarget,
-    Refund, SessionState, SessionStatus, Severity, StartRequest, Summary, Target, Timestamp, ToolReport,
-    ToolResult, ToolStatus,
+    Account, BySeverity, Category, Finding, LedgerEntry, LedgerKind, Metric, Omitted, Outcome, Progress,
+    RawTarget, Refund, SessionState, SessionStatus, Severity, StartRequest, Summary, Target, Timestamp,
+    ToolReport, ToolResult, ToolStatus,
 };
 use crate::proto as pb;
 
@@ -184,6 +184,14 @@ pub fn report(r: &ToolReport) -> pb::ToolReport {
         error: r.result.error.clone().unwrap_or_default(),
         skip_reason: r.result.skip_reason.clone().unwrap_or_default(),
         partial: r.result.partial,
+        omitted: r.result.omitted.map(|o| pb::Omitted {
+            count: o.count,
+            critical: o.by_severity.critical,
+            high: o.by_severity.high,
+            medium: o.by_severity.medium,
+            low: o.by_severity.low,
+            info: o.by_severity.info,
+        }),
         metrics: r
             .result
             .metrics
@@ -207,6 +215,16 @@ pub fn from_report(r: &pb::ToolReport) -> ToolReport {
         result: ToolResult {
             outcome: from_outcome(r.outcome()),
             findings: r.findings.iter().map(from_finding).collect(),
+            omitted: r.omitted.map(|o| Omitted {
+                count: o.count,
+                by_severity: BySeverity {
+                    critical: o.critical,
+                    high: o.high,
+                    medium: o.medium,
+                    low: o.low,
+                    info: o.info,
+                },
+            }),
             error: non_empty(&r.error),
             skip_reason: non_empty(&r.skip_reason),
             partial: r.partial,
@@ -335,7 +353,7 @@ pub fn session_progress(state: &SessionState) -> pb::Session {
 /// The full view, with every tool report.
 pub fn session_full(state: &SessionState) -> pb::Session {
     pb::Session {
-        tool_reports: state.reports.iter().map(report).collect(),
+        tool_reports: state.reports.iter().map(|r| report(r)).collect(),
         summary: Some(summary(&state.summary())),
         refund: state.refund.as_ref().map(refund),
         error: state.error.clone().unwrap_or_default(),
@@ -448,5 +466,5 @@ pub fn status(err: EngineError) -> tonic::Status {
             metadata.insert("retry-after", value);
         }
     }
-    tonic::Status::with_metadata(code, err.to_string(), metadata)
+    tonic::Status::with_metadata(code, err.message(), metadata)
 }

@@ -1,6 +1,7 @@
 //! The tonic adapter: each RPC parses its request, makes one engine call and
 //! renders the result. Also assembles health, reflection and gRPC-web.
 
+pub mod codec;
 pub mod convert;
 
 use crate::engine::{Caller, Engine, EngineError, WatchItem};
@@ -114,11 +115,18 @@ impl SessionService for GrpcSessions {
         request: Request<pb::ListSessionsRequest>,
     ) -> Result<Response<pb::ListSessionsResponse>, Status> {
         let caller = self.caller(&request).await?;
-        let limit = Some(request.into_inner().limit).filter(|l| *l > 0);
-        let (sessions, total) = self.engine.list_sessions(&caller, limit).await.map_err(status)?;
+        let request = request.into_inner();
+        let limit = Some(request.limit).filter(|l| *l > 0);
+        let before = Some(request.before.as_str()).filter(|b| !b.is_empty());
+        let page = self
+            .engine
+            .list_sessions(&caller, limit, before)
+            .await
+            .map_err(status)?;
         Ok(Response::new(pb::ListSessionsResponse {
-            sessions: sessions.iter().map(|s| convert::session_listed(s)).collect(),
-            total: total as u32,
+            sessions: page.sessions.iter().map(|s| convert::session_listed(s)).collect(),
+            total: page.total as u32,
+            next_before: page.next_before.unwrap_or_default(),
         }))
     }
 

@@ -5,9 +5,11 @@
 //! `Authorization: Bearer <api key>`.
 
 mod dashboard;
+mod fields;
 mod openapi;
-mod views;
+pub(super) mod views;
 
+use crate::engine::error::{MAX_ECHO_CHARS, bounded};
 use crate::engine::{Caller, Engine, EngineError, WatchItem};
 use crate::model::{StartRequest, time};
 use axum::body::Bytes;
@@ -100,6 +102,35 @@ fn parse_number<T: std::str::FromStr>(field: &str, raw: Option<&String>) -> Resu
     .transpose()
 }
 
+/// A 415 for a body that does not say it is JSON (`application/json`, or
+/// any `application/*+json`); `None` when it does.
+fn not_json(headers: &HeaderMap) -> Option<Response> {
+    let declared = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = declared
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json")) {
+        return None;
+    }
+    let said = if declared.is_empty() {
+        "no Content-Type".to_string()
+    } else {
+        format!("Content-Type `{}`", bounded(declared, MAX_ECHO_CHARS))
+    };
+    let body = views::error_body(
+        "unsupported_media_type",
+        &format!("the body must be JSON, sent with Content-Type: application/json; this request has {said}"),
+        serde_json::json!({ "field": "Content-Type" }),
+    );
+    Some((StatusCode::UNSUPPORTED_MEDIA_TYPE, Json(body)).into_response())
+}
+
 /// Parses the start request, naming the field at fault in every error.
 fn parse_start(body: Result<Bytes, BytesRejection>) -> Result<StartRequest, EngineError> {
     let body = body.map_err(|rejection| {
@@ -125,15 +156,23 @@ fn parse_start(body: Result<Bytes, BytesRejection>) -> Result<StartRequest, Engi
         }
     }
     let mut json = serde_json::Deserializer::from_slice(&body);
-    serde_path_to_error::deserialize(&mut json).map_err(|err| {
+    let request = serde_path_to_error::deserialize(&mut json).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner();
-        if inner.is_syntax() || inner.is_eof() || path == "." {
+        if inner.is_syntax() || inner.is_eof() {
+            EngineError::invalid("body", format!("malformed JSON: {inner}"))
+        } else if let Some(unknown) = fields::unknown(&path, &inner.to_string()) {
+            unknown
+        } else if path == "." {
             EngineError::invalid("body", format!("malformed JSON: {inner}"))
         } else {
             EngineError::invalid(&path, inner.to_string())
         }
-    })
+    })?;
+    // One JSON value and nothing after it: trailing bytes are a client bug.
+    json.end()
+        .map_err(|e| EngineError::invalid("body", format!("has bytes after the JSON object: {e}")))?;
+    Ok(request)
 }
 
 async fn start_session(
@@ -142,6 +181,9 @@ async fn start_session(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
     let caller = caller(&engine, &headers).await?;
+    if let Some(refusal) = not_json(&headers) {
+        return Ok(refusal);
+    }
     let request = parse_start(body)?;
     let state = engine.start_session(&caller, request).await?;
     Ok((StatusCode::ACCEPTED, Json(views::started(&state))).into_response())
@@ -188,11 +230,12 @@ async fn list_sessions(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> ApiResult {
-    let limit = parse_number::<u32>("limit", query_map(query).get("limit"))?;
-    let (sessions, total) = engine
-        .list_sessions(&caller(&engine, &headers).await?, limit)
-        .await?;
-    Ok(Json(views::list(&sessions, total)).into_response())
+    let caller = caller(&engine, &headers).await?;
+    let query = query_map(query);
+    let limit = parse_number::<u32>("limit", query.get("limit"))?;
+    let before = query.get("before").map(String::as_str);
+    let page = engine.list_sessions(&caller, limit, before).await?;
+    Ok(Json(views::list(&page)).into_response())
 }
 
 async fn cancel_session(

@@ -71,18 +71,24 @@ fn operations(tool_ids: &[&str]) -> Value {
                         "schema": { "$ref": "#/components/schemas/StartRequest" } } } },
                     "responses": {
                         "202": json_response("Session started; tools run in the background", "Started"),
-                        "400": error_response("Invalid request; `error.details.field` names the field"),
+                        "400": error_response("Invalid request; `error.details.field` names the field (an unknown \
+                            field also gets `error.details.suggestion`, the valid field it is closest to)"),
                         "402": error_response("The balance does not cover the selected tools; \
-                            `error.details` holds `required` and `balance`")
+                            `error.details` holds `required` and `balance`"),
+                        "415": error_response("The body is not sent as JSON (Content-Type: application/json)")
                     }
                 },
                 "get": {
                     "summary": "List your sessions, newest first",
-                    "parameters": [{ "name": "limit", "in": "query", "required": false,
-                        "schema": { "type": "integer", "minimum": 1, "maximum": MAX_LIST_LIMIT, "default": DEFAULT_LIST_LIMIT } }],
+                    "parameters": [
+                        { "name": "limit", "in": "query", "required": false,
+                          "schema": { "type": "integer", "minimum": 1, "maximum": MAX_LIST_LIMIT, "default": DEFAULT_LIST_LIMIT } },
+                        { "name": "before", "in": "query", "required": false, "schema": { "type": "string" },
+                          "description": "Only sessions older than this one: the previous page's nextBefore." }
+                    ],
                     "responses": {
                         "200": json_response("The sessions", "SessionList"),
-                        "400": error_response("Invalid limit")
+                        "400": error_response("Invalid limit, or a before that is not one of your sessions")
                     }
                 }
             },
@@ -199,6 +205,7 @@ fn operations(tool_ids: &[&str]) -> Value {
                 "StartRequest": {
                     "type": "object",
                     "required": ["target"],
+                    "additionalProperties": false,
                     "properties": {
                         "target": { "$ref": "#/components/schemas/Target" },
                         "categories": { "type": "array", "items": { "enum": categories } },
@@ -274,7 +281,12 @@ fn operations(tool_ids: &[&str]) -> Value {
                         "findingsCount": { "type": "integer" },
                         "result": { "type": "object", "required": ["findings", "partial"], "properties": {
                             "outcome": { "enum": ["clean", "findings", "tool_error", "timed_out", "skipped"] },
-                            "findings": { "type": "array", "items": { "$ref": "#/components/schemas/Finding" } },
+                            "findings": { "type": "array", "items": { "$ref": "#/components/schemas/Finding" },
+                                "description": "Worst first; at most the server's cap per report" },
+                            "omitted": { "type": "object", "required": ["count", "bySeverity"],
+                                "description": "Findings past the cap: counted in findingsCount, not listed",
+                                "properties": { "count": { "type": "integer" },
+                                    "bySeverity": { "$ref": "#/components/schemas/BySeverity" } } },
                             "error": { "type": "string" }, "skipReason": { "type": "string" },
                             "partial": { "type": "boolean" },
                             "metrics": { "type": "array", "description": "Measurements beside the findings, such as http-observatory",
@@ -284,14 +296,15 @@ fn operations(tool_ids: &[&str]) -> Value {
                         "completedAt": { "type": "string", "format": "date-time" }
                     }
                 },
+                "BySeverity": { "type": "object", "properties": {
+                    "critical": { "type": "integer" }, "high": { "type": "integer" }, "medium": { "type": "integer" },
+                    "low": { "type": "integer" }, "info": { "type": "integer" } } },
                 "Summary": {
                     "type": "object",
                     "required": ["totalFindings", "bySeverity", "byCategory", "toolsRun", "toolsSkipped", "toolsFailed"],
                     "properties": {
                         "totalFindings": { "type": "integer" },
-                        "bySeverity": { "type": "object", "properties": {
-                            "critical": { "type": "integer" }, "high": { "type": "integer" }, "medium": { "type": "integer" },
-                            "low": { "type": "integer" }, "info": { "type": "integer" } } },
+                        "bySeverity": { "$ref": "#/components/schemas/BySeverity" },
                         "byCategory": { "type": "object", "additionalProperties": { "type": "integer" } },
                         "toolsRun": { "type": "integer" }, "toolsSkipped": { "type": "integer" }, "toolsFailed": { "type": "integer" }
                     }
@@ -344,7 +357,7 @@ fn operations(tool_ids: &[&str]) -> Value {
                 },
                 "SessionList": {
                     "type": "object",
-                    "required": ["sessions", "total"],
+                    "required": ["sessions", "total", "nextBefore"],
                     "properties": {
                         "sessions": { "type": "array", "items": { "type": "object",
                             "required": ["sessionId", "status", "progress", "createdAt", "completedAt"],
@@ -358,7 +371,9 @@ fn operations(tool_ids: &[&str]) -> Value {
                                 "completedAt": { "type": ["string", "null"], "format": "date-time" },
                                 "lastUpdated": { "type": "string", "format": "date-time" },
                                 "cursor": { "type": "integer" } } } },
-                        "total": { "type": "integer" }
+                        "total": { "type": "integer" },
+                        "nextBefore": { "type": ["string", "null"],
+                            "description": "Pass as `before` for the next page; null on the last page." }
                     }
                 },
                 "ToolList": {

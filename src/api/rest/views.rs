@@ -1,7 +1,7 @@
 //! The JSON shapes of the REST API, exactly as the Sessions API reference documents them, plus
 //! the additive fields (`cursor`, `scanId`, `target`, `createdAt`, ...).
 
-use crate::engine::{EngineError, ToolInfo};
+use crate::engine::{EngineError, SessionPage, ToolInfo};
 use crate::model::{Account, Event, LedgerEntry, Progress, SessionState, Summary, ToolReport, time};
 use serde_json::{Map, Value, json};
 
@@ -89,8 +89,9 @@ pub fn incremental(state: &SessionState, new_reports: &[&ToolReport]) -> Value {
 }
 
 /// `GET /api/sessions`: the list, newest first.
-pub fn list(sessions: &[std::sync::Arc<SessionState>], total: u64) -> Value {
-    let entries: Vec<Value> = sessions
+pub fn list(page: &SessionPage) -> Value {
+    let entries: Vec<Value> = page
+        .sessions
         .iter()
         .map(|s| {
             json!({
@@ -107,7 +108,7 @@ pub fn list(sessions: &[std::sync::Arc<SessionState>], total: u64) -> Value {
             })
         })
         .collect();
-    json!({ "sessions": entries, "total": total })
+    json!({ "sessions": entries, "total": page.total, "nextBefore": page.next_before })
 }
 
 /// One event of the SSE stream: the stored event plus the progress after it.
@@ -159,5 +160,10 @@ pub fn account(account: &Account, ledger: &[LedgerEntry]) -> Value {
 
 /// The error body every failing route returns.
 pub fn error(err: &EngineError) -> Value {
-    json!({ "error": { "code": err.code(), "message": err.to_string(), "details": err.details() } })
+    error_body(err.code(), &err.message(), err.details())
+}
+
+/// The error body, for errors of HTTP itself as well as the engine's.
+pub fn error_body(code: &str, message: &str, details: Value) -> Value {
+    json!({ "error": { "code": code, "message": message, "details": details } })
 }

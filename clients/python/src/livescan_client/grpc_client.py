@@ -48,6 +48,8 @@ _DEFAULT_CHANNEL_OPTIONS: list[tuple[str, object]] = [
     ("grpc.initial_reconnect_backoff_ms", 100),
     ("grpc.min_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 2000),
+    # Whatever the server sends: a session's snapshot can pass gRPC's 4 MiB default.
+    ("grpc.max_receive_message_length", -1),
 ]
 
 

@@ -135,8 +135,12 @@ class RestClient:
     def cancel(self, session_id: str) -> JSON:
         return self.request("POST", f"/api/sessions/{quote(session_id, safe='')}/cancel")
 
-    def list_sessions(self, limit: int = 20) -> JSON:
-        return self.request("GET", "/api/sessions", query={"limit": limit})
+    def list_sessions(self, limit: int = 20, before: str | None = None) -> JSON:
+        """Your sessions, newest first; pass a page's ``nextBefore`` as ``before``."""
+        query: dict[str, str | int] = {"limit": limit}
+        if before is not None:
+            query["before"] = before
+        return self.request("GET", "/api/sessions", query=query)
 
     def tools(self) -> JSON:
         return self.request("GET", "/api/tools")

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file livescan/v1/session_service.proto.
  */
 export const file_livescan_v1_session_service: GenFile = /*@__PURE__*/
-  fileDesc("CiFsaXZlc2Nhbi92MS9zZXNzaW9uX3NlcnZpY2UucHJvdG8SC2xpdmVzY2FuLnYxIjYKBlRhcmdldBILCgN1cmwYASABKAkSDAoEdXJscxgCIAMoCRIRCglkaXJlY3RvcnkYAyABKAkinQIKE1N0YXJ0U2Vzc2lvblJlcXVlc3QSIwoGdGFyZ2V0GAEgASgLMhMubGl2ZXNjYW4udjEuVGFyZ2V0EikKCmNhdGVnb3JpZXMYAiADKA4yFS5saXZlc2Nhbi52MS5DYXRlZ29yeRINCgV0b29scxgDIAMoCRIVCg1leGNsdWRlX3Rvb2xzGAQgAygJEiAKE2VuYWJsZV9pbnRlbGxpZ2VuY2UYBSABKAhIAIgBARIXCgp0aW1lb3V0X21zGAYgASgNSAGIAQESGwoObWF4X2NvbmN1cnJlbnQYByABKA1IAogBAUIWChRfZW5hYmxlX2ludGVsbGlnZW5jZUINCgtfdGltZW91dF9tc0IRCg9fbWF4X2NvbmN1cnJlbnQiYgoUU3RhcnRTZXNzaW9uUmVzcG9uc2USEgoKc2Vzc2lvbl9pZBgBIAEoCRIPCgdzY2FuX2lkGAIgASgJEiUKB3Nlc3Npb24YAyABKAsyFC5saXZlc2Nhbi52MS5TZXNzaW9uIpkBChFHZXRTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEh8KBHZpZXcYAiABKA4yES5saXZlc2Nhbi52MS5WaWV3EhYKCWFmdGVyX3NlcRgDIAEoBEgAiAEBEikKBXNpbmNlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIMCgpfYWZ0ZXJfc2VxImkKEkdldFNlc3Npb25SZXNwb25zZRIlCgdzZXNzaW9uGAEgASgLMhQubGl2ZXNjYW4udjEuU2Vzc2lvbhIsCgtuZXdfcmVwb3J0cxgCIAMoCzIXLmxpdmVzY2FuLnYxLlRvb2xSZXBvcnQiTwoTV2F0Y2hTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhYKCWFmdGVyX3NlcRgCIAEoBEgAiAEBQgwKCl9hZnRlcl9zZXEingQKFFdhdGNoU2Vzc2lvblJlc3BvbnNlEgsKA3NlcRgBIAEoBBInCghwcm9ncmVzcxgCIAEoCzIVLmxpdmVzY2FuLnYxLlByb2dyZXNzEigKCHNuYXBzaG90GAMgASgLMhQubGl2ZXNjYW4udjEuU2Vzc2lvbkgAEjYKD3Nlc3Npb25fc3RhcnRlZBgEIAEoCzIbLmxpdmVzY2FuLnYxLlNlc3Npb25TdGFydGVkSAASNgoPc2Vzc2lvbl9ydW5uaW5nGAUgASgLMhsubGl2ZXNjYW4udjEuU2Vzc2lvblJ1bm5pbmdIABIwCgx0b29sX3N0YXJ0ZWQYBiABKAsyGC5saXZlc2Nhbi52MS5Ub29sU3RhcnRlZEgAEjAKDXRvb2xfZmluaXNoZWQYByABKAsyFy5saXZlc2Nhbi52MS5Ub29sUmVwb3J0SAASOAoQc2Vzc2lvbl9maW5pc2hlZBgIIAEoCzIcLmxpdmVzY2FuLnYxLlNlc3Npb25GaW5pc2hlZEgAEisKCWhlYXJ0YmVhdBgJIAEoCzIWLmxpdmVzY2FuLnYxLkhlYXJ0YmVhdEgAEjgKEGNhbmNlbF9yZXF1ZXN0ZWQYCyABKAsyHC5saXZlc2Nhbi52MS5DYW5jZWxSZXF1ZXN0ZWRIABIoCgR0aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIHCgVldmVudCIfCg5TZXNzaW9uU3RhcnRlZBINCgV0b29scxgBIAMoCSIQCg5TZXNzaW9uUnVubmluZyIgCgtUb29sU3RhcnRlZBIRCgl0b29sX25hbWUYASABKAkimAEKD1Nlc3Npb25GaW5pc2hlZBIqCgZzdGF0dXMYASABKA4yGi5saXZlc2Nhbi52MS5TZXNzaW9uU3RhdHVzEiUKB3N1bW1hcnkYAiABKAsyFC5saXZlc2Nhbi52MS5TdW1tYXJ5Eg0KBWVycm9yGAMgASgJEiMKBnJlZnVuZBgEIAEoCzITLmxpdmVzY2FuLnYxLlJlZnVuZCIRCg9DYW5jZWxSZXF1ZXN0ZWQiCwoJSGVhcnRiZWF0IoMBCghQcm9ncmVzcxINCgV0b3RhbBgBIAEoDRIRCgljb21wbGV0ZWQYAiABKA0SDgoGZmFpbGVkGAMgASgNEg8KB3NraXBwZWQYBCABKA0SDwoHcnVubmluZxgFIAEoDRIPCgdwZW5kaW5nGAYgASgNEhIKCnBlcmNlbnRhZ2UYByABKA0i5wMKB1Nlc3Npb24SEgoKc2Vzc2lvbl9pZBgBIAEoCRIPCgdzY2FuX2lkGAIgASgJEg8KB3VzZXJfaWQYAyABKAkSKgoGc3RhdHVzGAQgASgOMhoubGl2ZXNjYW4udjEuU2Vzc2lvblN0YXR1cxInCghwcm9ncmVzcxgFIAEoCzIVLmxpdmVzY2FuLnYxLlByb2dyZXNzEi0KDHRvb2xfcmVwb3J0cxgGIAMoCzIXLmxpdmVzY2FuLnYxLlRvb2xSZXBvcnQSJQoHc3VtbWFyeRgHIAEoCzIULmxpdmVzY2FuLnYxLlN1bW1hcnkSIwoGcmVmdW5kGAggASgLMhMubGl2ZXNjYW4udjEuUmVmdW5kEg0KBWVycm9yGAkgASgJEi4KCmNyZWF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGNvbXBsZXRlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMbGFzdF91cGRhdGVkGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZjdXJzb3IYDSABKAQSIwoGdGFyZ2V0GA4gASgLMhMubGl2ZXNjYW4udjEuVGFyZ2V0IqoDCgpUb29sUmVwb3J0EhEKCXRvb2xfbmFtZRgBIAEoCRInCghjYXRlZ29yeRgCIAEoDjIVLmxpdmVzY2FuLnYxLkNhdGVnb3J5EicKBnN0YXR1cxgDIAEoDjIXLmxpdmVzY2FuLnYxLlRvb2xTdGF0dXMSJQoHb3V0Y29tZRgEIAEoDjIULmxpdmVzY2FuLnYxLk91dGNvbWUSEwoLZHVyYXRpb25fbXMYBSABKAQSFgoOZmluZGluZ3NfY291bnQYBiABKA0SJgoIZmluZGluZ3MYByADKAsyFC5saXZlc2Nhbi52MS5GaW5kaW5nEi4KCnN0YXJ0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGNvbXBsZXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFZXJyb3IYCiABKAkSEwoLc2tpcF9yZWFzb24YCyABKAkSDwoHcGFydGlhbBgMIAEoCBIkCgdtZXRyaWNzGA0gAygLMhMubGl2ZXNjYW4udjEuTWV0cmljIjIKBk1ldHJpYxIMCgRuYW1lGAEgASgJEg0KBXZhbHVlGAIgASgJEgsKA3VybBgDIAEoCSLMAQoHRmluZGluZxIPCgdydWxlX2lkGAEgASgJEicKCHNldmVyaXR5GAIgASgOMhUubGl2ZXNjYW4udjEuU2V2ZXJpdHkSFgoOb3JpZ2luYWxfbGV2ZWwYAyABKAkSDwoHbWVzc2FnZRgEIAEoCRIMCgRwYXRoGAUgASgJEgwKBGxpbmUYBiABKA0SDgoGY29sdW1uGAcgASgNEgsKA3VybBgIIAEoCRITCgtmaW5nZXJwcmludBgJIAEoCRIQCghoZWxwX3VyaRgKIAEoCSKaAgoHU3VtbWFyeRIWCg50b3RhbF9maW5kaW5ncxgBIAEoDRIQCghjcml0aWNhbBgCIAEoDRIMCgRoaWdoGAMgASgNEg4KBm1lZGl1bRgEIAEoDRILCgNsb3cYBSABKA0SDAoEaW5mbxgGIAEoDRI5CgtieV9jYXRlZ29yeRgHIAMoCzIkLmxpdmVzY2FuLnYxLlN1bW1hcnkuQnlDYXRlZ29yeUVudHJ5EhEKCXRvb2xzX3J1bhgIIAEoDRIVCg10b29sc19za2lwcGVkGAkgASgNEhQKDHRvb2xzX2ZhaWxlZBgKIAEoDRoxCg9CeUNhdGVnb3J5RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgNOgI4ASJPCgZSZWZ1bmQSGAoQcmVmdW5kZWRfY3JlZGl0cxgBIAEoBBIWCg50b29sc19yZWZ1bmRlZBgCIAMoCRITCgtuZXdfYmFsYW5jZRgDIAEoAyIkChNMaXN0U2Vzc2lvbnNSZXF1ZXN0Eg0KBWxpbWl0GAEgASgNIk0KFExpc3RTZXNzaW9uc1Jlc3BvbnNlEiYKCHNlc3Npb25zGAEgAygLMhQubGl2ZXNjYW4udjEuU2Vzc2lvbhINCgV0b3RhbBgCIAEoDSIqChRDYW5jZWxTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIj4KFUNhbmNlbFNlc3Npb25SZXNwb25zZRIlCgdzZXNzaW9uGAEgASgLMhQubGl2ZXNjYW4udjEuU2Vzc2lvbiISChBMaXN0VG9vbHNSZXF1ZXN0IjUKEUxpc3RUb29sc1Jlc3BvbnNlEiAKBXRvb2xzGAEgAygLMhEubGl2ZXNjYW4udjEuVG9vbCKXAgoEVG9vbBIKCgJpZBgBIAEoCRInCghjYXRlZ29yeRgCIAEoDjIVLmxpdmVzY2FuLnYxLkNhdGVnb3J5Eg8KB3RhcmdldHMYAyADKAkSEQoJYXZhaWxhYmxlGAQgASgIEhoKEnVuYXZhaWxhYmxlX3JlYXNvbhgFIAEoCRIUCgxpbnN0YWxsX2hpbnQYBiABKAkSDAoEY29zdBgHIAEoDRIPCgdzdW1tYXJ5GAggASgJEhUKDWNpcmN1aXRfc3RhdGUYCSABKAkSGAoQY2lyY3VpdF9mYWlsdXJlcxgKIAEoDRI0ChBjaXJjdWl0X3JldHJ5X2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCITChFHZXRBY2NvdW50UmVxdWVzdCJuChJHZXRBY2NvdW50UmVzcG9uc2USDwoHdXNlcl9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEg8KB2JhbGFuY2UYAyABKAMSKAoGbGVkZ2VyGAQgAygLMhgubGl2ZXNjYW4udjEuTGVkZ2VyRW50cnkisQEKC0xlZGdlckVudHJ5EgoKAmlkGAEgASgDEiYKAmF0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgRraW5kGAMgASgOMhcubGl2ZXNjYW4udjEuTGVkZ2VyS2luZBIOCgZhbW91bnQYBCABKAMSFQoNYmFsYW5jZV9hZnRlchgFIAEoAxISCgpzZXNzaW9uX2lkGAYgASgJEgwKBG5vdGUYByABKAkqjAEKCENhdGVnb3J5EhgKFENBVEVHT1JZX1VOU1BFQ0lGSUVEEAASFQoRQ0FURUdPUllfU0VDVVJJVFkQARIZChVDQVRFR09SWV9DT0RFX1FVQUxJVFkQAhIaChZDQVRFR09SWV9BQ0NFU1NJQklMSVRZEAMSGAoUQ0FURUdPUllfUEVSRk9STUFOQ0UQBCrfAQoNU2Vzc2lvblN0YXR1cxIeChpTRVNTSU9OX1NUQVRVU19VTlNQRUNJRklFRBAAEh8KG1NFU1NJT05fU1RBVFVTX0lOSVRJQUxJWklORxABEhoKFlNFU1NJT05fU1RBVFVTX1JVTk5JTkcQAhIcChhTRVNTSU9OX1NUQVRVU19DT01QTEVURUQQAxIaChZTRVNTSU9OX1NUQVRVU19QQVJUSUFMEAQSGQoVU0VTU0lPTl9TVEFUVVNfRkFJTEVEEAUSHAoYU0VTU0lPTl9TVEFUVVNfQ0FOQ0VMTEVEEAYqpwEKClRvb2xTdGF0dXMSGwoXVE9PTF9TVEFUVVNfVU5TUEVDSUZJRUQQABIXChNUT09MX1NUQVRVU19QRU5ESU5HEAESFwoTVE9PTF9TVEFUVVNfUlVOTklORxACEhkKFVRPT0xfU1RBVFVTX0NPTVBMRVRFRBADEhYKElRPT0xfU1RBVFVTX0ZBSUxFRBAEEhcKE1RPT0xfU1RBVFVTX1NLSVBQRUQQBSqPAQoHT3V0Y29tZRIXChNPVVRDT01FX1VOU1BFQ0lGSUVEEAASEQoNT1VUQ09NRV9DTEVBThABEhQKEE9VVENPTUVfRklORElOR1MQAhIWChJPVVRDT01FX1RPT0xfRVJST1IQAxIVChFPVVRDT01FX1RJTUVEX09VVBAEEhMKD09VVENPTUVfU0tJUFBFRBAFKogBCghTZXZlcml0eRIYChRTRVZFUklUWV9VTlNQRUNJRklFRBAAEhUKEVNFVkVSSVRZX0NSSVRJQ0FMEAESEQoNU0VWRVJJVFlfSElHSBACEhMKD1NFVkVSSVRZX01FRElVTRADEhAKDFNFVkVSSVRZX0xPVxAEEhEKDVNFVkVSSVRZX0lORk8QBSpUCgRWaWV3EhQKEFZJRVdfVU5TUEVDSUZJRUQQABINCglWSUVXX0ZVTEwQARIRCg1WSUVXX1BST0dSRVNTEAISFAoQVklFV19JTkNSRU1FTlRBTBADKnEKCkxlZGdlcktpbmQSGwoXTEVER0VSX0tJTkRfVU5TUEVDSUZJRUQQABIVChFMRURHRVJfS0lORF9HUkFOVBABEhcKE0xFREdFUl9LSU5EX1JFU0VSVkUQAhIWChJMRURHRVJfS0lORF9SRUZVTkQQAzLTBAoOU2Vzc2lvblNlcnZpY2USUwoMU3RhcnRTZXNzaW9uEiAubGl2ZXNjYW4udjEuU3RhcnRTZXNzaW9uUmVxdWVzdBohLmxpdmVzY2FuLnYxLlN0YXJ0U2Vzc2lvblJlc3BvbnNlEk0KCkdldFNlc3Npb24SHi5saXZlc2Nhbi52MS5HZXRTZXNzaW9uUmVxdWVzdBofLmxpdmVzY2FuLnYxLkdldFNlc3Npb25SZXNwb25zZRJVCgxXYXRjaFNlc3Npb24SIC5saXZlc2Nhbi52MS5XYXRjaFNlc3Npb25SZXF1ZXN0GiEubGl2ZXNjYW4udjEuV2F0Y2hTZXNzaW9uUmVzcG9uc2UwARJTCgxMaXN0U2Vzc2lvbnMSIC5saXZlc2Nhbi52MS5MaXN0U2Vzc2lvbnNSZXF1ZXN0GiEubGl2ZXNjYW4udjEuTGlzdFNlc3Npb25zUmVzcG9uc2USVgoNQ2FuY2VsU2Vzc2lvbhIhLmxpdmVzY2FuLnYxLkNhbmNlbFNlc3Npb25SZXF1ZXN0GiIubGl2ZXNjYW4udjEuQ2FuY2VsU2Vzc2lvblJlc3BvbnNlEkoKCUxpc3RUb29scxIdLmxpdmVzY2FuLnYxLkxpc3RUb29sc1JlcXVlc3QaHi5saXZlc2Nhbi52MS5MaXN0VG9vbHNSZXNwb25zZRJNCgpHZXRBY2NvdW50Eh4ubGl2ZXNjYW4udjEuR2V0QWNjb3VudFJlcXVlc3QaHy5saXZlc2Nhbi52MS5HZXRBY2NvdW50UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("CiFsaXZlc2Nhbi92MS9zZXNzaW9uX3NlcnZpY2UucHJvdG8SC2xpdmVzY2FuLnYxIjYKBlRhcmdldBILCgN1cmwYASABKAkSDAoEdXJscxgCIAMoCRIRCglkaXJlY3RvcnkYAyABKAkinQIKE1N0YXJ0U2Vzc2lvblJlcXVlc3QSIwoGdGFyZ2V0GAEgASgLMhMubGl2ZXNjYW4udjEuVGFyZ2V0EikKCmNhdGVnb3JpZXMYAiADKA4yFS5saXZlc2Nhbi52MS5DYXRlZ29yeRINCgV0b29scxgDIAMoCRIVCg1leGNsdWRlX3Rvb2xzGAQgAygJEiAKE2VuYWJsZV9pbnRlbGxpZ2VuY2UYBSABKAhIAIgBARIXCgp0aW1lb3V0X21zGAYgASgNSAGIAQESGwoObWF4X2NvbmN1cnJlbnQYByABKA1IAogBAUIWChRfZW5hYmxlX2ludGVsbGlnZW5jZUINCgtfdGltZW91dF9tc0IRCg9fbWF4X2NvbmN1cnJlbnQiYgoUU3RhcnRTZXNzaW9uUmVzcG9uc2USEgoKc2Vzc2lvbl9pZBgBIAEoCRIPCgdzY2FuX2lkGAIgASgJEiUKB3Nlc3Npb24YAyABKAsyFC5saXZlc2Nhbi52MS5TZXNzaW9uIpkBChFHZXRTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEh8KBHZpZXcYAiABKA4yES5saXZlc2Nhbi52MS5WaWV3EhYKCWFmdGVyX3NlcRgDIAEoBEgAiAEBEikKBXNpbmNlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIMCgpfYWZ0ZXJfc2VxImkKEkdldFNlc3Npb25SZXNwb25zZRIlCgdzZXNzaW9uGAEgASgLMhQubGl2ZXNjYW4udjEuU2Vzc2lvbhIsCgtuZXdfcmVwb3J0cxgCIAMoCzIXLmxpdmVzY2FuLnYxLlRvb2xSZXBvcnQiTwoTV2F0Y2hTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhYKCWFmdGVyX3NlcRgCIAEoBEgAiAEBQgwKCl9hZnRlcl9zZXEingQKFFdhdGNoU2Vzc2lvblJlc3BvbnNlEgsKA3NlcRgBIAEoBBInCghwcm9ncmVzcxgCIAEoCzIVLmxpdmVzY2FuLnYxLlByb2dyZXNzEigKCHNuYXBzaG90GAMgASgLMhQubGl2ZXNjYW4udjEuU2Vzc2lvbkgAEjYKD3Nlc3Npb25fc3RhcnRlZBgEIAEoCzIbLmxpdmVzY2FuLnYxLlNlc3Npb25TdGFydGVkSAASNgoPc2Vzc2lvbl9ydW5uaW5nGAUgASgLMhsubGl2ZXNjYW4udjEuU2Vzc2lvblJ1bm5pbmdIABIwCgx0b29sX3N0YXJ0ZWQYBiABKAsyGC5saXZlc2Nhbi52MS5Ub29sU3RhcnRlZEgAEjAKDXRvb2xfZmluaXNoZWQYByABKAsyFy5saXZlc2Nhbi52MS5Ub29sUmVwb3J0SAASOAoQc2Vzc2lvbl9maW5pc2hlZBgIIAEoCzIcLmxpdmVzY2FuLnYxLlNlc3Npb25GaW5pc2hlZEgAEisKCWhlYXJ0YmVhdBgJIAEoCzIWLmxpdmVzY2FuLnYxLkhlYXJ0YmVhdEgAEjgKEGNhbmNlbF9yZXF1ZXN0ZWQYCyABKAsyHC5saXZlc2Nhbi52MS5DYW5jZWxSZXF1ZXN0ZWRIABIoCgR0aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIHCgVldmVudCIfCg5TZXNzaW9uU3RhcnRlZBINCgV0b29scxgBIAMoCSIQCg5TZXNzaW9uUnVubmluZyIgCgtUb29sU3RhcnRlZBIRCgl0b29sX25hbWUYASABKAkimAEKD1Nlc3Npb25GaW5pc2hlZBIqCgZzdGF0dXMYASABKA4yGi5saXZlc2Nhbi52MS5TZXNzaW9uU3RhdHVzEiUKB3N1bW1hcnkYAiABKAsyFC5saXZlc2Nhbi52MS5TdW1tYXJ5Eg0KBWVycm9yGAMgASgJEiMKBnJlZnVuZBgEIAEoCzITLmxpdmVzY2FuLnYxLlJlZnVuZCIRCg9DYW5jZWxSZXF1ZXN0ZWQiCwoJSGVhcnRiZWF0IoMBCghQcm9ncmVzcxINCgV0b3RhbBgBIAEoDRIRCgljb21wbGV0ZWQYAiABKA0SDgoGZmFpbGVkGAMgASgNEg8KB3NraXBwZWQYBCABKA0SDwoHcnVubmluZxgFIAEoDRIPCgdwZW5kaW5nGAYgASgNEhIKCnBlcmNlbnRhZ2UYByABKA0i5wMKB1Nlc3Npb24SEgoKc2Vzc2lvbl9pZBgBIAEoCRIPCgdzY2FuX2lkGAIgASgJEg8KB3VzZXJfaWQYAyABKAkSKgoGc3RhdHVzGAQgASgOMhoubGl2ZXNjYW4udjEuU2Vzc2lvblN0YXR1cxInCghwcm9ncmVzcxgFIAEoCzIVLmxpdmVzY2FuLnYxLlByb2dyZXNzEi0KDHRvb2xfcmVwb3J0cxgGIAMoCzIXLmxpdmVzY2FuLnYxLlRvb2xSZXBvcnQSJQoHc3VtbWFyeRgHIAEoCzIULmxpdmVzY2FuLnYxLlN1bW1hcnkSIwoGcmVmdW5kGAggASgLMhMubGl2ZXNjYW4udjEuUmVmdW5kEg0KBWVycm9yGAkgASgJEi4KCmNyZWF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGNvbXBsZXRlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMbGFzdF91cGRhdGVkGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZjdXJzb3IYDSABKAQSIwoGdGFyZ2V0GA4gASgLMhMubGl2ZXNjYW4udjEuVGFyZ2V0ItEDCgpUb29sUmVwb3J0EhEKCXRvb2xfbmFtZRgBIAEoCRInCghjYXRlZ29yeRgCIAEoDjIVLmxpdmVzY2FuLnYxLkNhdGVnb3J5EicKBnN0YXR1cxgDIAEoDjIXLmxpdmVzY2FuLnYxLlRvb2xTdGF0dXMSJQoHb3V0Y29tZRgEIAEoDjIULmxpdmVzY2FuLnYxLk91dGNvbWUSEwoLZHVyYXRpb25fbXMYBSABKAQSFgoOZmluZGluZ3NfY291bnQYBiABKA0SJgoIZmluZGluZ3MYByADKAsyFC5saXZlc2Nhbi52MS5GaW5kaW5nEi4KCnN0YXJ0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGNvbXBsZXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFZXJyb3IYCiABKAkSEwoLc2tpcF9yZWFzb24YCyABKAkSDwoHcGFydGlhbBgMIAEoCBIkCgdtZXRyaWNzGA0gAygLMhMubGl2ZXNjYW4udjEuTWV0cmljEiUKB29taXR0ZWQYDiABKAsyFC5saXZlc2Nhbi52MS5PbWl0dGVkImMKB09taXR0ZWQSDQoFY291bnQYASABKA0SEAoIY3JpdGljYWwYAiABKA0SDAoEaGlnaBgDIAEoDRIOCgZtZWRpdW0YBCABKA0SCwoDbG93GAUgASgNEgwKBGluZm8YBiABKA0iMgoGTWV0cmljEgwKBG5hbWUYASABKAkSDQoFdmFsdWUYAiABKAkSCwoDdXJsGAMgASgJIswBCgdGaW5kaW5nEg8KB3J1bGVfaWQYASABKAkSJwoIc2V2ZXJpdHkYAiABKA4yFS5saXZlc2Nhbi52MS5TZXZlcml0eRIWCg5vcmlnaW5hbF9sZXZlbBgDIAEoCRIPCgdtZXNzYWdlGAQgASgJEgwKBHBhdGgYBSABKAkSDAoEbGluZRgGIAEoDRIOCgZjb2x1bW4YByABKA0SCwoDdXJsGAggASgJEhMKC2ZpbmdlcnByaW50GAkgASgJEhAKCGhlbHBfdXJpGAogASgJIpoCCgdTdW1tYXJ5EhYKDnRvdGFsX2ZpbmRpbmdzGAEgASgNEhAKCGNyaXRpY2FsGAIgASgNEgwKBGhpZ2gYAyABKA0SDgoGbWVkaXVtGAQgASgNEgsKA2xvdxgFIAEoDRIMCgRpbmZvGAYgASgNEjkKC2J5X2NhdGVnb3J5GAcgAygLMiQubGl2ZXNjYW4udjEuU3VtbWFyeS5CeUNhdGVnb3J5RW50cnkSEQoJdG9vbHNfcnVuGAggASgNEhUKDXRvb2xzX3NraXBwZWQYCSABKA0SFAoMdG9vbHNfZmFpbGVkGAogASgNGjEKD0J5Q2F0ZWdvcnlFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKA06AjgBIk8KBlJlZnVuZBIYChByZWZ1bmRlZF9jcmVkaXRzGAEgASgEEhYKDnRvb2xzX3JlZnVuZGVkGAIgAygJEhMKC25ld19iYWxhbmNlGAMgASgDIjQKE0xpc3RTZXNzaW9uc1JlcXVlc3QSDQoFbGltaXQYASABKA0SDgoGYmVmb3JlGAIgASgJImIKFExpc3RTZXNzaW9uc1Jlc3BvbnNlEiYKCHNlc3Npb25zGAEgAygLMhQubGl2ZXNjYW4udjEuU2Vzc2lvbhINCgV0b3RhbBgCIAEoDRITCgtuZXh0X2JlZm9yZRgDIAEoCSIqChRDYW5jZWxTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIj4KFUNhbmNlbFNlc3Npb25SZXNwb25zZRIlCgdzZXNzaW9uGAEgASgLMhQubGl2ZXNjYW4udjEuU2Vzc2lvbiISChBMaXN0VG9vbHNSZXF1ZXN0IjUKEUxpc3RUb29sc1Jlc3BvbnNlEiAKBXRvb2xzGAEgAygLMhEubGl2ZXNjYW4udjEuVG9vbCKXAgoEVG9vbBIKCgJpZBgBIAEoCRInCghjYXRlZ29yeRgCIAEoDjIVLmxpdmVzY2FuLnYxLkNhdGVnb3J5Eg8KB3RhcmdldHMYAyADKAkSEQoJYXZhaWxhYmxlGAQgASgIEhoKEnVuYXZhaWxhYmxlX3JlYXNvbhgFIAEoCRIUCgxpbnN0YWxsX2hpbnQYBiABKAkSDAoEY29zdBgHIAEoDRIPCgdzdW1tYXJ5GAggASgJEhUKDWNpcmN1aXRfc3RhdGUYCSABKAkSGAoQY2lyY3VpdF9mYWlsdXJlcxgKIAEoDRI0ChBjaXJjdWl0X3JldHJ5X2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCITChFHZXRBY2NvdW50UmVxdWVzdCJuChJHZXRBY2NvdW50UmVzcG9uc2USDwoHdXNlcl9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEg8KB2JhbGFuY2UYAyABKAMSKAoGbGVkZ2VyGAQgAygLMhgubGl2ZXNjYW4udjEuTGVkZ2VyRW50cnkisQEKC0xlZGdlckVudHJ5EgoKAmlkGAEgASgDEiYKAmF0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgRraW5kGAMgASgOMhcubGl2ZXNjYW4udjEuTGVkZ2VyS2luZBIOCgZhbW91bnQYBCABKAMSFQoNYmFsYW5jZV9hZnRlchgFIAEoAxISCgpzZXNzaW9uX2lkGAYgASgJEgwKBG5vdGUYByABKAkqjAEKCENhdGVnb3J5EhgKFENBVEVHT1JZX1VOU1BFQ0lGSUVEEAASFQoRQ0FURUdPUllfU0VDVVJJVFkQARIZChVDQVRFR09SWV9DT0RFX1FVQUxJVFkQAhIaChZDQVRFR09SWV9BQ0NFU1NJQklMSVRZEAMSGAoUQ0FURUdPUllfUEVSRk9STUFOQ0UQBCrfAQoNU2Vzc2lvblN0YXR1cxIeChpTRVNTSU9OX1NUQVRVU19VTlNQRUNJRklFRBAAEh8KG1NFU1NJT05fU1RBVFVTX0lOSVRJQUxJWklORxABEhoKFlNFU1NJT05fU1RBVFVTX1JVTk5JTkcQAhIcChhTRVNTSU9OX1NUQVRVU19DT01QTEVURUQQAxIaChZTRVNTSU9OX1NUQVRVU19QQVJUSUFMEAQSGQoVU0VTU0lPTl9TVEFUVVNfRkFJTEVEEAUSHAoYU0VTU0lPTl9TVEFUVVNfQ0FOQ0VMTEVEEAYqpwEKClRvb2xTdGF0dXMSGwoXVE9PTF9TVEFUVVNfVU5TUEVDSUZJRUQQABIXChNUT09MX1NUQVRVU19QRU5ESU5HEAESFwoTVE9PTF9TVEFUVVNfUlVOTklORxACEhkKFVRPT0xfU1RBVFVTX0NPTVBMRVRFRBADEhYKElRPT0xfU1RBVFVTX0ZBSUxFRBAEEhcKE1RPT0xfU1RBVFVTX1NLSVBQRUQQBSqPAQoHT3V0Y29tZRIXChNPVVRDT01FX1VOU1BFQ0lGSUVEEAASEQoNT1VUQ09NRV9DTEVBThABEhQKEE9VVENPTUVfRklORElOR1MQAhIWChJPVVRDT01FX1RPT0xfRVJST1IQAxIVChFPVVRDT01FX1RJTUVEX09VVBAEEhMKD09VVENPTUVfU0tJUFBFRBAFKogBCghTZXZlcml0eRIYChRTRVZFUklUWV9VTlNQRUNJRklFRBAAEhUKEVNFVkVSSVRZX0NSSVRJQ0FMEAESEQoNU0VWRVJJVFlfSElHSBACEhMKD1NFVkVSSVRZX01FRElVTRADEhAKDFNFVkVSSVRZX0xPVxAEEhEKDVNFVkVSSVRZX0lORk8QBSpUCgRWaWV3EhQKEFZJRVdfVU5TUEVDSUZJRUQQABINCglWSUVXX0ZVTEwQARIRCg1WSUVXX1BST0dSRVNTEAISFAoQVklFV19JTkNSRU1FTlRBTBADKnEKCkxlZGdlcktpbmQSGwoXTEVER0VSX0tJTkRfVU5TUEVDSUZJRUQQABIVChFMRURHRVJfS0lORF9HUkFOVBABEhcKE0xFREdFUl9LSU5EX1JFU0VSVkUQAhIWChJMRURHRVJfS0lORF9SRUZVTkQQAzLTBAoOU2Vzc2lvblNlcnZpY2USUwoMU3RhcnRTZXNzaW9uEiAubGl2ZXNjYW4udjEuU3RhcnRTZXNzaW9uUmVxdWVzdBohLmxpdmVzY2FuLnYxLlN0YXJ0U2Vzc2lvblJlc3BvbnNlEk0KCkdldFNlc3Npb24SHi5saXZlc2Nhbi52MS5HZXRTZXNzaW9uUmVxdWVzdBofLmxpdmVzY2FuLnYxLkdldFNlc3Npb25SZXNwb25zZRJVCgxXYXRjaFNlc3Npb24SIC5saXZlc2Nhbi52MS5XYXRjaFNlc3Npb25SZXF1ZXN0GiEubGl2ZXNjYW4udjEuV2F0Y2hTZXNzaW9uUmVzcG9uc2UwARJTCgxMaXN0U2Vzc2lvbnMSIC5saXZlc2Nhbi52MS5MaXN0U2Vzc2lvbnNSZXF1ZXN0GiEubGl2ZXNjYW4udjEuTGlzdFNlc3Npb25zUmVzcG9uc2USVgoNQ2FuY2VsU2Vzc2lvbhIhLmxpdmVzY2FuLnYxLkNhbmNlbFNlc3Npb25SZXF1ZXN0GiIubGl2ZXNjYW4udjEuQ2FuY2VsU2Vzc2lvblJlc3BvbnNlEkoKCUxpc3RUb29scxIdLmxpdmVzY2FuLnYxLkxpc3RUb29sc1JlcXVlc3QaHi5saXZlc2Nhbi52MS5MaXN0VG9vbHNSZXNwb25zZRJNCgpHZXRBY2NvdW50Eh4ubGl2ZXNjYW4udjEuR2V0QWNjb3VudFJlcXVlc3QaHy5saXZlc2Nhbi52MS5HZXRBY2NvdW50UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * Target is what to scan. Exactly one of the three fields must be set.
@@ -704,14 +704,14 @@ export type ToolReport = Message<"livescan.v1.ToolReport"> & {
   durationMs: bigint;
 
   /**
-   * Number of findings.
+   * Number of findings, listed or omitted.
    *
    * @generated from field: uint32 findings_count = 6;
    */
   findingsCount: number;
 
   /**
-   * The findings.
+   * The findings, worst first; at most the server's cap per report.
    *
    * @generated from field: repeated livescan.v1.Finding findings = 7;
    */
@@ -758,6 +758,13 @@ export type ToolReport = Message<"livescan.v1.ToolReport"> & {
    * @generated from field: repeated livescan.v1.Metric metrics = 13;
    */
   metrics: Metric[];
+
+  /**
+   * Findings past the server's cap per report: counted, not listed.
+   *
+   * @generated from field: livescan.v1.Omitted omitted = 14;
+   */
+  omitted?: Omitted | undefined;
 };
 
 /**
@@ -766,6 +773,62 @@ export type ToolReport = Message<"livescan.v1.ToolReport"> & {
  */
 export const ToolReportSchema: GenMessage<ToolReport> = /*@__PURE__*/
   messageDesc(file_livescan_v1_session_service, 15);
+
+/**
+ * Omitted counts the findings a report does not list.
+ *
+ * @generated from message livescan.v1.Omitted
+ */
+export type Omitted = Message<"livescan.v1.Omitted"> & {
+  /**
+   * How many.
+   *
+   * @generated from field: uint32 count = 1;
+   */
+  count: number;
+
+  /**
+   * Of them, with severity critical.
+   *
+   * @generated from field: uint32 critical = 2;
+   */
+  critical: number;
+
+  /**
+   * Of them, with severity high.
+   *
+   * @generated from field: uint32 high = 3;
+   */
+  high: number;
+
+  /**
+   * Of them, with severity medium.
+   *
+   * @generated from field: uint32 medium = 4;
+   */
+  medium: number;
+
+  /**
+   * Of them, with severity low.
+   *
+   * @generated from field: uint32 low = 5;
+   */
+  low: number;
+
+  /**
+   * Of them, with severity info.
+   *
+   * @generated from field: uint32 info = 6;
+   */
+  info: number;
+};
+
+/**
+ * Describes the message livescan.v1.Omitted.
+ * Use `create(OmittedSchema)` to create a new message.
+ */
+export const OmittedSchema: GenMessage<Omitted> = /*@__PURE__*/
+  messageDesc(file_livescan_v1_session_service, 16);
 
 /**
  * Metric is one measurement a tool reports.
@@ -800,7 +863,7 @@ export type Metric = Message<"livescan.v1.Metric"> & {
  * Use `create(MetricSchema)` to create a new message.
  */
 export const MetricSchema: GenMessage<Metric> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 16);
+  messageDesc(file_livescan_v1_session_service, 17);
 
 /**
  * Finding is one problem a tool found.
@@ -884,7 +947,7 @@ export type Finding = Message<"livescan.v1.Finding"> & {
  * Use `create(FindingSchema)` to create a new message.
  */
 export const FindingSchema: GenMessage<Finding> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 17);
+  messageDesc(file_livescan_v1_session_service, 18);
 
 /**
  * Summary totals the findings of a session.
@@ -968,7 +1031,7 @@ export type Summary = Message<"livescan.v1.Summary"> & {
  * Use `create(SummarySchema)` to create a new message.
  */
 export const SummarySchema: GenMessage<Summary> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 18);
+  messageDesc(file_livescan_v1_session_service, 19);
 
 /**
  * Refund lists the credits returned when a session ended.
@@ -1003,7 +1066,7 @@ export type Refund = Message<"livescan.v1.Refund"> & {
  * Use `create(RefundSchema)` to create a new message.
  */
 export const RefundSchema: GenMessage<Refund> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 19);
+  messageDesc(file_livescan_v1_session_service, 20);
 
 /**
  * ListSessionsRequest pages through the caller's sessions.
@@ -1017,6 +1080,13 @@ export type ListSessionsRequest = Message<"livescan.v1.ListSessionsRequest"> & {
    * @generated from field: uint32 limit = 1;
    */
   limit: number;
+
+  /**
+   * Only sessions older than this one (a previous page's next_before).
+   *
+   * @generated from field: string before = 2;
+   */
+  before: string;
 };
 
 /**
@@ -1024,7 +1094,7 @@ export type ListSessionsRequest = Message<"livescan.v1.ListSessionsRequest"> & {
  * Use `create(ListSessionsRequestSchema)` to create a new message.
  */
 export const ListSessionsRequestSchema: GenMessage<ListSessionsRequest> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 20);
+  messageDesc(file_livescan_v1_session_service, 21);
 
 /**
  * ListSessionsResponse holds the newest sessions first.
@@ -1045,6 +1115,13 @@ export type ListSessionsResponse = Message<"livescan.v1.ListSessionsResponse"> &
    * @generated from field: uint32 total = 2;
    */
   total: number;
+
+  /**
+   * Pass as `before` for the next page; empty on the last page.
+   *
+   * @generated from field: string next_before = 3;
+   */
+  nextBefore: string;
 };
 
 /**
@@ -1052,7 +1129,7 @@ export type ListSessionsResponse = Message<"livescan.v1.ListSessionsResponse"> &
  * Use `create(ListSessionsResponseSchema)` to create a new message.
  */
 export const ListSessionsResponseSchema: GenMessage<ListSessionsResponse> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 21);
+  messageDesc(file_livescan_v1_session_service, 22);
 
 /**
  * CancelSessionRequest names the session to cancel.
@@ -1073,7 +1150,7 @@ export type CancelSessionRequest = Message<"livescan.v1.CancelSessionRequest"> &
  * Use `create(CancelSessionRequestSchema)` to create a new message.
  */
 export const CancelSessionRequestSchema: GenMessage<CancelSessionRequest> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 22);
+  messageDesc(file_livescan_v1_session_service, 23);
 
 /**
  * CancelSessionResponse returns the session after the cancel was recorded.
@@ -1094,7 +1171,7 @@ export type CancelSessionResponse = Message<"livescan.v1.CancelSessionResponse">
  * Use `create(CancelSessionResponseSchema)` to create a new message.
  */
 export const CancelSessionResponseSchema: GenMessage<CancelSessionResponse> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 23);
+  messageDesc(file_livescan_v1_session_service, 24);
 
 /**
  * ListToolsRequest has no parameters.
@@ -1109,7 +1186,7 @@ export type ListToolsRequest = Message<"livescan.v1.ListToolsRequest"> & {
  * Use `create(ListToolsRequestSchema)` to create a new message.
  */
 export const ListToolsRequestSchema: GenMessage<ListToolsRequest> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 24);
+  messageDesc(file_livescan_v1_session_service, 25);
 
 /**
  * ListToolsResponse is the catalog.
@@ -1130,7 +1207,7 @@ export type ListToolsResponse = Message<"livescan.v1.ListToolsResponse"> & {
  * Use `create(ListToolsResponseSchema)` to create a new message.
  */
 export const ListToolsResponseSchema: GenMessage<ListToolsResponse> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 25);
+  messageDesc(file_livescan_v1_session_service, 26);
 
 /**
  * Tool describes one catalog entry.
@@ -1222,7 +1299,7 @@ export type Tool = Message<"livescan.v1.Tool"> & {
  * Use `create(ToolSchema)` to create a new message.
  */
 export const ToolSchema: GenMessage<Tool> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 26);
+  messageDesc(file_livescan_v1_session_service, 27);
 
 /**
  * GetAccountRequest has no parameters: the account is the caller's.
@@ -1237,7 +1314,7 @@ export type GetAccountRequest = Message<"livescan.v1.GetAccountRequest"> & {
  * Use `create(GetAccountRequestSchema)` to create a new message.
  */
 export const GetAccountRequestSchema: GenMessage<GetAccountRequest> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 27);
+  messageDesc(file_livescan_v1_session_service, 28);
 
 /**
  * GetAccountResponse is the caller's account.
@@ -1279,7 +1356,7 @@ export type GetAccountResponse = Message<"livescan.v1.GetAccountResponse"> & {
  * Use `create(GetAccountResponseSchema)` to create a new message.
  */
 export const GetAccountResponseSchema: GenMessage<GetAccountResponse> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 28);
+  messageDesc(file_livescan_v1_session_service, 29);
 
 /**
  * LedgerEntry is one change of a balance.
@@ -1342,7 +1419,7 @@ export type LedgerEntry = Message<"livescan.v1.LedgerEntry"> & {
  * Use `create(LedgerEntrySchema)` to create a new message.
  */
 export const LedgerEntrySchema: GenMessage<LedgerEntry> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 29);
+  messageDesc(file_livescan_v1_session_service, 30);
 
 /**
  * Category groups tools by what they look for.
