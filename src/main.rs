@@ -5,6 +5,18 @@
 
 mod cli;
 
+/// jemalloc, not the system allocator: a server that builds and drops large
+/// reports for many watchers gives the memory back to the system after a
+/// burst (glibc's per-thread arenas keep most of it), and fragments less.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc's options: a background thread returns memory freed more than a
+/// second ago, instead of waiting for the next allocation to notice.
+#[allow(non_upper_case_globals)]
+#[unsafe(export_name = "_rjem_malloc_conf")]
+pub static malloc_conf: &[u8] = b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:1000\0";
+
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use cli::console::{Console, FailOn, Update};
@@ -97,8 +109,10 @@ struct ServeArgs {
     /// Allow URL targets on loopback, private and link-local addresses.
     #[arg(long)]
     allow_private_targets: bool,
-    /// Tools running at once across all sessions.
-    #[arg(long, default_value_t = 16)]
+    /// How much tool work runs at once across all sessions, in native
+    /// analyzers: a scanner process counts 2, semgrep and checkov 4.
+    /// Default: 4 per core.
+    #[arg(long, default_value_t = livescan::engine::slots::default_capacity())]
     max_running_tools: usize,
     /// Also trust this certificate authority (PEM) for URL targets, e.g. a
     /// company's internal CA (repeatable).
@@ -112,6 +126,10 @@ struct ServeArgs {
     /// that runs out fails with that reason (and is refunded).
     #[arg(long, default_value_t = livescan::tools::workspace::DEFAULT_CHILD_MEMORY / 1024 / 1024)]
     tool_memory_mb: u64,
+    /// Log lines as `text` or `json` (one object per line, with the request
+    /// id, session and tool of each line). RUST_LOG sets what is logged.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     /// On SIGTERM or SIGINT, how long to wait for streams to end and tools
     /// to stop before exiting anyway, e.g. `10s`.
     #[arg(long, default_value = "10s", value_parser = parse_interval)]
@@ -182,6 +200,13 @@ struct ScanArgs {
     output: Option<PathBuf>,
 }
 
+/// How the server writes its log lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Format {
     Text,
@@ -224,18 +249,26 @@ fn main() -> ExitCode {
         }
     }
     // The server logs its work; the console commands keep stderr for problems.
-    let default_filter = match cli.command {
-        Command::Serve(_) => "info,sqlx=warn,tower_http=warn",
-        Command::Scan(_) | Command::Tools(_) | Command::Keys(_) | Command::Credits(_) => "warn",
+    // RUST_LOG replaces the default filter (see the README).
+    let (default_filter, format) = match &cli.command {
+        Command::Serve(args) => ("info,sqlx=warn,tower_http=warn", args.log_format),
+        Command::Scan(_) | Command::Tools(_) | Command::Keys(_) | Command::Credits(_) => {
+            ("warn", LogFormat::Text)
+        }
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(cli::console::colours_wanted(std::io::stderr().is_terminal()))
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        // One JSON object per line, with the fields of every enclosing span
+        // (request id, session, tool), for log collectors.
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+        LogFormat::Text => logs
+            .with_ansi(cli::console::colours_wanted(std::io::stderr().is_terminal()))
+            .init(),
+    }
     // A tool that panics becomes a failed report; log the panic as one line
     // instead of letting it spill a backtrace over the console.
     std::panic::set_hook(Box::new(|panic| tracing::error!("{panic}")));

@@ -12,13 +12,32 @@ use std::future::Future;
 use tokio::net::TcpListener;
 
 /// The whole HTTP application: gRPC services, REST routes, and a JSON 404.
+/// Every request gets an id (`x-request-id`, kept from the client when it
+/// sends a short one, echoed in the response) and a span that puts it on
+/// every log line the request causes.
 pub fn app(engine: Engine) -> axum::Router {
+    use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
     grpc::router(engine.clone())
         .merge(rest::router(engine))
         .fallback(rest::not_found)
         .method_not_allowed_fallback(limits::method_not_allowed)
         .layer(axum::middleware::from_fn(limits::head_within_limits))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// The span of one request: its id, method and path (never its query or
+/// headers, which may hold secrets).
+fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let id = crate::model::text::bounded(id, 64);
+    let path = crate::model::text::bounded(request.uri().path(), 256);
+    tracing::info_span!("request", request_id = %id, method = %request.method(), %path)
 }
 
 /// Serves the application on `listener` with the default [`Limits`] until

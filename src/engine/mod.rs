@@ -37,6 +37,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 use watch::{Notifier, WatchParams};
 
 pub const DEFAULT_LIST_LIMIT: u32 = 20;
@@ -47,7 +48,8 @@ pub const ACCOUNT_LEDGER_LIMIT: u32 = 50;
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
     pub policy: TargetPolicy,
-    /// Tools running at once across all sessions.
+    /// Weight of tools running at once across all sessions (a native
+    /// analyzer weighs 1, a scanner process more; see [`slots`]).
     pub global_concurrency: usize,
     /// How long a watch stream may stay silent before a heartbeat.
     pub heartbeat: Duration,
@@ -73,7 +75,7 @@ impl EngineConfig {
         EngineConfig {
             workspace,
             policy,
-            global_concurrency: 16,
+            global_concurrency: slots::default_capacity(),
             heartbeat: Duration::from_secs(15),
             rate_limit: Some(RateLimit::default()),
             breaker_threshold: 5,
@@ -251,7 +253,8 @@ impl Engine {
         // session that was committed is still launched, never left
         // `initializing` with its credits reserved.
         let inner = self.inner.clone();
-        let stored = tokio::spawn(async move {
+        let stored = tokio::spawn(
+            async move {
             let first = inner
                 .store
                 .create_session(&meta, &EventKind::SessionStarted { tools: plan.tools }, cost)
@@ -260,7 +263,9 @@ impl Engine {
             tracing::info!(session = %state.meta.session_id, target = %state.meta.target.describe(), tools = state.reports.len(), "session started");
             inner.launch(state.clone());
             Ok::<_, EngineError>(state)
-        });
+        }
+            .instrument(tracing::Span::current()),
+        );
         stored
             .await
             .map_err(|e| EngineError::Internal(format!("starting the session failed: {e}")))?

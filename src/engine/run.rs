@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 impl Inner {
     /// Runs the session in the background until it has recorded its end.
@@ -26,7 +27,8 @@ impl Inner {
         }
         self.notifier.open(&session_id, state.cursor);
         self.lock_running().insert(session_id.clone(), token.clone());
-        tokio::spawn(async move {
+        let span = tracing::info_span!("session", session = %session_id);
+        let task = async move {
             let outcome = self.drive(&state, &token).await;
             if self.stopping.is_cancelled() {
                 // Stopped by a shutdown: no end is recorded, and the next
@@ -41,14 +43,15 @@ impl Inner {
             // try every 5 s.
             let mut wait = Duration::from_millis(100);
             while let Err(err) = self.finish(&session_id, outcome.clone(), &token).await {
-                tracing::error!(session = %session_id, error = %err, "could not record the end of the session; retrying");
+                tracing::error!(error = %err, "could not record the end of the session; retrying");
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(Duration::from_secs(5));
             }
             self.notifier.close(&session_id);
             self.lock_running().remove(&session_id);
             self.session_ended.notify_waiters();
-        });
+        };
+        tokio::spawn(task.instrument(span));
     }
 
     /// Prepares the target and runs every unfinished tool. An `Err` means the
@@ -96,10 +99,11 @@ impl Inner {
                 () = token.cancelled() => break,
                 permit = per_session.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
             };
+            let weight = self.catalog.get(&tool.name).map_or(1, |t| t.weight());
             let slot = tokio::select! {
                 biased;
                 () = token.cancelled() => break,
-                slot = self.slots.acquire(session_id) => slot,
+                slot = self.slots.acquire(session_id, weight) => slot,
             };
             let job = ToolJob {
                 inner: self.clone(),
@@ -110,10 +114,14 @@ impl Inner {
                 timeout,
                 session_token: token.clone(),
             };
-            running.spawn(async move {
-                job.run().await;
-                drop((permit, slot));
-            });
+            let span = tracing::info_span!("tool", tool = %job.tool.name);
+            running.spawn(
+                async move {
+                    job.run().await;
+                    drop((permit, slot));
+                }
+                .instrument(span),
+            );
         }
         while running.join_next().await.is_some() {}
         Ok(())
@@ -176,7 +184,11 @@ impl Inner {
         // finish (after a restart, say) finds the end and moves nothing.
         if let Some(event) = self.store.finish_session(&state.meta, &end).await? {
             self.notifier.publish(session_id, event.seq);
-            tracing::info!(session = %session_id, status = status.as_str(), refunded = refund_credits, "session finished");
+            tracing::info!(
+                status = status.as_str(),
+                refunded = refund_credits,
+                "session finished"
+            );
         }
         Ok(())
     }
@@ -209,7 +221,7 @@ impl ToolJob {
             report: Box::new(report),
         };
         if let Err(err) = self.inner.append(&self.session_id, &kind).await {
-            tracing::error!(session = %self.session_id, tool = %self.tool.name, error = %err, "could not store the tool report");
+            tracing::error!(error = %err, "could not store the tool report");
         }
     }
 
@@ -248,7 +260,7 @@ impl ToolJob {
                 );
             }
             Err(err) => {
-                tracing::error!(session = %self.session_id, tool = %self.tool.name, error = %err, "could not store the tool start");
+                tracing::error!(error = %err, "could not store the tool start");
             }
         }
         let started = Instant::now();

@@ -207,6 +207,12 @@ pub trait Tool: Send + Sync + 'static {
         Availability::Available
     }
 
+    /// How much of the server's capacity for running tools a run takes
+    /// (see `engine::slots`): 1 for an analyzer in this process.
+    fn weight(&self) -> usize {
+        1
+    }
+
     /// Whether this tool's `rule` prints a secret value in quotes in its
     /// messages, so [`redact`] hides every quoted value of it.
     fn quotes_secret(&self, _rule: &str) -> bool {

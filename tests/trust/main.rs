@@ -6,6 +6,7 @@
 mod common;
 
 mod addresses;
+mod big_reports;
 mod connections;
 mod data_dir;
 mod leaks;

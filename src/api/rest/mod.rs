@@ -7,23 +7,25 @@
 mod dashboard;
 mod fields;
 mod openapi;
+mod shared;
 pub(super) mod views;
 
 use crate::engine::error::{MAX_ECHO_CHARS, bounded};
 use crate::engine::{Caller, Engine, EngineError, WatchItem};
 use crate::model::{StartRequest, time};
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
+use axum::extract::{DefaultBodyLimit, FromRef, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use futures::{Stream, StreamExt};
+use futures::StreamExt;
 use serde_json::Value;
+use shared::SharedViews;
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::sync::Arc;
 
 /// Request bodies larger than this are refused.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -61,7 +63,30 @@ impl IntoResponse for ApiError {
 
 type ApiResult = Result<Response, ApiError>;
 
+/// What the REST handlers share: the engine, and the encoded full views.
+#[derive(Clone)]
+struct RestState {
+    engine: Engine,
+    views: Arc<SharedViews>,
+}
+
+impl FromRef<RestState> for Engine {
+    fn from_ref(state: &RestState) -> Engine {
+        state.engine.clone()
+    }
+}
+
+impl FromRef<RestState> for Arc<SharedViews> {
+    fn from_ref(state: &RestState) -> Arc<SharedViews> {
+        state.views.clone()
+    }
+}
+
 pub fn router(engine: Engine) -> Router {
+    let state = RestState {
+        engine,
+        views: Arc::default(),
+    };
     Router::new()
         .route("/api/sessions", post(start_session).get(list_sessions))
         .route("/api/sessions/{id}", get(get_session))
@@ -73,7 +98,16 @@ pub fn router(engine: Engine) -> Router {
         .route("/openapi.json", get(openapi_document))
         .merge(dashboard::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(engine)
+        .with_state(state)
+}
+
+/// A JSON body of bytes already encoded.
+fn json_bytes(body: Bytes) -> Response {
+    (
+        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        body,
+    )
+        .into_response()
 }
 
 /// The JSON 404 for paths no route serves.
@@ -193,6 +227,7 @@ async fn start_session(
 /// `progress=true`, then `after`, then `since`, else the full report.
 async fn get_session(
     State(engine): State<Engine>,
+    State(views): State<Arc<SharedViews>>,
     headers: HeaderMap,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
@@ -220,7 +255,7 @@ async fn get_session(
     } else if let Some(since) = since {
         views::incremental(&state, &state.reports_since(since))
     } else {
-        views::full(&state)
+        return Ok(json_bytes(views.full(&state)));
     };
     Ok(Json(body).into_response())
 }
@@ -244,7 +279,7 @@ async fn cancel_session(
     Path(id): Path<String>,
 ) -> ApiResult {
     let state = engine.cancel(&caller(&engine, &headers).await?, &id).await?;
-    Ok(Json(views::full(&state)).into_response())
+    Ok(json_bytes(Bytes::from(views::full(&state))))
 }
 
 /// Server-sent events: a `snapshot` first (or, with `Last-Event-ID` or
@@ -253,10 +288,12 @@ async fn cancel_session(
 /// `session_finished`.
 async fn session_events(
     State(engine): State<Engine>,
+    State(views): State<Arc<SharedViews>>,
     headers: HeaderMap,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> ApiResult {
+    let caller = caller(&engine, &headers).await?;
     let query = query_map(query);
     // Both are checked; a reconnecting EventSource's Last-Event-ID wins.
     let from_query = parse_number::<u64>("after", query.get("after"))?;
@@ -269,7 +306,6 @@ async fn session_events(
         .transpose()?
         .flatten();
     let after = from_header.or(from_query);
-    let caller = caller(&engine, &headers).await?;
     if let Some(after) = after {
         let state = engine.session(&caller, &id).await?;
         if state.is_finished() && after >= state.cursor {
@@ -278,35 +314,44 @@ async fn session_events(
         }
     }
     let items = engine.watch(&caller, &id, after).await?;
-    Ok(Sse::new(sse_events(items))
-        .keep_alive(KeepAlive::default())
-        .into_response())
+    let frames = items.flat_map(move |item| futures::stream::iter(sse_frames(item, &views)));
+    let headers = [
+        (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/event-stream"),
+        ),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+    ];
+    Ok((headers, Body::from_stream(frames)).into_response())
 }
 
-fn sse_events(
-    items: impl Stream<Item = Result<WatchItem, EngineError>> + Send + 'static,
-) -> impl Stream<Item = Result<SseEvent, Infallible>> + Send + 'static {
-    items.map(|item| {
-        let event = match item {
-            Ok(WatchItem::Snapshot(state)) => SseEvent::default()
-                .event("snapshot")
-                .id(state.cursor.to_string())
-                .data(views::full(&state).to_string()),
-            Ok(WatchItem::Event {
-                event,
-                progress,
-                summary,
-            }) => SseEvent::default()
-                .event(event.kind.name())
-                .id(event.seq.to_string())
-                .data(views::event(&event, &progress, summary.as_ref()).to_string()),
-            Ok(WatchItem::Heartbeat { .. }) => SseEvent::default().comment("heartbeat"),
-            Err(err) => SseEvent::default()
-                .event("error")
-                .data(views::error(&err).to_string()),
-        };
-        Ok(event)
-    })
+/// One watch item as server-sent-event bytes: `event:`, `id:` and one
+/// `data:` line of compact JSON (which never holds a line break). A
+/// snapshot's data is the shared encoding of the full view, not a copy.
+fn sse_frames(item: Result<WatchItem, EngineError>, views: &SharedViews) -> Vec<Result<Bytes, Infallible>> {
+    let frame = |name: &str, id: Option<u64>, data: Bytes| {
+        let id = id.map_or(String::new(), |id| format!("id: {id}\n"));
+        vec![
+            Ok(Bytes::from(format!("event: {name}\n{id}data: "))),
+            Ok(data),
+            Ok(Bytes::from_static(b"\n\n")),
+        ]
+    };
+    let json = |value: Value| Bytes::from(value.to_string());
+    match item {
+        Ok(WatchItem::Snapshot(state)) => frame("snapshot", Some(state.cursor), views.full(&state)),
+        Ok(WatchItem::Event {
+            event,
+            progress,
+            summary,
+        }) => frame(
+            event.kind.name(),
+            Some(event.seq),
+            json(views::event(&event, &progress, summary.as_ref())),
+        ),
+        Ok(WatchItem::Heartbeat { .. }) => vec![Ok(Bytes::from_static(b": heartbeat\n\n"))],
+        Err(err) => frame("error", None, json(views::error(&err))),
+    }
 }
 
 async fn list_tools(State(engine): State<Engine>, headers: HeaderMap) -> ApiResult {

@@ -3,7 +3,7 @@
 
 use crate::engine::{EngineError, SessionPage, ToolInfo};
 use crate::model::{Account, Event, LedgerEntry, Progress, SessionState, Summary, ToolReport, time};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 fn ts(value: &crate::model::Timestamp) -> Value {
     Value::String(time::format(value))
@@ -36,35 +36,69 @@ pub fn started(state: &SessionState) -> Value {
     })
 }
 
-/// `GET /api/sessions/{id}`: everything, with every tool report keyed by name.
-pub fn full(state: &SessionState) -> Value {
-    let reports: Map<String, Value> = state
-        .reports
-        .iter()
-        .map(|r| (r.tool_name.clone(), to_value(r)))
-        .collect();
-    let mut body = json!({
-        "sessionId": state.meta.session_id,
-        "scanId": state.meta.scan_id,
-        "userId": state.meta.user_id,
-        "status": state.status,
-        "target": state.meta.target.without_credentials(),
-        "progress": state.progress(),
-        "toolReports": reports,
-        "summary": state.summary(),
-        "createdAt": ts(&state.meta.created_at),
-        "completedAt": opt_ts(&state.completed_at),
-        "lastUpdated": ts(&state.last_updated),
-        "cursor": state.cursor,
-        "creditsReserved": state.reserved_credits(),
-    });
-    if let Some(refund) = &state.refund {
-        body["refund"] = to_value(refund);
+/// `GET /api/sessions/{id}`: everything, with every tool report keyed by
+/// name, as JSON bytes. Serialised straight from the state (no JSON tree in
+/// between): a full view can hold a hundred thousand findings.
+pub fn full(state: &SessionState) -> Vec<u8> {
+    serde_json::to_vec(&FullView::of(state)).expect("model types serialise to JSON")
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FullView<'a> {
+    session_id: &'a str,
+    scan_id: &'a str,
+    user_id: &'a str,
+    status: crate::model::SessionStatus,
+    target: crate::model::Target,
+    progress: Progress,
+    tool_reports: ReportsByName<'a>,
+    summary: Summary,
+    created_at: String,
+    completed_at: Option<String>,
+    last_updated: String,
+    cursor: u64,
+    credits_reserved: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refund: Option<&'a crate::model::Refund>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+}
+
+impl<'a> FullView<'a> {
+    fn of(state: &'a SessionState) -> Self {
+        FullView {
+            session_id: &state.meta.session_id,
+            scan_id: &state.meta.scan_id,
+            user_id: &state.meta.user_id,
+            status: state.status,
+            target: state.meta.target.without_credentials(),
+            progress: state.progress(),
+            tool_reports: ReportsByName(&state.reports),
+            summary: state.summary(),
+            created_at: time::format(&state.meta.created_at),
+            completed_at: state.completed_at.as_ref().map(time::format),
+            last_updated: time::format(&state.last_updated),
+            cursor: state.cursor,
+            credits_reserved: state.reserved_credits(),
+            refund: state.refund.as_ref(),
+            error: state.error.as_deref(),
+        }
     }
-    if let Some(error) = &state.error {
-        body["error"] = json!(error);
+}
+
+/// The reports as an object keyed by tool name, in run order.
+struct ReportsByName<'a>(&'a [std::sync::Arc<ToolReport>]);
+
+impl serde::Serialize for ReportsByName<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for report in self.0 {
+            map.serialize_entry(&report.tool_name, &**report)?;
+        }
+        map.end()
     }
-    body
 }
 
 /// `?progress=true`: status and progress counts only.

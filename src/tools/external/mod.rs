@@ -107,6 +107,10 @@ pub struct Descriptor {
     /// Rule ids that report a problem with the run, not with the code.
     #[serde(default)]
     pub error_rules: Vec<String>,
+    /// How much of the server's capacity for running tools a run takes: a
+    /// scanner process is 2 by default, a heavy one more.
+    #[serde(default = "default_weight")]
+    pub weight: usize,
     /// The least memory cap, in MiB, this scanner can start under, for
     /// runtimes that reserve more address space than they use. The server's
     /// cap (`--tool-memory-mb`) is raised to this for this tool only.
@@ -116,6 +120,10 @@ pub struct Descriptor {
     /// every quoted value in them is redacted before the report is stored.
     #[serde(default)]
     pub secret_rules: Vec<String>,
+}
+
+fn default_weight() -> usize {
+    2
 }
 
 /// Parses a descriptor, naming the file in every error.
@@ -230,6 +238,10 @@ impl Tool for ExternalTool {
                 install_hint: self.descriptor.install_hint.clone(),
             },
         }
+    }
+
+    fn weight(&self) -> usize {
+        self.descriptor.weight
     }
 
     fn quotes_secret(&self, rule: &str) -> bool {

@@ -1,0 +1,318 @@
+//! Server memory with many watchers of one big session. A real `livescan
+//! serve` (the release binary, its own process) scans a generated tree in
+//! which native tools find about 100,000 problems, while the session
+//! is held open by a URL tool waiting on a local page; then W watchers (half
+//! SSE, half gRPC `WatchSession`) connect at once, read their snapshots and
+//! stay connected; then they go. The server's resident memory (VmRSS, from
+//! /proc) is sampled before, while and after, and its peak (VmHWM) read.
+//!
+//! Run: `cargo bench --bench watch_memory` (prints a table; `WATCHERS=20,100`
+//! and `CAPS=1000,100000` choose the cases).
+
+use livescan::proto as pb;
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Lines per generated file: each line is one finding for `whitespace` and
+/// one for `todo-comments` (`dangerous-calls` reports one per file).
+const LINES_PER_FILE: usize = 5_000;
+const FILES: usize = 10;
+
+fn list(var: &str, default: &[usize]) -> Vec<usize> {
+    std::env::var(var)
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| default.to_vec())
+}
+
+/// Python files whose every line has trailing spaces, an eval and a TODO.
+fn generate_tree(root: &Path) {
+    for file in 0..FILES {
+        let mut text = String::new();
+        for line in 0..LINES_PER_FILE {
+            text.push_str(&format!(
+                "eval(step_{line})  # TODO revisit step {line} of module {file}   \n"
+            ));
+        }
+        std::fs::write(root.join(format!("module_{file}.py")), text).unwrap();
+    }
+}
+
+fn status_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.0} MiB", kib as f64 / 1024.0)
+}
+
+struct Server {
+    child: Child,
+    base: String,
+    key: String,
+    _data: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(scan_root: &Path, cap: usize) -> Server {
+    let data = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_livescan"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--allow-private-targets",
+            "--rate-limit",
+            "0",
+        ])
+        .args([
+            "--max-connections-per-peer",
+            "0",
+            "--max-findings-per-report",
+            &cap.to_string(),
+        ])
+        .arg("--data-dir")
+        .arg(data.path())
+        .arg("--scan-root")
+        .arg(scan_root)
+        .env("RUST_LOG", "warn,livescan=info")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let base = loop {
+        let line = lines.next().expect("serve exited before listening").unwrap();
+        if let Some(rest) = line.split("serving REST and gRPC on ").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
+    let key = std::fs::read_to_string(data.path().join("local.key"))
+        .unwrap()
+        .trim()
+        .to_string();
+    Server {
+        child,
+        base,
+        key,
+        _data: data,
+    }
+}
+
+/// A page that answers only when `open` is set: it holds the session open.
+async fn gated_page() -> (String, tokio::sync::watch::Sender<bool>) {
+    let (open, gate) = tokio::sync::watch::channel(false);
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::get(move || {
+            let mut gate = gate.clone();
+            async move {
+                let _ = gate.wait_for(|open| *open).await;
+                axum::response::Html("<html lang=en><head><title>t</title></head><body></body></html>")
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, open)
+}
+
+async fn wait_until(client: &reqwest::Client, url: &str, done: impl Fn(&Value) -> bool) -> Value {
+    loop {
+        let body: Value = client.get(url).send().await.unwrap().json().await.unwrap();
+        if done(&body) {
+            return body;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// One case: returns the row of the table.
+async fn measure(tree: &Path, cap: usize, watchers: usize) -> String {
+    let server = start_server(tree, cap);
+    let pid = server.child.id();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("authorization", format!("Bearer {}", server.key).parse().unwrap());
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .default_headers(headers)
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let idle = status_kib(pid, "VmRSS:");
+
+    // A directory session with ~100k findings, then a URL session held open.
+    let started: Value = client
+        .post(format!("{}/api/sessions", server.base))
+        .json(&json!({ "target": { "directory": tree }, "tools": ["whitespace", "dangerous-calls", "todo-comments"] }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = started["sessionId"].as_str().unwrap().to_string();
+    let finished = wait_until(&client, &format!("{}/api/sessions/{id}", server.base), |s| {
+        s["status"] == "completed"
+    })
+    .await;
+    let counted = finished["summary"]["totalFindings"].as_u64().unwrap();
+    let listed: usize = finished["toolReports"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|r| r["result"]["findings"].as_array().unwrap().len())
+        .sum();
+    let snapshot_bytes = finished.to_string().len();
+    let session = status_kib(pid, "VmRSS:");
+
+    // Watchers of the finished session: each gets the whole snapshot.
+    let begun = Instant::now();
+    let mut tasks = Vec::new();
+    for i in 0..watchers {
+        let base = server.base.clone();
+        let key = server.key.clone();
+        let id = id.clone();
+        let client = client.clone();
+        tasks.push(tokio::spawn(async move {
+            if i % 2 == 0 {
+                let mut response = client
+                    .get(format!("{base}/api/sessions/{id}/events"))
+                    .send()
+                    .await
+                    .unwrap();
+                let mut bytes = 0;
+                while let Some(chunk) = response.chunk().await.unwrap() {
+                    bytes += chunk.len();
+                }
+                bytes
+            } else {
+                let channel = tonic::transport::Endpoint::from_shared(base)
+                    .unwrap()
+                    .connect()
+                    .await
+                    .unwrap();
+                let mut grpc = pb::session_service_client::SessionServiceClient::new(channel)
+                    .max_decoding_message_size(usize::MAX);
+                let mut request = tonic::Request::new(pb::WatchSessionRequest {
+                    session_id: id,
+                    after_seq: None,
+                });
+                request
+                    .metadata_mut()
+                    .insert("authorization", format!("Bearer {key}").parse().unwrap());
+                let mut stream = grpc.watch_session(request).await.unwrap().into_inner();
+                let mut bytes = 0;
+                while let Some(message) = stream.message().await.unwrap() {
+                    bytes += prost::Message::encoded_len(&message);
+                }
+                bytes
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let all_read = begun.elapsed();
+    let after_snapshots = status_kib(pid, "VmRSS:");
+
+    // Watchers of a running session: they connect, get a snapshot, and stay.
+    let (page, open) = gated_page().await;
+    let held: Value = client
+        .post(format!("{}/api/sessions", server.base))
+        .json(&json!({ "target": { "url": page }, "tools": ["http-headers"] }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let held_id = held["sessionId"].as_str().unwrap().to_string();
+    let mut streams = Vec::new();
+    for i in 0..watchers {
+        if i % 2 == 0 {
+            let mut response = client
+                .get(format!("{}/api/sessions/{held_id}/events", server.base))
+                .send()
+                .await
+                .unwrap();
+            streams.push(tokio::spawn(async move {
+                while let Ok(Some(_)) = response.chunk().await {}
+            }));
+        } else {
+            let channel = tonic::transport::Endpoint::from_shared(server.base.clone())
+                .unwrap()
+                .connect()
+                .await
+                .unwrap();
+            let mut grpc = pb::session_service_client::SessionServiceClient::new(channel);
+            let mut request = tonic::Request::new(pb::WatchSessionRequest {
+                session_id: held_id.clone(),
+                after_seq: None,
+            });
+            request
+                .metadata_mut()
+                .insert("authorization", format!("Bearer {}", server.key).parse().unwrap());
+            let mut stream = grpc.watch_session(request).await.unwrap().into_inner();
+            streams.push(tokio::spawn(async move {
+                while let Ok(Some(_)) = stream.message().await {}
+            }));
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let while_held = status_kib(pid, "VmRSS:");
+    open.send(true).unwrap();
+    for stream in streams {
+        stream.await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = status_kib(pid, "VmRSS:");
+    let peak = status_kib(pid, "VmHWM:");
+    format!(
+        "| {cap:>7} | {counted:>7} | {listed:>6} | {:>6} KiB | {watchers:>3} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>7} | {:>6.2} s |",
+        snapshot_bytes / 1024,
+        mib(idle),
+        mib(session),
+        mib(after_snapshots),
+        mib(while_held),
+        mib(peak),
+        mib(after),
+        all_read.as_secs_f64(),
+    )
+}
+
+#[tokio::main]
+async fn main() {
+    let tree = tempfile::tempdir().unwrap();
+    generate_tree(tree.path());
+    let tree = tree.path().canonicalize().unwrap();
+    println!(
+        "| cap     | counted | listed | full view  |   W | idle    | session | after W | W held  | peak    | after   | W read   |"
+    );
+    println!(
+        "|---------|---------|--------|------------|-----|---------|---------|---------|---------|---------|---------|----------|"
+    );
+    for cap in list("CAPS", &[1000, 100_000]) {
+        for watchers in list("WATCHERS", &[20, 100]) {
+            println!("{}", measure(&tree, cap, watchers).await);
+        }
+    }
+}
