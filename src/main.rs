@@ -126,6 +126,10 @@ struct ServeArgs {
     /// that runs out fails with that reason (and is refunded).
     #[arg(long, default_value_t = livescan::tools::workspace::DEFAULT_CHILD_MEMORY / 1024 / 1024)]
     tool_memory_mb: u64,
+    /// Serve /metrics (Prometheus, no key) on this address instead of the
+    /// main one, e.g. `127.0.0.1:9090`; `off` serves it nowhere.
+    #[arg(long, value_parser = parse_metrics_listen)]
+    metrics_listen: Option<MetricsListen>,
     /// Log lines as `text` or `json` (one object per line, with the request
     /// id, session and tool of each line). RUST_LOG sets what is logged.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
@@ -212,6 +216,22 @@ enum Format {
     Text,
     Json,
     Sarif,
+}
+
+/// Where `/metrics` is served when not on the main address.
+#[derive(Clone, Copy, Debug)]
+enum MetricsListen {
+    Off,
+    At(SocketAddr),
+}
+
+fn parse_metrics_listen(raw: &str) -> Result<MetricsListen, String> {
+    if raw == "off" {
+        return Ok(MetricsListen::Off);
+    }
+    raw.parse()
+        .map(MetricsListen::At)
+        .map_err(|_| format!("`{raw}` is neither an address like 127.0.0.1:9090 nor `off`"))
 }
 
 /// `5s`, `500ms`, `1m`: how often `--poll` asks.
@@ -378,7 +398,25 @@ async fn serve(args: ServeArgs) -> Result<()> {
         connections_per_peer: args.max_connections_per_peer,
         ..livescan::api::Limits::default()
     };
-    let app = livescan::api::app(engine.clone());
+    let app = match args.metrics_listen {
+        None => livescan::api::app(engine.clone()),
+        Some(MetricsListen::Off) => livescan::api::app_without_metrics(engine.clone()),
+        Some(MetricsListen::At(address)) => {
+            let metrics_listener = tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("--metrics-listen: cannot listen on {address}"))?;
+            tracing::info!(address = %metrics_listener.local_addr()?, "serving /metrics");
+            let metrics = livescan::api::metrics_app();
+            let stopped = stop.clone().cancelled_owned();
+            tokio::spawn(livescan::api::serve_with(
+                metrics_listener,
+                metrics,
+                limits.clone(),
+                stopped,
+            ));
+            livescan::api::app_without_metrics(engine.clone())
+        }
+    };
     let serving = tokio::spawn(livescan::api::serve_with(
         listener,
         app,

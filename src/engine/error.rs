@@ -122,7 +122,11 @@ impl EngineError {
 }
 
 impl From<StoreError> for EngineError {
+    /// Every store error an engine call meets passes here, so here it is counted.
     fn from(err: StoreError) -> Self {
+        if matches!(err, StoreError::Database(_) | StoreError::Corrupt(_)) {
+            super::metrics::metrics().store_errors.inc();
+        }
         match err {
             StoreError::UnknownSession(id) => EngineError::session_not_found(&id),
             StoreError::Database(msg) => EngineError::Unavailable(format!("storage unavailable: {msg}")),

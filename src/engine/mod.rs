@@ -11,6 +11,7 @@
 pub mod accounts;
 pub mod breaker;
 pub mod error;
+pub mod metrics;
 pub mod plan;
 mod rate_limit;
 mod run;
@@ -259,6 +260,7 @@ impl Engine {
                 .store
                 .create_session(&meta, &EventKind::SessionStarted { tools: plan.tools }, cost)
                 .await?;
+            metrics::metrics().sessions_started.inc();
             let state = Arc::new(SessionState::fold(meta, [&first]));
             tracing::info!(session = %state.meta.session_id, target = %state.meta.target.describe(), tools = state.reports.len(), "session started");
             inner.launch(state.clone());

@@ -3,6 +3,7 @@
 //! each tool with its deadline, and recording the session's end exactly once.
 
 use super::breaker::Verdict;
+use super::metrics::{Raised, StatusLabel, ToolLabel, ToolOutcome, metrics};
 use super::{EngineError, Inner};
 use crate::model::{
     EventKind, Outcome, SelectedTool, SessionState, SessionStatus, Target, ToolReport, ToolStatus,
@@ -29,6 +30,7 @@ impl Inner {
         self.lock_running().insert(session_id.clone(), token.clone());
         let span = tracing::info_span!("session", session = %session_id);
         let task = async move {
+            let _running = Raised::new(&metrics().sessions_running);
             let outcome = self.drive(&state, &token).await;
             if self.stopping.is_cancelled() {
                 // Stopped by a shutdown: no end is recorded, and the next
@@ -94,6 +96,7 @@ impl Inner {
             // Start order is run order: take the session's permit, then a global slot.
             // A cancel wins over a permit or slot that is free at the same
             // moment: no tool starts after the session was cancelled.
+            let waiting = Raised::new(&metrics().tools_waiting);
             let permit = tokio::select! {
                 biased;
                 () = token.cancelled() => break,
@@ -105,6 +108,7 @@ impl Inner {
                 () = token.cancelled() => break,
                 slot = self.slots.acquire(session_id, weight) => slot,
             };
+            drop(waiting);
             let job = ToolJob {
                 inner: self.clone(),
                 session_id: session_id.clone(),
@@ -117,6 +121,7 @@ impl Inner {
             let span = tracing::info_span!("tool", tool = %job.tool.name);
             running.spawn(
                 async move {
+                    let _running = Raised::new(&metrics().tools_running);
                     job.run().await;
                     drop((permit, slot));
                 }
@@ -184,6 +189,15 @@ impl Inner {
         // finish (after a restart, say) finds the end and moves nothing.
         if let Some(event) = self.store.finish_session(&state.meta, &end).await? {
             self.notifier.publish(session_id, event.seq);
+            let metrics = metrics();
+            let status_label = StatusLabel {
+                status: status.as_str().to_string(),
+            };
+            metrics.sessions_finished.get_or_create(&status_label).inc();
+            if refund_credits > 0 {
+                metrics.refunds.inc();
+                metrics.refunded_credits.inc_by(refund_credits);
+            }
             tracing::info!(
                 status = status.as_str(),
                 refunded = refund_credits,
@@ -217,6 +231,7 @@ impl ToolJob {
         redact::report(&mut report, |rule| {
             tool.as_ref().is_some_and(|t| t.quotes_secret(rule))
         });
+        self.count(&report);
         let kind = EventKind::ToolFinished {
             report: Box::new(report),
         };
@@ -303,6 +318,33 @@ impl ToolJob {
             ctx.findings.clone(),
             detail,
         )
+    }
+
+    /// The run in the log and the metrics: its outcome, and its duration
+    /// when it ran.
+    fn count(&self, report: &ToolReport) {
+        let metrics = metrics();
+        let outcome = report.result.outcome.map_or("unknown", Outcome::as_str);
+        tracing::info!(
+            outcome,
+            duration_ms = report.duration,
+            findings = report.findings_count,
+            "tool finished"
+        );
+        let labels = ToolOutcome {
+            tool: self.tool.name.clone(),
+            outcome: outcome.to_string(),
+        };
+        metrics.tool_runs.get_or_create(&labels).inc();
+        if report.status != ToolStatus::Skipped {
+            let tool = ToolLabel {
+                tool: self.tool.name.clone(),
+            };
+            metrics
+                .tool_seconds
+                .get_or_create(&tool)
+                .observe(report.duration as f64 / 1000.0);
+        }
     }
 
     fn report(

@@ -71,6 +71,19 @@ pub enum Outcome {
     Skipped,
 }
 
+impl Outcome {
+    /// The REST spelling, `tool_error`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Clean => "clean",
+            Outcome::Findings => "findings",
+            Outcome::ToolError => "tool_error",
+            Outcome::TimedOut => "timed_out",
+            Outcome::Skipped => "skipped",
+        }
+    }
+}
+
 /// The scan target, validated: exactly one kind. Serialises as the Sessions API reference's
 /// `{"url": ...}`, `{"urls": [...]}` or `{"directory": ...}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

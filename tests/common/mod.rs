@@ -503,8 +503,9 @@ impl RealServer {
         let base = loop {
             let line = lines.next().expect("serve exited before listening").unwrap();
             log.lock().unwrap().push_str(&format!("{line}\n"));
+            // Text or JSON logs: the address ends at a space or a quote.
             if let Some(rest) = line.split("serving REST and gRPC on ").nth(1) {
-                break rest.split_whitespace().next().unwrap().to_string();
+                break rest.split([' ', '"']).next().unwrap().to_string();
             }
         };
         // Keep draining the log so the child never blocks on a full pipe.

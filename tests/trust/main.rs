@@ -10,6 +10,7 @@ mod big_reports;
 mod connections;
 mod data_dir;
 mod leaks;
+mod operations;
 mod protocol;
 mod shared_state;
 mod signals;

@@ -106,7 +106,11 @@ impl SessionService for GrpcSessions {
             .watch(&caller, &request.session_id, request.after_seq)
             .await
             .map_err(status)?;
-        let messages = items.map(|item| item.map(watch_message).map_err(status));
+        let watching = crate::engine::metrics::metrics().watching("grpc");
+        let messages = items.map(move |item| {
+            let _counted = &watching;
+            item.map(watch_message).map_err(status)
+        });
         Ok(Response::new(Box::pin(messages)))
     }
 
@@ -243,4 +247,5 @@ pub fn router(engine: Engine) -> axum::Router {
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .into_axum_router()
+        .route_layer(axum::middleware::from_fn(super::counting::count_requests))
 }

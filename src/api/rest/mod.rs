@@ -11,6 +11,7 @@ mod shared;
 pub(super) mod views;
 
 use crate::engine::error::{MAX_ECHO_CHARS, bounded};
+use crate::engine::metrics::metrics;
 use crate::engine::{Caller, Engine, EngineError, WatchItem};
 use crate::model::{StartRequest, time};
 use axum::body::{Body, Bytes};
@@ -97,6 +98,7 @@ pub fn router(engine: Engine) -> Router {
         .route("/healthz", get(health))
         .route("/openapi.json", get(openapi_document))
         .merge(dashboard::routes())
+        .route_layer(axum::middleware::from_fn(super::counting::count_requests))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
@@ -112,6 +114,7 @@ fn json_bytes(body: Bytes) -> Response {
 
 /// The JSON 404 for paths no route serves.
 pub async fn not_found() -> Response {
+    super::counting::count_unmatched(404);
     ApiError(EngineError::NotFound("no such route; see /openapi.json".into())).into_response()
 }
 
@@ -314,7 +317,11 @@ async fn session_events(
         }
     }
     let items = engine.watch(&caller, &id, after).await?;
-    let frames = items.flat_map(move |item| futures::stream::iter(sse_frames(item, &views)));
+    let watching = metrics().watching("sse");
+    let frames = items.flat_map(move |item| {
+        let _counted = &watching;
+        futures::stream::iter(sse_frames(item, &views))
+    });
     let headers = [
         (
             header::CONTENT_TYPE,
