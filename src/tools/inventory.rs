@@ -186,8 +186,10 @@ impl Inventory {
 
 /// A private tree holding exactly the inventory's regular files, at the same
 /// relative paths: hard links where the file system allows (instant, no
-/// copy), else copies. It has no symlinks, so a scanner that walks it and
-/// follows links still reads nothing from outside the target.
+/// copy), else copies of the files a scanner would read as text (up to
+/// [`MAX_TEXT_BYTES`]; a target on another file system is not duplicated
+/// whole). It has no symlinks, so a scanner that walks it and follows links
+/// still reads nothing from outside the target.
 #[derive(Debug)]
 pub struct View {
     dir: tempfile::TempDir,
@@ -212,7 +214,7 @@ impl View {
             let Ok(source) = inventory.open(file) else {
                 continue;
             };
-            place(&source, &target)
+            place(&source, file.size, &target)
                 .map_err(|e| format!("cannot build the scanners' view: {}: {e}", file.rel))?;
         }
         Ok(View { dir })
@@ -225,8 +227,9 @@ impl View {
 }
 
 /// Puts the opened file at `target`: a hard link to exactly the opened inode
-/// (through `/proc/self/fd`, so no path is resolved again), or a copy.
-fn place(source: &File, target: &Path) -> std::io::Result<()> {
+/// (through `/proc/self/fd`, so no path is resolved again), or a copy of a
+/// file of at most [`MAX_TEXT_BYTES`] (a larger one is left out).
+fn place(source: &File, size: u64, target: &Path) -> std::io::Result<()> {
     #[cfg(target_os = "linux")]
     {
         use std::os::fd::AsRawFd;
@@ -235,11 +238,14 @@ fn place(source: &File, target: &Path) -> std::io::Result<()> {
             return Ok(());
         }
     }
+    if size > MAX_TEXT_BYTES {
+        return Ok(());
+    }
     let mut copy = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(target)?;
-    std::io::copy(&mut &*source, &mut copy)?;
+    std::io::copy(&mut (&*source).take(MAX_TEXT_BYTES), &mut copy)?;
     Ok(())
 }
 
@@ -438,6 +444,34 @@ mod tests {
         );
         drop(inventory);
         assert!(!view_root.exists(), "the view goes with its inventory");
+    }
+
+    #[test]
+    fn a_view_on_another_file_system_copies_text_sized_files_only() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("small.py"), "x = 1\n").unwrap();
+        let big = vec![b'a'; MAX_TEXT_BYTES as usize + 1];
+        std::fs::write(dir.path().join("big.bin"), &big).unwrap();
+        // /dev/shm is a tmpfs: another device than the tree, so no hard link.
+        let work = tempfile::tempdir_in("/dev/shm").unwrap();
+        let tree_device = std::fs::metadata(dir.path()).unwrap().dev();
+        if std::fs::metadata(work.path()).unwrap().dev() == tree_device {
+            eprintln!("SKIPPED: /dev/shm is on the same file system as the temporary directory");
+            return;
+        }
+        let inventory = walk(dir.path());
+        let view = inventory.view(work.path()).unwrap();
+        let small = view.root().join("small.py");
+        assert_eq!(std::fs::read_to_string(&small).unwrap(), "x = 1\n");
+        assert_eq!(
+            std::fs::metadata(&small).unwrap().nlink(),
+            1,
+            "a copy, not a link"
+        );
+        assert!(
+            !view.root().join("big.bin").exists(),
+            "no copy of a file past the text limit"
+        );
     }
 
     #[test]
