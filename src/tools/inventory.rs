@@ -245,7 +245,7 @@ fn place(source: &File, size: u64, target: &Path) -> std::io::Result<()> {
         .write(true)
         .create_new(true)
         .open(target)?;
-    std::io::copy(&mut (&*source).take(MAX_TEXT_BYTES), &mut copy)?;
+    std::io::copy(&mut source.take(MAX_TEXT_BYTES), &mut copy)?;
     Ok(())
 }
 
