@@ -134,6 +134,20 @@ async fn gated_page() -> (String, tokio::sync::watch::Sender<bool>) {
     (url, open)
 }
 
+/// Starts a session; its id.
+async fn start(client: &reqwest::Client, base: &str, body: Value) -> String {
+    let started: Value = client
+        .post(format!("{base}/api/sessions"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    started["sessionId"].as_str().unwrap().to_string()
+}
+
 async fn wait_until(client: &reqwest::Client, url: &str, done: impl Fn(&Value) -> bool) -> Value {
     loop {
         let body: Value = client.get(url).send().await.unwrap().json().await.unwrap();
@@ -160,16 +174,8 @@ async fn measure(tree: &Path, cap: usize, watchers: usize) -> String {
     let idle = status_kib(pid, "VmRSS:");
 
     // A directory session with ~100k findings, then a URL session held open.
-    let started: Value = client
-        .post(format!("{}/api/sessions", server.base))
-        .json(&json!({ "target": { "directory": tree }, "tools": ["whitespace", "dangerous-calls", "todo-comments"] }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = started["sessionId"].as_str().unwrap().to_string();
+    let body = json!({ "target": { "directory": tree }, "tools": ["whitespace", "dangerous-calls", "todo-comments"] });
+    let id = start(&client, &server.base, body).await;
     let finished = wait_until(&client, &format!("{}/api/sessions/{id}", server.base), |s| {
         s["status"] == "completed"
     })
@@ -236,16 +242,12 @@ async fn measure(tree: &Path, cap: usize, watchers: usize) -> String {
 
     // Watchers of a running session: they connect, get a snapshot, and stay.
     let (page, open) = gated_page().await;
-    let held: Value = client
-        .post(format!("{}/api/sessions", server.base))
-        .json(&json!({ "target": { "url": page }, "tools": ["http-headers"] }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let held_id = held["sessionId"].as_str().unwrap().to_string();
+    let held_id = start(
+        &client,
+        &server.base,
+        json!({ "target": { "url": page }, "tools": ["http-headers"] }),
+    )
+    .await;
     let mut streams = Vec::new();
     for i in 0..watchers {
         if i % 2 == 0 {

@@ -267,6 +267,23 @@ pub async fn grpc_client(base: &str, key: &str) -> GrpcClient {
     )
 }
 
+/// A `WatchSession` stream of a session from its start, its snapshot read.
+pub async fn watch_from_snapshot(
+    grpc: &mut GrpcClient,
+    session_id: &str,
+) -> tonic::Streaming<livescan::proto::WatchSessionResponse> {
+    let mut watch = grpc
+        .watch_session(livescan::proto::WatchSessionRequest {
+            session_id: session_id.to_string(),
+            after_seq: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    watch.message().await.unwrap().expect("a snapshot first");
+    watch
+}
+
 pub async fn get_json(client: &reqwest::Client, url: &str) -> Value {
     client.get(url).send().await.unwrap().json().await.unwrap()
 }

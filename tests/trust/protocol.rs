@@ -302,15 +302,7 @@ async fn a_key_revoked_mid_stream_ends_its_streams() {
         .await
         .unwrap();
     let mut grpc = server.grpc_with_key(&key).await;
-    let mut watch = grpc
-        .watch_session(pb::WatchSessionRequest {
-            session_id: id.clone(),
-            after_seq: None,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    watch.message().await.unwrap().expect("a snapshot");
+    let mut watch = common::watch_from_snapshot(&mut grpc, &id).await;
 
     let key_id = key.split('_').nth(1).unwrap();
     livescan::store::Store::revoke_key(&*server.store, key_id)

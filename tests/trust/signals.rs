@@ -7,7 +7,6 @@
 //! commands piped into `head` end quietly.
 
 use crate::common::{self, RealServer};
-use livescan::proto as pb;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::Command;
@@ -130,15 +129,7 @@ async fn sigterm_drains_streams_stops_scanners_and_leaves_the_session_to_resume(
         .await
         .unwrap();
     let mut grpc = common::grpc_client(&server.base, &server.key).await;
-    let mut watch = grpc
-        .watch_session(pb::WatchSessionRequest {
-            session_id: id.clone(),
-            after_seq: None,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    watch.message().await.unwrap().expect("a snapshot first");
+    let mut watch = common::watch_from_snapshot(&mut grpc, &id).await;
 
     let signalled = Instant::now();
     // SAFETY: kill(2) on the server child's pid.
