@@ -9,7 +9,9 @@ use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_tool_reports_a_byte_from_outside_the_target() {
-    let outside = tempfile::tempdir().unwrap();
+    // Names without a leading dot: some scanners skip hidden paths, which
+    // would hide a leak rather than prevent it.
+    let outside = tempfile::Builder::new().prefix("outside-").tempdir().unwrap();
     let marker = format!("LEAKED-{}", uuid::Uuid::new_v4().simple());
     // Python that every Python scanner has something to say about, holding the marker.
     let secret_code = format!(
@@ -23,7 +25,7 @@ async fn no_tool_reports_a_byte_from_outside_the_target() {
     )
     .unwrap();
 
-    let root = tempfile::tempdir().unwrap();
+    let root = tempfile::Builder::new().prefix("tree-").tempdir().unwrap();
     let tree = root.path();
     std::fs::write(tree.join("app.py"), "import os\n\nprint(eval(os.getcwd()))\n").unwrap();
     std::fs::create_dir(tree.join("sub")).unwrap();
