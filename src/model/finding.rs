@@ -141,6 +141,9 @@ pub struct Finding {
     pub fingerprint: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub help_uri: Option<String>,
+    /// The weakness found, as a CWE number (89: SQL injection), where one applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwe: Option<u32>,
 }
 
 /// The longest message a finding keeps, in characters; longer ones are cut.
@@ -194,7 +197,13 @@ impl Finding {
             url: None,
             fingerprint: String::new(),
             help_uri: None,
+            cwe: None,
         }
+    }
+
+    pub fn with_cwe(mut self, cwe: u32) -> Self {
+        self.cwe = Some(cwe);
+        self
     }
 
     pub fn at_path(mut self, path: &str, line: Option<u32>, column: Option<u32>) -> Self {
@@ -219,8 +228,10 @@ impl Finding {
         self
     }
 
+    /// Sets the help link; a link to a CWE definition also sets the CWE.
     pub fn with_help(mut self, uri: &str) -> Self {
         self.help_uri = Some(uri.to_string());
+        self.cwe = self.cwe.or_else(|| cwe_of_link(uri));
         self
     }
 
@@ -230,6 +241,14 @@ impl Finding {
         self.fingerprint = fingerprint(&[&self.rule_id, location, evidence]);
         self
     }
+}
+
+/// The CWE a `https://cwe.mitre.org/data/definitions/N.html` link names.
+pub fn cwe_of_link(uri: &str) -> Option<u32> {
+    uri.strip_prefix("https://cwe.mitre.org/data/definitions/")?
+        .strip_suffix(".html")?
+        .parse()
+        .ok()
 }
 
 /// A short stable hash (FNV-1a, 64 bit, hex) of the given parts.

@@ -77,6 +77,8 @@ export interface Finding {
   /** The page, for URL targets. */
   url?: string;
   helpUri?: string;
+  /** The weakness, as a CWE number (89: SQL injection), where one applies. */
+  cwe?: number;
 }
 
 export interface Metric {

@@ -62,7 +62,7 @@ const SHAPES = {
   ),
   Finding: keysOf<Finding>()(
     ["ruleId", "severity", "message", "fingerprint"],
-    ["originalLevel", "path", "line", "column", "url", "helpUri"],
+    ["originalLevel", "path", "line", "column", "url", "helpUri", "cwe"],
   ),
   Summary: keysOf<Summary>()(["totalFindings", "bySeverity", "byCategory", "toolsRun", "toolsSkipped", "toolsFailed"], []),
   Refund: keysOf<Refund>()([], ["refundedCredits", "toolsRefunded", "newBalance"]),

@@ -148,6 +148,7 @@ fn finding(f: &Finding) -> pb::Finding {
         url: f.url.clone().unwrap_or_default(),
         fingerprint: f.fingerprint.clone(),
         help_uri: f.help_uri.clone().unwrap_or_default(),
+        cwe: f.cwe.unwrap_or(0),
     }
 }
 
@@ -167,6 +168,7 @@ fn from_finding(f: &pb::Finding) -> Finding {
         url: non_empty(&f.url),
         fingerprint: f.fingerprint.clone(),
         help_uri: non_empty(&f.help_uri),
+        cwe: (f.cwe > 0).then_some(f.cwe),
     }
 }
 

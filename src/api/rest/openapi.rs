@@ -267,7 +267,8 @@ fn operations(tool_ids: &[&str]) -> Value {
                         "ruleId": { "type": "string" }, "severity": { "enum": severities },
                         "originalLevel": { "type": "string" }, "message": { "type": "string" },
                         "path": { "type": "string" }, "line": { "type": "integer" }, "column": { "type": "integer" },
-                        "url": { "type": "string" }, "fingerprint": { "type": "string" }, "helpUri": { "type": "string" }
+                        "url": { "type": "string" }, "fingerprint": { "type": "string" }, "helpUri": { "type": "string" },
+                        "cwe": { "type": "integer", "description": "The weakness, as a CWE number (89: SQL injection)" }
                     }
                 },
                 "ToolReport": {

@@ -104,6 +104,14 @@ pub struct Descriptor {
     /// SARIF defaults (error: high, warning: medium, note: low, none: info).
     #[serde(default)]
     pub levels: BTreeMap<String, Severity>,
+    /// Severities of particular rules, reviewed one by one; they win over
+    /// the level and over a rule's own `security-severity` score.
+    #[serde(default)]
+    pub severities: BTreeMap<String, Severity>,
+    /// The CWE of rules whose output does not name one; `"*"` is every
+    /// other rule's.
+    #[serde(default)]
+    pub cwe: BTreeMap<String, u32>,
     /// Rule ids that report a problem with the run, not with the code.
     #[serde(default)]
     pub error_rules: Vec<String>,

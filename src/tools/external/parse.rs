@@ -39,6 +39,10 @@ struct Reported {
     line: Option<u32>,
     column: Option<u32>,
     help: Option<String>,
+    /// The weakness, when the tool names one (SARIF tags such as `CWE-89`).
+    cwe: Option<u32>,
+    /// The tool's 0–10 score for the rule (SARIF `security-severity`).
+    security_severity: Option<f64>,
 }
 
 /// The last lines of stderr, for error messages.
@@ -182,16 +186,37 @@ fn relative(root: &Path, raw: &str) -> String {
 
 fn normalise(descriptor: &Descriptor, root: &Path, reported: Reported) -> Finding {
     let path = relative(root, &reported.path);
-    let mut finding = Finding::new(
-        &reported.rule,
-        severity(descriptor, &reported.level),
-        reported.message.trim(),
-    )
-    .at_path(&path, reported.line, reported.column)
-    .fingerprinted(&format!("{}:{}", descriptor.id, reported.message.trim()));
+    let severity = descriptor
+        .severities
+        .get(&reported.rule)
+        .copied()
+        .or_else(|| reported.security_severity.map(scored_severity))
+        .unwrap_or_else(|| severity(descriptor, &reported.level));
+    let mut finding = Finding::new(&reported.rule, severity, reported.message.trim())
+        .at_path(&path, reported.line, reported.column)
+        .fingerprinted(&format!("{}:{}", descriptor.id, reported.message.trim()));
     finding.original_level = Some(reported.level);
     finding.help_uri = reported.help;
+    // The descriptor's table wins, then what the tool said, then the
+    // descriptor's default (`"*"`).
+    finding.cwe = descriptor
+        .cwe
+        .get(&reported.rule)
+        .copied()
+        .or(reported.cwe)
+        .or_else(|| descriptor.cwe.get("*").copied());
     finding
+}
+
+/// A 0–10 `security-severity` as GitHub code scanning reads it.
+fn scored_severity(score: f64) -> Severity {
+    match score {
+        s if s >= 9.0 => Severity::Critical,
+        s if s >= 7.0 => Severity::High,
+        s if s >= 4.0 => Severity::Medium,
+        s if s > 0.0 => Severity::Low,
+        _ => Severity::Info,
+    }
 }
 
 fn u32_of(value: &Value) -> Option<u32> {
@@ -245,6 +270,7 @@ fn sarif(text: &str) -> Result<Vec<Reported>, String> {
                             .and_then(u32_of),
                         column: None,
                         help: None,
+                        ..Default::default()
                     });
                 }
             }
@@ -301,10 +327,44 @@ fn sarif(text: &str) -> Result<Vec<Reported>, String> {
                     .and_then(|r| r.get("helpUri"))
                     .and_then(Value::as_str)
                     .map(String::from),
+                cwe: sarif_cwe(result).or_else(|| rule.and_then(sarif_cwe)),
+                security_severity: rule
+                    .and_then(|r| r.pointer("/properties/security-severity"))
+                    .and_then(|v| v.as_f64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))),
             });
         }
     }
     Ok(out)
+}
+
+/// `CWE-89`, `external/cwe/cwe-89` and the like.
+static CWE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\bcwe[-_ /]?(\d{1,4})\b").expect("a valid pattern"));
+
+/// The CWE a SARIF rule or result names: in its tags (bandit, semgrep),
+/// taxa, relationships (flawfinder), or a CWE help link.
+fn sarif_cwe(node: &Value) -> Option<u32> {
+    let tags = node.pointer("/properties/tags").and_then(Value::as_array);
+    let taxa = node.get("taxa").and_then(Value::as_array);
+    let related = node.get("relationships").and_then(Value::as_array);
+    let named = tags
+        .into_iter()
+        .chain(taxa)
+        .flatten()
+        .filter_map(|tag| tag.as_str().or_else(|| tag.get("id").and_then(Value::as_str)))
+        .chain(
+            related
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r.pointer("/target/id").and_then(Value::as_str)),
+        )
+        .find_map(|text| CWE.captures(text))
+        .and_then(|caps| caps[1].parse().ok());
+    named.or_else(|| {
+        node.get("helpUri")
+            .and_then(Value::as_str)
+            .and_then(crate::model::finding::cwe_of_link)
+    })
 }
 
 fn notifications<'a>(invocation: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
@@ -338,6 +398,7 @@ fn shellcheck(text: &str) -> Result<Vec<Reported>, String> {
                 line: c.get("line").and_then(u32_of),
                 column: c.get("column").and_then(u32_of),
                 help: Some(format!("https://www.shellcheck.net/wiki/SC{code}")),
+                ..Default::default()
             }
         })
         .collect())
@@ -362,6 +423,7 @@ fn yamllint(text: &str) -> Vec<Reported> {
                 "https://yamllint.readthedocs.io/en/stable/rules.html#module-yamllint.rules.{}",
                 c[6].replace('-', "_")
             )),
+            ..Default::default()
         })
         .collect()
 }
@@ -391,6 +453,7 @@ fn pylint(text: &str) -> Result<Vec<Reported>, String> {
                     "https://pylint.readthedocs.io/en/stable/search.html?q={}",
                     text("symbol")
                 )),
+                ..Default::default()
             }
         })
         .collect())
@@ -424,6 +487,7 @@ fn sqlfluff(text: &str) -> Result<Vec<Reported>, String> {
                 help: Some(format!(
                     "https://docs.sqlfluff.com/en/stable/reference/rules.html#rule-{code}"
                 )),
+                ..Default::default()
             });
         }
     }
@@ -445,6 +509,7 @@ fn codespell(text: &str) -> Vec<Reported> {
             line: c[2].parse().ok(),
             column: None,
             help: Some("https://github.com/codespell-project/codespell".to_string()),
+            ..Default::default()
         })
         .collect()
 }
@@ -471,6 +536,7 @@ fn lizard(text: &str) -> Vec<Reported> {
             line: c[2].parse().ok(),
             column: None,
             help: Some("https://github.com/terryyin/lizard".to_string()),
+            ..Default::default()
         })
         .collect()
 }
@@ -494,6 +560,7 @@ fn detect_secrets(text: &str) -> Result<Vec<Reported>, String> {
                 line: secret.get("line_number").and_then(u32_of),
                 column: None,
                 help: Some("https://github.com/Yelp/detect-secrets".to_string()),
+                ..Default::default()
             });
         }
     }
@@ -532,6 +599,7 @@ fn eslint_like(text: &str, format: Format) -> Result<Vec<Reported>, String> {
                 column: m.get("column").and_then(u32_of),
                 help,
                 rule,
+                ..Default::default()
             });
         }
     }
@@ -574,6 +642,7 @@ fn stylelint(text: &str) -> Result<Vec<Reported>, String> {
                 column: w.get("column").and_then(u32_of),
                 help: Some(format!("https://stylelint.io/user-guide/rules/{rule}")),
                 rule,
+                ..Default::default()
             });
         }
     }
@@ -596,6 +665,29 @@ mod tests {
         assert_eq!(found[0].help.as_deref(), Some("https://h/R1"));
         assert_eq!((found[0].line, found[0].column), (Some(3), Some(5)));
         assert_eq!(relative(Path::new("/root"), &found[0].path), "a.py");
+    }
+
+    #[test]
+    fn sarif_rules_give_their_cwe_and_score() {
+        // As bandit (tags), flawfinder (relationships), semgrep (tags and a
+        // security-severity score) and a bare CWE help link write them.
+        let log = r#"{"runs":[{"tool":{"driver":{"name":"t","rules":[
+            {"id":"B105","properties":{"tags":["security","external/cwe/cwe-259"]}},
+            {"id":"FF1013","relationships":[{"target":{"id":"CWE-120"}}]},
+            {"id":"sql","properties":{"tags":["CWE-89: SQL Injection","security"],"security-severity":"9.1"}},
+            {"id":"link","helpUri":"https://cwe.mitre.org/data/definitions/79.html"},
+            {"id":"none"}]}},
+            "results":[{"ruleId":"B105","message":{"text":"a"}},{"ruleId":"FF1013","message":{"text":"b"}},
+                       {"ruleId":"sql","level":"warning","message":{"text":"c"}},{"ruleId":"link","message":{"text":"d"}},
+                       {"ruleId":"none","message":{"text":"e"}}]}]}"#;
+        let found = sarif(log).unwrap();
+        let cwes: Vec<Option<u32>> = found.iter().map(|r| r.cwe).collect();
+        assert_eq!(cwes, [Some(259), Some(120), Some(89), Some(79), None]);
+        assert_eq!(found[2].security_severity, Some(9.1));
+        assert_eq!(scored_severity(9.1), Severity::Critical);
+        assert_eq!(scored_severity(7.0), Severity::High);
+        assert_eq!(scored_severity(4.5), Severity::Medium);
+        assert_eq!(scored_severity(2.0), Severity::Low);
     }
 
     #[test]

@@ -72,6 +72,11 @@ impl PageCheck for Cookies {
                     Finding::new(rule, severity, message)
                         .at_url(&page.url)
                         .with_help(HELP)
+                        .with_cwe(match rule {
+                            "cookie-without-httponly" => 1004,
+                            "cookie-without-samesite" => 1275,
+                            _ => 614, // sent in the clear, or without Secure
+                        })
                         .fingerprinted(&format!("{rule}:{name}")),
                 );
             };

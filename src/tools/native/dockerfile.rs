@@ -21,6 +21,16 @@ static SPEC: ToolSpec = ToolSpec {
 
 const HELP: &str = "https://docs.docker.com/build/building/best-practices/";
 
+/// The weakness each rule finds.
+fn cwe(rule: &str) -> u32 {
+    match rule {
+        "no-user" | "user-root" | "runs-as-root" => 250, // execution with unnecessary privileges
+        "curl-pipe-shell" | "add-from-url" => 494,       // download of code without integrity check
+        "secret-in-image" => 798,                        // hard-coded credentials
+        _ => 1357,                                       // reliance on an unpinned component
+    }
+}
+
 static PIPE_TO_SHELL: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\b(curl|wget)\b[^|;&]*\|\s*(sudo\s+)?(ba|z|da)?sh\b").expect("valid"));
 static SECRET_NAME: LazyLock<Regex> = LazyLock::new(|| {
@@ -88,6 +98,7 @@ impl FileCheck for Dockerfile {
                 Finding::new(rule, severity, message)
                     .at_path(&file.rel, Some(to_u32(line)), None)
                     .with_help(HELP)
+                    .with_cwe(cwe(rule))
                     .fingerprinted(evidence),
             );
         };

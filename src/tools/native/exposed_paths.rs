@@ -187,6 +187,7 @@ impl Tool for ExposedPaths {
                         )
                         .at_url(url.as_str())
                         .with_help(HELP)
+                        .with_cwe(538)
                         .fingerprinted(probe.path)]);
                     }
                 }

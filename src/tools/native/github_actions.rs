@@ -24,6 +24,16 @@ static SPEC: ToolSpec = ToolSpec {
 const HARDENING: &str = "https://docs.github.com/en/actions/security-for-github-actions/security-guides/security-hardening-for-github-actions";
 const PWN_REQUEST: &str = "https://securitylab.github.com/resources/github-actions-preventing-pwn-requests/";
 
+/// The weakness each rule finds.
+fn cwe(rule: &str) -> u32 {
+    match rule {
+        "script-injection" => 78,                                // command injection
+        "pull-request-target-checkout" | "head-checkout" => 829, // untrusted code in a trusted context
+        "write-all" | "write-all-permissions" => 250,            // unnecessary privileges
+        _ => 1357,                                               // reliance on an unpinned component
+    }
+}
+
 /// Expressions an outsider controls (titles, bodies, branch names, ...).
 static UNTRUSTED: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\$\{\{[^}]*\b(github\.event\.(issue|pull_request|comment|review|review_comment|discussion|head_commit|commits|pages|workflow_run)\b[^}]*|github\.head_ref)[^}]*\}\}")
@@ -61,6 +71,7 @@ impl FileCheck for GithubActions {
                     Finding::new(rule, severity, message)
                         .at_path(&file.rel, Some(to_u32(index + 1)), None)
                         .with_help(help)
+                        .with_cwe(cwe(rule))
                         .fingerprinted(evidence),
                 );
             };

@@ -26,6 +26,18 @@ static SPEC: ToolSpec = ToolSpec {
 const MIN_HSTS_MAX_AGE: u64 = 15_552_000;
 
 const MDN: &str = "https://developer.mozilla.org/en-US/docs/Web/HTTP/Reference/Headers/";
+
+/// The weakness each rule finds.
+fn cwe(rule: &str) -> u32 {
+    match rule {
+        "no-https" | "hsts-missing" | "hsts-short-max-age" => 319, // cleartext transmission
+        "clickjacking-protection-missing" => 1021,                 // improper restriction of frames
+        "cors-universal-access" | "access-control-allow-origin" | "access-control-allow-credentials" => 942,
+        "sri-missing" => 353, // missing support for integrity check
+        "referrer-policy-missing" | "referrer-policy-unsafe" => 200, // exposure of information
+        _ => 693,             // protection mechanism failure
+    }
+}
 const TLS_HELP: &str =
     "https://developer.mozilla.org/en-US/docs/Web/Security/Practical_implementation_guides/TLS";
 
@@ -136,6 +148,7 @@ impl Report<'_> {
             Finding::new(rule_id, severity, message)
                 .at_url(&self.page.url)
                 .with_help(&help)
+                .with_cwe(cwe(rule_id))
                 .fingerprinted(evidence),
         );
     }

@@ -22,6 +22,15 @@ static SPEC: ToolSpec = ToolSpec {
 };
 
 const HELP: &str = "https://kubernetes.io/docs/concepts/security/pod-security-standards/";
+
+/// The weakness each rule finds.
+fn cwe(rule: &str) -> u32 {
+    match rule {
+        "no-resource-limits" => 770,                  // allocation without limits
+        "host-path-volume" | "host-namespace" => 668, // resource exposed to the wrong sphere
+        _ => 250,                                     // unnecessary privileges
+    }
+}
 const WORKLOADS: &[&str] = &[
     "Pod",
     "Deployment",
@@ -106,6 +115,7 @@ impl FileCheck for Kubernetes {
                     Finding::new(rule, severity, message)
                         .at_path(&file.rel, Some(to_u32(start + line + 1)), None)
                         .with_help(HELP)
+                        .with_cwe(cwe(rule))
                         .fingerprinted(evidence),
                 );
             };

@@ -76,6 +76,7 @@ fn scan(inventory: &Inventory) -> Vec<Finding> {
             )
             .at_path(&file.rel, None, None)
             .with_help(HELP)
+            .with_cwe(1357)
             .fingerprinted(name),
         );
     }

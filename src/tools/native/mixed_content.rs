@@ -93,6 +93,7 @@ impl PageCheck for MixedContent {
                     )
                     .at_url(&page.url)
                     .with_help(HELP)
+                    .with_cwe(319)
                     .fingerprinted(target),
                 );
             }

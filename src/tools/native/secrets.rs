@@ -21,6 +21,8 @@ static SPEC: ToolSpec = ToolSpec {
 };
 
 const HELP: &str = "https://cheatsheetseries.owasp.org/cheatsheets/Secrets_Management_Cheat_Sheet.html";
+/// CWE-798: use of hard-coded credentials.
+const HARD_CODED_CREDENTIALS: u32 = 798;
 
 /// A line containing this marker is never reported.
 const IGNORE_MARKER: &str = "livescan:ignore";
@@ -744,6 +746,7 @@ impl FileCheck for Secrets {
                 Finding::new(rule.id, rule.severity, message)
                     .at_path(&file.rel, Some(line), Some(column))
                     .with_help(HELP)
+                    .with_cwe(HARD_CODED_CREDENTIALS)
                     .fingerprinted(secret.as_str()),
             );
         }

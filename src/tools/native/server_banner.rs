@@ -49,6 +49,7 @@ impl PageCheck for ServerBanner {
                 Finding::new(rule, severity, format!("`{name}: {value}` tells every visitor what runs here; remove the header or its version"))
                     .at_url(&page.url)
                     .with_help(HELP)
+                    .with_cwe(497)
                     .fingerprinted(name),
             );
         }

@@ -79,6 +79,7 @@ impl Tls {
             Finding::new(rule, severity, message)
                 .at_url(raw)
                 .with_help(HELP)
+                .with_cwe(if rule == "no-https-redirect" { 319 } else { 295 })
                 .fingerprinted(rule)
         };
         let mut findings = Vec::new();

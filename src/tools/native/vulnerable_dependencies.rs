@@ -373,6 +373,8 @@ impl VulnerableDependencies {
                             ),
                         )
                         .at_path(&file.rel, Some(to_u32(package.line)), None)
+                        // Dependency on a vulnerable third-party component.
+                        .with_cwe(1395)
                         .with_help(&format!("https://osv.dev/vulnerability/{}", advisory.id))
                         .fingerprinted(&format!("{}@{}", package.name, package.version)),
                     );

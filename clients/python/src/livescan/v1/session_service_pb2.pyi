@@ -344,7 +344,7 @@ class Metric(_message.Message):
     def __init__(self, name: _Optional[str] = ..., value: _Optional[str] = ..., url: _Optional[str] = ...) -> None: ...
 
 class Finding(_message.Message):
-    __slots__ = ("rule_id", "severity", "original_level", "message", "path", "line", "column", "url", "fingerprint", "help_uri")
+    __slots__ = ("rule_id", "severity", "original_level", "message", "path", "line", "column", "url", "fingerprint", "help_uri", "cwe")
     RULE_ID_FIELD_NUMBER: _ClassVar[int]
     SEVERITY_FIELD_NUMBER: _ClassVar[int]
     ORIGINAL_LEVEL_FIELD_NUMBER: _ClassVar[int]
@@ -355,6 +355,7 @@ class Finding(_message.Message):
     URL_FIELD_NUMBER: _ClassVar[int]
     FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
     HELP_URI_FIELD_NUMBER: _ClassVar[int]
+    CWE_FIELD_NUMBER: _ClassVar[int]
     rule_id: str
     severity: Severity
     original_level: str
@@ -365,7 +366,8 @@ class Finding(_message.Message):
     url: str
     fingerprint: str
     help_uri: str
-    def __init__(self, rule_id: _Optional[str] = ..., severity: _Optional[_Union[Severity, str]] = ..., original_level: _Optional[str] = ..., message: _Optional[str] = ..., path: _Optional[str] = ..., line: _Optional[int] = ..., column: _Optional[int] = ..., url: _Optional[str] = ..., fingerprint: _Optional[str] = ..., help_uri: _Optional[str] = ...) -> None: ...
+    cwe: int
+    def __init__(self, rule_id: _Optional[str] = ..., severity: _Optional[_Union[Severity, str]] = ..., original_level: _Optional[str] = ..., message: _Optional[str] = ..., path: _Optional[str] = ..., line: _Optional[int] = ..., column: _Optional[int] = ..., url: _Optional[str] = ..., fingerprint: _Optional[str] = ..., help_uri: _Optional[str] = ..., cwe: _Optional[int] = ...) -> None: ...
 
 class Summary(_message.Message):
     __slots__ = ("total_findings", "critical", "high", "medium", "low", "info", "by_category", "tools_run", "tools_skipped", "tools_failed")
