@@ -231,6 +231,11 @@ impl ToolJob {
         redact::report(&mut report, |rule| {
             tool.as_ref().is_some_and(|t| t.quotes_secret(rule))
         });
+        if let (ToolTarget::Directory(inventory), Some(tool)) = (&self.target, &tool)
+            && report.status != ToolStatus::Skipped
+        {
+            report.result.left_out = inventory.left_out(|origin| tool.sees(origin));
+        }
         self.count(&report);
         let kind = EventKind::ToolFinished {
             report: Box::new(report),

@@ -116,6 +116,30 @@ impl TargetKind {
     }
 }
 
+/// Where a file of a directory target comes from: written in the
+/// repository (source), or vendored, generated, minified or binary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    Source,
+    Vendored,
+    Generated,
+    Minified,
+    Binary,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Source => "source",
+            Origin::Vendored => "vendored",
+            Origin::Generated => "generated",
+            Origin::Minified => "minified",
+            Origin::Binary => "binary",
+        }
+    }
+}
+
 /// One problem a tool found.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -11,7 +11,7 @@ pub mod text;
 pub mod time;
 
 pub use account::{Account, KeyRecord, KeyState, LedgerEntry, LedgerKind};
-pub use finding::{Category, Finding, Severity, TargetKind, fingerprint};
+pub use finding::{Category, Finding, Origin, Severity, TargetKind, fingerprint};
 pub use session::{
     BySeverity, Event, EventKind, Metric, Omitted, Outcome, Progress, RawTarget, Refund, SelectedTool,
     SessionMeta, SessionOptions, SessionState, SessionStatus, StartRequest, Summary, Target, ToolReport,

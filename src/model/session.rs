@@ -1,7 +1,7 @@
 //! Sessions as a fold of their event log: the events, the tool reports, and
 //! the progress and summary arithmetic every view (REST, gRPC, CLI) shares.
 
-use super::finding::{Category, Finding, Severity, TargetKind};
+use super::finding::{Category, Finding, Origin, Severity, TargetKind};
 use super::time::{self, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -203,6 +203,10 @@ pub struct ToolResult {
     /// Findings beyond the cap: counted, not listed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub omitted: Option<Omitted>,
+    /// Files of the tree the tool did not look at, by why: vendored,
+    /// generated, minified or binary (directory targets).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub left_out: BTreeMap<Origin, u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -320,6 +324,7 @@ impl ToolReport {
                 outcome: Some(outcome),
                 findings,
                 omitted: None,
+                left_out: BTreeMap::new(),
                 error,
                 skip_reason,
                 partial,
@@ -396,6 +401,7 @@ impl ToolReport {
                     count: self.findings_count,
                     by_severity: self.severity_counts(),
                 }),
+                left_out: self.result.left_out.clone(),
                 error: self.result.error.clone(),
                 skip_reason: self.result.skip_reason.clone(),
                 partial: self.result.partial,

@@ -14,7 +14,8 @@
 //! files drops its own POSIX locks on them, and another process can then
 //! delete the write-ahead log under the live server.
 
-use std::collections::HashSet;
+use super::origin::{Attributes, Origin};
+use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
@@ -32,7 +33,12 @@ pub struct FileEntry {
     pub rel: String,
     pub abs: PathBuf,
     pub size: u64,
+    /// Written here, or vendored, generated, minified or binary.
+    pub origin: Origin,
 }
+
+/// How many files a tool did not look at, by the reason (their origin).
+pub type LeftOut = BTreeMap<Origin, u32>;
 
 #[derive(Debug)]
 pub struct Inventory {
@@ -77,6 +83,7 @@ impl Inventory {
         };
         let root_dir = open_root(root).map_err(unreadable)?;
         let excluded = dir_ids(excluded);
+        let attributes = Attributes::of(root);
         let root_meta = root_dir.metadata().map_err(unreadable)?;
         if excluded.contains(&(root_meta.dev(), root_meta.ino())) {
             return Err(unreadable(std::io::Error::other(
@@ -120,7 +127,9 @@ impl Inventory {
                 .map(|c| c.as_os_str().to_string_lossy())
                 .collect::<Vec<_>>()
                 .join("/");
+            let head = read_head(&root_dir, Path::new(&rel));
             files.push(FileEntry {
+                origin: super::origin::origin(&rel, &head, &attributes),
                 rel,
                 abs: entry.path().to_path_buf(),
                 size: metadata.len(),
@@ -140,8 +149,23 @@ impl Inventory {
         &self.root
     }
 
+    /// Every file, whatever its origin.
     pub fn files(&self) -> &[FileEntry] {
         &self.files
+    }
+
+    /// The files of the origins a tool looks at.
+    pub fn files_seen(&self, sees: impl Fn(Origin) -> bool) -> impl Iterator<Item = &FileEntry> {
+        self.files.iter().filter(move |f| sees(f.origin))
+    }
+
+    /// How many files of each other origin a tool that `sees` leaves out.
+    pub fn left_out(&self, sees: impl Fn(Origin) -> bool) -> LeftOut {
+        let mut counts = LeftOut::new();
+        for file in self.files.iter().filter(|f| !sees(f.origin)) {
+            *counts.entry(file.origin).or_default() += 1;
+        }
+        counts
     }
 
     /// Opens one of the inventory's files for reading: beneath the root, with
@@ -184,8 +208,9 @@ impl Inventory {
     }
 }
 
-/// A private tree holding exactly the inventory's regular files, at the same
-/// relative paths: hard links where the file system allows (instant, no
+/// A private tree holding exactly the inventory's regular source files (what
+/// scanners look at: nothing vendored, generated, minified or binary), at
+/// the same relative paths: hard links where the file system allows (instant, no
 /// copy), else copies of the files a scanner would read as text (up to
 /// [`MAX_TEXT_BYTES`]; a target on another file system is not duplicated
 /// whole). It has no symlinks, so a scanner that walks it and follows links
@@ -203,7 +228,7 @@ impl View {
             .prefix("view-")
             .tempdir_in(work_dir)
             .map_err(|e| format!("cannot make the scanners' view in {}: {e}", work_dir.display()))?;
-        for file in &inventory.files {
+        for file in inventory.files.iter().filter(|f| f.origin == Origin::Source) {
             let target = dir.path().join(&file.rel);
             if let Some(parent) = target.parent() {
                 std::fs::create_dir_all(parent)
@@ -270,6 +295,16 @@ fn linkat_following(from: &Path, to: &Path) -> std::io::Result<()> {
     } else {
         Err(std::io::Error::last_os_error())
     }
+}
+
+/// The first 64 KiB of a file (empty when it cannot be read), for deciding
+/// where it comes from.
+fn read_head(root: &File, relative: &Path) -> Vec<u8> {
+    let mut head = Vec::new();
+    if let Ok(file) = open_beneath(root, relative) {
+        let _ = file.take(64 * 1024).read_to_end(&mut head);
+    }
+    head
 }
 
 fn open_root(root: &Path) -> std::io::Result<File> {

@@ -13,6 +13,7 @@ pub mod external;
 pub mod fetch;
 pub mod inventory;
 pub mod native;
+pub mod origin;
 pub mod redact;
 pub mod workspace;
 
@@ -23,7 +24,8 @@ use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 pub use fetch::{FetchError, Fetcher, Page, Pages};
-pub use inventory::{FileEntry, Inventory};
+pub use inventory::{FileEntry, Inventory, LeftOut};
+pub use origin::Origin;
 pub use workspace::Workspace;
 
 /// What a tool is, independent of any run.
@@ -207,6 +209,13 @@ pub trait Tool: Send + Sync + 'static {
         Availability::Available
     }
 
+    /// Whether the tool looks at files of this origin (directory targets):
+    /// by default only at source files, not at vendored, generated,
+    /// minified or binary ones.
+    fn sees(&self, origin: Origin) -> bool {
+        origin == Origin::Source
+    }
+
     /// How much of the server's capacity for running tools a run takes
     /// (see `engine::slots`): 1 for an analyzer in this process.
     fn weight(&self) -> usize {
@@ -234,6 +243,11 @@ pub trait FileCheck: Send + Sync + 'static {
 
     /// Examines one file; `text` is `Some` exactly when `needs_text()` is true
     /// and the file is readable text.
+    /// Whether the check looks at files of this origin (see [`Tool::sees`]).
+    fn sees(&self, origin: Origin) -> bool {
+        origin == Origin::Source
+    }
+
     fn check(&self, file: &FileEntry, text: Option<&str>, out: &mut Vec<Finding>);
 }
 
@@ -246,6 +260,10 @@ impl<C: FileCheck> Tool for FileTool<C> {
         self.0.spec()
     }
 
+    fn sees(&self, origin: Origin) -> bool {
+        self.0.sees(origin)
+    }
+
     fn run(self: Arc<Self>, ctx: Arc<ToolContext>) -> BoxFuture<'static, Result<(), ToolError>> {
         Box::pin(async move {
             let ToolTarget::Directory(inventory) = ctx.target.clone() else {
@@ -253,7 +271,7 @@ impl<C: FileCheck> Tool for FileTool<C> {
             };
             off_runtime(move || {
                 let mut found = Vec::new();
-                for file in inventory.files() {
+                for file in inventory.files_seen(|origin| self.0.sees(origin)) {
                     if ctx.cancel.is_cancelled() {
                         return Err(ToolError::Cancelled);
                     }

@@ -95,6 +95,8 @@ export interface ToolResult {
   outcome?: Outcome;
   /** Findings past the cap: counted in `findingsCount`, not listed. */
   omitted?: Omitted;
+  /** Files of the tree the tool did not look at, by why (directory targets). */
+  leftOut?: Partial<Record<"vendored" | "generated" | "minified" | "binary", number>>;
   error?: string;
   skipReason?: string;
   metrics?: Metric[];

@@ -80,7 +80,7 @@ const SHAPES = {
 const NESTED = {
   ToolResult: [
     ["ToolReport", "result"],
-    keysOf<ToolResult>()(["findings", "partial"], ["outcome", "omitted", "error", "skipReason", "metrics"]),
+    keysOf<ToolResult>()(["findings", "partial"], ["outcome", "omitted", "leftOut", "error", "skipReason", "metrics"]),
   ],
   LedgerEntry: [
     ["Account", "ledger", "items"],

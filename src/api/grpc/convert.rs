@@ -4,9 +4,9 @@
 
 use crate::engine::{EngineError, ToolInfo};
 use crate::model::{
-    Account, BySeverity, Category, Finding, LedgerEntry, LedgerKind, Metric, Omitted, Outcome, Progress,
-    RawTarget, Refund, SessionState, SessionStatus, Severity, StartRequest, Summary, Target, Timestamp,
-    ToolReport, ToolResult, ToolStatus,
+    Account, BySeverity, Category, Finding, LedgerEntry, LedgerKind, Metric, Omitted, Origin, Outcome,
+    Progress, RawTarget, Refund, SessionState, SessionStatus, Severity, StartRequest, Summary, Target,
+    Timestamp, ToolReport, ToolResult, ToolStatus,
 };
 use crate::proto as pb;
 
@@ -186,6 +186,12 @@ pub fn report(r: &ToolReport) -> pb::ToolReport {
         error: r.result.error.clone().unwrap_or_default(),
         skip_reason: r.result.skip_reason.clone().unwrap_or_default(),
         partial: r.result.partial,
+        left_out: r
+            .result
+            .left_out
+            .iter()
+            .map(|(origin, count)| (origin.as_str().to_string(), *count))
+            .collect(),
         omitted: r.result.omitted.map(|o| pb::Omitted {
             count: o.count,
             critical: o.by_severity.critical,
@@ -217,6 +223,11 @@ pub fn from_report(r: &pb::ToolReport) -> ToolReport {
         result: ToolResult {
             outcome: from_outcome(r.outcome()),
             findings: r.findings.iter().map(from_finding).collect(),
+            left_out: r
+                .left_out
+                .iter()
+                .filter_map(|(origin, count)| Some((from_origin(origin)?, *count)))
+                .collect(),
             omitted: r.omitted.map(|o| Omitted {
                 count: o.count,
                 by_severity: BySeverity {
@@ -244,6 +255,19 @@ pub fn from_report(r: &pb::ToolReport) -> ToolReport {
         completed_at: r.completed_at.as_ref().and_then(from_timestamp),
         finished_seq: None,
     }
+}
+
+/// A `left_out` key back to its origin; an unknown one is dropped.
+fn from_origin(name: &str) -> Option<Origin> {
+    [
+        Origin::Vendored,
+        Origin::Generated,
+        Origin::Minified,
+        Origin::Binary,
+        Origin::Source,
+    ]
+    .into_iter()
+    .find(|o| o.as_str() == name)
 }
 
 pub fn progress(p: &Progress) -> pb::Progress {

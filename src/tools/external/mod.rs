@@ -210,11 +210,11 @@ impl ExternalTool {
         }
     }
 
-    /// The files of the inventory this tool looks at, as paths under `root`.
+    /// The source files of the inventory this tool looks at, as paths under
+    /// `root` (the session's view, which holds the source files only).
     fn matching(&self, inventory: &Inventory, root: &Path) -> Vec<PathBuf> {
         inventory
-            .files()
-            .iter()
+            .files_seen(|origin| self.sees(origin))
             .filter(|f| self.files.is_match(&f.rel))
             .map(|f| root.join(&f.rel))
             .collect()
@@ -262,7 +262,10 @@ impl Tool for ExternalTool {
                 return Err(ToolError::UnsupportedTarget);
             };
             let executable = self.executable.clone().map_err(ToolError::Failed)?;
-            if !inventory.files().iter().any(|f| self.files.is_match(&f.rel)) {
+            if !inventory
+                .files_seen(|origin| self.sees(origin))
+                .any(|f| self.files.is_match(&f.rel))
+            {
                 // Nothing this tool reads: a clean run, without spawning it.
                 return Ok(());
             }

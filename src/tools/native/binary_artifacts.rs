@@ -4,7 +4,7 @@
 //! cannot be reviewed, and drift from the code they were built from.
 
 use crate::model::{Category, Finding, Severity, TargetKind};
-use crate::tools::{FileCheck, FileEntry, ToolSpec};
+use crate::tools::{FileCheck, FileEntry, Origin, ToolSpec};
 
 static SPEC: ToolSpec = ToolSpec {
     id: "binary-artifacts",
@@ -41,6 +41,11 @@ pub struct BinaryArtifacts;
 impl FileCheck for BinaryArtifacts {
     fn spec(&self) -> &ToolSpec {
         &SPEC
+    }
+
+    /// Every file: committed binaries are what it looks for.
+    fn sees(&self, _origin: Origin) -> bool {
+        true
     }
 
     fn needs_text(&self) -> bool {

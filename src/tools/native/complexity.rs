@@ -7,7 +7,7 @@
 //! ternary, `&&`/`||`/`and`/`or`); nested functions are measured on their
 //! own. Nesting depth counts control-flow constructs inside each other.
 
-use super::lang::{Lang, is_generated};
+use super::lang::Lang;
 use super::rules::to_u32;
 use crate::model::{Category, Finding, Severity, TargetKind};
 use crate::tools::{FileCheck, FileEntry, ToolSpec};
@@ -245,9 +245,6 @@ impl FileCheck for Complexity {
 
     fn check(&self, file: &FileEntry, text: Option<&str>, out: &mut Vec<Finding>) {
         let Some(text) = text else { return };
-        if is_generated(&file.rel, text) {
-            return;
-        }
         for m in measures(&file.rel, text) {
             let mut push = |rule: &str, severity: Severity, message: String| {
                 out.push(

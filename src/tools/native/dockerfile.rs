@@ -248,6 +248,7 @@ mod tests {
             rel: "Dockerfile".into(),
             abs: "Dockerfile".into(),
             size: 0,
+            origin: crate::tools::Origin::Source,
         };
         let mut out = Vec::new();
         Dockerfile.check(&file, Some(text), &mut out);

@@ -4,7 +4,7 @@
 //! an import, so shared boilerplate headers do not count. Each repeat is
 //! reported once, at the later copy, naming the first.
 
-use super::lang::{Lang, is_generated};
+use super::lang::Lang;
 use super::rules::to_u32;
 use crate::model::{Category, Finding, Severity, TargetKind, fingerprint};
 use crate::tools::{Tool, ToolContext, ToolError, ToolSpec, analyse_inventory};
@@ -140,16 +140,14 @@ impl Tool for DuplicateCode {
             let cancel = ctx.cancel.clone();
             analyse_inventory(&ctx, move |inventory| {
                 let mut files = Vec::new();
-                for file in inventory.files() {
+                for file in inventory.files_seen(|origin| origin == crate::tools::Origin::Source) {
                     if cancel.is_cancelled() {
                         return Err(ToolError::Cancelled);
                     }
                     if !Lang::of(&file.rel, None).is_code() {
                         continue;
                     }
-                    if let Some(text) = inventory.read_text(file)
-                        && !is_generated(&file.rel, &text)
-                    {
+                    if let Some(text) = inventory.read_text(file) {
                         files.push((file.rel.clone(), text));
                     }
                 }

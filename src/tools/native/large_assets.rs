@@ -3,7 +3,7 @@
 //! 500 KiB, videos over 2 MiB. Judged by extension and size alone.
 
 use crate::model::{Category, Finding, Severity, TargetKind};
-use crate::tools::{FileCheck, FileEntry, ToolSpec};
+use crate::tools::{FileCheck, FileEntry, Origin, ToolSpec};
 
 static SPEC: ToolSpec = ToolSpec {
     id: "large-assets",
@@ -55,6 +55,11 @@ pub struct LargeAssets;
 impl FileCheck for LargeAssets {
     fn spec(&self) -> &ToolSpec {
         &SPEC
+    }
+
+    /// Everything but vendored copies (images and fonts are binary).
+    fn sees(&self, origin: Origin) -> bool {
+        origin != Origin::Vendored
     }
 
     fn needs_text(&self) -> bool {

@@ -2,7 +2,7 @@
 //! clones and builds, judged from their size alone (contents are never read).
 
 use crate::model::{Category, Finding, Severity, TargetKind};
-use crate::tools::{FileCheck, FileEntry, ToolSpec};
+use crate::tools::{FileCheck, FileEntry, Origin, ToolSpec};
 
 static SPEC: ToolSpec = ToolSpec {
     id: "large-files",
@@ -24,6 +24,11 @@ pub struct LargeFiles;
 impl FileCheck for LargeFiles {
     fn spec(&self) -> &ToolSpec {
         &SPEC
+    }
+
+    /// Every file: a large one is large wherever it comes from.
+    fn sees(&self, _origin: Origin) -> bool {
+        true
     }
 
     fn needs_text(&self) -> bool {

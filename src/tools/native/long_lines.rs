@@ -3,7 +3,7 @@
 //! URL, a hash, base64) is left alone, and so are generated files; at most ten lines are
 //! reported per file, the last report counting the rest.
 
-use super::lang::{Lang, is_generated};
+use super::lang::Lang;
 use super::rules::to_u32;
 use crate::model::{Category, Finding, Severity, TargetKind};
 use crate::tools::{FileCheck, FileEntry, ToolSpec};
@@ -39,7 +39,7 @@ impl FileCheck for LongLines {
         let Some(text) = text else { return };
         let lang = Lang::of(&file.rel, Some(text));
         let styled = lang.is_code() || matches!(lang, Lang::Yaml | Lang::Toml | Lang::Dockerfile | Lang::Css);
-        if !styled || is_generated(&file.rel, text) {
+        if !styled {
             return;
         }
         let long: Vec<(usize, usize)> = text

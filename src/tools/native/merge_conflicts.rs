@@ -93,6 +93,7 @@ mod tests {
             rel: "a.txt".into(),
             abs: PathBuf::from("a.txt"),
             size: 0,
+            origin: crate::tools::Origin::Source,
         };
         let mut out = Vec::new();
         MergeConflicts.check(&file, Some(text), &mut out);

@@ -5,7 +5,7 @@
 //! every install may pull different code, including a compromised release.
 
 use crate::model::{Category, Finding, Severity, TargetKind};
-use crate::tools::{Inventory, Tool, ToolContext, ToolError, ToolSpec, analyse_inventory};
+use crate::tools::{Inventory, Origin, Tool, ToolContext, ToolError, ToolSpec, analyse_inventory};
 use futures::future::BoxFuture;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -41,10 +41,18 @@ const MANIFESTS: &[(&str, &[&str], &str)] = &[
     ("composer.json", &["composer.lock"], "require"),
 ];
 
+/// Manifests are source, lock files generated; vendored copies are not ours.
+fn manifest_or_lock(origin: Origin) -> bool {
+    matches!(origin, Origin::Source | Origin::Generated)
+}
+
 fn scan(inventory: &Inventory) -> Vec<Finding> {
-    let present: HashSet<&str> = inventory.files().iter().map(|f| f.rel.as_str()).collect();
+    let present: HashSet<&str> = inventory
+        .files_seen(manifest_or_lock)
+        .map(|f| f.rel.as_str())
+        .collect();
     let mut findings = Vec::new();
-    for file in inventory.files() {
+    for file in inventory.files_seen(manifest_or_lock) {
         let (dir, name) = file
             .rel
             .rsplit_once('/')
@@ -88,6 +96,10 @@ pub struct MissingLockfile;
 impl Tool for MissingLockfile {
     fn spec(&self) -> &ToolSpec {
         &SPEC
+    }
+
+    fn sees(&self, origin: Origin) -> bool {
+        manifest_or_lock(origin)
     }
 
     fn run(self: Arc<Self>, ctx: Arc<ToolContext>) -> BoxFuture<'static, Result<(), ToolError>> {

@@ -207,6 +207,7 @@ pub fn assert_table(rules: &'static [LineRule], samples: &[(&str, &str, &str)], 
             rel: path.to_string(),
             abs: path.into(),
             size: 0,
+            origin: crate::tools::Origin::Source,
         };
         let mut out = Vec::new();
         tool.check(&file, Some(line), &mut out);
@@ -223,6 +224,7 @@ pub fn assert_quiet(tool: &LineRules, cases: &[(&str, &str)]) {
             rel: path.to_string(),
             abs: path.into(),
             size: 0,
+            origin: crate::tools::Origin::Source,
         };
         let mut out = Vec::new();
         tool.check(&file, Some(line), &mut out);

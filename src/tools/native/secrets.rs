@@ -1106,6 +1106,7 @@ mod tests {
             rel: rel.to_string(),
             abs: PathBuf::from(rel),
             size: 0,
+            origin: crate::tools::Origin::Source,
         }
     }
 

@@ -4,7 +4,7 @@
 //! `secrets` tool reads them).
 
 use crate::model::{Category, Finding, Severity, TargetKind};
-use crate::tools::{FileCheck, FileEntry, ToolSpec};
+use crate::tools::{FileCheck, FileEntry, Origin, ToolSpec};
 
 static SPEC: ToolSpec = ToolSpec {
     id: "sensitive-files",
@@ -99,6 +99,11 @@ pub struct SensitiveFiles;
 impl FileCheck for SensitiveFiles {
     fn spec(&self) -> &ToolSpec {
         &SPEC
+    }
+
+    /// Every file: a committed key is a leak wherever it sits.
+    fn sees(&self, _origin: Origin) -> bool {
+        true
     }
 
     fn needs_text(&self) -> bool {

@@ -212,6 +212,7 @@ mod tests {
             rel: name.into(),
             abs: PathBuf::from(name),
             size: 0,
+            origin: crate::tools::Origin::Source,
         };
         let mut out = Vec::new();
         TodoComments.check(&file, Some(text), &mut out);

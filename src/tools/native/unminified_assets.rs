@@ -6,7 +6,7 @@
 
 use super::rules::to_u32;
 use crate::model::{Category, Finding, Severity, TargetKind};
-use crate::tools::{FileCheck, FileEntry, ToolSpec};
+use crate::tools::{FileCheck, FileEntry, Origin, ToolSpec};
 
 static SPEC: ToolSpec = ToolSpec {
     id: "unminified-assets",
@@ -39,6 +39,12 @@ pub struct UnminifiedAssets;
 impl FileCheck for UnminifiedAssets {
     fn spec(&self) -> &ToolSpec {
         &SPEC
+    }
+
+    /// Everything that is text: what ships is its concern, whoever wrote it
+    /// (an unminified bundle in `dist/`, a `vendor/lib.min.js` that is not).
+    fn sees(&self, origin: Origin) -> bool {
+        origin != Origin::Binary
     }
 
     fn check(&self, file: &FileEntry, text: Option<&str>, out: &mut Vec<Finding>) {

@@ -9,7 +9,9 @@
 
 use super::rules::to_u32;
 use crate::model::{Category, Finding, Severity, TargetKind};
-use crate::tools::{Availability, Inventory, Tool, ToolContext, ToolError, ToolSpec, analyse_inventory};
+use crate::tools::{
+    Availability, Inventory, Origin, Tool, ToolContext, ToolError, ToolSpec, analyse_inventory,
+};
 use futures::future::BoxFuture;
 use serde::Deserialize;
 use std::cmp::Ordering;
@@ -329,7 +331,7 @@ impl VulnerableDependencies {
 
     fn scan(&self, inventory: &Inventory, db: &Database) -> Vec<Finding> {
         let mut findings = Vec::new();
-        for file in inventory.files() {
+        for file in inventory.files_seen(lock_or_manifest) {
             let name = file.rel.rsplit('/').next().unwrap_or(&file.rel);
             let Some(text) = inventory.read_text(file) else {
                 continue;
@@ -385,9 +387,18 @@ impl VulnerableDependencies {
     }
 }
 
+/// Lock files are generated, manifests source; vendored copies are not ours.
+fn lock_or_manifest(origin: Origin) -> bool {
+    matches!(origin, Origin::Source | Origin::Generated)
+}
+
 impl Tool for VulnerableDependencies {
     fn spec(&self) -> &ToolSpec {
         &SPEC
+    }
+
+    fn sees(&self, origin: Origin) -> bool {
+        lock_or_manifest(origin)
     }
 
     fn availability(&self) -> Availability {

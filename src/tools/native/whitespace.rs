@@ -3,7 +3,7 @@
 //! configuration. Each problem is reported once per file, at its first line,
 //! with a count, so a sloppy file is one finding per rule, not hundreds.
 
-use super::lang::{Lang, is_generated};
+use super::lang::Lang;
 use super::rules::to_u32;
 use crate::model::{Category, Finding, Severity, TargetKind};
 use crate::tools::{FileCheck, FileEntry, ToolSpec};
@@ -47,7 +47,7 @@ impl FileCheck for Whitespace {
                 lang,
                 Lang::Yaml | Lang::Toml | Lang::Json | Lang::Dockerfile | Lang::Css | Lang::Html
             );
-        if !styled || text.is_empty() || is_generated(&file.rel, text) {
+        if !styled || text.is_empty() {
             return;
         }
         let mut trailing = Tally::default();
@@ -125,6 +125,7 @@ mod tests {
             rel: path.into(),
             abs: path.into(),
             size: 0,
+            origin: crate::tools::Origin::Source,
         };
         let mut out = Vec::new();
         Whitespace.check(&file, Some(text), &mut out);

@@ -286,7 +286,14 @@ class Session(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., scan_id: _Optional[str] = ..., user_id: _Optional[str] = ..., status: _Optional[_Union[SessionStatus, str]] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., tool_reports: _Optional[_Iterable[_Union[ToolReport, _Mapping]]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ..., refund: _Optional[_Union[Refund, _Mapping]] = ..., error: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_updated: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cursor: _Optional[int] = ..., target: _Optional[_Union[Target, _Mapping]] = ...) -> None: ...
 
 class ToolReport(_message.Message):
-    __slots__ = ("tool_name", "category", "status", "outcome", "duration_ms", "findings_count", "findings", "started_at", "completed_at", "error", "skip_reason", "partial", "metrics", "omitted")
+    __slots__ = ("tool_name", "category", "status", "outcome", "duration_ms", "findings_count", "findings", "started_at", "completed_at", "error", "skip_reason", "partial", "metrics", "omitted", "left_out")
+    class LeftOutEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     TOOL_NAME_FIELD_NUMBER: _ClassVar[int]
     CATEGORY_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -301,6 +308,7 @@ class ToolReport(_message.Message):
     PARTIAL_FIELD_NUMBER: _ClassVar[int]
     METRICS_FIELD_NUMBER: _ClassVar[int]
     OMITTED_FIELD_NUMBER: _ClassVar[int]
+    LEFT_OUT_FIELD_NUMBER: _ClassVar[int]
     tool_name: str
     category: Category
     status: ToolStatus
@@ -315,7 +323,8 @@ class ToolReport(_message.Message):
     partial: bool
     metrics: _containers.RepeatedCompositeFieldContainer[Metric]
     omitted: Omitted
-    def __init__(self, tool_name: _Optional[str] = ..., category: _Optional[_Union[Category, str]] = ..., status: _Optional[_Union[ToolStatus, str]] = ..., outcome: _Optional[_Union[Outcome, str]] = ..., duration_ms: _Optional[int] = ..., findings_count: _Optional[int] = ..., findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[str] = ..., skip_reason: _Optional[str] = ..., partial: bool = ..., metrics: _Optional[_Iterable[_Union[Metric, _Mapping]]] = ..., omitted: _Optional[_Union[Omitted, _Mapping]] = ...) -> None: ...
+    left_out: _containers.ScalarMap[str, int]
+    def __init__(self, tool_name: _Optional[str] = ..., category: _Optional[_Union[Category, str]] = ..., status: _Optional[_Union[ToolStatus, str]] = ..., outcome: _Optional[_Union[Outcome, str]] = ..., duration_ms: _Optional[int] = ..., findings_count: _Optional[int] = ..., findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[str] = ..., skip_reason: _Optional[str] = ..., partial: bool = ..., metrics: _Optional[_Iterable[_Union[Metric, _Mapping]]] = ..., omitted: _Optional[_Union[Omitted, _Mapping]] = ..., left_out: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class Omitted(_message.Message):
     __slots__ = ("count", "critical", "high", "medium", "low", "info")
