@@ -37,6 +37,19 @@ pub struct FileEntry {
     pub origin: Origin,
 }
 
+#[cfg(test)]
+impl FileEntry {
+    /// A source file at `rel`, for checks that only read the path.
+    pub(crate) fn source(rel: &str) -> FileEntry {
+        FileEntry {
+            rel: rel.to_string(),
+            abs: PathBuf::from(rel),
+            size: 0,
+            origin: Origin::Source,
+        }
+    }
+}
+
 /// How many files a tool did not look at, by the reason (their origin).
 pub type LeftOut = BTreeMap<Origin, u32>;
 

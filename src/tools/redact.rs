@@ -25,15 +25,29 @@ static QUOTED: LazyLock<Regex> = LazyLock::new(|| {
 const MIN_TOKEN_CHARS: usize = 16;
 
 /// Whether a quoted value looks like a machine-made credential: long, no
-/// spaces, a token's alphabet, letters and digits, and random enough.
+/// spaces, a token's alphabet, letters and digits, random enough, and not
+/// a file path (tracebacks quote the scanner's own files).
 fn looks_like_token(value: &str) -> bool {
     value.len() >= MIN_TOKEN_CHARS
+        && !is_file_path(value)
         && value
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "+/=_-.~".contains(c))
         && value.chars().any(|c| c.is_ascii_digit())
         && value.chars().any(|c| c.is_ascii_alphabetic())
         && looks_secret(value)
+}
+
+/// Whether `value` is an absolute or relative path to a named file: it
+/// starts like a path and its last segment has an extension. No token
+/// alphabet with `/` (base64) also has `.`, and none with `.` (JWT) has `/`.
+fn is_file_path(value: &str) -> bool {
+    let starts_like_path = ["/", "./", "../", "~/"].iter().any(|p| value.starts_with(p));
+    let file_name = value.rsplit('/').next().unwrap_or("");
+    starts_like_path
+        && file_name
+            .rsplit_once('.')
+            .is_some_and(|(stem, ext)| !stem.is_empty() && (1..=8).contains(&ext.len()))
 }
 
 /// The value inside the quotes of a [`QUOTED`] match.
@@ -150,6 +164,7 @@ mod tests {
             "Constant name \"password\" doesn't conform to UPPER_CASE naming style",
             "Unused variable 'subprocess_result_handler'",
             "Line too long (180 > 120 characters)",
+            r#"File "/srv/livescan/.tools/scanners/lib/python3.11/site-packages/lizard_ext/lizardns.py", line 34"#,
         ] {
             assert!(matches!(text(message, false), Cow::Borrowed(_)), "{message}");
         }

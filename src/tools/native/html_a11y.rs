@@ -9,8 +9,10 @@
 //! a form control, an SVG `<title>` is no document title, and a button or link
 //! is named by a visible descendant's `aria-label` (such as an icon's).
 
+use super::rules::to_u32;
 use crate::model::{Category, Finding, Severity, TargetKind};
 use crate::tools::{FileCheck, FileEntry, Page, PageCheck, ToolSpec};
+use ego_tree::NodeId;
 use scraper::{ElementRef, Html, Selector};
 use std::collections::{HashMap, HashSet};
 
@@ -72,13 +74,25 @@ enum Where<'a> {
 
 fn check_document(html: &str, at: Where<'_>, out: &mut Vec<Finding>) {
     let document = Html::parse_document(html);
+    let source = match at {
+        Where::Url(_) => None,
+        Where::Path(_) => Some(SourceIndex::new(html)),
+    };
+    // A file without `<html>` is a fragment (a partial, a template block):
+    // the page it ends up in has its own language and title.
+    let whole_page = source.as_ref().is_none_or(SourceIndex::is_whole_page);
     let mut report = Report {
         at,
         out,
         seen: HashMap::new(),
+        source,
+        document: &document,
+        ordinals: HashMap::new(),
     };
-    check_lang(&document, &mut report);
-    check_title(&document, &mut report);
+    if whole_page {
+        check_lang(&document, &mut report);
+        check_title(&document, &mut report);
+    }
     check_images(&document, &mut report);
     check_alternatives(&document, &mut report);
     check_meta(&document, &mut report);
@@ -98,16 +112,30 @@ struct Report<'a> {
     at: Where<'a>,
     out: &'a mut Vec<Finding>,
     seen: HashMap<(&'static str, String), usize>,
+    /// Where start tags are in a file's text, to give findings their line.
+    source: Option<SourceIndex>,
+    document: &'a Html,
+    /// For each element name, the position of each such element among them.
+    ordinals: HashMap<String, HashMap<NodeId, usize>>,
 }
 
 impl Report<'_> {
-    fn add(&mut self, rule_id: &'static str, severity: Severity, message: String, evidence: String) {
+    /// A finding about `element`, on its line when the document is a file.
+    fn add(
+        &mut self,
+        element: &ElementRef<'_>,
+        rule_id: &'static str,
+        severity: Severity,
+        message: String,
+        evidence: String,
+    ) {
+        let line = self.line_of(element);
         let count = self.seen.entry((rule_id, evidence.clone())).or_insert(0);
         *count += 1;
         let finding = Finding::new(rule_id, severity, message);
         let finding = match self.at {
             Where::Url(url) => finding.at_url(url),
-            Where::Path(path) => finding.at_path(path, None, None),
+            Where::Path(path) => finding.at_path(path, line, None),
         };
         self.out.push(
             finding
@@ -115,6 +143,83 @@ impl Report<'_> {
                 .fingerprinted(&format!("{evidence}#{count}")),
         );
     }
+
+    /// The line of `element`'s start tag: the n-th element of its name in
+    /// the document is the n-th start tag of that name in the text, unless
+    /// the parser added or dropped elements of that name (an implied
+    /// `<tbody>`), when no line is claimed.
+    fn line_of(&mut self, element: &ElementRef<'_>) -> Option<u32> {
+        let source = self.source.as_ref()?;
+        let name = element.value().name();
+        let document = self.document;
+        let ordinals = self.ordinals.entry(name.to_string()).or_insert_with(|| {
+            let elements = selector(name);
+            document
+                .select(&elements)
+                .enumerate()
+                .map(|(ordinal, e)| (e.id(), ordinal))
+                .collect()
+        });
+        let lines = source.start_tags.get(name)?;
+        if lines.len() != ordinals.len() {
+            return None;
+        }
+        ordinals.get(&element.id()).map(|&ordinal| lines[ordinal])
+    }
+}
+
+/// The lines of every start tag in an HTML text, by lowercase element name,
+/// outside comments and the raw text of `<script>`, `<style>`, `<textarea>`
+/// and `<title>`.
+struct SourceIndex {
+    start_tags: HashMap<String, Vec<u32>>,
+}
+
+impl SourceIndex {
+    fn new(html: &str) -> SourceIndex {
+        let mut start_tags: HashMap<String, Vec<u32>> = HashMap::new();
+        let mut line = 1u32;
+        let mut counted = 0;
+        let mut at = 0;
+        while let Some(found) = html[at..].find('<') {
+            let start = at + found;
+            let rest = &html[start + 1..];
+            if rest.starts_with("!--") {
+                at = rest.find("-->").map_or(html.len(), |end| start + 1 + end + 3);
+                continue;
+            }
+            let name_len = rest
+                .bytes()
+                .take_while(|b| b.is_ascii_alphanumeric() || *b == b'-')
+                .count();
+            if !rest.starts_with(|c: char| c.is_ascii_alphabetic()) {
+                at = start + 1;
+                continue;
+            }
+            let name = rest[..name_len].to_ascii_lowercase();
+            line += to_u32(html[counted..start].bytes().filter(|&b| b == b'\n').count());
+            counted = start;
+            start_tags.entry(name.clone()).or_default().push(line);
+            at = start + 1 + name_len;
+            if matches!(name.as_str(), "script" | "style" | "textarea" | "title") {
+                let close = format!("</{name}");
+                at = find_ascii_case_insensitive(&html[at..], &close).map_or(html.len(), |end| at + end);
+            }
+        }
+        SourceIndex { start_tags }
+    }
+
+    fn is_whole_page(&self) -> bool {
+        self.start_tags.contains_key("html")
+    }
+}
+
+/// The offset of `needle` (ASCII) in `haystack`, ignoring ASCII case.
+fn find_ascii_case_insensitive(haystack: &str, needle: &str) -> Option<usize> {
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .position(|window| window.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
 fn selector(css: &str) -> Selector {
@@ -128,6 +233,7 @@ fn check_lang(document: &Html, report: &mut Report<'_>) {
     {
         let tag = start_tag(&root);
         report.add(
+            &root,
             "html-lang-valid",
             Severity::High,
             format!("<html lang=\"{lang}\"> is not a valid language tag (such as en or pt-BR): {tag}"),
@@ -137,6 +243,7 @@ fn check_lang(document: &Html, report: &mut Report<'_>) {
     if !non_empty_attr(&root, "lang") && !non_empty_attr(&root, "xml:lang") {
         let tag = start_tag(&root);
         report.add(
+            &root,
             "html-has-lang",
             Severity::High,
             format!("<html> has no lang attribute, so screen readers guess the language: {tag}"),
@@ -163,7 +270,20 @@ fn check_title(document: &Html, report: &mut Report<'_>) {
         Some(title) if !has_text(&title) => "Document <title> is empty",
         Some(_) => return,
     };
-    report.add("document-title", Severity::Medium, message.into(), message.into());
+    // Reported where the title belongs: the `<head>`, or the `<html>` tag
+    // of a page written without one.
+    let anchor = document
+        .select(&selector("head"))
+        .next()
+        .filter(|head| report.line_of(head).is_some())
+        .unwrap_or_else(|| document.root_element());
+    report.add(
+        &anchor,
+        "document-title",
+        Severity::Medium,
+        message.into(),
+        message.into(),
+    );
 }
 
 fn check_images(document: &Html, report: &mut Report<'_>) {
@@ -176,6 +296,7 @@ fn check_images(document: &Html, report: &mut Report<'_>) {
         }
         let tag = start_tag(&img);
         report.add(
+            &img,
             "image-alt",
             Severity::High,
             format!("Image has no alt attribute (use alt=\"\" if it is decorative): {tag}"),
@@ -207,7 +328,7 @@ fn check_labels(document: &Html, report: &mut Report<'_>) {
             continue;
         }
         let tag = start_tag(&control);
-        report.add(
+        report.add(&control,
             "label",
             Severity::High,
             format!(
@@ -242,7 +363,7 @@ fn check_alternatives(document: &Html, report: &mut Report<'_>) {
                 continue;
             }
             let tag = start_tag(&element);
-            report.add(rule_id, Severity::High, format!("{what}: {tag}"), tag);
+            report.add(&element, rule_id, Severity::High, format!("{what}: {tag}"), tag);
         }
     }
 }
@@ -264,6 +385,7 @@ fn check_meta(document: &Html, report: &mut Report<'_>) {
         if no_zoom || max_scale.is_some_and(|m| m < 2.0) {
             let tag = start_tag(&meta);
             report.add(
+                &meta,
                 "meta-viewport",
                 Severity::High,
                 format!("The viewport stops people from zooming: {tag}"),
@@ -288,6 +410,7 @@ fn check_meta(document: &Html, report: &mut Report<'_>) {
         if refresh && delay.is_ok_and(|d| d > 0.0) {
             let tag = start_tag(&meta);
             report.add(
+                &meta,
                 "meta-refresh",
                 Severity::Medium,
                 format!("The page reloads or redirects on a timer, before people finish reading: {tag}"),
@@ -304,6 +427,7 @@ fn check_ids(document: &Html, report: &mut Report<'_>) {
         let id = element.value().attr("id").unwrap_or("").trim();
         if !id.is_empty() && !seen.insert(id) {
             report.add(
+                &element,
                 "duplicate-id",
                 Severity::Low,
                 format!("The id \"{id}\" is used more than once; labels and ARIA references break"),
@@ -325,7 +449,7 @@ fn check_headings(document: &Html, report: &mut Report<'_>) {
             && level > before + 1
         {
             let tag = start_tag(&heading);
-            report.add("heading-order", Severity::Low, format!("<h{level}> follows <h{before}>: a level is skipped, which breaks navigation by headings: {tag}"), tag);
+            report.add(&heading, "heading-order", Severity::Low, format!("<h{level}> follows <h{before}>: a level is skipped, which breaks navigation by headings: {tag}"), tag);
         }
         previous = Some(level);
     }
@@ -342,6 +466,7 @@ fn check_tabindex(document: &Html, report: &mut Report<'_>) {
         {
             let tag = start_tag(&element);
             report.add(
+                &element,
                 "tabindex",
                 Severity::Low,
                 format!(
@@ -508,6 +633,7 @@ fn check_aria(document: &Html, report: &mut Report<'_>) {
             if !roles.trim().is_empty() && !known {
                 let tag = start_tag(&element);
                 report.add(
+                    &element,
                     "aria-roles",
                     Severity::High,
                     format!("role=\"{}\" is not an ARIA role: {tag}", roles.trim()),
@@ -519,6 +645,7 @@ fn check_aria(document: &Html, report: &mut Report<'_>) {
             if name.starts_with("aria-") && !ARIA_ATTRIBUTES.contains(&name) {
                 let tag = start_tag(&element);
                 report.add(
+                    &element,
                     "aria-valid-attr",
                     Severity::High,
                     format!("{name} is not an ARIA attribute: {tag}"),
@@ -543,6 +670,7 @@ fn check_lists(document: &Html, report: &mut Report<'_>) {
         if let Some(child) = stray {
             let tag = start_tag(&list);
             report.add(
+                &list,
                 "list",
                 Severity::Medium,
                 format!(
@@ -566,6 +694,7 @@ fn check_lists(document: &Html, report: &mut Report<'_>) {
         if !in_list && item.value().attr("role").is_none() {
             let tag = start_tag(&item);
             report.add(
+                &item,
                 "listitem",
                 Severity::Medium,
                 format!("<li> outside <ul>, <ol> or <menu>: {tag}"),
@@ -596,6 +725,7 @@ fn check_names(document: &Html, css: &str, rule_id: &'static str, what: &str, re
         }
         let tag = start_tag(&element);
         report.add(
+            &element,
             rule_id,
             Severity::High,
             format!("{what} has no accessible name (text, aria-label, title or image alt): {tag}"),
@@ -737,5 +867,36 @@ mod tests {
         let mut out = Vec::new();
         PageCheck::check(&HtmlA11y, &page, &mut out);
         assert!(out.is_empty());
+    }
+
+    fn file_findings(rel: &str, text: &str) -> Vec<(String, Option<u32>)> {
+        let mut out = Vec::new();
+        FileCheck::check(&HtmlA11y, &FileEntry::source(rel), Some(text), &mut out);
+        out.into_iter().map(|f| (f.rule_id, f.line)).collect()
+    }
+
+    #[test]
+    fn file_findings_carry_the_line_of_their_element() {
+        let page = "<!doctype html>\n<html>\n<head><script>let s = '<img src=x>';</script></head>\n\
+                    <body>\n<!-- <img src=commented> -->\n<IMG src=a.png>\n<p>ok</p>\n\
+                    <img src=b.png alt=B>\n<img\n  src=c.png>\n</body></html>\n";
+        assert_eq!(
+            file_findings("site/index.html", page),
+            vec![
+                ("html-has-lang".to_string(), Some(2)),
+                ("document-title".to_string(), Some(3)),
+                ("image-alt".to_string(), Some(6)),
+                ("image-alt".to_string(), Some(9)),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_fragment_is_not_held_to_page_rules() {
+        let partial = "{% extends \"base.html\" %}\n{% block content %}\n<img src=a.png>\n{% endblock %}\n";
+        assert_eq!(
+            file_findings("templates/part.html", partial),
+            vec![("image-alt".to_string(), Some(3))]
+        );
     }
 }

@@ -6,6 +6,7 @@
 //! looking values (by entropy, with placeholders allowed) that no format
 //! rule knows.
 
+use super::rules::to_u32;
 use crate::model::{Category, Finding, Severity, TargetKind};
 use crate::tools::{FileCheck, FileEntry, ToolSpec};
 use aho_corasick::AhoCorasick;
@@ -805,14 +806,9 @@ impl<'a> LineIndex<'a> {
     }
 }
 
-fn to_u32(n: usize) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
 
     /// One sample per rule, split so this source file holds no whole token.
     const SAMPLES: &[(&str, &[&str])] = &[
@@ -1102,12 +1098,7 @@ mod tests {
     ];
 
     fn entry(rel: &str) -> FileEntry {
-        FileEntry {
-            rel: rel.to_string(),
-            abs: PathBuf::from(rel),
-            size: 0,
-            origin: crate::tools::Origin::Source,
-        }
+        FileEntry::source(rel)
     }
 
     fn scan(text: &str) -> Vec<Finding> {

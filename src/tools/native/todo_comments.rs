@@ -7,6 +7,7 @@
 //! Token-like runs in the comment text (long runs that mix letters and digits)
 //! are redacted from the message.
 
+use super::rules::to_u32;
 use crate::model::{Category, Finding, Severity, TargetKind};
 use crate::tools::{FileCheck, FileEntry, ToolSpec};
 use regex::{Captures, Regex};
@@ -192,10 +193,6 @@ fn truncate(text: &str, max_chars: usize) -> String {
     let mut short: String = text.chars().take(max_chars - 1).collect();
     short.push('…');
     short
-}
-
-fn to_u32(n: usize) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]
