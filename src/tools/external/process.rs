@@ -182,21 +182,37 @@ impl Run<'_> {
             result = finished => result.map_err(|e| failed("reading the tool's output failed", e))?,
             () = self.cancel.cancelled() => return Err(ToolError::Cancelled),
         };
-        if stdout_over || stderr_over {
-            return Err(ToolError::Failed(format!(
+        let too_much = || {
+            ToolError::Failed(format!(
                 "the tool wrote more than {} MiB of output",
                 MAX_OUTPUT_BYTES / 1024 / 1024
-            )));
+            ))
+        };
+        if stdout_over || stderr_over {
+            return Err(too_much());
         }
-        let stdout = String::from_utf8_lossy(&stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&stderr).into_owned();
         let report = match &self.descriptor.output {
             Output::Stdout => stdout,
             Output::File(name) => {
                 let file = PathBuf::from(name.replace("{out}", &out.display().to_string()));
-                std::fs::read_to_string(&file).unwrap_or_default()
+                // No report file reads as an empty report, which the format's
+                // parser then judges against the exit code.
+                match tokio::fs::File::open(&file).await {
+                    Ok(opened) => {
+                        let (report, over) = read_capped(opened)
+                            .await
+                            .map_err(|e| failed("reading the tool's report failed", e))?;
+                        if over {
+                            return Err(too_much());
+                        }
+                        report
+                    }
+                    Err(_) => Vec::new(),
+                }
             }
         };
+        let report = String::from_utf8_lossy(&report).into_owned();
+        let stderr = String::from_utf8_lossy(&stderr).into_owned();
         Ok(Outcome {
             exit_code: status.code(),
             report,
