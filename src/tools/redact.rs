@@ -62,7 +62,8 @@ fn is_redacted(value: &str) -> bool {
 
 /// One piece of free text with every secret hidden.
 pub fn text<'t>(text: &'t str, quotes_secret: bool) -> Cow<'t, str> {
-    let mut current = Cow::Borrowed(text);
+    // URL user information first, so a URL's password goes with its user.
+    let mut current = url_credentials(text);
     if let Some(redacted) = SECRETS.redact_text(&current) {
         current = Cow::Owned(redacted);
     }
@@ -83,10 +84,7 @@ pub fn text<'t>(text: &'t str, quotes_secret: bool) -> Cow<'t, str> {
         });
         current = Cow::Owned(redacted.into_owned());
     }
-    match url_credentials(&current) {
-        Cow::Owned(redacted) => Cow::Owned(redacted),
-        Cow::Borrowed(_) => current,
-    }
+    current
 }
 
 /// Redacts a whole report in place. `quotes_secret(rule)` says whether the

@@ -174,6 +174,22 @@ pub fn is_test_path(rel: &str) -> bool {
         || name.contains("_spec.")
 }
 
+/// Whether a path is documentation or example material: a Markdown,
+/// reStructuredText or AsciiDoc file, or a file under a `docs`, `doc`,
+/// `examples` or `samples` directory.
+pub fn is_docs_path(rel: &str) -> bool {
+    let lower = rel.to_ascii_lowercase();
+    let (dirs, name) = lower.rsplit_once('/').unwrap_or(("", &lower));
+    let extension = name.rsplit_once('.').map_or("", |(_, ext)| ext);
+    matches!(extension, "md" | "markdown" | "rst" | "adoc" | "asciidoc")
+        || dirs.split('/').any(|d| {
+            matches!(
+                d,
+                "docs" | "doc" | "documentation" | "examples" | "example" | "samples"
+            )
+        })
+}
+
 pub fn to_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }

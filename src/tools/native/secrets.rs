@@ -6,7 +6,7 @@
 //! looking values (by entropy, with placeholders allowed) that no format
 //! rule knows.
 
-use super::rules::to_u32;
+use super::rules::{is_docs_path, is_test_path, to_u32};
 use crate::model::{Category, Finding, Severity, TargetKind};
 use crate::tools::{FileCheck, FileEntry, ToolSpec};
 use aho_corasick::AhoCorasick;
@@ -33,6 +33,23 @@ const IGNORE_MARKER: &str = "livescan:ignore";
 /// not placeholders, and only on lines no specific rule already reported.
 const GENERIC_RULE: &str = "generic-secret-assignment";
 const MIN_ENTROPY: f64 = 3.5;
+
+/// The rule for passwords inside URLs, which skips placeholders.
+const URL_RULE: &str = "url-password";
+
+/// Passwords that documentation writes in example URLs.
+const EXAMPLE_PASSWORDS: &[&str] = &["password", "pass", "passwd", "pwd", "secret", "user", "username"];
+
+/// Whether a URL's password is a placeholder or a template variable
+/// (`$DB_PASSWORD`, `%s`, `{password}`, `<pass>`, `***`, an HTML-escaped
+/// empty string), not a value.
+fn is_url_placeholder(value: &str) -> bool {
+    let lower = value.to_ascii_lowercase();
+    value.starts_with(['$', '%', '{', '<', '*'])
+        || lower.starts_with("&quot;")
+        || EXAMPLE_PASSWORDS.contains(&lower.as_str())
+        || PLACEHOLDERS.iter().any(|p| lower.contains(p))
+}
 
 /// Values that are documentation, not credentials.
 const PLACEHOLDERS: &[&str] = &[
@@ -73,11 +90,58 @@ fn entropy(value: &str) -> f64 {
         .sum()
 }
 
-/// Whether a generic match is a real-looking secret.
+/// Whether a generic match is a real-looking secret: random enough, in a
+/// token's alphabet (printable ASCII: translated UI text is not a key), not
+/// a placeholder, a character set or a file path.
 pub(crate) fn looks_secret(value: &str) -> bool {
     let lower = value.to_ascii_lowercase();
-    entropy(value) >= MIN_ENTROPY && !PLACEHOLDERS.iter().any(|p| lower.contains(p))
+    value.bytes().all(|b| b.is_ascii_graphic())
+        && entropy(value) >= MIN_ENTROPY
+        && !PLACEHOLDERS.iter().any(|p| lower.contains(p))
+        && !CHARACTER_RUNS.iter().any(|run| lower.contains(run))
+        && !looks_like_path(value)
 }
+
+/// Runs that mark an alphabet spelled out (a password generator's
+/// character set), not a secret.
+const CHARACTER_RUNS: &[&str] = &["abcdefgh", "01234567"];
+
+/// A relative or absolute path to a named file (`passwords/accounts.txt`).
+fn looks_like_path(value: &str) -> bool {
+    let Some((dirs, name)) = value.rsplit_once('/') else {
+        return false;
+    };
+    let word = |part: &str| {
+        !part.is_empty()
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-~".contains(&b))
+    };
+    let has_extension = name
+        .rsplit_once('.')
+        .is_some_and(|(stem, ext)| !stem.is_empty() && (1..=5).contains(&ext.len()));
+    has_extension && word(name) && dirs.split('/').all(|d| d.is_empty() || word(d))
+}
+
+/// Prefixes of the stored forms of password hashes (crypt, bcrypt, argon2,
+/// Django, LDAP): a hash in a seed file is no usable credential.
+const HASH_PREFIXES: &[&str] = &[
+    "$2a$", "$2b$", "$2y$", "$1$", "$5$", "$6$", "$argon2", "$pbkdf2", "pbkdf2_", "md5$", "sha1$", "bcrypt$",
+    "argon2$", "{sha", "{ssha", "{md5",
+];
+
+/// Whether a value is the stored form of a password hash, or a bare MD5,
+/// SHA-1 or SHA-256 digest in hex.
+fn looks_like_hash(value: &str) -> bool {
+    let lower = value.to_ascii_lowercase();
+    HASH_PREFIXES.iter().any(|p| lower.starts_with(p))
+        || (matches!(value.len(), 32 | 40 | 64) && value.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Rules whose matches in tests and documentation are mostly sample values
+/// (a fixture's password, a JWT pasted into a tutorial): reported there at
+/// low severity.
+const SAMPLE_PRONE_RULES: &[&str] = &[GENERIC_RULE, "jwt"];
 
 /// One token format.
 struct Rule {
@@ -593,6 +657,16 @@ const RULES: &[Rule] = &[
         shown: 5,
     },
     Rule {
+        id: "url-password",
+        name: "Password in a connection URL",
+        severity: Severity::High,
+        keywords: &["://"],
+        // scheme://user:password@host, as database, broker and proxy URLs
+        // carry them; the user name is shown, the password never.
+        pattern: r"\b[A-Za-z][A-Za-z0-9+.\-]{1,20}://[A-Za-z0-9._%~\-]{1,64}:(?P<secret>[^\s:@/?#\x22'`<>\\]{3,128})@[A-Za-z0-9.\-]+",
+        shown: 0,
+    },
+    Rule {
         id: "generic-secret-assignment",
         name: "Secret-looking value assigned to a credential name",
         severity: Severity::High,
@@ -688,6 +762,9 @@ impl Secrets {
                 if rule.id == GENERIC_RULE && !looks_secret(secret.as_str()) {
                     continue;
                 }
+                if rule.id == URL_RULE && is_url_placeholder(secret.as_str()) {
+                    continue;
+                }
                 found.push(Found { rule, whole, secret });
             }
         }
@@ -732,19 +809,40 @@ impl FileCheck for Secrets {
     fn check(&self, file: &FileEntry, text: Option<&str>, out: &mut Vec<Finding>) {
         let Some(text) = text else { return };
         let lines = LineIndex::new(text);
+        let samples_likely = is_test_path(&file.rel) || is_docs_path(&file.rel);
         let mut found = Vec::new();
         for Found { rule, whole, secret } in self.find(text) {
             let (line, column) = lines.position(whole.start());
             if lines.line_text(line).contains(IGNORE_MARKER) {
                 continue;
             }
-            let message = format!(
-                "{} hard-coded ({}); revoke it and load it from the environment or a secret manager",
-                rule.name,
-                redact(secret.as_str(), rule.shown)
-            );
+            let shown = redact(secret.as_str(), rule.shown);
+            let (severity, message) = if rule.id == GENERIC_RULE && looks_like_hash(secret.as_str()) {
+                (
+                    Severity::Low,
+                    format!(
+                        "Password hash hard-coded ({shown}); anyone with the code can try to crack it offline"
+                    ),
+                )
+            } else if samples_likely && SAMPLE_PRONE_RULES.contains(&rule.id) {
+                (
+                    Severity::Low,
+                    format!(
+                        "{} in test code or documentation ({shown}); make sure it is a sample, not a live credential",
+                        rule.name
+                    ),
+                )
+            } else {
+                (
+                    rule.severity,
+                    format!(
+                        "{} hard-coded ({shown}); revoke it and load it from the environment or a secret manager",
+                        rule.name
+                    ),
+                )
+            };
             found.push(
-                Finding::new(rule.id, rule.severity, message)
+                Finding::new(rule.id, severity, message)
                     .at_path(&file.rel, Some(line), Some(column))
                     .with_help(HELP)
                     .with_cwe(HARD_CODED_CREDENTIALS)
@@ -812,6 +910,10 @@ mod tests {
 
     /// One sample per rule, split so this source file holds no whole token.
     const SAMPLES: &[(&str, &[&str])] = &[
+        (
+            "url-password",
+            &["postgres://app:", "q7Rw2Lx9", "@db.internal:5432/orders"],
+        ),
         (
             "gcp-service-account-key",
             &[
@@ -1258,5 +1360,87 @@ mod tests {
         let code = "const BEGIN: &str = \"-----BEGIN PRIVATE KEY-----\";\n\
                     const END: &str = \"-----END PRIVATE KEY-----\";\n";
         assert!(scan(code).is_empty());
+    }
+
+    fn scan_at(rel: &str, text: &str) -> Vec<(String, Severity)> {
+        let mut out = Vec::new();
+        Secrets::new().check(&entry(rel), Some(text), &mut out);
+        out.into_iter().map(|f| (f.rule_id, f.severity)).collect()
+    }
+
+    #[test]
+    fn generic_values_that_are_no_credential_are_skipped() {
+        for line in [
+            // Translated UI text under a credential-named key.
+            "\"PASSWORD_SUCCESSFULLY_CHANGED\": \"パスワードが正常に変更されました。\",",
+            "\"LABEL_TWO_FACTOR_AUTH_TOKEN\": \"Zwöifaktorouthentisierigs-Token\",",
+            // A generator's character set, a path to a password file.
+            "var lPasswordCharset = \"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789\";",
+            "$lPasswordFilePath=\"passwords/accounts.txt\";",
+        ] {
+            assert!(scan(line).is_empty(), "{line}: {:?}", scan(line));
+        }
+    }
+
+    #[test]
+    fn password_hashes_and_samples_in_tests_or_docs_are_low() {
+        let hash = "\"password\": \"md5$c77N8n6nJPb1$3b35343aac5e46740f6e673521aa53dc\",";
+        assert_eq!(
+            scan_at("fixtures.json", hash),
+            vec![(GENERIC_RULE.to_string(), Severity::Low)]
+        );
+        let assignment = "password: 'OhG0dPlease1nsertLiquor!'";
+        assert_eq!(
+            scan_at("data/users.yml", assignment),
+            vec![(GENERIC_RULE.to_string(), Severity::High)]
+        );
+        for rel in [
+            "test/api/login.test.ts",
+            "docs/setup.md",
+            "README.md",
+            "src/app/login.component.spec.ts",
+        ] {
+            assert_eq!(
+                scan_at(rel, assignment),
+                vec![(GENERIC_RULE.to_string(), Severity::Low)],
+                "{rel}"
+            );
+        }
+        // A concrete token format keeps its severity anywhere.
+        let key = [
+            "-----BEGIN RSA PRIVATE KEY-----\n",
+            &"QUJD".repeat(20),
+            "\n-----END RSA PRIVATE KEY-----\n",
+        ]
+        .concat();
+        assert_eq!(
+            scan_at("test/keys/server.key", &key),
+            vec![("private-key".to_string(), Severity::Critical)]
+        );
+    }
+
+    #[test]
+    fn url_passwords_are_found_and_placeholders_are_not() {
+        let password = ["q7Rw", "2Lx9"].concat();
+        let url = format!("DATABASE_URL = \"postgres://app:{password}@db.internal:5432/orders\"");
+        let found = scan(&url);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].rule_id, "url-password");
+        assert!(!found[0].message.contains(&password), "{}", found[0].message);
+        for placeholder in [
+            "postgres://user:password@localhost/db",
+            "amqp://guest:${RABBIT_PASSWORD}@broker/",
+            "mysql://root:%s@%s/%s",
+            "redis://default:<your-password>@cache:6379",
+            "https://user:****@example.com/",
+            "http://localhost:8080/path",
+            "sqlmap -d mysql://root:&quot;&quot;@192.168.56.102:5123/app",
+        ] {
+            assert!(
+                scan(placeholder).is_empty(),
+                "{placeholder}: {:?}",
+                scan(placeholder)
+            );
+        }
     }
 }
