@@ -292,3 +292,91 @@ async fn a_report_larger_than_a_pipe_buffer_arrives_whole() {
     assert_eq!(pages.len(), 300, "every page's findings arrive");
     assert_eq!(findings.len(), 600);
 }
+
+/// The findings of a run, by rule, path and line.
+fn rows(findings: &[livescan::model::Finding]) -> Vec<Row> {
+    let mut rows: Vec<Row> = findings
+        .iter()
+        .map(|f| (f.rule_id.clone(), f.path.clone().unwrap_or_default(), f.line))
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_that_crashes_a_scanner_is_not_analysed_and_the_rest_stands() {
+    let dir = tempfile::tempdir().unwrap();
+    // Bracket soup lizard's JavaScript reader fails on (IndexError).
+    std::fs::write(
+        dir.path().join("broken.js"),
+        ":}[.:if(}](].)];[{.{)[}[[:];(;]x]{]if]\n",
+    )
+    .unwrap();
+    let params: Vec<String> = (0..9).map(|i| format!("p{i}")).collect();
+    std::fs::write(
+        dir.path().join("wide.js"),
+        format!("function wide({}) {{\n  return p0;\n}}\n", params.join(", ")),
+    )
+    .unwrap();
+    let (result, findings) = run_on(shipped("lizard"), dir.path(), CancellationToken::new()).await;
+    result.unwrap_or_else(|e| panic!("one bad file failed the whole run: {e}"));
+    assert_eq!(
+        rows(&findings),
+        vec![
+            ("function-too-complex".to_string(), "wide.js".to_string(), Some(1)),
+            (
+                external::NOT_ANALYSED_RULE.to_string(),
+                "broken.js".to_string(),
+                None
+            ),
+        ],
+        "{findings:#?}"
+    );
+    let not_analysed = &findings
+        .iter()
+        .find(|f| f.path.as_deref() == Some("broken.js"))
+        .unwrap();
+    assert_eq!(not_analysed.severity, livescan::model::Severity::Info);
+    assert!(
+        not_analysed.message.contains("lizard failed on this file"),
+        "{}",
+        not_analysed.message
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_yaml_bomb_does_not_take_detect_secrets_down() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nine levels of nine aliases: 387 million strings once expanded.
+    let mut bomb =
+        vec!["l0: &l0 [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]".to_string()];
+    for level in 1..10 {
+        let refs = vec![format!("*l{}", level - 1); 9].join(",");
+        bomb.push(format!("l{level}: &l{level} [{refs}]"));
+    }
+    std::fs::write(dir.path().join("bomb.yml"), bomb.join("\n") + "\n").unwrap();
+    let key = ["AKIA", "Z7Q2M4XW6YB3N5KP"].concat();
+    std::fs::write(
+        dir.path().join("deploy.env"),
+        format!("AWS_ACCESS_KEY_ID={key}\n"),
+    )
+    .unwrap();
+    let mut capped = workspace();
+    capped.child_memory = Some(512 * 1024 * 1024);
+    // A worker out of memory used to hang detect-secrets' pool for good.
+    let run = run_in(
+        shipped("detect-secrets"),
+        dir.path(),
+        CancellationToken::new(),
+        capped,
+    );
+    let (result, findings) = tokio::time::timeout(Duration::from_secs(120), run)
+        .await
+        .expect("detect-secrets finishes");
+    result.unwrap_or_else(|e| panic!("one hostile file failed the whole run: {e}"));
+    assert_eq!(
+        rows(&findings),
+        vec![("aws-access-key".to_string(), "deploy.env".to_string(), Some(1))],
+        "{findings:#?}"
+    );
+}

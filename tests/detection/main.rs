@@ -6,3 +6,4 @@
 mod common;
 
 mod origins;
+mod rule_packs;

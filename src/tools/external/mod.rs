@@ -8,8 +8,10 @@
 //! that does not parse, a SARIF error notification), since exit codes alone
 //! lie for several scanners.
 
+mod batch;
 mod parse;
 mod process;
+pub mod rules;
 
 use crate::model::{Category, Finding, Severity, TargetKind};
 use crate::tools::{Availability, Inventory, Tool, ToolContext, ToolError, ToolSpec, ToolTarget};
@@ -41,6 +43,10 @@ const DESCRIPTORS: &[(&str, &str)] = &[
     ("stylelint", include_str!("descriptors/stylelint.toml")),
 ];
 
+/// The rule of the finding that says a scanner failed on one file (which
+/// the rest of its report does not cover).
+pub const NOT_ANALYSED_RULE: &str = "not-analysed";
+
 /// Where `scripts/install-test-tools` installs the scanners, relative to the
 /// project; `serve` and `scan` look there by default.
 pub const DEFAULT_TOOL_DIRS: &[&str] = &[
@@ -69,11 +75,17 @@ pub enum Output {
 }
 
 /// A file written into the run's private directory before the tool starts
-/// (rules, configuration), so no tool depends on files outside livescan.
+/// (rules, configuration), so no tool depends on files outside livescan:
+/// its `content` inline, or a `shipped` rule file (see [`rules`]).
 #[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ConfigFile {
+    /// A relative path under the private directory; may have folders.
     pub name: String,
+    #[serde(default)]
     pub content: String,
+    #[serde(default)]
+    pub shipped: Option<String>,
 }
 
 /// One external tool, as its descriptor file says.
@@ -141,6 +153,37 @@ pub fn parse_descriptor(name: &str, text: &str) -> Result<Descriptor, String> {
         return Err(format!("descriptor {name}: its id is `{}`", descriptor.id));
     }
     globset(&descriptor.files).map_err(|e| format!("descriptor {name}: files: {e}"))?;
+    let mut descriptor = descriptor;
+    for file in &mut descriptor.config {
+        let relative = Path::new(&file.name)
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+        if !relative {
+            return Err(format!(
+                "descriptor {name}: config name `{}` must be a relative path without `..`",
+                file.name
+            ));
+        }
+        match (&file.shipped, file.content.is_empty()) {
+            (Some(shipped), true) => {
+                file.content = rules::shipped(shipped)
+                    .ok_or_else(|| {
+                        format!(
+                            "descriptor {name}: config `{}`: no shipped rule file `{shipped}`",
+                            file.name
+                        )
+                    })?
+                    .to_string();
+            }
+            (None, false) => {}
+            _ => {
+                return Err(format!(
+                    "descriptor {name}: config `{}` needs either `content` or `shipped`",
+                    file.name
+                ));
+            }
+        }
+    }
     Ok(descriptor)
 }
 
@@ -282,26 +325,94 @@ impl Tool for ExternalTool {
             .await?
             .map_err(ToolError::Failed)?;
             let files = self.matching(inventory, &root);
-            let run = process::Run {
-                descriptor: &self.descriptor,
-                executable: &executable,
-                root: &root,
-                files: &files,
-                tool_dirs: &self.tool_dirs,
-                workspace: &ctx.workspace,
-                cancel: &ctx.cancel,
+            let (this, executable, root, ctx_ref) = (&self, &executable, &root, &ctx);
+            let run_over = |files: Vec<PathBuf>| async move {
+                let run = process::Run {
+                    descriptor: &this.descriptor,
+                    executable,
+                    root,
+                    files: &files,
+                    tool_dirs: &this.tool_dirs,
+                    workspace: &ctx_ref.workspace,
+                    cancel: &ctx_ref.cancel,
+                };
+                let outcome = run.execute().await?;
+                parse::classify(&this.descriptor, root, outcome).map(most_specific)
             };
-            let outcome = run.execute().await?;
-            let findings: Vec<Finding> = parse::classify(&self.descriptor, &root, outcome)?;
-            ctx.findings.extend(findings);
+            if !self.descriptor.args.iter().any(|arg| arg == "{files}") {
+                // The tool walks the root itself: one run.
+                ctx.findings.extend(run_over(files).await?);
+                return Ok(());
+            }
+            let isolated = batch::run_isolating(files, run_over).await?;
+            ctx.findings.extend(isolated.found);
+            ctx.findings
+                .extend(isolated.not_analysed.into_iter().map(|(file, reason)| {
+                    let rel = file
+                        .strip_prefix(root)
+                        .unwrap_or(&file)
+                        .to_string_lossy()
+                        .into_owned();
+                    Finding::new(
+                        NOT_ANALYSED_RULE,
+                        Severity::Info,
+                        format!(
+                            "{} failed on this file, so problems in it may be missing: {reason}",
+                            self.descriptor.command
+                        ),
+                    )
+                    .at_path(&rel, None, None)
+                    .fingerprinted(&rel)
+                }));
             Ok(())
         })
     }
 }
 
+/// One finding per weakness per line: where a tool's rules overlap (a
+/// data-flow rule and a pattern rule on the same call), the finding with
+/// the higher severity, which is the more specific rule's, is kept.
+fn most_specific(findings: Vec<Finding>) -> Vec<Finding> {
+    let mut worst: std::collections::HashMap<(String, u32, u32), Severity> = std::collections::HashMap::new();
+    let key = |f: &Finding| Some((f.path.clone()?, f.line?, f.cwe?));
+    for finding in &findings {
+        if let Some(key) = key(finding) {
+            let entry = worst.entry(key).or_insert(finding.severity);
+            *entry = (*entry).min(finding.severity);
+        }
+    }
+    let mut kept = std::collections::HashSet::new();
+    findings
+        .into_iter()
+        .filter(|f| match key(f) {
+            Some(key) => worst[&key] == f.severity && kept.insert(key),
+            None => true,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn overlapping_rules_leave_the_most_specific_finding() {
+        let at = |rule: &str, severity, line, cwe| {
+            Finding::new(rule, severity, "m")
+                .at_path("app.py", Some(line), None)
+                .with_cwe(cwe)
+        };
+        let findings = vec![
+            at("pattern-shell", Severity::Medium, 21, 78),
+            at("taint-shell", Severity::Critical, 21, 78),
+            at("taint-shell-again", Severity::Critical, 21, 78),
+            at("sql-build", Severity::High, 14, 89),
+            at("tls-off", Severity::Medium, 21, 295),
+            Finding::new("no-location", Severity::Low, "m"),
+        ];
+        let rules: Vec<String> = most_specific(findings).into_iter().map(|f| f.rule_id).collect();
+        assert_eq!(rules, ["taint-shell", "sql-build", "tls-off", "no-location"]);
+    }
 
     #[test]
     fn every_shipped_descriptor_parses() {

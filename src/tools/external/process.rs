@@ -114,7 +114,12 @@ impl Run<'_> {
             std::fs::create_dir(dir).map_err(|e| failed("cannot make a private directory", e))?;
         }
         for file in &self.descriptor.config {
-            std::fs::write(out.join(&file.name), &file.content)
+            let path = out.join(&file.name);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| failed("cannot write the tool's configuration", e))?;
+            }
+            std::fs::write(&path, &file.content)
                 .map_err(|e| failed("cannot write the tool's configuration", e))?;
         }
         let args: Vec<String> = self
