@@ -8,7 +8,11 @@
 //! Evidence, strongest first: `linguist-vendored` / `linguist-generated` in
 //! the root `.gitattributes` (either way); the path (well-known vendor and
 //! build-output directories, library and generated file names); the file's
-//! first bytes (a NUL byte; a generated-file header; minified lines).
+//! first bytes (a NUL byte; a library's release banner; a generated-file
+//! header; minified lines).
+//!
+//! Paths also tell test code and documentation, which are source but where
+//! findings are mostly samples rather than what runs in production.
 
 pub use crate::model::Origin;
 use globset::{Glob, GlobSet, GlobSetBuilder};
@@ -168,7 +172,9 @@ pub fn origin(rel: &str, head: &[u8], attributes: &Attributes) -> Origin {
         return Origin::Binary;
     }
     if !not_vendored_attr
-        && (dirs.split('/').any(|d| VENDOR_DIRS.contains(&d)) || LIBRARY_FILE.is_match(name))
+        && (dirs.split('/').any(|d| VENDOR_DIRS.contains(&d))
+            || LIBRARY_FILE.is_match(name)
+            || (MINIFIABLE.contains(&extension.as_str()) && library_banner(head)))
     {
         return Origin::Vendored;
     }
@@ -184,6 +190,57 @@ pub fn origin(rel: &str, head: &[u8], attributes: &Attributes) -> Origin {
         return Origin::Minified;
     }
     Origin::Source
+}
+
+/// Whether a path is test code by the usual conventions: a `test`, `tests`,
+/// `spec`, `__tests__`, `e2e`, `cypress`, `testdata` or `fixtures`
+/// directory, Maven's `src/it`, or a `test_*.py`, `*_test.go`,
+/// `*.test.js`/`*.spec.ts`, `*Test.java` style name.
+pub fn is_test_path(rel: &str) -> bool {
+    let lower = rel.to_ascii_lowercase();
+    let (dirs, name) = lower.rsplit_once('/').unwrap_or(("", &lower));
+    let original_name = rel.rsplit_once('/').map_or(rel, |(_, name)| name);
+    dirs.split('/').any(|d| {
+        matches!(
+            d,
+            "test"
+                | "tests"
+                | "spec"
+                | "specs"
+                | "__tests__"
+                | "__mocks__"
+                | "e2e"
+                | "cypress"
+                | "testdata"
+                | "fixtures"
+        )
+    }) || lower.starts_with("src/it/")
+        || lower.contains("/src/it/")
+        || name.starts_with("test_")
+        || name == "conftest.py"
+        || name.contains("_test.")
+        || name.contains(".test.")
+        || name.contains(".spec.")
+        || name.contains("_spec.")
+        || ["Test.java", "Tests.java", "IT.java", "Test.kt", "Tests.kt"]
+            .iter()
+            .any(|suffix| original_name.ends_with(suffix))
+}
+
+/// Whether a path is documentation or example material: a Markdown,
+/// reStructuredText or AsciiDoc file, or a file under a `docs`, `doc`,
+/// `examples` or `samples` directory.
+pub fn is_docs_path(rel: &str) -> bool {
+    let lower = rel.to_ascii_lowercase();
+    let (dirs, name) = lower.rsplit_once('/').unwrap_or(("", &lower));
+    let extension = name.rsplit_once('.').map_or("", |(_, ext)| ext);
+    matches!(extension, "md" | "markdown" | "rst" | "adoc" | "asciidoc")
+        || dirs.split('/').any(|d| {
+            matches!(
+                d,
+                "docs" | "doc" | "documentation" | "examples" | "example" | "samples"
+            )
+        })
 }
 
 /// Lock files, source maps, protobuf and other generators' outputs.
@@ -219,6 +276,24 @@ fn generated_header(head: &[u8]) -> bool {
             || lower.contains("this file was automatically generated")
             || lower.contains("auto-generated file")
     })
+}
+
+/// A release banner in the file's first comment, as libraries ship them
+/// (`/*! Name v1.2.3 | MIT License | https://... */`): a version number,
+/// a licence or copyright, and the project's address.
+fn library_banner(head: &[u8]) -> bool {
+    static VERSION: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(?i)\bv\d+\.\d+|@version\b|\bversion:?\s+\d+\.\d+").expect("valid"));
+    let text = String::from_utf8_lossy(&head[..head.len().min(1024)]);
+    let text = text.trim_start();
+    if !text.starts_with("/*") {
+        return false;
+    }
+    let comment = text.split_once("*/").map_or(text, |(comment, _)| comment);
+    let lower = comment.to_ascii_lowercase();
+    VERSION.is_match(comment)
+        && (lower.contains("license") || lower.contains("licence") || lower.contains("copyright"))
+        && (lower.contains("http://") || lower.contains("https://"))
 }
 
 /// Minified text: long lines, and few of them.
@@ -262,6 +337,17 @@ mod tests {
                 Origin::Generated,
             ),
             ("web/app.min.js", code.as_slice(), Origin::Minified),
+            (
+                "static/js/widgets.js",
+                b"/*!\n * Widgets v2.4.1 (https://widgets.example)\n * MIT License\n */\nvar w = 1;\n"
+                    .as_slice(),
+                Origin::Vendored,
+            ),
+            (
+                "src/billing.js",
+                b"/*\n * Copyright 2024 Example Corp. All rights reserved.\n */\nvar w = 1;\n".as_slice(),
+                Origin::Source,
+            ),
             ("logo.png", b"\x89PNG".as_slice(), Origin::Binary),
             ("data/blob", b"ab\0cd".as_slice(), Origin::Binary),
         ] {
@@ -277,6 +363,32 @@ mod tests {
             Origin::Source,
             "not minifiable"
         );
+    }
+
+    #[test]
+    fn test_code_and_documentation_are_told_by_their_paths() {
+        for rel in [
+            "tests/test_api.py",
+            "app/conftest.py",
+            "src/it/java/org/example/LoginIT.java",
+            "src/test/java/org/example/LoginTest.java",
+            "web/login.spec.ts",
+            "test/cypress/e2e/login.cy.ts",
+            "pkg/auth/token_test.go",
+            "spec/models/user_spec.rb",
+        ] {
+            assert!(is_test_path(rel), "{rel}");
+        }
+        for rel in [
+            "src/latest.java",
+            "app/contest.py",
+            "src/main/java/Testing.java",
+            "locales/it/app.json",
+        ] {
+            assert!(!is_test_path(rel), "{rel}");
+        }
+        assert!(is_docs_path("README.md") && is_docs_path("docs/setup.html"));
+        assert!(!is_docs_path("src/readme.py"));
     }
 
     #[test]

@@ -87,6 +87,15 @@ fn every_pack_is_shipped_and_handed_to_semgrep() {
         .filter_map(|c| c.shipped.clone())
         .collect();
     assert_eq!(configured, on_disk, "the semgrep descriptor writes every pack");
+    // Each pack is written for the files of its kind, and semgrep runs
+    // whenever some pack applies.
+    let mut kinds = BTreeSet::new();
+    for file in &descriptor.config {
+        assert!(!file.when.is_empty(), "{}: no `when`", file.name);
+        kinds.extend(file.when.iter().cloned());
+    }
+    let files: BTreeSet<String> = descriptor.files.iter().cloned().collect();
+    assert_eq!(kinds, files, "semgrep's files are the packs' kinds");
 }
 
 #[test]

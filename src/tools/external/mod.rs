@@ -86,6 +86,10 @@ pub struct ConfigFile {
     pub content: String,
     #[serde(default)]
     pub shipped: Option<String>,
+    /// Globs of the files this file is for (a language's rule pack): it is
+    /// written only when the run sees such a file. Empty: always.
+    #[serde(default)]
+    pub when: Vec<String>,
 }
 
 /// One external tool, as its descriptor file says.
@@ -164,6 +168,7 @@ pub fn parse_descriptor(name: &str, text: &str) -> Result<Descriptor, String> {
                 file.name
             ));
         }
+        globset(&file.when).map_err(|e| format!("descriptor {name}: config `{}`: when: {e}", file.name))?;
         match (&file.shipped, file.content.is_empty()) {
             (Some(shipped), true) => {
                 file.content = rules::shipped(shipped)
@@ -216,6 +221,8 @@ pub struct ExternalTool {
     descriptor: Descriptor,
     spec: ToolSpec,
     files: globset::GlobSet,
+    /// For each configuration file, the files it is for (`when`), if any.
+    config_when: Vec<Option<globset::GlobSet>>,
     /// The resolved executable, or why there is none.
     executable: Result<PathBuf, String>,
     /// Directories searched for commands, also put first on the child's PATH.
@@ -244,8 +251,17 @@ impl ExternalTool {
                 }
             )
         });
+        let config_when = descriptor
+            .config
+            .iter()
+            .map(|file| {
+                (!file.when.is_empty())
+                    .then(|| globset(&file.when).expect("descriptors are validated when parsed"))
+            })
+            .collect();
         ExternalTool {
             files: globset(&descriptor.files).expect("descriptors are validated when parsed"),
+            config_when,
             descriptor,
             spec,
             executable,
@@ -260,6 +276,26 @@ impl ExternalTool {
             .files_seen(|origin| self.sees(origin))
             .filter(|f| self.files.is_match(&f.rel))
             .map(|f| root.join(&f.rel))
+            .collect()
+    }
+}
+
+impl ExternalTool {
+    /// The configuration files a run over `inventory` needs: those without
+    /// `when`, and those for a kind of file the tool sees there.
+    fn config_for(&self, inventory: &Inventory) -> Vec<&ConfigFile> {
+        self.descriptor
+            .config
+            .iter()
+            .zip(&self.config_when)
+            .filter(|(_, when)| {
+                when.as_ref().is_none_or(|when| {
+                    inventory
+                        .files_seen(|origin| self.sees(origin))
+                        .any(|f| when.is_match(&f.rel))
+                })
+            })
+            .map(|(file, _)| file)
             .collect()
     }
 }
@@ -325,10 +361,12 @@ impl Tool for ExternalTool {
             .await?
             .map_err(ToolError::Failed)?;
             let files = self.matching(inventory, &root);
-            let (this, executable, root, ctx_ref) = (&self, &executable, &root, &ctx);
+            let config = self.config_for(inventory);
+            let (this, executable, root, ctx_ref, config) = (&self, &executable, &root, &ctx, &config);
             let run_over = |files: Vec<PathBuf>| async move {
                 let run = process::Run {
                     descriptor: &this.descriptor,
+                    config,
                     executable,
                     root,
                     files: &files,
@@ -337,7 +375,11 @@ impl Tool for ExternalTool {
                     cancel: &ctx_ref.cancel,
                 };
                 let outcome = run.execute().await?;
-                parse::classify(&this.descriptor, root, outcome).map(most_specific)
+                let findings = parse::classify(&this.descriptor, root, outcome)?;
+                Ok(at_most_low_in_tests(
+                    most_specific(findings),
+                    this.descriptor.category,
+                ))
             };
             if !self.descriptor.args.iter().any(|arg| arg == "{files}") {
                 // The tool walks the root itself: one run.
@@ -369,6 +411,31 @@ impl Tool for ExternalTool {
     }
 }
 
+/// Weaknesses of leaked credentials: a real key leaks from a test file too.
+const CREDENTIAL_CWES: &[u32] = &[798, 259, 321, 522, 538];
+
+/// Security findings in test code are at most low: tests do not run in
+/// production, and what they exercise on purpose (an `eval` of a fixture,
+/// a query built for a test database) is no attack surface. Leaked
+/// credentials keep their severity.
+fn at_most_low_in_tests(mut findings: Vec<Finding>, category: Category) -> Vec<Finding> {
+    if category != Category::Security {
+        return findings;
+    }
+    for finding in &mut findings {
+        let in_tests = finding
+            .path
+            .as_deref()
+            .is_some_and(crate::tools::origin::is_test_path);
+        let credential = finding.cwe.is_some_and(|cwe| CREDENTIAL_CWES.contains(&cwe));
+        if in_tests && !credential && finding.severity < Severity::Low {
+            finding.severity = Severity::Low;
+            finding.message.push_str(" (in test code)");
+        }
+    }
+    findings
+}
+
 /// One finding per weakness per line: where a tool's rules overlap (a
 /// data-flow rule and a pattern rule on the same call), the finding with
 /// the higher severity, which is the more specific rule's, is kept.
@@ -394,6 +461,75 @@ fn most_specific(findings: Vec<Finding>) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_configuration_file_with_when_is_written_only_for_its_kind_of_file() {
+        let text = r#"
+            id = "packs"
+            category = "security"
+            cost = 1
+            summary = "s"
+            command = "true"
+            args = []
+            files = ["**/*.py", "**/*.php"]
+            cwd = "temp"
+            format = "sarif"
+            output = "stdout"
+            findings_exit = [1]
+            clean_exit = [0]
+            install_hint = "h"
+            [[config]]
+            name = "always.txt"
+            content = "x"
+            [[config]]
+            name = "rules/python.yml"
+            shipped = "semgrep/python.yml"
+            when = ["**/*.py"]
+            [[config]]
+            name = "rules/php.yml"
+            shipped = "semgrep/php.yml"
+            when = ["**/*.php"]
+        "#;
+        let tool = ExternalTool::new(parse_descriptor("packs", text).unwrap(), &[]);
+        let tree = tempfile::tempdir().unwrap();
+        std::fs::create_dir(tree.path().join("app")).unwrap();
+        std::fs::write(tree.path().join("app/views.py"), "x = 1\n").unwrap();
+        let inventory =
+            Inventory::walk(tree.path(), &[], &tokio_util::sync::CancellationToken::new()).unwrap();
+        let names: Vec<&str> = tool
+            .config_for(&inventory)
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(names, ["always.txt", "rules/python.yml"]);
+        let unknown = text.replace("semgrep/php.yml", "semgrep/cobol.yml");
+        let err = parse_descriptor("packs", &unknown).unwrap_err();
+        assert!(err.contains("no shipped rule file `semgrep/cobol.yml`"), "{err}");
+    }
+
+    #[test]
+    fn security_findings_in_tests_are_low_unless_they_leak_a_credential() {
+        let at = |path: &str, cwe| {
+            Finding::new("r", Severity::Critical, "m")
+                .at_path(path, Some(1), None)
+                .with_cwe(cwe)
+        };
+        let findings = vec![
+            at("tests/test_api.py", 89),
+            at("app/api.py", 89),
+            at("tests/keys.py", 798),
+        ];
+        let severities: Vec<Severity> = at_most_low_in_tests(findings.clone(), Category::Security)
+            .iter()
+            .map(|f| f.severity)
+            .collect();
+        assert_eq!(
+            severities,
+            [Severity::Low, Severity::Critical, Severity::Critical]
+        );
+        let quality = at_most_low_in_tests(findings, Category::CodeQuality);
+        assert!(quality.iter().all(|f| f.severity == Severity::Critical));
+    }
 
     #[test]
     fn overlapping_rules_leave_the_most_specific_finding() {

@@ -2,7 +2,7 @@
 //! group (so a deadline or cancel kills everything it started), a private
 //! home and working directory, and capped stdout/stderr.
 
-use super::{Descriptor, Output, WorkDir};
+use super::{ConfigFile, Descriptor, Output, WorkDir};
 use crate::tools::workspace::OWNER_VAR;
 use crate::tools::{ToolError, Workspace};
 use std::path::{Path, PathBuf};
@@ -25,6 +25,8 @@ pub struct Outcome {
 
 pub struct Run<'a> {
     pub descriptor: &'a Descriptor,
+    /// The configuration files this run writes (of the descriptor's).
+    pub config: &'a [&'a ConfigFile],
     pub executable: &'a Path,
     pub root: &'a Path,
     pub files: &'a [PathBuf],
@@ -113,7 +115,7 @@ impl Run<'_> {
         for dir in [&out, &home, &work] {
             std::fs::create_dir(dir).map_err(|e| failed("cannot make a private directory", e))?;
         }
-        for file in &self.descriptor.config {
+        for file in self.config {
             let path = out.join(&file.name);
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent)

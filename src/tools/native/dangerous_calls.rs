@@ -215,8 +215,9 @@ static RULES: &[LineRule] = &[
     ),
 ];
 
+/// Test code calls these on purpose, with its own fixtures.
 pub fn tool() -> LineRules {
-    LineRules::new(&SPEC, RULES)
+    LineRules::new(&SPEC, RULES).outside_tests()
 }
 
 #[cfg(test)]

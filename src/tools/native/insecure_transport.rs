@@ -68,6 +68,10 @@ static RULES: &[LineRule] = &[
         High,
         &[Python],
         r"\bverify\s*=\s*False\b|\bssl\._create_unverified_context\b|\bCERT_NONE\b|\bcheck_hostname\s*=\s*False\b",
+        "",
+        // PyJWT 1's `jwt.decode(token, verify=False)` skips the signature
+        // check, not TLS: semgrep's JWT rule reports it as what it is.
+        &["jwt"],
         "TLS certificate verification is turned off; any machine on the path can impersonate the server",
         NO_VERIFY
     ),
@@ -185,6 +189,7 @@ mod tests {
                 ("a.js", "fetch('https://api.acme.io/v1')"),
                 ("a.sh", "curl -fsSL https://acme.io/install.sh -o install.sh"),
                 ("tests/test_client.py", "r = requests.get(url, verify=False)"),
+                ("auth.py", "claims = jwt.decode(token, verify=False)"),
                 (
                     "web/api.test.js",
                     "const agent = new https.Agent({ rejectUnauthorized: false });",

@@ -113,7 +113,7 @@ impl FileCheck for LineRules {
         if !self.rules.iter().any(|rule| Self::applies(rule, lang)) {
             return;
         }
-        if self.skip_tests && is_test_path(&file.rel) {
+        if self.skip_tests && crate::tools::origin::is_test_path(&file.rel) {
             return;
         }
         let lines: Vec<&str> = text.lines().collect();
@@ -154,40 +154,6 @@ impl FileCheck for LineRules {
             }
         }
     }
-}
-
-/// Whether a path is test code by the usual conventions: a `test`, `tests`,
-/// `spec`, `__tests__` or `testdata` directory, or a `test_*.py`,
-/// `*_test.go`, `*.test.js`/`*.spec.ts` style name.
-pub fn is_test_path(rel: &str) -> bool {
-    let lower = rel.to_ascii_lowercase();
-    let (dirs, name) = lower.rsplit_once('/').unwrap_or(("", &lower));
-    dirs.split('/').any(|d| {
-        matches!(
-            d,
-            "test" | "tests" | "spec" | "specs" | "__tests__" | "testdata" | "fixtures"
-        )
-    }) || name.starts_with("test_")
-        || name.contains("_test.")
-        || name.contains(".test.")
-        || name.contains(".spec.")
-        || name.contains("_spec.")
-}
-
-/// Whether a path is documentation or example material: a Markdown,
-/// reStructuredText or AsciiDoc file, or a file under a `docs`, `doc`,
-/// `examples` or `samples` directory.
-pub fn is_docs_path(rel: &str) -> bool {
-    let lower = rel.to_ascii_lowercase();
-    let (dirs, name) = lower.rsplit_once('/').unwrap_or(("", &lower));
-    let extension = name.rsplit_once('.').map_or("", |(_, ext)| ext);
-    matches!(extension, "md" | "markdown" | "rst" | "adoc" | "asciidoc")
-        || dirs.split('/').any(|d| {
-            matches!(
-                d,
-                "docs" | "doc" | "documentation" | "examples" | "example" | "samples"
-            )
-        })
 }
 
 pub fn to_u32(n: usize) -> u32 {

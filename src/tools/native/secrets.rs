@@ -6,8 +6,9 @@
 //! looking values (by entropy, with placeholders allowed) that no format
 //! rule knows.
 
-use super::rules::{is_docs_path, is_test_path, to_u32};
+use super::rules::to_u32;
 use crate::model::{Category, Finding, Severity, TargetKind};
+use crate::tools::origin::{is_docs_path, is_test_path};
 use crate::tools::{FileCheck, FileEntry, ToolSpec};
 use aho_corasick::AhoCorasick;
 use regex::Regex;
@@ -663,7 +664,7 @@ const RULES: &[Rule] = &[
         keywords: &["://"],
         // scheme://user:password@host, as database, broker and proxy URLs
         // carry them; the user name is shown, the password never.
-        pattern: r"\b[A-Za-z][A-Za-z0-9+.\-]{1,20}://[A-Za-z0-9._%~\-]{1,64}:(?P<secret>[^\s:@/?#\x22'`<>\\]{3,128})@[A-Za-z0-9.\-]+",
+        pattern: r"\b[A-Za-z][A-Za-z0-9+.\-]{1,20}://(?P<user>[A-Za-z0-9._%~\-]{1,64}):(?P<secret>[^\s:@/?#\x22'`<>\\]{3,128})@[A-Za-z0-9.\-]+",
         shown: 0,
     },
     Rule {
@@ -762,7 +763,12 @@ impl Secrets {
                 if rule.id == GENERIC_RULE && !looks_secret(secret.as_str()) {
                     continue;
                 }
-                if rule.id == URL_RULE && is_url_placeholder(secret.as_str()) {
+                // A password equal to the user name is a local default
+                // (`postgres://app:app@localhost`), not a secret.
+                let same_as_user = caps
+                    .name("user")
+                    .is_some_and(|user| user.as_str() == secret.as_str());
+                if rule.id == URL_RULE && (is_url_placeholder(secret.as_str()) || same_as_user) {
                     continue;
                 }
                 found.push(Found { rule, whole, secret });
@@ -1435,6 +1441,7 @@ mod tests {
             "https://user:****@example.com/",
             "http://localhost:8080/path",
             "sqlmap -d mysql://root:&quot;&quot;@192.168.56.102:5123/app",
+            "DATABASE_URL=postgres://app:app@localhost:5432/app",
         ] {
             assert!(
                 scan(placeholder).is_empty(),
