@@ -170,7 +170,6 @@ async fn scan(root: &Path, catalog: &Catalog) -> Run {
         .filter(|t| t.availability() == Availability::Available)
         .filter(|t| t.spec().applies_to(livescan::model::TargetKind::Directory))
         .map(|t| t.spec().id.to_string())
-        .filter(|id| id != "vulnerable-dependencies" || std::env::var_os("LIVESCAN_ADVISORY_DB").is_some())
         .collect();
     let request: StartRequest = serde_json::from_value(serde_json::json!({
         "target": { "directory": root },

@@ -56,6 +56,27 @@ enum Command {
     /// Grant credits and show balances.
     #[command(subcommand)]
     Credits(CreditsCommand),
+    /// Keep the offline advisory data of `vulnerable-dependencies` current.
+    #[command(subcommand)]
+    Advisories(AdvisoriesCommand),
+}
+
+#[derive(Subcommand)]
+enum AdvisoriesCommand {
+    /// Download the OSV project's advisories for every ecosystem livescan
+    /// reads (where the network allows) into a directory for --advisory-db.
+    /// Without it, the built-in snapshot is used.
+    Refresh {
+        /// The directory to fill (one folder per ecosystem, replaced whole).
+        #[arg(long)]
+        into: PathBuf,
+        /// Where the archives are: `<source>/<ecosystem>/all.zip`.
+        #[arg(long, default_value = livescan::tools::native::advisories::OSV_ARCHIVES)]
+        source: String,
+        /// Ecosystems to refresh (comma-separated). Default: all it reads.
+        #[arg(long, value_delimiter = ',')]
+        ecosystems: Vec<String>,
+    },
 }
 
 /// Where tools find what they need on this machine.
@@ -272,9 +293,11 @@ fn main() -> ExitCode {
     // RUST_LOG replaces the default filter (see the README).
     let (default_filter, format) = match &cli.command {
         Command::Serve(args) => ("info,sqlx=warn,tower_http=warn", args.log_format),
-        Command::Scan(_) | Command::Tools(_) | Command::Keys(_) | Command::Credits(_) => {
-            ("warn", LogFormat::Text)
-        }
+        Command::Scan(_)
+        | Command::Tools(_)
+        | Command::Keys(_)
+        | Command::Credits(_)
+        | Command::Advisories(_) => ("warn", LogFormat::Text),
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
@@ -303,6 +326,7 @@ fn main() -> ExitCode {
             }
             Command::Keys(command) => cli::keys::keys(command).await.map(|()| ExitCode::SUCCESS),
             Command::Credits(command) => cli::keys::credits(command).await.map(|()| ExitCode::SUCCESS),
+            Command::Advisories(command) => advisories(command).await,
         }
     });
     // Do not wait for tools still running in blocking threads.
@@ -311,6 +335,46 @@ fn main() -> ExitCode {
         eprintln!("livescan: {err:#}");
         ExitCode::from(2)
     })
+}
+
+async fn advisories(command: AdvisoriesCommand) -> Result<ExitCode> {
+    use livescan::tools::native::advisories::{ECOSYSTEMS, refresh};
+    let AdvisoriesCommand::Refresh {
+        into,
+        source,
+        ecosystems,
+    } = command;
+    let ecosystems: Vec<String> = if ecosystems.is_empty() {
+        ECOSYSTEMS.iter().map(|e| e.to_string()).collect()
+    } else {
+        ecosystems
+    };
+    if let Some(unknown) = ecosystems.iter().find(|e| !ECOSYSTEMS.contains(&e.as_str())) {
+        eprintln!(
+            "livescan: --ecosystems: `{unknown}` is not one livescan reads ({})",
+            ECOSYSTEMS.join(", ")
+        );
+        return Ok(ExitCode::from(2));
+    }
+    for ecosystem in &ecosystems {
+        eprintln!(
+            "{ecosystem}: downloading {}/{ecosystem}/all.zip",
+            source.trim_end_matches('/')
+        );
+        match refresh(&source, &into, std::slice::from_ref(ecosystem)).await {
+            Ok(done) => {
+                for refreshed in done {
+                    println!("{}: {} advisories", refreshed.ecosystem, refreshed.advisories);
+                }
+            }
+            Err(reason) => {
+                eprintln!("livescan: {reason}");
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
+    println!("Use them with: livescan serve --advisory-db {}", into.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn serve(args: ServeArgs) -> Result<()> {

@@ -160,17 +160,27 @@ fn catalog_specs_are_complete() {
             spec.id
         );
     }
-    // Without an advisory database the dependency check is unavailable, and says how to fix that.
+    // Without an advisory directory the dependency check uses its built-in
+    // snapshot; a directory that does not exist makes it unavailable, with
+    // how to fix that.
     let bare = native::all(&CatalogOptions::default());
-    let deps = bare
-        .iter()
-        .find(|t| t.spec().id == "vulnerable-dependencies")
-        .unwrap();
-    match deps.availability() {
+    let deps = |tools: &[Arc<dyn Tool>]| {
+        tools
+            .iter()
+            .find(|t| t.spec().id == "vulnerable-dependencies")
+            .unwrap()
+            .availability()
+    };
+    assert_eq!(deps(&bare), livescan::tools::Availability::Available);
+    let missing = native::all(&CatalogOptions {
+        advisory_db: Some(PathBuf::from("/nonexistent/advisories")),
+        ..CatalogOptions::default()
+    });
+    match deps(&missing) {
         livescan::tools::Availability::Unavailable { install_hint, .. } => {
-            assert!(install_hint.contains("--advisory-db"), "{install_hint}")
+            assert!(install_hint.contains("advisories refresh"), "{install_hint}")
         }
-        available => panic!("vulnerable-dependencies without a database: {available:?}"),
+        available => panic!("vulnerable-dependencies with a missing directory: {available:?}"),
     }
     let category = |id: &str| tools.iter().find(|t| t.spec().id == id).unwrap().spec().category;
     assert_eq!(category("secrets"), Category::Security);

@@ -97,11 +97,13 @@ pub fn in_own_network_namespace(path: &str) -> bool {
     false
 }
 
-/// The catalog with this checkout's installed scanners (`.tools/`).
+/// The catalog with this checkout's installed scanners (`.tools/`); its
+/// advisory directory does not exist, so `vulnerable-dependencies` is one
+/// tool the tests can count on being unavailable (and refunded).
 pub fn installed_catalog() -> Catalog {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     Catalog::with_options(&livescan::tools::CatalogOptions {
-        advisory_db: None,
+        advisory_db: Some(root.join("tests/fixtures/no-such-advisory-directory")),
         tool_dirs: livescan::tools::external::DEFAULT_TOOL_DIRS
             .iter()
             .map(|dir| root.join(dir))

@@ -1,5 +1,6 @@
 //! Native analyzers: Rust implementations that are always available.
 
+pub mod advisories;
 mod binary_artifacts;
 mod complexity;
 mod config_syntax;

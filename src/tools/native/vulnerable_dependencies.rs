@@ -1,22 +1,23 @@
-//! The `vulnerable-dependencies` tool: packages pinned in lock files
-//! (`package-lock.json`, `Cargo.lock`, `requirements.txt`, `poetry.lock`,
-//! `go.sum`) matched against an offline advisory database in the OSV format
-//! (a directory of OSV JSON files, as the OSV project publishes them per
-//! ecosystem). Without a database the tool is unavailable, never silently
-//! clean.
+//! The `vulnerable-dependencies` tool: packages pinned in lock files and
+//! manifests (`package-lock.json`, exact versions in `package.json`,
+//! `Cargo.lock`, `requirements.txt`, `poetry.lock`, `go.sum`, `pom.xml`)
+//! matched against offline advisories in the OSV format (see
+//! [`super::advisories`]): the compiled-in snapshot, plus a directory of OSV
+//! files when one is configured. Each report names the data and its age.
 //!
-//! The database is read once, on the first run, and kept in memory.
+//! The data is read once, on the first run, and kept in memory.
 
+use super::advisories::{Advisory, Affected, Database, normalise};
 use super::rules::to_u32;
-use crate::model::{Category, Finding, Severity, TargetKind};
+use crate::model::{Category, Finding, Metric, Severity, TargetKind};
 use crate::tools::{
     Availability, Inventory, Origin, Tool, ToolContext, ToolError, ToolSpec, analyse_inventory,
 };
 use futures::future::BoxFuture;
-use serde::Deserialize;
+use regex::Regex;
 use std::cmp::Ordering;
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::LazyLock;
 use std::sync::{Arc, OnceLock};
 
 static SPEC: ToolSpec = ToolSpec {
@@ -24,94 +25,8 @@ static SPEC: ToolSpec = ToolSpec {
     category: Category::Security,
     targets: &[TargetKind::Directory],
     cost: 2,
-    summary: "Locked dependencies with known advisories, from an offline OSV database (--advisory-db)",
+    summary: "Locked and pinned dependencies with known advisories (offline OSV data: built-in snapshot, --advisory-db)",
 };
-
-#[derive(Debug, Deserialize)]
-struct Advisory {
-    id: String,
-    #[serde(default)]
-    summary: String,
-    #[serde(default)]
-    aliases: Vec<String>,
-    #[serde(default)]
-    affected: Vec<Affected>,
-    #[serde(default)]
-    database_specific: Option<serde_json::Value>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Affected {
-    package: Option<Package>,
-    #[serde(default)]
-    ranges: Vec<Range>,
-    #[serde(default)]
-    versions: Vec<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Package {
-    ecosystem: String,
-    name: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct Range {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    events: Vec<serde_json::Map<String, serde_json::Value>>,
-}
-
-/// Advisories by (ecosystem, normalised package name).
-type Database = HashMap<(String, String), Vec<Arc<Advisory>>>;
-
-fn normalise(ecosystem: &str, name: &str) -> String {
-    match ecosystem {
-        "PyPI" => name.to_ascii_lowercase().replace(['_', '.'], "-"),
-        _ => name.to_string(),
-    }
-}
-
-fn load(dir: &Path) -> Result<Database, String> {
-    let mut db = Database::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(current) = pending.pop() {
-        let entries =
-            std::fs::read_dir(&current).map_err(|e| format!("cannot read {}: {e}", current.display()))?;
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-                continue;
-            }
-            if path.extension().is_none_or(|e| e != "json") {
-                continue;
-            }
-            // A file that is not an advisory is skipped, not fatal.
-            let Ok(advisory) = std::fs::read(&path)
-                .map_err(drop)
-                .and_then(|b| serde_json::from_slice::<Advisory>(&b).map_err(drop))
-            else {
-                continue;
-            };
-            let advisory = Arc::new(advisory);
-            for affected in &advisory.affected {
-                if let Some(package) = &affected.package {
-                    let key = (
-                        package.ecosystem.clone(),
-                        normalise(&package.ecosystem, &package.name),
-                    );
-                    let list = db.entry(key).or_default();
-                    if !list.iter().any(|a| a.id == advisory.id) {
-                        list.push(advisory.clone());
-                    }
-                }
-            }
-        }
-    }
-    Ok(db)
-}
 
 /// Compares versions part by part: numbers numerically, anything else as
 /// text, and a pre-release (`1.0.0-rc1`, `1.0.0rc1`) before its release.
@@ -295,6 +210,8 @@ fn locked(name: &str, text: &str) -> Vec<Locked> {
                 }
             }
         }
+        "package.json" => out.extend(package_json_pins(text)),
+        "pom.xml" => out.extend(pom_dependencies(text)),
         _ if name.starts_with("requirements") && name.ends_with(".txt") => {
             for (index, line) in text.lines().enumerate() {
                 let line = line.split('#').next().unwrap_or("").trim();
@@ -316,75 +233,201 @@ fn locked(name: &str, text: &str) -> Vec<Locked> {
     out
 }
 
+/// An exact version, as a manifest pins one (`1.2.3`, `=1.2.3`, `v1.2.3-rc.1`).
+static EXACT_VERSION: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^=?v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.\-]+)?)$").expect("valid"));
+
+/// The dependencies a `package.json` pins to one exact version (ranges
+/// are the lock file's to resolve).
+fn package_json_pins(text: &str) -> Vec<Locked> {
+    let Ok(manifest) = serde_json::from_str::<serde_json::Value>(text) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for section in ["dependencies", "devDependencies", "optionalDependencies"] {
+        for (name, wanted) in manifest
+            .get(section)
+            .and_then(|d| d.as_object())
+            .into_iter()
+            .flatten()
+        {
+            let Some(version) = wanted
+                .as_str()
+                .and_then(|w| EXACT_VERSION.captures(w.trim()))
+                .map(|c| c[1].to_string())
+            else {
+                continue;
+            };
+            out.push(Locked {
+                ecosystem: "npm",
+                name: name.clone(),
+                line: line_of(text, &format!("\"{name}\"")),
+                version,
+            });
+        }
+    }
+    out
+}
+
+static POM_PROPERTIES: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?s)<properties>(.*?)</properties>").expect("valid"));
+static POM_PROPERTY: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"<([A-Za-z0-9_.\-]+)>\s*([^<]*?)\s*</([A-Za-z0-9_.\-]+)>").expect("valid"));
+static POM_DEPENDENCY: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?s)<dependency>(.*?)</dependency>").expect("valid"));
+
+/// The dependencies a `pom.xml` gives a version, literally or through one
+/// of its own `<properties>`; the line is where that version is written.
+fn pom_dependencies(text: &str) -> Vec<Locked> {
+    let line_at = |offset: usize| text[..offset].matches('\n').count() + 1;
+    let mut properties = std::collections::HashMap::new();
+    for block in POM_PROPERTIES.captures_iter(text) {
+        let body = block.get(1).expect("group 1 always participates");
+        for property in POM_PROPERTY.captures_iter(body.as_str()).filter(|c| c[1] == c[3]) {
+            let at = body.start() + property.get(0).expect("group 0").start();
+            properties.insert(property[1].to_string(), (property[2].to_string(), line_at(at)));
+        }
+    }
+    let field = |body: &str, tag: &str| {
+        let open = format!("<{tag}>");
+        let start = body.find(&open)? + open.len();
+        let end = body[start..].find("</")? + start;
+        Some((body[start..end].trim().to_string(), start))
+    };
+    let mut out: Vec<Locked> = Vec::new();
+    for dependency in POM_DEPENDENCY.captures_iter(text) {
+        let body = dependency.get(1).expect("group 1 always participates");
+        let (Some((group, _)), Some((artifact, _)), Some((version, version_at))) = (
+            field(body.as_str(), "groupId"),
+            field(body.as_str(), "artifactId"),
+            field(body.as_str(), "version"),
+        ) else {
+            continue;
+        };
+        let (version, line) = match version.strip_prefix("${").and_then(|v| v.strip_suffix('}')) {
+            Some(property) => match properties.get(property) {
+                Some((value, line)) => (value.clone(), *line),
+                None => continue,
+            },
+            None => (version, line_at(body.start() + version_at)),
+        };
+        let name = format!("{group}:{artifact}");
+        if !out.iter().any(|l| l.name == name && l.version == version) {
+            out.push(Locked {
+                ecosystem: "Maven",
+                name,
+                version,
+                line,
+            });
+        }
+    }
+    out
+}
+
 pub struct VulnerableDependencies {
-    database: Option<PathBuf>,
+    /// A directory of OSV files beside the compiled-in snapshot, if any.
+    directory: Option<PathBuf>,
     loaded: OnceLock<Result<Database, String>>,
 }
 
 impl VulnerableDependencies {
-    pub fn new(database: Option<PathBuf>) -> Self {
+    pub fn new(directory: Option<PathBuf>) -> Self {
         VulnerableDependencies {
-            database,
+            directory,
             loaded: OnceLock::new(),
         }
     }
 
     fn scan(&self, inventory: &Inventory, db: &Database) -> Vec<Finding> {
-        let mut findings = Vec::new();
+        let mut pinned = Vec::new();
         for file in inventory.files_seen(lock_or_manifest) {
             let name = file.rel.rsplit('/').next().unwrap_or(&file.rel);
             let Some(text) = inventory.read_text(file) else {
                 continue;
             };
-            for package in locked(name, &text) {
-                let key = (
-                    package.ecosystem.to_string(),
-                    normalise(package.ecosystem, &package.name),
-                );
-                for advisory in db.get(&key).into_iter().flatten() {
-                    let hit = advisory
-                        .affected
-                        .iter()
-                        .filter(|a| {
-                            a.package.as_ref().is_some_and(|p| {
-                                p.ecosystem == package.ecosystem && normalise(&p.ecosystem, &p.name) == key.1
-                            })
+            pinned.extend(
+                locked(name, &text)
+                    .into_iter()
+                    .map(|package| (file.rel.clone(), package)),
+            );
+        }
+        without_locked_twice(&mut pinned);
+        let mut findings = Vec::new();
+        for (rel, package) in pinned {
+            let key = (
+                package.ecosystem.to_string(),
+                normalise(package.ecosystem, &package.name),
+            );
+            for advisory in db.by_package.get(&key).into_iter().flatten() {
+                let hit = advisory
+                    .affected
+                    .iter()
+                    .filter(|a| {
+                        a.package.as_ref().is_some_and(|p| {
+                            p.ecosystem == package.ecosystem && normalise(&p.ecosystem, &p.name) == key.1
                         })
-                        .map(|a| affects(a, &package.version))
-                        .find(|(hit, _)| *hit);
-                    let Some((_, fixed)) = hit else { continue };
-                    let aliases = if advisory.aliases.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({})", advisory.aliases.join(", "))
-                    };
-                    let fix = fixed.map_or_else(
-                        || "no fixed version is known".to_string(),
-                        |f| format!("upgrade to {f} or later"),
-                    );
-                    findings.push(
-                        Finding::new(
-                            &advisory.id,
-                            severity(advisory),
-                            format!(
-                                "{} {} is affected by {}{aliases}: {}; {fix}",
-                                package.name,
-                                package.version,
-                                advisory.id,
-                                advisory.summary.trim()
-                            ),
-                        )
-                        .at_path(&file.rel, Some(to_u32(package.line)), None)
-                        // Dependency on a vulnerable third-party component.
-                        .with_cwe(1395)
-                        .with_help(&format!("https://osv.dev/vulnerability/{}", advisory.id))
-                        .fingerprinted(&format!("{}@{}", package.name, package.version)),
-                    );
-                }
+                    })
+                    .map(|a| affects(a, &package.version))
+                    .find(|(hit, _)| *hit);
+                let Some((_, fixed)) = hit else { continue };
+                findings.push(finding(&rel, &package, advisory, fixed));
             }
         }
         findings
     }
+
+    fn database(&self) -> &Result<Database, String> {
+        self.loaded.get_or_init(|| match &self.directory {
+            Some(dir) => Database::with_directory(dir),
+            None => Ok(Database::built_in()),
+        })
+    }
+}
+
+/// A manifest's exact pin and its lock file's entry are one dependency: it
+/// is reported once, in the manifest, where it is changed.
+fn without_locked_twice(pinned: &mut Vec<(String, Locked)>) {
+    let manifests: std::collections::HashSet<(String, String, String)> = pinned
+        .iter()
+        .filter(|(rel, _)| rel.ends_with("package.json"))
+        .map(|(rel, p)| (directory_of(rel).to_string(), p.name.clone(), p.version.clone()))
+        .collect();
+    pinned.retain(|(rel, p)| {
+        !rel.ends_with("package-lock.json")
+            || !manifests.contains(&(directory_of(rel).to_string(), p.name.clone(), p.version.clone()))
+    });
+}
+
+fn directory_of(rel: &str) -> &str {
+    rel.rsplit_once('/').map_or("", |(dir, _)| dir)
+}
+
+fn finding(rel: &str, package: &Locked, advisory: &Advisory, fixed: Option<String>) -> Finding {
+    let aliases = if advisory.aliases.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", advisory.aliases.join(", "))
+    };
+    let fix = fixed.map_or_else(
+        || "no fixed version is known".to_string(),
+        |f| format!("upgrade to {f} or later"),
+    );
+    Finding::new(
+        &advisory.id,
+        severity(advisory),
+        format!(
+            "{} {} is affected by {}{aliases}: {}; {fix}",
+            package.name,
+            package.version,
+            advisory.id,
+            advisory.summary.trim()
+        ),
+    )
+    .at_path(rel, Some(to_u32(package.line)), None)
+    // Dependency on a vulnerable third-party component.
+    .with_cwe(1395)
+    .with_help(&format!("https://osv.dev/vulnerability/{}", advisory.id))
+    .fingerprinted(&format!("{}@{}", package.name, package.version))
 }
 
 /// Lock files are generated, manifests source; vendored copies are not ours.
@@ -402,29 +445,34 @@ impl Tool for VulnerableDependencies {
     }
 
     fn availability(&self) -> Availability {
-        match &self.database {
-            Some(dir) if dir.is_dir() => Availability::Available,
-            Some(dir) => Availability::Unavailable {
-                reason: format!("the advisory database {} does not exist", dir.display()),
-                install_hint: "point --advisory-db at a directory of OSV JSON files".into(),
+        match &self.directory {
+            Some(dir) if !dir.is_dir() => Availability::Unavailable {
+                reason: format!("the advisory directory {} does not exist", dir.display()),
+                install_hint: "run `livescan advisories refresh --into DIR` where the network allows, or point --advisory-db at a directory of OSV JSON files".into(),
             },
-            None => Availability::Unavailable {
-                reason: "no advisory database is configured".into(),
-                install_hint: "start the server with --advisory-db DIR (OSV JSON files, e.g. the unzipped all.zip of each ecosystem from osv.dev)".into(),
-            },
+            _ => Availability::Available,
         }
     }
 
     fn run(self: Arc<Self>, ctx: Arc<ToolContext>) -> BoxFuture<'static, Result<(), ToolError>> {
         Box::pin(async move {
-            let Some(dir) = self.database.clone() else {
-                return Err(ToolError::Failed("no advisory database is configured".into()));
-            };
+            let this = self.clone();
+            let about = crate::tools::off_runtime(move || match this.database() {
+                Ok(db) => Ok(db.about.clone()),
+                Err(e) => Err(ToolError::Failed(e.clone())),
+            })
+            .await??;
+            ctx.findings.measure([Metric {
+                name: "advisory data".into(),
+                value: about,
+                url: None,
+            }]);
             analyse_inventory(&ctx, move |inventory| {
-                let db = self.loaded.get_or_init(|| load(&dir));
-                db.as_ref()
-                    .map(|db| self.scan(inventory, db))
-                    .map_err(|e| ToolError::Failed(e.clone()))
+                let db = self
+                    .database()
+                    .as_ref()
+                    .map_err(|e| ToolError::Failed(e.clone()))?;
+                Ok(self.scan(inventory, db))
             })
             .await
         })
@@ -480,6 +528,39 @@ mod tests {
         assert_eq!(
             reqs.iter().map(|l| (l.name.as_str(), l.line)).collect::<Vec<_>>(),
             vec![("Django", 2), ("requests", 3)]
+        );
+        let manifest = r#"{
+  "name": "app",
+  "dependencies": { "marked": "0.3.5", "express": "^4.17.1", "mathjs": "=3.10.1" },
+  "devDependencies": { "mocha": "latest" }
+}"#;
+        let pins: Vec<(String, String, usize)> = locked("package.json", manifest)
+            .into_iter()
+            .map(|l| (l.name, l.version, l.line))
+            .collect();
+        assert_eq!(
+            pins,
+            vec![
+                ("marked".into(), "0.3.5".into(), 3),
+                ("mathjs".into(), "3.10.1".into(), 3)
+            ]
+        );
+        let pom = "<project>\n<properties>\n  <xstream.version>1.4.5</xstream.version>\n</properties>\n\
+                   <dependencies>\n<dependency>\n  <groupId>com.thoughtworks.xstream</groupId>\n\
+                   <artifactId>xstream</artifactId>\n  <version>${xstream.version}</version>\n</dependency>\n\
+                   <dependency>\n  <groupId>org.example</groupId>\n  <artifactId>lib</artifactId>\n\
+                   <version>2.0</version>\n</dependency>\n<dependency>\n  <groupId>org.example</groupId>\n\
+                   <artifactId>managed</artifactId>\n</dependency>\n</dependencies>\n</project>\n";
+        let deps: Vec<(String, String, usize)> = locked("pom.xml", pom)
+            .into_iter()
+            .map(|l| (l.name, l.version, l.line))
+            .collect();
+        assert_eq!(
+            deps,
+            vec![
+                ("com.thoughtworks.xstream:xstream".into(), "1.4.5".into(), 3),
+                ("org.example:lib".into(), "2.0".into(), 14)
+            ]
         );
         let go = locked(
             "go.sum",
