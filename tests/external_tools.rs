@@ -323,12 +323,12 @@ async fn a_file_that_crashes_a_scanner_is_not_analysed_and_the_rest_stands() {
     assert_eq!(
         rows(&findings),
         vec![
-            ("function-too-complex".to_string(), "wide.js".to_string(), Some(1)),
             (
-                external::NOT_ANALYSED_RULE.to_string(),
+                external::FILE_NOT_ANALYZED.to_string(),
                 "broken.js".to_string(),
                 None
             ),
+            ("function-too-complex".to_string(), "wide.js".to_string(), Some(1)),
         ],
         "{findings:#?}"
     );

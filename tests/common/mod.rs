@@ -103,12 +103,25 @@ pub fn in_own_network_namespace(path: &str) -> bool {
 pub fn installed_catalog() -> Catalog {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     Catalog::with_options(&livescan::tools::CatalogOptions {
-        advisory_db: Some(root.join("tests/fixtures/no-such-advisory-directory")),
+        advisory_db: Some(no_advisory_directory()),
         tool_dirs: livescan::tools::external::DEFAULT_TOOL_DIRS
             .iter()
             .map(|dir| root.join(dir))
             .collect(),
     })
+}
+
+/// The built-in catalog with scanners looked up on `PATH` only and, as in
+/// `installed_catalog`, no advisory directory.
+pub fn test_catalog() -> Catalog {
+    Catalog::with_options(&livescan::tools::CatalogOptions {
+        advisory_db: Some(no_advisory_directory()),
+        tool_dirs: Vec::new(),
+    })
+}
+
+fn no_advisory_directory() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/no-such-advisory-directory")
 }
 
 /// Credits the test account starts with: plenty for any suite.
@@ -134,7 +147,7 @@ impl Drop for TestServer {
 
 impl TestServer {
     pub async fn start() -> TestServer {
-        Self::with_catalog(Catalog::builtin(), 16).await
+        Self::with_catalog(test_catalog(), 16).await
     }
 
     /// A server whose directory targets may lie under `tests/fixtures` and whose

@@ -19,8 +19,15 @@ fn sample(metrics: &str, series: &str) -> Option<f64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_sessions_tools_watchers_refunds_and_requests() {
     let data_dir = tempfile::tempdir().unwrap();
-    let server = RealServer::start(data_dir.path(), "127.0.0.1:0");
-    // One tool that completes, one that is skipped and refunded (no advisory database).
+    // An advisory directory that does not exist makes `vulnerable-dependencies`
+    // unavailable: one tool completes, one is skipped and refunded.
+    let missing = data_dir.path().join("no-advisories");
+    let server = RealServer::start_with(
+        data_dir.path(),
+        "127.0.0.1:0",
+        "info",
+        &["--advisory-db", missing.to_str().unwrap()],
+    );
     let id = common::start_with(
         &server.client(),
         &server.base,

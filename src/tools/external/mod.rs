@@ -45,7 +45,7 @@ const DESCRIPTORS: &[(&str, &str)] = &[
 
 /// The rule of the finding that says a scanner failed on one file (which
 /// the rest of its report does not cover).
-pub const NOT_ANALYSED_RULE: &str = "not-analysed";
+pub const FILE_NOT_ANALYZED: &str = "file-not-analyzed";
 
 /// Where `scripts/install-test-tools` installs the scanners, relative to the
 /// project; `serve` and `scan` look there by default.
@@ -396,7 +396,7 @@ impl Tool for ExternalTool {
                         .to_string_lossy()
                         .into_owned();
                     Finding::new(
-                        NOT_ANALYSED_RULE,
+                        FILE_NOT_ANALYZED,
                         Severity::Info,
                         format!(
                             "{} failed on this file, so problems in it may be missing: {reason}",

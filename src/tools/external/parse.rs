@@ -261,7 +261,7 @@ fn sarif(text: &str) -> Result<Vec<Reported>, String> {
                         return Err(format!("the tool reported: {message}"));
                     };
                     out.push(Reported {
-                        rule: "file-not-analyzed".to_string(),
+                        rule: super::FILE_NOT_ANALYZED.to_string(),
                         level: "none".to_string(),
                         message: format!("the tool could not analyze this file: {message}"),
                         path: uri.to_string(),
