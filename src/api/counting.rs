@@ -1,7 +1,8 @@
 //! Requests in the metrics, by protocol, route and code, and the `/metrics`
 //! route that shows them. The route is the pattern that matched
-//! (`/api/sessions/{id}`) or the gRPC method, never a raw path, so a scan of
-//! random URLs cannot grow the number of series. A gRPC call's code is its
+//! (`/api/sessions/{id}`) or a gRPC method this server serves, never a raw
+//! path, so requests to random URLs (with any content type) cannot grow the
+//! number of series. A gRPC call's code is its
 //! `grpc-status`: in the headers of an answer that failed at once, else in
 //! the trailers that end its body.
 
@@ -11,8 +12,39 @@ use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use std::collections::HashSet;
 use std::pin::Pin;
+use std::sync::LazyLock;
 use std::task::{Context, Poll};
+
+/// The path of every gRPC method served here (`/package.Service/Method`),
+/// read from the services' own descriptor sets.
+static GRPC_METHODS: LazyLock<HashSet<String>> = LazyLock::new(|| {
+    use prost::Message;
+    [
+        crate::proto::FILE_DESCRIPTOR_SET,
+        tonic_health::pb::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+    ]
+    .into_iter()
+    .flat_map(|set| {
+        prost_types::FileDescriptorSet::decode(set)
+            .expect("the embedded descriptor sets are valid")
+            .file
+    })
+    .flat_map(|file| {
+        let package = file.package().to_string();
+        file.service.into_iter().flat_map(move |service| {
+            let prefix = format!("/{package}.{}/", service.name());
+            service
+                .method
+                .into_iter()
+                .map(move |method| format!("{prefix}{}", method.name()))
+        })
+    })
+    .collect()
+});
 
 fn count(protocol: &str, route: &str, code: &str) {
     let labels = RequestLabels {
@@ -42,11 +74,11 @@ pub async fn count_requests(matched: Option<MatchedPath>, request: Request, next
     } else {
         "http"
     };
-    let route = match (protocol, &matched) {
-        ("http", Some(matched)) => matched.as_str().to_string(),
-        ("http", None) => "unmatched".to_string(),
-        // A gRPC route matched a known service: its path names the method.
-        _ => request.uri().path().to_string(),
+    let path = request.uri().path();
+    let route = if protocol != "http" && GRPC_METHODS.contains(path) {
+        path.to_string()
+    } else {
+        matched.map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string())
     };
     let response = next.run(request).await;
     if protocol != "grpc" {

@@ -51,6 +51,21 @@ async fn metrics_count_sessions_tools_watchers_refunds_and_requests() {
         .await
         .unwrap();
     sse.chunk().await.unwrap();
+    // Paths nobody serves, sent as gRPC by a client without a key: each
+    // is counted under a bounded label, never under its own path.
+    for path in [
+        "/livescan.v1.SessionService/NoSuchMethod-7c1e",
+        "/api/sessions/sess-7c1e",
+        "/no/such/route-7c1e",
+    ] {
+        reqwest::Client::new()
+            .post(format!("{}{path}", server.base))
+            .header("content-type", "application/grpc")
+            .body(vec![0u8; 5])
+            .send()
+            .await
+            .unwrap();
+    }
     let mut grpc = common::grpc_client(&server.base, &server.key).await;
     grpc.list_tools(pb::ListToolsRequest {}).await.unwrap();
     let missing = grpc
@@ -113,6 +128,10 @@ async fn metrics_count_sessions_tools_watchers_refunds_and_requests() {
             "{series} = {value}, expected at least {at_least}\n{metrics}"
         );
     }
+    assert!(
+        !metrics.contains("7c1e"),
+        "a path nobody serves became a series of its own:\n{metrics}"
+    );
     open.send(true).unwrap();
     drop(sse);
 }
