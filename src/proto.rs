@@ -4,6 +4,8 @@
 #![allow(clippy::all, missing_docs)]
 
 tonic::include_proto!("livescan.v1");
+// The server of `SessionService` (see build.rs).
+include!(concat!(env!("OUT_DIR"), "/livescan.v1.SessionService.rs"));
 
 /// Every file of `proto/` with its imports, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/livescan_descriptor.bin"));

@@ -6,6 +6,7 @@ pub mod grpc;
 mod limits;
 pub mod listen;
 pub mod rest;
+mod shared;
 
 use crate::engine::Engine;
 pub use listen::{Limits, serve_with};

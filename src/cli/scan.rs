@@ -192,9 +192,9 @@ pub async fn in_process(
             .map_err(|e| anyhow!("{e}"))?,
     );
     while let Some(item) = items.next().await {
-        if let WatchItem::Event { event, summary, .. } = item.map_err(|e| anyhow!("{e}"))? {
-            match event.kind {
-                EventKind::ToolFinished { report } => output.tool_finished(*report),
+        if let WatchItem::Event(published) = item.map_err(|e| anyhow!("{e}"))? {
+            match &published.event.kind {
+                EventKind::ToolFinished { report } => output.tool_finished((**report).clone()),
                 EventKind::SessionFinished {
                     status,
                     error,
@@ -202,10 +202,10 @@ pub async fn in_process(
                 } => {
                     return Ok(output.finished(
                         directory.map(|dir| dir.display().to_string()),
-                        status,
-                        summary.unwrap_or_default(),
-                        error,
-                        refund,
+                        *status,
+                        published.summary.clone().unwrap_or_default(),
+                        error.clone(),
+                        refund.clone(),
                     ));
                 }
                 _ => {}

@@ -361,21 +361,7 @@ impl Engine {
             // Resuming mid-log: fold up to the cursor, for the progress sent
             // with each event; page by page and lean, keeping no findings.
             Some(after) => {
-                let mut state = SessionState::new(current.meta.clone());
-                while state.cursor < after {
-                    let page = self
-                        .inner
-                        .store
-                        .events_after(session_id, state.cursor, 64)
-                        .await?;
-                    if page.is_empty() {
-                        break;
-                    }
-                    for mut event in page.into_iter().take_while(|e| e.seq <= after) {
-                        watch::fold_lean(&mut state, &mut event);
-                    }
-                }
-                Arc::new(state)
+                Arc::new(watch::lean_state_at(&*self.inner.store, current.meta.clone(), after).await?)
             }
         };
         let params = WatchParams {
@@ -467,7 +453,7 @@ impl Inner {
     async fn append(&self, session_id: &str, kind: &EventKind) -> Result<Option<Event>, EngineError> {
         let event = self.store.append(session_id, kind).await?;
         if let Some(event) = &event {
-            self.notifier.publish(session_id, event.seq);
+            self.notifier.publish(&*self.store, event, session_id).await;
         }
         Ok(event)
     }

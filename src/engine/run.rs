@@ -26,7 +26,7 @@ impl Inner {
         if state.cancel_requested {
             token.cancel();
         }
-        self.notifier.open(&session_id, state.cursor);
+        self.notifier.open(&state);
         self.lock_running().insert(session_id.clone(), token.clone());
         let span = tracing::info_span!("session", session = %session_id);
         let task = async move {
@@ -188,7 +188,7 @@ impl Inner {
         // The refund is stored with the end, in one transaction: a second
         // finish (after a restart, say) finds the end and moves nothing.
         if let Some(event) = self.store.finish_session(&state.meta, &end).await? {
-            self.notifier.publish(session_id, event.seq);
+            self.notifier.publish(&*self.store, &event, session_id).await;
             let metrics = metrics();
             let status_label = StatusLabel {
                 status: status.as_str().to_string(),

@@ -1,65 +1,250 @@
 //! Fan-out of a session's events to any number of watchers.
 //!
-//! Nothing is buffered per watcher: a notification carries only the newest
-//! sequence number, and each watcher reads the events after its own cursor
-//! from the store at its own pace. A slow watcher therefore costs no memory
-//! and never misses an event; it is simply caught up from the log.
-//!
-//! A watcher's own state is lean: the snapshot it starts with is the shared
-//! state (no copy), and the fold it keeps for progress and summaries holds
-//! each sent report's counts only, never its findings, so memory does not
-//! grow with the number of watchers of a session.
+//! Each event of a session running here is published once: folded (its
+//! report completed with times and sequence, the progress after it, the
+//! summary when it ends the session) into a [`Published`] that every watcher
+//! shares, and kept in a bounded tail of recent events. Transports encode a
+//! published event at most once each ([`Published::encoded`]) and hand every
+//! watcher the same bytes. A watcher that is up to date reads the tail and
+//! never touches the store; one that is behind the tail, or watches a session
+//! not running here, reads the log from the store at its own pace and folds
+//! it itself, so a slow watcher costs bounded memory and never misses an
+//! event. Events reach the tail in sequence order whatever order their
+//! writers publish them in: a gap is filled from the store.
 
 use super::EngineError;
-use crate::model::{Event, EventKind, Progress, SessionState, Summary, Timestamp};
+use crate::model::{Event, EventKind, Progress, SessionMeta, SessionState, Summary, Timestamp};
 use crate::store::Store;
+use bytes::Bytes;
 use chrono::Utc;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 
-/// Events are read from the store in pages of this many.
+/// Events are read from the store, and from the tail, in pages of this many.
 const PAGE: u32 = 32;
+/// A session's tail keeps at most this many events ...
+const TAIL_EVENTS: usize = 1024;
+/// ... and about this many bytes of them (the newest is always kept).
+const TAIL_BYTES: usize = 32 * 1024 * 1024;
 
-/// Per-session "newest sequence number" channels for sessions running here.
-#[derive(Default)]
-pub struct Notifier {
-    channels: Mutex<HashMap<String, watch::Sender<u64>>>,
+/// An event as every watcher of its session receives it.
+#[derive(Debug)]
+pub struct Published {
+    /// The event, its tool report completed from the fold (times, sequence).
+    pub event: Event,
+    /// The session's progress after the event.
+    pub progress: Progress,
+    /// The summary, when the event ends the session.
+    pub summary: Option<Summary>,
+    encodings: [OnceLock<Bytes>; 2],
 }
 
-impl Notifier {
-    pub fn open(&self, session_id: &str, seq: u64) {
-        self.lock()
-            .entry(session_id.to_string())
-            .or_insert_with(|| watch::channel(seq).0);
-    }
+/// The wire forms a published event is encoded in, once each.
+#[derive(Clone, Copy, Debug)]
+pub enum Encoding {
+    Protobuf = 0,
+    ServerSentEvent = 1,
+}
 
-    pub fn publish(&self, session_id: &str, seq: u64) {
-        if let Some(sender) = self.lock().get(session_id) {
-            sender.send_if_modified(|current| {
-                let newer = seq > *current;
-                if newer {
-                    *current = seq;
-                }
-                newer
-            });
+impl Published {
+    fn new(event: Event, state: &SessionState) -> Published {
+        let ends = matches!(event.kind, EventKind::SessionFinished { .. });
+        Published {
+            event,
+            progress: state.progress(),
+            summary: ends.then(|| state.summary()),
+            encodings: Default::default(),
         }
     }
 
-    /// Drops the channel of a finished session; its watchers see the end in the log.
+    /// Folds `event` into a watcher's lean `state` and publishes it.
+    fn folded(mut event: Event, state: &mut SessionState) -> Published {
+        fold_lean(state, &mut event);
+        Published::new(event, state)
+    }
+
+    pub fn ends_session(&self) -> bool {
+        self.summary.is_some()
+    }
+
+    /// The event in `encoding`: encoded by the first watcher that asks, and
+    /// the same bytes for every other.
+    pub fn encoded(&self, encoding: Encoding, encode: impl FnOnce(&Published) -> Bytes) -> Bytes {
+        self.encodings[encoding as usize]
+            .get_or_init(|| encode(self))
+            .clone()
+    }
+
+    fn approx_bytes(&self) -> usize {
+        let report = match &self.event.kind {
+            EventKind::ToolFinished { report } => report.approx_bytes(),
+            _ => 0,
+        };
+        // The event, and room for its encodings.
+        3 * (std::mem::size_of::<Published>() + report)
+    }
+}
+
+/// The channels of the sessions running here.
+#[derive(Default)]
+pub struct Notifier {
+    channels: Mutex<HashMap<String, Arc<Channel>>>,
+}
+
+impl Notifier {
+    /// Opens the channel of a session about to run, from its state so far.
+    pub fn open(&self, state: &SessionState) {
+        lock(&self.channels)
+            .entry(state.meta.session_id.clone())
+            .or_insert_with(|| Arc::new(Channel::new(state.lean())));
+    }
+
+    /// Puts a stored event in its session's tail and wakes the watchers.
+    pub async fn publish(&self, store: &dyn Store, event: &Event, session_id: &str) {
+        if let Some(channel) = self.channel(session_id) {
+            channel.publish(store, event).await;
+        }
+    }
+
+    /// Closes the channel of a session that stopped running here. Its
+    /// watchers read what the tail holds, then whatever else from the store.
     pub fn close(&self, session_id: &str) {
-        self.lock().remove(session_id);
+        if let Some(channel) = lock(&self.channels).remove(session_id) {
+            lock(&channel.tail).closed = true;
+            channel.newest.send_modify(|_| {});
+        }
     }
 
-    fn subscribe(&self, session_id: &str) -> Option<watch::Receiver<u64>> {
-        self.lock().get(session_id).map(|sender| sender.subscribe())
+    fn channel(&self, session_id: &str) -> Option<Arc<Channel>> {
+        lock(&self.channels).get(session_id).cloned()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poison| poison.into_inner())
+}
+
+/// One running session's tail, and the newest sequence number it holds.
+struct Channel {
+    newest: watch::Sender<u64>,
+    tail: Mutex<Tail>,
+    /// Held by a publisher that fills a gap from the store.
+    filling: tokio::sync::Mutex<()>,
+}
+
+struct Tail {
+    /// The session folded (lean) up to the newest event in the tail.
+    state: SessionState,
+    events: VecDeque<Arc<Published>>,
+    bytes: usize,
+    /// The session stopped running here.
+    closed: bool,
+    /// The tail could not be kept whole (the store failed while filling a
+    /// gap): its watchers read the store.
+    broken: bool,
+}
+
+/// What a watcher at some cursor finds in a channel.
+enum Read {
+    Events(Vec<Arc<Published>>),
+    /// Behind the tail, or the tail cannot say: read the store.
+    Store,
+    /// Up to date: wait for the next event.
+    Wait,
+}
+
+impl Channel {
+    fn new(state: SessionState) -> Channel {
+        Channel {
+            newest: watch::channel(state.cursor).0,
+            tail: Mutex::new(Tail {
+                state,
+                events: VecDeque::new(),
+                bytes: 0,
+                closed: false,
+                broken: false,
+            }),
+            filling: tokio::sync::Mutex::new(()),
+        }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, watch::Sender<u64>>> {
-        self.channels.lock().unwrap_or_else(|poison| poison.into_inner())
+    async fn publish(&self, store: &dyn Store, event: &Event) {
+        let next = {
+            let mut tail = lock(&self.tail);
+            if tail.broken || event.seq <= tail.state.cursor {
+                return;
+            }
+            if event.seq == tail.state.cursor + 1 {
+                tail.push(event.clone());
+                None
+            } else {
+                Some(tail.state.cursor)
+            }
+        };
+        if let Some(cursor) = next {
+            // Events between the tail and this one were stored by writers
+            // that have not published yet (or never will): take them from
+            // the store, in order.
+            let _filling = self.filling.lock().await;
+            if let Err(err) = self.fill(store, cursor, event.seq).await {
+                tracing::warn!(error = %err, "a watch tail could not be filled; its watchers read the store");
+                lock(&self.tail).broken = true;
+            }
+        }
+        self.newest
+            .send_modify(|newest| *newest = (*newest).max(event.seq));
+    }
+
+    async fn fill(&self, store: &dyn Store, mut cursor: u64, up_to: u64) -> Result<(), EngineError> {
+        let session_id = lock(&self.tail).state.meta.session_id.clone();
+        while cursor < up_to {
+            let page = store.events_after(&session_id, cursor, PAGE).await?;
+            if page.is_empty() {
+                break;
+            }
+            let mut tail = lock(&self.tail);
+            for event in page.into_iter().take_while(|e| e.seq <= up_to) {
+                cursor = event.seq;
+                if event.seq == tail.state.cursor + 1 {
+                    tail.push(event);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn after(&self, cursor: u64) -> Read {
+        let tail = lock(&self.tail);
+        if tail.broken {
+            return Read::Store;
+        }
+        if cursor >= tail.state.cursor {
+            return if tail.closed { Read::Store } else { Read::Wait };
+        }
+        match tail.events.front() {
+            Some(first) if first.event.seq <= cursor + 1 => {
+                let from = (cursor + 1 - first.event.seq) as usize;
+                Read::Events(tail.events.range(from..).take(PAGE as usize).cloned().collect())
+            }
+            _ => Read::Store,
+        }
+    }
+}
+
+impl Tail {
+    fn push(&mut self, event: Event) {
+        let published = Arc::new(Published::folded(event, &mut self.state));
+        self.bytes += published.approx_bytes();
+        self.events.push_back(published);
+        while (self.bytes > TAIL_BYTES || self.events.len() > TAIL_EVENTS) && self.events.len() > 1 {
+            if let Some(oldest) = self.events.pop_front() {
+                self.bytes -= oldest.approx_bytes();
+            }
+        }
     }
 }
 
@@ -68,20 +253,15 @@ impl Notifier {
 pub enum WatchItem {
     /// The whole state; first item when the watch starts without a cursor.
     Snapshot(Arc<SessionState>),
-    /// An event, with tool reports completed from the fold (times, sequence),
-    /// the progress after it, and the summary when it ends the session.
-    Event {
-        event: Box<Event>,
-        progress: Progress,
-        summary: Option<Summary>,
-    },
+    /// An event, shared by every watcher of the session.
+    Event(Arc<Published>),
     /// Nothing happened for a while.
     Heartbeat { seq: u64, at: Timestamp },
 }
 
 pub struct WatchParams {
     /// The session folded up to where the watch starts (shared; the
-    /// watcher folds on a lean copy of it).
+    /// watcher folds on a lean copy of it when it reads the store).
     pub start: Arc<SessionState>,
     /// Whether to send `start` as a snapshot first (a watch without a cursor).
     pub snapshot: bool,
@@ -112,7 +292,6 @@ pub fn stream(
 /// Why a waiting watcher woke up.
 enum Wake {
     Notified,
-    Closed,
     Idle,
 }
 
@@ -137,6 +316,27 @@ pub fn fold_lean(state: &mut SessionState, event: &mut Event) {
         report.completed_at = folded.completed_at;
         report.finished_seq = folded.finished_seq;
     }
+}
+
+/// The session folded (lean) from the start of its log up to `cursor`.
+pub async fn lean_state_at(
+    store: &dyn Store,
+    meta: SessionMeta,
+    cursor: u64,
+) -> Result<SessionState, EngineError> {
+    let mut state = SessionState::new(meta);
+    while state.cursor < cursor {
+        let page = store
+            .events_after(&state.meta.session_id, state.cursor, 64)
+            .await?;
+        if page.is_empty() {
+            break;
+        }
+        for mut event in page.into_iter().take_while(|e| e.seq <= cursor) {
+            fold_lean(&mut state, &mut event);
+        }
+    }
+    Ok(state)
 }
 
 /// Why a stream ends when the server shuts down: the client resumes from
@@ -167,23 +367,27 @@ async fn pump(
     params: WatchParams,
     tx: &mpsc::Sender<Result<WatchItem, EngineError>>,
 ) -> Result<(), EngineError> {
-    let session_id = params.start.meta.session_id.clone();
-    // Subscribe before the first read of the log below, so no notification
-    // can slip between that read and the wait.
-    let mut notifications = notifier.subscribe(&session_id);
+    // Take the channel and subscribe before the first read below, so no
+    // event can slip between that read and the wait.
+    let channel = notifier.channel(&params.start.meta.session_id);
+    let mut notifications = channel.as_ref().map(|c| c.newest.subscribe());
     if params.snapshot {
         send(tx, WatchItem::Snapshot(params.start.clone())).await?;
     }
     if params.start.is_finished() {
         return Ok(());
     }
-    let mut state = params.start.lean();
+    let meta = params.start.meta.clone();
+    let mut cursor = params.start.cursor;
+    // The watcher's own fold, kept while it reads the store: made now for a
+    // session not running here, else when it first falls behind the tail.
+    let mut own = channel.is_none().then(|| params.start.lean());
     drop(params.start);
 
     let mut key_checked = tokio::time::Instant::now();
     loop {
         if stopping.is_cancelled() {
-            return Err(shutting_down(state.cursor));
+            return Err(shutting_down(cursor));
         }
         if let Some(key_id) = &params.key_id
             && key_checked.elapsed() >= params.heartbeat
@@ -191,38 +395,44 @@ async fn pump(
             super::accounts::still_active(store, key_id).await?;
             key_checked = tokio::time::Instant::now();
         }
-        let page = store.events_after(&session_id, state.cursor, PAGE).await?;
-        let got_any = !page.is_empty();
-        for mut event in page {
-            fold_lean(&mut state, &mut event);
-            let ends = matches!(event.kind, EventKind::SessionFinished { .. });
-            let summary = ends.then(|| state.summary());
-            send(
-                tx,
-                WatchItem::Event {
-                    event: Box::new(event),
-                    progress: state.progress(),
-                    summary,
-                },
-            )
-            .await?;
-            if ends {
-                return Ok(());
+        let read = channel.as_ref().map_or(Read::Store, |c| c.after(cursor));
+        let page = match read {
+            Read::Events(events) => {
+                own = None;
+                events
             }
-        }
-        if got_any {
+            Read::Store => {
+                let state = match &mut own {
+                    Some(state) => state,
+                    None => own.insert(lean_state_at(store, meta.clone(), cursor).await?),
+                };
+                let events = store.events_after(&meta.session_id, cursor, PAGE).await?;
+                events
+                    .into_iter()
+                    .map(|event| Arc::new(Published::folded(event, state)))
+                    .collect()
+            }
+            Read::Wait => Vec::new(),
+        };
+        if !page.is_empty() {
+            for published in page {
+                cursor = published.event.seq;
+                let ends = published.ends_session();
+                send(tx, WatchItem::Event(published)).await?;
+                if ends {
+                    return Ok(());
+                }
+            }
             continue;
         }
         let wait = async {
             match notifications.as_mut() {
                 Some(rx) => match tokio::time::timeout(params.heartbeat, rx.changed()).await {
-                    Ok(Ok(())) => Wake::Notified,
-                    // The channel closed: the session finished; the log has its end.
-                    Ok(Err(_)) => Wake::Closed,
+                    Ok(_) => Wake::Notified,
                     Err(_) => Wake::Idle,
                 },
                 None => {
-                    // Not running in this process (or finished meanwhile): poll the log.
+                    // Not running in this process: poll the log.
                     tokio::time::sleep(params.heartbeat).await;
                     Wake::Idle
                 }
@@ -230,21 +440,17 @@ async fn pump(
         };
         let woke = tokio::select! {
             woke = wait => woke,
-            () = stopping.cancelled() => return Err(shutting_down(state.cursor)),
+            () = stopping.cancelled() => return Err(shutting_down(cursor)),
         };
-        match woke {
-            Wake::Notified => {}
-            Wake::Closed => notifications = None,
-            Wake::Idle => {
-                send(
-                    tx,
-                    WatchItem::Heartbeat {
-                        seq: state.cursor,
-                        at: Utc::now(),
-                    },
-                )
-                .await?
-            }
+        if let Wake::Idle = woke {
+            send(
+                tx,
+                WatchItem::Heartbeat {
+                    seq: cursor,
+                    at: Utc::now(),
+                },
+            )
+            .await?
         }
     }
 }

@@ -4,23 +4,34 @@
 pub mod codec;
 pub mod convert;
 
+use super::shared::SharedViews;
+use crate::engine::watch::{Encoding, Published};
 use crate::engine::{Caller, Engine, EngineError, WatchItem};
-use crate::model::EventKind;
+use crate::model::{EventKind, SessionState};
 use crate::proto as pb;
+use bytes::Bytes;
+use codec::Encoded;
 use convert::status;
 use futures::{Stream, StreamExt};
 use pb::session_service_server::{SessionService, SessionServiceServer};
 use pb::watch_session_response::Event as WatchEvent;
+use prost::Message;
 use std::pin::Pin;
+use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 pub struct GrpcSessions {
     engine: Engine,
+    /// Watchers' snapshots, encoded once per session and cursor.
+    snapshots: Arc<SharedViews>,
 }
 
 impl GrpcSessions {
     pub fn server(engine: Engine) -> SessionServiceServer<GrpcSessions> {
-        SessionServiceServer::new(GrpcSessions { engine })
+        SessionServiceServer::new(GrpcSessions {
+            engine,
+            snapshots: Arc::default(),
+        })
     }
 }
 
@@ -32,7 +43,7 @@ impl GrpcSessions {
     }
 }
 
-type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchSessionResponse, Status>> + Send>>;
+type WatchStream = Pin<Box<dyn Stream<Item = Result<Encoded, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl SessionService for GrpcSessions {
@@ -107,9 +118,10 @@ impl SessionService for GrpcSessions {
             .await
             .map_err(status)?;
         let watching = crate::engine::metrics::metrics().watching("grpc");
+        let snapshots = self.snapshots.clone();
         let messages = items.map(move |item| {
             let _counted = &watching;
-            item.map(watch_message).map_err(status)
+            item.map(|item| watch_message(item, &snapshots)).map_err(status)
         });
         Ok(Response::new(Box::pin(messages)))
     }
@@ -169,54 +181,61 @@ impl SessionService for GrpcSessions {
     }
 }
 
-/// Renders one watch item as a stream message.
-pub fn watch_message(item: WatchItem) -> pb::WatchSessionResponse {
-    match item {
-        WatchItem::Snapshot(state) => pb::WatchSessionResponse {
-            seq: state.cursor,
-            progress: Some(convert::progress(&state.progress())),
-            time: Some(convert::timestamp(&state.last_updated)),
-            event: Some(WatchEvent::Snapshot(convert::session_full(&state))),
-        },
-        WatchItem::Event {
-            event,
-            progress,
-            summary,
-        } => {
-            let message = match event.kind {
-                EventKind::SessionStarted { tools } => WatchEvent::SessionStarted(pb::SessionStarted {
-                    tools: tools.into_iter().map(|t| t.name).collect(),
-                }),
-                EventKind::SessionRunning => WatchEvent::SessionRunning(pb::SessionRunning {}),
-                EventKind::CancelRequested => WatchEvent::CancelRequested(pb::CancelRequested {}),
-                EventKind::ToolStarted { tool } => {
-                    WatchEvent::ToolStarted(pb::ToolStarted { tool_name: tool })
-                }
-                EventKind::ToolFinished { report } => WatchEvent::ToolFinished(convert::report(&report)),
-                EventKind::SessionFinished {
-                    status,
-                    error,
-                    refund,
-                } => WatchEvent::SessionFinished(pb::SessionFinished {
-                    status: convert::session_status(status).into(),
-                    summary: summary.as_ref().map(convert::summary),
-                    error: error.unwrap_or_default(),
-                    refund: refund.as_ref().map(convert::refund),
-                }),
-            };
-            pb::WatchSessionResponse {
-                seq: event.seq,
-                progress: Some(convert::progress(&progress)),
-                time: Some(convert::timestamp(&event.at)),
-                event: Some(message),
-            }
+/// One watch item as an encoded stream message: a snapshot encoded once per
+/// session and cursor, an event once for all of its watchers.
+fn watch_message(item: WatchItem, snapshots: &SharedViews) -> Encoded {
+    let encode = |message: pb::WatchSessionResponse| Bytes::from(message.encode_to_vec());
+    Encoded(match item {
+        WatchItem::Snapshot(state) => snapshots.encoded(&state, |state| encode(snapshot_message(state))),
+        WatchItem::Event(published) => {
+            published.encoded(Encoding::Protobuf, |published| encode(event_message(published)))
         }
-        WatchItem::Heartbeat { seq, at } => pb::WatchSessionResponse {
+        WatchItem::Heartbeat { seq, at } => encode(pb::WatchSessionResponse {
             seq,
             progress: None,
             time: Some(convert::timestamp(&at)),
             event: Some(WatchEvent::Heartbeat(pb::Heartbeat {})),
-        },
+        }),
+    })
+}
+
+fn snapshot_message(state: &SessionState) -> pb::WatchSessionResponse {
+    pb::WatchSessionResponse {
+        seq: state.cursor,
+        progress: Some(convert::progress(&state.progress())),
+        time: Some(convert::timestamp(&state.last_updated)),
+        event: Some(WatchEvent::Snapshot(convert::session_full(state))),
+    }
+}
+
+fn event_message(published: &Published) -> pb::WatchSessionResponse {
+    let event = &published.event;
+    let message = match &event.kind {
+        EventKind::SessionStarted { tools } => WatchEvent::SessionStarted(pb::SessionStarted {
+            tools: tools.iter().map(|t| t.name.clone()).collect(),
+        }),
+        EventKind::SessionRunning => WatchEvent::SessionRunning(pb::SessionRunning {}),
+        EventKind::CancelRequested => WatchEvent::CancelRequested(pb::CancelRequested {}),
+        EventKind::ToolStarted { tool } => WatchEvent::ToolStarted(pb::ToolStarted {
+            tool_name: tool.clone(),
+        }),
+        EventKind::ToolFinished { report } => WatchEvent::ToolFinished(convert::report(report)),
+        EventKind::SessionFinished {
+            status,
+            error,
+            refund,
+        } => WatchEvent::SessionFinished(pb::SessionFinished {
+            status: convert::session_status(*status).into(),
+            summary: published.summary.as_ref().map(convert::summary),
+            error: error.clone().unwrap_or_default(),
+            refund: refund.as_ref().map(convert::refund),
+        }),
+    };
+    pb::WatchSessionResponse {
+        seq: event.seq,
+        progress: Some(convert::progress(&published.progress)),
+        time: Some(convert::timestamp(&event.at)),
+        event: Some(message),
     }
 }
 

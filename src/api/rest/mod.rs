@@ -7,12 +7,14 @@
 mod dashboard;
 mod fields;
 mod openapi;
-mod shared;
 pub(super) mod views;
 
+use super::shared::SharedViews;
 use crate::engine::error::{MAX_ECHO_CHARS, bounded};
 use crate::engine::metrics::metrics;
+use crate::engine::watch::Encoding;
 use crate::engine::{Caller, Engine, EngineError, WatchItem};
+use crate::model::SessionState;
 use crate::model::{StartRequest, time};
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
@@ -23,7 +25,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::StreamExt;
 use serde_json::Value;
-use shared::SharedViews;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -258,7 +259,7 @@ async fn get_session(
     } else if let Some(since) = since {
         views::incremental(&state, &state.reports_since(since))
     } else {
-        return Ok(json_bytes(views.full(&state)));
+        return Ok(json_bytes(views.encoded(&state, full_view)));
     };
     Ok(Json(body).into_response())
 }
@@ -337,29 +338,39 @@ async fn session_events(
 /// snapshot's data is the shared encoding of the full view, not a copy.
 fn sse_frames(item: Result<WatchItem, EngineError>, views: &SharedViews) -> Vec<Result<Bytes, Infallible>> {
     let frame = |name: &str, id: Option<u64>, data: Bytes| {
-        let id = id.map_or(String::new(), |id| format!("id: {id}\n"));
         vec![
-            Ok(Bytes::from(format!("event: {name}\n{id}data: "))),
+            Ok(Bytes::from(frame_head(name, id))),
             Ok(data),
-            Ok(Bytes::from_static(b"\n\n")),
+            Ok(Bytes::from_static(FRAME_END)),
         ]
     };
-    let json = |value: Value| Bytes::from(value.to_string());
     match item {
-        Ok(WatchItem::Snapshot(state)) => frame("snapshot", Some(state.cursor), views.full(&state)),
-        Ok(WatchItem::Event {
-            event,
-            progress,
-            summary,
-        }) => frame(
-            event.kind.name(),
-            Some(event.seq),
-            json(views::event(&event, &progress, summary.as_ref())),
-        ),
+        Ok(WatchItem::Snapshot(state)) => {
+            frame("snapshot", Some(state.cursor), views.encoded(&state, full_view))
+        }
+        // One encoding of each event for all of its watchers.
+        Ok(WatchItem::Event(published)) => vec![Ok(published.encoded(Encoding::ServerSentEvent, |p| {
+            let data = views::event(&p.event, &p.progress, p.summary.as_ref()).to_string();
+            let head = frame_head(p.event.kind.name(), Some(p.event.seq));
+            Bytes::from([head.as_bytes(), data.as_bytes(), FRAME_END].concat())
+        }))],
         Ok(WatchItem::Heartbeat { .. }) => vec![Ok(Bytes::from_static(b": heartbeat\n\n"))],
-        Err(err) => frame("error", None, json(views::error(&err))),
+        Err(err) => frame("error", None, Bytes::from(views::error(&err).to_string())),
     }
 }
+
+/// The full view of a session, as JSON bytes.
+fn full_view(state: &SessionState) -> Bytes {
+    Bytes::from(views::full(state))
+}
+
+/// The `event:` and `id:` lines of a frame, and the start of its `data:` line.
+fn frame_head(name: &str, id: Option<u64>) -> String {
+    let id = id.map_or(String::new(), |id| format!("id: {id}\n"));
+    format!("event: {name}\n{id}data: ")
+}
+
+const FRAME_END: &[u8] = b"\n\n";
 
 async fn list_tools(State(engine): State<Engine>, headers: HeaderMap) -> ApiResult {
     caller(&engine, &headers).await?;

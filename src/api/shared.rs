@@ -1,11 +1,11 @@
-//! Full views encoded once per (session, cursor) and shared: every poller
-//! of a session's full view and every new SSE watcher's snapshot get the
+//! Whole-session encodings made once per (session, cursor) and shared: every
+//! poller of a session's full view and every new watcher's snapshot get the
 //! same bytes, so a view of a hundred thousand findings is serialised once,
 //! not once per reader, and what watchers hold is a reference, not a copy.
-//! The cache is bounded in bytes; a session's newer cursor replaces its
-//! older encoding.
+//! Each transport keeps its own cache of its own encoding; a cache is
+//! bounded in bytes, and a session's newer cursor replaces its older
+//! encoding.
 
-use super::views;
 use crate::model::SessionState;
 use axum::body::Bytes;
 use std::collections::{HashMap, VecDeque};
@@ -28,15 +28,15 @@ struct Entries {
 }
 
 impl SharedViews {
-    /// The full view of `state`, encoded once for its cursor.
-    pub fn full(&self, state: &SessionState) -> Bytes {
+    /// `state` as `encode` renders it, encoded once for its cursor.
+    pub fn encoded(&self, state: &SessionState, encode: impl FnOnce(&SessionState) -> Bytes) -> Bytes {
         let id = &state.meta.session_id;
         if let Some((cursor, bytes)) = self.lock().views.get(id)
             && *cursor == state.cursor
         {
             return bytes.clone();
         }
-        let bytes = Bytes::from(views::full(state));
+        let bytes = encode(state);
         let mut entries = self.lock();
         if let Some((_, old)) = entries.views.insert(id.clone(), (state.cursor, bytes.clone())) {
             entries.bytes -= old.len();
@@ -66,12 +66,13 @@ mod tests {
     #[test]
     fn a_view_is_encoded_once_per_cursor_and_the_cache_stays_bounded() {
         let views = SharedViews::default();
+        let full = |state: &SessionState| Bytes::from(crate::api::rest::views::full(state));
         let mut state = SessionState::new(crate::model::session::sample_meta("s", "u", 0));
-        let first = views.full(&state);
-        let again = views.full(&state);
+        let first = views.encoded(&state, full);
+        let again = views.encoded(&state, |_| unreachable!("encoded again"));
         assert_eq!(first.as_ptr(), again.as_ptr(), "the same bytes, shared");
         state.cursor = 1;
-        let newer = views.full(&state);
+        let newer = views.encoded(&state, full);
         assert_ne!(first.as_ptr(), newer.as_ptr(), "a new cursor is encoded anew");
         assert_eq!(views.lock().views.len(), 1);
         let json: serde_json::Value = serde_json::from_slice(&newer).unwrap();

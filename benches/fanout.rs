@@ -1,0 +1,376 @@
+//! Fan-out: the time from a tool's report being stored to each of W watchers
+//! of its session receiving it, over gRPC `WatchSession` and over SSE. A real
+//! `livescan serve` (this build's binary, its own process, SQLite) runs
+//! sessions of the eight URL tools against a local page that answers only
+//! when the bench opens it, so all W watchers are connected, past their
+//! snapshots, before the eight reports are stored in one burst. Each watcher
+//! has its own connection, in this process, on loopback. Latency is the
+//! watcher's clock at receipt minus the event's `time` (the instant the
+//! server stored it); the baseline is a client polling every 2 s in the same
+//! run. The server's resident memory is read before and after the watchers.
+//!
+//! Run: `cargo bench --bench fanout` (`WATCHERS=1000`, `ROUNDS=8`,
+//! `TOOLS_PER_SESSION=1`; more tools per session store their reports in
+//! one burst).
+
+use livescan::proto as pb;
+use pb::watch_session_response::Event;
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const URL_TOOLS: [&str; 8] = [
+    "http-headers",
+    "cookies",
+    "mixed-content",
+    "server-banner",
+    "exposed-paths",
+    "security-txt",
+    "page-weight",
+    "tls",
+];
+
+fn setting(var: &str, default: usize) -> usize {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn now_ms() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        * 1000.0
+}
+
+fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
+}
+
+/// CPU time the process has used (user and system), in milliseconds.
+fn cpu_ms(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The fields after the command name, which is in parentheses.
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap().split_whitespace().collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks * 1000.0 / 100.0
+}
+
+struct Server {
+    child: Child,
+    base: String,
+    key: String,
+    _data: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server() -> Server {
+    let data = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_livescan"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--allow-private-targets"])
+        .args(["--rate-limit", "0", "--max-connections-per-peer", "0"])
+        .arg("--data-dir")
+        .arg(data.path())
+        .env("RUST_LOG", "warn,livescan=info")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let base = loop {
+        let line = lines.next().expect("serve exited before listening").unwrap();
+        if let Some(rest) = line.split("serving REST and gRPC on ").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
+    let key = std::fs::read_to_string(data.path().join("local.key"))
+        .unwrap()
+        .trim()
+        .to_string();
+    Server {
+        child,
+        base,
+        key,
+        _data: data,
+    }
+}
+
+/// A page that answers only once `open` is set: it holds the session's tools.
+async fn gated_page() -> (String, tokio::sync::watch::Sender<bool>) {
+    let (open, gate) = tokio::sync::watch::channel(false);
+    let app = axum::Router::new().fallback(move || {
+        let mut gate = gate.clone();
+        async move {
+            let _ = gate.wait_for(|open| *open).await;
+            axum::response::Html(
+                "<html lang=en><head><title>t</title></head><body><p>fan-out</p></body></html>",
+            )
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, open)
+}
+
+fn rest_client(key: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("authorization", format!("Bearer {key}").parse().unwrap());
+    reqwest::Client::builder()
+        .no_proxy()
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
+async fn start_session(client: &reqwest::Client, base: &str, page: &str, tools: &[&str]) -> String {
+    let body = json!({ "target": { "url": page }, "tools": tools, "maxConcurrent": 8 });
+    let started: Value = client
+        .post(format!("{base}/api/sessions"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    started["sessionId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no session: {started}"))
+        .to_string()
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Transport {
+    Grpc,
+    Sse,
+}
+
+/// One watcher: connects, reads its snapshot, says it is ready, then notes
+/// the latency of each tool report until the session ends.
+async fn watcher(
+    transport: Transport,
+    base: String,
+    key: String,
+    id: String,
+    ready: Arc<AtomicUsize>,
+) -> Vec<f64> {
+    let mut latencies = Vec::new();
+    match transport {
+        Transport::Grpc => {
+            let channel = tonic::transport::Endpoint::from_shared(base)
+                .unwrap()
+                .connect()
+                .await
+                .unwrap();
+            let mut grpc = pb::session_service_client::SessionServiceClient::new(channel);
+            let mut request = tonic::Request::new(pb::WatchSessionRequest {
+                session_id: id,
+                after_seq: None,
+            });
+            request
+                .metadata_mut()
+                .insert("authorization", format!("Bearer {key}").parse().unwrap());
+            let mut stream = grpc.watch_session(request).await.unwrap().into_inner();
+            while let Some(message) = stream.message().await.unwrap() {
+                let received = now_ms();
+                match message.event {
+                    Some(Event::Snapshot(_)) => {
+                        ready.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Some(Event::ToolFinished(_)) => {
+                        let time = message.time.unwrap();
+                        let at = time.seconds as f64 * 1000.0 + time.nanos as f64 / 1e6;
+                        latencies.push(received - at);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Transport::Sse => {
+            let mut response = rest_client(&key)
+                .get(format!("{base}/api/sessions/{id}/events"))
+                .send()
+                .await
+                .unwrap();
+            let mut pending = String::new();
+            while let Some(chunk) = response.chunk().await.unwrap() {
+                let received = now_ms();
+                pending.push_str(std::str::from_utf8(&chunk).unwrap());
+                while let Some(end) = pending.find("\n\n") {
+                    let frame: String = pending.drain(..end + 2).collect();
+                    if frame.starts_with("event: snapshot") {
+                        ready.fetch_add(1, Ordering::SeqCst);
+                    } else if frame.starts_with("event: tool_finished") {
+                        let data = frame.split("data: ").nth(1).unwrap();
+                        let event: Value = serde_json::from_str(data.trim()).unwrap();
+                        let at = chrono::DateTime::parse_from_rfc3339(event["at"].as_str().unwrap()).unwrap();
+                        latencies.push(received - at.timestamp_micros() as f64 / 1000.0);
+                    }
+                }
+            }
+        }
+    }
+    latencies
+}
+
+/// A client that polls the full view every 2 s, noting when it first sees each report.
+async fn poller(client: reqwest::Client, url: String, phase: Duration) -> Vec<f64> {
+    tokio::time::sleep(phase).await;
+    let mut seen = std::collections::HashSet::new();
+    let mut latencies = Vec::new();
+    loop {
+        let view: Value = client.get(&url).send().await.unwrap().json().await.unwrap();
+        let received = now_ms();
+        for (tool, report) in view["toolReports"].as_object().unwrap() {
+            if let Some(done) = report["completedAt"].as_str()
+                && seen.insert(tool.clone())
+            {
+                let at = chrono::DateTime::parse_from_rfc3339(done).unwrap();
+                latencies.push(received - at.timestamp_micros() as f64 / 1000.0);
+            }
+        }
+        if view["completedAt"].is_string() {
+            return latencies;
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+struct Measured {
+    latencies: Vec<f64>,
+    polled: Vec<f64>,
+    rss_before: f64,
+    rss_after: f64,
+    /// Server CPU per watcher per session: connecting, snapshot, every event.
+    cpu_per_watch: f64,
+}
+
+async fn measure(transport: Transport, watchers: usize, rounds: usize, per_session: usize) -> Measured {
+    let server = start_server();
+    let pid = server.child.id();
+    let client = rest_client(&server.key);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let rss_before = rss_mib(pid);
+    let cpu_before = cpu_ms(pid);
+    let mut latencies = Vec::new();
+    let mut polled = Vec::new();
+    for round in 0..rounds {
+        let (page, open) = gated_page().await;
+        let tools: Vec<&str> = (0..per_session)
+            .map(|i| URL_TOOLS[(round * per_session + i) % URL_TOOLS.len()])
+            .collect();
+        let id = start_session(&client, &server.base, &page, &tools).await;
+        let ready = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..watchers {
+            tasks.push(tokio::spawn(watcher(
+                transport,
+                server.base.clone(),
+                server.key.clone(),
+                id.clone(),
+                ready.clone(),
+            )));
+        }
+        let pollers: Vec<_> = (0..4)
+            .map(|i| {
+                let url = format!("{}/api/sessions/{id}", server.base);
+                tokio::spawn(poller(client.clone(), url, Duration::from_millis(500 * i)))
+            })
+            .collect();
+        while ready.load(Ordering::SeqCst) < watchers {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // Every watcher is past its snapshot and waiting: let the tools finish.
+        tokio::time::sleep(Duration::from_millis(2_100)).await;
+        open.send(true).unwrap();
+        for task in tasks {
+            latencies.extend(task.await.unwrap());
+        }
+        for task in pollers {
+            polled.extend(task.await.unwrap());
+        }
+    }
+    let cpu_per_watch = (cpu_ms(pid) - cpu_before) / (watchers * rounds) as f64;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_after = rss_mib(pid);
+    latencies.sort_by(f64::total_cmp);
+    polled.sort_by(f64::total_cmp);
+    Measured {
+        latencies,
+        polled,
+        rss_before,
+        rss_after,
+        cpu_per_watch,
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let watchers = setting("WATCHERS", 1000);
+    let rounds = setting("ROUNDS", 8);
+    let per_session = setting("TOOLS_PER_SESSION", 1).clamp(1, URL_TOOLS.len());
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "{watchers} watchers, each on its own connection; {rounds} sessions of {per_session} report(s) each; load average {}",
+        load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+    );
+    println!("| metric | goal | measured | baseline (2 s poller, same run) | ratio |");
+    println!("|---|---|---|---|---|");
+    for (transport, name) in [(Transport::Grpc, "WatchSession"), (Transport::Sse, "SSE")] {
+        let m = measure(transport, watchers, rounds, per_session).await;
+        let expected = watchers * rounds * per_session;
+        assert_eq!(
+            m.latencies.len(),
+            expected,
+            "every watcher gets every report exactly once"
+        );
+        let (p50, p99) = (percentile(&m.latencies, 0.5), percentile(&m.latencies, 0.99));
+        let baseline = percentile(&m.polled, 0.5);
+        println!(
+            "| report stored → at the client, {watchers} {name} watchers, median | ≤ 5 ms | {p50:.1} ms | {baseline:.0} ms | {:.3} |",
+            p50 / baseline
+        );
+        println!(
+            "| the same, p99 | ≤ 50 ms | {p99:.1} ms | {:.0} ms | {:.3} |",
+            percentile(&m.polled, 0.99),
+            p99 / percentile(&m.polled, 0.99)
+        );
+        println!(
+            "| server CPU per {name} watcher per session (connect, snapshot, events, end) | | {:.2} ms | | |",
+            m.cpu_per_watch
+        );
+        println!(
+            "| server RSS after the {name} watchers have gone | ≤ start + 50 MB | {:.0} MiB (start {:.0} MiB, +{:.0}) | | |",
+            m.rss_after,
+            m.rss_before,
+            m.rss_after - m.rss_before
+        );
+    }
+}

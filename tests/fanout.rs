@@ -1,0 +1,144 @@
+//! Many watchers of one session share each event: every watcher, over
+//! gRPC or SSE, from the start or resuming mid-log, gets every event once,
+//! in order, with nothing missing — while eight tools store their reports
+//! at the same moment, so the events reach the shared tail out of order.
+
+mod common;
+
+use common::{TestServer, gated_page, grpc_client, read_sse};
+use livescan::proto as pb;
+use pb::watch_session_response::Event;
+use serde_json::json;
+use tokio::sync::mpsc;
+
+const URL_TOOLS: [&str; 8] = [
+    "http-headers",
+    "cookies",
+    "mixed-content",
+    "server-banner",
+    "exposed-paths",
+    "security-txt",
+    "page-weight",
+    "tls",
+];
+
+/// A watcher's events: (sequence number, event name).
+type Seen = Vec<(u64, String)>;
+
+/// Watches from `after`, or from a snapshot (announced on `ready`);
+/// returns where the events start and the events.
+async fn grpc_watcher(
+    base: String,
+    key: String,
+    id: String,
+    after: Option<u64>,
+    ready: mpsc::Sender<()>,
+) -> (u64, Seen) {
+    let mut grpc = grpc_client(&base, &key).await;
+    let mut stream = grpc
+        .watch_session(pb::WatchSessionRequest {
+            session_id: id,
+            after_seq: after,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut seen = Vec::new();
+    let start = match after {
+        Some(after) => after,
+        None => {
+            let snapshot = stream.message().await.unwrap().expect("a snapshot first");
+            assert!(matches!(snapshot.event, Some(Event::Snapshot(_))));
+            ready.send(()).await.unwrap();
+            snapshot.seq
+        }
+    };
+    while let Some(message) = stream.message().await.unwrap() {
+        let name = match message.event.expect("every message has an event") {
+            Event::Heartbeat(_) => continue,
+            Event::ToolFinished(report) => format!("tool_finished {}", report.tool_name),
+            Event::SessionFinished(_) => "session_finished".to_string(),
+            other => format!("{other:?}").split('(').next().unwrap().to_string(),
+        };
+        seen.push((message.seq, name));
+    }
+    (start, seen)
+}
+
+/// Watches over SSE from a snapshot; returns where the events start and the events.
+async fn sse_watcher(base: String, key: String, id: String) -> (u64, Seen) {
+    let response = common::http_with_key(&key)
+        .get(format!("{base}/api/sessions/{id}/events"))
+        .send()
+        .await
+        .unwrap();
+    let events = read_sse(response).await;
+    assert_eq!(events[0].event, "snapshot");
+    let seq = |event: &common::Sse| event.id.as_deref().unwrap().parse::<u64>().unwrap();
+    let seen = events[1..]
+        .iter()
+        .map(|e| {
+            let name = match e.event.as_str() {
+                "tool_finished" => {
+                    format!("tool_finished {}", e.data["report"]["toolName"].as_str().unwrap())
+                }
+                other => other.to_string(),
+            };
+            (seq(e), name)
+        })
+        .collect();
+    (seq(&events[0]), seen)
+}
+
+/// Checks that `seen` runs without a gap or repeat from `after + 1` to the
+/// session's end, and holds each tool's report once.
+fn assert_whole(seen: &Seen, after: u64, who: &str) {
+    let seqs: Vec<u64> = seen.iter().map(|(seq, _)| *seq).collect();
+    let expected: Vec<u64> = (after + 1..=after + seqs.len() as u64).collect();
+    assert_eq!(seqs, expected, "{who}: gaps or repeats in {seen:?}");
+    assert_eq!(seen.last().unwrap().1, "session_finished", "{who}: {seen:?}");
+    for tool in URL_TOOLS {
+        let reports = seen
+            .iter()
+            .filter(|(_, name)| *name == format!("tool_finished {tool}"))
+            .count();
+        assert_eq!(reports, 1, "{who}: {tool} reported {reports} times in {seen:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_watcher_gets_every_event_once_in_order_while_reports_arrive_together() {
+    let server = TestServer::start().await;
+    let (page, open) = gated_page().await;
+    let id = server
+        .start_session(json!({ "target": { "url": page }, "tools": URL_TOOLS, "maxConcurrent": 8 }))
+        .await;
+    const EACH: usize = 40;
+    let (ready, mut readied) = mpsc::channel(EACH);
+    let mut watchers = Vec::new();
+    for _ in 0..EACH {
+        let (base, key, id) = (server.base.clone(), server.key.clone(), id.clone());
+        watchers.push(tokio::spawn(grpc_watcher(base, key, id, None, ready.clone())));
+    }
+    // The gRPC watchers are past their snapshots before any tool can finish.
+    for _ in 0..EACH {
+        readied.recv().await.unwrap();
+    }
+    for _ in 0..EACH {
+        let (base, key, id) = (server.base.clone(), server.key.clone(), id.clone());
+        watchers.push(tokio::spawn(sse_watcher(base, key, id)));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    open.send(true).unwrap();
+    for (i, watcher) in watchers.into_iter().enumerate() {
+        let (start, seen) = watcher.await.unwrap();
+        assert_whole(&seen, start, &format!("watcher {i}"));
+    }
+    // Watchers that come later and resume mid-log get exactly the rest.
+    let (base, key) = (server.base.clone(), server.key.clone());
+    let (_, all) = grpc_watcher(base.clone(), key.clone(), id.clone(), Some(0), ready.clone()).await;
+    assert_whole(&all, 0, "a watcher resuming from 0");
+    let middle = all.len() / 2;
+    let (_, rest) = grpc_watcher(base, key, id, Some(middle as u64), ready).await;
+    assert_eq!(rest, all[middle..].to_vec(), "a watcher resuming from {middle}");
+}
