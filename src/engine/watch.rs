@@ -454,3 +454,76 @@ async fn pump(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SqliteStore;
+
+    async fn session_with_events(store: &SqliteStore, tools: usize) -> (SessionState, Vec<Event>) {
+        let meta = crate::model::session::sample_meta("s", "u", 0);
+        let started = store
+            .create_session(&meta, &EventKind::SessionStarted { tools: vec![] }, 0)
+            .await
+            .unwrap();
+        let mut state = SessionState::new(meta);
+        state.apply(&started);
+        let mut events = Vec::new();
+        for i in 0..tools {
+            let tool = EventKind::ToolStarted {
+                tool: format!("t{i}"),
+            };
+            events.push(store.append("s", &tool).await.unwrap().unwrap());
+        }
+        (state, events)
+    }
+
+    fn seqs(read: Read) -> Vec<u64> {
+        match read {
+            Read::Events(events) => events.iter().map(|p| p.event.seq).collect(),
+            Read::Store => panic!("sent to the store"),
+            Read::Wait => Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn events_published_out_of_order_reach_the_tail_in_order_once() {
+        let store = SqliteStore::in_memory().await.unwrap();
+        let (start, events) = session_with_events(&store, 5).await;
+        let notifier = Notifier::default();
+        notifier.open(&start);
+        let channel = notifier.channel("s").unwrap();
+        // seq 4 first: 2 and 3 come from the store; then the late writers
+        // of 2 and 3 publish, and change nothing.
+        notifier.publish(&store, &events[2], "s").await;
+        assert_eq!(seqs(channel.after(1)), vec![2, 3, 4]);
+        notifier.publish(&store, &events[0], "s").await;
+        notifier.publish(&store, &events[1], "s").await;
+        notifier.publish(&store, &events[3], "s").await;
+        assert_eq!(seqs(channel.after(1)), vec![2, 3, 4, 5]);
+        assert_eq!(seqs(channel.after(3)), vec![4, 5]);
+        assert!(matches!(channel.after(5), Read::Wait), "up to date");
+        assert_eq!(*channel.newest.borrow(), 5);
+        notifier.close("s");
+        assert!(
+            matches!(channel.after(5), Read::Store),
+            "closed: the store has the rest"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_tail_stays_bounded_and_sends_those_behind_it_to_the_store() {
+        let store = SqliteStore::in_memory().await.unwrap();
+        let (start, events) = session_with_events(&store, TAIL_EVENTS + 10).await;
+        let channel = Channel::new(start.lean());
+        for event in &events {
+            channel.publish(&store, event).await;
+        }
+        let tail = lock(&channel.tail);
+        assert_eq!(tail.events.len(), TAIL_EVENTS);
+        let first = tail.events.front().unwrap().event.seq;
+        drop(tail);
+        assert!(matches!(channel.after(first - 2), Read::Store));
+        assert_eq!(seqs(channel.after(first - 1)).len(), PAGE as usize);
+    }
+}
