@@ -116,12 +116,22 @@ fn severity(advisory: &Advisory) -> Severity {
 }
 
 /// A locked package: ecosystem, name, version and the lock file line it is on.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct Locked {
     ecosystem: &'static str,
     name: String,
     version: String,
     line: usize,
+    /// Installed for development only (npm's `dev`, `optional` bundles):
+    /// not in what the application ships.
+    development: bool,
+}
+
+/// npm marks packages only development or optional installs need.
+fn npm_development(package: &serde_json::Value) -> bool {
+    ["dev", "devOptional", "optional"]
+        .iter()
+        .any(|flag| package.get(flag).and_then(|v| v.as_bool()) == Some(true))
 }
 
 fn line_of(text: &str, needle: &str) -> usize {
@@ -147,6 +157,7 @@ fn locked(name: &str, text: &str) -> Vec<Locked> {
                             name: pkg.to_string(),
                             version: version.to_string(),
                             line: line_of(text, &format!("\"{path}\"")),
+                            development: npm_development(package),
                         });
                     }
                 }
@@ -158,6 +169,7 @@ fn locked(name: &str, text: &str) -> Vec<Locked> {
                             name: pkg.clone(),
                             version: version.to_string(),
                             line: line_of(text, &format!("\"{pkg}\"")),
+                            development: npm_development(dep),
                         });
                     }
                 }
@@ -185,6 +197,7 @@ fn locked(name: &str, text: &str) -> Vec<Locked> {
                     name: pkg.to_string(),
                     version: version.to_string(),
                     line: line_of(text, &format!("name = \"{pkg}\"")),
+                    development: false,
                 });
             }
         }
@@ -206,6 +219,7 @@ fn locked(name: &str, text: &str) -> Vec<Locked> {
                         name: module.to_string(),
                         version: version.to_string(),
                         line: index + 1,
+                        development: false,
                     });
                 }
             }
@@ -225,6 +239,7 @@ fn locked(name: &str, text: &str) -> Vec<Locked> {
                     name: pkg.to_string(),
                     version: version.to_string(),
                     line: index + 1,
+                    development: false,
                 });
             }
         }
@@ -262,6 +277,7 @@ fn package_json_pins(text: &str) -> Vec<Locked> {
                 ecosystem: "npm",
                 name: name.clone(),
                 line: line_of(text, &format!("\"{name}\"")),
+                development: section != "dependencies",
                 version,
             });
         }
@@ -318,6 +334,7 @@ fn pom_dependencies(text: &str) -> Vec<Locked> {
                 name,
                 version,
                 line,
+                development: false,
             });
         }
     }
@@ -412,11 +429,19 @@ fn finding(rel: &str, package: &Locked, advisory: &Advisory, fixed: Option<Strin
         || "no fixed version is known".to_string(),
         |f| format!("upgrade to {f} or later"),
     );
+    // What only development installs need is not shipped: at most low.
+    let (severity, scope) = match package.development {
+        true => (
+            severity(advisory).max(Severity::Low),
+            " (development or optional only)",
+        ),
+        false => (severity(advisory), ""),
+    };
     Finding::new(
         &advisory.id,
-        severity(advisory),
+        severity,
         format!(
-            "{} {} is affected by {}{aliases}: {}; {fix}",
+            "{} {}{scope} is affected by {}{aliases}: {}; {fix}",
             package.name,
             package.version,
             advisory.id,
@@ -504,6 +529,54 @@ mod tests {
         assert!(!affects(&affected, "0.9.0").0);
         assert_eq!(affects(&affected, "2.1.0"), (true, None));
         assert!(!affects(&affected, "2.2.0").0);
+    }
+
+    #[test]
+    fn what_only_development_installs_need_is_at_most_low() {
+        let lock = r#"{"lockfileVersion": 3, "packages": {
+            "node_modules/minimist": {"version": "1.2.0"},
+            "node_modules/nyc/node_modules/handlebars": {"version": "4.0.5", "dev": true},
+            "node_modules/fsevents": {"version": "1.2.4", "optional": true}}}"#;
+        let manifest = r#"{"dependencies": {"a": "1.0.0"}, "devDependencies": {"b": "2.0.0"}}"#;
+        let development: Vec<(String, bool)> = locked("package-lock.json", lock)
+            .into_iter()
+            .chain(locked("package.json", manifest))
+            .map(|l| (l.name, l.development))
+            .collect();
+        assert_eq!(
+            development,
+            [
+                ("fsevents", true),
+                ("minimist", false),
+                ("handlebars", true),
+                ("a", false),
+                ("b", true)
+            ]
+            .map(|(name, dev)| (name.to_string(), dev))
+        );
+        let advisory: Advisory = serde_json::from_value(serde_json::json!({
+            "id": "GHSA-x", "summary": "bad", "database_specific": { "severity": "CRITICAL" }
+        }))
+        .unwrap();
+        let mut package = locked("package-lock.json", lock).remove(1);
+        let shipped = finding(
+            "package-lock.json",
+            &Locked {
+                development: false,
+                ..package.clone()
+            },
+            &advisory,
+            None,
+        );
+        assert_eq!(shipped.severity, Severity::Critical);
+        package.development = true;
+        let dev_only = finding("package-lock.json", &package, &advisory, None);
+        assert_eq!(dev_only.severity, Severity::Low);
+        assert!(
+            dev_only.message.contains("(development or optional only)"),
+            "{}",
+            dev_only.message
+        );
     }
 
     #[test]
