@@ -11,7 +11,8 @@
 //!
 //! Run: `cargo bench --bench fanout` (`WATCHERS=1000`, `ROUNDS=8`,
 //! `TOOLS_PER_SESSION=1`; more tools per session store their reports in
-//! one burst).
+//! one burst). `SERVER_CPUS=0 taskset -c 1 cargo bench --bench fanout`
+//! gives the server and the watchers' client one core each.
 
 use livescan::proto as pb;
 use pb::watch_session_response::Event;
@@ -84,7 +85,17 @@ impl Drop for Server {
 
 fn start_server() -> Server {
     let data = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_livescan"))
+    // SERVER_CPUS=0 runs the server on CPU 0 only (with `taskset -c 1` for
+    // the bench itself, the watchers' client no longer shares its cores).
+    let mut command = match std::env::var("SERVER_CPUS") {
+        Ok(cpus) => {
+            let mut pinned = Command::new("taskset");
+            pinned.args(["-c", &cpus, env!("CARGO_BIN_EXE_livescan")]);
+            pinned
+        }
+        Err(_) => Command::new(env!("CARGO_BIN_EXE_livescan")),
+    };
+    let mut child = command
         .args(["serve", "--listen", "127.0.0.1:0", "--allow-private-targets"])
         .args(["--rate-limit", "0", "--max-connections-per-peer", "0"])
         .arg("--data-dir")

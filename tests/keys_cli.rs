@@ -121,11 +121,24 @@ async fn keys_and_credits_are_managed_beside_a_running_server() {
         assert!(!list.contains(secret_of(secret.trim())), "{list}");
     }
 
-    // Revoked: the next request is refused, saying so.
+    // Revoked: refused within a second (the server trusts a key record it
+    // read for that long), saying so.
     let (code, stdout, stderr) = livescan(&["keys", "revoke", key_id, "--data-dir", dir]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("revoked key"), "{stdout}");
-    let (status, body) = get(&server, &key, "/api/sessions").await;
+    let revoked_at = std::time::Instant::now();
+    let (status, body) = loop {
+        let (status, body) = get(&server, &key, "/api/sessions").await;
+        if status != 200 {
+            break (status, body);
+        }
+        assert!(
+            revoked_at.elapsed()
+                < livescan::engine::accounts::KEY_FRESH_FOR + std::time::Duration::from_millis(500),
+            "a revoked key still works after a second"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     assert_eq!(status, 401);
     assert!(
         body["error"]["message"]

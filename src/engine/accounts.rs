@@ -8,12 +8,18 @@
 //! the stored record, and the 40-character secret carries 238 random bits.
 //! Only a SHA-256 of the whole key is stored; with that much entropy a slow
 //! password hash would add nothing but latency to every request.
+//! Verified records are kept for a second ([`KeyCache`]), so a burst of
+//! requests costs one store read per key, and a key revoked or expired
+//! beside the server stops working within that second.
 
 use super::{Caller, EngineError};
 use crate::model::{Account, KeyRecord, KeyState, Timestamp, time};
 use crate::store::{Store, StoreError};
 use rand::Rng;
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
 
 pub const KEY_PREFIX: &str = "lsk_";
@@ -116,7 +122,49 @@ pub fn bearer_key(header: Option<&[u8]>) -> Result<&str, EngineError> {
 }
 
 /// Who holds `key`, or why the key is refused.
-pub async fn verify(store: &dyn Store, key: &str) -> Result<(Caller, KeyRecord), EngineError> {
+/// Key records read in the last [`KEY_FRESH_FOR`], by key id.
+#[derive(Default)]
+pub struct KeyCache {
+    records: Mutex<HashMap<String, (KeyRecord, Instant)>>,
+}
+
+/// How long a read key record is trusted: a revoked key works at most this long.
+pub const KEY_FRESH_FOR: Duration = Duration::from_secs(1);
+/// Records kept at most; stale ones go first, and all when every one is fresh.
+const KEY_CACHE_CAPACITY: usize = 4096;
+
+impl KeyCache {
+    /// The key's record: the one read less than a second ago, else the store's.
+    async fn record(&self, store: &dyn Store, key_id: &str) -> Result<Option<KeyRecord>, StoreError> {
+        if let Some((record, read_at)) = self.lock().get(key_id)
+            && read_at.elapsed() < KEY_FRESH_FOR
+        {
+            return Ok(Some(record.clone()));
+        }
+        let record = store.key(key_id).await?;
+        if let Some(record) = &record {
+            let mut records = self.lock();
+            if records.len() >= KEY_CACHE_CAPACITY {
+                records.retain(|_, (_, read_at)| read_at.elapsed() < KEY_FRESH_FOR);
+                if records.len() >= KEY_CACHE_CAPACITY {
+                    records.clear();
+                }
+            }
+            records.insert(key_id.to_string(), (record.clone(), Instant::now()));
+        }
+        Ok(record)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (KeyRecord, Instant)>> {
+        self.records.lock().unwrap_or_else(|poison| poison.into_inner())
+    }
+}
+
+pub async fn verify(
+    store: &dyn Store,
+    keys: &KeyCache,
+    key: &str,
+) -> Result<(Caller, KeyRecord), EngineError> {
     let invalid = || {
         EngineError::Unauthenticated(
             "the API key is not valid: it is unknown or mistyped (`livescan keys list` shows the ids of valid keys)"
@@ -128,7 +176,7 @@ pub async fn verify(store: &dyn Store, key: &str) -> Result<(Caller, KeyRecord),
             "the API key is malformed: livescan keys look like `{KEY_PREFIX}` followed by a {ID_LEN}-character id, `_` and a {SECRET_LEN}-character secret"
         )));
     };
-    let record = store.key(id).await?.ok_or_else(invalid)?;
+    let record = keys.record(store, id).await?.ok_or_else(invalid)?;
     if !bool::from(hash_key(key).as_bytes().ct_eq(record.hash.as_bytes())) {
         return Err(invalid());
     }
@@ -309,16 +357,16 @@ mod tests {
     async fn keys_verify_until_revoked_or_expired() {
         let store = SqliteStore::in_memory().await.unwrap();
         let (account, new) = create_account(&store, "alice", 10, None).await.unwrap();
-        let (caller, _) = verify(&store, &new.key).await.unwrap();
+        let (caller, _) = verify(&store, &KeyCache::default(), &new.key).await.unwrap();
         assert_eq!(caller.user_id, account.user_id);
 
         let mut wrong = new.key.clone();
         wrong.replace_range(wrong.len() - 1.., if wrong.ends_with('a') { "b" } else { "a" });
-        assert!(message(verify(&store, &wrong).await).contains("unknown or mistyped"));
-        assert!(message(verify(&store, "lsk_short").await).contains("malformed"));
+        assert!(message(verify(&store, &KeyCache::default(), &wrong).await).contains("unknown or mistyped"));
+        assert!(message(verify(&store, &KeyCache::default(), "lsk_short").await).contains("malformed"));
 
         revoke(&store, &new.record.key_id).await.unwrap();
-        let revoked = message(verify(&store, &new.key).await);
+        let revoked = message(verify(&store, &KeyCache::default(), &new.key).await);
         assert!(revoked.contains("was revoked at"), "{revoked}");
         assert!(!revoked.contains(&new.key), "the key is never echoed");
 
@@ -326,7 +374,23 @@ mod tests {
         let old = add_key(&store, &account.user_id, "old", Some(past))
             .await
             .unwrap();
-        assert!(message(verify(&store, &old.key).await).contains("expired at"));
+        assert!(message(verify(&store, &KeyCache::default(), &old.key).await).contains("expired at"));
+    }
+
+    #[tokio::test]
+    async fn a_cached_key_stops_working_within_a_second_of_its_revocation() {
+        let store = SqliteStore::in_memory().await.unwrap();
+        let (_, new) = create_account(&store, "alice", 10, None).await.unwrap();
+        let keys = KeyCache::default();
+        verify(&store, &keys, &new.key).await.unwrap();
+        // A wrong secret is refused even while the record is cached.
+        let mut wrong = new.key.clone();
+        wrong.replace_range(wrong.len() - 1.., if wrong.ends_with('a') { "b" } else { "a" });
+        assert!(message(verify(&store, &keys, &wrong).await).contains("unknown or mistyped"));
+        revoke(&store, &new.record.key_id).await.unwrap();
+        tokio::time::sleep(KEY_FRESH_FOR).await;
+        let revoked = message(verify(&store, &keys, &new.key).await);
+        assert!(revoked.contains("was revoked at"), "{revoked}");
     }
 
     #[tokio::test]

@@ -140,6 +140,8 @@ struct Inner {
     fetcher: Arc<Fetcher>,
     states: StateCache,
     limiter: Option<RateLimiter>,
+    /// Key records read in the last second.
+    keys: accounts::KeyCache,
     breakers: breaker::Breakers,
     /// The config's workspace, shared with every tool run.
     workspace: Arc<Workspace>,
@@ -175,6 +177,7 @@ impl Engine {
                     config.extra_roots.clone(),
                 )),
                 limiter: config.rate_limit.map(RateLimiter::new),
+                keys: accounts::KeyCache::default(),
                 breakers: breaker::Breakers::new(config.breaker_threshold, config.breaker_cooldown),
                 workspace: Arc::new(config.workspace.clone()),
                 config,
@@ -198,7 +201,7 @@ impl Engine {
     /// refused with a message that says which (and never repeats the key).
     pub async fn authenticate(&self, authorization: Option<&[u8]>) -> Result<Caller, EngineError> {
         let key = accounts::bearer_key(authorization)?;
-        let (caller, record) = accounts::verify(&*self.inner.store, key).await?;
+        let (caller, record) = accounts::verify(&*self.inner.store, &self.inner.keys, key).await?;
         if let Some(limiter) = &self.inner.limiter {
             limiter.take(&record.key_id)?;
         }
@@ -275,8 +278,7 @@ impl Engine {
 
     /// The session's current state.
     pub async fn session(&self, caller: &Caller, session_id: &str) -> Result<Arc<SessionState>, EngineError> {
-        let meta = self.inner.owned_meta(caller, session_id).await?;
-        self.inner.load(meta).await
+        self.inner.owned_state(caller, session_id).await
     }
 
     /// The caller's newest sessions (1 to 100, default 20), older than the
@@ -344,8 +346,7 @@ impl Engine {
         session_id: &str,
         after: Option<u64>,
     ) -> Result<impl Stream<Item = Result<WatchItem, EngineError>> + Send + 'static, EngineError> {
-        let meta = self.inner.owned_meta(caller, session_id).await?;
-        let current = self.inner.load(meta).await?;
+        let current = self.inner.owned_state(caller, session_id).await?;
         let start = match after {
             None => current,
             Some(after) if after > current.cursor => {
@@ -372,7 +373,7 @@ impl Engine {
         };
         Ok(watch::stream(
             self.inner.store.clone(),
-            self.inner.notifier.clone(),
+            &self.inner.notifier,
             self.inner.stopping.clone(),
             params,
         ))
@@ -429,6 +430,24 @@ impl Inner {
             Some(meta) if meta.user_id == caller.user_id => Ok(meta),
             _ => Err(EngineError::session_not_found(session_id)),
         }
+    }
+
+    /// The caller's session. The cached fold is returned without a store
+    /// round trip when it is known to be current: the session has ended
+    /// (its log never grows again), or it runs here and nothing has been
+    /// published since the fold.
+    async fn owned_state(&self, caller: &Caller, session_id: &str) -> Result<Arc<SessionState>, EngineError> {
+        let Some(cached) = self.states.get(session_id) else {
+            let meta = self.owned_meta(caller, session_id).await?;
+            return self.load(meta).await;
+        };
+        if cached.meta.user_id != caller.user_id {
+            return Err(EngineError::session_not_found(session_id));
+        }
+        if cached.is_finished() || self.notifier.newest(session_id) == Some(cached.cursor) {
+            return Ok(cached);
+        }
+        self.load(cached.meta.clone()).await
     }
 
     /// The session's state: the cached fold plus the events stored since.

@@ -17,11 +17,11 @@ use crate::model::{Event, EventKind, Progress, SessionMeta, SessionState, Summar
 use crate::store::Store;
 use bytes::Bytes;
 use chrono::Utc;
+use futures::Stream;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
-use tokio_stream::wrappers::ReceiverStream;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 /// Events are read from the store, and from the tail, in pages of this many.
@@ -108,6 +108,11 @@ impl Notifier {
         if let Some(channel) = self.channel(session_id) {
             channel.publish(store, event).await;
         }
+    }
+
+    /// The newest sequence number published for a session running here.
+    pub fn newest(&self, session_id: &str) -> Option<u64> {
+        self.channel(session_id).map(|channel| *channel.newest.borrow())
     }
 
     /// Closes the channel of a session that stopped running here. Its
@@ -273,20 +278,22 @@ pub struct WatchParams {
 
 /// Streams a session: a snapshot (or the events after `after`), then every
 /// event as it is stored, heartbeats while idle, and the end after the
-/// session-finished event. The stream holds at most a few items in flight.
+/// session-finished event (or after an error). The stream does its work
+/// when its reader asks for the next item: nothing is queued per watcher.
 pub fn stream(
     store: Arc<dyn Store>,
-    notifier: Arc<Notifier>,
+    notifier: &Notifier,
     stopping: CancellationToken,
     params: WatchParams,
-) -> ReceiverStream<Result<WatchItem, EngineError>> {
-    let (tx, rx) = mpsc::channel(4);
-    tokio::spawn(async move {
-        if let Err(err) = pump(&*store, &notifier, &stopping, params, &tx).await {
-            let _ = tx.send(Err(err)).await;
+) -> impl Stream<Item = Result<WatchItem, EngineError>> + Send + 'static {
+    let watcher = Watcher::new(store, notifier, stopping, params);
+    futures::stream::unfold(Some(watcher), |watcher| async move {
+        let mut watcher = watcher?;
+        match watcher.next().await? {
+            Ok(item) => Some((Ok(item), Some(watcher))),
+            Err(err) => Some((Err(err), None)),
         }
-    });
-    ReceiverStream::new(rx)
+    })
 }
 
 /// Why a waiting watcher woke up.
@@ -347,114 +354,156 @@ fn shutting_down(cursor: u64) -> EngineError {
     ))
 }
 
-/// Returned by `pump` when the watcher went away.
-struct Gone;
-
-impl From<Gone> for EngineError {
-    fn from(_: Gone) -> Self {
-        EngineError::Unavailable("watcher disconnected".into())
-    }
+/// One watcher's position in its session and what it has yet to send.
+struct Watcher {
+    store: Arc<dyn Store>,
+    stopping: CancellationToken,
+    /// The session's channel, when it runs here.
+    channel: Option<Arc<Channel>>,
+    notifications: Option<watch::Receiver<u64>>,
+    /// The snapshot still to send first, if the watch asked for one.
+    snapshot: Option<Arc<SessionState>>,
+    meta: SessionMeta,
+    cursor: u64,
+    /// The watcher's own fold, kept while it reads the store: made at once
+    /// for a session not running here, else when it first falls behind the
+    /// tail.
+    own: Option<SessionState>,
+    /// Events read and not yet sent.
+    pending: VecDeque<Arc<Published>>,
+    heartbeat: Duration,
+    key_id: Option<String>,
+    key_checked: tokio::time::Instant,
+    ended: bool,
 }
 
-async fn send(tx: &mpsc::Sender<Result<WatchItem, EngineError>>, item: WatchItem) -> Result<(), Gone> {
-    tx.send(Ok(item)).await.map_err(|_| Gone)
-}
-
-async fn pump(
-    store: &dyn Store,
-    notifier: &Notifier,
-    stopping: &CancellationToken,
-    params: WatchParams,
-    tx: &mpsc::Sender<Result<WatchItem, EngineError>>,
-) -> Result<(), EngineError> {
-    // Take the channel and subscribe before the first read below, so no
-    // event can slip between that read and the wait.
-    let channel = notifier.channel(&params.start.meta.session_id);
-    let mut notifications = channel.as_ref().map(|c| c.newest.subscribe());
-    if params.snapshot {
-        send(tx, WatchItem::Snapshot(params.start.clone())).await?;
-    }
-    if params.start.is_finished() {
-        return Ok(());
-    }
-    let meta = params.start.meta.clone();
-    let mut cursor = params.start.cursor;
-    // The watcher's own fold, kept while it reads the store: made now for a
-    // session not running here, else when it first falls behind the tail.
-    let mut own = channel.is_none().then(|| params.start.lean());
-    drop(params.start);
-
-    let mut key_checked = tokio::time::Instant::now();
-    loop {
-        if stopping.is_cancelled() {
-            return Err(shutting_down(cursor));
+impl Watcher {
+    fn new(
+        store: Arc<dyn Store>,
+        notifier: &Notifier,
+        stopping: CancellationToken,
+        params: WatchParams,
+    ) -> Watcher {
+        // Take the channel and subscribe before the first read, so no event
+        // can slip between that read and the wait.
+        let channel = notifier.channel(&params.start.meta.session_id);
+        let notifications = channel.as_ref().map(|c| c.newest.subscribe());
+        let own = channel.is_none().then(|| params.start.lean());
+        Watcher {
+            store,
+            stopping,
+            channel,
+            notifications,
+            meta: params.start.meta.clone(),
+            cursor: params.start.cursor,
+            own,
+            ended: params.start.is_finished(),
+            snapshot: params.snapshot.then_some(params.start),
+            pending: VecDeque::new(),
+            heartbeat: params.heartbeat,
+            key_id: params.key_id,
+            key_checked: tokio::time::Instant::now(),
         }
-        if let Some(key_id) = &params.key_id
-            && key_checked.elapsed() >= params.heartbeat
+    }
+
+    /// The next item; `None` once the stream has ended.
+    async fn next(&mut self) -> Option<Result<WatchItem, EngineError>> {
+        if let Some(snapshot) = self.snapshot.take() {
+            return Some(Ok(WatchItem::Snapshot(snapshot)));
+        }
+        if self.ended {
+            return None;
+        }
+        loop {
+            if let Some(published) = self.pending.pop_front() {
+                self.cursor = published.event.seq;
+                self.ended = published.ends_session();
+                return Some(Ok(WatchItem::Event(published)));
+            }
+            if self.stopping.is_cancelled() {
+                return Some(Err(shutting_down(self.cursor)));
+            }
+            if let Err(err) = self.check_key().await {
+                return Some(Err(err));
+            }
+            match self.read().await {
+                Err(err) => return Some(Err(err)),
+                Ok(()) if !self.pending.is_empty() => continue,
+                Ok(()) => {}
+            }
+            let stopping = self.stopping.clone();
+            let woke = tokio::select! {
+                woke = self.wait() => woke,
+                () = stopping.cancelled() => return Some(Err(shutting_down(self.cursor))),
+            };
+            if let Wake::Idle = woke {
+                return Some(Ok(WatchItem::Heartbeat {
+                    seq: self.cursor,
+                    at: Utc::now(),
+                }));
+            }
+        }
+    }
+
+    /// Re-checks the key that opened the stream, at most once a heartbeat.
+    async fn check_key(&mut self) -> Result<(), EngineError> {
+        if let Some(key_id) = &self.key_id
+            && self.key_checked.elapsed() >= self.heartbeat
         {
-            super::accounts::still_active(store, key_id).await?;
-            key_checked = tokio::time::Instant::now();
+            super::accounts::still_active(&*self.store, key_id).await?;
+            self.key_checked = tokio::time::Instant::now();
         }
-        let read = channel.as_ref().map_or(Read::Store, |c| c.after(cursor));
-        let page = match read {
+        Ok(())
+    }
+
+    /// Fills `pending` with the events after the cursor: from the tail when
+    /// it holds them, else from the store.
+    async fn read(&mut self) -> Result<(), EngineError> {
+        match self
+            .channel
+            .as_ref()
+            .map_or(Read::Store, |c| c.after(self.cursor))
+        {
             Read::Events(events) => {
-                own = None;
-                events
+                self.own = None;
+                self.pending.extend(events);
             }
             Read::Store => {
-                let state = match &mut own {
+                let state = match &mut self.own {
                     Some(state) => state,
-                    None => own.insert(lean_state_at(store, meta.clone(), cursor).await?),
+                    None => self
+                        .own
+                        .insert(lean_state_at(&*self.store, self.meta.clone(), self.cursor).await?),
                 };
-                let events = store.events_after(&meta.session_id, cursor, PAGE).await?;
-                events
-                    .into_iter()
-                    .map(|event| Arc::new(Published::folded(event, state)))
-                    .collect()
+                let events = self
+                    .store
+                    .events_after(&self.meta.session_id, self.cursor, PAGE)
+                    .await?;
+                self.pending.extend(
+                    events
+                        .into_iter()
+                        .map(|event| Arc::new(Published::folded(event, state))),
+                );
             }
-            Read::Wait => Vec::new(),
-        };
-        if !page.is_empty() {
-            for published in page {
-                cursor = published.event.seq;
-                let ends = published.ends_session();
-                send(tx, WatchItem::Event(published)).await?;
-                if ends {
-                    return Ok(());
-                }
-            }
-            continue;
+            Read::Wait => {}
         }
-        let wait = async {
-            match notifications.as_mut() {
-                Some(rx) => match tokio::time::timeout(params.heartbeat, rx.changed()).await {
-                    Ok(_) => Wake::Notified,
-                    Err(_) => Wake::Idle,
-                },
-                None => {
-                    // Not running in this process: poll the log.
-                    tokio::time::sleep(params.heartbeat).await;
-                    Wake::Idle
-                }
+        Ok(())
+    }
+
+    async fn wait(&mut self) -> Wake {
+        match self.notifications.as_mut() {
+            Some(rx) => match tokio::time::timeout(self.heartbeat, rx.changed()).await {
+                Ok(_) => Wake::Notified,
+                Err(_) => Wake::Idle,
+            },
+            None => {
+                // Not running in this process: poll the log.
+                tokio::time::sleep(self.heartbeat).await;
+                Wake::Idle
             }
-        };
-        let woke = tokio::select! {
-            woke = wait => woke,
-            () = stopping.cancelled() => return Err(shutting_down(cursor)),
-        };
-        if let Wake::Idle = woke {
-            send(
-                tx,
-                WatchItem::Heartbeat {
-                    seq: cursor,
-                    at: Utc::now(),
-                },
-            )
-            .await?
         }
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,196 @@
+//! Polling throughput: requests per second and latency of the REST reads a
+//! polling client makes, beside `/healthz` (a bare handler) in the same run.
+//! A real `livescan serve` (this build's binary, its own process, SQLite)
+//! scans `tests/fixtures/dir-planted` with every directory tool available to
+//! it; then C clients on loopback (this process, one connection each) read
+//! as fast as they can for D seconds per endpoint.
+//!
+//! Run: `cargo bench --bench polling` (`CLIENTS=64`, `SECONDS=5`).
+
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn setting(var: &str, default: u64) -> u64 {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+struct Server {
+    child: Child,
+    base: String,
+    key: String,
+    _data: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(scan_root: &Path) -> Server {
+    let data = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_livescan"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--rate-limit", "0"])
+        .args(["--max-connections-per-peer", "0"])
+        .arg("--scan-root")
+        .arg(scan_root)
+        .arg("--data-dir")
+        .arg(data.path())
+        .env("RUST_LOG", "warn,livescan=info")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let base = loop {
+        let line = lines.next().expect("serve exited before listening").unwrap();
+        if let Some(rest) = line.split("serving REST and gRPC on ").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
+    let key = std::fs::read_to_string(data.path().join("local.key"))
+        .unwrap()
+        .trim()
+        .to_string();
+    Server {
+        child,
+        base,
+        key,
+        _data: data,
+    }
+}
+
+fn client(key: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("authorization", format!("Bearer {key}").parse().unwrap());
+    reqwest::Client::builder()
+        .no_proxy()
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
+struct Load {
+    per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+/// `clients` loops of GET `url` for `seconds`; every answer must be 200.
+async fn load(key: &str, url: &str, clients: u64, seconds: u64) -> Load {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let client = client(key);
+        let url = url.to_string();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let begun = Instant::now();
+                let response = client.get(&url).send().await.unwrap();
+                assert_eq!(response.status(), 200, "{url}");
+                response.bytes().await.unwrap();
+                latencies.push(begun.elapsed().as_secs_f64() * 1000.0);
+            }
+            latencies
+        }));
+    }
+    let begun = Instant::now();
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.unwrap());
+    }
+    let elapsed = begun.elapsed().as_secs_f64();
+    all.sort_by(f64::total_cmp);
+    let at = |p: f64| all[((all.len() - 1) as f64 * p).round() as usize];
+    Load {
+        per_second: all.len() as f64 / elapsed,
+        p50_ms: at(0.5),
+        p99_ms: at(0.99),
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let clients = setting("CLIENTS", 64);
+    let seconds = setting("SECONDS", 5);
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let server = start_server(&fixtures);
+    let http = client(&server.key);
+    let tools: Vec<Value> = http
+        .get(format!("{}/api/tools", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["available"] == true && t["targets"].as_array().unwrap().contains(&json!("directory")))
+        .map(|t| t["id"].clone())
+        .collect();
+    let started: Value = http
+        .post(format!("{}/api/sessions", server.base))
+        .json(&json!({ "target": { "directory": fixtures.join("dir-planted") }, "tools": tools }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = started["sessionId"].as_str().unwrap().to_string();
+    let session_url = format!("{}/api/sessions/{id}", server.base);
+    let full = loop {
+        let view: Value = http.get(&session_url).send().await.unwrap().json().await.unwrap();
+        if view["completedAt"].is_string() {
+            break view;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let load_avg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "{clients} clients, {seconds} s per row, a finished session of {} reports ({} KiB full view); load average {}",
+        full["toolReports"].as_object().unwrap().len(),
+        full.to_string().len() / 1024,
+        load_avg.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+    );
+    let healthz = load(&server.key, &format!("{}/healthz", server.base), clients, seconds).await;
+    println!("| request | goal | req/s | p50 | p99 | ratio to /healthz |");
+    println!("|---|---|---|---|---|---|");
+    println!(
+        "| `GET /healthz` (baseline) | | {:.0} | {:.2} ms | {:.2} ms | 1.00 |",
+        healthz.per_second, healthz.p50_ms, healthz.p99_ms
+    );
+    for (name, goal, url) in [
+        (
+            "`GET /api/sessions/{id}?progress=true`",
+            "≥ 60% of /healthz",
+            format!("{session_url}?progress=true"),
+        ),
+        ("full view", "≥ 2,000 req/s", session_url.clone()),
+        (
+            "`GET /api/sessions?limit=20`",
+            "p99 ≤ 5 ms",
+            format!("{}/api/sessions?limit=20", server.base),
+        ),
+    ] {
+        let measured = load(&server.key, &url, clients, seconds).await;
+        println!(
+            "| {name} | {goal} | {:.0} | {:.2} ms | {:.2} ms | {:.2} |",
+            measured.per_second,
+            measured.p50_ms,
+            measured.p99_ms,
+            measured.per_second / healthz.per_second
+        );
+    }
+}
