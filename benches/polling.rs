@@ -3,10 +3,15 @@
 //! A real `livescan serve` (this build's binary, its own process, SQLite)
 //! scans `tests/fixtures/dir-planted` with every directory tool available to
 //! it; then C clients on loopback (this process, one connection each) read
-//! as fast as they can for D seconds per endpoint.
+//! as fast as they can for D seconds per endpoint. Before the list is read,
+//! the account is given S more ended sessions (written to the server's
+//! database beside it, through the store), so the list pages through many.
 //!
-//! Run: `cargo bench --bench polling` (`CLIENTS=64`, `SECONDS=5`).
+//! Run: `cargo bench --bench polling` (`CLIENTS=64`, `SECONDS=5`,
+//! `STORED_SESSIONS=100000`).
 
+use livescan::model::{EventKind, SessionMeta, SessionOptions, SessionState, SessionStatus, Target, time};
+use livescan::store::{SessionEnd, SqliteStore, Store};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -24,7 +29,7 @@ struct Server {
     child: Child,
     base: String,
     key: String,
-    _data: tempfile::TempDir,
+    data: tempfile::TempDir,
 }
 
 impl Drop for Server {
@@ -64,7 +69,7 @@ fn start_server(scan_root: &Path) -> Server {
         child,
         base,
         key,
-        _data: data,
+        data,
     }
 }
 
@@ -76,6 +81,45 @@ fn client(key: &str) -> reqwest::Client {
         .default_headers(headers)
         .build()
         .unwrap()
+}
+
+/// Gives `user` `count` more sessions that have ended, older than any other.
+async fn store_ended_sessions(database: &Path, user: &str, count: u64) {
+    let store = SqliteStore::open(database).await.unwrap();
+    for i in 0..count {
+        let meta = SessionMeta {
+            session_id: format!("sess-stored-{i:08}"),
+            scan_id: format!("scan-stored-{i:08}"),
+            user_id: user.to_string(),
+            target: Target::Url("https://example.com/".into()),
+            options: SessionOptions {
+                categories: vec![],
+                exclude_tools: vec![],
+                enable_intelligence: false,
+                timeout: 1_000,
+                max_concurrent: 1,
+            },
+            created_at: time::from_millis(1_600_000_000_000 + i as i64),
+        };
+        let started = store
+            .create_session(&meta, &EventKind::SessionStarted { tools: vec![] }, 0)
+            .await
+            .unwrap();
+        let end = SessionEnd {
+            status: SessionStatus::Completed,
+            error: None,
+            refunded_tools: vec![],
+            refund_credits: 0,
+        };
+        let ended = store.finish_session(&meta, &end).await.unwrap().unwrap();
+        let mut state = SessionState::new(meta);
+        state.apply(&started);
+        state.apply(&ended);
+        store
+            .save_listing(&state.meta.session_id, &state.listing())
+            .await
+            .unwrap();
+    }
 }
 
 struct Load {
@@ -157,11 +201,21 @@ async fn main() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
+    let stored = setting("STORED_SESSIONS", 100_000);
+    let filling = Instant::now();
+    store_ended_sessions(
+        &server.data.path().join("livescan.sqlite"),
+        full["userId"].as_str().unwrap(),
+        stored,
+    )
+    .await;
     let load_avg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
-        "{clients} clients, {seconds} s per row, a finished session of {} reports ({} KiB full view); load average {}",
+        "{clients} clients, {seconds} s per row, a finished session of {} reports ({} KiB full view), {} sessions stored ({:.0} s to store); load average {}",
         full["toolReports"].as_object().unwrap().len(),
         full.to_string().len() / 1024,
+        stored + 1,
+        filling.elapsed().as_secs_f64(),
         load_avg.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
     );
     let healthz = load(&server.key, &format!("{}/healthz", server.base), clients, seconds).await;
@@ -171,17 +225,40 @@ async fn main() {
         "| `GET /healthz` (baseline) | | {:.0} | {:.2} ms | {:.2} ms | 1.00 |",
         healthz.per_second, healthz.p50_ms, healthz.p99_ms
     );
-    for (name, goal, url) in [
+    let list = format!("{}/api/sessions?limit=20", server.base);
+    for (name, goal, url, clients) in [
         (
-            "`GET /api/sessions/{id}?progress=true`",
+            "`GET /api/sessions/{id}?progress=true`".to_string(),
             "≥ 60% of /healthz",
             format!("{session_url}?progress=true"),
+            clients,
         ),
-        ("full view", "≥ 2,000 req/s", session_url.clone()),
         (
-            "`GET /api/sessions?limit=20`",
+            "full view".to_string(),
+            "≥ 2,000 req/s",
+            session_url.clone(),
+            clients,
+        ),
+        (
+            "`GET /api/sessions?limit=20`".to_string(),
+            "",
+            list.clone(),
+            clients,
+        ),
+        (
+            "`GET /api/sessions?limit=20`, one client".to_string(),
             "p99 ≤ 5 ms",
-            format!("{}/api/sessions?limit=20", server.base),
+            list,
+            1,
+        ),
+        (
+            "the same, the oldest page (`before` = the 21st oldest session)".to_string(),
+            "p99 ≤ 5 ms",
+            format!(
+                "{}/api/sessions?limit=20&before=sess-stored-00000020",
+                server.base
+            ),
+            1,
         ),
     ] {
         let measured = load(&server.key, &url, clients, seconds).await;

@@ -4,6 +4,7 @@
 mod common;
 
 use common::{TestServer, fixtures, is_terminal, read_sse, web_site};
+use livescan::store::Store;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -168,6 +169,26 @@ async fn directory_session_follows_the_reference_polling_flows() {
     assert_eq!(list["sessions"][0]["sessionId"], id.as_str());
     assert_eq!(list["sessions"][0]["status"], "completed");
     assert_eq!(list["sessions"][0]["progress"]["percentage"], 100);
+    // The ended session is listed from its stored listing, which says what
+    // the full view says.
+    let (stored, _) = server
+        .store
+        .list_sessions(&server.user_id, 20, None)
+        .await
+        .unwrap();
+    assert!(stored[0].listing.is_some(), "the listing is stored at the end");
+    let (_, full) = server.get(&format!("/api/sessions/{id}")).await;
+    for field in [
+        "status",
+        "progress",
+        "summary",
+        "completedAt",
+        "lastUpdated",
+        "cursor",
+        "createdAt",
+    ] {
+        assert_eq!(list["sessions"][0][field], full[field], "{field}");
+    }
 }
 
 #[tokio::test]

@@ -25,7 +25,8 @@ pub use rate_limit::RateLimit;
 pub use watch::WatchItem;
 
 use crate::model::{
-    Account, Event, EventKind, LedgerEntry, SessionMeta, SessionState, StartRequest, TargetKind, time,
+    Account, Event, EventKind, LedgerEntry, SessionListing, SessionMeta, SessionState, StartRequest,
+    TargetKind, time,
 };
 use crate::store::{Store, events_after};
 use crate::tools::{Availability, Catalog, Fetcher, Workspace};
@@ -89,7 +90,7 @@ impl EngineConfig {
 
 /// One page of a caller's sessions, newest first.
 pub struct SessionPage {
-    pub sessions: Vec<Arc<SessionState>>,
+    pub sessions: Vec<(SessionMeta, SessionListing)>,
     /// How many sessions the caller has in all.
     pub total: u64,
     /// Pass as `before` for the next page; `None` on the last one.
@@ -303,17 +304,28 @@ impl Engine {
                 .await
                 .map_err(|_| EngineError::invalid("before", "is not the id of one of your sessions"))?;
         }
-        let (mut metas, total) = self
+        let (mut listed, total) = self
             .inner
             .store
             .list_sessions(&caller.user_id, limit + 1, before)
             .await?;
-        let more = metas.len() > limit as usize;
-        metas.truncate(limit as usize);
-        let next_before = more.then(|| metas.last().map(|m| m.session_id.clone())).flatten();
-        let mut sessions = Vec::with_capacity(metas.len());
-        for meta in metas {
-            sessions.push(self.inner.load(meta).await?);
+        let more = listed.len() > limit as usize;
+        listed.truncate(limit as usize);
+        let next_before = more
+            .then(|| listed.last().map(|l| l.meta.session_id.clone()))
+            .flatten();
+        let mut sessions = Vec::with_capacity(listed.len());
+        for session in listed {
+            // An ended session's listing is stored; one still running is folded.
+            let listing = match session.listing {
+                Some(listing) => listing,
+                None => self
+                    .inner
+                    .owned_state(caller, &session.meta.session_id)
+                    .await?
+                    .listing(),
+            };
+            sessions.push((session.meta, listing));
         }
         Ok(SessionPage {
             sessions,

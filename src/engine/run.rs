@@ -189,6 +189,12 @@ impl Inner {
         // finish (after a restart, say) finds the end and moves nothing.
         if let Some(event) = self.store.finish_session(&state.meta, &end).await? {
             self.notifier.publish(&*self.store, &event, session_id).await;
+            // What lists show of it from now on; without it (a failed
+            // write), lists fold the log instead.
+            let ended = self.load(state.meta.clone()).await?;
+            if let Err(err) = self.store.save_listing(session_id, &ended.listing()).await {
+                tracing::warn!(error = %err, "could not store the session's listing; lists will fold its log");
+            }
             let metrics = metrics();
             let status_label = StatusLabel {
                 status: status.as_str().to_string(),

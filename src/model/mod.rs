@@ -14,7 +14,7 @@ pub use account::{Account, KeyRecord, KeyState, LedgerEntry, LedgerKind};
 pub use finding::{Category, Finding, Origin, Severity, TargetKind, fingerprint};
 pub use session::{
     BySeverity, Event, EventKind, Metric, Omitted, Outcome, Progress, RawTarget, Refund, SelectedTool,
-    SessionMeta, SessionOptions, SessionState, SessionStatus, StartRequest, Summary, Target, ToolReport,
-    ToolResult, ToolStatus,
+    SessionListing, SessionMeta, SessionOptions, SessionState, SessionStatus, StartRequest, Summary, Target,
+    ToolReport, ToolResult, ToolStatus,
 };
 pub use time::Timestamp;

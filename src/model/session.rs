@@ -590,7 +590,34 @@ pub struct SessionState {
     pub cursor: u64,
 }
 
+/// A session as a list shows it: where it stands, without its reports.
+/// Stored with a finished session, so a list never folds its log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionListing {
+    pub status: SessionStatus,
+    pub progress: Progress,
+    pub summary: Summary,
+    #[serde(default, with = "time::option", skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<Timestamp>,
+    #[serde(with = "time")]
+    pub last_updated: Timestamp,
+    pub cursor: u64,
+}
+
 impl SessionState {
+    /// What a list shows of this session.
+    pub fn listing(&self) -> SessionListing {
+        SessionListing {
+            status: self.status,
+            progress: self.progress(),
+            summary: self.summary(),
+            completed_at: self.completed_at,
+            last_updated: self.last_updated,
+            cursor: self.cursor,
+        }
+    }
+
     pub fn new(meta: SessionMeta) -> Self {
         SessionState {
             last_updated: meta.created_at,

@@ -10,7 +10,9 @@
 
 pub mod sqlite;
 
-use crate::model::{Account, Event, EventKind, KeyRecord, LedgerEntry, SessionMeta, SessionStatus};
+use crate::model::{
+    Account, Event, EventKind, KeyRecord, LedgerEntry, SessionListing, SessionMeta, SessionStatus,
+};
 use async_trait::async_trait;
 
 pub use sqlite::SqliteStore;
@@ -29,6 +31,14 @@ pub enum StoreError {
     UnknownKey(String),
     #[error("insufficient credits: {required} required, {balance} available")]
     InsufficientCredits { required: u64, balance: i64 },
+}
+
+/// A session in a list: its metadata and, once it has ended, its stored
+/// listing (a session still running has none; its log is folded instead).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ListedSession {
+    pub meta: SessionMeta,
+    pub listing: Option<SessionListing>,
 }
 
 /// How a session ends, as the engine decided it; the store adds the balance
@@ -91,7 +101,10 @@ pub trait Store: Send + Sync + 'static {
         user_id: &str,
         limit: u32,
         before: Option<&str>,
-    ) -> Result<(Vec<SessionMeta>, u64), StoreError>;
+    ) -> Result<(Vec<ListedSession>, u64), StoreError>;
+
+    /// Stores what a list shows of a session that has ended.
+    async fn save_listing(&self, session_id: &str, listing: &SessionListing) -> Result<(), StoreError>;
 
     /// Sessions without a session-finished event, oldest first.
     async fn unfinished_sessions(&self) -> Result<Vec<SessionMeta>, StoreError>;

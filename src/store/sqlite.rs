@@ -13,9 +13,9 @@
 //! reused, and the pool opens a fresh one. Nothing is reported as stored
 //! unless its COMMIT succeeded.
 
-use super::{SessionEnd, Store, StoreError};
+use super::{ListedSession, SessionEnd, Store, StoreError};
 use crate::model::{
-    Account, Event, EventKind, KeyRecord, LedgerEntry, LedgerKind, Refund, SessionMeta, time,
+    Account, Event, EventKind, KeyRecord, LedgerEntry, LedgerKind, Refund, SessionListing, SessionMeta, time,
 };
 use async_trait::async_trait;
 use sqlx::pool::PoolConnection;
@@ -29,6 +29,7 @@ use std::time::Duration;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_sessions.sql"),
     include_str!("../../migrations/sqlite/0002_accounts.sql"),
+    include_str!("../../migrations/sqlite/0003_listings.sql"),
 ];
 
 #[derive(Clone, Debug)]
@@ -339,6 +340,13 @@ impl Store for SqliteStore {
             .bind(serde_json::to_string(meta)?)
             .execute(tx.conn())
             .await?;
+        sqlx::query(
+            "INSERT INTO session_counts (user_id, sessions) VALUES (?1, 1)
+             ON CONFLICT (user_id) DO UPDATE SET sessions = sessions + 1",
+        )
+        .bind(&meta.user_id)
+        .execute(tx.conn())
+        .await?;
         let event = append_with(tx.conn(), &meta.session_id, first)
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("session {} already had events", meta.session_id)))?;
@@ -427,27 +435,63 @@ impl Store for SqliteStore {
         user_id: &str,
         limit: u32,
         before: Option<&str>,
-    ) -> Result<(Vec<SessionMeta>, u64), StoreError> {
-        // Keyset paging: strictly older than `before` in the list's own order.
+    ) -> Result<(Vec<ListedSession>, u64), StoreError> {
+        let total: Option<i64> = sqlx::query_scalar("SELECT sessions FROM session_counts WHERE user_id = ?1")
+            .bind(user_id)
+            .fetch_optional(&self.reader)
+            .await?;
+        let total = total.unwrap_or(0) as u64;
+        // Keyset paging: strictly older than `before` in the list's own
+        // order, as a range of the (user, time) index, so a page deep in a
+        // long list costs what the first one does.
+        let (older_than_ms, older_than_row) = match before {
+            None => (i64::MAX, i64::MAX),
+            Some(before) => {
+                let cursor: Option<(i64, i64)> =
+                    sqlx::query_as("SELECT created_ms, rowid FROM sessions WHERE id = ?1 AND user_id = ?2")
+                        .bind(before)
+                        .bind(user_id)
+                        .fetch_optional(&self.reader)
+                        .await?;
+                match cursor {
+                    Some(cursor) => cursor,
+                    None => return Ok((Vec::new(), total)),
+                }
+            }
+        };
         let rows = sqlx::query(
-            "SELECT meta FROM sessions WHERE user_id = ?1
-               AND (?3 IS NULL OR (created_ms, rowid) <
-                    (SELECT created_ms, rowid FROM sessions WHERE id = ?3 AND user_id = ?1))
+            "SELECT meta, listing FROM sessions WHERE user_id = ?1
+               AND created_ms <= ?3 AND (created_ms < ?3 OR rowid < ?4)
              ORDER BY created_ms DESC, rowid DESC LIMIT ?2",
         )
         .bind(user_id)
         .bind(i64::from(limit))
-        .bind(before)
+        .bind(older_than_ms)
+        .bind(older_than_row)
         .fetch_all(&self.reader)
         .await?;
-        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE user_id = ?1")
-            .bind(user_id)
-            .fetch_one(&self.reader)
+        let listed = rows
+            .iter()
+            .map(|row| {
+                let listing: Option<String> = row.try_get("listing")?;
+                Ok(ListedSession {
+                    meta: meta_from_row(row)?,
+                    listing: listing.map(|json| serde_json::from_str(&json)).transpose()?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok((listed, total))
+    }
+
+    async fn save_listing(&self, session_id: &str, listing: &SessionListing) -> Result<(), StoreError> {
+        let mut tx = WriteTx::begin(self).await?;
+        sqlx::query("UPDATE sessions SET listing = ?2 WHERE id = ?1")
+            .bind(session_id)
+            .bind(serde_json::to_string(listing)?)
+            .execute(tx.conn())
             .await?;
-        Ok((
-            rows.iter().map(meta_from_row).collect::<Result<_, _>>()?,
-            total as u64,
-        ))
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn unfinished_sessions(&self) -> Result<Vec<SessionMeta>, StoreError> {
@@ -807,16 +851,33 @@ mod tests {
             store.append("a", &end).await.unwrap();
         }
         let store = SqliteStore::open(&path).await.unwrap();
+        let listing = SessionListing {
+            status: crate::model::SessionStatus::Completed,
+            progress: crate::model::Progress::default(),
+            summary: crate::model::Summary::default(),
+            completed_at: Some(time::from_millis(5)),
+            last_updated: time::from_millis(5),
+            cursor: 2,
+        };
+        store.save_listing("a", &listing).await.unwrap();
         let (sessions, total) = store.list_sessions("u1", 10, None).await.unwrap();
         assert_eq!(total, 2);
         assert_eq!(
-            sessions.iter().map(|m| m.session_id.as_str()).collect::<Vec<_>>(),
+            sessions
+                .iter()
+                .map(|m| m.meta.session_id.as_str())
+                .collect::<Vec<_>>(),
             vec!["b", "a"]
         );
+        assert_eq!(sessions[0].listing, None, "b has not ended");
+        assert_eq!(sessions[1].listing, Some(listing));
         assert_eq!(store.session("a").await.unwrap().unwrap(), meta("a", "u1", 1));
         let (older, _) = store.list_sessions("u1", 10, Some("b")).await.unwrap();
         assert_eq!(
-            older.iter().map(|m| m.session_id.as_str()).collect::<Vec<_>>(),
+            older
+                .iter()
+                .map(|m| m.meta.session_id.as_str())
+                .collect::<Vec<_>>(),
             vec!["a"]
         );
         let (none, _) = store.list_sessions("u2", 10, Some("b")).await.unwrap();
@@ -829,5 +890,46 @@ mod tests {
             .map(|m| m.session_id)
             .collect();
         assert_eq!(unfinished, vec!["b", "c"]);
+    }
+
+    #[tokio::test]
+    async fn a_database_of_the_previous_schema_keeps_its_session_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        {
+            let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
+                .unwrap()
+                .create_if_missing(true);
+            let pool = SqlitePoolOptions::new().connect_with(options).await.unwrap();
+            for sql in &MIGRATIONS[..2] {
+                sqlx::raw_sql(sql).execute(&pool).await.unwrap();
+            }
+            for (id, user) in [("a", "u1"), ("b", "u1"), ("c", "u2")] {
+                sqlx::query("INSERT INTO sessions (id, user_id, created_ms, meta) VALUES (?1, ?2, 1, ?3)")
+                    .bind(id)
+                    .bind(user)
+                    .bind(serde_json::to_string(&meta(id, user, 1)).unwrap())
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+            }
+            sqlx::raw_sql("PRAGMA user_version = 2")
+                .execute(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+        }
+        let store = SqliteStore::open(&path).await.unwrap();
+        assert_eq!(store.list_sessions("u1", 10, None).await.unwrap().1, 2);
+        assert_eq!(store.list_sessions("u2", 10, None).await.unwrap().1, 1);
+        store
+            .create_session(
+                &meta("d", "u2", 2),
+                &EventKind::SessionStarted { tools: vec![] },
+                0,
+            )
+            .await
+            .unwrap();
+        assert_eq!(store.list_sessions("u2", 10, None).await.unwrap().1, 2);
     }
 }

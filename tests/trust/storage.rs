@@ -6,8 +6,10 @@
 use crate::common::{self, RealServer};
 use async_trait::async_trait;
 use livescan::engine::{Caller, Engine, EngineConfig, TargetPolicy, accounts};
-use livescan::model::{Account, Event, EventKind, KeyRecord, LedgerEntry, SessionMeta, StartRequest};
-use livescan::store::{SessionEnd, SqliteStore, Store, StoreError};
+use livescan::model::{
+    Account, Event, EventKind, KeyRecord, LedgerEntry, SessionListing, SessionMeta, StartRequest,
+};
+use livescan::store::{ListedSession, SessionEnd, SqliteStore, Store, StoreError};
 use serde_json::{Value, json};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -212,8 +214,11 @@ impl Store for SlowToAnswer {
         user_id: &str,
         limit: u32,
         before: Option<&str>,
-    ) -> Result<(Vec<SessionMeta>, u64), StoreError> {
+    ) -> Result<(Vec<ListedSession>, u64), StoreError> {
         self.0.list_sessions(user_id, limit, before).await
+    }
+    async fn save_listing(&self, session_id: &str, listing: &SessionListing) -> Result<(), StoreError> {
+        self.0.save_listing(session_id, listing).await
     }
     async fn unfinished_sessions(&self) -> Result<Vec<SessionMeta>, StoreError> {
         self.0.unfinished_sessions().await
@@ -288,7 +293,7 @@ async fn a_start_whose_caller_gives_up_is_still_launched_once_stored() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(stored.len(), 1, "the start was committed");
-    let id = stored[0].session_id.clone();
+    let id = stored[0].meta.session_id.clone();
     for _ in 0..250 {
         let state = engine.session(&caller, &id).await.unwrap();
         if state.is_finished() {

@@ -5,8 +5,8 @@
 use crate::engine::{EngineError, ToolInfo};
 use crate::model::{
     Account, BySeverity, Category, Finding, LedgerEntry, LedgerKind, Metric, Omitted, Origin, Outcome,
-    Progress, RawTarget, Refund, SessionState, SessionStatus, Severity, StartRequest, Summary, Target,
-    Timestamp, ToolReport, ToolResult, ToolStatus,
+    Progress, RawTarget, Refund, SessionListing, SessionMeta, SessionState, SessionStatus, Severity,
+    StartRequest, Summary, Target, Timestamp, ToolReport, ToolResult, ToolStatus,
 };
 use crate::proto as pb;
 
@@ -362,17 +362,8 @@ fn target(t: &Target) -> pb::Target {
 /// The progress-only view: identity, status, progress and times.
 pub fn session_progress(state: &SessionState) -> pb::Session {
     pb::Session {
-        session_id: state.meta.session_id.clone(),
-        scan_id: state.meta.scan_id.clone(),
-        user_id: state.meta.user_id.clone(),
-        status: session_status(state.status).into(),
-        progress: Some(progress(&state.progress())),
-        created_at: Some(timestamp(&state.meta.created_at)),
-        completed_at: state.completed_at.as_ref().map(timestamp),
-        last_updated: Some(timestamp(&state.last_updated)),
-        cursor: state.cursor,
-        target: Some(target(&state.meta.target.without_credentials())),
-        ..Default::default()
+        summary: None,
+        ..session_listed(&state.meta, &state.listing())
     }
 }
 
@@ -388,10 +379,20 @@ pub fn session_full(state: &SessionState) -> pb::Session {
 }
 
 /// A list entry: the progress view plus the summary.
-pub fn session_listed(state: &SessionState) -> pb::Session {
+pub fn session_listed(meta: &SessionMeta, listing: &SessionListing) -> pb::Session {
     pb::Session {
-        summary: Some(summary(&state.summary())),
-        ..session_progress(state)
+        session_id: meta.session_id.clone(),
+        scan_id: meta.scan_id.clone(),
+        user_id: meta.user_id.clone(),
+        status: session_status(listing.status).into(),
+        progress: Some(progress(&listing.progress)),
+        summary: Some(summary(&listing.summary)),
+        created_at: Some(timestamp(&meta.created_at)),
+        completed_at: listing.completed_at.as_ref().map(timestamp),
+        last_updated: Some(timestamp(&listing.last_updated)),
+        cursor: listing.cursor,
+        target: Some(target(&meta.target.without_credentials())),
+        ..Default::default()
     }
 }
 

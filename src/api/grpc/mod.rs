@@ -140,7 +140,11 @@ impl SessionService for GrpcSessions {
             .await
             .map_err(status)?;
         Ok(Response::new(pb::ListSessionsResponse {
-            sessions: page.sessions.iter().map(|s| convert::session_listed(s)).collect(),
+            sessions: page
+                .sessions
+                .iter()
+                .map(|(meta, listing)| convert::session_listed(meta, listing))
+                .collect(),
             total: page.total as u32,
             next_before: page.next_before.unwrap_or_default(),
         }))

@@ -127,18 +127,18 @@ pub fn list(page: &SessionPage) -> Value {
     let entries: Vec<Value> = page
         .sessions
         .iter()
-        .map(|s| {
+        .map(|(meta, listing)| {
             json!({
-                "sessionId": s.meta.session_id,
-                "scanId": s.meta.scan_id,
-                "status": s.status,
-                "target": s.meta.target.without_credentials(),
-                "progress": s.progress(),
-                "summary": s.summary(),
-                "createdAt": ts(&s.meta.created_at),
-                "completedAt": opt_ts(&s.completed_at),
-                "lastUpdated": ts(&s.last_updated),
-                "cursor": s.cursor,
+                "sessionId": meta.session_id,
+                "scanId": meta.scan_id,
+                "status": listing.status,
+                "target": meta.target.without_credentials(),
+                "progress": listing.progress,
+                "summary": listing.summary,
+                "createdAt": ts(&meta.created_at),
+                "completedAt": opt_ts(&listing.completed_at),
+                "lastUpdated": ts(&listing.last_updated),
+                "cursor": listing.cursor,
             })
         })
         .collect();
