@@ -14,11 +14,12 @@
 //! one burst). `SERVER_CPUS=0 taskset -c 1 cargo bench --bench fanout`
 //! gives the server and the watchers' client one core each.
 
+mod common;
+
+use common::{Server, gated_page, rest_client, setting, status_kib};
 use livescan::proto as pb;
 use pb::watch_session_response::Event;
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -34,11 +35,8 @@ const URL_TOOLS: [&str; 8] = [
     "tls",
 ];
 
-fn setting(var: &str, default: usize) -> usize {
-    std::env::var(var)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+fn rss_mib(pid: u32) -> f64 {
+    status_kib(pid, "VmRSS:") as f64 / 1024.0
 }
 
 fn now_ms() -> f64 {
@@ -49,17 +47,6 @@ fn now_ms() -> f64 {
         * 1000.0
 }
 
-fn rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0);
-    kib / 1024.0
-}
-
 /// CPU time the process has used (user and system), in milliseconds.
 fn cpu_ms(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
@@ -67,90 +54,6 @@ fn cpu_ms(pid: u32) -> f64 {
     let fields: Vec<&str> = stat.rsplit(')').next().unwrap().split_whitespace().collect();
     let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
     ticks * 1000.0 / 100.0
-}
-
-struct Server {
-    child: Child,
-    base: String,
-    key: String,
-    _data: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_server() -> Server {
-    let data = tempfile::tempdir().unwrap();
-    // SERVER_CPUS=0 runs the server on CPU 0 only (with `taskset -c 1` for
-    // the bench itself, the watchers' client no longer shares its cores).
-    let mut command = match std::env::var("SERVER_CPUS") {
-        Ok(cpus) => {
-            let mut pinned = Command::new("taskset");
-            pinned.args(["-c", &cpus, env!("CARGO_BIN_EXE_livescan")]);
-            pinned
-        }
-        Err(_) => Command::new(env!("CARGO_BIN_EXE_livescan")),
-    };
-    let mut child = command
-        .args(["serve", "--listen", "127.0.0.1:0", "--allow-private-targets"])
-        .args(["--rate-limit", "0", "--max-connections-per-peer", "0"])
-        .arg("--data-dir")
-        .arg(data.path())
-        .env("RUST_LOG", "warn,livescan=info")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let base = loop {
-        let line = lines.next().expect("serve exited before listening").unwrap();
-        if let Some(rest) = line.split("serving REST and gRPC on ").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
-    let key = std::fs::read_to_string(data.path().join("local.key"))
-        .unwrap()
-        .trim()
-        .to_string();
-    Server {
-        child,
-        base,
-        key,
-        _data: data,
-    }
-}
-
-/// A page that answers only once `open` is set: it holds the session's tools.
-async fn gated_page() -> (String, tokio::sync::watch::Sender<bool>) {
-    let (open, gate) = tokio::sync::watch::channel(false);
-    let app = axum::Router::new().fallback(move || {
-        let mut gate = gate.clone();
-        async move {
-            let _ = gate.wait_for(|open| *open).await;
-            axum::response::Html(
-                "<html lang=en><head><title>t</title></head><body><p>fan-out</p></body></html>",
-            )
-        }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, open)
-}
-
-fn rest_client(key: &str) -> reqwest::Client {
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert("authorization", format!("Bearer {key}").parse().unwrap());
-    reqwest::Client::builder()
-        .no_proxy()
-        .default_headers(headers)
-        .build()
-        .unwrap()
 }
 
 async fn start_session(client: &reqwest::Client, base: &str, page: &str, tools: &[&str]) -> String {
@@ -284,7 +187,7 @@ struct Measured {
 }
 
 async fn measure(transport: Transport, watchers: usize, rounds: usize, per_session: usize) -> Measured {
-    let server = start_server();
+    let server = Server::start(&["--allow-private-targets"]);
     let pid = server.child.id();
     let client = rest_client(&server.key);
     tokio::time::sleep(Duration::from_millis(300)).await;

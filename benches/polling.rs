@@ -14,78 +14,14 @@
 //! Run: `cargo bench --bench polling` (`CLIENTS=64`, `SECONDS=5`,
 //! `STORED_SESSIONS=100000`).
 
+mod common;
+
+use common::{Server, rest_client as client, setting};
 use livescan::model::{EventKind, SessionMeta, SessionOptions, SessionState, SessionStatus, Target, time};
 use livescan::store::{SessionEnd, SqliteStore, Store};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn setting(var: &str, default: u64) -> u64 {
-    std::env::var(var)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-struct Server {
-    child: Child,
-    base: String,
-    key: String,
-    data: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_server(scan_root: &Path) -> Server {
-    let data = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_livescan"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--rate-limit", "0"])
-        .args(["--max-connections-per-peer", "0"])
-        .arg("--scan-root")
-        .arg(scan_root)
-        .arg("--data-dir")
-        .arg(data.path())
-        .env("RUST_LOG", "warn,livescan=info")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let base = loop {
-        let line = lines.next().expect("serve exited before listening").unwrap();
-        if let Some(rest) = line.split("serving REST and gRPC on ").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
-    let key = std::fs::read_to_string(data.path().join("local.key"))
-        .unwrap()
-        .trim()
-        .to_string();
-    Server {
-        child,
-        base,
-        key,
-        data,
-    }
-}
-
-fn client(key: &str) -> reqwest::Client {
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert("authorization", format!("Bearer {key}").parse().unwrap());
-    reqwest::Client::builder()
-        .no_proxy()
-        .default_headers(headers)
-        .build()
-        .unwrap()
-}
 
 /// Gives `user` `count` more sessions that have ended, older than any other.
 async fn store_ended_sessions(database: &Path, user: &str, count: u64) {
@@ -232,7 +168,7 @@ async fn main() {
     let clients = setting("CLIENTS", 64);
     let seconds = setting("SECONDS", 5);
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let server = start_server(&fixtures);
+    let server = Server::start(&[std::ffi::OsStr::new("--scan-root"), fixtures.as_os_str()]);
     let http = client(&server.key);
     let tools: Vec<Value> = http
         .get(format!("{}/api/tools", server.base))

@@ -9,11 +9,12 @@
 //! Run: `cargo bench --bench watch_memory` (prints a table; `WATCHERS=20,100`
 //! and `CAPS=1000,100000` choose the cases).
 
+mod common;
+
+use common::{Server, gated_page, status_kib};
 use livescan::proto as pb;
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Lines per generated file: each line is one finding for `whitespace` and
@@ -41,97 +42,8 @@ fn generate_tree(root: &Path) {
     }
 }
 
-fn status_kib(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
 fn mib(kib: u64) -> String {
     format!("{:.0} MiB", kib as f64 / 1024.0)
-}
-
-struct Server {
-    child: Child,
-    base: String,
-    key: String,
-    _data: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_server(scan_root: &Path, cap: usize) -> Server {
-    let data = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_livescan"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--allow-private-targets",
-            "--rate-limit",
-            "0",
-        ])
-        .args([
-            "--max-connections-per-peer",
-            "0",
-            "--max-findings-per-report",
-            &cap.to_string(),
-        ])
-        .arg("--data-dir")
-        .arg(data.path())
-        .arg("--scan-root")
-        .arg(scan_root)
-        .env("RUST_LOG", "warn,livescan=info")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let base = loop {
-        let line = lines.next().expect("serve exited before listening").unwrap();
-        if let Some(rest) = line.split("serving REST and gRPC on ").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
-    let key = std::fs::read_to_string(data.path().join("local.key"))
-        .unwrap()
-        .trim()
-        .to_string();
-    Server {
-        child,
-        base,
-        key,
-        _data: data,
-    }
-}
-
-/// A page that answers only when `open` is set: it holds the session open.
-async fn gated_page() -> (String, tokio::sync::watch::Sender<bool>) {
-    let (open, gate) = tokio::sync::watch::channel(false);
-    let app = axum::Router::new().route(
-        "/",
-        axum::routing::get(move || {
-            let mut gate = gate.clone();
-            async move {
-                let _ = gate.wait_for(|open| *open).await;
-                axum::response::Html("<html lang=en><head><title>t</title></head><body></body></html>")
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, open)
 }
 
 /// Starts a session; its id.
@@ -160,7 +72,14 @@ async fn wait_until(client: &reqwest::Client, url: &str, done: impl Fn(&Value) -
 
 /// One case: returns the row of the table.
 async fn measure(tree: &Path, cap: usize, watchers: usize) -> String {
-    let server = start_server(tree, cap);
+    let cap_arg = cap.to_string();
+    let server = Server::start(&[
+        std::ffi::OsStr::new("--allow-private-targets"),
+        "--max-findings-per-report".as_ref(),
+        cap_arg.as_ref(),
+        "--scan-root".as_ref(),
+        tree.as_os_str(),
+    ]);
     let pid = server.child.id();
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert("authorization", format!("Bearer {}", server.key).parse().unwrap());
