@@ -180,10 +180,14 @@ impl Channel {
     async fn publish(&self, store: &dyn Store, event: &Event) {
         let next = {
             let mut tail = lock(&self.tail);
-            if tail.broken || event.seq <= tail.state.cursor {
+            if event.seq <= tail.state.cursor {
+                // Already taken from the store by a publisher that filled a gap.
                 return;
             }
-            if event.seq == tail.state.cursor + 1 {
+            if tail.broken {
+                // Its watchers read the store; they only need waking.
+                None
+            } else if event.seq == tail.state.cursor + 1 {
                 tail.push(event.clone());
                 None
             } else {
@@ -558,6 +562,19 @@ mod tests {
             matches!(channel.after(5), Read::Store),
             "closed: the store has the rest"
         );
+    }
+
+    #[tokio::test]
+    async fn a_broken_tail_still_wakes_its_watchers_and_sends_them_to_the_store() {
+        let store = SqliteStore::in_memory().await.unwrap();
+        let (start, events) = session_with_events(&store, 2).await;
+        let channel = Channel::new(start.lean());
+        lock(&channel.tail).broken = true;
+        let woken = channel.newest.subscribe();
+        channel.publish(&store, &events[0]).await;
+        assert!(woken.has_changed().unwrap(), "watchers are woken");
+        assert_eq!(*channel.newest.borrow(), events[0].seq);
+        assert!(matches!(channel.after(1), Read::Store));
     }
 
     #[tokio::test]
