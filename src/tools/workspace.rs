@@ -131,6 +131,22 @@ mod tests {
             .spawn()
             .unwrap();
         let mut other = std::process::Command::new("sleep").arg("300").spawn().unwrap();
+        // A process is visible to `reclaim` once the kernel has laid out its
+        // new environment, a moment after `spawn` returns on a busy machine.
+        let tag = format!("{OWNER_VAR}={}", workspace.owner);
+        let environ = format!("/proc/{}/environ", tagged.id());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !std::fs::read(&environ)
+            .unwrap_or_default()
+            .split(|b| *b == 0)
+            .any(|var| var == tag.as_bytes())
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the tagged process never showed its environment"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
         assert_eq!(workspace.reclaim().unwrap(), 1);
         let status = tagged.wait().unwrap();
         assert!(!status.success(), "{status}");
