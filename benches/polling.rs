@@ -16,7 +16,9 @@
 
 mod common;
 
-use common::{Server, rest_client as client, setting};
+use common::{
+    Server, available_tools, percentile, rest_client as client, setting, start_session, wait_until,
+};
 use livescan::model::{EventKind, SessionMeta, SessionOptions, SessionState, SessionStatus, Target, time};
 use livescan::store::{SessionEnd, SqliteStore, Store};
 use serde_json::{Value, json};
@@ -94,11 +96,10 @@ async fn load(key: &str, url: &str, clients: u64, seconds: u64) -> Load {
     }
     let elapsed = begun.elapsed().as_secs_f64();
     all.sort_by(f64::total_cmp);
-    let at = |p: f64| all[((all.len() - 1) as f64 * p).round() as usize];
     Load {
         per_second: all.len() as f64 / elapsed,
-        p50_ms: at(0.5),
-        p99_ms: at(0.99),
+        p50_ms: percentile(&all, 0.5),
+        p99_ms: percentile(&all, 0.99),
     }
 }
 
@@ -137,28 +138,18 @@ async fn starts(key: &str, base: &str, tree: &Path, clients: u64, seconds: u64) 
     let accepting = begun.elapsed().as_secs_f64();
     let http = client(key);
     for id in &ids {
-        loop {
-            let view: Value = http
-                .get(format!("{base}/api/sessions/{id}?progress=true"))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            if ["completed", "partial", "failed", "cancelled"].contains(&view["status"].as_str().unwrap()) {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let url = format!("{base}/api/sessions/{id}?progress=true");
+        wait_until(&http, &url, Duration::from_millis(20), |view| {
+            ["completed", "partial", "failed", "cancelled"].contains(&view["status"].as_str().unwrap())
+        })
+        .await;
     }
     let completed_per_second = ids.len() as f64 / begun.elapsed().as_secs_f64();
     all.sort_by(f64::total_cmp);
-    let at = |p: f64| all[((all.len() - 1) as f64 * p).round() as usize];
     let load = Load {
         per_second: all.len() as f64 / accepting,
-        p50_ms: at(0.5),
-        p99_ms: at(0.99),
+        p50_ms: percentile(&all, 0.5),
+        p99_ms: percentile(&all, 0.99),
     };
     (load, completed_per_second)
 }
@@ -170,38 +161,14 @@ async fn main() {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let server = Server::start(&[std::ffi::OsStr::new("--scan-root"), fixtures.as_os_str()]);
     let http = client(&server.key);
-    let tools: Vec<Value> = http
-        .get(format!("{}/api/tools", server.base))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap()["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|t| t["available"] == true && t["targets"].as_array().unwrap().contains(&json!("directory")))
-        .map(|t| t["id"].clone())
-        .collect();
-    let started: Value = http
-        .post(format!("{}/api/sessions", server.base))
-        .json(&json!({ "target": { "directory": fixtures.join("dir-planted") }, "tools": tools }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = started["sessionId"].as_str().unwrap().to_string();
+    let tools = available_tools(&http, &server.base, "directory").await;
+    let body = json!({ "target": { "directory": fixtures.join("dir-planted") }, "tools": tools });
+    let id = start_session(&http, &server.base, &body).await;
     let session_url = format!("{}/api/sessions/{id}", server.base);
-    let full = loop {
-        let view: Value = http.get(&session_url).send().await.unwrap().json().await.unwrap();
-        if view["completedAt"].is_string() {
-            break view;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let full = wait_until(&http, &session_url, Duration::from_millis(100), |view| {
+        view["completedAt"].is_string()
+    })
+    .await;
     let stored = setting("STORED_SESSIONS", 100_000);
     let filling = Instant::now();
     store_ended_sessions(

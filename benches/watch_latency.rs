@@ -5,6 +5,9 @@
 //!
 //! Run: `cargo bench --bench watch_latency` (prints median, p90, p99, max).
 
+mod common;
+
+use common::percentile;
 use futures::future::BoxFuture;
 use livescan::engine::{Engine, EngineConfig, TargetPolicy, accounts};
 use livescan::model::{Category, TargetKind};
@@ -50,10 +53,6 @@ impl Tool for Sleeper {
             Ok(())
         })
     }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
 #[tokio::main]

@@ -11,9 +11,9 @@
 
 mod common;
 
-use common::{Server, gated_page, status_kib};
+use common::{Server, gated_page, start_session, status_kib, wait_until};
 use livescan::proto as pb;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -46,30 +46,6 @@ fn mib(kib: u64) -> String {
     format!("{:.0} MiB", kib as f64 / 1024.0)
 }
 
-/// Starts a session; its id.
-async fn start(client: &reqwest::Client, base: &str, body: Value) -> String {
-    let started: Value = client
-        .post(format!("{base}/api/sessions"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    started["sessionId"].as_str().unwrap().to_string()
-}
-
-async fn wait_until(client: &reqwest::Client, url: &str, done: impl Fn(&Value) -> bool) -> Value {
-    loop {
-        let body: Value = client.get(url).send().await.unwrap().json().await.unwrap();
-        if done(&body) {
-            return body;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// One case: returns the row of the table.
 async fn measure(tree: &Path, cap: usize, watchers: usize) -> String {
     let cap_arg = cap.to_string();
@@ -94,10 +70,13 @@ async fn measure(tree: &Path, cap: usize, watchers: usize) -> String {
 
     // A directory session with ~100k findings, then a URL session held open.
     let body = json!({ "target": { "directory": tree }, "tools": ["whitespace", "dangerous-calls", "todo-comments"] });
-    let id = start(&client, &server.base, body).await;
-    let finished = wait_until(&client, &format!("{}/api/sessions/{id}", server.base), |s| {
-        s["status"] == "completed"
-    })
+    let id = start_session(&client, &server.base, &body).await;
+    let finished = wait_until(
+        &client,
+        &format!("{}/api/sessions/{id}", server.base),
+        Duration::from_millis(100),
+        |s| s["status"] == "completed",
+    )
     .await;
     let counted = finished["summary"]["totalFindings"].as_u64().unwrap();
     let listed: usize = finished["toolReports"]
@@ -161,10 +140,10 @@ async fn measure(tree: &Path, cap: usize, watchers: usize) -> String {
 
     // Watchers of a running session: they connect, get a snapshot, and stay.
     let (page, open) = gated_page().await;
-    let held_id = start(
+    let held_id = start_session(
         &client,
         &server.base,
-        json!({ "target": { "url": page }, "tools": ["http-headers"] }),
+        &json!({ "target": { "url": page }, "tools": ["http-headers"] }),
     )
     .await;
     let mut streams = Vec::new();

@@ -11,16 +11,16 @@ use pb::watch_session_response::Event;
 use serde_json::json;
 use tokio::sync::mpsc;
 
-const URL_TOOLS: [&str; 8] = [
-    "http-headers",
-    "cookies",
-    "mixed-content",
-    "server-banner",
-    "exposed-paths",
-    "security-txt",
-    "page-weight",
-    "tls",
-];
+/// Every URL tool of the catalog: all fetch the one gated page, so they
+/// all finish together once it answers.
+fn url_tools() -> Vec<&'static str> {
+    common::test_catalog()
+        .iter()
+        .map(|tool| tool.spec())
+        .filter(|spec| spec.targets.contains(&livescan::model::TargetKind::Url))
+        .map(|spec| spec.id)
+        .collect()
+}
 
 /// A watcher's events: (sequence number, event name).
 type Seen = Vec<(u64, String)>;
@@ -92,12 +92,12 @@ async fn sse_watcher(base: String, key: String, id: String) -> (u64, Seen) {
 
 /// Checks that `seen` runs without a gap or repeat from `after + 1` to the
 /// session's end, and holds each tool's report once.
-fn assert_whole(seen: &Seen, after: u64, who: &str) {
+fn assert_whole(seen: &Seen, after: u64, tools: &[&str], who: &str) {
     let seqs: Vec<u64> = seen.iter().map(|(seq, _)| *seq).collect();
     let expected: Vec<u64> = (after + 1..=after + seqs.len() as u64).collect();
     assert_eq!(seqs, expected, "{who}: gaps or repeats in {seen:?}");
     assert_eq!(seen.last().unwrap().1, "session_finished", "{who}: {seen:?}");
-    for tool in URL_TOOLS {
+    for tool in tools {
         let reports = seen
             .iter()
             .filter(|(_, name)| *name == format!("tool_finished {tool}"))
@@ -110,8 +110,10 @@ fn assert_whole(seen: &Seen, after: u64, who: &str) {
 async fn every_watcher_gets_every_event_once_in_order_while_reports_arrive_together() {
     let server = TestServer::start().await;
     let (page, open) = gated_page().await;
+    let tools = url_tools();
+    assert!(tools.len() >= 8, "{tools:?}");
     let id = server
-        .start_session(json!({ "target": { "url": page }, "tools": URL_TOOLS, "maxConcurrent": 8 }))
+        .start_session(json!({ "target": { "url": page }, "tools": tools, "maxConcurrent": tools.len() }))
         .await;
     const EACH: usize = 40;
     let (ready, mut readied) = mpsc::channel(EACH);
@@ -132,12 +134,12 @@ async fn every_watcher_gets_every_event_once_in_order_while_reports_arrive_toget
     open.send(true).unwrap();
     for (i, watcher) in watchers.into_iter().enumerate() {
         let (start, seen) = watcher.await.unwrap();
-        assert_whole(&seen, start, &format!("watcher {i}"));
+        assert_whole(&seen, start, &tools, &format!("watcher {i}"));
     }
     // Watchers that come later and resume mid-log get exactly the rest.
     let (base, key) = (server.base.clone(), server.key.clone());
     let (_, all) = grpc_watcher(base.clone(), key.clone(), id.clone(), Some(0), ready.clone()).await;
-    assert_whole(&all, 0, "a watcher resuming from 0");
+    assert_whole(&all, 0, &tools, "a watcher resuming from 0");
     let middle = all.len() / 2;
     let (_, rest) = grpc_watcher(base, key, id, Some(middle as u64), ready).await;
     assert_eq!(rest, all[middle..].to_vec(), "a watcher resuming from {middle}");

@@ -116,3 +116,57 @@ pub async fn gated_page() -> (String, tokio::sync::watch::Sender<bool>) {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (url, open)
 }
+
+/// GET `url` as JSON.
+pub async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value {
+    client.get(url).send().await.unwrap().json().await.unwrap()
+}
+
+/// Starts a session with `body`; its id.
+pub async fn start_session(client: &reqwest::Client, base: &str, body: &serde_json::Value) -> String {
+    let started: serde_json::Value = client
+        .post(format!("{base}/api/sessions"))
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    started["sessionId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no session: {started}"))
+        .to_string()
+}
+
+/// Polls `url` every `every` until `done` holds for its JSON; that JSON.
+pub async fn wait_until(
+    client: &reqwest::Client,
+    url: &str,
+    every: std::time::Duration,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    loop {
+        let body = get_json(client, url).await;
+        if done(&body) {
+            return body;
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// The value at fraction `p` (0 to 1) of `sorted`.
+pub fn percentile<T: Copy>(sorted: &[T], p: f64) -> T {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// The ids of the tools the server offers for `target` ("directory", "url").
+pub async fn available_tools(client: &reqwest::Client, base: &str, target: &str) -> Vec<String> {
+    get_json(client, &format!("{base}/api/tools")).await["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["available"] == true && t["targets"].as_array().unwrap().iter().any(|k| k == target))
+        .map(|t| t["id"].as_str().unwrap().to_string())
+        .collect()
+}
