@@ -19,6 +19,7 @@ pub mod workspace;
 
 use crate::model::{Category, Finding, Metric, Omitted, TargetKind};
 use futures::future::BoxFuture;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -74,6 +75,15 @@ pub const DEFAULT_MAX_FINDINGS: usize = 1000;
 pub struct FindingSink {
     collected: Arc<Mutex<Collected>>,
     metrics: Arc<Mutex<Vec<Metric>>>,
+    read: Arc<Read>,
+}
+
+/// What a directory tool read: files and bytes of text, reported beside its
+/// findings so a slow tool shows what it was slow on.
+#[derive(Debug, Default)]
+struct Read {
+    files: AtomicU64,
+    bytes: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -116,6 +126,7 @@ impl FindingSink {
                 omitted: Omitted::default(),
             })),
             metrics: Arc::default(),
+            read: Arc::default(),
         }
     }
 
@@ -146,8 +157,27 @@ impl FindingSink {
         lock(&self.metrics).extend(metrics);
     }
 
+    /// Counts one file of `bytes` as read by the tool.
+    pub fn read(&self, bytes: usize) {
+        self.read.files.fetch_add(1, Ordering::Relaxed);
+        self.read.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// The measurements, with the files and bytes read when any were.
     pub fn take_metrics(&self) -> Vec<Metric> {
-        std::mem::take(&mut *lock(&self.metrics))
+        let mut metrics = std::mem::take(&mut *lock(&self.metrics));
+        let files = self.read.files.swap(0, Ordering::Relaxed);
+        let bytes = self.read.bytes.swap(0, Ordering::Relaxed);
+        if files > 0 {
+            for (name, value) in [("files read", files), ("bytes read", bytes)] {
+                metrics.push(Metric {
+                    name: name.into(),
+                    value: value.to_string(),
+                    url: None,
+                });
+            }
+        }
+        metrics
     }
 }
 
@@ -241,13 +271,26 @@ pub trait FileCheck: Send + Sync + 'static {
         true
     }
 
-    /// Examines one file; `text` is `Some` exactly when `needs_text()` is true
-    /// and the file is readable text.
     /// Whether the check looks at files of this origin (see [`Tool::sees`]).
     fn sees(&self, origin: Origin) -> bool {
         origin == Origin::Source
     }
 
+    /// Whether the check looks at this file at all, judged from its path and
+    /// size alone; a file it does not want is never read for it.
+    fn wants(&self, _file: &FileEntry) -> bool {
+        true
+    }
+
+    /// Whether files are worth checking on every core at once (a check that
+    /// costs far more than reading the file); findings then arrive out of
+    /// file order, which the report's own order makes invisible.
+    fn parallel(&self) -> bool {
+        false
+    }
+
+    /// Examines one file; `text` is `Some` exactly when `needs_text()` is true
+    /// and the file is readable text.
     fn check(&self, file: &FileEntry, text: Option<&str>, out: &mut Vec<Finding>);
 }
 
@@ -264,32 +307,65 @@ impl<C: FileCheck> Tool for FileTool<C> {
         self.0.sees(origin)
     }
 
+    fn weight(&self) -> usize {
+        self.threads()
+    }
+
     fn run(self: Arc<Self>, ctx: Arc<ToolContext>) -> BoxFuture<'static, Result<(), ToolError>> {
         Box::pin(async move {
             let ToolTarget::Directory(inventory) = ctx.target.clone() else {
                 return Err(ToolError::UnsupportedTarget);
             };
             off_runtime(move || {
-                let mut found = Vec::new();
-                for file in inventory.files_seen(|origin| self.0.sees(origin)) {
-                    if ctx.cancel.is_cancelled() {
-                        return Err(ToolError::Cancelled);
-                    }
-                    if self.0.needs_text() {
-                        if let Some(text) = inventory.read_text(file) {
+                let files: Vec<&FileEntry> = inventory
+                    .files_seen(|origin| self.0.sees(origin))
+                    .filter(|file| self.0.wants(file))
+                    .collect();
+                let next = AtomicUsize::new(0);
+                // Each thread takes the next file until none is left.
+                let work = || {
+                    let mut found = Vec::new();
+                    while let Some(file) = files.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        if ctx.cancel.is_cancelled() {
+                            return Err(ToolError::Cancelled);
+                        }
+                        if !self.0.needs_text() {
+                            self.0.check(file, None, &mut found);
+                        } else if let Some(text) = inventory.read_text(file) {
+                            ctx.findings.read(text.len());
                             self.0.check(file, Some(&text), &mut found);
                         }
-                    } else {
-                        self.0.check(file, None, &mut found);
+                        if !found.is_empty() {
+                            ctx.findings.extend(found.drain(..));
+                        }
                     }
-                    if !found.is_empty() {
-                        ctx.findings.extend(found.drain(..));
-                    }
-                }
-                Ok(())
+                    Ok(())
+                };
+                std::thread::scope(|scope| {
+                    let helpers: Vec<_> = (1..self.threads()).map(|_| scope.spawn(work)).collect();
+                    let mine = work();
+                    helpers.into_iter().fold(mine, |result, helper| {
+                        let theirs = helper
+                            .join()
+                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                        result.and(theirs)
+                    })
+                })
             })
             .await?
         })
+    }
+}
+
+impl<C: FileCheck> FileTool<C> {
+    /// How many threads a run uses: every core for a check that asks for
+    /// them, else one.
+    fn threads(&self) -> usize {
+        if self.0.parallel() {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            1
+        }
     }
 }
 
@@ -397,14 +473,16 @@ impl Tool for ByTarget {
 /// Runs `analyse` over the session's whole directory inventory on a
 /// blocking thread and keeps the findings it returns: for tools that look
 /// at the tree as a whole rather than file by file (see [`FileTool`]).
+/// `analyse` counts what it reads in the sink it is given.
 pub(crate) async fn analyse_inventory(
     ctx: &ToolContext,
-    analyse: impl FnOnce(&Inventory) -> Result<Vec<Finding>, ToolError> + Send + 'static,
+    analyse: impl FnOnce(&Inventory, &FindingSink) -> Result<Vec<Finding>, ToolError> + Send + 'static,
 ) -> Result<(), ToolError> {
     let ToolTarget::Directory(inventory) = ctx.target.clone() else {
         return Err(ToolError::UnsupportedTarget);
     };
-    let findings = off_runtime(move || analyse(&inventory)).await??;
+    let sink = ctx.findings.clone();
+    let findings = off_runtime(move || analyse(&inventory, &sink)).await??;
     ctx.findings.extend(findings);
     Ok(())
 }

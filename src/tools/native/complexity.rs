@@ -11,7 +11,8 @@ use super::lang::Lang;
 use super::rules::to_u32;
 use crate::model::{Category, Finding, Severity, TargetKind};
 use crate::tools::{FileCheck, FileEntry, ToolSpec};
-use tree_sitter::{Language, Node, Parser};
+use std::sync::LazyLock;
+use tree_sitter::{Language, Node, Parser, Tree};
 
 static SPEC: ToolSpec = ToolSpec {
     id: "complexity",
@@ -131,19 +132,95 @@ const GO: Grammar = Grammar {
     logical: &["&&", "||"],
 };
 
-fn grammar(rel: &str, lang: Lang) -> Option<(Language, &'static Grammar)> {
-    let ext = rel.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase())?;
-    Some(match (lang, ext.as_str()) {
-        (Lang::Python, _) => (tree_sitter_python::LANGUAGE.into(), &PYTHON),
-        (Lang::JavaScript, "ts" | "mts" | "cts") => {
-            (tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into(), &JAVASCRIPT)
+/// What each node kind of one language is, by kind id, so the walk over a
+/// tree compares numbers, not names.
+struct Kinds {
+    language: Language,
+    flags: Vec<u8>,
+    /// The field holding a binary expression's operator.
+    operator: Option<u16>,
+    /// The field holding an `if`'s `else` branch.
+    alternative: Option<u16>,
+}
+
+const FUNCTION: u8 = 1;
+const BRANCH: u8 = 1 << 1;
+const NESTING: u8 = 1 << 2;
+/// A binary expression, which adds a path when its operator is logical.
+const BINARY: u8 = 1 << 3;
+const LOGICAL: u8 = 1 << 4;
+const IF: u8 = 1 << 5;
+const ELSE: u8 = 1 << 6;
+
+impl Kinds {
+    fn new(language: Language, grammar: &Grammar) -> Kinds {
+        let flags = (0..language.node_kind_count())
+            .map(|id| {
+                let id = id as u16;
+                let kind = language.node_kind_for_id(id).unwrap_or("");
+                let named = language.node_kind_is_named(id);
+                let mut flags = 0;
+                for (set, flag) in [
+                    (grammar.branches, BRANCH),
+                    (grammar.nesting, NESTING),
+                    (grammar.logical, LOGICAL),
+                    (&["binary_expression", "boolean_operator"][..], BINARY),
+                    (&["if_statement", "if_expression"][..], IF),
+                    (&["else_clause"][..], ELSE),
+                ] {
+                    if set.contains(&kind) {
+                        flags |= flag;
+                    }
+                }
+                // Keywords such as `function` share a function's name but
+                // are leaves, not functions.
+                if named && grammar.functions.contains(&kind) {
+                    flags |= FUNCTION;
+                }
+                flags
+            })
+            .collect();
+        Kinds {
+            operator: language.field_id_for_name("operator").map(u16::from),
+            alternative: language.field_id_for_name("alternative").map(u16::from),
+            flags,
+            language,
         }
-        (Lang::JavaScript, "tsx") => (tree_sitter_typescript::LANGUAGE_TSX.into(), &JAVASCRIPT),
-        (Lang::JavaScript, _) => (tree_sitter_javascript::LANGUAGE.into(), &JAVASCRIPT),
-        (Lang::Rust, _) => (tree_sitter_rust::LANGUAGE.into(), &RUST),
-        (Lang::Go, _) => (tree_sitter_go::LANGUAGE.into(), &GO),
+    }
+
+    fn of(&self, node: Node) -> u8 {
+        self.flags.get(usize::from(node.kind_id())).copied().unwrap_or(0)
+    }
+}
+
+/// The grammars, each with its kind tables, built on first use.
+fn kinds(rel: &str, lang: Lang) -> Option<&'static Kinds> {
+    static PYTHON_KINDS: LazyLock<Kinds> =
+        LazyLock::new(|| Kinds::new(tree_sitter_python::LANGUAGE.into(), &PYTHON));
+    static TYPESCRIPT_KINDS: LazyLock<Kinds> =
+        LazyLock::new(|| Kinds::new(tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into(), &JAVASCRIPT));
+    static TSX_KINDS: LazyLock<Kinds> =
+        LazyLock::new(|| Kinds::new(tree_sitter_typescript::LANGUAGE_TSX.into(), &JAVASCRIPT));
+    static JAVASCRIPT_KINDS: LazyLock<Kinds> =
+        LazyLock::new(|| Kinds::new(tree_sitter_javascript::LANGUAGE.into(), &JAVASCRIPT));
+    static RUST_KINDS: LazyLock<Kinds> =
+        LazyLock::new(|| Kinds::new(tree_sitter_rust::LANGUAGE.into(), &RUST));
+    static GO_KINDS: LazyLock<Kinds> = LazyLock::new(|| Kinds::new(tree_sitter_go::LANGUAGE.into(), &GO));
+    let ext = rel.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    Some(match (lang, ext.as_deref()) {
+        (Lang::Python, _) => &PYTHON_KINDS,
+        (Lang::JavaScript, Some("ts" | "mts" | "cts")) => &TYPESCRIPT_KINDS,
+        (Lang::JavaScript, Some("tsx")) => &TSX_KINDS,
+        (Lang::JavaScript, _) => &JAVASCRIPT_KINDS,
+        (Lang::Rust, _) => &RUST_KINDS,
+        (Lang::Go, _) => &GO_KINDS,
         _ => return None,
     })
+}
+
+/// Whether files in `lang` are measured.
+fn measured(lang: Lang) -> bool {
+    matches!(lang, Lang::Python | Lang::JavaScript | Lang::Rust | Lang::Go)
 }
 
 /// One function's measurements.
@@ -170,68 +247,109 @@ fn name_of(node: Node, source: &[u8]) -> String {
     named.unwrap_or("<anonymous>").to_string()
 }
 
-/// Measures the body under `node` (not descending into nested functions).
-fn walk(node: Node, grammar: &Grammar, depth: usize, complexity: &mut usize, nesting: &mut usize) {
-    let mut cursor = node.walk();
-    for child in node.children(&mut cursor) {
-        let kind = child.kind();
-        if grammar.functions.contains(&kind) {
-            continue;
-        }
-        if grammar.branches.contains(&kind) {
-            *complexity += 1;
-        }
-        let is_logical = matches!(kind, "binary_expression" | "boolean_operator")
-            && child
-                .child_by_field_name("operator")
-                .is_some_and(|op| grammar.logical.contains(&op.kind()));
-        if is_logical {
-            *complexity += 1;
-        }
-        // An `else if` continues its `if` rather than nesting inside it.
-        let if_like = matches!(kind, "if_statement" | "if_expression");
-        let else_if = if_like
-            && (node.kind() == "else_clause"
-                || node.kind() == kind && node.child_by_field_name("alternative") == Some(child));
-        let deeper = grammar.nesting.contains(&kind) && !else_if;
-        let child_depth = depth + usize::from(deeper);
-        *nesting = (*nesting).max(child_depth);
-        walk(child, grammar, child_depth, complexity, nesting);
-    }
+/// Where the walk is: for the current node, the function whose body it is
+/// in (an index into the measures), how deeply control flow nests there,
+/// and its kind.
+#[derive(Clone, Copy)]
+struct Level {
+    function: Option<usize>,
+    depth: usize,
+    kind: u16,
+    flags: u8,
 }
 
-fn measure(root: Node, grammar: &Grammar, source: &[u8], out: &mut Vec<Measure>) {
-    let mut stack = vec![root];
-    while let Some(node) = stack.pop() {
-        if grammar.functions.contains(&node.kind()) {
-            let (mut complexity, mut nesting) = (1, 0);
-            walk(node, grammar, 0, &mut complexity, &mut nesting);
+/// Measures every function of `tree` in one walk over its nodes. Each node
+/// counts toward the innermost function around it, so nested functions are
+/// measured on their own.
+fn measure(tree: &Tree, kinds: &Kinds, source: &[u8]) -> Vec<Measure> {
+    let mut out: Vec<Measure> = Vec::new();
+    let mut cursor = tree.walk();
+    // The levels of the nodes from the root to the cursor.
+    let mut path: Vec<Level> = Vec::new();
+    loop {
+        let node = cursor.node();
+        let flags = kinds.of(node);
+        let kind = node.kind_id();
+        let level = if flags & FUNCTION != 0 {
             out.push(Measure {
                 name: name_of(node, source),
                 line: node.start_position().row + 1,
                 lines: node.end_position().row - node.start_position().row + 1,
-                complexity,
-                nesting,
+                complexity: 1,
+                nesting: 0,
             });
+            Level {
+                function: Some(out.len() - 1),
+                depth: 0,
+                kind,
+                flags,
+            }
+        } else if let Some(parent) = path.last()
+            && let Some(index) = parent.function
+        {
+            let function = &mut out[index];
+            let logical = flags & BINARY != 0
+                && kinds
+                    .operator
+                    .and_then(|field| node.child_by_field_id(field))
+                    .is_some_and(|op| kinds.of(op) & LOGICAL != 0);
+            function.complexity += usize::from(flags & BRANCH != 0) + usize::from(logical);
+            // An `else if` continues its `if` rather than nesting inside it.
+            let else_if = flags & IF != 0
+                && (parent.flags & ELSE != 0
+                    || parent.kind == kind && cursor.field_id().map(u16::from) == kinds.alternative);
+            let depth = parent.depth + usize::from(flags & NESTING != 0 && !else_if);
+            function.nesting = function.nesting.max(depth);
+            Level {
+                function: Some(index),
+                depth,
+                kind,
+                flags,
+            }
+        } else {
+            Level {
+                function: None,
+                depth: 0,
+                kind,
+                flags,
+            }
+        };
+        path.push(level);
+        if cursor.goto_first_child() {
+            continue;
         }
-        let mut cursor = node.walk();
-        stack.extend(node.children(&mut cursor));
+        loop {
+            path.pop();
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return out;
+            }
+        }
     }
 }
 
-fn measures(rel: &str, text: &str) -> Vec<Measure> {
-    let Some((language, grammar)) = grammar(rel, Lang::of(rel, Some(text))) else {
-        return Vec::new();
-    };
+/// The syntax tree of a file in one of the languages this tool measures,
+/// with that language's kind tables.
+fn parsed(rel: &str, text: &str) -> Option<(Tree, &'static Kinds)> {
+    let kinds = kinds(rel, Lang::of(rel, Some(text)))?;
     let mut parser = Parser::new();
-    if parser.set_language(&language).is_err() {
-        return Vec::new();
-    }
-    let Some(tree) = parser.parse(text, None) else {
+    parser.set_language(&kinds.language).ok()?;
+    Some((parser.parse(text, None)?, kinds))
+}
+
+/// The syntax tree of `text` (at `rel`) when this tool measures its
+/// language: what the tool costs at the least, for the benchmark.
+pub fn parse(rel: &str, text: &str) -> Option<Tree> {
+    parsed(rel, text).map(|(tree, _)| tree)
+}
+
+fn measures(rel: &str, text: &str) -> Vec<Measure> {
+    let Some((tree, kinds)) = parsed(rel, text) else {
         return Vec::new();
     };
-    let mut out = Vec::new();
-    measure(tree.root_node(), grammar, text.as_bytes(), &mut out);
+    let mut out = measure(&tree, kinds, text.as_bytes());
     out.sort_by_key(|m| m.line);
     out
 }
@@ -241,6 +359,14 @@ pub struct Complexity;
 impl FileCheck for Complexity {
     fn spec(&self) -> &ToolSpec {
         &SPEC
+    }
+
+    fn wants(&self, file: &FileEntry) -> bool {
+        Lang::by_name(&file.rel).is_none_or(measured)
+    }
+
+    fn parallel(&self) -> bool {
+        true
     }
 
     fn check(&self, file: &FileEntry, text: Option<&str>, out: &mut Vec<Finding>) {

@@ -81,6 +81,13 @@ impl FileCheck for ConfigSyntax {
         &SPEC
     }
 
+    fn wants(&self, file: &FileEntry) -> bool {
+        matches!(
+            Lang::by_name(&file.rel),
+            Some(Lang::Json | Lang::Yaml | Lang::Toml)
+        )
+    }
+
     fn check(&self, file: &FileEntry, text: Option<&str>, out: &mut Vec<Finding>) {
         let Some(text) = text else { return };
         let lang = Lang::of(&file.rel, Some(text));

@@ -88,6 +88,10 @@ impl FileCheck for Dockerfile {
         &SPEC
     }
 
+    fn wants(&self, file: &FileEntry) -> bool {
+        Lang::by_name(&file.rel) == Some(Lang::Dockerfile)
+    }
+
     fn check(&self, file: &FileEntry, text: Option<&str>, out: &mut Vec<Finding>) {
         let Some(text) = text else { return };
         if Lang::of(&file.rel, Some(text)) != Lang::Dockerfile {

@@ -58,11 +58,15 @@ impl FileCheck for GithubActions {
         &SPEC
     }
 
-    fn check(&self, file: &FileEntry, text: Option<&str>, out: &mut Vec<Finding>) {
-        let Some(text) = text else { return };
+    fn wants(&self, file: &FileEntry) -> bool {
         let in_workflows =
             file.rel.starts_with(".github/workflows/") || file.rel.contains("/.github/workflows/");
-        if !in_workflows || !(file.rel.ends_with(".yml") || file.rel.ends_with(".yaml")) {
+        in_workflows && (file.rel.ends_with(".yml") || file.rel.ends_with(".yaml"))
+    }
+
+    fn check(&self, file: &FileEntry, text: Option<&str>, out: &mut Vec<Finding>) {
+        let Some(text) = text else { return };
+        if !self.wants(file) {
             return;
         }
         let mut push =

@@ -55,10 +55,14 @@ impl FileCheck for HtmlA11y {
         &SPEC
     }
 
-    fn check(&self, file: &FileEntry, text: Option<&str>, out: &mut Vec<Finding>) {
+    fn wants(&self, file: &FileEntry) -> bool {
         let lower = file.rel.to_ascii_lowercase();
+        lower.ends_with(".html") || lower.ends_with(".htm")
+    }
+
+    fn check(&self, file: &FileEntry, text: Option<&str>, out: &mut Vec<Finding>) {
         if let Some(text) = text
-            && (lower.ends_with(".html") || lower.ends_with(".htm"))
+            && self.wants(file)
         {
             check_document(text, Where::Path(&file.rel), out);
         }

@@ -90,6 +90,10 @@ impl FileCheck for Kubernetes {
         &SPEC
     }
 
+    fn wants(&self, file: &FileEntry) -> bool {
+        Lang::by_name(&file.rel) == Some(Lang::Yaml)
+    }
+
     fn check(&self, file: &FileEntry, text: Option<&str>, out: &mut Vec<Finding>) {
         let Some(text) = text else { return };
         if Lang::of(&file.rel, Some(text)) != Lang::Yaml

@@ -60,6 +60,14 @@ impl Lang {
         }
     }
 
+    /// The language of a file at `rel` as far as its name tells: `None` for
+    /// a name without an extension, whose `#!` line may still name one.
+    pub fn by_name(rel: &str) -> Option<Lang> {
+        let name = rel.rsplit('/').next().unwrap_or(rel);
+        let lang = Lang::of(rel, None);
+        (lang != Lang::Other || name.contains('.')).then_some(lang)
+    }
+
     fn from_shebang(text: &str) -> Lang {
         let first = text.lines().next().unwrap_or("");
         if !first.starts_with("#!") {
@@ -133,6 +141,10 @@ mod tests {
             Lang::Python
         );
         assert_eq!(Lang::of("LICENSE", Some("MIT")), Lang::Other);
+        assert_eq!(Lang::by_name("src/app.tsx"), Some(Lang::JavaScript));
+        assert_eq!(Lang::by_name("notes.txt"), Some(Lang::Other));
+        assert_eq!(Lang::by_name("Dockerfile"), Some(Lang::Dockerfile));
+        assert_eq!(Lang::by_name("bin/run"), None, "a script's #! line decides");
         assert!(Lang::Python.is_comment("# eval(x)"));
         assert!(!Lang::Rust.is_comment("#[derive(Debug)]"));
         assert!(Lang::Go.is_comment("// exec"));

@@ -30,21 +30,30 @@ fn longest_token(line: &str) -> usize {
         .unwrap_or(0)
 }
 
+/// Whether line length is a matter of style in this language.
+fn styled(lang: Lang) -> bool {
+    lang.is_code() || matches!(lang, Lang::Yaml | Lang::Toml | Lang::Dockerfile | Lang::Css)
+}
+
 impl FileCheck for LongLines {
     fn spec(&self) -> &ToolSpec {
         &SPEC
     }
 
+    fn wants(&self, file: &FileEntry) -> bool {
+        Lang::by_name(&file.rel).is_none_or(styled)
+    }
+
     fn check(&self, file: &FileEntry, text: Option<&str>, out: &mut Vec<Finding>) {
         let Some(text) = text else { return };
-        let lang = Lang::of(&file.rel, Some(text));
-        let styled = lang.is_code() || matches!(lang, Lang::Yaml | Lang::Toml | Lang::Dockerfile | Lang::Css);
-        if !styled {
+        if !styled(Lang::of(&file.rel, Some(text))) {
             return;
         }
         let long: Vec<(usize, usize)> = text
             .lines()
             .enumerate()
+            // No line has more characters than bytes.
+            .filter(|(_, line)| line.len() > MAX_CHARS)
             .map(|(index, line)| (index, line.trim_end().chars().count(), longest_token(line)))
             // Without its longest token (a URL, a hash) the line would fit: nothing to wrap.
             .filter(|&(_, chars, token)| {

@@ -5,7 +5,9 @@
 //! every install may pull different code, including a compromised release.
 
 use crate::model::{Category, Finding, Severity, TargetKind};
-use crate::tools::{Inventory, Origin, Tool, ToolContext, ToolError, ToolSpec, analyse_inventory};
+use crate::tools::{
+    FindingSink, Inventory, Origin, Tool, ToolContext, ToolError, ToolSpec, analyse_inventory,
+};
 use futures::future::BoxFuture;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -46,7 +48,7 @@ fn manifest_or_lock(origin: Origin) -> bool {
     matches!(origin, Origin::Source | Origin::Generated)
 }
 
-fn scan(inventory: &Inventory) -> Vec<Finding> {
+fn scan(inventory: &Inventory, sink: &FindingSink) -> Vec<Finding> {
     let present: HashSet<&str> = inventory
         .files_seen(manifest_or_lock)
         .map(|f| f.rel.as_str())
@@ -73,7 +75,14 @@ fn scan(inventory: &Inventory) -> Vec<Finding> {
         });
         // A workspace member's lock lives at the workspace root.
         let root_locked = !dir.is_empty() && locks.iter().any(|lock| present.contains(lock));
-        if locked || root_locked || !inventory.read_text(file).is_some_and(|t| t.contains(needs)) {
+        if locked || root_locked {
+            continue;
+        }
+        let Some(text) = inventory.read_text(file) else {
+            continue;
+        };
+        sink.read(text.len());
+        if !text.contains(needs) {
             continue;
         }
         findings.push(
@@ -103,6 +112,6 @@ impl Tool for MissingLockfile {
     }
 
     fn run(self: Arc<Self>, ctx: Arc<ToolContext>) -> BoxFuture<'static, Result<(), ToolError>> {
-        Box::pin(async move { analyse_inventory(&ctx, |inventory| Ok(scan(inventory))).await })
+        Box::pin(async move { analyse_inventory(&ctx, |inventory, sink| Ok(scan(inventory, sink))).await })
     }
 }

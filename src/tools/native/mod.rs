@@ -2,7 +2,7 @@
 
 pub mod advisories;
 mod binary_artifacts;
-mod complexity;
+pub mod complexity;
 mod config_syntax;
 mod cookies;
 mod dangerous_calls;
@@ -36,6 +36,7 @@ mod weak_crypto;
 mod whitespace;
 
 use super::{ByTarget, CatalogOptions, FileTool, PageTool, Tool};
+pub use secrets::keywords as secret_keywords;
 use std::sync::Arc;
 
 /// Every native tool, in catalog order.

@@ -107,13 +107,16 @@ impl FileCheck for LineRules {
         self.spec
     }
 
+    fn wants(&self, file: &FileEntry) -> bool {
+        let any_rule = |lang| self.rules.iter().any(|rule| Self::applies(rule, lang));
+        Lang::by_name(&file.rel).is_none_or(any_rule)
+            && !(self.skip_tests && crate::tools::origin::is_test_path(&file.rel))
+    }
+
     fn check(&self, file: &FileEntry, text: Option<&str>, out: &mut Vec<Finding>) {
         let Some(text) = text else { return };
         let lang = Lang::of(&file.rel, Some(text));
-        if !self.rules.iter().any(|rule| Self::applies(rule, lang)) {
-            return;
-        }
-        if self.skip_tests && crate::tools::origin::is_test_path(&file.rel) {
+        if !self.rules.iter().any(|rule| Self::applies(rule, lang)) || !self.wants(file) {
             return;
         }
         let lines: Vec<&str> = text.lines().collect();

@@ -10,7 +10,7 @@ use super::rules::to_u32;
 use crate::model::{Category, Finding, Severity, TargetKind};
 use crate::tools::origin::{is_docs_path, is_test_path};
 use crate::tools::{FileCheck, FileEntry, ToolSpec};
-use aho_corasick::AhoCorasick;
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use regex::Regex;
 use std::collections::HashMap;
 
@@ -697,6 +697,18 @@ const RULES: &[Rule] = &[
     },
 ];
 
+/// Every keyword of every rule, lower-case, each once: the literals that
+/// must occur in a file before any regex runs on it.
+pub fn keywords() -> Vec<&'static str> {
+    let mut all: Vec<&'static str> = RULES
+        .iter()
+        .flat_map(|rule| rule.keywords.iter().copied())
+        .collect();
+    all.sort_unstable();
+    all.dedup();
+    all
+}
+
 /// The secrets scanner; builds its regexes and keyword automaton once.
 pub struct Secrets {
     regexes: Vec<Regex>,
@@ -710,7 +722,10 @@ impl Secrets {
         let regexes = RULES
             .iter()
             .map(|rule| {
-                Regex::new(rule.pattern)
+                // Word boundaries are ASCII ones: every token is ASCII, and a
+                // Unicode `\b` sends the regex engine to its slowest matcher on
+                // any text that is not.
+                Regex::new(&rule.pattern.replace(r"\b", r"(?-u:\b)"))
                     .unwrap_or_else(|e| panic!("secrets rule {} has an invalid regex: {e}", rule.id))
             })
             .collect();
@@ -730,6 +745,7 @@ impl Secrets {
         }
         let keywords = AhoCorasick::builder()
             .ascii_case_insensitive(true)
+            .kind(Some(AhoCorasickKind::DFA))
             .build(&literals)
             .expect("the secrets keywords form a valid automaton");
         Secrets {
@@ -814,10 +830,14 @@ impl FileCheck for Secrets {
 
     fn check(&self, file: &FileEntry, text: Option<&str>, out: &mut Vec<Finding>) {
         let Some(text) = text else { return };
+        let credentials = self.find(text);
+        if credentials.is_empty() {
+            return;
+        }
         let lines = LineIndex::new(text);
         let samples_likely = is_test_path(&file.rel) || is_docs_path(&file.rel);
         let mut found = Vec::new();
-        for Found { rule, whole, secret } in self.find(text) {
+        for Found { rule, whole, secret } in credentials {
             let (line, column) = lines.position(whole.start());
             if lines.line_text(line).contains(IGNORE_MARKER) {
                 continue;

@@ -47,24 +47,26 @@ impl FileCheck for UnminifiedAssets {
         origin != Origin::Binary
     }
 
-    fn check(&self, file: &FileEntry, text: Option<&str>, out: &mut Vec<Finding>) {
-        let Some(text) = text else { return };
+    /// Large scripts and stylesheets named `.min.` or in a served directory.
+    fn wants(&self, file: &FileEntry) -> bool {
         let lower = file.rel.to_ascii_lowercase();
-        let Some((_, ext)) = lower.rsplit_once('.') else {
-            return;
-        };
-        if !matches!(ext, "js" | "mjs" | "css") || file.size < MIN_BYTES {
-            return;
-        }
-        let named_min = lower.contains(".min.");
+        let asset = lower
+            .rsplit_once('.')
+            .is_some_and(|(_, ext)| matches!(ext, "js" | "mjs" | "css"));
         let served = lower
             .split('/')
             .rev()
             .skip(1)
             .any(|dir| SERVED_DIRS.contains(&dir));
-        if !(named_min || served) || !looks_unminified(text) {
+        asset && file.size >= MIN_BYTES && (lower.contains(".min.") || served)
+    }
+
+    fn check(&self, file: &FileEntry, text: Option<&str>, out: &mut Vec<Finding>) {
+        let Some(text) = text else { return };
+        if !self.wants(file) || !looks_unminified(text) {
             return;
         }
+        let named_min = file.rel.to_ascii_lowercase().contains(".min.");
         let message = if named_min {
             "named .min but not minified; the build step that should minify it did not run".to_string()
         } else {

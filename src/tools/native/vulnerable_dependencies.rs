@@ -11,7 +11,7 @@ use super::advisories::{Advisory, Affected, Database, normalise};
 use super::rules::to_u32;
 use crate::model::{Category, Finding, Metric, Severity, TargetKind};
 use crate::tools::{
-    Availability, Inventory, Origin, Tool, ToolContext, ToolError, ToolSpec, analyse_inventory,
+    Availability, FindingSink, Inventory, Origin, Tool, ToolContext, ToolError, ToolSpec, analyse_inventory,
 };
 use futures::future::BoxFuture;
 use regex::Regex;
@@ -139,6 +139,14 @@ fn line_of(text: &str, needle: &str) -> usize {
 }
 
 /// The packages a lock file pins.
+/// Whether a file of this name can pin dependencies: what [`locked`] reads.
+fn pins_dependencies(name: &str) -> bool {
+    matches!(
+        name,
+        "package-lock.json" | "Cargo.lock" | "poetry.lock" | "go.sum" | "package.json" | "pom.xml"
+    ) || name.starts_with("requirements") && name.ends_with(".txt")
+}
+
 fn locked(name: &str, text: &str) -> Vec<Locked> {
     let mut out = Vec::new();
     match name {
@@ -355,13 +363,17 @@ impl VulnerableDependencies {
         }
     }
 
-    fn scan(&self, inventory: &Inventory, db: &Database) -> Vec<Finding> {
+    fn scan(&self, inventory: &Inventory, db: &Database, sink: &FindingSink) -> Vec<Finding> {
         let mut pinned = Vec::new();
         for file in inventory.files_seen(lock_or_manifest) {
             let name = file.rel.rsplit('/').next().unwrap_or(&file.rel);
+            if !pins_dependencies(name) {
+                continue;
+            }
             let Some(text) = inventory.read_text(file) else {
                 continue;
             };
+            sink.read(text.len());
             pinned.extend(
                 locked(name, &text)
                     .into_iter()
@@ -492,12 +504,12 @@ impl Tool for VulnerableDependencies {
                 value: about,
                 url: None,
             }]);
-            analyse_inventory(&ctx, move |inventory| {
+            analyse_inventory(&ctx, move |inventory, sink| {
                 let db = self
                     .database()
                     .as_ref()
                     .map_err(|e| ToolError::Failed(e.clone()))?;
-                Ok(self.scan(inventory, db))
+                Ok(self.scan(inventory, db, sink))
             })
             .await
         })

@@ -34,20 +34,28 @@ impl Tally {
     }
 }
 
+/// Whether whitespace is a matter of style in this language.
+fn styled(lang: Lang) -> bool {
+    lang.is_code()
+        || matches!(
+            lang,
+            Lang::Yaml | Lang::Toml | Lang::Json | Lang::Dockerfile | Lang::Css | Lang::Html
+        )
+}
+
 impl FileCheck for Whitespace {
     fn spec(&self) -> &ToolSpec {
         &SPEC
     }
 
+    fn wants(&self, file: &FileEntry) -> bool {
+        Lang::by_name(&file.rel).is_none_or(styled)
+    }
+
     fn check(&self, file: &FileEntry, text: Option<&str>, out: &mut Vec<Finding>) {
         let Some(text) = text else { return };
         let lang = Lang::of(&file.rel, Some(text));
-        let styled = lang.is_code()
-            || matches!(
-                lang,
-                Lang::Yaml | Lang::Toml | Lang::Json | Lang::Dockerfile | Lang::Css | Lang::Html
-            );
-        if !styled || text.is_empty() {
+        if !styled(lang) || text.is_empty() {
             return;
         }
         let mut trailing = Tally::default();
