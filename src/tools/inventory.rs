@@ -96,7 +96,11 @@ impl Inventory {
         };
         let root_dir = open_root(root).map_err(unreadable)?;
         let excluded = dir_ids(excluded);
-        let attributes = Attributes::of(root);
+        // Read like every other file: beneath the root, never through a link.
+        let attributes = Attributes::parse(&String::from_utf8_lossy(&read_head(
+            &root_dir,
+            Path::new(".gitattributes"),
+        )));
         let root_meta = root_dir.metadata().map_err(unreadable)?;
         if excluded.contains(&(root_meta.dev(), root_meta.ino())) {
             return Err(unreadable(std::io::Error::other(
@@ -107,6 +111,11 @@ impl Inventory {
             .hidden(false)
             .follow_links(false)
             .require_git(false)
+            // Only the tree's own ignore files count: not those of the
+            // directories above it (outside the target), nor the server
+            // user's global git excludes, which say nothing about the tree.
+            .parents(false)
+            .git_global(false)
             .filter_entry(move |entry| {
                 if entry.file_name() == ".git" {
                     return false;

@@ -17,7 +17,6 @@
 pub use crate::model::Origin;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use regex::Regex;
-use std::path::Path;
 use std::sync::LazyLock;
 
 /// Directories whose contents are other people's code.
@@ -88,13 +87,8 @@ pub struct Attributes {
 }
 
 impl Attributes {
-    /// Reads `root/.gitattributes` (none: no attributes).
-    pub fn of(root: &Path) -> Attributes {
-        let text = std::fs::read_to_string(root.join(".gitattributes")).unwrap_or_default();
-        Self::parse(&text)
-    }
-
-    fn parse(text: &str) -> Attributes {
+    /// The attributes a `.gitattributes` file of this text sets.
+    pub fn parse(text: &str) -> Attributes {
         let mut sets: [GlobSetBuilder; 4] = std::array::from_fn(|_| GlobSetBuilder::new());
         for line in text
             .lines()
