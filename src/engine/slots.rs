@@ -11,7 +11,7 @@
 //! is served first even if a lighter one behind it would fit: a heavy tool
 //! is never overtaken forever.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
@@ -29,15 +29,24 @@ pub struct FairSlots {
     state: Mutex<State>,
 }
 
+/// The waiters are kept per session, and the sessions that have any in
+/// the order they are served, so handing out a slot costs a logarithm of
+/// the waiting sessions, never a pass over every waiter: with thousands of
+/// tools queued, that pass was most of the server's work.
 struct State {
     capacity: usize,
     in_use: usize,
     held: HashMap<String, usize>,
-    waiting: Vec<Waiter>,
+    /// Each session's waiters, oldest first.
+    queues: HashMap<String, VecDeque<Waiter>>,
+    /// The sessions with waiters, next served first: (weight held, arrival
+    /// of its oldest waiter, session).
+    order: BTreeSet<(usize, u64, String)>,
+    arrivals: u64,
 }
 
 struct Waiter {
-    session: String,
+    arrival: u64,
     weight: usize,
     grant: oneshot::Sender<Slot>,
 }
@@ -63,34 +72,38 @@ impl FairSlots {
                 capacity: capacity.max(1),
                 in_use: 0,
                 held: HashMap::new(),
-                waiting: Vec::new(),
+                queues: HashMap::new(),
+                order: BTreeSet::new(),
+                arrivals: 0,
             }),
         })
     }
 
-    /// Waits for `weight` (at most the whole capacity) for `session`.
+    /// Waits for `weight` (at most the whole capacity) for `session`,
+    /// behind every waiter served before it.
     /// Cancel-safe: a dropped wait gives up its place, and a slot granted to
     /// it is passed on.
     pub async fn acquire(self: &Arc<Self>, session: &str, weight: usize) -> Slot {
-        let receiver = {
+        let (grant, receiver) = oneshot::channel();
+        let granted = {
             let mut state = self.lock();
             let weight = weight.clamp(1, state.capacity);
-            if state.in_use + weight <= state.capacity && state.waiting.is_empty() {
-                state.take(session, weight);
-                return Slot {
-                    slots: self.clone(),
-                    session: session.to_string(),
-                    weight,
-                };
-            }
-            let (grant, receiver) = oneshot::channel();
-            state.waiting.push(Waiter {
-                session: session.to_string(),
+            state.arrivals += 1;
+            let waiter = Waiter {
+                arrival: state.arrivals,
                 weight,
                 grant,
+            };
+            state.change(session, |state| {
+                state
+                    .queues
+                    .entry(session.to_string())
+                    .or_default()
+                    .push_back(waiter);
             });
-            receiver
+            state.grant_waiters()
         };
+        self.hand_over(granted);
         receiver
             .await
             .expect("a waiter is only dropped after being granted or by its own receiver")
@@ -101,15 +114,6 @@ impl FairSlots {
         self.lock().in_use
     }
 
-    /// How many tools are waiting for a slot.
-    pub fn waiting(&self) -> usize {
-        self.lock()
-            .waiting
-            .iter()
-            .filter(|w| !w.grant.is_closed())
-            .count()
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|poison| poison.into_inner())
     }
@@ -118,14 +122,20 @@ impl FairSlots {
         let granted = {
             let mut state = self.lock();
             state.in_use -= weight;
-            if let Some(count) = state.held.get_mut(session) {
-                *count -= weight;
-                if *count == 0 {
-                    state.held.remove(session);
+            state.change(session, |state| {
+                if let Some(count) = state.held.get_mut(session) {
+                    *count -= weight;
+                    if *count == 0 {
+                        state.held.remove(session);
+                    }
                 }
-            }
+            });
             state.grant_waiters()
         };
+        self.hand_over(granted);
+    }
+
+    fn hand_over(self: &Arc<Self>, granted: Vec<Grant>) {
         for grant in granted {
             // If the waiter vanished meanwhile, dropping the returned slot
             // releases it again and it goes to the next one.
@@ -139,29 +149,65 @@ impl FairSlots {
 }
 
 impl State {
-    fn take(&mut self, session: &str, weight: usize) {
-        self.in_use += weight;
-        *self.held.entry(session.to_string()).or_default() += weight;
+    /// Where `session` stands in the serving order, if it has waiters.
+    fn key(&self, session: &str) -> Option<(usize, u64, String)> {
+        let oldest = self.queues.get(session)?.front()?;
+        let held = self.held.get(session).copied().unwrap_or(0);
+        Some((held, oldest.arrival, session.to_string()))
     }
 
-    /// Grants waiters in fairness order while the best one fits.
+    /// Applies `update` to what `session` holds or waits for, keeping its
+    /// place in the serving order right.
+    fn change(&mut self, session: &str, update: impl FnOnce(&mut State)) {
+        if let Some(key) = self.key(session) {
+            self.order.remove(&key);
+        }
+        update(self);
+        match self.key(session) {
+            Some(key) => {
+                self.order.insert(key);
+            }
+            None => {
+                self.queues.remove(session);
+            }
+        }
+    }
+
+    /// Grants waiters in fairness order while the next one fits.
     fn grant_waiters(&mut self) -> Vec<Grant> {
         let mut granted = Vec::new();
-        loop {
-            self.waiting.retain(|w| !w.grant.is_closed());
-            let best = (0..self.waiting.len())
-                .min_by_key(|&i| (self.held.get(&self.waiting[i].session).copied().unwrap_or(0), i));
-            let Some(i) = best else { break };
-            if self.in_use + self.waiting[i].weight > self.capacity {
-                break;
-            }
-            let waiter = self.waiting.remove(i);
-            self.take(&waiter.session, waiter.weight);
-            granted.push(Grant {
-                to: waiter.grant,
-                session: waiter.session,
-                weight: waiter.weight,
+        while let Some((_, _, session)) = self.order.first().cloned() {
+            let mut next = None;
+            self.change(&session, |state| {
+                let queue = state
+                    .queues
+                    .get_mut(&session)
+                    .expect("a session in the order has waiters");
+                // Waits that were given up are dropped as they come up.
+                while queue.front().is_some_and(|w| w.grant.is_closed()) {
+                    queue.pop_front();
+                }
+                if let Some(waiter) = queue.front()
+                    && state.in_use + waiter.weight <= state.capacity
+                {
+                    let waiter = queue.pop_front().expect("the front exists");
+                    state.in_use += waiter.weight;
+                    *state.held.entry(session.clone()).or_default() += waiter.weight;
+                    next = Some(waiter);
+                }
             });
+            match next {
+                Some(waiter) => granted.push(Grant {
+                    to: waiter.grant,
+                    session: session.clone(),
+                    weight: waiter.weight,
+                }),
+                // The session's waits were all given up: look again.
+                None if self.key(&session).is_none() => {}
+                // The next waiter is served first, so nothing behind it
+                // may overtake it, even a lighter one that would fit.
+                None => break,
+            }
         }
         granted
     }
@@ -178,6 +224,10 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
+    fn waiters(slots: &FairSlots) -> usize {
+        slots.lock().queues.values().map(VecDeque::len).sum()
+    }
+
     async fn queue(
         slots: &Arc<FairSlots>,
         session: &'static str,
@@ -185,14 +235,14 @@ mod tests {
     ) -> oneshot::Receiver<&'static str> {
         let shared = slots.clone();
         let (tx, rx) = oneshot::channel();
-        let before = slots.lock().waiting.len();
+        let before = waiters(slots);
         tokio::spawn(async move {
             let slot = shared.acquire(session, weight).await;
             let _ = tx.send(session);
             tokio::time::sleep(Duration::from_secs(3600)).await;
             drop(slot);
         });
-        while slots.lock().waiting.len() == before {
+        while waiters(slots) == before {
             tokio::task::yield_now().await;
         }
         rx
@@ -251,7 +301,7 @@ mod tests {
             let slots = slots.clone();
             async move { slots.acquire("b", 1).await }
         });
-        while slots.lock().waiting.is_empty() {
+        while waiters(&slots) == 0 {
             tokio::task::yield_now().await;
         }
         waiting.abort();
