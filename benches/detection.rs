@@ -151,7 +151,7 @@ struct Run {
 }
 
 async fn scan(root: &Path, catalog: &Catalog) -> Run {
-    let store = Arc::new(SqliteStore::in_memory().await.unwrap());
+    let store = Arc::new(SqliteStore::temporary().await.unwrap());
     accounts::ensure_local_user(&*store).await.unwrap();
     let work = tempfile::tempdir().unwrap();
     let mut config = EngineConfig::new(

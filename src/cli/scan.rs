@@ -1,4 +1,4 @@
-//! `livescan scan TARGET`: runs a session in-process (a private in-memory
+//! `livescan scan TARGET`: runs a session in-process (a private temporary
 //! store), on a server through `WatchSession` (pushed), or on a server by
 //! polling the REST API (`--poll`), and feeds each finished tool to the
 //! output as it arrives; all three give the same output. A dropped stream
@@ -159,7 +159,7 @@ pub async fn in_process(
         None => None,
     };
     let scan_roots = directory.iter().cloned().collect();
-    let store = Arc::new(SqliteStore::in_memory().await?);
+    let store = Arc::new(SqliteStore::temporary().await?);
     livescan::engine::accounts::ensure_local_user(&*store).await?;
     // The runs' private directories live as long as this scan.
     let work_dir = tempfile::Builder::new()

@@ -355,7 +355,7 @@ mod tests {
 
     #[tokio::test]
     async fn keys_verify_until_revoked_or_expired() {
-        let store = SqliteStore::in_memory().await.unwrap();
+        let store = SqliteStore::temporary().await.unwrap();
         let (account, new) = create_account(&store, "alice", 10, None).await.unwrap();
         let (caller, _) = verify(&store, &KeyCache::default(), &new.key).await.unwrap();
         assert_eq!(caller.user_id, account.user_id);
@@ -379,7 +379,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_cached_key_stops_working_within_a_second_of_its_revocation() {
-        let store = SqliteStore::in_memory().await.unwrap();
+        let store = SqliteStore::temporary().await.unwrap();
         let (_, new) = create_account(&store, "alice", 10, None).await.unwrap();
         let keys = KeyCache::default();
         verify(&store, &keys, &new.key).await.unwrap();
@@ -395,7 +395,7 @@ mod tests {
 
     #[tokio::test]
     async fn operator_mistakes_name_the_field() {
-        let store = SqliteStore::in_memory().await.unwrap();
+        let store = SqliteStore::temporary().await.unwrap();
         let err = add_key(&store, "user-nobody", "k", None).await.err().unwrap();
         assert_eq!(err.details()["field"], "user");
         let err = revoke(&store, "nope").await.err().unwrap();

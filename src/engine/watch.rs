@@ -541,7 +541,7 @@ mod tests {
 
     #[tokio::test]
     async fn events_published_out_of_order_reach_the_tail_in_order_once() {
-        let store = SqliteStore::in_memory().await.unwrap();
+        let store = SqliteStore::temporary().await.unwrap();
         let (start, events) = session_with_events(&store, 5).await;
         let notifier = Notifier::default();
         notifier.open(&start);
@@ -566,7 +566,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_broken_tail_still_wakes_its_watchers_and_sends_them_to_the_store() {
-        let store = SqliteStore::in_memory().await.unwrap();
+        let store = SqliteStore::temporary().await.unwrap();
         let (start, events) = session_with_events(&store, 2).await;
         let channel = Channel::new(start.lean());
         lock(&channel.tail).broken = true;
@@ -579,7 +579,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_tail_stays_bounded_and_sends_those_behind_it_to_the_store() {
-        let store = SqliteStore::in_memory().await.unwrap();
+        let store = SqliteStore::temporary().await.unwrap();
         let (start, events) = session_with_events(&store, TAIL_EVENTS + 10).await;
         let channel = Channel::new(start.lean());
         for event in &events {

@@ -3,27 +3,35 @@
 //! Every append is a single `INSERT ... SELECT` that computes the next sequence
 //! number and a strictly later timestamp from the rows already there, so no
 //! read-then-write transaction is needed and concurrent appends cannot collide.
-//! Writes go through one dedicated connection: they queue in the pool (async,
-//! in order) instead of meeting in SQLite's busy handler, which sleeps for
-//! milliseconds at a time. Reads use a pool of their own.
+//! Reads use an async pool (sqlx).
 //!
-//! A write transaction either commits or leaves nothing behind ([`WriteTx`]):
-//! after a failed COMMIT (a full disk, say) SQLite may or may not have rolled
-//! back, so a connection whose state is not known is closed rather than
-//! reused, and the pool opens a fresh one. Nothing is reported as stored
-//! unless its COMMIT succeeded.
+//! Writes are group-committed: one thread owns the one write connection
+//! (rusqlite, so a batch runs its statements without a thread hop each),
+//! and every write waiting when it starts a transaction goes into that
+//! transaction, a write of several statements inside a savepoint of its
+//! own, so a write that fails or is refused (a short balance) rolls back
+//! alone while the others commit together. A burst of writes costs one
+//! COMMIT, not one each.
+//!
+//! A write transaction either commits or leaves nothing behind: after a
+//! failed statement that ended the transaction, or a failed COMMIT (a full
+//! disk, say), SQLite may or may not have rolled back, so the batch stops,
+//! the connection is closed rather than reused, and a fresh one is opened
+//! for the next batch. Nothing is reported as stored unless its COMMIT
+//! succeeded: every write of a batch that failed gets the error.
 
 use super::{ListedSession, SessionEnd, Store, StoreError};
 use crate::model::{
     Account, Event, EventKind, KeyRecord, LedgerEntry, LedgerKind, Refund, SessionListing, SessionMeta, time,
 };
 use async_trait::async_trait;
-use sqlx::pool::PoolConnection;
+use rusqlite::{Connection, OptionalExtension, params};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, Sqlite, SqliteConnection, SqlitePool};
-use std::path::Path;
-use std::str::FromStr;
+use sqlx::{Row, SqlitePool};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
 const MIGRATIONS: &[&str] = &[
@@ -35,71 +43,134 @@ const MIGRATIONS: &[&str] = &[
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     reader: SqlitePool,
-    writer: SqlitePool,
-    /// An in-memory database lives in its one connection, which must never
-    /// be closed; a file's connection can be replaced.
-    in_memory: bool,
+    /// The writer thread's queue.
+    writes: mpsc::Sender<Job>,
+    /// The directory of a temporary database, removed with the last handle.
+    _temporary: Option<Arc<tempfile::TempDir>>,
 }
 
-/// One write transaction on the writer connection (`BEGIN IMMEDIATE`). It
-/// ends with [`WriteTx::commit`] or [`WriteTx::rollback`]; if it is dropped
-/// unfinished (an error on the way, a cancelled future) or its COMMIT or
-/// ROLLBACK fails, the connection's state is unknown and it is closed
-/// instead of going back to the pool. Closing rolls back what it held.
-struct WriteTx {
-    conn: Option<PoolConnection<Sqlite>>,
-    in_memory: bool,
+/// At most this many writes share one transaction.
+const MAX_BATCH: usize = 256;
+
+/// What a write decided about its part of a batch.
+enum Done<T> {
+    /// Keep its changes; answer `T` once the batch has committed.
+    Keep(T),
+    /// Roll its changes back (a duplicate end) and answer `T`.
+    Undo(T),
 }
 
-impl WriteTx {
-    async fn begin(store: &SqliteStore) -> Result<WriteTx, StoreError> {
-        let mut tx = WriteTx {
-            conn: Some(store.writer.acquire().await?),
-            in_memory: store.in_memory,
-        };
-        sqlx::query("BEGIN IMMEDIATE").execute(tx.conn()).await?;
-        Ok(tx)
-    }
-
-    fn conn(&mut self) -> &mut SqliteConnection {
-        self.conn
-            .as_mut()
-            .expect("the connection is held until the transaction ends")
-    }
-
-    async fn commit(mut self) -> Result<(), StoreError> {
-        sqlx::query("COMMIT").execute(self.conn()).await?;
-        self.conn = None;
-        Ok(())
-    }
-
-    /// Rolls back on purpose (a refused reservation, a duplicate end).
-    async fn rollback(mut self) -> Result<(), StoreError> {
-        sqlx::query("ROLLBACK").execute(self.conn()).await?;
-        self.conn = None;
-        Ok(())
-    }
+/// How many statements a write runs, which decides whether it needs a
+/// savepoint of its own to fail alone.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Statements {
+    /// One statement, which SQLite applies whole or not at all.
+    One,
+    Several,
 }
 
-impl Drop for WriteTx {
-    fn drop(&mut self) {
-        if let Some(mut conn) = self.conn.take() {
-            if self.in_memory {
-                // Its database would go with it: roll back in place instead.
-                tokio::spawn(async move {
-                    let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-                });
-            } else {
-                tracing::warn!("a write transaction did not finish; reopening the database connection");
-                conn.close_on_drop();
-            }
+/// A write waiting for the writer thread: it runs on the write connection
+/// (inside a savepoint when it has several statements) and says whether to
+/// keep its changes and how to answer its caller once the batch's COMMIT
+/// is known.
+struct Job {
+    statements: Statements,
+    run: Run,
+}
+type Run = Box<dyn FnOnce(&Connection) -> (bool, Answer) + Send>;
+type Answer = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+
+/// Opens the write connection with the settings every connection has.
+fn open_writer(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+/// Runs the queued writes, batch after batch, until every store handle is
+/// gone. A batch that fails leaves the connection in a state nobody knows
+/// (after a failed COMMIT, SQLite may or may not have rolled back), so it
+/// is closed, which rolls back whatever it held, and opened again for the
+/// next batch.
+fn write_batches(path: PathBuf, mut queue: mpsc::Receiver<Job>) {
+    let mut conn = None;
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(job) = queue.blocking_recv() {
+        batch.push(job);
+        while batch.len() < MAX_BATCH
+            && let Ok(job) = queue.try_recv()
+        {
+            batch.push(job);
+        }
+        let mut answers = Vec::with_capacity(batch.len());
+        let committed = run_batch(&mut conn, &path, batch.drain(..), &mut answers);
+        if committed.is_err() && conn.take().is_some() {
+            tracing::warn!("a write transaction did not finish; reopening the database connection");
+        }
+        for answer in answers {
+            answer(committed.clone());
         }
     }
+}
+
+/// One transaction for all of `jobs`. Jobs left unrun after a failure are
+/// dropped, and their callers told so.
+fn run_batch(
+    conn: &mut Option<Connection>,
+    path: &Path,
+    jobs: impl Iterator<Item = Job>,
+    answers: &mut Vec<Answer>,
+) -> Result<(), StoreError> {
+    let conn = match conn {
+        Some(conn) => conn,
+        None => conn.insert(open_writer(path)?),
+    };
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    for job in jobs {
+        let savepoint = job.statements == Statements::Several;
+        if savepoint {
+            conn.execute_batch("SAVEPOINT write")?;
+        }
+        let (keep, answer) = (job.run)(conn);
+        answers.push(answer);
+        if conn.is_autocommit() {
+            // The failure rolled the whole transaction back (SQLite does on
+            // a full disk): nothing of this batch is stored.
+            return Err(StoreError::Database(
+                "the write transaction was rolled back by a failed write".into(),
+            ));
+        }
+        if savepoint {
+            if !keep {
+                conn.execute_batch("ROLLBACK TO write")?;
+            }
+            conn.execute_batch("RELEASE write")?;
+        }
+    }
+    conn.execute_batch("COMMIT")?;
+    Ok(())
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file at `path`.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_file(path, None).await
+    }
+
+    /// A private database in a temporary file, removed when the last handle
+    /// to it goes: for one-off in-process scans.
+    pub async fn temporary() -> Result<Self, StoreError> {
+        let dir = tempfile::Builder::new()
+            .prefix("livescan-db-")
+            .tempdir()
+            .map_err(|e| StoreError::Database(format!("cannot make a temporary database: {e}")))?;
+        let path = dir.path().join("livescan.sqlite");
+        Self::open_file(&path, Some(Arc::new(dir))).await
+    }
+
+    async fn open_file(path: &Path, temporary: Option<Arc<tempfile::TempDir>>) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -109,39 +180,55 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.clone())
-            .await?;
-        migrate(&writer).await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options)
             .await?;
+        migrate(&reader).await?;
+        let (writes, queue) = mpsc::channel(4 * MAX_BATCH);
+        let path = path.to_path_buf();
+        let dir = temporary.clone();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || {
+                write_batches(path, queue);
+                drop(dir);
+            })
+            .map_err(|e| StoreError::Database(format!("cannot start the database writer: {e}")))?;
         Ok(SqliteStore {
             reader,
-            writer,
-            in_memory: false,
+            writes,
+            _temporary: temporary,
         })
     }
 
-    /// A private in-memory database, for one-off in-process scans.
-    pub async fn in_memory() -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true);
-        // An in-memory database lives in one connection: keep exactly one, forever.
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .connect_with(options)
-            .await?;
-        migrate(&pool).await?;
-        Ok(SqliteStore {
-            reader: pool.clone(),
-            writer: pool,
-            in_memory: true,
-        })
+    /// Runs `work` in the next batch of writes; its answer comes once that
+    /// batch has committed (or at once, for a write that undid itself).
+    async fn write<T, W>(&self, statements: Statements, work: W) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        W: FnOnce(&Connection) -> Result<Done<T>, StoreError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let run = Box::new(move |conn: &Connection| {
+            let result = work(conn);
+            let keep = matches!(result, Ok(Done::Keep(_)));
+            let answer: Answer = Box::new(move |committed| {
+                let _ = reply.send(match result {
+                    Ok(Done::Keep(value)) => committed.map(|()| value),
+                    Ok(Done::Undo(value)) => Ok(value),
+                    Err(err) => Err(err),
+                });
+            });
+            (keep, answer)
+        });
+        self.writes
+            .send(Job { statements, run })
+            .await
+            .map_err(|_| StoreError::Database("the database writer has stopped".into()))?;
+        answer.await.map_err(|_| {
+            StoreError::Database("not stored: the write transaction it was part of failed".into())
+        })?
     }
 }
 
@@ -217,37 +304,32 @@ struct LedgerLine<'a> {
     note: &'a str,
 }
 
-async fn write_ledger(conn: &mut sqlx::SqliteConnection, line: LedgerLine<'_>) -> Result<(), StoreError> {
-    sqlx::query(
+fn write_ledger(conn: &Connection, line: LedgerLine<'_>) -> Result<(), StoreError> {
+    conn.prepare_cached(
         "INSERT INTO ledger (user_id, at_ms, kind, amount, balance_after, session_id, note)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )
-    .bind(line.user_id)
-    .bind(time::now_millis())
-    .bind(line.kind.as_str())
-    .bind(line.amount)
-    .bind(line.balance_after)
-    .bind(line.session_id)
-    .bind(line.note)
-    .execute(conn)
-    .await?;
+    )?
+    .execute(params![
+        line.user_id,
+        time::now_millis(),
+        line.kind.as_str(),
+        line.amount,
+        line.balance_after,
+        line.session_id,
+        line.note
+    ])?;
     Ok(())
 }
 
 /// Adds `delta` to a user's balance; `None` when the user does not exist or
 /// the balance would go below zero.
-async fn move_credits(
-    conn: &mut sqlx::SqliteConnection,
-    user_id: &str,
-    delta: i64,
-) -> Result<Option<i64>, StoreError> {
-    Ok(sqlx::query_scalar(
-        "UPDATE users SET balance = balance + ?2 WHERE id = ?1 AND balance + ?2 >= 0 RETURNING balance",
-    )
-    .bind(user_id)
-    .bind(delta)
-    .fetch_optional(conn)
-    .await?)
+fn move_credits(conn: &Connection, user_id: &str, delta: i64) -> Result<Option<i64>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE users SET balance = balance + ?2 WHERE id = ?1 AND balance + ?2 >= 0 RETURNING balance",
+        )?
+        .query_row(params![user_id, delta], |row| row.get(0))
+        .optional()?)
 }
 
 /// Credits as the database stores them (signed 64-bit).
@@ -275,27 +357,44 @@ const APPEND_SQL: &str = "
     ON CONFLICT DO NOTHING
     RETURNING seq, at_ms";
 
-async fn append_with<'e, E: sqlx::SqliteExecutor<'e>>(
-    executor: E,
-    session_id: &str,
-    kind: &EventKind,
-) -> Result<Option<Event>, StoreError> {
-    let row = sqlx::query(APPEND_SQL)
-        .bind(session_id)
-        .bind(time::now_millis())
-        .bind(kind.name())
-        .bind(kind.tool())
-        .bind(serde_json::to_string(kind)?)
-        .fetch_optional(executor)
-        .await?;
-    row.map(|row| {
-        Ok(Event {
-            seq: row.try_get::<i64, _>("seq")? as u64,
-            at: time::from_millis(row.try_get("at_ms")?),
-            kind: kind.clone(),
+/// An event as it is stored, encoded before it reaches the writer.
+struct Stored {
+    kind: EventKind,
+    name: &'static str,
+    tool: Option<String>,
+    payload: String,
+}
+
+impl Stored {
+    fn new(kind: EventKind) -> Result<Stored, StoreError> {
+        Ok(Stored {
+            name: kind.name(),
+            tool: kind.tool().map(str::to_string),
+            payload: serde_json::to_string(&kind)?,
+            kind,
         })
-    })
-    .transpose()
+    }
+}
+
+fn append_with(conn: &Connection, session_id: &str, event: Stored) -> Result<Option<Event>, StoreError> {
+    let appended = conn
+        .prepare_cached(APPEND_SQL)?
+        .query_row(
+            params![
+                session_id,
+                time::now_millis(),
+                event.name,
+                event.tool,
+                event.payload
+            ],
+            |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?)),
+        )
+        .optional()?;
+    Ok(appended.map(|(seq, at_ms)| Event {
+        seq: seq as u64,
+        at: time::from_millis(at_ms),
+        kind: event.kind,
+    }))
 }
 
 #[async_trait]
@@ -306,52 +405,55 @@ impl Store for SqliteStore {
         first: &EventKind,
         cost: u64,
     ) -> Result<Event, StoreError> {
-        let mut tx = WriteTx::begin(self).await?;
-        if cost > 0 {
+        let meta = meta.clone();
+        let first = Stored::new(first.clone())?;
+        let cost = db_credits(cost)?;
+        self.write(Statements::Several, move |conn| {
             let user = meta.user_id.as_str();
-            let Some(balance) = move_credits(tx.conn(), user, -db_credits(cost)?).await? else {
-                let balance: Option<i64> = sqlx::query_scalar("SELECT balance FROM users WHERE id = ?1")
-                    .bind(user)
-                    .fetch_optional(tx.conn())
-                    .await?;
-                tx.rollback().await?;
-                return Err(match balance {
-                    Some(balance) => StoreError::InsufficientCredits {
-                        required: cost,
-                        balance,
-                    },
-                    None => StoreError::UnknownUser(user.to_string()),
-                });
-            };
-            let line = LedgerLine {
-                user_id: user,
-                kind: LedgerKind::Reserve,
-                amount: -db_credits(cost)?,
-                balance_after: balance,
-                session_id: Some(&meta.session_id),
-                note: "",
-            };
-            write_ledger(tx.conn(), line).await?;
-        }
-        sqlx::query("INSERT INTO sessions (id, user_id, created_ms, meta) VALUES (?1, ?2, ?3, ?4)")
-            .bind(&meta.session_id)
-            .bind(&meta.user_id)
-            .bind(meta.created_at.timestamp_millis())
-            .bind(serde_json::to_string(meta)?)
-            .execute(tx.conn())
-            .await?;
-        sqlx::query(
-            "INSERT INTO session_counts (user_id, sessions) VALUES (?1, 1)
-             ON CONFLICT (user_id) DO UPDATE SET sessions = sessions + 1",
-        )
-        .bind(&meta.user_id)
-        .execute(tx.conn())
-        .await?;
-        let event = append_with(tx.conn(), &meta.session_id, first)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("session {} already had events", meta.session_id)))?;
-        tx.commit().await?;
-        Ok(event)
+            if cost > 0 {
+                let Some(balance) = move_credits(conn, user, -cost)? else {
+                    let balance: Option<i64> = conn
+                        .prepare_cached("SELECT balance FROM users WHERE id = ?1")?
+                        .query_row([user], |row| row.get(0))
+                        .optional()?;
+                    return Err(match balance {
+                        Some(balance) => StoreError::InsufficientCredits {
+                            required: cost as u64,
+                            balance,
+                        },
+                        None => StoreError::UnknownUser(user.to_string()),
+                    });
+                };
+                let line = LedgerLine {
+                    user_id: user,
+                    kind: LedgerKind::Reserve,
+                    amount: -cost,
+                    balance_after: balance,
+                    session_id: Some(&meta.session_id),
+                    note: "",
+                };
+                write_ledger(conn, line)?;
+            }
+            conn.prepare_cached(
+                "INSERT INTO sessions (id, user_id, created_ms, meta) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                meta.session_id,
+                user,
+                meta.created_at.timestamp_millis(),
+                serde_json::to_string(&meta)?
+            ])?;
+            conn.prepare_cached(
+                "INSERT INTO session_counts (user_id, sessions) VALUES (?1, 1)
+                 ON CONFLICT (user_id) DO UPDATE SET sessions = sessions + 1",
+            )?
+            .execute([user])?;
+            let event = append_with(conn, &meta.session_id, first)?.ok_or_else(|| {
+                StoreError::Corrupt(format!("session {} already had events", meta.session_id))
+            })?;
+            Ok(Done::Keep(event))
+        })
+        .await
     }
 
     async fn finish_session(
@@ -359,55 +461,60 @@ impl Store for SqliteStore {
         meta: &SessionMeta,
         end: &SessionEnd,
     ) -> Result<Option<Event>, StoreError> {
-        let mut tx = WriteTx::begin(self).await?;
-        let user = meta.user_id.as_str();
+        let user = meta.user_id.clone();
+        let session_id = meta.session_id.clone();
+        let end = end.clone();
         let amount = db_credits(end.refund_credits)?;
-        let refund = if end.refunded_tools.is_empty() {
-            None
-        } else {
-            let balance = move_credits(tx.conn(), user, amount)
-                .await?
-                .ok_or_else(|| StoreError::UnknownUser(user.to_string()))?;
-            Some(Refund {
-                refunded_credits: end.refund_credits,
-                tools_refunded: end.refunded_tools.clone(),
-                new_balance: balance,
-            })
-        };
-        let kind = EventKind::SessionFinished {
-            status: end.status,
-            error: end.error.clone(),
-            refund: refund.clone(),
-        };
-        let Some(event) = append_with(tx.conn(), &meta.session_id, &kind).await? else {
-            // Already ended (and refunded then): roll the balance back.
-            tx.rollback().await?;
-            return Ok(None);
-        };
-        if let Some(refund) = refund.filter(|r| r.refunded_credits > 0) {
-            let line = LedgerLine {
-                user_id: user,
-                kind: LedgerKind::Refund,
-                amount,
-                balance_after: refund.new_balance,
-                session_id: Some(&meta.session_id),
-                note: "",
+        self.write(Statements::Several, move |conn| {
+            let refund = if end.refunded_tools.is_empty() {
+                None
+            } else {
+                let balance = move_credits(conn, &user, amount)?
+                    .ok_or_else(|| StoreError::UnknownUser(user.clone()))?;
+                Some(Refund {
+                    refunded_credits: end.refund_credits,
+                    tools_refunded: end.refunded_tools,
+                    new_balance: balance,
+                })
             };
-            write_ledger(tx.conn(), line).await?;
-        }
-        tx.commit().await?;
-        Ok(Some(event))
+            let kind = EventKind::SessionFinished {
+                status: end.status,
+                error: end.error,
+                refund: refund.clone(),
+            };
+            let Some(event) = append_with(conn, &session_id, Stored::new(kind)?)? else {
+                // Already ended (and refunded then): roll the balance back.
+                return Ok(Done::Undo(None));
+            };
+            if let Some(refund) = refund.filter(|r| r.refunded_credits > 0) {
+                let line = LedgerLine {
+                    user_id: &user,
+                    kind: LedgerKind::Refund,
+                    amount,
+                    balance_after: refund.new_balance,
+                    session_id: Some(&session_id),
+                    note: "",
+                };
+                write_ledger(conn, line)?;
+            }
+            Ok(Done::Keep(Some(event)))
+        })
+        .await
     }
 
     async fn append(&self, session_id: &str, kind: &EventKind) -> Result<Option<Event>, StoreError> {
-        append_with(&self.writer, session_id, kind)
-            .await
-            .map_err(|err| match err {
-                StoreError::Database(msg) if msg.contains("FOREIGN KEY") => {
-                    StoreError::UnknownSession(session_id.to_string())
+        let event = Stored::new(kind.clone())?;
+        let session_id = session_id.to_string();
+        self.write(Statements::One, move |conn| {
+            match append_with(conn, &session_id, event) {
+                Ok(event) => Ok(Done::Keep(event)),
+                Err(StoreError::Database(msg)) if msg.contains("FOREIGN KEY") => {
+                    Err(StoreError::UnknownSession(session_id))
                 }
-                other => other,
-            })
+                Err(other) => Err(other),
+            }
+        })
+        .await
     }
 
     async fn events_after(&self, session_id: &str, after: u64, limit: u32) -> Result<Vec<Event>, StoreError> {
@@ -484,14 +591,14 @@ impl Store for SqliteStore {
     }
 
     async fn save_listing(&self, session_id: &str, listing: &SessionListing) -> Result<(), StoreError> {
-        let mut tx = WriteTx::begin(self).await?;
-        sqlx::query("UPDATE sessions SET listing = ?2 WHERE id = ?1")
-            .bind(session_id)
-            .bind(serde_json::to_string(listing)?)
-            .execute(tx.conn())
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        let session_id = session_id.to_string();
+        let listing = serde_json::to_string(listing)?;
+        self.write(Statements::One, move |conn| {
+            conn.prepare_cached("UPDATE sessions SET listing = ?2 WHERE id = ?1")?
+                .execute([&session_id, &listing])?;
+            Ok(Done::Keep(()))
+        })
+        .await
     }
 
     async fn unfinished_sessions(&self) -> Result<Vec<SessionMeta>, StoreError> {
@@ -508,32 +615,29 @@ impl Store for SqliteStore {
     async fn create_user(&self, user_id: &str, name: &str, credits: u64) -> Result<Account, StoreError> {
         let amount = db_credits(credits)?;
         let now = time::now_millis();
-        let mut tx = WriteTx::begin(self).await?;
-        sqlx::query("INSERT INTO users (id, name, balance, created_ms) VALUES (?1, ?2, ?3, ?4)")
-            .bind(user_id)
-            .bind(name)
-            .bind(amount)
-            .bind(now)
-            .execute(tx.conn())
-            .await?;
-        if amount > 0 {
-            let line = LedgerLine {
-                user_id,
-                kind: LedgerKind::Grant,
-                amount,
-                balance_after: amount,
-                session_id: None,
-                note: "opening balance",
-            };
-            write_ledger(tx.conn(), line).await?;
-        }
-        tx.commit().await?;
-        Ok(Account {
+        let account = Account {
             user_id: user_id.to_string(),
             name: name.to_string(),
             balance: amount,
             created_at: time::from_millis(now),
+        };
+        self.write(Statements::Several, move |conn| {
+            conn.prepare_cached("INSERT INTO users (id, name, balance, created_ms) VALUES (?1, ?2, ?3, ?4)")?
+                .execute(params![account.user_id, account.name, amount, now])?;
+            if amount > 0 {
+                let line = LedgerLine {
+                    user_id: &account.user_id,
+                    kind: LedgerKind::Grant,
+                    amount,
+                    balance_after: amount,
+                    session_id: None,
+                    note: "opening balance",
+                };
+                write_ledger(conn, line)?;
+            }
+            Ok(Done::Keep(account))
         })
+        .await
     }
 
     async fn user(&self, user_id: &str) -> Result<Option<Account>, StoreError> {
@@ -546,22 +650,23 @@ impl Store for SqliteStore {
 
     async fn grant(&self, user_id: &str, credits: u64, note: &str) -> Result<i64, StoreError> {
         let amount = db_credits(credits)?;
-        let mut tx = WriteTx::begin(self).await?;
-        let Some(balance) = move_credits(tx.conn(), user_id, amount).await? else {
-            tx.rollback().await?;
-            return Err(StoreError::UnknownUser(user_id.to_string()));
-        };
-        let line = LedgerLine {
-            user_id,
-            kind: LedgerKind::Grant,
-            amount,
-            balance_after: balance,
-            session_id: None,
-            note,
-        };
-        write_ledger(tx.conn(), line).await?;
-        tx.commit().await?;
-        Ok(balance)
+        let (user_id, note) = (user_id.to_string(), note.to_string());
+        self.write(Statements::Several, move |conn| {
+            let Some(balance) = move_credits(conn, &user_id, amount)? else {
+                return Err(StoreError::UnknownUser(user_id));
+            };
+            let line = LedgerLine {
+                user_id: &user_id,
+                kind: LedgerKind::Grant,
+                amount,
+                balance_after: balance,
+                session_id: None,
+                note: &note,
+            };
+            write_ledger(conn, line)?;
+            Ok(Done::Keep(balance))
+        })
+        .await
     }
 
     async fn ledger(&self, user_id: &str, limit: u32) -> Result<Vec<LedgerEntry>, StoreError> {
@@ -577,25 +682,32 @@ impl Store for SqliteStore {
     }
 
     async fn add_key(&self, key: &KeyRecord) -> Result<(), StoreError> {
-        let result = sqlx::query(
-            "INSERT INTO api_keys (id, user_id, name, hash, created_ms, expires_ms, revoked_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )
-        .bind(&key.key_id)
-        .bind(&key.user_id)
-        .bind(&key.name)
-        .bind(&key.hash)
-        .bind(key.created_at.timestamp_millis())
-        .bind(key.expires_at.map(|t| t.timestamp_millis()))
-        .bind(key.revoked_at.map(|t| t.timestamp_millis()))
-        .execute(&self.writer)
-        .await;
-        match result {
-            Err(sqlx::Error::Database(err)) if err.is_foreign_key_violation() => {
-                Err(StoreError::UnknownUser(key.user_id.clone()))
+        let key = key.clone();
+        self.write(Statements::One, move |conn| {
+            let inserted = conn
+                .prepare_cached(
+                    "INSERT INTO api_keys (id, user_id, name, hash, created_ms, expires_ms, revoked_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?
+                .execute(params![
+                    key.key_id,
+                    key.user_id,
+                    key.name,
+                    key.hash,
+                    key.created_at.timestamp_millis(),
+                    key.expires_at.map(|t| t.timestamp_millis()),
+                    key.revoked_at.map(|t| t.timestamp_millis())
+                ]);
+            match inserted {
+                Err(rusqlite::Error::SqliteFailure(err, _))
+                    if err.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY =>
+                {
+                    Err(StoreError::UnknownUser(key.user_id))
+                }
+                other => Ok(Done::Keep(other.map(drop)?)),
             }
-            other => other.map(drop).map_err(StoreError::from),
-        }
+        })
+        .await
     }
 
     async fn key(&self, key_id: &str) -> Result<Option<KeyRecord>, StoreError> {
@@ -619,17 +731,23 @@ impl Store for SqliteStore {
     }
 
     async fn revoke_key(&self, key_id: &str) -> Result<KeyRecord, StoreError> {
-        let row = sqlx::query(
-            "UPDATE api_keys SET revoked_ms = COALESCE(revoked_ms, ?2) WHERE id = ?1
-             RETURNING id, user_id, name, hash, created_ms, expires_ms, revoked_ms",
-        )
-        .bind(key_id)
-        .bind(time::now_millis())
-        .fetch_optional(&self.writer)
-        .await?;
-        match row {
-            Some(row) => key_from_row(&row),
-            None => Err(StoreError::UnknownKey(key_id.to_string())),
+        let id = key_id.to_string();
+        let revoked = self
+            .write(Statements::One, move |conn| {
+                let changed = conn
+                    .prepare_cached(
+                        "UPDATE api_keys SET revoked_ms = COALESCE(revoked_ms, ?2) WHERE id = ?1",
+                    )?
+                    .execute(params![id, time::now_millis()])?;
+                Ok(Done::Keep(changed > 0))
+            })
+            .await?;
+        match revoked {
+            true => self
+                .key(key_id)
+                .await?
+                .ok_or_else(|| StoreError::UnknownKey(key_id.to_string())),
+            false => Err(StoreError::UnknownKey(key_id.to_string())),
         }
     }
 }
@@ -758,7 +876,7 @@ mod tests {
 
     #[tokio::test]
     async fn credits_are_reserved_at_start_and_refunded_once_at_the_end() {
-        let store = SqliteStore::in_memory().await.unwrap();
+        let store = SqliteStore::temporary().await.unwrap();
         store.create_user("u", "alice", 5).await.unwrap();
         let started = EventKind::SessionStarted { tools: vec![] };
         store
@@ -825,6 +943,49 @@ mod tests {
             ]
         );
         assert_eq!(ledger.iter().map(|e| e.amount).sum::<i64>(), 4);
+    }
+
+    #[tokio::test]
+    async fn writes_committed_together_still_succeed_or_fail_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("db.sqlite")).await.unwrap();
+        store.create_user("u", "alice", 10).await.unwrap();
+        // Thirty starts at once share transactions; each costs 1 of the 10
+        // credits, so twenty are refused, each rolling back only itself.
+        let starts: Vec<_> = (0..30)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let started = EventKind::SessionStarted { tools: vec![] };
+                    store
+                        .create_session(&meta(&format!("s{i}"), "u", i), &started, 1)
+                        .await
+                })
+            })
+            .collect();
+        let mut stored = 0;
+        for start in starts {
+            match start.await.unwrap() {
+                Ok(event) => {
+                    assert_eq!(event.seq, 1);
+                    stored += 1;
+                }
+                Err(StoreError::InsufficientCredits {
+                    required: 1,
+                    balance: 0,
+                }) => {}
+                Err(other) => panic!("unexpected {other}"),
+            }
+        }
+        assert_eq!(stored, 10);
+        assert_eq!(store.user("u").await.unwrap().unwrap().balance, 0);
+        let (listed, total) = store.list_sessions("u", 100, None).await.unwrap();
+        assert_eq!((listed.len(), total), (10, 10));
+        let reserves = store.ledger("u", 100).await.unwrap();
+        assert_eq!(
+            reserves.iter().filter(|l| l.kind == LedgerKind::Reserve).count(),
+            10
+        );
     }
 
     #[tokio::test]
@@ -897,8 +1058,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db.sqlite");
         {
-            let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
-                .unwrap()
+            let options = SqliteConnectOptions::new()
+                .filename(&path)
                 .create_if_missing(true);
             let pool = SqlitePoolOptions::new().connect_with(options).await.unwrap();
             for sql in &MIGRATIONS[..2] {
