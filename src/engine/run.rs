@@ -6,7 +6,8 @@ use super::breaker::Verdict;
 use super::metrics::{Raised, StatusLabel, ToolLabel, ToolOutcome, metrics};
 use super::{EngineError, Inner};
 use crate::model::{
-    EventKind, Outcome, SelectedTool, SessionState, SessionStatus, Target, ToolReport, ToolStatus,
+    EventKind, Outcome, SelectedTool, SessionMeta, SessionState, SessionStatus, Target, ToolReport,
+    ToolStatus,
 };
 use crate::store::SessionEnd;
 use crate::tools::{Availability, FindingSink, Inventory, Pages, ToolContext, ToolError, ToolTarget, redact};
@@ -44,7 +45,7 @@ impl Inner {
             // the store is unavailable (a full disk, say), backing off to a
             // try every 5 s.
             let mut wait = Duration::from_millis(100);
-            while let Err(err) = self.finish(&session_id, outcome.clone(), &token).await {
+            while let Err(err) = self.finish(&state.meta, outcome.clone(), &token).await {
                 tracing::error!(error = %err, "could not record the end of the session; retrying");
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(Duration::from_secs(5));
@@ -135,15 +136,11 @@ impl Inner {
     /// Records a skip for every tool that never ran, then the session's end.
     async fn finish(
         &self,
-        session_id: &str,
+        meta: &SessionMeta,
         outcome: Result<(), String>,
         token: &CancellationToken,
     ) -> Result<(), EngineError> {
-        let meta = self
-            .store
-            .session(session_id)
-            .await?
-            .ok_or_else(|| EngineError::session_not_found(session_id))?;
+        let session_id = meta.session_id.as_str();
         let mut state = self.load(meta.clone()).await?;
         // A cancel wins over whatever it interrupted (a directory walk, say).
         let cancelled = token.is_cancelled();
@@ -152,7 +149,8 @@ impl Inner {
             Ok(()) => "its report could not be stored",
             Err(_) => "the session could not run",
         };
-        for report in state.reports.iter().filter(|r| !r.status.is_finished()) {
+        let unfinished: Vec<_> = state.reports.iter().filter(|r| !r.status.is_finished()).collect();
+        for report in &unfinished {
             let skipped = ToolReport::finished(
                 &report.tool_name,
                 report.category,
@@ -169,7 +167,9 @@ impl Inner {
             )
             .await?;
         }
-        state = self.load(meta).await?;
+        if !unfinished.is_empty() {
+            state = self.load(meta.clone()).await?;
+        }
         let (status, error) = match outcome {
             _ if cancelled => (SessionStatus::Cancelled, None),
             Err(error) => (SessionStatus::Failed, Some(error)),
@@ -191,7 +191,15 @@ impl Inner {
             self.notifier.publish(&*self.store, &event, session_id).await;
             // What lists show of it from now on; without it (a failed
             // write), lists fold the log instead.
-            let ended = self.load(state.meta.clone()).await?;
+            // The end folded onto the state in hand, unless something was
+            // logged in between (a cancel request): then from the store.
+            let ended = if event.seq == state.cursor + 1 {
+                let mut ended = state;
+                Arc::make_mut(&mut ended).apply(&event);
+                ended
+            } else {
+                self.load(meta.clone()).await?
+            };
             if let Err(err) = self.store.save_listing(session_id, &ended.listing()).await {
                 tracing::warn!(error = %err, "could not store the session's listing; lists will fold its log");
             }
