@@ -233,6 +233,13 @@ struct Measure {
     nesting: usize,
 }
 
+impl Measure {
+    /// Whether any of the limits is passed, so the function is reported.
+    fn exceeds(&self) -> bool {
+        self.complexity > MAX_COMPLEXITY || self.nesting > MAX_NESTING || self.lines > MAX_LINES
+    }
+}
+
 fn name_of(node: Node, source: &[u8]) -> String {
     let named = node
         .child_by_field_name("name")
@@ -261,8 +268,11 @@ struct Level {
 /// Measures every function of `tree` in one walk over its nodes. Each node
 /// counts toward the innermost function around it, so nested functions are
 /// measured on their own.
-fn measure(tree: &Tree, kinds: &Kinds, source: &[u8]) -> Vec<Measure> {
+/// Functions are named (which walks their parents) only when `named` says
+/// so, once measured.
+fn measure(tree: &Tree, kinds: &Kinds, source: &[u8], named: fn(&Measure) -> bool) -> Vec<Measure> {
     let mut out: Vec<Measure> = Vec::new();
+    let mut nodes: Vec<Node> = Vec::new();
     let mut cursor = tree.walk();
     // The levels of the nodes from the root to the cursor.
     let mut path: Vec<Level> = Vec::new();
@@ -271,8 +281,9 @@ fn measure(tree: &Tree, kinds: &Kinds, source: &[u8]) -> Vec<Measure> {
         let flags = kinds.of(node);
         let kind = node.kind_id();
         let level = if flags & FUNCTION != 0 {
+            nodes.push(node);
             out.push(Measure {
-                name: name_of(node, source),
+                name: String::new(),
                 line: node.start_position().row + 1,
                 lines: node.end_position().row - node.start_position().row + 1,
                 complexity: 1,
@@ -324,6 +335,11 @@ fn measure(tree: &Tree, kinds: &Kinds, source: &[u8]) -> Vec<Measure> {
                 break;
             }
             if !cursor.goto_parent() {
+                for (measure, node) in out.iter_mut().zip(nodes) {
+                    if named(measure) {
+                        measure.name = name_of(node, source);
+                    }
+                }
                 return out;
             }
         }
@@ -345,11 +361,13 @@ pub fn parse(rel: &str, text: &str) -> Option<Tree> {
     parsed(rel, text).map(|(tree, _)| tree)
 }
 
-fn measures(rel: &str, text: &str) -> Vec<Measure> {
+/// Every function of `text` (at `rel`), those that `named` picks with
+/// their names.
+fn measures(rel: &str, text: &str, named: fn(&Measure) -> bool) -> Vec<Measure> {
     let Some((tree, kinds)) = parsed(rel, text) else {
         return Vec::new();
     };
-    let mut out = measure(&tree, kinds, text.as_bytes());
+    let mut out = measure(&tree, kinds, text.as_bytes(), named);
     out.sort_by_key(|m| m.line);
     out
 }
@@ -371,7 +389,7 @@ impl FileCheck for Complexity {
 
     fn check(&self, file: &FileEntry, text: Option<&str>, out: &mut Vec<Finding>) {
         let Some(text) = text else { return };
-        for m in measures(&file.rel, text) {
+        for m in measures(&file.rel, text, Measure::exceeds) {
             let mut push = |rule: &str, severity: Severity, message: String| {
                 out.push(
                     Finding::new(rule, severity, message)
@@ -419,7 +437,7 @@ mod tests {
     use super::*;
 
     fn one(rel: &str, text: &str) -> (String, usize, usize) {
-        let all = measures(rel, text);
+        let all = measures(rel, text, |_| true);
         let m = all.first().unwrap_or_else(|| panic!("no function in {rel}"));
         (m.name.clone(), m.complexity, m.nesting)
     }
@@ -440,7 +458,7 @@ mod tests {
     fn nested_functions_are_measured_on_their_own() {
         let python =
             "def outer():\n    def inner(x):\n        if x:\n            return 1\n    return inner\n";
-        let all = measures("a.py", python);
+        let all = measures("a.py", python, |_| true);
         let found: Vec<(&str, usize)> = all.iter().map(|m| (m.name.as_str(), m.complexity)).collect();
         assert_eq!(found, vec![("outer", 1), ("inner", 2)]);
     }
