@@ -549,3 +549,93 @@ impl Catalog {
         self.tools.iter().map(|t| t.spec().id).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Category, Severity};
+
+    static SEEN: ToolSpec = ToolSpec {
+        id: "seen",
+        category: Category::CodeQuality,
+        targets: &[TargetKind::Directory],
+        cost: 1,
+        summary: "Reports every Python file it is given",
+    };
+
+    /// A check that wants Python files only and reports each one it reads.
+    struct Seen {
+        parallel: bool,
+    }
+
+    impl FileCheck for Seen {
+        fn spec(&self) -> &ToolSpec {
+            &SEEN
+        }
+
+        fn wants(&self, file: &FileEntry) -> bool {
+            file.rel.ends_with(".py")
+        }
+
+        fn parallel(&self) -> bool {
+            self.parallel
+        }
+
+        fn check(&self, file: &FileEntry, text: Option<&str>, out: &mut Vec<Finding>) {
+            let length = text.map_or(0, str::len);
+            out.push(
+                Finding::new("seen", Severity::Low, format!("{length} bytes")).at_path(&file.rel, None, None),
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_file_tool_reads_only_the_files_its_check_wants_and_says_what_it_read() {
+        let tree = tempfile::tempdir().unwrap();
+        let python: Vec<String> = (0..40).map(|i| format!("m{i:02}.py")).collect();
+        for (i, name) in python.iter().enumerate() {
+            std::fs::write(tree.path().join(name), "x = 1\n".repeat(i + 1)).unwrap();
+        }
+        std::fs::write(tree.path().join("notes.txt"), "not python\n".repeat(1000)).unwrap();
+        let inventory = Arc::new(Inventory::walk(tree.path(), &[], &CancellationToken::new()).unwrap());
+        let scratch = tempfile::tempdir().unwrap();
+        for parallel in [false, true] {
+            let findings = FindingSink::default();
+            let ctx = Arc::new(ToolContext {
+                target: ToolTarget::Directory(inventory.clone()),
+                deadline: Instant::now() + std::time::Duration::from_secs(60),
+                cancel: CancellationToken::new(),
+                findings: findings.clone(),
+                pages: Pages::new(Arc::new(Fetcher::new(false))),
+                workspace: Arc::new(Workspace::scratch(scratch.path().to_path_buf())),
+            });
+            Arc::new(FileTool(Seen { parallel })).run(ctx).await.unwrap();
+            let mut seen: Vec<(String, String)> = findings
+                .take()
+                .into_iter()
+                .map(|f| (f.path.unwrap_or_default(), f.message))
+                .collect();
+            seen.sort();
+            let expected: Vec<(String, String)> = python
+                .iter()
+                .enumerate()
+                .map(|(i, name)| (name.clone(), format!("{} bytes", 6 * (i + 1))))
+                .collect();
+            assert_eq!(seen, expected, "parallel: {parallel}");
+            let read: Vec<(String, String)> = findings
+                .take_metrics()
+                .into_iter()
+                .map(|m| (m.name, m.value))
+                .collect();
+            let bytes: usize = (1..=40).map(|n| 6 * n).sum();
+            assert_eq!(
+                read,
+                [
+                    ("files read".to_string(), "40".to_string()),
+                    ("bytes read".to_string(), bytes.to_string())
+                ],
+                "parallel: {parallel}"
+            );
+        }
+    }
+}
