@@ -294,8 +294,9 @@ pub trait FileCheck: Send + Sync + 'static {
     fn check(&self, file: &FileEntry, text: Option<&str>, out: &mut Vec<Finding>);
 }
 
-/// Runs a [`FileCheck`] over the session's inventory on a blocking thread,
-/// stopping at the next file once the run is cancelled.
+/// Runs a [`FileCheck`] over the session's inventory on a blocking thread
+/// (on every core for a check that asks for it), reading only the files
+/// it wants and stopping at the next file once the run is cancelled.
 pub struct FileTool<C>(pub C);
 
 impl<C: FileCheck> Tool for FileTool<C> {
