@@ -105,7 +105,12 @@ fn write_batches(path: PathBuf, mut queue: mpsc::Receiver<Job>) {
             batch.push(job);
         }
         let mut answers = Vec::with_capacity(batch.len());
-        let committed = run_batch(&mut conn, &path, batch.drain(..), &mut answers);
+        // A write that panics fails its batch, not the writer: every later
+        // write would fail with it.
+        let committed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            run_batch(&mut conn, &path, batch.drain(..), &mut answers)
+        }))
+        .unwrap_or_else(|_| Err(StoreError::Database("a write failed unexpectedly".into())));
         if committed.is_err() && conn.take().is_some() {
             tracing::warn!("a write transaction did not finish; reopening the database connection");
         }
@@ -986,6 +991,20 @@ mod tests {
             reserves.iter().filter(|l| l.kind == LedgerKind::Reserve).count(),
             10
         );
+    }
+
+    #[tokio::test]
+    async fn a_write_that_panics_fails_alone_and_the_writer_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("db.sqlite")).await.unwrap();
+        let failed = store
+            .write(Statements::One, |_| -> Result<Done<()>, StoreError> {
+                panic!("a bug in a write")
+            })
+            .await;
+        assert!(matches!(failed, Err(StoreError::Database(_))), "{failed:?}");
+        store.create_user("u", "alice", 3).await.unwrap();
+        assert_eq!(store.user("u").await.unwrap().unwrap().balance, 3);
     }
 
     #[tokio::test]
