@@ -407,9 +407,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
         })
         .collect::<Result<Vec<_>>>()?;
     // Listen before resuming anything, so a taken port fails before any work starts.
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let listener =
+        livescan::api::bind(args.listen).with_context(|| format!("cannot listen on {}", args.listen))?;
     let database = args.data_dir.database();
     let store = Arc::new(args.data_dir.open_store().await?);
     let (key_path, created) = cli::keys::ensure_local_key(&*store, &args.data_dir).await?;
@@ -466,8 +465,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         None => livescan::api::app(engine.clone()),
         Some(MetricsListen::Off) => livescan::api::app_without_metrics(engine.clone()),
         Some(MetricsListen::At(address)) => {
-            let metrics_listener = tokio::net::TcpListener::bind(address)
-                .await
+            let metrics_listener = livescan::api::bind(address)
                 .with_context(|| format!("--metrics-listen: cannot listen on {address}"))?;
             tracing::info!(address = %metrics_listener.local_addr()?, "serving /metrics");
             let metrics = livescan::api::metrics_app();

@@ -17,14 +17,31 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::time::{Instant, Sleep};
+
+/// Connections the kernel queues for the server before it accepts them
+/// (capped by `net.core.somaxconn`). With tokio's default of 1,024, a
+/// thousand watchers connecting at once while the server was busy
+/// overflowed the queue, and the kernel reset some of them.
+const ACCEPT_BACKLOG: u32 = 4096;
+
+/// Listens on `address` with a deep accept queue ([`ACCEPT_BACKLOG`]).
+pub fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = match address {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(ACCEPT_BACKLOG)
+}
 
 /// Request heads larger than this are refused by hyper itself (without a
 /// JSON body); the API's own, smaller limits answer first ([`super::limits`]).

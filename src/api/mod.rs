@@ -9,7 +9,7 @@ pub mod rest;
 mod shared;
 
 use crate::engine::Engine;
-pub use listen::{Limits, serve_with};
+pub use listen::{Limits, bind, serve_with};
 use std::future::Future;
 use tokio::net::TcpListener;
 
