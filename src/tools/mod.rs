@@ -468,9 +468,6 @@ impl Tool for ByTarget {
     }
 }
 
-/// Runs CPU-bound analysis on a blocking thread, off the async workers that
-/// serve clients. A panic inside is re-raised here, so the engine reports the
-/// tool as crashed.
 /// Runs `analyse` over the session's whole directory inventory on a
 /// blocking thread and keeps the findings it returns: for tools that look
 /// at the tree as a whole rather than file by file (see [`FileTool`]).
@@ -488,6 +485,9 @@ pub(crate) async fn analyse_inventory(
     Ok(())
 }
 
+/// Runs CPU-bound analysis on a blocking thread, off the async workers that
+/// serve clients. A panic inside is re-raised here, so the engine reports the
+/// tool as crashed.
 pub(crate) async fn off_runtime<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ToolError> {

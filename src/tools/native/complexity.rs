@@ -218,11 +218,6 @@ fn kinds(rel: &str, lang: Lang) -> Option<&'static Kinds> {
     })
 }
 
-/// Whether files in `lang` are measured.
-fn measured(lang: Lang) -> bool {
-    matches!(lang, Lang::Python | Lang::JavaScript | Lang::Rust | Lang::Go)
-}
-
 /// One function's measurements.
 #[derive(Debug, PartialEq, Eq)]
 struct Measure {
@@ -268,6 +263,7 @@ struct Level {
 /// Measures every function of `tree` in one walk over its nodes. Each node
 /// counts toward the innermost function around it, so nested functions are
 /// measured on their own.
+///
 /// Functions are named (which walks their parents) only when `named` says
 /// so, once measured.
 fn measure(tree: &Tree, kinds: &Kinds, source: &[u8], named: fn(&Measure) -> bool) -> Vec<Measure> {
@@ -380,7 +376,7 @@ impl FileCheck for Complexity {
     }
 
     fn wants(&self, file: &FileEntry) -> bool {
-        Lang::by_name(&file.rel).is_none_or(measured)
+        Lang::by_name(&file.rel).is_none_or(|lang| kinds(&file.rel, lang).is_some())
     }
 
     fn parallel(&self) -> bool {

@@ -138,19 +138,38 @@ fn line_of(text: &str, needle: &str) -> usize {
     text.lines().position(|l| l.contains(needle)).map_or(1, |i| i + 1)
 }
 
-/// The packages a lock file pins.
-/// Whether a file of this name can pin dependencies: what [`locked`] reads.
-fn pins_dependencies(name: &str) -> bool {
-    matches!(
-        name,
-        "package-lock.json" | "Cargo.lock" | "poetry.lock" | "go.sum" | "package.json" | "pom.xml"
-    ) || name.starts_with("requirements") && name.ends_with(".txt")
+/// The kinds of file that pin dependencies, known by their names alone.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pins {
+    NpmLock,
+    CargoLock,
+    PoetryLock,
+    GoSum,
+    PackageJson,
+    Pom,
+    Requirements,
 }
 
-fn locked(name: &str, text: &str) -> Vec<Locked> {
+impl Pins {
+    fn of(name: &str) -> Option<Pins> {
+        Some(match name {
+            "package-lock.json" => Pins::NpmLock,
+            "Cargo.lock" => Pins::CargoLock,
+            "poetry.lock" => Pins::PoetryLock,
+            "go.sum" => Pins::GoSum,
+            "package.json" => Pins::PackageJson,
+            "pom.xml" => Pins::Pom,
+            _ if name.starts_with("requirements") && name.ends_with(".txt") => Pins::Requirements,
+            _ => return None,
+        })
+    }
+}
+
+/// The packages a lock file or manifest of this kind pins.
+fn pinned_in(pins: Pins, text: &str) -> Vec<Locked> {
     let mut out = Vec::new();
-    match name {
-        "package-lock.json" => {
+    match pins {
+        Pins::NpmLock => {
             let Ok(lock) = serde_json::from_str::<serde_json::Value>(text) else {
                 return out;
             };
@@ -183,8 +202,12 @@ fn locked(name: &str, text: &str) -> Vec<Locked> {
                 }
             }
         }
-        "Cargo.lock" | "poetry.lock" => {
-            let ecosystem = if name == "Cargo.lock" { "crates.io" } else { "PyPI" };
+        Pins::CargoLock | Pins::PoetryLock => {
+            let ecosystem = if pins == Pins::CargoLock {
+                "crates.io"
+            } else {
+                "PyPI"
+            };
             let Ok(lock) = text.parse::<toml::Table>() else {
                 return out;
             };
@@ -209,7 +232,7 @@ fn locked(name: &str, text: &str) -> Vec<Locked> {
                 });
             }
         }
-        "go.sum" => {
+        Pins::GoSum => {
             for (index, line) in text.lines().enumerate() {
                 let mut words = line.split_whitespace();
                 let (Some(module), Some(version)) = (words.next(), words.next()) else {
@@ -232,9 +255,9 @@ fn locked(name: &str, text: &str) -> Vec<Locked> {
                 }
             }
         }
-        "package.json" => out.extend(package_json_pins(text)),
-        "pom.xml" => out.extend(pom_dependencies(text)),
-        _ if name.starts_with("requirements") && name.ends_with(".txt") => {
+        Pins::PackageJson => out.extend(package_json_pins(text)),
+        Pins::Pom => out.extend(pom_dependencies(text)),
+        Pins::Requirements => {
             for (index, line) in text.lines().enumerate() {
                 let line = line.split('#').next().unwrap_or("").trim();
                 let Some((pkg, version)) = line.split_once("==") else {
@@ -251,7 +274,6 @@ fn locked(name: &str, text: &str) -> Vec<Locked> {
                 });
             }
         }
-        _ => {}
     }
     out
 }
@@ -367,15 +389,16 @@ impl VulnerableDependencies {
         let mut pinned = Vec::new();
         for file in inventory.files_seen(lock_or_manifest) {
             let name = file.rel.rsplit('/').next().unwrap_or(&file.rel);
-            if !pins_dependencies(name) {
+            // Only a file that can pin anything is read.
+            let Some(pins) = Pins::of(name) else {
                 continue;
-            }
+            };
             let Some(text) = inventory.read_text(file) else {
                 continue;
             };
             sink.read(text.len());
             pinned.extend(
-                locked(name, &text)
+                pinned_in(pins, &text)
                     .into_iter()
                     .map(|package| (file.rel.clone(), package)),
             );
@@ -519,6 +542,11 @@ impl Tool for VulnerableDependencies {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The packages a file named `name` pins.
+    fn locked(name: &str, text: &str) -> Vec<Locked> {
+        pinned_in(Pins::of(name).expect("a file that pins dependencies"), text)
+    }
 
     #[test]
     fn versions_compare_like_package_managers() {
