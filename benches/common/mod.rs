@@ -17,6 +17,19 @@ pub fn setting<T: std::str::FromStr>(var: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
+/// A command that runs `program` as a server: with `SERVER_CPUS` set (e.g.
+/// `0`), on those CPUs only.
+pub fn server_command(program: &OsStr) -> Command {
+    match std::env::var("SERVER_CPUS") {
+        Ok(cpus) => {
+            let mut pinned = Command::new("taskset");
+            pinned.args([OsStr::new("-c"), OsStr::new(&cpus), program]);
+            pinned
+        }
+        Err(_) => Command::new(program),
+    }
+}
+
 /// A running `livescan serve`, killed when dropped.
 pub struct Server {
     pub child: Child,
@@ -39,15 +52,7 @@ impl Server {
     /// (e.g. `0`), the server runs on those CPUs only.
     pub fn start<A: AsRef<OsStr>>(args: &[A]) -> Server {
         let data = tempfile::tempdir().unwrap();
-        let mut command = match std::env::var("SERVER_CPUS") {
-            Ok(cpus) => {
-                let mut pinned = Command::new("taskset");
-                pinned.args(["-c", &cpus, env!("CARGO_BIN_EXE_livescan")]);
-                pinned
-            }
-            Err(_) => Command::new(env!("CARGO_BIN_EXE_livescan")),
-        };
-        let mut child = command
+        let mut child = server_command(OsStr::new(env!("CARGO_BIN_EXE_livescan")))
             .args(["serve", "--listen", "127.0.0.1:0", "--rate-limit", "0"])
             .args(["--max-connections-per-peer", "0"])
             .args(args)
