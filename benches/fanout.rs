@@ -25,7 +25,7 @@ mod common;
 
 use bare::Sample;
 use common::{
-    Server, available_tools, gated_page, get_json, percentile, rest_client, setting, start_session,
+    Server, available_tools, cpu_ms, gated_page, get_json, percentile, rest_client, setting, start_session,
     status_kib,
 };
 use livescan::proto as pb;
@@ -52,15 +52,6 @@ fn now_ms() -> f64 {
         .unwrap()
         .as_secs_f64()
         * 1000.0
-}
-
-/// CPU time the process has used (user and system), in milliseconds.
-fn cpu_ms(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    // The fields after the command name, which is in parentheses.
-    let fields: Vec<&str> = stat.rsplit(')').next().unwrap().split_whitespace().collect();
-    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
-    ticks * 1000.0 / 100.0
 }
 
 #[derive(Clone, Copy, PartialEq)]
