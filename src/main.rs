@@ -22,6 +22,7 @@ use clap::{Parser, Subcommand};
 use cli::console::{Console, FailOn, Update};
 use cli::keys::{CreditsCommand, DataDir, KeysCommand};
 use cli::scan::{ScanOptions, ScanOutput};
+use livescan::engine::uploads::{UploadConfig, UploadLimits};
 use livescan::engine::{Engine, EngineConfig, RateLimit, TargetPolicy};
 use livescan::tools::{Availability, Catalog, CatalogOptions};
 use std::io::{IsTerminal, Write};
@@ -171,6 +172,21 @@ struct ServeArgs {
     /// Requests each API key may make at once before the per-second rate applies.
     #[arg(long, default_value_t = RateLimit::default().burst)]
     rate_burst: u32,
+    /// Largest archive an upload may send, in MiB.
+    #[arg(long, default_value_t = UploadLimits::default().archive_bytes >> 20)]
+    upload_max_mb: u64,
+    /// Largest size an upload may unpack to, in MiB.
+    #[arg(long, default_value_t = UploadLimits::default().unpacked_bytes >> 20)]
+    upload_max_unpacked_mb: u64,
+    /// Most files an upload may hold.
+    #[arg(long, default_value_t = UploadLimits::default().files)]
+    upload_max_files: u64,
+    /// Most that one account's uploads may take together, in MiB.
+    #[arg(long, default_value_t = UploadLimits::default().quota_bytes >> 20)]
+    upload_quota_mb: u64,
+    /// Uploads that no session used for this long are removed, e.g. `24h`.
+    #[arg(long, default_value = "24h", value_parser = parse_interval)]
+    upload_retention: Duration,
 }
 
 #[derive(clap::Args)]
@@ -261,12 +277,13 @@ fn parse_interval(raw: &str) -> Result<Duration, String> {
     let (number, unit) = raw.split_at(split);
     let number: u64 = number
         .parse()
-        .map_err(|_| format!("`{raw}` is not a duration like 5s or 500ms"))?;
+        .map_err(|_| format!("`{raw}` is not a duration like 5s, 500ms or 24h"))?;
     let interval = match unit {
         "ms" => Duration::from_millis(number),
         "s" | "" => Duration::from_secs(number),
         "m" => Duration::from_secs(number * 60),
-        _ => return Err(format!("`{raw}` is not a duration like 5s or 500ms")),
+        "h" => Duration::from_secs(number * 3600),
+        _ => return Err(format!("`{raw}` is not a duration like 5s, 500ms or 24h")),
     };
     if interval < Duration::from_millis(100) {
         return Err(format!(
@@ -430,6 +447,17 @@ async fn serve(args: ServeArgs) -> Result<()> {
     );
     config.global_concurrency = args.max_running_tools;
     config.max_findings_per_report = args.max_findings_per_report.max(1);
+    config.uploads = Some(UploadConfig {
+        dir: data_dir_abs.join("uploads"),
+        limits: UploadLimits {
+            archive_bytes: args.upload_max_mb << 20,
+            unpacked_bytes: args.upload_max_unpacked_mb << 20,
+            files: args.upload_max_files,
+            quota_bytes: args.upload_quota_mb << 20,
+            retention: args.upload_retention,
+            ..UploadLimits::default()
+        },
+    });
     for path in &args.ca_certs {
         use rustls::pki_types::{CertificateDer, pem::PemObject};
         let certs = CertificateDer::pem_file_iter(path)

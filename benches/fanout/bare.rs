@@ -153,6 +153,13 @@ impl SessionService for Bare {
         unimplemented()
     }
 
+    async fn upload_archive(
+        &self,
+        _: Request<tonic::Streaming<pb::UploadArchiveRequest>>,
+    ) -> Result<Response<pb::UploadArchiveResponse>, Status> {
+        unimplemented()
+    }
+
     async fn get_account(
         &self,
         _: Request<pb::GetAccountRequest>,

@@ -294,6 +294,7 @@ pub async fn remote(
                 url: target.url.clone().unwrap_or_default(),
                 urls: target.urls.clone().unwrap_or_default(),
                 directory: target.directory.clone().unwrap_or_default(),
+                upload: target.upload.clone().unwrap_or_default(),
             }),
             categories,
             tools: request.tools.clone(),

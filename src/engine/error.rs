@@ -30,6 +30,9 @@ pub enum EngineError {
     Unavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
+    /// Past a size limit; `limit` names it (e.g. `unpackedBytes`).
+    #[error("{message} (limit `{limit}`: {max})")]
+    TooLarge { limit: String, max: u64, message: String },
 }
 
 /// A client's own input echoed in an error (a field name, an id) is cut to
@@ -83,6 +86,7 @@ impl EngineError {
             EngineError::RateLimited { .. } => "rate_limited",
             EngineError::Unavailable(_) => "unavailable",
             EngineError::Internal(_) => "internal",
+            EngineError::TooLarge { .. } => "too_large",
         }
     }
 
@@ -95,6 +99,7 @@ impl EngineError {
             EngineError::RateLimited { .. } => 429,
             EngineError::Unavailable(_) => 503,
             EngineError::Internal(_) => 500,
+            EngineError::TooLarge { .. } => 413,
         }
     }
 
@@ -116,6 +121,7 @@ impl EngineError {
             EngineError::RateLimited { retry_after, .. } => {
                 json!({ "retryAfterMs": retry_after.as_millis() as u64 })
             }
+            EngineError::TooLarge { limit, max, .. } => json!({ "limit": limit, "max": max }),
             _ => json!({}),
         }
     }

@@ -17,6 +17,7 @@ mod rate_limit;
 mod run;
 pub mod slots;
 mod states;
+pub mod uploads;
 pub mod watch;
 
 pub use error::EngineError;
@@ -26,7 +27,7 @@ pub use watch::WatchItem;
 
 use crate::model::{
     Account, Event, EventKind, LedgerEntry, SessionListing, SessionMeta, SessionState, StartRequest,
-    TargetKind, time,
+    Target, TargetKind, Upload, time,
 };
 use crate::store::{Store, events_after};
 use crate::tools::{Availability, Catalog, Fetcher, Workspace};
@@ -70,12 +71,16 @@ pub struct EngineConfig {
     /// limited and tagged. Reclaimed when the engine opens: what is there
     /// belonged to an earlier process.
     pub workspace: Workspace,
+    /// Where uploaded archives are kept, and their limits; `None`: this
+    /// engine takes no uploads (a scan run in the CLI's own process).
+    pub uploads: Option<uploads::UploadConfig>,
 }
 
 impl EngineConfig {
     pub fn new(policy: TargetPolicy, workspace: Workspace) -> Self {
         EngineConfig {
             workspace,
+            uploads: None,
             policy,
             global_concurrency: slots::default_capacity(),
             heartbeat: Duration::from_secs(15),
@@ -146,6 +151,7 @@ struct Inner {
     breakers: breaker::Breakers,
     /// The config's workspace, shared with every tool run.
     workspace: Arc<Workspace>,
+    uploads: Option<Arc<uploads::Uploads>>,
     /// Cancellation tokens of the sessions running in this process.
     running: Mutex<HashMap<String, CancellationToken>>,
     /// Fired when the server shuts down: sessions stop without recording
@@ -168,6 +174,12 @@ impl Engine {
         if ended > 0 {
             tracing::warn!(ended, "ended scanner processes an earlier server left running");
         }
+        let uploads = match &config.uploads {
+            Some(uploads) => Some(Arc::new(uploads::Uploads::open(uploads.clone()).map_err(|e| {
+                EngineError::Internal(format!("cannot prepare {}: {e}", uploads.dir.display()))
+            })?)),
+            None => None,
+        };
         let engine = Engine {
             inner: Arc::new(Inner {
                 store,
@@ -181,6 +193,7 @@ impl Engine {
                 keys: accounts::KeyCache::default(),
                 breakers: breaker::Breakers::new(config.breaker_threshold, config.breaker_cooldown),
                 workspace: Arc::new(config.workspace.clone()),
+                uploads,
                 config,
                 notifier: Arc::new(Notifier::default()),
                 states: StateCache::default(),
@@ -189,6 +202,11 @@ impl Engine {
                 session_ended: tokio::sync::Notify::new(),
             }),
         };
+        if let Some(uploads) = &engine.inner.uploads {
+            uploads
+                .clone()
+                .sweep_periodically(engine.inner.store.clone(), engine.inner.stopping.clone());
+        }
         for meta in engine.inner.store.unfinished_sessions().await? {
             let state = engine.inner.load(meta).await?;
             tracing::info!(session = %state.meta.session_id, unfinished = state.unfinished_tools().len(), "resuming session");
@@ -207,6 +225,42 @@ impl Engine {
             limiter.take(&record.key_id)?;
         }
         Ok(caller)
+    }
+
+    /// Receives an archive from `chunks` and keeps it as an upload of the
+    /// caller's ([`uploads`]).
+    pub async fn upload<S, E>(&self, caller: &Caller, chunks: S) -> Result<Upload, EngineError>
+    where
+        S: futures::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let uploads = self.uploads()?;
+        uploads.receive(&*self.inner.store, &caller.user_id, chunks).await
+    }
+
+    fn uploads(&self) -> Result<&uploads::Uploads, EngineError> {
+        self.inner
+            .uploads
+            .as_deref()
+            .ok_or_else(|| EngineError::NotFound("this server takes no uploads".to_string()))
+    }
+
+    /// Checks that upload `upload_id` is the caller's, and notes its use.
+    async fn claim_upload(&self, caller: &Caller, upload_id: &str) -> Result<(), EngineError> {
+        let retention = self.uploads()?.limits().retention;
+        match self.inner.store.upload(upload_id).await? {
+            Some(upload) if upload.user_id == caller.user_id => {
+                self.inner.store.use_upload(upload_id).await?;
+                Ok(())
+            }
+            _ => Err(EngineError::invalid(
+                "target.upload",
+                format!(
+                    "no upload `{upload_id}` of yours: uploads unused for {} are removed; upload the archive again",
+                    uploads::for_people(retention)
+                ),
+            )),
+        }
     }
 
     /// The caller's balance and newest ledger entries.
@@ -239,6 +293,9 @@ impl Engine {
             ));
         }
         let plan = plan::plan(request, &self.inner.catalog, &self.inner.config.policy)?;
+        if let Target::Upload(upload_id) = &plan.target {
+            self.claim_upload(caller, upload_id).await?;
+        }
         let created_at = time::from_millis(time::now_millis());
         let meta = SessionMeta {
             session_id: new_session_id(),

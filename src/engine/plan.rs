@@ -88,22 +88,27 @@ fn validate_target(
     let Some(raw) = raw else {
         return Err(EngineError::invalid(
             "target",
-            "is required: give one of url, urls or directory",
+            "is required: give one of url, urls, directory or upload",
         ));
     };
-    let given = [raw.url.is_some(), raw.urls.is_some(), raw.directory.is_some()];
+    let given = [
+        raw.url.is_some(),
+        raw.urls.is_some(),
+        raw.directory.is_some(),
+        raw.upload.is_some(),
+    ];
     match given.iter().filter(|g| **g).count() {
         0 => {
             return Err(EngineError::invalid(
                 "target",
-                "needs one of url, urls or directory",
+                "needs one of url, urls, directory or upload",
             ));
         }
         1 => {}
         _ => {
             return Err(EngineError::invalid(
                 "target",
-                "give only one of url, urls or directory",
+                "give only one of url, urls, directory or upload",
             ));
         }
     }
@@ -128,6 +133,15 @@ fn validate_target(
             }
         }
         return Ok(Target::Urls(checked));
+    }
+    if let Some(upload) = raw.upload {
+        if !super::uploads::is_upload_id(&upload) {
+            return Err(EngineError::invalid(
+                "target.upload",
+                "is not an upload id; `POST /api/uploads` answers one (`upl-` and 20 letters and digits)",
+            ));
+        }
+        return Ok(Target::Upload(upload));
     }
     let directory = raw.directory.unwrap_or_default();
     let canonical =

@@ -57,6 +57,17 @@ impl Inner {
         tokio::spawn(task.instrument(span));
     }
 
+    /// The inventory of the directory `root`, walked off the runtime.
+    async fn walk(&self, root: std::path::PathBuf, token: &CancellationToken) -> Result<ToolTarget, String> {
+        let walk_token = token.clone();
+        let excluded = self.config.policy.excluded.clone();
+        let inventory = tokio::task::spawn_blocking(move || Inventory::walk(&root, &excluded, &walk_token))
+            .await
+            .map_err(|e| format!("walking the directory failed: {e}"))?
+            .map_err(|e| e.to_string())?;
+        Ok(ToolTarget::Directory(Arc::new(inventory)))
+    }
+
     /// Prepares the target and runs every unfinished tool. An `Err` means the
     /// session itself could not run.
     async fn drive(self: &Arc<Self>, state: &SessionState, token: &CancellationToken) -> Result<(), String> {
@@ -67,18 +78,21 @@ impl Inner {
             // cancel): no need to prepare the target again.
             return Ok(());
         }
+        // An upload is unpacked for this session and removed when it ends.
+        let mut unpacked = None;
         let target = match &state.meta.target {
             Target::Directory(path) => {
                 // The roots may have changed since the session started (a restart).
                 let root = super::plan::resolve_directory(path, &self.config.policy)?;
-                let walk_token = token.clone();
-                let excluded = self.config.policy.excluded.clone();
-                let inventory =
-                    tokio::task::spawn_blocking(move || Inventory::walk(&root, &excluded, &walk_token))
-                        .await
-                        .map_err(|e| format!("walking the directory failed: {e}"))?
-                        .map_err(|e| e.to_string())?;
-                ToolTarget::Directory(Arc::new(inventory))
+                self.walk(root, token).await?
+            }
+            Target::Upload(upload_id) => {
+                let uploads = self.uploads.as_ref().ok_or("this server takes no uploads")?;
+                let into = self.workspace.dir.join("uploads").join(session_id);
+                let tree = uploads.unpack(&*self.store, upload_id, into).await?;
+                let target = self.walk(tree.path().to_path_buf(), token).await?;
+                unpacked = Some(tree);
+                target
             }
             url_target => ToolTarget::Urls(url_target.urls()),
         };
@@ -130,6 +144,7 @@ impl Inner {
             );
         }
         while running.join_next().await.is_some() {}
+        drop(unpacked);
         Ok(())
     }
 

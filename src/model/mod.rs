@@ -1,6 +1,6 @@
 //! Domain types and pure functions: findings, tool reports, sessions, the event
 //! log's events and the state folded from them, progress and summary arithmetic,
-//! and accounts (users, key records, the credit ledger).
+//! accounts (users, key records, the credit ledger) and uploads.
 //! Serde derives here produce the REST JSON (lowerCamelCase, as the Sessions API reference spells it).
 
 pub mod account;
@@ -9,6 +9,7 @@ pub mod redact;
 pub mod session;
 pub mod text;
 pub mod time;
+pub mod upload;
 
 pub use account::{Account, KeyRecord, KeyState, LedgerEntry, LedgerKind};
 pub use finding::{Category, Finding, Origin, Severity, TargetKind, fingerprint};
@@ -18,3 +19,4 @@ pub use session::{
     ToolReport, ToolResult, ToolStatus,
 };
 pub use time::Timestamp;
+pub use upload::Upload;

@@ -85,13 +85,15 @@ impl Outcome {
 }
 
 /// The scan target, validated: exactly one kind. Serialises as the Sessions API reference's
-/// `{"url": ...}`, `{"urls": [...]}` or `{"directory": ...}`.
+/// `{"url": ...}`, `{"urls": [...]}` or `{"directory": ...}`, or as `{"upload": ...}`
+/// for a directory a client uploaded (its upload id).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Target {
     Url(String),
     Urls(Vec<String>),
     Directory(String),
+    Upload(String),
 }
 
 impl Target {
@@ -99,7 +101,7 @@ impl Target {
         match self {
             Target::Url(_) => TargetKind::Url,
             Target::Urls(_) => TargetKind::Urls,
-            Target::Directory(_) => TargetKind::Directory,
+            Target::Directory(_) | Target::Upload(_) => TargetKind::Directory,
         }
     }
 
@@ -108,7 +110,7 @@ impl Target {
         match self {
             Target::Url(url) => vec![url.clone()],
             Target::Urls(urls) => urls.clone(),
-            Target::Directory(_) => Vec::new(),
+            Target::Directory(_) | Target::Upload(_) => Vec::new(),
         }
     }
 
@@ -119,7 +121,7 @@ impl Target {
         match self {
             Target::Url(url) => Target::Url(hide(url)),
             Target::Urls(urls) => Target::Urls(urls.iter().map(hide).collect()),
-            Target::Directory(dir) => Target::Directory(dir.clone()),
+            local => local.clone(),
         }
     }
 
@@ -129,6 +131,7 @@ impl Target {
             Target::Url(url) => super::redact::url_credentials(url).into_owned(),
             Target::Urls(urls) => format!("{} URLs", urls.len()),
             Target::Directory(dir) => dir.clone(),
+            Target::Upload(id) => format!("upload {id}"),
         }
     }
 }
@@ -166,6 +169,9 @@ pub struct RawTarget {
     pub urls: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub directory: Option<String>,
+    /// An upload's id (`POST /api/uploads`): the directory it holds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upload: Option<String>,
 }
 
 /// The validated, normalised options a session runs with.

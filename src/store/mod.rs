@@ -6,12 +6,13 @@
 //! most one report per (session, tool)", "at most one end per session" and
 //! "nothing after the end". Money moves only inside the transactions that
 //! record a session's start (the reservation) and its end (the refund), so a
-//! crash can never charge or refund a session twice.
+//! crash can never charge or refund a session twice. Uploads are recorded
+//! here too; their archives are files named by digest ([`crate::engine::uploads`]).
 
 pub mod sqlite;
 
 use crate::model::{
-    Account, Event, EventKind, KeyRecord, LedgerEntry, SessionListing, SessionMeta, SessionStatus,
+    Account, Event, EventKind, KeyRecord, LedgerEntry, SessionListing, SessionMeta, SessionStatus, Upload,
 };
 use async_trait::async_trait;
 
@@ -135,6 +136,19 @@ pub trait Store: Send + Sync + 'static {
 
     /// Marks a key revoked (once; revoking again keeps the first time).
     async fn revoke_key(&self, key_id: &str) -> Result<KeyRecord, StoreError>;
+
+    /// Records an upload unless it would take its user's uploads past
+    /// `quota` bytes in all; whether it was recorded.
+    async fn add_upload(&self, upload: &Upload, quota: u64) -> Result<bool, StoreError>;
+
+    async fn upload(&self, upload_id: &str) -> Result<Option<Upload>, StoreError>;
+
+    /// Notes that a session started with the upload now.
+    async fn use_upload(&self, upload_id: &str) -> Result<(), StoreError>;
+
+    /// Removes the uploads last used before `unused_since` (milliseconds
+    /// since the epoch); the digests no upload refers to any more.
+    async fn remove_unused_uploads(&self, unused_since: i64) -> Result<Vec<String>, StoreError>;
 }
 
 /// Every event of a session after `after`, page by page.

@@ -22,7 +22,7 @@
 
 use super::{ListedSession, SessionEnd, Store, StoreError};
 use crate::model::{
-    Account, Event, EventKind, KeyRecord, LedgerEntry, LedgerKind, Refund, SessionListing, SessionMeta, time,
+    Account, Event, EventKind, KeyRecord, LedgerEntry, LedgerKind, Refund, SessionListing, SessionMeta, Upload, time,
 };
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -38,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_sessions.sql"),
     include_str!("../../migrations/sqlite/0002_accounts.sql"),
     include_str!("../../migrations/sqlite/0003_listings.sql"),
+    include_str!("../../migrations/sqlite/0004_uploads.sql"),
 ];
 
 #[derive(Clone, Debug)]
@@ -283,6 +284,20 @@ fn key_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<KeyRecord, StoreError> 
         created_at: time::from_millis(row.try_get("created_ms")?),
         expires_at: millis("expires_ms")?.map(time::from_millis),
         revoked_at: millis("revoked_ms")?.map(time::from_millis),
+    })
+}
+
+fn upload_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Upload, StoreError> {
+    let count = |column: &str| -> Result<u64, StoreError> { Ok(row.try_get::<i64, _>(column)? as u64) };
+    Ok(Upload {
+        upload_id: row.try_get("id")?,
+        user_id: row.try_get("user_id")?,
+        digest: row.try_get("digest")?,
+        bytes: count("bytes")?,
+        files: count("files")?,
+        unpacked_bytes: count("unpacked_bytes")?,
+        created_at: time::from_millis(row.try_get("created_ms")?),
+        last_used_at: time::from_millis(row.try_get("last_used_ms")?),
     })
 }
 
@@ -754,6 +769,79 @@ impl Store for SqliteStore {
                 .ok_or_else(|| StoreError::UnknownKey(key_id.to_string())),
             false => Err(StoreError::UnknownKey(key_id.to_string())),
         }
+    }
+
+    async fn add_upload(&self, upload: &Upload, quota: u64) -> Result<bool, StoreError> {
+        let upload = upload.clone();
+        self.write(Statements::One, move |conn| {
+            let inserted = conn
+                .prepare_cached(
+                    "INSERT INTO uploads (id, user_id, digest, bytes, files, unpacked_bytes, created_ms, last_used_ms)
+                     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
+                     WHERE (SELECT COALESCE(SUM(bytes), 0) FROM uploads WHERE user_id = ?2) + ?4 <= ?9",
+                )?
+                .execute(params![
+                    upload.upload_id,
+                    upload.user_id,
+                    upload.digest,
+                    upload.bytes as i64,
+                    upload.files as i64,
+                    upload.unpacked_bytes as i64,
+                    upload.created_at.timestamp_millis(),
+                    upload.last_used_at.timestamp_millis(),
+                    quota.min(i64::MAX as u64) as i64
+                ]);
+            match inserted {
+                Err(rusqlite::Error::SqliteFailure(err, _))
+                    if err.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY =>
+                {
+                    Err(StoreError::UnknownUser(upload.user_id))
+                }
+                other => Ok(Done::Keep(other? == 1)),
+            }
+        })
+        .await
+    }
+
+    async fn upload(&self, upload_id: &str) -> Result<Option<Upload>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, user_id, digest, bytes, files, unpacked_bytes, created_ms, last_used_ms
+             FROM uploads WHERE id = ?1",
+        )
+        .bind(upload_id)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(upload_from_row).transpose()
+    }
+
+    async fn use_upload(&self, upload_id: &str) -> Result<(), StoreError> {
+        let id = upload_id.to_string();
+        self.write(Statements::One, move |conn| {
+            conn.prepare_cached("UPDATE uploads SET last_used_ms = MAX(last_used_ms, ?2) WHERE id = ?1")?
+                .execute(params![id, time::now_millis()])?;
+            Ok(Done::Keep(()))
+        })
+        .await
+    }
+
+    async fn remove_unused_uploads(&self, unused_since: i64) -> Result<Vec<String>, StoreError> {
+        self.write(Statements::Several, move |conn| {
+            let removed: Vec<String> = conn
+                .prepare_cached("DELETE FROM uploads WHERE last_used_ms < ?1 RETURNING digest")?
+                .query_map([unused_since], |row| row.get(0))?
+                .collect::<Result<_, _>>()?;
+            let mut orphaned = Vec::new();
+            for digest in removed {
+                let in_use: bool = conn
+                    .prepare_cached("SELECT EXISTS (SELECT 1 FROM uploads WHERE digest = ?1)")?
+                    .query_row([&digest], |row| row.get(0))?;
+                if !in_use && !orphaned.contains(&digest) {
+                    orphaned.push(digest);
+                }
+            }
+            Ok(Done::Keep(orphaned))
+        })
+        .await
     }
 }
 

@@ -173,6 +173,10 @@ impl TestServer {
             livescan::tools::Workspace::scratch(data_dir.path().join("work")),
         );
         config.heartbeat = Duration::from_millis(300);
+        config.uploads = Some(livescan::engine::uploads::UploadConfig {
+            dir: data_dir.path().join("uploads"),
+            limits: Default::default(),
+        });
         adjust(&mut config);
         let (account, key) = accounts::create_account(&*store, "tester", TEST_CREDITS, None)
             .await

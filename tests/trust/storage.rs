@@ -7,7 +7,7 @@ use crate::common::{self, RealServer};
 use async_trait::async_trait;
 use livescan::engine::{Caller, Engine, EngineConfig, TargetPolicy, accounts};
 use livescan::model::{
-    Account, Event, EventKind, KeyRecord, LedgerEntry, SessionListing, SessionMeta, StartRequest,
+    Account, Event, EventKind, KeyRecord, LedgerEntry, SessionListing, SessionMeta, StartRequest, Upload,
 };
 use livescan::store::{ListedSession, SessionEnd, SqliteStore, Store, StoreError};
 use serde_json::{Value, json};
@@ -246,6 +246,18 @@ impl Store for SlowToAnswer {
     }
     async fn revoke_key(&self, key_id: &str) -> Result<KeyRecord, StoreError> {
         self.0.revoke_key(key_id).await
+    }
+    async fn add_upload(&self, upload: &Upload, quota: u64) -> Result<bool, StoreError> {
+        self.0.add_upload(upload, quota).await
+    }
+    async fn upload(&self, upload_id: &str) -> Result<Option<Upload>, StoreError> {
+        self.0.upload(upload_id).await
+    }
+    async fn use_upload(&self, upload_id: &str) -> Result<(), StoreError> {
+        self.0.use_upload(upload_id).await
+    }
+    async fn remove_unused_uploads(&self, unused_since: i64) -> Result<Vec<String>, StoreError> {
+        self.0.remove_unused_uploads(unused_since).await
     }
 }
 

@@ -356,6 +356,10 @@ fn target(t: &Target) -> pb::Target {
             directory: dir.clone(),
             ..Default::default()
         },
+        Target::Upload(id) => pb::Target {
+            upload: id.clone(),
+            ..Default::default()
+        },
     }
 }
 
@@ -409,6 +413,7 @@ pub fn start_request(req: pb::StartSessionRequest) -> StartRequest {
             url: non_empty(&t.url),
             urls: (!t.urls.is_empty()).then_some(t.urls),
             directory: non_empty(&t.directory),
+            upload: non_empty(&t.upload),
         }),
         categories,
         tools: req.tools,
@@ -476,6 +481,7 @@ pub fn status(err: EngineError) -> tonic::Status {
         EngineError::RateLimited { .. } => Code::ResourceExhausted,
         EngineError::Unavailable(_) => Code::Unavailable,
         EngineError::Internal(_) => Code::Internal,
+        EngineError::TooLarge { .. } => Code::ResourceExhausted,
     };
     // The REST error body's code and details travel as binary metadata: the
     // standard `grpc-status-details-bin` trailer must hold a google.rpc.Status,

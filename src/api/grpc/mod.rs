@@ -126,6 +126,24 @@ impl SessionService for GrpcSessions {
         Ok(Response::new(Box::pin(messages)))
     }
 
+    async fn upload_archive(
+        &self,
+        request: Request<tonic::Streaming<pb::UploadArchiveRequest>>,
+    ) -> Result<Response<pb::UploadArchiveResponse>, Status> {
+        let caller = self.caller(&request).await?;
+        let chunks = request
+            .into_inner()
+            .map(|message| message.map(|m| Bytes::from(m.chunk)));
+        let upload = self.engine.upload(&caller, chunks).await.map_err(status)?;
+        Ok(Response::new(pb::UploadArchiveResponse {
+            upload_id: upload.upload_id,
+            digest: upload.digest,
+            bytes: upload.bytes,
+            files: upload.files,
+            unpacked_bytes: upload.unpacked_bytes,
+        }))
+    }
+
     async fn list_sessions(
         &self,
         request: Request<pb::ListSessionsRequest>,

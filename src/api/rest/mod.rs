@@ -96,6 +96,7 @@ pub fn router(engine: Engine) -> Router {
         .route("/api/sessions/{id}/cancel", post(cancel_session))
         .route("/api/tools", get(list_tools))
         .route("/api/account", get(account))
+        .route("/api/uploads", post(upload_archive))
         .route("/healthz", get(health))
         .route("/openapi.json", get(openapi_document))
         .merge(dashboard::routes())
@@ -375,6 +376,15 @@ const FRAME_END: &[u8] = b"\n\n";
 async fn list_tools(State(engine): State<Engine>, headers: HeaderMap) -> ApiResult {
     caller(&engine, &headers).await?;
     Ok(Json(views::tools(&engine.tools())).into_response())
+}
+
+/// Receives a directory as a tar or tar.gz body, streamed to disk as it
+/// arrives (not held by the body limit of JSON requests, but by the upload
+/// limits), and answers the upload to scan it by.
+async fn upload_archive(State(engine): State<Engine>, headers: HeaderMap, body: Body) -> ApiResult {
+    let caller = caller(&engine, &headers).await?;
+    let upload = engine.upload(&caller, body.into_data_stream()).await?;
+    Ok((StatusCode::CREATED, Json(upload)).into_response())
 }
 
 async fn account(State(engine): State<Engine>, headers: HeaderMap) -> ApiResult {

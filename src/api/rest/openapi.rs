@@ -161,6 +161,25 @@ fn operations(tool_ids: &[&str]) -> Value {
                     "responses": { "200": json_response("The account of the calling key", "Account") }
                 }
             },
+            "/api/uploads": {
+                "post": {
+                    "summary": "Upload a directory to scan, as a tar or tar.gz archive; start a session on it with `target: {\"upload\": uploadId}`",
+                    "description": "The body is streamed to disk, then checked whole before it is kept: absolute paths, `..`, \
+                        links that leave the archive, device files and FIFOs are refused (400, naming the entry), and so is an \
+                        archive past the server's limits on its size, its unpacked size, its files, its compression ratio or \
+                        your uploads' quota (413, `error.details.limit` names the limit). Identical archives are stored once. \
+                        An upload no session used for the server's retention time (default 24 hours) is removed.",
+                    "requestBody": { "required": true, "content": {
+                        "application/x-tar": { "schema": { "type": "string", "format": "binary" } },
+                        "application/gzip": { "schema": { "type": "string", "format": "binary" } } } },
+                    "responses": {
+                        "201": json_response("The upload", "Upload"),
+                        "400": error_response("Not a tar or tar.gz archive, or an entry no upload may hold"),
+                        "401": error_response("Missing or invalid API key"),
+                        "413": error_response("Past a limit: `archiveBytes`, `unpackedBytes`, `files`, `ratio` or `quotaBytes`")
+                    }
+                }
+            },
             "/healthz": {
                 "get": {
                     "summary": "Liveness",
@@ -221,8 +240,8 @@ fn operations(tool_ids: &[&str]) -> Value {
                 },
                 "Target": {
                     "type": "object",
-                    "description": "Exactly one of url, urls or directory. A directory must be an absolute \
-                        path inside the server's scan roots.",
+                    "description": "Exactly one of url, urls, directory or upload. A directory must be an absolute \
+                        path inside the server's scan roots; an upload is the id `POST /api/uploads` answered.",
                     "minProperties": 1,
                     "maxProperties": 1,
                     "additionalProperties": false,
@@ -230,7 +249,21 @@ fn operations(tool_ids: &[&str]) -> Value {
                         "url": { "type": "string", "format": "uri", "pattern": "^https?://" },
                         "urls": { "type": "array", "items": { "type": "string", "format": "uri", "pattern": "^https?://" },
                                   "minItems": 1, "maxItems": MAX_URLS },
-                        "directory": { "type": "string", "pattern": "^/" }
+                        "directory": { "type": "string", "pattern": "^/" },
+                        "upload": { "type": "string", "pattern": "^upl-[a-z0-9]{20}$" }
+                    }
+                },
+                "Upload": {
+                    "type": "object",
+                    "required": ["uploadId", "digest", "bytes", "files", "unpackedBytes", "createdAt", "lastUsedAt"],
+                    "properties": {
+                        "uploadId": { "type": "string" },
+                        "digest": { "type": "string", "description": "`sha256:` and the archive's hex digest" },
+                        "bytes": { "type": "integer", "description": "The archive's size as sent" },
+                        "files": { "type": "integer" },
+                        "unpackedBytes": { "type": "integer" },
+                        "createdAt": { "type": "string", "format": "date-time" },
+                        "lastUsedAt": { "type": "string", "format": "date-time" }
                     }
                 },
                 "Started": {
