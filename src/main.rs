@@ -193,7 +193,9 @@ struct ServeArgs {
 struct ScanArgs {
     /// A directory path, or an http(s) URL.
     target: String,
-    /// Run on this livescan server (e.g. http://127.0.0.1:8080) instead of in-process.
+    /// Run on this livescan server (e.g. http://127.0.0.1:8080) instead of
+    /// in-process. A directory is packed (as git would see it: .gitignore
+    /// honoured, .git/ and symbolic links left out) and uploaded to it.
     #[arg(long, env = "LIVESCAN_SERVER")]
     server: Option<String>,
     /// The API key for --server. Default: the local key that `serve` wrote
@@ -222,6 +224,11 @@ struct ScanArgs {
     /// Exit 1 when any rule is crossed, e.g. `critical>0,high>5`; `none` never fails.
     #[arg(long, default_value = "critical>0,high>5")]
     fail_on: FailOn,
+    /// With --server: send the directory's path for the server to open
+    /// (it must see this filesystem, inside its scan roots) instead of
+    /// uploading the directory's files.
+    #[arg(long, requires = "server", env = "LIVESCAN_SERVER_PATH")]
+    server_path: bool,
     /// With --server: follow the scan by polling the REST API instead of
     /// having reports pushed over gRPC (same output).
     #[arg(long, requires = "server")]
@@ -560,13 +567,14 @@ fn stop_on_signals(
 }
 
 async fn scan(args: ScanArgs) -> Result<ExitCode> {
-    let options = ScanOptions {
+    let mut options = ScanOptions {
         target: args.target,
         categories: args.categories,
         tools: args.tools,
         exclude_tools: args.exclude_tools,
         timeout: args.timeout,
         max_concurrent: args.max_concurrent,
+        upload: None,
     };
     // The report file is written beside its final place and moved there at
     // the end, so a scan that breaks off leaves no half-written report.
@@ -592,6 +600,13 @@ async fn scan(args: ScanArgs) -> Result<ExitCode> {
     let mut report = match &args.server {
         Some(server) => {
             let key = cli::keys::client_key(args.api_key, &args.data_dir);
+            if !options.is_url() && !args.server_path {
+                let dir = std::path::Path::new(&options.target);
+                if !dir.is_dir() {
+                    anyhow::bail!("`{}` is not a directory here", dir.display());
+                }
+                options.upload = Some(cli::pack::upload(server, key.as_deref(), dir).await?);
+            }
             if args.poll {
                 cli::scan::polled(server, key, &options, args.poll_interval, &mut output).await?
             } else {

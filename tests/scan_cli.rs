@@ -430,12 +430,26 @@ async fn usage_and_connection_errors_exit_2_with_a_clear_message() {
     let cases: Vec<(Vec<String>, &str)> = vec![
         (
             vec!["--server".into(), format!("http://{closed}")],
+            "cannot upload /",
+        ),
+        (
+            vec![
+                "--server".into(),
+                format!("http://{closed}"),
+                "--server-path".into(),
+            ],
             "cannot connect to http://",
         ),
         (
-            vec!["--server".into(), format!("http://{closed}"), "--poll".into()],
+            vec![
+                "--server".into(),
+                format!("http://{closed}"),
+                "--poll".into(),
+                "--server-path".into(),
+            ],
             "refused the scan",
         ),
+        (vec!["--server-path".into()], "--server"),
         (
             vec![
                 "--server".into(),
@@ -512,4 +526,87 @@ async fn usage_and_connection_errors_exit_2_with_a_clear_message() {
         );
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
+}
+
+/// A CI runner's checkout on a machine the server cannot see into: the
+/// server's scan roots are elsewhere, so the CLI packs the checkout (as git
+/// sees it) and uploads it; `--server-path` sends the path, which the
+/// server refuses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkout_the_server_cannot_see_is_uploaded_and_scanned() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let roots = tempfile::tempdir().unwrap();
+    let server = common::RealServer::start_with(
+        data_dir.path(),
+        "127.0.0.1:0",
+        "info",
+        &["--scan-root", roots.path().to_str().unwrap()],
+    );
+    let checkout = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let key_line = "AWS_ACCESS_KEY_ID = \"AKIAY62MMZD344CUMP7M\"\n";
+    std::fs::write(checkout.path().join("settings.py"), key_line).unwrap();
+    std::fs::write(checkout.path().join(".gitignore"), "ignored/\n").unwrap();
+    std::fs::create_dir(checkout.path().join("ignored")).unwrap();
+    std::fs::write(checkout.path().join("ignored/local.py"), key_line).unwrap();
+    std::fs::create_dir(checkout.path().join(".git")).unwrap();
+    std::fs::write(checkout.path().join(".git/config"), key_line).unwrap();
+    std::fs::write(outside.path().join("secret.py"), key_line).unwrap();
+    std::os::unix::fs::symlink(
+        outside.path().join("secret.py"),
+        checkout.path().join("linked.py"),
+    )
+    .unwrap();
+
+    let run = |extra: &'static [&'static str]| {
+        let (base, key, cwd) = (
+            server.base.clone(),
+            server.key.clone(),
+            checkout.path().to_path_buf(),
+        );
+        tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_livescan"))
+                .args([
+                    "scan", ".", "--server", &base, "--tools", "secrets", "--format", "json",
+                ])
+                .args(extra)
+                .current_dir(cwd)
+                .env("LIVESCAN_API_KEY", key)
+                .env("NO_COLOR", "1")
+                .output()
+                .unwrap()
+        })
+    };
+    let output = run(&[]).await.unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "criticals fail the build: {stderr}"
+    );
+    assert!(
+        stderr.contains("Uploading ") && stderr.contains("Uploaded as upl-"),
+        "{stderr}"
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).expect("stdout holds the document");
+    let paths: Vec<&str> = report["toolReports"][0]["result"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["settings.py"], "{report}");
+    assert_eq!(
+        report["directory"],
+        checkout.path().display().to_string(),
+        "findings are located in the checkout"
+    );
+
+    let output = run(&["--server-path"]).await.unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("not inside the directories this server may scan"),
+        "{stderr}"
+    );
 }

@@ -94,7 +94,10 @@ fn findings(session: &Value) -> Vec<(String, String, String, Value)> {
         .unwrap()
         .iter()
         .flat_map(|(tool, report)| {
-            let listed = report["result"]["findings"].as_array().cloned().unwrap_or_default();
+            let listed = report["result"]["findings"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
             listed.into_iter().map(move |f| {
                 (
                     tool.clone(),
@@ -132,7 +135,13 @@ async fn an_uploaded_directory_is_scanned_as_the_same_directory_on_the_server() 
     let archives = server.data_dir.path().join("uploads/archives");
     assert_eq!(files_in(&archives).len(), 1, "identical archives are stored once");
 
-    let tools = json!(["secrets", "dangerous-calls", "debug-statements", "dockerfile", "todo-comments"]);
+    let tools = json!([
+        "secrets",
+        "dangerous-calls",
+        "debug-statements",
+        "dockerfile",
+        "todo-comments"
+    ]);
     let uploaded = server
         .start_session(json!({ "target": { "upload": first["uploadId"] }, "tools": tools }))
         .await;
@@ -175,8 +184,18 @@ async fn hostile_archives_are_refused_and_nothing_is_kept() {
         bomb
     };
     let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
-        ("a path with ..", raw_tar(&[file("ok.txt"), file("a/../../escaped.txt")]), 400, "`..`"),
-        ("an absolute path", raw_tar(&[file("/tmp/livescan-absolute.txt")]), 400, "absolute"),
+        (
+            "a path with ..",
+            raw_tar(&[file("ok.txt"), file("a/../../escaped.txt")]),
+            400,
+            "`..`",
+        ),
+        (
+            "an absolute path",
+            raw_tar(&[file("/tmp/livescan-absolute.txt")]),
+            400,
+            "absolute",
+        ),
         (
             "a symbolic link out",
             raw_tar(&[raw_entry("etc", b'2', "/etc", 0, &[])]),
@@ -207,9 +226,24 @@ async fn hostile_archives_are_refused_and_nothing_is_kept() {
             400,
             "has a directory",
         ),
-        ("a device file", raw_tar(&[raw_entry("null", b'3', "", 0, &[])]), 400, "device file"),
-        ("a FIFO", raw_tar(&[raw_entry("pipe", b'6', "", 0, &[])]), 400, "FIFO"),
-        ("not an archive", b"just some text, not a tar".repeat(40), 400, "tar"),
+        (
+            "a device file",
+            raw_tar(&[raw_entry("null", b'3', "", 0, &[])]),
+            400,
+            "device file",
+        ),
+        (
+            "a FIFO",
+            raw_tar(&[raw_entry("pipe", b'6', "", 0, &[])]),
+            400,
+            "FIFO",
+        ),
+        (
+            "not an archive",
+            b"just some text, not a tar".repeat(40),
+            400,
+            "tar",
+        ),
         ("nothing", Vec::new(), 400, "empty"),
         ("a gzip bomb", bomb, 413, "ratio"),
     ];
@@ -220,7 +254,11 @@ async fn hostile_archives_are_refused_and_nothing_is_kept() {
         assert!(message.contains(says), "{what}: {message}");
     }
     let uploads = server.data_dir.path().join("uploads");
-    assert_eq!(files_in(&uploads), Vec::<String>::new(), "nothing refused is kept");
+    assert_eq!(
+        files_in(&uploads),
+        Vec::<String>::new(),
+        "nothing refused is kept"
+    );
     assert!(!Path::new("/tmp/livescan-absolute.txt").exists());
 
     // A symbolic link that stays inside is left out; a hard link inside is a copy.
@@ -252,7 +290,11 @@ async fn uploads_are_held_to_their_limits_and_kept_from_other_accounts() {
 
     let too_many = raw_tar(&[file("1", b"1"), file("2", b"2"), file("3", b"3"), file("4", b"4")]);
     let (status, answer) = upload(&server.client(), &server.base, too_many).await;
-    assert_eq!((status, &answer["error"]["details"]["limit"]), (413, &json!("files")), "{answer}");
+    assert_eq!(
+        (status, &answer["error"]["details"]["limit"]),
+        (413, &json!("files")),
+        "{answer}"
+    );
 
     let too_big = raw_tar(&[file("big", &noise(80 * 1024))]);
     let (status, answer) = upload(&server.client(), &server.base, too_big).await;
@@ -301,7 +343,10 @@ async fn uploads_are_held_to_their_limits_and_kept_from_other_accounts() {
             json!({ "target": { "upload": "upl-../../../etc/passwd" } }),
         )
         .await;
-    assert_eq!((status, &answer["error"]["details"]["field"]), (400, &json!("target.upload")));
+    assert_eq!(
+        (status, &answer["error"]["details"]["field"]),
+        (400, &json!("target.upload"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -331,7 +376,11 @@ async fn a_cut_off_upload_leaves_nothing_and_unused_uploads_are_removed() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(files_in(&uploads), Vec::<String>::new(), "a cut-off upload is not kept");
+    assert_eq!(
+        files_in(&uploads),
+        Vec::<String>::new(),
+        "a cut-off upload is not kept"
+    );
 
     let (status, answer) = upload(
         &server.client(),
@@ -345,11 +394,17 @@ async fn a_cut_off_upload_leaves_nothing_and_unused_uploads_are_removed() {
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert_eq!(files_in(&uploads), Vec::<String>::new());
     let (status, refusal) = server
-        .post("/api/sessions", json!({ "target": { "upload": answer["uploadId"] } }))
+        .post(
+            "/api/sessions",
+            json!({ "target": { "upload": answer["uploadId"] } }),
+        )
         .await;
     assert_eq!(status, 400, "{refusal}");
     assert!(
-        refusal["error"]["message"].as_str().unwrap().contains("2 seconds"),
+        refusal["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("2 seconds"),
         "{refusal}"
     );
 }
@@ -360,7 +415,9 @@ async fn an_archive_uploaded_over_grpc_is_scanned_by_its_id() {
     let archive = tar_of(&common::fixtures().join("dir-planted"));
     let chunks: Vec<pb::UploadArchiveRequest> = archive
         .chunks(16 * 1024)
-        .map(|chunk| pb::UploadArchiveRequest { chunk: chunk.to_vec() })
+        .map(|chunk| pb::UploadArchiveRequest {
+            chunk: chunk.to_vec(),
+        })
         .collect();
     let mut grpc = server.grpc().await;
     let upload = grpc
@@ -385,14 +442,19 @@ async fn an_archive_uploaded_over_grpc_is_scanned_by_its_id() {
     let session = server.wait_finished(&started.session_id).await;
     assert_eq!(session["status"], "completed", "{session}");
     assert!(
-        session["toolReports"]["secrets"]["findingsCount"].as_u64().unwrap() > 0,
+        session["toolReports"]["secrets"]["findingsCount"]
+            .as_u64()
+            .unwrap()
+            > 0,
         "{session}"
     );
 
     // A hostile archive over gRPC: INVALID_ARGUMENT naming the entry.
     let hostile = raw_tar(&[raw_entry("../x", b'0', "", 1, b"x")]);
     let refused = grpc
-        .upload_archive(futures::stream::iter([pb::UploadArchiveRequest { chunk: hostile }]))
+        .upload_archive(futures::stream::iter([pb::UploadArchiveRequest {
+            chunk: hostile,
+        }]))
         .await
         .unwrap_err();
     assert_eq!(refused.code(), tonic::Code::InvalidArgument, "{refused:?}");

@@ -30,12 +30,40 @@ pub struct ScanOptions {
     pub exclude_tools: Vec<String>,
     pub timeout: Option<u64>,
     pub max_concurrent: Option<u64>,
+    /// The upload that holds the target directory, once it was sent to the
+    /// server ([`super::pack`]); scanned instead of the path.
+    pub upload: Option<String>,
 }
 
 impl ScanOptions {
-    /// A directory path becomes its absolute form; anything with a scheme is a URL.
+    /// Whether the target is a URL (anything with a scheme) rather than a directory.
+    pub fn is_url(&self) -> bool {
+        self.target.contains("://")
+    }
+
+    /// The target directory, absolute (not resolved), for directory targets.
+    fn directory(&self) -> Option<String> {
+        (!self.is_url())
+            .then(|| std::path::absolute(&self.target).ok())
+            .flatten()
+            .map(|dir| dir.display().to_string())
+    }
+
+    /// How the consoles name the target: the URL, or the absolute directory
+    /// (also when it was uploaded).
+    fn shown(&self) -> String {
+        self.directory().unwrap_or_else(|| self.target.clone())
+    }
+
+    /// A directory path becomes its absolute form (or the upload that holds
+    /// it); anything with a scheme is a URL.
     fn request(&self) -> Result<StartRequest> {
-        let target = if self.target.contains("://") {
+        let target = if let Some(upload) = &self.upload {
+            RawTarget {
+                upload: Some(upload.clone()),
+                ..Default::default()
+            }
+        } else if self.is_url() {
             RawTarget {
                 url: Some(self.target.clone()),
                 ..Default::default()
@@ -130,15 +158,6 @@ impl ScanOutput {
             failed_on: Vec::new(),
         }
     }
-}
-
-/// The target as the console names it: the URL or the absolute directory.
-fn describe(target: &RawTarget) -> String {
-    target
-        .url
-        .clone()
-        .or_else(|| target.directory.clone())
-        .unwrap_or_default()
 }
 
 /// Runs the scan in this process. The user scans what they can already
@@ -316,7 +335,7 @@ pub async fn remote(
     let session = started.session.unwrap_or_default();
     output.started(
         &started.session_id,
-        &describe(&target),
+        &options.shown(),
         session.progress.map_or(0, |p| p.total),
     );
     let mut cursor = session.cursor;
@@ -363,7 +382,7 @@ pub async fn remote(
                         .unwrap_or_default();
                     let error = Some(end.error).filter(|e| !e.is_empty());
                     let refund = end.refund.as_ref().map(convert::from_refund);
-                    return Ok(output.finished(target.directory, status, summary, error, refund));
+                    return Ok(output.finished(options.directory(), status, summary, error, refund));
                 }
                 _ => {}
             }
@@ -396,13 +415,13 @@ struct FinalView {
 
 /// Why a REST call failed: worth another try (connection trouble, a 5xx, a
 /// 429 with its wait) or final (the server's answer about the request).
-enum CallError {
+pub(super) enum CallError {
     Retry(anyhow::Error, Option<std::time::Duration>),
     Final(anyhow::Error),
 }
 
 impl CallError {
-    fn into_error(self) -> anyhow::Error {
+    pub(super) fn into_error(self) -> anyhow::Error {
         match self {
             CallError::Retry(error, _) | CallError::Final(error) => error,
         }
@@ -411,7 +430,9 @@ impl CallError {
 
 /// Sends `request` and reads the JSON answer; an error answer becomes its
 /// `error.message`, with a hint on what to do about a refused key.
-async fn call<T: serde::de::DeserializeOwned>(request: reqwest::RequestBuilder) -> Result<T, CallError> {
+pub(super) async fn call<T: serde::de::DeserializeOwned>(
+    request: reqwest::RequestBuilder,
+) -> Result<T, CallError> {
     let response = request
         .send()
         .await
@@ -446,6 +467,37 @@ async fn call<T: serde::de::DeserializeOwned>(request: reqwest::RequestBuilder) 
     }
 }
 
+/// The REST API's base URL of `server`, without a trailing slash.
+pub(super) fn rest_base(server: &str) -> Result<String> {
+    let base = url::Url::parse(server)
+        .ok()
+        .filter(|url| matches!(url.scheme(), "http" | "https"))
+        .ok_or_else(|| anyhow!("`{server}` is not a server address like http://127.0.0.1:8080"))?;
+    Ok(base.as_str().trim_end_matches('/').to_string())
+}
+
+/// A REST client that sends `key` (when there is one) as `authorization:
+/// Bearer`, and gives up on a request after `timeout`.
+pub(super) fn rest_client(
+    key: Option<&str>,
+    timeout: Option<std::time::Duration>,
+) -> Result<reqwest::Client> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(key) = key {
+        let value = format!("Bearer {key}")
+            .parse()
+            .map_err(|_| anyhow!("the API key holds characters no key has"))?;
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    let mut builder = reqwest::Client::builder()
+        .default_headers(headers)
+        .connect_timeout(std::time::Duration::from_secs(30));
+    if let Some(timeout) = timeout {
+        builder = builder.timeout(timeout);
+    }
+    Ok(builder.build()?)
+}
+
 /// Runs the scan on a server and follows it by polling the REST API every
 /// `interval`, always from the previous answer's `cursor` (`?after=`), so
 /// each report arrives exactly once; the output is the same as `remote`'s.
@@ -457,23 +509,8 @@ pub async fn polled(
     output: &mut ScanOutput,
 ) -> Result<ScanReport> {
     let request = options.request()?;
-    let target = request.target.clone().unwrap_or_default();
-    let base = url::Url::parse(server)
-        .ok()
-        .filter(|url| matches!(url.scheme(), "http" | "https"))
-        .ok_or_else(|| anyhow!("`{server}` is not a server address like http://127.0.0.1:8080"))?;
-    let base = base.as_str().trim_end_matches('/').to_string();
-    let mut headers = reqwest::header::HeaderMap::new();
-    if let Some(key) = key {
-        let value = format!("Bearer {key}")
-            .parse()
-            .map_err(|_| anyhow!("the API key holds characters no key has"))?;
-        headers.insert(reqwest::header::AUTHORIZATION, value);
-    }
-    let client = reqwest::Client::builder()
-        .default_headers(headers)
-        .timeout(std::time::Duration::from_secs(60))
-        .build()?;
+    let base = rest_base(server)?;
+    let client = rest_client(key.as_deref(), Some(std::time::Duration::from_secs(60)))?;
     // Not retried: a start that reached the server but whose answer was lost
     // would start (and charge for) a second session.
     #[derive(serde::Deserialize)]
@@ -511,7 +548,7 @@ pub async fn polled(
             Err(error) => return Err(error.into_error().context("polling the session failed")),
         };
         if !announced {
-            output.started(&started.session_id, &describe(&target), view.progress.total);
+            output.started(&started.session_id, &options.shown(), view.progress.total);
             announced = true;
         }
         for report in view.new_reports {
@@ -522,7 +559,13 @@ pub async fn polled(
             let end: FinalView = call(client.get(&session_url))
                 .await
                 .map_err(|error| error.into_error().context("reading the finished session failed"))?;
-            return Ok(output.finished(target.directory, end.status, end.summary, end.error, end.refund));
+            return Ok(output.finished(
+                options.directory(),
+                end.status,
+                end.summary,
+                end.error,
+                end.refund,
+            ));
         }
         tokio::time::sleep(interval).await;
     }

@@ -32,7 +32,11 @@ pub enum EngineError {
     Internal(String),
     /// Past a size limit; `limit` names it (e.g. `unpackedBytes`).
     #[error("{message} (limit `{limit}`: {max})")]
-    TooLarge { limit: String, max: u64, message: String },
+    TooLarge {
+        limit: String,
+        max: u64,
+        message: String,
+    },
 }
 
 /// A client's own input echoed in an error (a field name, an id) is cut to

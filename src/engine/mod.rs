@@ -26,8 +26,8 @@ pub use rate_limit::RateLimit;
 pub use watch::WatchItem;
 
 use crate::model::{
-    Account, Event, EventKind, LedgerEntry, SessionListing, SessionMeta, SessionState, StartRequest,
-    Target, TargetKind, Upload, time,
+    Account, Event, EventKind, LedgerEntry, SessionListing, SessionMeta, SessionState, StartRequest, Target,
+    TargetKind, Upload, time,
 };
 use crate::store::{Store, events_after};
 use crate::tools::{Availability, Catalog, Fetcher, Workspace};
@@ -175,9 +175,9 @@ impl Engine {
             tracing::warn!(ended, "ended scanner processes an earlier server left running");
         }
         let uploads = match &config.uploads {
-            Some(uploads) => Some(Arc::new(uploads::Uploads::open(uploads.clone()).map_err(|e| {
-                EngineError::Internal(format!("cannot prepare {}: {e}", uploads.dir.display()))
-            })?)),
+            Some(uploads) => Some(Arc::new(uploads::Uploads::open(uploads.clone()).map_err(
+                |e| EngineError::Internal(format!("cannot prepare {}: {e}", uploads.dir.display())),
+            )?)),
             None => None,
         };
         let engine = Engine {

@@ -124,13 +124,21 @@ impl Uploads {
 
     /// Receives an archive for `user_id` from `chunks`, checks it, and
     /// records the upload.
-    pub async fn receive<S, E>(&self, store: &dyn Store, user_id: &str, mut chunks: S) -> Result<Upload, EngineError>
+    pub async fn receive<S, E>(
+        &self,
+        store: &dyn Store,
+        user_id: &str,
+        mut chunks: S,
+    ) -> Result<Upload, EngineError>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
         let limits = &self.config.limits;
-        let partial = Partial(self.incoming().join(format!("{}.part", uuid::Uuid::new_v4().simple())));
+        let partial = Partial(
+            self.incoming()
+                .join(format!("{}.part", uuid::Uuid::new_v4().simple())),
+        );
         let mut file = tokio::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -141,7 +149,8 @@ impl Uploads {
         let mut digest = Sha256::new();
         let mut bytes = 0u64;
         while let Some(chunk) = chunks.next().await {
-            let chunk = chunk.map_err(|e| EngineError::invalid("body", format!("the upload was cut off: {e}")))?;
+            let chunk =
+                chunk.map_err(|e| EngineError::invalid("body", format!("the upload was cut off: {e}")))?;
             bytes += chunk.len() as u64;
             if bytes > limits.archive_bytes {
                 return Err(too_large(
@@ -209,7 +218,12 @@ impl Uploads {
 
     /// Unpacks upload `upload_id` into `into` (made here, private), which is
     /// removed when the returned guard is dropped.
-    pub async fn unpack(&self, store: &dyn Store, upload_id: &str, into: PathBuf) -> Result<Unpacked, String> {
+    pub async fn unpack(
+        &self,
+        store: &dyn Store,
+        upload_id: &str,
+        into: PathBuf,
+    ) -> Result<Unpacked, String> {
         let gone = format!(
             "upload `{upload_id}` is gone: uploads unused for {} are removed; upload the archive again",
             for_people(self.config.limits.retention)
@@ -291,8 +305,9 @@ fn new_upload_id() -> String {
 
 /// Whether `id` is spelled as an upload id.
 pub fn is_upload_id(id: &str) -> bool {
-    id.strip_prefix("upl-")
-        .is_some_and(|rest| rest.len() == 20 && rest.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+    id.strip_prefix("upl-").is_some_and(|rest| {
+        rest.len() == 20 && rest.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    })
 }
 
 /// A duration as a person would say it: `24 hours`, `90 seconds`.
@@ -366,7 +381,11 @@ pub enum Refusal {
     /// Not an archive, or an entry no upload may hold.
     Invalid(String),
     /// Past one of the limits (its name in [`UploadLimits`]'s JSON spelling).
-    TooLarge { limit: &'static str, max: u64, message: String },
+    TooLarge {
+        limit: &'static str,
+        max: u64,
+        message: String,
+    },
 }
 
 impl std::fmt::Display for Refusal {
@@ -455,9 +474,9 @@ pub fn read_archive(path: &Path, limits: &UploadLimits, into: Option<&Path>) -> 
                 let target = plain_path(&target)
                     .map_err(|why| refuse(&format!("a hard link whose target {why}")))?
                     .ok_or_else(|| refuse("a hard link to the archive's root"))?;
-                let size = *sizes
-                    .get(&target)
-                    .ok_or_else(|| refuse("a hard link to something other than an earlier file in the archive"))?;
+                let size = *sizes.get(&target).ok_or_else(|| {
+                    refuse("a hard link to something other than an earlier file in the archive")
+                })?;
                 if let Some(into) = into {
                     prepare_parent(into, &rel).map_err(|e| refuse(&e))?;
                     std::fs::copy(into.join(&target), into.join(&rel))
@@ -489,7 +508,11 @@ pub fn read_archive(path: &Path, limits: &UploadLimits, into: Option<&Path>) -> 
             tar::EntryType::XGlobalHeader | tar::EntryType::XHeader => continue,
             tar::EntryType::Char | tar::EntryType::Block => return Err(refuse("a device file")),
             tar::EntryType::Fifo => return Err(refuse("a FIFO")),
-            other => return Err(refuse(&format!("an entry of type {other:?}, which uploads may not hold"))),
+            other => {
+                return Err(refuse(&format!(
+                    "an entry of type {other:?}, which uploads may not hold"
+                )));
+            }
         };
         contents.files += 1;
         contents.unpacked_bytes = contents.unpacked_bytes.saturating_add(size);
@@ -503,7 +526,9 @@ pub fn read_archive(path: &Path, limits: &UploadLimits, into: Option<&Path>) -> 
         if contents.unpacked_bytes > limits.unpacked_bytes {
             return Err(unpacked_too_large());
         }
-        if contents.unpacked_bytes > RATIO_FLOOR && contents.unpacked_bytes / archive_bytes.max(1) > limits.ratio {
+        if contents.unpacked_bytes > RATIO_FLOOR
+            && contents.unpacked_bytes / archive_bytes.max(1) > limits.ratio
+        {
             return Err(Refusal::TooLarge {
                 limit: "ratio",
                 max: limits.ratio,
@@ -620,7 +645,10 @@ mod tests {
 
     #[test]
     fn paths_are_plain_names_only() {
-        assert_eq!(plain_path(Path::new("a/./b")).unwrap(), Some(PathBuf::from("a/b")));
+        assert_eq!(
+            plain_path(Path::new("a/./b")).unwrap(),
+            Some(PathBuf::from("a/b"))
+        );
         assert_eq!(plain_path(Path::new("./")).unwrap(), None);
         assert!(plain_path(Path::new("a/../../etc")).is_err());
         assert!(plain_path(Path::new("/etc/passwd")).is_err());

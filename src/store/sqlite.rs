@@ -22,7 +22,8 @@
 
 use super::{ListedSession, SessionEnd, Store, StoreError};
 use crate::model::{
-    Account, Event, EventKind, KeyRecord, LedgerEntry, LedgerKind, Refund, SessionListing, SessionMeta, Upload, time,
+    Account, Event, EventKind, KeyRecord, LedgerEntry, LedgerKind, Refund, SessionListing, SessionMeta,
+    Upload, time,
 };
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
