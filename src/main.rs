@@ -601,11 +601,11 @@ async fn scan(args: ScanArgs) -> Result<ExitCode> {
         Some(server) => {
             let key = cli::keys::client_key(args.api_key, &args.data_dir);
             if !options.is_url() && !args.server_path {
-                let dir = std::path::Path::new(&options.target);
+                let dir = std::path::absolute(&options.target)?;
                 if !dir.is_dir() {
-                    anyhow::bail!("`{}` is not a directory here", dir.display());
+                    anyhow::bail!("`{}` is not a directory here", options.target);
                 }
-                options.upload = Some(cli::pack::upload(server, key.as_deref(), dir).await?);
+                options.upload = Some(cli::pack::upload(server, key.as_deref(), &dir).await?);
             }
             if args.poll {
                 cli::scan::polled(server, key, &options, args.poll_interval, &mut output).await?

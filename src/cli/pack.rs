@@ -87,20 +87,20 @@ pub async fn upload(server: &str, key: Option<&str>, dir: &Path) -> Result<Strin
         let dir = dir.to_path_buf();
         tokio::task::spawn_blocking(move || pack(&dir)).await??
     };
-    let size = packed.archive.as_file().metadata()?.len();
+    let archive_bytes = packed.archive.as_file().metadata()?.len();
     eprintln!(
         "Uploading {}: {} files, {} packed into {}",
         dir.display(),
         packed.files,
-        megabytes(packed.bytes),
-        megabytes(size)
+        size(packed.bytes),
+        size(archive_bytes)
     );
     let body = tokio::fs::File::open(packed.archive.path()).await?;
     let client = rest_client(key, None)?;
     let request = client
         .post(format!("{base}/api/uploads"))
         .header(reqwest::header::CONTENT_TYPE, "application/gzip")
-        .header(reqwest::header::CONTENT_LENGTH, size)
+        .header(reqwest::header::CONTENT_LENGTH, archive_bytes)
         .body(reqwest::Body::from(body));
     let uploaded: Uploaded = call(request).await.map_err(|error| {
         error
@@ -116,8 +116,13 @@ pub async fn upload(server: &str, key: Option<&str>, dir: &Path) -> Result<Strin
     Ok(uploaded.upload_id)
 }
 
-fn megabytes(bytes: u64) -> String {
-    format!("{:.1} MB", bytes as f64 / 1e6)
+/// A size as people read it: `812 bytes`, `8.3 kB`, `56.7 MB`.
+fn size(bytes: u64) -> String {
+    match bytes {
+        b if b < 1_000 => format!("{b} bytes"),
+        b if b < 1_000_000 => format!("{:.1} kB", b as f64 / 1e3),
+        b => format!("{:.1} MB", b as f64 / 1e6),
+    }
 }
 
 #[cfg(test)]

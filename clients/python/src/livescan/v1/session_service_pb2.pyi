@@ -108,14 +108,16 @@ LEDGER_KIND_RESERVE: LedgerKind
 LEDGER_KIND_REFUND: LedgerKind
 
 class Target(_message.Message):
-    __slots__ = ("url", "urls", "directory")
+    __slots__ = ("url", "urls", "directory", "upload")
     URL_FIELD_NUMBER: _ClassVar[int]
     URLS_FIELD_NUMBER: _ClassVar[int]
     DIRECTORY_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_FIELD_NUMBER: _ClassVar[int]
     url: str
     urls: _containers.RepeatedScalarFieldContainer[str]
     directory: str
-    def __init__(self, url: _Optional[str] = ..., urls: _Optional[_Iterable[str]] = ..., directory: _Optional[str] = ...) -> None: ...
+    upload: str
+    def __init__(self, url: _Optional[str] = ..., urls: _Optional[_Iterable[str]] = ..., directory: _Optional[str] = ..., upload: _Optional[str] = ...) -> None: ...
 
 class StartSessionRequest(_message.Message):
     __slots__ = ("target", "categories", "tools", "exclude_tools", "enable_intelligence", "timeout_ms", "max_concurrent")
@@ -500,6 +502,26 @@ class GetAccountResponse(_message.Message):
     balance: int
     ledger: _containers.RepeatedCompositeFieldContainer[LedgerEntry]
     def __init__(self, user_id: _Optional[str] = ..., name: _Optional[str] = ..., balance: _Optional[int] = ..., ledger: _Optional[_Iterable[_Union[LedgerEntry, _Mapping]]] = ...) -> None: ...
+
+class UploadArchiveRequest(_message.Message):
+    __slots__ = ("chunk",)
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    chunk: bytes
+    def __init__(self, chunk: _Optional[bytes] = ...) -> None: ...
+
+class UploadArchiveResponse(_message.Message):
+    __slots__ = ("upload_id", "digest", "bytes", "files", "unpacked_bytes")
+    UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    BYTES_FIELD_NUMBER: _ClassVar[int]
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    UNPACKED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    upload_id: str
+    digest: str
+    bytes: int
+    files: int
+    unpacked_bytes: int
+    def __init__(self, upload_id: _Optional[str] = ..., digest: _Optional[str] = ..., bytes: _Optional[int] = ..., files: _Optional[int] = ..., unpacked_bytes: _Optional[int] = ...) -> None: ...
 
 class LedgerEntry(_message.Message):
     __slots__ = ("id", "at", "kind", "amount", "balance_after", "session_id", "note")

@@ -75,6 +75,11 @@ class SessionServiceStub(object):
                 request_serializer=livescan_dot_v1_dot_session__service__pb2.GetAccountRequest.SerializeToString,
                 response_deserializer=livescan_dot_v1_dot_session__service__pb2.GetAccountResponse.FromString,
                 _registered_method=True)
+        self.UploadArchive = channel.stream_unary(
+                '/livescan.v1.SessionService/UploadArchive',
+                request_serializer=livescan_dot_v1_dot_session__service__pb2.UploadArchiveRequest.SerializeToString,
+                response_deserializer=livescan_dot_v1_dot_session__service__pb2.UploadArchiveResponse.FromString,
+                _registered_method=True)
 
 
 class SessionServiceServicer(object):
@@ -140,6 +145,18 @@ class SessionServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UploadArchive(self, request_iterator, context):
+        """UploadArchive receives a directory as a tar or tar.gz archive, in
+        chunks, for sessions to scan with `Target.upload`. The archive is
+        checked whole before it is kept: absolute paths, `..`, links out of it
+        and device files are refused (INVALID_ARGUMENT), and so is an archive
+        past a size, file-count, compression-ratio or quota limit
+        (RESOURCE_EXHAUSTED).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SessionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -177,6 +194,11 @@ def add_SessionServiceServicer_to_server(servicer, server):
                     servicer.GetAccount,
                     request_deserializer=livescan_dot_v1_dot_session__service__pb2.GetAccountRequest.FromString,
                     response_serializer=livescan_dot_v1_dot_session__service__pb2.GetAccountResponse.SerializeToString,
+            ),
+            'UploadArchive': grpc.stream_unary_rpc_method_handler(
+                    servicer.UploadArchive,
+                    request_deserializer=livescan_dot_v1_dot_session__service__pb2.UploadArchiveRequest.FromString,
+                    response_serializer=livescan_dot_v1_dot_session__service__pb2.UploadArchiveResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -374,6 +396,33 @@ class SessionService(object):
             '/livescan.v1.SessionService/GetAccount',
             livescan_dot_v1_dot_session__service__pb2.GetAccountRequest.SerializeToString,
             livescan_dot_v1_dot_session__service__pb2.GetAccountResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UploadArchive(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/livescan.v1.SessionService/UploadArchive',
+            livescan_dot_v1_dot_session__service__pb2.UploadArchiveRequest.SerializeToString,
+            livescan_dot_v1_dot_session__service__pb2.UploadArchiveResponse.FromString,
             options,
             channel_credentials,
             insecure,
