@@ -24,9 +24,11 @@ use cli::keys::{CreditsCommand, DataDir, KeysCommand};
 use cli::scan::{ScanOptions, ScanOutput};
 use livescan::engine::uploads::{UploadConfig, UploadLimits};
 use livescan::engine::{Engine, EngineConfig, RateLimit, TargetPolicy};
+use livescan::model::sarif;
 use livescan::tools::{Availability, Catalog, CatalogOptions};
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -242,6 +244,10 @@ struct ScanArgs {
     /// the live lines to stderr.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// With --format sarif: `one` run whose driver is livescan (what GitHub
+    /// code scanning accepts) or a run `per-tool`.
+    #[arg(long, default_value = "one", value_parser = |raw: &str| raw.parse::<sarif::Runs>())]
+    sarif_runs: sarif::Runs,
     /// Write the report into this file (replaced only once the scan has
     /// finished); the live lines still show on stdout.
     #[arg(long)]
@@ -626,7 +632,7 @@ async fn scan(args: ScanArgs) -> Result<ExitCode> {
     let document = match args.format {
         Format::Text => None,
         Format::Json => Some(report.json()),
-        Format::Sarif => Some(report.sarif()),
+        Format::Sarif => Some(report.sarif(args.sarif_runs)),
     };
     drop(output);
     match (report_file, document) {
@@ -635,6 +641,10 @@ async fn scan(args: ScanArgs) -> Result<ExitCode> {
             if let Some(document) = document {
                 file.write_all(document.as_bytes())?;
             }
+            // A temporary file is private (0600); a report is not.
+            file.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(0o666 & !current_umask()))
+                .with_context(|| format!("--output: cannot write {}", path.display()))?;
             file.persist(path)
                 .with_context(|| format!("--output: cannot write {}", path.display()))?;
         }
@@ -652,6 +662,14 @@ async fn scan(args: ScanArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(2));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The process's file-creation mask (read by setting it, then set back).
+fn current_umask() -> u32 {
+    // SAFETY: umask only swaps the process's mask; no memory is involved.
+    let mask = unsafe { libc::umask(0o022) };
+    unsafe { libc::umask(mask) };
+    mask
 }
 
 /// The catalog as a table, then how to install each unavailable tool.

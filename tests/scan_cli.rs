@@ -340,7 +340,7 @@ async fn json_goes_to_stdout_with_the_live_lines_on_stderr() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sarif_goes_to_the_output_file_one_run_per_tool_that_ran() {
+async fn sarif_per_tool_goes_to_the_output_file_one_run_per_tool_that_ran() {
     let server = server().await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("livescan.sarif");
@@ -352,6 +352,8 @@ async fn sarif_goes_to_the_output_file_one_run_per_tool_that_ran() {
             "secrets,merge-conflicts,broken",
             "--format",
             "sarif",
+            "--sarif-runs",
+            "per-tool",
             "--output",
             path.to_str().unwrap(),
             "--fail-on",

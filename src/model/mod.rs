@@ -6,6 +6,7 @@
 pub mod account;
 pub mod finding;
 pub mod redact;
+pub mod sarif;
 pub mod session;
 pub mod text;
 pub mod time;

@@ -15,7 +15,7 @@ use crate::engine::metrics::metrics;
 use crate::engine::watch::Encoding;
 use crate::engine::{Caller, Engine, EngineError, WatchItem};
 use crate::model::SessionState;
-use crate::model::{StartRequest, time};
+use crate::model::{StartRequest, sarif, time};
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, FromRef, Path, RawQuery, State};
@@ -94,6 +94,7 @@ pub fn router(engine: Engine) -> Router {
         .route("/api/sessions/{id}", get(get_session))
         .route("/api/sessions/{id}/events", get(session_events))
         .route("/api/sessions/{id}/cancel", post(cancel_session))
+        .route("/api/sessions/{id}/sarif", get(session_sarif))
         .route("/api/tools", get(list_tools))
         .route("/api/account", get(account))
         .route("/api/uploads", post(upload_archive))
@@ -285,6 +286,34 @@ async fn cancel_session(
 ) -> ApiResult {
     let state = engine.cancel(&caller(&engine, &headers).await?, &id).await?;
     Ok(json_bytes(Bytes::from(views::full(&state))))
+}
+
+/// The session's reports so far as SARIF 2.1.0 (`?runs=one|per-tool`),
+/// the document `livescan scan --format sarif` writes, without the
+/// server's own path as the source root.
+async fn session_sarif(
+    State(engine): State<Engine>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> ApiResult {
+    let caller = caller(&engine, &headers).await?;
+    let runs = match query_map(query).get("runs") {
+        Some(raw) => raw
+            .parse::<sarif::Runs>()
+            .map_err(|message| EngineError::invalid_choice("runs", message, &["one", "per-tool"]))?,
+        None => sarif::Runs::One,
+    };
+    let state = engine.session(&caller, &id).await?;
+    let document = sarif::document(state.reports.iter().map(|r| &**r), None, runs);
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/sarif+json"),
+        )],
+        Json(document),
+    )
+        .into_response())
 }
 
 /// Server-sent events: a `snapshot` first (or, with `Last-Event-ID` or

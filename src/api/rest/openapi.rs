@@ -161,21 +161,38 @@ fn operations(tool_ids: &[&str]) -> Value {
                     "responses": { "200": json_response("The account of the calling key", "Account") }
                 }
             },
+            "/api/sessions/{id}/sarif": {
+                "get": {
+                    "summary": "The session's reports so far as SARIF 2.1.0, as `livescan scan --format sarif` writes them",
+                    "description": "By default one run whose driver is livescan, rules named `TOOL/RULE` (what GitHub code \
+                        scanning accepts); `runs=per-tool` gives one run per tool.",
+                    "parameters": [
+                        session_id_param(),
+                        { "name": "runs", "in": "query", "required": false, "schema": { "enum": ["one", "per-tool"] } }
+                    ],
+                    "responses": {
+                        "200": { "description": "A SARIF 2.1.0 log", "content": { "application/sarif+json": {
+                            "schema": { "type": "object", "required": ["version", "runs"] } } } },
+                        "400": error_response("`runs` is not one or per-tool"),
+                        "404": error_response("No such session")
+                    }
+                }
+            },
             "/api/uploads": {
                 "post": {
-                    "summary": "Upload a directory to scan, as a tar or tar.gz archive; start a session on it with `target: {\"upload\": uploadId}`",
+                    "summary": "Upload a directory to scan, as a tar or tar.gz archive (told apart by its first bytes, whatever the content type); start a session on it with `target: {\"upload\": uploadId}`",
                     "description": "The body is streamed to disk, then checked whole before it is kept: absolute paths, `..`, \
                         links that leave the archive, device files and FIFOs are refused (400, naming the entry), and so is an \
                         archive past the server's limits on its size, its unpacked size, its files, its compression ratio or \
                         your uploads' quota (413, `error.details.limit` names the limit). Identical archives are stored once. \
                         An upload no session used for the server's retention time (default 24 hours) is removed.",
                     "requestBody": { "required": true, "content": {
+                        "application/octet-stream": { "schema": { "type": "string", "format": "binary" } },
                         "application/x-tar": { "schema": { "type": "string", "format": "binary" } },
                         "application/gzip": { "schema": { "type": "string", "format": "binary" } } } },
                     "responses": {
                         "201": json_response("The upload", "Upload"),
                         "400": error_response("Not a tar or tar.gz archive, or an entry no upload may hold"),
-                        "401": error_response("Missing or invalid API key"),
                         "413": error_response("Past a limit: `archiveBytes`, `unpackedBytes`, `files`, `ratio` or `quotaBytes`")
                     }
                 }

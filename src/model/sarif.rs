@@ -1,0 +1,262 @@
+//! A session's reports as SARIF 2.1.0, the format code-scanning services
+//! read; `livescan scan --format sarif` and `GET /api/sessions/{id}/sarif`
+//! write the same document.
+//!
+//! By default it is one run whose driver is livescan: GitHub code scanning
+//! refuses a file of more than 20 runs, and several runs of one tool in one
+//! category. Rules are named `TOOL/RULE`, and the tool that reported each
+//! result is in its rule's and its own properties. [`Runs::PerTool`] writes
+//! one run per tool instead (each with a category of its own), for other
+//! consumers.
+
+use super::{Finding, Severity, ToolReport, ToolStatus};
+use serde_json::{Value, json};
+
+/// How a document divides its results into runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Runs {
+    /// One run, driver `livescan`: what GitHub code scanning accepts.
+    #[default]
+    One,
+    /// One run per tool that ran.
+    PerTool,
+}
+
+impl std::str::FromStr for Runs {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Runs, String> {
+        match raw {
+            "one" => Ok(Runs::One),
+            "per-tool" => Ok(Runs::PerTool),
+            _ => Err(format!("`{raw}` is not one of: one, per-tool")),
+        }
+    }
+}
+
+/// The SARIF category a single-run document uploads under, so a new upload
+/// replaces the previous one's alerts.
+const CATEGORY: &str = "livescan";
+
+/// The document for `reports` (tools that never ran are left out), paths
+/// relative to `source_root` (a `file://` URI) when it is known.
+pub fn document<'a>(
+    reports: impl IntoIterator<Item = &'a ToolReport>,
+    source_root: Option<&str>,
+    runs: Runs,
+) -> Value {
+    // By tool name: the same reports make the same document, whatever
+    // order they finished in.
+    let mut ran: Vec<&ToolReport> = reports
+        .into_iter()
+        .filter(|r| matches!(r.status, ToolStatus::Completed | ToolStatus::Failed))
+        .collect();
+    ran.sort_by(|a, b| a.tool_name.cmp(&b.tool_name));
+    let runs: Vec<Value> = match runs {
+        Runs::One => vec![run(&ran, "livescan", &format!("{CATEGORY}/"), source_root)],
+        Runs::PerTool => ran
+            .iter()
+            .map(|report| {
+                let category = format!("{CATEGORY}-{}/", report.tool_name);
+                run(&[report], &report.tool_name, &category, source_root)
+            })
+            .collect(),
+    };
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": runs,
+    })
+}
+
+/// One run of the results of `reports`, its driver named `driver`. With
+/// more than one tool in the run, rule ids carry the tool's name.
+fn run(reports: &[&ToolReport], driver: &str, category: &str, source_root: Option<&str>) -> Value {
+    let namespaced = driver == "livescan";
+    let mut rules: Vec<Rule> = Vec::new();
+    let mut results = Vec::new();
+    for report in reports {
+        for finding in &report.result.findings {
+            let id = match namespaced {
+                true => format!("{}/{}", report.tool_name, finding.rule_id),
+                false => finding.rule_id.clone(),
+            };
+            let index = match rules.iter().position(|rule| rule.id == id) {
+                Some(index) => {
+                    // Severity orders from critical (least) to info.
+                    rules[index].severity = rules[index].severity.min(finding.severity);
+                    index
+                }
+                None => {
+                    rules.push(Rule {
+                        id: id.clone(),
+                        report,
+                        finding,
+                        severity: finding.severity,
+                    });
+                    rules.len() - 1
+                }
+            };
+            let mut result = json!({
+                "ruleId": id,
+                "ruleIndex": index,
+                "level": level(finding.severity),
+                "message": {"text": finding.message},
+                "partialFingerprints": {"livescan/v1": finding.fingerprint},
+                "properties": {"severity": finding.severity.as_str(), "tool": report.tool_name},
+            });
+            if let Some(location) = location(finding) {
+                result["locations"] = json!([location]);
+            }
+            results.push(result);
+        }
+    }
+    let notifications: Vec<Value> = reports
+        .iter()
+        .filter_map(|report| {
+            let error = report.result.error.as_ref()?;
+            let text = match namespaced {
+                true => format!("{}: {error}", report.tool_name),
+                false => error.clone(),
+            };
+            Some(json!({
+                "level": "error",
+                "message": {"text": text},
+                "properties": {"tool": report.tool_name},
+            }))
+        })
+        .collect();
+    let mut invocation = json!({
+        "executionSuccessful": reports.iter().all(|r| r.status == ToolStatus::Completed),
+    });
+    if !notifications.is_empty() {
+        invocation["toolExecutionNotifications"] = json!(notifications);
+    }
+    let tools: Vec<Value> = reports
+        .iter()
+        .map(|r| {
+            json!({
+                "name": r.tool_name,
+                "category": r.category.as_str(),
+                "status": r.status,
+                "durationMs": r.duration,
+            })
+        })
+        .collect();
+    let mut run = json!({
+        "tool": {"driver": {
+            "name": driver,
+            "fullName": format!("livescan {driver}"),
+            "version": env!("CARGO_PKG_VERSION"),
+            "semanticVersion": env!("CARGO_PKG_VERSION"),
+            "rules": rules.iter().map(Rule::descriptor).collect::<Vec<_>>(),
+        }},
+        "automationDetails": {"id": category},
+        "invocations": [invocation],
+        "results": results,
+        "properties": {"tools": tools},
+    });
+    if let Some(root) = source_root {
+        run["originalUriBaseIds"] = json!({"SRCROOT": {"uri": root}});
+    }
+    run
+}
+
+/// A rule as first seen: the tool and finding that introduced it, and the
+/// worst severity any of its results has.
+struct Rule<'a> {
+    id: String,
+    report: &'a ToolReport,
+    finding: &'a Finding,
+    severity: Severity,
+}
+
+impl Rule<'_> {
+    fn descriptor(&self) -> Value {
+        let category = self.report.category.as_str();
+        let mut tags = vec![category.to_string()];
+        if let Some(cwe) = self.finding.cwe {
+            tags.push(format!("external/cwe/cwe-{cwe}"));
+        }
+        let mut rule = json!({
+            "id": self.id,
+            "name": self.finding.rule_id,
+            "shortDescription": {"text": format!("{} ({})", self.finding.rule_id, self.report.tool_name)},
+            "defaultConfiguration": {"level": level(self.severity)},
+            "properties": {"tool": self.report.tool_name, "tags": tags},
+        });
+        if category == "security" {
+            rule["properties"]["security-severity"] = json!(security_severity(self.severity));
+        }
+        if let Some(help) = &self.finding.help_uri {
+            rule["helpUri"] = json!(help);
+        }
+        rule
+    }
+}
+
+fn level(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Critical | Severity::High => "error",
+        Severity::Medium => "warning",
+        Severity::Low | Severity::Info => "note",
+    }
+}
+
+/// The score code-scanning services rank security alerts by (CVSS-like, 0–10).
+fn security_severity(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Critical => "9.5",
+        Severity::High => "8.0",
+        Severity::Medium => "5.5",
+        Severity::Low => "3.0",
+        Severity::Info => "0.0",
+    }
+}
+
+/// A relative path as a URI reference: unreserved characters and `/` stay,
+/// every other byte is percent-encoded.
+fn uri_path(path: &str) -> String {
+    let mut encoded = String::with_capacity(path.len());
+    for byte in path.replace('\\', "/").bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
+            encoded.push(byte as char);
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
+}
+
+fn location(finding: &Finding) -> Option<Value> {
+    if let Some(path) = &finding.path {
+        let mut location = json!({
+            "physicalLocation": {
+                "artifactLocation": {"uri": uri_path(path), "uriBaseId": "SRCROOT"}
+            }
+        });
+        if let Some(line) = finding.line.filter(|line| *line > 0) {
+            let mut region = json!({"startLine": line});
+            if let Some(column) = finding.column.filter(|column| *column > 0) {
+                region["startColumn"] = json!(column);
+            }
+            location["physicalLocation"]["region"] = region;
+        }
+        return Some(location);
+    }
+    finding
+        .url
+        .as_ref()
+        .map(|url| json!({"physicalLocation": {"artifactLocation": {"uri": url}}}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_become_uri_references() {
+        assert_eq!(uri_path("src/a b/ü#1.rs"), "src/a%20b/%C3%BC%231.rs");
+        assert_eq!(uri_path(r"dir\file.py"), "dir/file.py");
+    }
+}
