@@ -88,20 +88,19 @@ struct ToolArgs {
     /// A directory of OSV advisories (JSON) for `vulnerable-dependencies`.
     #[arg(long, env = "LIVESCAN_ADVISORY_DB")]
     advisory_db: Option<PathBuf>,
-    /// Where to look for external scanners before PATH (repeatable).
-    /// Default: the directories `scripts/install-test-tools` fills under ./.tools.
-    #[arg(long = "tool-dir")]
+    /// Where to look for external scanners before PATH (repeatable, or
+    /// `:`-separated in LIVESCAN_TOOL_DIRS). Default: the directories
+    /// `scripts/install-test-tools` fills under .tools/ in the current
+    /// directory, in the checkout this executable was built in, and in
+    /// $XDG_DATA_HOME/livescan (~/.local/share/livescan).
+    #[arg(long = "tool-dir", env = "LIVESCAN_TOOL_DIRS", value_delimiter = ':')]
     tool_dirs: Vec<PathBuf>,
 }
 
 impl ToolArgs {
     fn catalog(&self) -> Catalog {
         let tool_dirs = if self.tool_dirs.is_empty() {
-            livescan::tools::external::DEFAULT_TOOL_DIRS
-                .iter()
-                .map(PathBuf::from)
-                .filter(|d| d.is_dir())
-                .collect()
+            livescan::tools::external::default_tool_dirs()
         } else {
             self.tool_dirs.clone()
         };
@@ -128,66 +127,66 @@ struct ServeArgs {
     tools: ToolArgs,
     /// Directories that directory targets must lie within (repeatable).
     /// Default: the directory the server was started in.
-    #[arg(long = "scan-root")]
+    #[arg(long = "scan-root", env = "LIVESCAN_SCAN_ROOT", value_delimiter = ':')]
     scan_roots: Vec<PathBuf>,
     /// Allow URL targets on loopback, private and link-local addresses.
-    #[arg(long)]
+    #[arg(long, env = "LIVESCAN_ALLOW_PRIVATE_TARGETS")]
     allow_private_targets: bool,
     /// How much tool work runs at once across all sessions, in native
     /// analyzers: a scanner process counts 2, semgrep and checkov 4.
     /// Default: 4 per core.
-    #[arg(long, default_value_t = livescan::engine::slots::default_capacity())]
+    #[arg(long, default_value_t = livescan::engine::slots::default_capacity(), env = "LIVESCAN_MAX_RUNNING_TOOLS")]
     max_running_tools: usize,
     /// Also trust this certificate authority (PEM) for URL targets, e.g. a
     /// company's internal CA (repeatable).
-    #[arg(long = "ca-cert")]
+    #[arg(long = "ca-cert", env = "LIVESCAN_CA_CERT", value_delimiter = ':')]
     ca_certs: Vec<PathBuf>,
     /// Findings each tool report keeps, worst first; the rest are counted
     /// in the report (`omitted`) but not listed.
-    #[arg(long, default_value_t = livescan::tools::DEFAULT_MAX_FINDINGS)]
+    #[arg(long, default_value_t = livescan::tools::DEFAULT_MAX_FINDINGS, env = "LIVESCAN_MAX_FINDINGS_PER_REPORT")]
     max_findings_per_report: usize,
     /// Memory each scanner process may use, in MiB (0: no cap). A scanner
     /// that runs out fails with that reason (and is refunded).
-    #[arg(long, default_value_t = livescan::tools::workspace::DEFAULT_CHILD_MEMORY / 1024 / 1024)]
+    #[arg(long, default_value_t = livescan::tools::workspace::DEFAULT_CHILD_MEMORY / 1024 / 1024, env = "LIVESCAN_TOOL_MEMORY_MB")]
     tool_memory_mb: u64,
     /// Serve /metrics (Prometheus, no key) on this address instead of the
     /// main one, e.g. `127.0.0.1:9090`; `off` serves it nowhere.
-    #[arg(long, value_parser = parse_metrics_listen)]
+    #[arg(long, value_parser = parse_metrics_listen, env = "LIVESCAN_METRICS_LISTEN")]
     metrics_listen: Option<MetricsListen>,
     /// Log lines as `text` or `json` (one object per line, with the request
     /// id, session and tool of each line). RUST_LOG sets what is logged.
-    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "LIVESCAN_LOG_FORMAT")]
     log_format: LogFormat,
     /// On SIGTERM or SIGINT, how long to wait for streams to end and tools
     /// to stop before exiting anyway, e.g. `10s`.
-    #[arg(long, default_value = "10s", value_parser = parse_interval)]
+    #[arg(long, default_value = "10s", value_parser = parse_interval, env = "LIVESCAN_SHUTDOWN_TIMEOUT")]
     shutdown_timeout: Duration,
     /// Close a connection on which nothing moves for this long, e.g. `120s`.
-    #[arg(long, default_value = "120s", value_parser = parse_interval)]
+    #[arg(long, default_value = "120s", value_parser = parse_interval, env = "LIVESCAN_IDLE_TIMEOUT")]
     idle_timeout: Duration,
     /// Connections one client address may hold open at once (0: no cap).
-    #[arg(long, default_value_t = livescan::api::Limits::default().connections_per_peer)]
+    #[arg(long, default_value_t = livescan::api::Limits::default().connections_per_peer, env = "LIVESCAN_MAX_CONNECTIONS_PER_PEER")]
     max_connections_per_peer: usize,
     /// Requests per second each API key may make (0: no limit).
-    #[arg(long, default_value_t = RateLimit::default().per_second)]
+    #[arg(long, default_value_t = RateLimit::default().per_second, env = "LIVESCAN_RATE_LIMIT")]
     rate_limit: f64,
     /// Requests each API key may make at once before the per-second rate applies.
-    #[arg(long, default_value_t = RateLimit::default().burst)]
+    #[arg(long, default_value_t = RateLimit::default().burst, env = "LIVESCAN_RATE_BURST")]
     rate_burst: u32,
     /// Largest archive an upload may send, in MiB.
-    #[arg(long, default_value_t = UploadLimits::default().archive_bytes >> 20)]
+    #[arg(long, default_value_t = UploadLimits::default().archive_bytes >> 20, env = "LIVESCAN_UPLOAD_MAX_MB")]
     upload_max_mb: u64,
     /// Largest size an upload may unpack to, in MiB.
-    #[arg(long, default_value_t = UploadLimits::default().unpacked_bytes >> 20)]
+    #[arg(long, default_value_t = UploadLimits::default().unpacked_bytes >> 20, env = "LIVESCAN_UPLOAD_MAX_UNPACKED_MB")]
     upload_max_unpacked_mb: u64,
     /// Most files an upload may hold.
-    #[arg(long, default_value_t = UploadLimits::default().files)]
+    #[arg(long, default_value_t = UploadLimits::default().files, env = "LIVESCAN_UPLOAD_MAX_FILES")]
     upload_max_files: u64,
     /// Most that one account's uploads may take together, in MiB.
-    #[arg(long, default_value_t = UploadLimits::default().quota_bytes >> 20)]
+    #[arg(long, default_value_t = UploadLimits::default().quota_bytes >> 20, env = "LIVESCAN_UPLOAD_QUOTA_MB")]
     upload_quota_mb: u64,
     /// Uploads that no session used for this long are removed, e.g. `24h`.
-    #[arg(long, default_value = "24h", value_parser = parse_interval)]
+    #[arg(long, default_value = "24h", value_parser = parse_interval, env = "LIVESCAN_UPLOAD_RETENTION")]
     upload_retention: Duration,
 }
 
@@ -209,22 +208,22 @@ struct ScanArgs {
     #[command(flatten)]
     tool_args: ToolArgs,
     /// Categories to run (comma-separated): security, code-quality, accessibility, performance.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', env = "LIVESCAN_CATEGORIES")]
     categories: Vec<String>,
     /// Specific tools to run (comma-separated); overrides --categories.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', env = "LIVESCAN_TOOLS")]
     tools: Vec<String>,
     /// Tools to leave out (comma-separated).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', env = "LIVESCAN_EXCLUDE_TOOLS")]
     exclude_tools: Vec<String>,
     /// Max milliseconds per tool.
-    #[arg(long)]
+    #[arg(long, env = "LIVESCAN_TIMEOUT")]
     timeout: Option<u64>,
     /// Tools of this scan running at once.
-    #[arg(long)]
+    #[arg(long, env = "LIVESCAN_MAX_CONCURRENT")]
     max_concurrent: Option<u64>,
     /// Exit 1 when any rule is crossed, e.g. `critical>0,high>5`; `none` never fails.
-    #[arg(long, default_value = "critical>0,high>5")]
+    #[arg(long, default_value = "critical>0,high>5", env = "LIVESCAN_FAIL_ON")]
     fail_on: FailOn,
     /// With --server: send the directory's path for the server to open
     /// (it must see this filesystem, inside its scan roots) instead of
@@ -233,24 +232,24 @@ struct ScanArgs {
     server_path: bool,
     /// With --server: follow the scan by polling the REST API instead of
     /// having reports pushed over gRPC (same output).
-    #[arg(long, requires = "server")]
+    #[arg(long, requires = "server", env = "LIVESCAN_POLL")]
     poll: bool,
     /// How often --poll asks, e.g. `5s`, `500ms`.
-    #[arg(long, default_value = "5s", value_parser = parse_interval, requires = "poll")]
+    #[arg(long, default_value = "5s", value_parser = parse_interval, requires = "poll", env = "LIVESCAN_POLL_INTERVAL")]
     poll_interval: Duration,
     /// The report's format: `text` (the live console lines), `json` (the
     /// whole scan, in the REST API's spelling) or `sarif` (SARIF 2.1.0).
     /// With json or sarif and no --output, the document goes to stdout and
     /// the live lines to stderr.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
+    #[arg(long, value_enum, default_value_t = Format::Text, env = "LIVESCAN_FORMAT")]
     format: Format,
     /// With --format sarif: `one` run whose driver is livescan (what GitHub
     /// code scanning accepts) or a run `per-tool`.
-    #[arg(long, default_value = "one", value_parser = |raw: &str| raw.parse::<sarif::Runs>())]
+    #[arg(long, default_value = "one", value_parser = |raw: &str| raw.parse::<sarif::Runs>(), env = "LIVESCAN_SARIF_RUNS")]
     sarif_runs: sarif::Runs,
     /// Write the report into this file (replaced only once the scan has
     /// finished); the live lines still show on stdout.
-    #[arg(long)]
+    #[arg(long, env = "LIVESCAN_OUTPUT")]
     output: Option<PathBuf>,
 }
 

@@ -612,3 +612,70 @@ async fn a_checkout_the_server_cannot_see_is_uploaded_and_scanned() {
         "{stderr}"
     );
 }
+
+/// A scan in this process charges no account, so its summary says nothing
+/// of credits and its report holds no refund.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_in_process_scan_says_nothing_of_credits() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let target = fixtures().join("dir-planted");
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_livescan"))
+            .arg("scan")
+            .arg(target)
+            .args([
+                "--tools",
+                "merge-conflicts",
+                "--format",
+                "json",
+                "--fail-on",
+                "none",
+            ])
+            .arg("--data-dir")
+            .arg(data_dir.path())
+            .env_remove("LIVESCAN_SERVER")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("✓ merge-conflicts: 3 high"), "{stderr}");
+    assert!(!stderr.contains("Credits"), "{stderr}");
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(report.get("refund").is_none(), "{report}");
+}
+
+/// Scanners installed in this checkout's .tools are found wherever
+/// livescan is started from, not only in the checkout itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scanners_are_found_from_any_directory() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let cwd = elsewhere.path().to_path_buf();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_livescan"))
+            .arg("tools")
+            .current_dir(&cwd)
+            .env("HOME", &cwd)
+            .env_remove("XDG_DATA_HOME")
+            .env_remove("LIVESCAN_TOOL_DIRS")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for scanner in ["bandit", "semgrep", "detect-secrets"] {
+        let line = stdout
+            .lines()
+            .find(|line| line.split_whitespace().next() == Some(scanner))
+            .unwrap_or_else(|| panic!("{scanner} is not listed:\n{stdout}"));
+        assert!(line.contains(" yes "), "{line}");
+    }
+}

@@ -16,6 +16,15 @@ const FINDINGS_SHOWN: usize = 10;
 /// Width of the progress bar, in cells.
 const BAR_CELLS: usize = 24;
 
+/// What a scan's credits did, as the summary says it.
+#[derive(Clone, Copy)]
+pub enum Credits<'a> {
+    /// Run in this process: no account was charged, so nothing is said.
+    NotCharged,
+    /// Run on a server: the refund of failed tools' credits, if any.
+    Charged(Option<&'a Refund>),
+}
+
 /// What the scan loop tells the console.
 pub enum Update<'a> {
     Started {
@@ -28,7 +37,7 @@ pub enum Update<'a> {
         status: SessionStatus,
         summary: &'a Summary,
         error: Option<&'a str>,
-        refund: Option<&'a Refund>,
+        credits: Credits<'a>,
     },
     /// Whether the summary crossed `--fail-on`, and which rules.
     Verdict {
@@ -118,9 +127,9 @@ impl Console {
                 status,
                 summary,
                 error,
-                refund,
+                credits,
             } => {
-                let text = self.summary(*status, summary, *error, *refund);
+                let text = self.summary(*status, summary, *error, *credits);
                 // The summary replaces the bar for good.
                 self.bar = false;
                 text
@@ -224,7 +233,7 @@ impl Console {
         status: SessionStatus,
         summary: &Summary,
         error: Option<&str>,
-        refund: Option<&Refund>,
+        credits: Credits<'_>,
     ) -> String {
         let status_colour = match status {
             SessionStatus::Completed => "1;32",
@@ -256,14 +265,15 @@ impl Console {
         }
         text.push_str(rule);
         text.push_str(&format!("  {:<10}  {:>8}\n\n", "total", summary.total_findings));
-        match refund {
-            Some(refund) if refund.refunded_credits > 0 => text.push_str(&format!(
+        match credits {
+            Credits::NotCharged => {}
+            Credits::Charged(Some(refund)) if refund.refunded_credits > 0 => text.push_str(&format!(
                 "  Credits refunded: {} for {} (balance {})\n",
                 refund.refunded_credits,
                 refund.tools_refunded.join(", "),
                 refund.new_balance
             )),
-            _ => text.push_str("  Credits refunded: 0 (no tool failed)\n"),
+            Credits::Charged(_) => text.push_str("  Credits refunded: 0 (no tool failed)\n"),
         }
         text
     }

@@ -5,7 +5,7 @@
 //! is resumed with `after_seq` and polling follows the exact `?after=`
 //! cursor, so no report is missed or shown twice.
 
-use super::console::{Console, Update};
+use super::console::{Console, Credits, Update};
 use super::report::ScanReport;
 use anyhow::{Context, Result, anyhow};
 use futures::StreamExt;
@@ -94,6 +94,8 @@ impl ScanOptions {
 /// `--output` text file), and the reports kept for the final document.
 pub struct ScanOutput {
     consoles: Vec<Console>,
+    /// Whether an account pays for the scan (a server's); not in process.
+    charged: bool,
     session_id: String,
     target: String,
     reports: Vec<ToolReport>,
@@ -103,6 +105,7 @@ impl ScanOutput {
     pub fn new(consoles: Vec<Console>) -> Self {
         ScanOutput {
             consoles,
+            charged: true,
             session_id: String::new(),
             target: String::new(),
             reports: Vec::new(),
@@ -140,11 +143,15 @@ impl ScanOutput {
         error: Option<String>,
         refund: Option<Refund>,
     ) -> ScanReport {
+        let credits = match self.charged {
+            true => Credits::Charged(refund.as_ref()),
+            false => Credits::NotCharged,
+        };
         self.show(&Update::Finished {
             status,
             summary: &summary,
             error: error.as_deref(),
-            refund: refund.as_ref(),
+            credits,
         });
         ScanReport {
             session_id: std::mem::take(&mut self.session_id),
@@ -153,7 +160,7 @@ impl ScanOutput {
             status,
             error,
             summary,
-            refund,
+            refund: refund.filter(|_| self.charged),
             tool_reports: std::mem::take(&mut self.reports),
             failed_on: Vec::new(),
         }
@@ -194,6 +201,8 @@ pub async fn in_process(
         livescan::tools::Workspace::scratch(work_dir.path().join("work")),
     );
     let engine = Engine::open(store, catalog, config).await?;
+    // The local account of a store that ends with the scan pays for nothing.
+    output.charged = false;
     let caller = Caller::local();
     let state = engine
         .start_session(&caller, request)

@@ -27,11 +27,48 @@ fn session_id_param() -> Value {
             "description": "The session id returned by POST /api/sessions." })
 }
 
+/// Each operation's id and tag, by path and method: what clients generated
+/// from the document name their methods and group them by.
+const OPERATION_NAMES: &[(&str, &str, &str, &str)] = &[
+    ("/api/sessions", "post", "startSession", "Sessions"),
+    ("/api/sessions", "get", "listSessions", "Sessions"),
+    ("/api/sessions/{id}", "get", "getSession", "Sessions"),
+    (
+        "/api/sessions/{id}/events",
+        "get",
+        "watchSessionEvents",
+        "Sessions",
+    ),
+    ("/api/sessions/{id}/cancel", "post", "cancelSession", "Sessions"),
+    ("/api/sessions/{id}/sarif", "get", "getSessionSarif", "Sessions"),
+    ("/api/uploads", "post", "uploadArchive", "Uploads"),
+    ("/api/tools", "get", "listTools", "Tools"),
+    ("/api/account", "get", "getAccount", "Account"),
+    ("/healthz", "get", "getHealth", "Server"),
+    ("/openapi.json", "get", "getOpenApiDocument", "Server"),
+];
+
 /// The document for a server whose catalog holds `tool_ids`.
 pub fn document(tool_ids: &[&str]) -> Value {
     let mut document = operations(tool_ids);
-    // Every operation that needs a key can answer 401 and 429.
+    document["tags"] = json!([
+        { "name": "Sessions", "description": "Start scan sessions and follow them: full, progress-only and incremental views, live events, SARIF" },
+        { "name": "Uploads", "description": "Directories sent to the server to scan" },
+        { "name": "Tools", "description": "The tool catalog" },
+        { "name": "Account", "description": "Your balance and ledger" },
+        { "name": "Server", "description": "Liveness and this document" }
+    ]);
     if let Some(paths) = document["paths"].as_object_mut() {
+        for (path, item) in paths.iter_mut() {
+            for (method, operation) in item.as_object_mut().into_iter().flatten() {
+                let named = OPERATION_NAMES.iter().find(|(p, m, ..)| p == path && m == method);
+                if let Some((.., id, tag)) = named {
+                    operation["operationId"] = json!(id);
+                    operation["tags"] = json!([tag]);
+                }
+            }
+        }
+        // Every operation that needs a key can answer 401 and 429.
         for operation in paths
             .values_mut()
             .filter_map(Value::as_object_mut)
@@ -462,4 +499,32 @@ fn operations(tool_ids: &[&str]) -> Value {
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_operation_has_a_unique_id_and_a_tag() {
+        let document = document(&[]);
+        let mut ids = Vec::new();
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let id = operation["operationId"].as_str();
+                assert!(id.is_some(), "{method} {path} has no operationId");
+                assert!(operation["tags"][0].is_string(), "{method} {path} has no tag");
+                ids.push(id.unwrap().to_string());
+            }
+        }
+        let count = ids.len();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), count, "operation ids repeat");
+        assert_eq!(
+            count,
+            OPERATION_NAMES.len(),
+            "a name for an operation that does not exist"
+        );
+    }
 }

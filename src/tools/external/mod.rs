@@ -48,12 +48,54 @@ const DESCRIPTORS: &[(&str, &str)] = &[
 pub const FILE_NOT_ANALYZED: &str = "file-not-analyzed";
 
 /// Where `scripts/install-test-tools` installs the scanners, relative to the
-/// project; `serve` and `scan` look there by default.
+/// project; `serve` and `scan` look there by default ([`default_tool_dirs`]).
 pub const DEFAULT_TOOL_DIRS: &[&str] = &[
     ".tools/scanners/bin",
     ".tools/detect-secrets/bin",
     ".tools/node/node_modules/.bin",
 ];
+
+/// The directories of [`DEFAULT_TOOL_DIRS`] that exist, absolute, under
+/// each of: the current directory; the checkout this executable lives in
+/// (the nearest directory above it that holds `.tools`, as for
+/// `target/release/livescan`); and the data home, `$XDG_DATA_HOME/livescan`
+/// (by default `~/.local/share/livescan`), where an installed `livescan`
+/// finds scanners copied or installed there.
+pub fn default_tool_dirs() -> Vec<PathBuf> {
+    let mut bases = Vec::new();
+    if let Ok(cwd) = std::env::current_dir() {
+        bases.push(cwd);
+    }
+    if let Some(checkout) = std::env::current_exe()
+        .and_then(std::fs::canonicalize)
+        .ok()
+        .and_then(|exe| {
+            exe.ancestors()
+                .skip(1)
+                .find(|dir| dir.join(".tools").is_dir())
+                .map(Path::to_path_buf)
+        })
+    {
+        bases.push(checkout);
+    }
+    let data_home = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .filter(|dir| dir.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/share")));
+    if let Some(data_home) = data_home {
+        bases.push(data_home.join("livescan"));
+    }
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for base in bases {
+        for dir in DEFAULT_TOOL_DIRS {
+            let dir = base.join(dir);
+            if dir.is_dir() && !dirs.contains(&dir) {
+                dirs.push(dir);
+            }
+        }
+    }
+    dirs
+}
 
 /// Where the child runs.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
