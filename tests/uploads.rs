@@ -227,6 +227,12 @@ async fn hostile_archives_are_refused_and_nothing_is_kept() {
             "has a directory",
         ),
         (
+            "a directory over a file",
+            raw_tar(&[file("a"), raw_entry("a/", b'5', "", 0, &[])]),
+            400,
+            "has a file",
+        ),
+        (
             "a device file",
             raw_tar(&[raw_entry("null", b'3', "", 0, &[])]),
             400,

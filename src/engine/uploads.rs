@@ -67,6 +67,12 @@ impl Default for UploadLimits {
 /// small tree of text compresses well and harms no one.
 pub const RATIO_FLOOR: u64 = 16 * 1024 * 1024;
 
+/// The longest path and file name an entry may have: what Linux file
+/// systems take (`PATH_MAX`, `NAME_MAX`), so that what was accepted can be
+/// unpacked.
+const MAX_PATH_BYTES: usize = 4095;
+const MAX_NAME_BYTES: usize = 255;
+
 /// How often unused uploads are looked for.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
@@ -458,6 +464,9 @@ pub fn read_archive(path: &Path, limits: &UploadLimits, into: Option<&Path>) -> 
         if !is_directory && directories.contains(&rel) {
             return Err(refuse("a file where the archive has a directory"));
         }
+        if is_directory && sizes.contains_key(&rel) {
+            return Err(refuse("a directory where the archive has a file"));
+        }
         directories.extend(
             rel.ancestors()
                 .skip(usize::from(!is_directory))
@@ -555,9 +564,19 @@ pub fn read_archive(path: &Path, limits: &UploadLimits, into: Option<&Path>) -> 
 /// `raw` as a relative path of plain names; `None` for the archive's root
 /// (`.` or `./`); an error for absolute paths and `..`.
 fn plain_path(raw: &Path) -> Result<Option<PathBuf>, String> {
+    if raw.as_os_str().len() > MAX_PATH_BYTES {
+        return Err(format!(
+            "paths longer than {MAX_PATH_BYTES} bytes are not accepted"
+        ));
+    }
     let mut plain = PathBuf::new();
     for component in raw.components() {
         match component {
+            Component::Normal(name) if name.len() > MAX_NAME_BYTES => {
+                return Err(format!(
+                    "names longer than {MAX_NAME_BYTES} bytes are not accepted"
+                ));
+            }
             Component::Normal(name) => plain.push(name),
             Component::CurDir => {}
             Component::ParentDir => return Err("`..` is not accepted in archive paths".to_string()),
@@ -652,6 +671,8 @@ mod tests {
         assert_eq!(plain_path(Path::new("./")).unwrap(), None);
         assert!(plain_path(Path::new("a/../../etc")).is_err());
         assert!(plain_path(Path::new("/etc/passwd")).is_err());
+        assert!(plain_path(Path::new(&format!("a/{}", "n".repeat(256)))).is_err());
+        assert!(plain_path(Path::new(&"d/".repeat(2100))).is_err());
     }
 
     #[test]
