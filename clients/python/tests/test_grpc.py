@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import csv
+import io
+import tarfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import grpc
@@ -14,6 +17,7 @@ from conftest import Env
 from tcp_proxy import TcpProxy
 
 from livescan_client import Client, LivescanError, RestClient, pb
+from livescan_client._common import target_dict
 
 PLANTED_TOOLS = ["secrets", "merge-conflicts"]
 
@@ -208,3 +212,136 @@ def test_cancel_ends_the_watch_and_the_poll(env: Env, client: Client, rest: Rest
     poller = rest.poll(started.session_id, "progress", interval=0.05, timeout=30)
     assert sorted(r["toolName"] for r in poller) == sorted(tools)
     assert poller.status == "cancelled"
+
+
+# One tool at a time over five slow pages, 400 ms per tool: reports finish one
+# by one over about 1.5 s, and the session ends partial (two tools time out).
+SLOW_TOOLS = ["security-txt", "http-headers", "html-a11y", "cookies", "exposed-paths", "page-weight"]
+
+
+def start_slow(env: Env, client: Client) -> str:
+    return client.start(env.slow_urls(5), tools=SLOW_TOOLS, max_concurrent=1, timeout_ms=400).session_id
+
+
+def wait_half_done(client: Client, session_id: str) -> int:
+    """Waits until some tools have finished and others not; returns how many had."""
+    while True:
+        p = client.get(session_id, "progress").session.progress
+        done = p.completed + p.failed + p.skipped
+        if done:
+            assert done < p.total, "the session finished before the test could look"
+            return done
+        time.sleep(0.04)
+
+
+def tap_snapshots(client: Client) -> list[pb.Session]:
+    """Records the snapshots of ``client.watch`` (which ``reports`` builds on)."""
+    snapshots: list[pb.Session] = []
+    watch = client.watch
+
+    def tapped(*args: object, **kwargs: object) -> Iterator[pb.WatchSessionResponse]:
+        for message in watch(*args, **kwargs):  # type: ignore[arg-type]
+            if message.WhichOneof("event") == "snapshot":
+                snapshots.append(message.snapshot)
+            yield message
+
+    client.watch = tapped  # type: ignore[method-assign]
+    return snapshots
+
+
+def assert_every_report_once(client: Client, session_id: str, reports: list[pb.ToolReport]) -> None:
+    """Each tool once, and the same reports as the session's final tool_reports."""
+    names = [r.tool_name for r in reports]
+    assert len(set(names)) == len(names), f"repeated: {names}"
+    final = {r.tool_name: r for r in client.get(session_id).session.tool_reports}
+    assert sorted(names) == sorted(final)
+    for report in reports:
+        last = final[report.tool_name]
+        assert (report.status, report.findings_count, report.completed_at) == (
+            last.status,
+            last.findings_count,
+            last.completed_at,
+        ), report.tool_name
+
+
+def test_reports_of_a_half_done_session(env: Env, client: Client) -> None:
+    session_id = start_slow(env, client)
+    done_before = wait_half_done(client, session_id)
+    snapshots = tap_snapshots(client)
+
+    reports = list(client.reports(session_id))
+
+    assert len(reports) == len(SLOW_TOOLS)
+    assert_every_report_once(client, session_id, reports)
+    # The snapshot held finished reports and unfinished ones: the finished came first.
+    assert len(snapshots) == 1
+    in_snapshot = [r.tool_name for r in snapshots[0].tool_reports if r.HasField("completed_at")]
+    assert done_before <= len(in_snapshot) < len(SLOW_TOOLS), in_snapshot
+    assert sorted(r.tool_name for r in reports[: len(in_snapshot)]) == sorted(in_snapshot)
+    finished_at = [r.completed_at.ToNanoseconds() for r in reports]
+    assert finished_at == sorted(finished_at)
+    assert client.get(session_id, "progress").session.status == pb.SESSION_STATUS_PARTIAL
+
+    # Once finished: the same reports, from the snapshot alone.
+    assert [r.tool_name for r in client.reports(session_id)] == [r.tool_name for r in reports]
+
+
+def test_reports_resume_after_dropped_connection(env: Env, client: Client) -> None:
+    server = urlsplit(env.url)
+    assert server.hostname and server.port
+    proxy = TcpProxy(server.hostname, server.port)
+    watcher = Client(proxy.url, env.api_key, backoff=0.1)
+    try:
+        session_id = start_slow(env, client)
+        done_before = wait_half_done(client, session_id)
+        reports: list[pb.ToolReport] = []
+        for report in watcher.reports(session_id):
+            reports.append(report)
+            # Cut the stream after the first report that came live, not from the snapshot.
+            if len(reports) == done_before + 1 and not watcher.reconnects:
+                proxy.refuse()
+                assert proxy.cut() > 0, "no open connection to cut"
+                threading.Timer(0.15, proxy.accept_again).start()
+    finally:
+        watcher.close()
+        proxy.close()
+    assert watcher.reconnects >= 1, "the cut did not break the stream"
+    assert len(reports) == len(SLOW_TOOLS)
+    assert_every_report_once(client, session_id, reports)
+
+
+def test_reports_of_an_unknown_session_raise(client: Client) -> None:
+    with pytest.raises(LivescanError) as caught:
+        list(client.reports("sess-doesnotexist"))
+    assert caught.value.code == "not_found"
+
+
+def planted_archive(env: Env) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        archive.add(env.fixtures / "dir-planted", arcname=".")
+    return buffer.getvalue()
+
+
+def test_start_on_an_upload(env: Env, client: Client) -> None:
+    data = planted_archive(env)
+    chunks = iter([pb.UploadArchiveRequest(chunk=data[i : i + 64 * 1024]) for i in range(0, len(data), 64 * 1024)])
+    uploaded = client.stub.UploadArchive(chunks, metadata=client.metadata, timeout=client.timeout)
+    assert uploaded.upload_id.startswith("upl-")
+
+    started = client.start({"upload": uploaded.upload_id}, tools=PLANTED_TOOLS)
+    assert started.session.target.upload == uploaded.upload_id
+    reports = list(client.reports(started.session_id))
+
+    assert_every_report_once(client, started.session_id, reports)
+    found = Counter((r.tool_name, f.rule_id, f.path, f.line) for r in reports for f in r.findings)
+    assert found == expected_findings(env, PLANTED_TOOLS)
+    assert client.get(started.session_id).session.status == pb.SESSION_STATUS_COMPLETED
+
+
+def test_start_target_shapes() -> None:
+    assert target_dict({"upload": "upl-abc"}) == {"upload": "upl-abc"}
+    with pytest.raises(ValueError, match="exactly one of url, urls, directory or upload"):
+        target_dict({"upload": "upl-abc", "directory": "/srv"})
+    with pytest.raises(ValueError, match="unknown keys"):
+        target_dict({"uploads": "upl-abc"})

@@ -1,17 +1,35 @@
 /**
  * gRPC-web access to SessionService (generated in ./gen) with Connect:
- * a transport that adds the API key, and `watchSession`, an async iterator
+ * a transport that adds the API key; `watchSession`, an async iterator
  * over WatchSession messages that resumes after a dropped connection with
- * `afterSeq` (no duplicates, no gaps) and ends after `session_finished`.
+ * `afterSeq` (no duplicates, no gaps) and ends after `session_finished`;
+ * `reports`, the finished tool reports of a session on top of it; and
+ * `startSession` / `categoryFromName`, which take the REST category names.
  * Works in browsers (same origin as the server) and in Node 20+ (fetch).
  */
-import { Code, ConnectError, createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import {
+  Code,
+  ConnectError,
+  createClient,
+  type CallOptions,
+  type Client,
+  type Interceptor,
+  type Transport,
+} from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import { LivescanError } from "./errors.js";
 import { sleep } from "./rest.js";
+import type { Category as CategoryName } from "./types.js";
 import {
+  Category,
   SessionService,
   SessionStatus,
+  ToolStatus,
+  type StartSessionRequest,
+  type StartSessionRequestSchema,
+  type StartSessionResponse,
+  type ToolReport,
   type WatchSessionResponse,
 } from "./gen/livescan/v1/session_service_pb.js";
 
@@ -143,4 +161,99 @@ export async function* watchSession(
       await sleep(delay, signal);
     }
   }
+}
+
+/** What `reports` takes: the options of `watchSession` except `afterSeq` (it needs the snapshot). */
+export type ReportsOptions = Omit<WatchOptions, "afterSeq">;
+
+const FINISHED_TOOL = new Set<ToolStatus>([ToolStatus.COMPLETED, ToolStatus.FAILED, ToolStatus.SKIPPED]);
+
+function completedAtNanos(report: ToolReport): bigint {
+  const t = report.completedAt;
+  return t ? t.seconds * 1_000_000_000n + BigInt(t.nanos) : 0n;
+}
+
+/**
+ * Yields every tool report of a session exactly once: first the reports that
+ * had already finished (completed, failed or skipped) in the snapshot, in the
+ * order they finished, then each `toolFinished` event as it arrives. Built on
+ * `watchSession`, so it resumes after a dropped connection; it also remembers
+ * the tools it has yielded and never yields one twice. Ends when the session
+ * finishes (at once for a session that had already finished). Errors are
+ * LivescanErrors, as for `watchSession`.
+ */
+export async function* reports(
+  client: SessionServiceClient,
+  sessionId: string,
+  options: ReportsOptions = {},
+): AsyncGenerator<ToolReport, void, undefined> {
+  const { afterSeq: _ignored, ...watchOptions } = options as WatchOptions;
+  const yielded = new Set<string>();
+  for await (const message of watchSession(client, sessionId, watchOptions)) {
+    const { event } = message;
+    let batch: ToolReport[] = [];
+    if (event.case === "snapshot") {
+      batch = event.value.toolReports
+        .filter((r) => FINISHED_TOOL.has(r.status))
+        .sort((a, b) => {
+          const d = completedAtNanos(a) - completedAtNanos(b);
+          return d < 0n ? -1 : d > 0n ? 1 : 0;
+        });
+    } else if (event.case === "toolFinished") {
+      batch = [event.value];
+    }
+    for (const report of batch) {
+      if (yielded.has(report.toolName)) continue;
+      yielded.add(report.toolName);
+      yield report;
+    }
+  }
+}
+
+/** The REST spellings of the categories and their protobuf values. */
+const CATEGORY_BY_NAME: Readonly<Record<CategoryName, Category>> = {
+  security: Category.SECURITY,
+  "code-quality": Category.CODE_QUALITY,
+  accessibility: Category.ACCESSIBILITY,
+  performance: Category.PERFORMANCE,
+};
+
+/** The category names the REST API takes, in the order of the protobuf enum. */
+export const CATEGORY_NAMES: readonly CategoryName[] = Object.keys(CATEGORY_BY_NAME) as CategoryName[];
+
+/**
+ * The protobuf `Category` of a REST category name (`"code-quality"` ->
+ * `Category.CODE_QUALITY`). A `Category` value passes through. Throws a
+ * TypeError naming the value and the valid names for anything else (the
+ * generated client would otherwise fail with `invalid int32: NaN`).
+ */
+export function categoryFromName(name: CategoryName | Category | string): Category {
+  if (typeof name === "number") {
+    if (name !== Category.UNSPECIFIED && Category[name] !== undefined) return name;
+  } else if (Object.hasOwn(CATEGORY_BY_NAME, name)) {
+    return CATEGORY_BY_NAME[name as CategoryName];
+  }
+  throw new TypeError(`unknown category ${JSON.stringify(name)}; valid: ${CATEGORY_NAMES.join(", ")}`);
+}
+
+/** A gRPC StartSession request whose `categories` may be REST names (`"code-quality"`) or `Category` values. */
+export type GrpcStartSessionRequest = Omit<
+  Exclude<MessageInitShape<typeof StartSessionRequestSchema>, StartSessionRequest>,
+  "categories" | "$typeName"
+> & {
+  categories?: (CategoryName | Category)[];
+};
+
+/**
+ * Calls `client.startSession` with the categories converted by
+ * `categoryFromName`: `startSession(client, { target, categories: ["code-quality"] })`.
+ * An unknown name rejects with that TypeError before anything is sent.
+ */
+export async function startSession(
+  client: SessionServiceClient,
+  request: GrpcStartSessionRequest,
+  options?: CallOptions,
+): Promise<StartSessionResponse> {
+  const { categories, ...rest } = request;
+  return client.startSession({ ...rest, categories: (categories ?? []).map((c) => categoryFromName(c)) }, options);
 }

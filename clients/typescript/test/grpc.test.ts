@@ -1,16 +1,21 @@
 /** gRPC-web (Connect) against the real server: WatchSession streaming and resume, and errors. */
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { describe, expect, test } from "vitest";
 import {
+  CATEGORY_NAMES,
   LivescanClient,
   LivescanError,
+  categoryFromName,
   createSessionClient,
   pb,
+  reports,
+  startSession,
   watchSession,
+  type Category,
   type SessionServiceClient,
 } from "../src/index.js";
 import { testEnv } from "./env.js";
-import { SLOW_TOOLS, startSlowOverGrpc } from "./helpers.js";
+import { SLOW_TOOLS, delay, startSlowOverGrpc } from "./helpers.js";
 
 const env = testEnv();
 
@@ -231,5 +236,163 @@ describe("unary calls over gRPC-web", () => {
     expect(increment.newReports.map((r) => r.toolName).sort()).toEqual([...QUICK_TOOLS].sort());
     const account = await client.getAccount({});
     expect(account.ledger.some((e) => e.sessionId === sessionId && e.kind === pb.LedgerKind.REFUND)).toBe(true);
+  });
+});
+
+/** Waits until at least one tool of the session has finished; returns how many had (and that it still runs). */
+async function waitHalfDone(client: SessionServiceClient, sessionId: string): Promise<number> {
+  for (;;) {
+    const { session } = await client.getSession({ sessionId, view: pb.View.PROGRESS });
+    const p = session!.progress!;
+    const done = p.completed + p.failed + p.skipped;
+    if (done > 0) {
+      expect(done).toBeLessThan(p.total);
+      return done;
+    }
+    await delay(40);
+  }
+}
+
+/** The session's final reports (full view), keyed by tool. */
+async function finalReports(client: SessionServiceClient, sessionId: string): Promise<Map<string, pb.ToolReport>> {
+  const { session } = await client.getSession({ sessionId, view: pb.View.FULL });
+  return new Map(session!.toolReports.map((r) => [r.toolName, r]));
+}
+
+/** Each report once, and the same reports (tool, status, findings) as the session's final toolReports. */
+async function expectEveryReportOnce(client: SessionServiceClient, sessionId: string, yielded: pb.ToolReport[]) {
+  const names = yielded.map((r) => r.toolName);
+  expect(new Set(names).size).toBe(names.length);
+  const final = await finalReports(client, sessionId);
+  expect([...names].sort()).toEqual([...final.keys()].sort());
+  for (const report of yielded) {
+    const last = final.get(report.toolName)!;
+    expect(report.status).toBe(last.status);
+    expect(report.findingsCount).toBe(last.findingsCount);
+    expect(report.completedAt).toEqual(last.completedAt);
+  }
+}
+
+describe("reports() over gRPC-web", () => {
+  test.concurrent("a session half done when it starts: the snapshot's finished reports, then the rest, each once", async () => {
+    // Records the raw stream, to see what the snapshot held.
+    const snapshots: pb.Session[] = [];
+    const tap: Interceptor = (next) => async (request) => {
+      const response = await next(request);
+      if (!response.stream) return response;
+      const source = response.message;
+      return {
+        ...response,
+        message: (async function* () {
+          for await (const message of source) {
+            const m = message as WatchMessage;
+            if (m.event.case === "snapshot") snapshots.push(m.event.value);
+            yield message;
+          }
+        })(),
+      };
+    };
+    const client = createSessionClient({ baseUrl: env.LIVESCAN_URL, apiKey: env.LIVESCAN_API_KEY, interceptors: [tap] });
+    const sessionId = await startSlow(client);
+    const doneBefore = await waitHalfDone(client, sessionId);
+    const yielded: pb.ToolReport[] = [];
+    for await (const report of reports(client, sessionId)) yielded.push(report);
+
+    expect(yielded.length).toBe(SLOW_TOOLS.length);
+    await expectEveryReportOnce(client, sessionId, yielded);
+    // The snapshot held some finished reports and some still to come: those came first, once.
+    expect(snapshots.length).toBe(1);
+    const inSnapshot = snapshots[0]!.toolReports.filter((r) => r.completedAt !== undefined).map((r) => r.toolName);
+    expect(inSnapshot.length).toBeGreaterThanOrEqual(doneBefore);
+    expect(inSnapshot.length).toBeLessThan(SLOW_TOOLS.length);
+    expect(yielded.slice(0, inSnapshot.length).map((r) => r.toolName).sort()).toEqual([...inSnapshot].sort());
+    // The ones that had finished came first (from the snapshot), then the live ones.
+    const finishedAt = yielded.map((r) => Number(r.completedAt!.seconds) * 1e9 + r.completedAt!.nanos);
+    expect(finishedAt).toEqual([...finishedAt].sort((a, b) => a - b));
+    expect(doneBefore).toBeGreaterThanOrEqual(1);
+    const { session } = await client.getSession({ sessionId, view: pb.View.PROGRESS });
+    expect(session!.status).toBe(pb.SessionStatus.PARTIAL);
+
+    // Once it has finished: the same reports, all from the snapshot, and the iterator ends.
+    const again: pb.ToolReport[] = [];
+    for await (const report of reports(client, sessionId)) again.push(report);
+    expect(again.map((r) => r.toolName)).toEqual(yielded.map((r) => r.toolName));
+  });
+
+  test.concurrent("across a dropped connection: no report repeated or lost", async () => {
+    const drops = droppableFetch();
+    const client = grpc(env.LIVESCAN_API_KEY, drops.fetch);
+    const sessionId = await startSlow(grpc());
+    const doneBefore = await waitHalfDone(grpc(), sessionId);
+    const reconnects: (bigint | undefined)[] = [];
+    const yielded: pb.ToolReport[] = [];
+    for await (const report of reports(client, sessionId, {
+      retryDelayMs: 50,
+      onReconnect: ({ afterSeq }) => reconnects.push(afterSeq),
+    })) {
+      yielded.push(report);
+      // Cut the stream right after the first report that came live (not from the snapshot).
+      if (yielded.length === doneBefore + 1 && reconnects.length === 0) drops.drop();
+    }
+    expect(reconnects.length).toBe(1);
+    expect(reconnects[0]).toBeDefined();
+    expect(drops.calls()).toBe(2);
+    expect(yielded.length).toBe(SLOW_TOOLS.length);
+    await expectEveryReportOnce(grpc(), sessionId, yielded);
+  });
+});
+
+describe("startSession() with REST category names", () => {
+  test("categoryFromName maps the REST spellings and refuses anything else, naming it", () => {
+    expect(categoryFromName("code-quality")).toBe(pb.Category.CODE_QUALITY);
+    expect(CATEGORY_NAMES.map((name) => categoryFromName(name))).toEqual([
+      pb.Category.SECURITY,
+      pb.Category.CODE_QUALITY,
+      pb.Category.ACCESSIBILITY,
+      pb.Category.PERFORMANCE,
+    ]);
+    expect(categoryFromName(pb.Category.SECURITY)).toBe(pb.Category.SECURITY);
+    expect(() => categoryFromName("code_quality")).toThrow(TypeError);
+    expect(() => categoryFromName("code_quality")).toThrow(
+      'unknown category "code_quality"; valid: security, code-quality, accessibility, performance',
+    );
+    expect(() => categoryFromName(pb.Category.UNSPECIFIED)).toThrow(/unknown category 0/);
+    expect(() => categoryFromName("toString")).toThrow(/unknown category "toString"/);
+  });
+
+  test('"code-quality" starts a session of that category over gRPC', async () => {
+    const client = grpc();
+    const started = await startSession(client, {
+      target: { directory: `${env.LIVESCAN_FIXTURES}/dir-planted` },
+      categories: ["code-quality"],
+    });
+    expect(started.sessionId).toMatch(/^sess-/);
+    const tools = started.session!.toolReports;
+    expect(tools.length).toBeGreaterThan(0);
+    expect(tools.map((r) => r.toolName)).toContain("merge-conflicts");
+    for (const report of tools) expect(report.category).toBe(pb.Category.CODE_QUALITY);
+    // The same tools as the REST API picks for that name.
+    const rest = new LivescanClient({ baseUrl: env.LIVESCAN_URL, apiKey: env.LIVESCAN_API_KEY });
+    const viaRest = await rest.startSession({
+      target: { directory: `${env.LIVESCAN_FIXTURES}/dir-planted` },
+      categories: ["code-quality"],
+    });
+    const restSession = await rest.getSession(viaRest.sessionId);
+    expect(tools.map((r) => r.toolName).sort()).toEqual(Object.keys(restSession.toolReports).sort());
+    for (const sessionId of [started.sessionId, viaRest.sessionId]) {
+      for await (const _ of watchSession(client, sessionId)) void _;
+    }
+  });
+
+  test("an unknown category name rejects, naming it, before any request", async () => {
+    const drops = droppableFetch();
+    const client = grpc(env.LIVESCAN_API_KEY, drops.fetch);
+    const attempt = startSession(client, {
+      target: { directory: `${env.LIVESCAN_FIXTURES}/dir-planted` },
+      categories: ["security", "quality" as Category],
+    });
+    await expect(attempt).rejects.toThrow(TypeError);
+    await expect(attempt).rejects.toThrow(/unknown category "quality"; valid: security, code-quality/);
+    expect(drops.calls()).toBe(0);
   });
 });

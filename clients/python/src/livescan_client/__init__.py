@@ -1,7 +1,8 @@
 """Python client for livescan's Sessions API.
 
-- :class:`Client`: gRPC (start, watch with transparent resume, get, cancel,
-  tools, account); messages are the generated ``livescan.v1`` types.
+- :class:`Client`: gRPC (start, watch with transparent resume, reports (each
+  tool report once), get, cancel, tools, account); messages are the generated
+  ``livescan.v1`` types.
 - :class:`RestClient` / :class:`Poller`: REST with the standard library; the
   Sessions API reference's three polling modes with the safe cursor.
 - :class:`LivescanError`: every refusal, with HTTP/gRPC status, ``code``,

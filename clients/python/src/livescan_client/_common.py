@@ -8,12 +8,16 @@ from typing import Union
 from urllib.parse import urlsplit
 
 # What `start` accepts as a target: "https://..." (one URL), a directory path,
-# a list of URLs, or the REST shape {"url": ...} / {"urls": [...]} / {"directory": ...}.
+# a list of URLs, or the REST shape {"url": ...} / {"urls": [...]} / {"directory": ...}
+# / {"upload": "upl-..."} (the id of an uploaded archive).
 TargetLike = Union[str, Sequence[str], Mapping[str, object]]
 
 TERMINAL_STATUSES = frozenset({"completed", "partial", "failed", "cancelled"})
 
 CATEGORIES = ("security", "code-quality", "accessibility", "performance")
+
+# The kinds of target, as the REST API and the proto `Target` message name them.
+TARGET_KEYS = ("url", "urls", "directory", "upload")
 
 
 def target_dict(target: TargetLike) -> dict[str, object]:
@@ -23,11 +27,11 @@ def target_dict(target: TargetLike) -> dict[str, object]:
             return {"url": target}
         return {"directory": target}
     if isinstance(target, Mapping):
-        keys = [k for k in ("url", "urls", "directory") if target.get(k)]
-        unknown = set(target) - {"url", "urls", "directory"}
+        keys = [k for k in TARGET_KEYS if target.get(k)]
+        unknown = set(target) - set(TARGET_KEYS)
         if unknown or len(keys) != 1:
             raise ValueError(
-                "target needs exactly one of url, urls or directory"
+                "target needs exactly one of url, urls, directory or upload"
                 + (f"; unknown keys {sorted(unknown)}" if unknown else "")
             )
         key = keys[0]

@@ -1,4 +1,4 @@
-"""The gRPC client: start, watch (with transparent resume), get, cancel, tools, account."""
+"""The gRPC client: start, watch (with transparent resume), reports, get, cancel, tools, account."""
 
 from __future__ import annotations
 
@@ -36,6 +36,11 @@ TERMINAL_SESSION_STATUSES = frozenset(
         pb.SESSION_STATUS_FAILED,
         pb.SESSION_STATUS_CANCELLED,
     }
+)
+
+# A tool report with one of these statuses is final.
+_FINISHED_TOOL_STATUSES = frozenset(
+    {pb.TOOL_STATUS_COMPLETED, pb.TOOL_STATUS_FAILED, pb.TOOL_STATUS_SKIPPED}
 )
 
 # Transport-level failures: the stream broke, not the server's answer.
@@ -157,8 +162,10 @@ class Client:
         """Starts a session; returns its id, scan id and initial state.
 
         ``target``: a URL, a directory on the server, a list of URLs, a dict
-        in the REST shape, or a ``Target`` message. ``categories`` take the
-        REST spelling (``"code-quality"``) or ``Category`` values.
+        in the REST shape (``{"url": ...}``, ``{"urls": [...]}``,
+        ``{"directory": ...}``, or ``{"upload": "upl-..."}`` for an archive
+        sent with ``UploadArchive``), or a ``Target`` message. ``categories``
+        take the REST spelling (``"code-quality"``) or ``Category`` values.
         """
         if not isinstance(target, pb.Target):
             shape = target_dict(target)
@@ -166,6 +173,7 @@ class Client:
                 url=str(shape.get("url", "")),
                 urls=list(shape.get("urls", [])),  # type: ignore[call-overload]
                 directory=str(shape.get("directory", "")),
+                upload=str(shape.get("upload", "")),
             )
         request = pb.StartSessionRequest(
             target=target,
@@ -294,6 +302,35 @@ class Client:
             if failure.retry_after is not None:
                 delay = max(delay, failure.retry_after)
             time.sleep(delay)
+
+    def reports(self, session_id: str) -> Iterator[pb.ToolReport]:
+        """Yields every tool report of a session exactly once, until it finishes.
+
+        First the reports that had already finished (completed, failed or
+        skipped) in the snapshot, in the order they finished, then each
+        ``tool_finished`` event as it arrives. It is built on :meth:`watch`,
+        so a dropped connection is resumed; it also remembers the tools it
+        has yielded and never yields one twice. For a session that had
+        already finished, it yields the snapshot's reports and ends. Errors
+        are :class:`LivescanError`, as for :meth:`watch`.
+        """
+        yielded: set[str] = set()
+        for message in self.watch(session_id):
+            kind = message.WhichOneof("event")
+            if kind == "snapshot":
+                batch = sorted(
+                    (r for r in message.snapshot.tool_reports if r.status in _FINISHED_TOOL_STATUSES),
+                    key=lambda r: (r.completed_at.seconds, r.completed_at.nanos),
+                )
+            elif kind == "tool_finished":
+                batch = [message.tool_finished]
+            else:
+                continue
+            for report in batch:
+                if report.tool_name in yielded:
+                    continue
+                yielded.add(report.tool_name)
+                yield report
 
     @staticmethod
     def _retryable(error: grpc.RpcError) -> bool:
