@@ -45,7 +45,11 @@ fn scan_command(server: &TestServer, target: &str, extra: &[&str]) -> Command {
 
 /// Runs `livescan scan` with stdout and stderr in pipes.
 async fn in_pipe(server: &TestServer, target: &str, extra: &[&str]) -> Run {
-    let mut command = scan_command(server, target, extra);
+    run(scan_command(server, target, extra)).await
+}
+
+/// Runs `command` to its end with stdout and stderr in pipes, off the runtime.
+async fn run(mut command: Command) -> Run {
     let output = tokio::task::spawn_blocking(move || command.output().unwrap())
         .await
         .unwrap();
@@ -54,6 +58,11 @@ async fn in_pipe(server: &TestServer, target: &str, extra: &[&str]) -> Run {
         stdout: String::from_utf8(output.stdout).unwrap(),
         stderr: String::from_utf8(output.stderr).unwrap(),
     }
+}
+
+/// The `livescan` binary of this build, as a command to configure.
+fn livescan() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_livescan"))
 }
 
 /// A new pseudo-terminal: (the controlling side, the terminal itself). Both
@@ -320,12 +329,15 @@ async fn json_goes_to_stdout_with_the_live_lines_on_stderr() {
             .display()
             .to_string()
     );
-    let reports = report["toolReports"].as_array().unwrap();
+    let reports = report["toolReports"].as_object().unwrap();
     assert_eq!(reports.len(), 2);
-    let merge = reports
-        .iter()
-        .find(|r| r["toolName"] == "merge-conflicts")
-        .unwrap();
+    let merge = &reports["merge-conflicts"];
+    assert_eq!(merge["toolName"], "merge-conflicts");
+    assert_eq!(
+        report["target"],
+        serde_json::json!({ "directory": fixtures().join("dir-planted").display().to_string() }),
+        "the REST spelling of the target"
+    );
     assert_eq!(merge["result"]["findings"][0]["path"], "scripts/build.py");
     assert_eq!(merge["result"]["findings"][0]["line"], 11);
     // The session the document names is the one the server has.
@@ -504,24 +516,15 @@ async fn usage_and_connection_errors_exit_2_with_a_clear_message() {
         ),
     ];
     for (args, expected) in cases {
-        let output = tokio::task::spawn_blocking({
-            let args = args.clone();
-            let dir = dir.to_string();
-            move || {
-                Command::new(env!("CARGO_BIN_EXE_livescan"))
-                    .arg("scan")
-                    .arg(dir)
-                    .args(args)
-                    .env_remove("LIVESCAN_API_KEY")
-                    .env_remove("LIVESCAN_SERVER")
-                    .output()
-                    .unwrap()
-            }
-        })
-        .await
-        .unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        let mut command = livescan();
+        command
+            .arg("scan")
+            .arg(dir)
+            .args(&args)
+            .env_remove("LIVESCAN_API_KEY")
+            .env_remove("LIVESCAN_SERVER");
+        let Run { code, stderr, .. } = run(command).await;
+        assert_eq!(code, 2, "{args:?}: {stderr}");
         assert!(
             stderr.contains(expected),
             "{args:?}: expected `{expected}` in:\n{stderr}"
@@ -560,38 +563,34 @@ async fn a_checkout_the_server_cannot_see_is_uploaded_and_scanned() {
     )
     .unwrap();
 
-    let run = |extra: &'static [&'static str]| {
-        let (base, key, cwd) = (
-            server.base.clone(),
-            server.key.clone(),
-            checkout.path().to_path_buf(),
-        );
-        tokio::task::spawn_blocking(move || {
-            Command::new(env!("CARGO_BIN_EXE_livescan"))
-                .args([
-                    "scan", ".", "--server", &base, "--tools", "secrets", "--format", "json",
-                ])
-                .args(extra)
-                .current_dir(cwd)
-                .env("LIVESCAN_API_KEY", key)
-                .env("NO_COLOR", "1")
-                .output()
-                .unwrap()
-        })
+    let scan = |extra: &[&str]| {
+        let mut command = livescan();
+        command
+            .args([
+                "scan",
+                ".",
+                "--server",
+                &server.base,
+                "--tools",
+                "secrets",
+                "--format",
+                "json",
+            ])
+            .args(extra)
+            .current_dir(checkout.path())
+            .env("LIVESCAN_API_KEY", &server.key)
+            .env("NO_COLOR", "1");
+        run(command)
     };
-    let output = run(&[]).await.unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "criticals fail the build: {stderr}"
-    );
+    let uploaded = scan(&[]).await;
+    let stderr = &uploaded.stderr;
+    assert_eq!(uploaded.code, 1, "criticals fail the build: {stderr}");
     assert!(
         stderr.contains("Uploading ") && stderr.contains("Uploaded as upl-"),
         "{stderr}"
     );
-    let report: Value = serde_json::from_slice(&output.stdout).expect("stdout holds the document");
-    let paths: Vec<&str> = report["toolReports"][0]["result"]["findings"]
+    let report: Value = serde_json::from_str(&uploaded.stdout).expect("stdout holds the document");
+    let paths: Vec<&str> = report["toolReports"]["secrets"]["result"]["findings"]
         .as_array()
         .unwrap()
         .iter()
@@ -604,9 +603,9 @@ async fn a_checkout_the_server_cannot_see_is_uploaded_and_scanned() {
         "findings are located in the checkout"
     );
 
-    let output = run(&["--server-path"]).await.unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let by_path = scan(&["--server-path"]).await;
+    let stderr = &by_path.stderr;
+    assert_eq!(by_path.code, 2, "{stderr}");
     assert!(
         stderr.contains("not inside the directories this server may scan"),
         "{stderr}"
@@ -618,32 +617,26 @@ async fn a_checkout_the_server_cannot_see_is_uploaded_and_scanned() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_in_process_scan_says_nothing_of_credits() {
     let data_dir = tempfile::tempdir().unwrap();
-    let target = fixtures().join("dir-planted");
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_livescan"))
-            .arg("scan")
-            .arg(target)
-            .args([
-                "--tools",
-                "merge-conflicts",
-                "--format",
-                "json",
-                "--fail-on",
-                "none",
-            ])
-            .arg("--data-dir")
-            .arg(data_dir.path())
-            .env_remove("LIVESCAN_SERVER")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let mut command = livescan();
+    command
+        .arg("scan")
+        .arg(fixtures().join("dir-planted"))
+        .args([
+            "--tools",
+            "merge-conflicts",
+            "--format",
+            "json",
+            "--fail-on",
+            "none",
+        ])
+        .arg("--data-dir")
+        .arg(data_dir.path())
+        .env_remove("LIVESCAN_SERVER");
+    let Run { code, stdout, stderr } = run(command).await;
+    assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("✓ merge-conflicts: 3 high"), "{stderr}");
     assert!(!stderr.contains("Credits"), "{stderr}");
-    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let report: Value = serde_json::from_str(&stdout).unwrap();
     assert!(report.get("refund").is_none(), "{report}");
 }
 
@@ -652,25 +645,15 @@ async fn an_in_process_scan_says_nothing_of_credits() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scanners_are_found_from_any_directory() {
     let elsewhere = tempfile::tempdir().unwrap();
-    let cwd = elsewhere.path().to_path_buf();
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_livescan"))
-            .arg("tools")
-            .current_dir(&cwd)
-            .env("HOME", &cwd)
-            .env_remove("XDG_DATA_HOME")
-            .env_remove("LIVESCAN_TOOL_DIRS")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let mut command = livescan();
+    command
+        .arg("tools")
+        .current_dir(elsewhere.path())
+        .env("HOME", elsewhere.path())
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("LIVESCAN_TOOL_DIRS");
+    let Run { code, stdout, stderr } = run(command).await;
+    assert_eq!(code, 0, "{stderr}");
     for scanner in ["bandit", "semgrep", "detect-secrets"] {
         let line = stdout
             .lines()

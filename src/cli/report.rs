@@ -2,7 +2,7 @@
 //! REST API's spelling of every part) and `--format sarif` (SARIF 2.1.0, as
 //! code-scanning services read it).
 
-use livescan::model::{Refund, SessionStatus, Summary, ToolReport, sarif};
+use livescan::model::{Refund, SessionStatus, Summary, Target, ToolReport, sarif};
 use serde::Serialize;
 
 /// Everything a scan produced, whichever way it was followed.
@@ -10,8 +10,9 @@ use serde::Serialize;
 #[serde(rename_all = "camelCase")]
 pub struct ScanReport {
     pub session_id: String,
-    /// The directory, URL or URLs as the session describes them.
-    pub target: String,
+    /// What was scanned, in the REST spelling: `{"directory": ...}` (also
+    /// when it was uploaded) or `{"url": ...}`.
+    pub target: Target,
     /// The scanned directory (absolute), for directory targets.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub directory: Option<String>,
@@ -21,10 +22,17 @@ pub struct ScanReport {
     pub summary: Summary,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refund: Option<Refund>,
-    /// Each tool's report, in the order they finished.
+    /// Each tool's report, in the order they finished; an object keyed by
+    /// tool, as the REST API's full view has it.
+    #[serde(serialize_with = "by_tool")]
     pub tool_reports: Vec<ToolReport>,
     /// The `--fail-on` rules the summary crossed (empty: the scan passed).
     pub failed_on: Vec<String>,
+}
+
+/// Reports as an object keyed by tool name, in the order they finished.
+fn by_tool<S: serde::Serializer>(reports: &[ToolReport], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(reports.iter().map(|report| (&report.tool_name, report)))
 }
 
 impl ScanReport {

@@ -12,7 +12,8 @@ use futures::StreamExt;
 use livescan::api::grpc::convert;
 use livescan::engine::{Caller, Engine, EngineConfig, TargetPolicy, WatchItem};
 use livescan::model::{
-    Category, EventKind, Progress, RawTarget, Refund, SessionStatus, StartRequest, Summary, ToolReport,
+    Category, EventKind, Progress, RawTarget, Refund, SessionStatus, StartRequest, Summary, Target,
+    ToolReport,
 };
 use livescan::proto as pb;
 use livescan::store::SqliteStore;
@@ -153,9 +154,13 @@ impl ScanOutput {
             error: error.as_deref(),
             credits,
         });
+        let target = match &directory {
+            Some(dir) => Target::Directory(dir.clone()),
+            None => Target::Url(std::mem::take(&mut self.target)),
+        };
         ScanReport {
             session_id: std::mem::take(&mut self.session_id),
-            target: std::mem::take(&mut self.target),
+            target,
             directory,
             status,
             error,
