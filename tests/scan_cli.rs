@@ -313,7 +313,8 @@ async fn json_goes_to_stdout_with_the_live_lines_on_stderr() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let report: Value = serde_json::from_str(&run.stdout).expect("stdout holds only the document");
     assert!(
-        run.stderr.contains("[SCAN] Starting security scan..."),
+        run.stderr
+            .contains("[SCAN] Starting code-quality and performance scan..."),
         "{}",
         run.stderr
     );
@@ -635,6 +636,10 @@ async fn an_in_process_scan_says_nothing_of_credits() {
     let Run { code, stdout, stderr } = run(command).await;
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("✓ merge-conflicts: 3 high"), "{stderr}");
+    assert!(
+        stderr.contains("[SCAN] Starting code-quality scan..."),
+        "a scan without security tools is not called one: {stderr}"
+    );
     assert!(!stderr.contains("Credits"), "{stderr}");
     let report: Value = serde_json::from_str(&stdout).unwrap();
     assert!(report.get("refund").is_none(), "{report}");

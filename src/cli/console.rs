@@ -6,7 +6,7 @@
 //! is redrawn under the lines; colours only on a terminal and never when
 //! `NO_COLOR` is set.
 
-use livescan::model::{Refund, SessionStatus, Severity, Summary, ToolReport, ToolStatus};
+use livescan::model::{Category, Refund, SessionStatus, Severity, Summary, ToolReport, ToolStatus};
 use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
@@ -25,12 +25,29 @@ pub enum Credits<'a> {
     Charged(Option<&'a Refund>),
 }
 
+/// What the start line calls a scan: a `security` scan when any selected
+/// tool looks for security problems (the reference's CI line), else the
+/// categories it covers (`code-quality`, `accessibility and performance`).
+fn scan_kind(categories: &[Category]) -> String {
+    if categories.is_empty() || categories.contains(&Category::Security) {
+        return "security".to_string();
+    }
+    let names: Vec<&str> = Category::ALL
+        .iter()
+        .filter(|c| categories.contains(c))
+        .map(|c| c.as_str())
+        .collect();
+    names.join(" and ")
+}
+
 /// What the scan loop tells the console.
 pub enum Update<'a> {
     Started {
         session_id: &'a str,
         target: &'a str,
         total: u32,
+        /// The categories of the selected tools.
+        categories: &'a [Category],
     },
     ToolFinished(&'a ToolReport),
     Finished {
@@ -111,12 +128,14 @@ impl Console {
                 session_id,
                 target,
                 total,
+                categories,
             } => {
                 self.total = *total;
                 self.started = Instant::now();
                 format!(
-                    "{scan} Starting security scan...\n{scan} {target}: {total} tools (session {session_id})\n",
-                    scan = self.paint("1", "[SCAN]")
+                    "{scan} Starting {kind} scan...\n{scan} {target}: {total} tools (session {session_id})\n",
+                    scan = self.paint("1", "[SCAN]"),
+                    kind = scan_kind(categories)
                 )
             }
             Update::ToolFinished(report) => {

@@ -120,13 +120,15 @@ impl ScanOutput {
         }
     }
 
-    fn started(&mut self, session_id: &str, target: &str, total: u32) {
+    /// The session started, with `total` tools of `categories`.
+    fn started(&mut self, session_id: &str, target: &str, total: u32, categories: &[Category]) {
         self.session_id = session_id.to_string();
         self.target = target.to_string();
         self.show(&Update::Started {
             session_id,
             target,
             total,
+            categories,
         });
     }
 
@@ -213,10 +215,12 @@ pub async fn in_process(
         .start_session(&caller, request)
         .await
         .map_err(|e| anyhow!("{e}"))?;
+    let categories: Vec<Category> = state.reports.iter().map(|r| r.category).collect();
     output.started(
         &state.meta.session_id,
         &state.meta.target.describe(),
         state.reports.len() as u32,
+        &categories,
     );
     let mut items = Box::pin(
         engine
@@ -347,10 +351,16 @@ pub async fn remote(
         })?
         .into_inner();
     let session = started.session.unwrap_or_default();
+    let categories: Vec<Category> = session
+        .tool_reports
+        .iter()
+        .map(|r| convert::from_report(r).category)
+        .collect();
     output.started(
         &started.session_id,
         &options.shown(),
         session.progress.map_or(0, |p| p.total),
+        &categories,
     );
     let mut cursor = session.cursor;
     let mut attempts = 0;
@@ -415,6 +425,18 @@ struct IncrementalView {
     progress: Progress,
     new_reports: Vec<ToolReport>,
     cursor: u64,
+}
+
+/// The tools of the REST full view, read once the session has started.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FullViewTools {
+    tool_reports: std::collections::HashMap<String, ToolCategory>,
+}
+
+#[derive(serde::Deserialize)]
+struct ToolCategory {
+    category: Category,
 }
 
 /// The REST full view's ending, read once the session is over.
@@ -562,7 +584,17 @@ pub async fn polled(
             Err(error) => return Err(error.into_error().context("polling the session failed")),
         };
         if !announced {
-            output.started(&started.session_id, &options.shown(), view.progress.total);
+            // The categories of the session's tools, from its full view once.
+            let full: FullViewTools = call(client.get(&session_url))
+                .await
+                .map_err(|error| error.into_error().context("reading the session failed"))?;
+            let categories: Vec<Category> = full.tool_reports.values().map(|r| r.category).collect();
+            output.started(
+                &started.session_id,
+                &options.shown(),
+                view.progress.total,
+                &categories,
+            );
             announced = true;
         }
         for report in view.new_reports {
