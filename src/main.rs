@@ -62,6 +62,18 @@ enum Command {
     /// Keep the offline advisory data of `vulnerable-dependencies` current.
     #[command(subcommand)]
     Advisories(AdvisoriesCommand),
+    /// Print a completion script for a shell, e.g.
+    /// `livescan completions bash > ~/.local/share/bash-completion/completions/livescan`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print a manual page (roff): livescan's, or a subcommand's, e.g.
+    /// `livescan man scan | man -l -`.
+    Man {
+        /// The subcommand whose page to print (serve, scan, tools, ...).
+        subcommand: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -326,7 +338,9 @@ fn main() -> ExitCode {
         | Command::Tools(_)
         | Command::Keys(_)
         | Command::Credits(_)
-        | Command::Advisories(_) => ("warn", LogFormat::Text),
+        | Command::Advisories(_)
+        | Command::Completions { .. }
+        | Command::Man { .. } => ("warn", LogFormat::Text),
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
@@ -356,6 +370,24 @@ fn main() -> ExitCode {
             Command::Keys(command) => cli::keys::keys(command).await.map(|()| ExitCode::SUCCESS),
             Command::Credits(command) => cli::keys::credits(command).await.map(|()| ExitCode::SUCCESS),
             Command::Advisories(command) => advisories(command).await,
+            Command::Completions { shell } => {
+                let mut command = <Cli as clap::CommandFactory>::command();
+                clap_complete::generate(shell, &mut command, "livescan", &mut std::io::stdout());
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Man { subcommand } => {
+                let mut page = <Cli as clap::CommandFactory>::command();
+                if let Some(name) = subcommand {
+                    let Some(sub) = page.find_subcommand(&name).cloned() else {
+                        anyhow::bail!("`{name}` is not a livescan subcommand; `livescan --help` lists them");
+                    };
+                    page = sub
+                        .name(format!("livescan-{name}"))
+                        .version(env!("CARGO_PKG_VERSION"));
+                }
+                clap_mangen::Man::new(page).render(&mut std::io::stdout())?;
+                Ok(ExitCode::SUCCESS)
+            }
         }
     });
     // Do not wait for tools still running in blocking threads.

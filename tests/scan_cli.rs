@@ -667,3 +667,43 @@ async fn scanners_are_found_from_any_directory() {
         assert!(line.contains(" yes "), "{line}");
     }
 }
+
+/// Shell completions and manual pages come from the same definitions as
+/// the parser, so they name every command and flag there is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completions_and_manual_pages_describe_every_command() {
+    let output_of = |args: &[&str]| {
+        let mut command = livescan();
+        command.args(args);
+        run(command)
+    };
+    let bash = output_of(&["completions", "bash"]).await;
+    assert_eq!(bash.code, 0, "{}", bash.stderr);
+    assert!(bash.stdout.contains("--server-path") && bash.stdout.contains("completions"));
+    let mut syntax = Command::new("bash");
+    syntax.arg("-n").stdin(std::process::Stdio::piped());
+    let mut child = syntax.spawn().unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), bash.stdout.as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success(), "bash reads the script");
+    for (shell, says) in [("zsh", "#compdef livescan"), ("fish", "complete -c livescan")] {
+        let script = output_of(&["completions", shell]).await;
+        assert!(script.stdout.contains(says), "{shell}: {}", script.stderr);
+    }
+
+    let top = output_of(&["man"]).await;
+    assert!(top.stdout.contains(".TH livescan 1"), "{}", top.stderr);
+    for sub in ["serve", "scan", "tools", "keys", "credits", "advisories"] {
+        let page = output_of(&["man", sub]).await;
+        assert_eq!(page.code, 0, "{sub}: {}", page.stderr);
+        assert!(page.stdout.contains(&format!(".TH livescan-{sub} 1")), "{sub}");
+    }
+    let scan = output_of(&["man", "scan"]).await;
+    assert!(scan.stdout.contains(r"\-\-server\-path"));
+    let unknown = output_of(&["man", "nope"]).await;
+    assert_eq!(unknown.code, 2);
+    assert!(
+        unknown.stderr.contains("`nope` is not a livescan subcommand"),
+        "{}",
+        unknown.stderr
+    );
+}
