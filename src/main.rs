@@ -52,7 +52,7 @@ enum Command {
     /// Scan a directory or a URL and print each tool's result as it finishes.
     Scan(ScanArgs),
     /// List the tool catalog, with each tool's availability here.
-    Tools(ToolArgs),
+    Tools(ToolsArgs),
     /// Create, list and revoke API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -92,6 +92,15 @@ enum AdvisoriesCommand {
         #[arg(long, value_delimiter = ',')]
         ecosystems: Vec<String>,
     },
+}
+
+#[derive(clap::Args)]
+struct ToolsArgs {
+    #[command(flatten)]
+    tools: ToolArgs,
+    /// Print the list as JSON, as `GET /api/tools` answers it, for scripts.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Where tools find what they need on this machine.
@@ -364,7 +373,15 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve(args).await.map(|()| ExitCode::SUCCESS),
             Command::Scan(args) => scan(args).await,
             Command::Tools(args) => {
-                print_tools(&args.catalog());
+                let catalog = args.tools.catalog();
+                if args.json {
+                    // A process of its own has no tool whose circuit is open.
+                    let breakers = livescan::engine::breaker::Breakers::new(1, Duration::ZERO);
+                    let infos = livescan::engine::tool_infos(&catalog, &breakers);
+                    println!("{:#}", livescan::api::rest::tools_document(&infos));
+                } else {
+                    print_tools(&catalog);
+                }
                 Ok(ExitCode::SUCCESS)
             }
             Command::Keys(command) => cli::keys::keys(command).await.map(|()| ExitCode::SUCCESS),

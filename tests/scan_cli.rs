@@ -666,6 +666,16 @@ async fn scanners_are_found_from_any_directory() {
             .unwrap_or_else(|| panic!("{scanner} is not listed:\n{stdout}"));
         assert!(line.contains(" yes "), "{line}");
     }
+
+    // The same list for scripts, as GET /api/tools answers it.
+    command = livescan();
+    command.args(["tools", "--json"]).current_dir(elsewhere.path());
+    let listed: Value = serde_json::from_str(&run(command).await.stdout).unwrap();
+    let tools = listed["tools"].as_array().unwrap();
+    assert_eq!(listed["total"], tools.len());
+    let bandit = tools.iter().find(|t| t["id"] == "bandit").unwrap();
+    assert_eq!(bandit["available"], true, "{bandit}");
+    assert_eq!(bandit["category"], "security");
 }
 
 /// Shell completions and manual pages come from the same definitions as

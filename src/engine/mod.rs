@@ -132,6 +132,25 @@ pub struct ToolInfo {
     pub circuit: breaker::Circuit,
 }
 
+/// `catalog` with each tool's availability here and its circuit in `breakers`.
+pub fn tool_infos(catalog: &Catalog, breakers: &breaker::Breakers) -> Vec<ToolInfo> {
+    catalog
+        .iter()
+        .map(|tool| {
+            let spec = tool.spec();
+            ToolInfo {
+                id: spec.id,
+                category: spec.category,
+                targets: spec.targets.to_vec(),
+                availability: tool.availability(),
+                cost: spec.cost,
+                summary: spec.summary,
+                circuit: breakers.circuit(spec.id),
+            }
+        })
+        .collect()
+}
+
 #[derive(Clone)]
 pub struct Engine {
     inner: Arc<Inner>,
@@ -450,22 +469,7 @@ impl Engine {
 
     /// The catalog with each tool's availability here.
     pub fn tools(&self) -> Vec<ToolInfo> {
-        self.inner
-            .catalog
-            .iter()
-            .map(|tool| {
-                let spec = tool.spec();
-                ToolInfo {
-                    id: spec.id,
-                    category: spec.category,
-                    targets: spec.targets.to_vec(),
-                    availability: tool.availability(),
-                    cost: spec.cost,
-                    summary: spec.summary,
-                    circuit: self.inner.breakers.circuit(spec.id),
-                }
-            })
-            .collect()
+        tool_infos(&self.inner.catalog, &self.inner.breakers)
     }
 
     /// Sessions currently running in this process.

@@ -84,6 +84,11 @@ impl FromRef<RestState> for Arc<SharedViews> {
     }
 }
 
+/// The tool list as `GET /api/tools` answers it (`livescan tools --json`).
+pub fn tools_document(tools: &[crate::engine::ToolInfo]) -> Value {
+    views::tools(tools)
+}
+
 pub fn router(engine: Engine) -> Router {
     let state = RestState {
         engine,
