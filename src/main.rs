@@ -243,7 +243,14 @@ struct ScanArgs {
     /// Tools of this scan running at once.
     #[arg(long, env = "LIVESCAN_MAX_CONCURRENT")]
     max_concurrent: Option<u64>,
-    /// Exit 1 when any rule is crossed, e.g. `critical>0,high>5`; `none` never fails.
+    /// Compare with an earlier scan: a session id on --server (sess-…), or
+    /// a `--format json` or `--format sarif` file. Findings are marked new
+    /// or unchanged, and `new:` rules of --fail-on count the new ones.
+    #[arg(long, env = "LIVESCAN_BASELINE")]
+    baseline: Option<String>,
+    /// Exit 1 when any rule is crossed, e.g. `critical>0,high>5`, or only
+    /// findings the --baseline lacks: `new:critical>0,new:high>0`; `none`
+    /// never fails.
     #[arg(long, default_value = "critical>0,high>5", env = "LIVESCAN_FAIL_ON")]
     fail_on: FailOn,
     /// With --server: send the directory's path for the server to open
@@ -630,6 +637,16 @@ async fn scan(args: ScanArgs) -> Result<ExitCode> {
         max_concurrent: args.max_concurrent,
         upload: None,
     };
+    if args.fail_on.counts_new() && args.baseline.is_none() {
+        anyhow::bail!("--fail-on {}: `new:` rules need --baseline", args.fail_on);
+    }
+    let baseline = match &args.baseline {
+        Some(spec) => {
+            let key = cli::keys::client_key(args.api_key.clone(), &args.data_dir);
+            Some(cli::baseline::Baseline::load(spec, args.server.as_deref(), key.as_deref()).await?)
+        }
+        None => None,
+    };
     // The report file is written beside its final place and moved there at
     // the end, so a scan that breaks off leaves no half-written report.
     let report_file = args
@@ -672,7 +689,15 @@ async fn scan(args: ScanArgs) -> Result<ExitCode> {
             cli::scan::in_process(&options, catalog, &args.data_dir.path, &mut output).await?
         }
     };
-    report.failed_on = args.fail_on.crossed(&report.summary);
+    if let Some(baseline) = &baseline {
+        report.compare(baseline);
+        if let Some(new) = &report.new_by_severity {
+            output.show(&Update::NewSinceBaseline(new));
+        }
+    }
+    report.failed_on = args
+        .fail_on
+        .crossed(&report.summary, report.new_by_severity.as_ref());
     output.show(&Update::Verdict {
         rules: &args.fail_on.to_string(),
         crossed: &report.failed_on,

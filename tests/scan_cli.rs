@@ -717,3 +717,138 @@ async fn completions_and_manual_pages_describe_every_command() {
         unknown.stderr
     );
 }
+
+/// "Hold the line": against a baseline (a report file, a SARIF file or a
+/// session on the server) a scan marks each finding new or unchanged, and
+/// `new:` rules fail the build only on new ones, though the old finding
+/// moved down its file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_baseline_fails_the_build_only_on_new_findings() {
+    let checkout = tempfile::tempdir().unwrap();
+    let data_dir = tempfile::tempdir().unwrap();
+    let settings = checkout.path().join("settings.py");
+    std::fs::write(
+        &settings,
+        "import os\nAWS_ACCESS_KEY_ID = \"AKIAY62MMZD344CUMP7M\"\n",
+    )
+    .unwrap();
+    let scan = |extra: &[&str]| {
+        let mut command = livescan();
+        command
+            .arg("scan")
+            .arg(checkout.path())
+            .args(["--tools", "secrets", "--data-dir"])
+            .arg(data_dir.path())
+            .args(extra)
+            .env_remove("LIVESCAN_SERVER");
+        run(command)
+    };
+    let base_json = checkout.path().join("base.json");
+    let base_sarif = checkout.path().join("base.sarif");
+    for (format, path) in [("json", &base_json), ("sarif", &base_sarif)] {
+        let first = scan(&[
+            "--fail-on",
+            "none",
+            "--format",
+            format,
+            "--output",
+            path.to_str().unwrap(),
+        ])
+        .await;
+        assert_eq!(first.code, 0, "{}", first.stderr);
+    }
+
+    // The old secret moves down three lines; a new one comes in.
+    std::fs::write(
+        &settings,
+        "import os\n# settings\n# for\n# production\nAWS_ACCESS_KEY_ID = \"AKIAY62MMZD344CUMP7M\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        checkout.path().join("deploy.py"),
+        "GITHUB_TOKEN = \"ghp_lPeNkMze8AxXoXy3ghw4VvtlGXXnkQZPXOTU\"\n",
+    )
+    .unwrap();
+    for baseline in [&base_json, &base_sarif] {
+        let gate = ["--fail-on", "new:critical>0,new:high>0", "--format", "json"];
+        let second = scan(&[&gate[..], &["--baseline", baseline.to_str().unwrap()]].concat()).await;
+        assert_eq!(second.code, 1, "{}", second.stderr);
+        assert!(
+            second.stderr.contains("New since the baseline: 1 high"),
+            "{}",
+            second.stderr
+        );
+        assert!(
+            second.stderr.contains("FAILED: new high 1 > 0"),
+            "only the new finding fails the build: {}",
+            second.stderr
+        );
+        let report: Value = serde_json::from_str(&second.stdout).unwrap();
+        let states: std::collections::BTreeMap<String, String> =
+            report["toolReports"]["secrets"]["result"]["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| {
+                    (
+                        f["path"].as_str().unwrap().into(),
+                        f["baselineState"].as_str().unwrap().into(),
+                    )
+                })
+                .collect();
+        assert_eq!(
+            states["settings.py"], "unchanged",
+            "the moved finding is the old one"
+        );
+        assert_eq!(states["deploy.py"], "new");
+        assert_eq!(report["newBySeverity"]["high"], 1);
+    }
+
+    let unguarded = scan(&["--fail-on", "new:high>0"]).await;
+    assert_eq!(unguarded.code, 2);
+    assert!(
+        unguarded.stderr.contains("need --baseline"),
+        "{}",
+        unguarded.stderr
+    );
+    let missing = scan(&["--baseline", "nothing-here.json"]).await;
+    assert_eq!(missing.code, 2);
+    assert!(
+        missing.stderr.contains("neither a file nor a session id"),
+        "{}",
+        missing.stderr
+    );
+}
+
+/// A session on the server serves as the baseline by its id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_on_the_server_is_a_baseline_by_its_id() {
+    let server = server().await;
+    let first = in_pipe(
+        &server,
+        "dir-planted",
+        &["--tools", "secrets", "--format", "json", "--fail-on", "none"],
+    )
+    .await;
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let session_id = serde_json::from_str::<Value>(&first.stdout).unwrap()["sessionId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let args = [
+        "--tools",
+        "secrets",
+        "--fail-on",
+        "new:critical>0",
+        "--baseline",
+        &session_id,
+    ];
+    let second = in_pipe(&server, "dir-planted", &args).await;
+    assert_eq!(second.code, 0, "nothing is new: {}", second.stderr);
+    assert!(
+        second.stdout.contains("New since the baseline: none"),
+        "{}",
+        second.stdout
+    );
+    assert!(second.stdout.contains("PASSED"), "{}", second.stdout);
+}

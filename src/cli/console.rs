@@ -6,7 +6,9 @@
 //! is redrawn under the lines; colours only on a terminal and never when
 //! `NO_COLOR` is set.
 
-use livescan::model::{Category, Refund, SessionStatus, Severity, Summary, ToolReport, ToolStatus};
+use livescan::model::{
+    BySeverity, Category, Refund, SessionStatus, Severity, Summary, ToolReport, ToolStatus,
+};
 use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
@@ -61,6 +63,8 @@ pub enum Update<'a> {
         rules: &'a str,
         crossed: &'a [String],
     },
+    /// The findings the baseline did not have, by severity.
+    NewSinceBaseline(&'a BySeverity),
 }
 
 pub struct Console {
@@ -152,6 +156,17 @@ impl Console {
                 // The summary replaces the bar for good.
                 self.bar = false;
                 text
+            }
+            Update::NewSinceBaseline(new) => {
+                let counts: Vec<String> = Severity::ALL
+                    .iter()
+                    .filter(|s| new.get(**s) > 0)
+                    .map(|s| format!("{} {}", new.get(*s), s.as_str()))
+                    .collect();
+                match counts.is_empty() {
+                    true => "  New since the baseline: none\n".to_string(),
+                    false => format!("  New since the baseline: {}\n", counts.join(", ")),
+                }
             }
             Update::Verdict { rules, crossed } => {
                 if crossed.is_empty() {
@@ -304,9 +319,18 @@ pub fn colours_wanted(is_terminal: bool) -> bool {
     is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
-/// A `--fail-on` threshold such as `critical>0,high>5`.
+/// A `--fail-on` threshold such as `critical>0,high>5`; a rule prefixed
+/// `new:` (`new:critical>0`) counts only the findings a `--baseline` did
+/// not have.
 #[derive(Clone, Debug, PartialEq)]
-pub struct FailOn(Vec<(Severity, u32)>);
+pub struct FailOn(Vec<FailRule>);
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct FailRule {
+    only_new: bool,
+    severity: Severity,
+    limit: u32,
+}
 
 impl std::str::FromStr for FailOn {
     type Err = String;
@@ -317,15 +341,23 @@ impl std::str::FromStr for FailOn {
         }
         raw.split(',')
             .map(|rule| {
-                let (severity, limit) = rule
-                    .split_once('>')
-                    .ok_or_else(|| format!("`{rule}` is not SEVERITY>N (for example critical>0,high>5)"))?;
+                let (only_new, counted) = match rule.trim().strip_prefix("new:") {
+                    Some(counted) => (true, counted),
+                    None => (false, rule),
+                };
+                let (severity, limit) = counted.split_once('>').ok_or_else(|| {
+                    format!("`{rule}` is not [new:]SEVERITY>N (for example critical>0,new:high>0)")
+                })?;
                 let severity = severity.trim().parse::<Severity>()?;
                 let limit = limit
                     .trim()
                     .parse::<u32>()
                     .map_err(|_| format!("`{limit}` in `{rule}` is not a number"))?;
-                Ok((severity, limit))
+                Ok(FailRule {
+                    only_new,
+                    severity,
+                    limit,
+                })
             })
             .collect::<Result<_, String>>()
             .map(FailOn)
@@ -337,18 +369,41 @@ impl std::fmt::Display for FailOn {
         if self.0.is_empty() {
             return f.write_str("none");
         }
-        let rules: Vec<String> = self.0.iter().map(|(s, limit)| format!("{s}>{limit}")).collect();
+        let rules: Vec<String> = self
+            .0
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}{}>{}",
+                    if r.only_new { "new:" } else { "" },
+                    r.severity,
+                    r.limit
+                )
+            })
+            .collect();
         f.write_str(&rules.join(","))
     }
 }
 
 impl FailOn {
-    /// The rules the summary crosses, as text, e.g. `critical 1 > 0`.
-    pub fn crossed(&self, summary: &Summary) -> Vec<String> {
+    /// Whether a rule counts only new findings (and so needs a baseline).
+    pub fn counts_new(&self) -> bool {
+        self.0.iter().any(|r| r.only_new)
+    }
+
+    /// The rules crossed by the summary's counts, or by `new`'s (the
+    /// findings a baseline did not have) for `new:` rules, as text, e.g.
+    /// `critical 1 > 0`, `new high 2 > 0`.
+    pub fn crossed(&self, summary: &Summary, new: Option<&BySeverity>) -> Vec<String> {
         self.0
             .iter()
-            .filter(|(severity, limit)| summary.by_severity.get(*severity) > *limit)
-            .map(|(severity, limit)| format!("{severity} {} > {limit}", summary.by_severity.get(*severity)))
+            .filter_map(|rule| {
+                let (count, label) = match rule.only_new {
+                    true => (new?.get(rule.severity), "new "),
+                    false => (summary.by_severity.get(rule.severity), ""),
+                };
+                (count > rule.limit).then(|| format!("{label}{} {count} > {}", rule.severity, rule.limit))
+            })
             .collect()
     }
 }
@@ -362,10 +417,24 @@ mod tests {
         let fail_on: FailOn = "critical>0,high>5".parse().unwrap();
         assert_eq!(fail_on.to_string(), "critical>0,high>5");
         let mut summary = Summary::default();
-        assert!(fail_on.crossed(&summary).is_empty());
+        assert!(fail_on.crossed(&summary, None).is_empty());
         summary.by_severity.high = 6;
-        assert_eq!(fail_on.crossed(&summary), vec!["high 6 > 5"]);
-        assert!("none".parse::<FailOn>().unwrap().crossed(&summary).is_empty());
+        assert_eq!(fail_on.crossed(&summary, None), vec!["high 6 > 5"]);
+        assert!(
+            "none"
+                .parse::<FailOn>()
+                .unwrap()
+                .crossed(&summary, None)
+                .is_empty()
+        );
+        let only_new: FailOn = "new:critical>0,new:high>0".parse().unwrap();
+        assert_eq!(only_new.to_string(), "new:critical>0,new:high>0");
+        assert!(only_new.counts_new() && !fail_on.counts_new());
+        let new = BySeverity {
+            high: 1,
+            ..BySeverity::default()
+        };
+        assert_eq!(only_new.crossed(&summary, Some(&new)), vec!["new high 1 > 0"]);
         assert!("critical".parse::<FailOn>().is_err());
         assert!("severe>1".parse::<FailOn>().is_err());
     }

@@ -1,8 +1,9 @@
 //! The command-line client: live console rendering, the scan runner (in
 //! process, pushed over gRPC, or polled over REST), packing and uploading a
-//! directory for a server that cannot see it, the report documents, and the
-//! account commands.
+//! directory for a server that cannot see it, baselines of earlier scans,
+//! the report documents, and the account commands.
 
+pub mod baseline;
 pub mod console;
 pub mod keys;
 pub mod pack;

@@ -2,7 +2,8 @@
 //! REST API's spelling of every part) and `--format sarif` (SARIF 2.1.0, as
 //! code-scanning services read it).
 
-use livescan::model::{Refund, SessionStatus, Summary, Target, ToolReport, sarif};
+use super::baseline::Baseline;
+use livescan::model::{BaselineState, BySeverity, Refund, SessionStatus, Summary, Target, ToolReport, sarif};
 use serde::Serialize;
 
 /// Everything a scan produced, whichever way it was followed.
@@ -28,6 +29,9 @@ pub struct ScanReport {
     pub tool_reports: Vec<ToolReport>,
     /// The `--fail-on` rules the summary crossed (empty: the scan passed).
     pub failed_on: Vec<String>,
+    /// With `--baseline`: the listed findings it did not have, by severity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_by_severity: Option<BySeverity>,
 }
 
 /// Reports as an object keyed by tool name, in the order they finished.
@@ -36,6 +40,23 @@ fn by_tool<S: serde::Serializer>(reports: &[ToolReport], serializer: S) -> Resul
 }
 
 impl ScanReport {
+    /// Marks each listed finding `new` or `unchanged` against `baseline`
+    /// and counts the new ones by severity.
+    pub fn compare(&mut self, baseline: &Baseline) {
+        let mut new = BySeverity::default();
+        for finding in self.tool_reports.iter_mut().flat_map(|r| &mut r.result.findings) {
+            let state = match baseline.has(&finding.fingerprint) {
+                true => BaselineState::Unchanged,
+                false => {
+                    new.add(finding.severity, 1);
+                    BaselineState::New
+                }
+            };
+            finding.baseline_state = Some(state);
+        }
+        self.new_by_severity = Some(new);
+    }
+
     pub fn json(&self) -> String {
         serde_json::to_string_pretty(self).expect("a scan report serialises") + "\n"
     }

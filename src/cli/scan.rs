@@ -170,6 +170,7 @@ impl ScanOutput {
             refund: refund.filter(|_| self.charged),
             tool_reports: std::mem::take(&mut self.reports),
             failed_on: Vec::new(),
+            new_by_severity: None,
         }
     }
 }

@@ -11,6 +11,7 @@
 pub mod accounts;
 pub mod breaker;
 pub mod error;
+pub mod fingerprints;
 pub mod metrics;
 pub mod plan;
 mod rate_limit;

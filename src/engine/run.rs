@@ -264,6 +264,16 @@ impl ToolJob {
             && report.status != ToolStatus::Skipped
         {
             report.result.left_out = inventory.left_out(|origin| tool.sees(origin));
+            let (inventory, mut fingerprinted) = (inventory.clone(), report.clone());
+            match tokio::task::spawn_blocking(move || {
+                super::fingerprints::follow_moved_lines(&mut fingerprinted, &inventory);
+                fingerprinted
+            })
+            .await
+            {
+                Ok(fingerprinted) => report = fingerprinted,
+                Err(err) => tracing::warn!(error = %err, "kept the tool's own fingerprints"),
+            }
         }
         self.count(&report);
         let kind = EventKind::ToolFinished {

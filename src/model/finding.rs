@@ -168,6 +168,26 @@ pub struct Finding {
     /// The weakness found, as a CWE number (89: SQL injection), where one applies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cwe: Option<u32>,
+    /// Against a baseline: whether the baseline had this finding's fingerprint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_state: Option<BaselineState>,
+}
+
+/// Whether a baseline scan had a finding too (SARIF's `baselineState`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BaselineState {
+    New,
+    Unchanged,
+}
+
+impl BaselineState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BaselineState::New => "new",
+            BaselineState::Unchanged => "unchanged",
+        }
+    }
 }
 
 /// The longest message a finding keeps, in characters; longer ones are cut.
@@ -222,6 +242,7 @@ impl Finding {
             fingerprint: String::new(),
             help_uri: None,
             cwe: None,
+            baseline_state: None,
         }
     }
 

@@ -13,7 +13,7 @@ pub mod time;
 pub mod upload;
 
 pub use account::{Account, KeyRecord, KeyState, LedgerEntry, LedgerKind};
-pub use finding::{Category, Finding, Origin, Severity, TargetKind, fingerprint};
+pub use finding::{BaselineState, Category, Finding, Origin, Severity, TargetKind, fingerprint};
 pub use session::{
     BySeverity, Event, EventKind, Metric, Omitted, Outcome, Progress, RawTarget, Refund, SelectedTool,
     SessionListing, SessionMeta, SessionOptions, SessionState, SessionStatus, StartRequest, Summary, Target,

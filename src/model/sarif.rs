@@ -108,6 +108,9 @@ fn run(reports: &[&ToolReport], driver: &str, category: &str, source_root: Optio
             if let Some(location) = location(finding) {
                 result["locations"] = json!([location]);
             }
+            if let Some(state) = finding.baseline_state {
+                result["baselineState"] = json!(state.as_str());
+            }
             results.push(result);
         }
     }

@@ -169,6 +169,7 @@ fn from_finding(f: &pb::Finding) -> Finding {
         fingerprint: f.fingerprint.clone(),
         help_uri: non_empty(&f.help_uri),
         cwe: (f.cwe > 0).then_some(f.cwe),
+        baseline_state: None,
     }
 }
 
