@@ -150,7 +150,7 @@ async fn refreshed_advisories_are_used_and_their_age_is_reported() {
     .unwrap();
     assert!(scan.status.success(), "{}", String::from_utf8_lossy(&scan.stderr));
     let report: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
-    let result = &report["toolReports"][0]["result"];
+    let result = &report["toolReports"]["vulnerable-dependencies"]["result"];
     let findings = result["findings"].as_array().unwrap();
     assert_eq!(findings.len(), 1, "{result:#}");
     assert_eq!(findings[0]["ruleId"], "GHSA-test-0001");
