@@ -557,10 +557,16 @@ impl Inner {
 }
 
 fn new_session_id() -> String {
+    random_id("sess")
+}
+
+/// `PREFIX-` and 20 random lowercase letters and digits: a session's or an
+/// upload's id, not to be guessed.
+fn random_id(prefix: &str) -> String {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::rng();
     let suffix: String = (0..20)
         .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
         .collect();
-    format!("sess-{suffix}")
+    format!("{prefix}-{suffix}")
 }

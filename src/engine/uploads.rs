@@ -300,13 +300,7 @@ impl Uploads {
 }
 
 fn new_upload_id() -> String {
-    use rand::Rng;
-    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    let mut rng = rand::rng();
-    let suffix: String = (0..20)
-        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
-        .collect();
-    format!("upl-{suffix}")
+    super::random_id("upl")
 }
 
 /// Whether `id` is spelled as an upload id.
