@@ -676,7 +676,8 @@ async fn scan(args: ScanArgs) -> Result<ExitCode> {
                 if !dir.is_dir() {
                     anyhow::bail!("`{}` is not a directory here", options.target);
                 }
-                options.upload = Some(cli::pack::upload(server, key.as_deref(), &dir).await?);
+                let private = &args.data_dir.path;
+                options.upload = Some(cli::pack::upload(server, key.as_deref(), &dir, private).await?);
             }
             if args.poll {
                 cli::scan::polled(server, key, &options, args.poll_interval, &mut output).await?

@@ -2,7 +2,8 @@
 //! checkout, a shared server elsewhere): `livescan scan DIR --server URL`
 //! packs the tree into a tar.gz in a temporary file — the files git would
 //! see: `.gitignore` and `.git/info/exclude` honoured, `.git/` left out,
-//! symbolic links neither followed nor sent — uploads it to
+//! symbolic links neither followed nor sent, and never the CLI's own data
+//! directory (its key and database) — uploads it to
 //! `POST /api/uploads`, and scans the upload.
 
 use super::scan::{call, rest_base, rest_client};
@@ -21,8 +22,13 @@ pub struct Packed {
     pub bytes: u64,
 }
 
-/// Packs `dir` into a tar.gz in a temporary file.
-pub fn pack(dir: &Path) -> Result<Packed> {
+/// Packs `dir` into a tar.gz in a temporary file, without the directory
+/// `private` (the CLI's data directory, with its key and database, which
+/// the README's layout puts inside the project) wherever it lies in the
+/// tree.
+pub fn pack(dir: &Path, private: &Path) -> Result<Packed> {
+    use std::os::unix::fs::MetadataExt;
+    let private = std::fs::metadata(private).ok().map(|m| (m.dev(), m.ino()));
     let archive = tempfile::NamedTempFile::new().context("cannot make a temporary file for the archive")?;
     let gzip = GzEncoder::new(std::io::BufWriter::new(archive.reopen()?), Compression::fast());
     let mut tar = tar::Builder::new(gzip);
@@ -35,7 +41,13 @@ pub fn pack(dir: &Path) -> Result<Packed> {
         .git_global(false)
         .require_git(false)
         .follow_links(false)
-        .filter_entry(|entry| entry.file_name() != ".git")
+        .filter_entry(move |entry| {
+            let is_private = || {
+                let dir = entry.metadata().ok().filter(|m| m.is_dir());
+                private.is_some() && dir.map(|m| (m.dev(), m.ino())) == private
+            };
+            entry.file_name() != ".git" && !is_private()
+        })
         .build();
     for entry in walk {
         let entry = entry.with_context(|| format!("cannot read {}", dir.display()))?;
@@ -78,14 +90,14 @@ struct Uploaded {
     digest: String,
 }
 
-/// Packs `dir`, uploads it to `server` and returns the upload's id, saying
-/// on stderr what it sends and how it went.
-pub async fn upload(server: &str, key: Option<&str>, dir: &Path) -> Result<String> {
+/// Packs `dir` (without `private`), uploads it to `server` and returns the
+/// upload's id, saying on stderr what it sends and how it went.
+pub async fn upload(server: &str, key: Option<&str>, dir: &Path, private: &Path) -> Result<String> {
     let base = rest_base(server)?;
     let began = Instant::now();
     let packed = {
-        let dir = dir.to_path_buf();
-        tokio::task::spawn_blocking(move || pack(&dir)).await??
+        let (dir, private) = (dir.to_path_buf(), private.to_path_buf());
+        tokio::task::spawn_blocking(move || pack(&dir, &private)).await??
     };
     let archive_bytes = packed.archive.as_file().metadata()?.len();
     eprintln!(
@@ -130,7 +142,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn packing_honours_gitignore_and_leaves_out_git_and_links() {
+    fn packing_honours_gitignore_and_leaves_out_git_links_and_the_data_directory() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         std::fs::create_dir_all(root.join(".git/objects")).unwrap();
@@ -143,8 +155,10 @@ mod tests {
         std::fs::create_dir_all(root.join("src")).unwrap();
         std::fs::write(root.join("src/main.rs"), "fn main() {}").unwrap();
         std::os::unix::fs::symlink("/etc/passwd", root.join("src/passwd")).unwrap();
+        std::fs::create_dir_all(root.join("livescan-data")).unwrap();
+        std::fs::write(root.join("livescan-data/local.key"), "lsk_secret").unwrap();
 
-        let packed = pack(root).unwrap();
+        let packed = pack(root, &root.join("livescan-data")).unwrap();
         let reader = flate2::read::GzDecoder::new(std::fs::File::open(packed.archive.path()).unwrap());
         let mut names: Vec<String> = tar::Archive::new(reader)
             .entries()
