@@ -355,7 +355,7 @@ pub async fn remote(
     let categories: Vec<Category> = session
         .tool_reports
         .iter()
-        .map(|r| convert::from_report(r).category)
+        .map(|r| convert::from_category(r.category()))
         .collect();
     output.started(
         &started.session_id,

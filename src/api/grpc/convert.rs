@@ -43,7 +43,7 @@ fn category_name(c: pb::Category) -> String {
     }
 }
 
-fn from_category(c: pb::Category) -> Category {
+pub fn from_category(c: pb::Category) -> Category {
     match c {
         pb::Category::CodeQuality => Category::CodeQuality,
         pb::Category::Accessibility => Category::Accessibility,
