@@ -42,6 +42,8 @@ async fn store_ended_sessions(database: &Path, user: &str, count: u64) {
                 enable_intelligence: false,
                 timeout: 1_000,
                 max_concurrent: 1,
+                config: None,
+                baseline: None,
             },
             created_at: time::from_millis(1_600_000_000_000 + i as i64),
         };

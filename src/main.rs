@@ -243,6 +243,11 @@ struct ScanArgs {
     /// Tools of this scan running at once.
     #[arg(long, env = "LIVESCAN_MAX_CONCURRENT")]
     max_concurrent: Option<u64>,
+    /// Scan settings to use instead of the `livescan.toml` at the
+    /// directory's root: tools, excluded paths, severity overrides and
+    /// suppressions (see the README's "livescan.toml").
+    #[arg(long, env = "LIVESCAN_CONFIG")]
+    config: Option<PathBuf>,
     /// Compare with an earlier scan: a session id on --server (sess-…), or
     /// a `--format json` or `--format sarif` file. Findings are marked new
     /// or unchanged, and `new:` rules of --fail-on count the new ones.
@@ -636,6 +641,13 @@ async fn scan(args: ScanArgs) -> Result<ExitCode> {
         timeout: args.timeout,
         max_concurrent: args.max_concurrent,
         upload: None,
+        config: match &args.config {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("--config: cannot read {}", path.display()))?,
+            ),
+            None => None,
+        },
     };
     if args.fail_on.counts_new() && args.baseline.is_none() {
         anyhow::bail!("--fail-on {}: `new:` rules need --baseline", args.fail_on);
@@ -692,13 +704,11 @@ async fn scan(args: ScanArgs) -> Result<ExitCode> {
     };
     if let Some(baseline) = &baseline {
         report.compare(baseline);
-        if let Some(new) = &report.new_by_severity {
+        if let Some(new) = &report.summary.new_by_severity {
             output.show(&Update::NewSinceBaseline(new));
         }
     }
-    report.failed_on = args
-        .fail_on
-        .crossed(&report.summary, report.new_by_severity.as_ref());
+    report.failed_on = args.fail_on.crossed(&report.summary);
     output.show(&Update::Verdict {
         rules: &args.fail_on.to_string(),
         crossed: &report.failed_on,

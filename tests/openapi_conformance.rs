@@ -82,3 +82,83 @@ async fn the_server_does_what_its_openapi_document_says() {
         "{report}"
     );
 }
+
+/// Every operation shows an example of its success answer (and of its JSON
+/// body, when it takes one), and each JSON example is valid against the
+/// schema beside it (checked with `jsonschema-rs`): examples that clients
+/// generated from the document show their users are real.
+#[tokio::test]
+async fn every_operation_has_examples_its_schemas_accept() {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/python/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/install-test-tools",
+        python.display()
+    );
+    let server = TestServer::start().await;
+    let (status, document) = server.get("/openapi.json").await;
+    assert_eq!(status, 200);
+    let mut cases = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let mut slots: Vec<(String, &serde_json::Value)> = Vec::new();
+            if let Some(body) = operation.get("requestBody") {
+                slots.push((format!("{method} {path} request"), &body["content"]));
+            }
+            let success = operation["responses"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .find(|(status, _)| status.starts_with('2') && *status != "204");
+            let (status, response) = success.unwrap_or_else(|| panic!("{method} {path}: no success answer"));
+            slots.push((format!("{method} {path} {status}"), &response["content"]));
+            for (label, content) in slots {
+                let media = content
+                    .as_object()
+                    .unwrap_or_else(|| panic!("{label}: no content"));
+                for (kind, media) in media {
+                    if label.ends_with("request") && !kind.ends_with("json") {
+                        // An archive's bytes have no example worth showing.
+                        continue;
+                    }
+                    let example = media
+                        .get("example")
+                        .unwrap_or_else(|| panic!("{label} ({kind}): no example"));
+                    if kind.ends_with("json") {
+                        cases.push(serde_json::json!({
+                            "label": format!("{label} ({kind})"),
+                            "schema": media["schema"],
+                            "example": example,
+                        }));
+                    }
+                }
+            }
+        }
+    }
+    // Ten JSON answers (the events are a stream) and the start request.
+    assert_eq!(cases.len(), 11, "{cases:#?}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cases.json");
+    let all = serde_json::json!({ "components": document["components"], "cases": cases });
+    std::fs::write(&file, all.to_string()).unwrap();
+    let check = "import json, sys, jsonschema_rs
+doc = json.load(open(sys.argv[1]))
+errors = []
+for case in doc['cases']:
+    schema = dict(case['schema'], components=doc['components'])
+    validator = jsonschema_rs.Draft202012Validator(schema)
+    errors += [f\"{case['label']}: {list(e.instance_path)}: {e.message}\" for e in validator.iter_errors(case['example'])]
+print('\\n'.join(errors))
+sys.exit(1 if errors else 0)";
+    let output = std::process::Command::new(python)
+        .args(["-c", check])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -115,9 +115,19 @@ async fn the_servers_sarif_is_one_valid_run_that_github_accepts() {
     assert_eq!(runs[0]["tool"]["driver"]["name"], "livescan");
     assert_eq!(runs[0]["automationDetails"]["id"], "livescan/");
     let results = runs[0]["results"].as_array().unwrap();
+    // Suppressed findings are results too, with their suppressions.
+    let suppressed = results
+        .iter()
+        .filter(|r| r["suppressions"][0]["status"] == "accepted")
+        .count();
+    assert_eq!(
+        suppressed as u64,
+        session["summary"]["suppressed"].as_u64().unwrap()
+    );
+    assert!(suppressed > 0, "dir-planted has a `livescan:ignore`");
     assert_eq!(
         results.len() as u64,
-        session["summary"]["totalFindings"].as_u64().unwrap(),
+        session["summary"]["totalFindings"].as_u64().unwrap() + suppressed as u64,
         "every finding is a result"
     );
     let secret = results

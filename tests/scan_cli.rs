@@ -184,7 +184,7 @@ async fn in_a_pipe_the_reference_ci_flow_is_printed_plainly_and_criticals_fail_t
         [
             "⚠ broken: warning: tool failed: the scanner crashed (exit code 139) (T); continuing",
             "✓ merge-conflicts: 3 high (T)",
-            "✓ secrets: 17 critical, 42 high, 1 medium (T)",
+            "✓ secrets: 17 critical, 42 high, 1 medium (1 suppressed) (T)",
             "✓ todo-comments: 5 low, 6 info (T)",
         ]
     );
@@ -801,7 +801,7 @@ async fn a_baseline_fails_the_build_only_on_new_findings() {
             "the moved finding is the old one"
         );
         assert_eq!(states["deploy.py"], "new");
-        assert_eq!(report["newBySeverity"]["high"], 1);
+        assert_eq!(report["summary"]["newBySeverity"]["high"], 1);
     }
 
     let unguarded = scan(&["--fail-on", "new:high>0"]).await;

@@ -217,10 +217,14 @@ impl Console {
         let seconds = format!("({:.1}s)", report.duration as f64 / 1000.0);
         let mut text = match report.status {
             ToolStatus::Completed => format!(
-                "{counter} {} {}: {} {seconds}\n",
+                "{counter} {} {}: {}{} {seconds}\n",
                 self.paint("32", "✓"),
                 report.tool_name,
-                report.severity_counts().describe()
+                report.severity_counts().describe(),
+                match report.result.suppressed {
+                    0 => String::new(),
+                    n => format!(" ({n} suppressed)"),
+                }
             ),
             ToolStatus::Failed => format!(
                 "{counter} {} {}: {} {}{} {seconds}; continuing\n",
@@ -241,7 +245,13 @@ impl Console {
                 report.result.skip_reason.as_deref().unwrap_or("not run")
             ),
         };
-        for finding in report.result.findings.iter().take(FINDINGS_SHOWN) {
+        let counted: Vec<_> = report
+            .result
+            .findings
+            .iter()
+            .filter(|f| !f.is_suppressed())
+            .collect();
+        for finding in counted.iter().take(FINDINGS_SHOWN) {
             text.push_str(&format!(
                 "      {} {} {} {}\n",
                 self.paint(
@@ -253,11 +263,8 @@ impl Console {
                 finding.message
             ));
         }
-        if report.result.findings.len() > FINDINGS_SHOWN {
-            text.push_str(&format!(
-                "      … and {} more\n",
-                report.result.findings.len() - FINDINGS_SHOWN
-            ));
+        if counted.len() > FINDINGS_SHOWN {
+            text.push_str(&format!("      … and {} more\n", counted.len() - FINDINGS_SHOWN));
         }
         text
     }
@@ -298,7 +305,11 @@ impl Console {
             ));
         }
         text.push_str(rule);
-        text.push_str(&format!("  {:<10}  {:>8}\n\n", "total", summary.total_findings));
+        text.push_str(&format!("  {:<10}  {:>8}\n", "total", summary.total_findings));
+        if summary.suppressed > 0 {
+            text.push_str(&format!("  {:<10}  {:>8}\n", "suppressed", summary.suppressed));
+        }
+        text.push('\n');
         match credits {
             Credits::NotCharged => {}
             Credits::Charged(Some(refund)) if refund.refunded_credits > 0 => text.push_str(&format!(
@@ -394,12 +405,12 @@ impl FailOn {
     /// The rules crossed by the summary's counts, or by `new`'s (the
     /// findings a baseline did not have) for `new:` rules, as text, e.g.
     /// `critical 1 > 0`, `new high 2 > 0`.
-    pub fn crossed(&self, summary: &Summary, new: Option<&BySeverity>) -> Vec<String> {
+    pub fn crossed(&self, summary: &Summary) -> Vec<String> {
         self.0
             .iter()
             .filter_map(|rule| {
                 let (count, label) = match rule.only_new {
-                    true => (new?.get(rule.severity), "new "),
+                    true => (summary.new_by_severity.as_ref()?.get(rule.severity), "new "),
                     false => (summary.by_severity.get(rule.severity), ""),
                 };
                 (count > rule.limit).then(|| format!("{label}{} {count} > {}", rule.severity, rule.limit))
@@ -417,24 +428,20 @@ mod tests {
         let fail_on: FailOn = "critical>0,high>5".parse().unwrap();
         assert_eq!(fail_on.to_string(), "critical>0,high>5");
         let mut summary = Summary::default();
-        assert!(fail_on.crossed(&summary, None).is_empty());
+        assert!(fail_on.crossed(&summary).is_empty());
         summary.by_severity.high = 6;
-        assert_eq!(fail_on.crossed(&summary, None), vec!["high 6 > 5"]);
-        assert!(
-            "none"
-                .parse::<FailOn>()
-                .unwrap()
-                .crossed(&summary, None)
-                .is_empty()
-        );
+        assert_eq!(fail_on.crossed(&summary), vec!["high 6 > 5"]);
+        assert!("none".parse::<FailOn>().unwrap().crossed(&summary).is_empty());
         let only_new: FailOn = "new:critical>0,new:high>0".parse().unwrap();
         assert_eq!(only_new.to_string(), "new:critical>0,new:high>0");
         assert!(only_new.counts_new() && !fail_on.counts_new());
-        let new = BySeverity {
+        // Without a baseline, nothing is new.
+        assert!(only_new.crossed(&summary).is_empty());
+        summary.new_by_severity = Some(BySeverity {
             high: 1,
             ..BySeverity::default()
-        };
-        assert_eq!(only_new.crossed(&summary, Some(&new)), vec!["new high 1 > 0"]);
+        });
+        assert_eq!(only_new.crossed(&summary), vec!["new high 1 > 0"]);
         assert!("critical".parse::<FailOn>().is_err());
         assert!("severe>1".parse::<FailOn>().is_err());
     }

@@ -29,9 +29,6 @@ pub struct ScanReport {
     pub tool_reports: Vec<ToolReport>,
     /// The `--fail-on` rules the summary crossed (empty: the scan passed).
     pub failed_on: Vec<String>,
-    /// With `--baseline`: the listed findings it did not have, by severity.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub new_by_severity: Option<BySeverity>,
 }
 
 /// Reports as an object keyed by tool name, in the order they finished.
@@ -41,20 +38,20 @@ fn by_tool<S: serde::Serializer>(reports: &[ToolReport], serializer: S) -> Resul
 
 impl ScanReport {
     /// Marks each listed finding `new` or `unchanged` against `baseline`
-    /// and counts the new ones by severity.
+    /// and counts the new ones (not suppressed) by severity in the summary.
     pub fn compare(&mut self, baseline: &Baseline) {
         let mut new = BySeverity::default();
         for finding in self.tool_reports.iter_mut().flat_map(|r| &mut r.result.findings) {
             let state = match baseline.has(&finding.fingerprint) {
                 true => BaselineState::Unchanged,
-                false => {
-                    new.add(finding.severity, 1);
-                    BaselineState::New
-                }
+                false => BaselineState::New,
             };
+            if state == BaselineState::New && !finding.is_suppressed() {
+                new.add(finding.severity, 1);
+            }
             finding.baseline_state = Some(state);
         }
-        self.new_by_severity = Some(new);
+        self.summary.new_by_severity = Some(new);
     }
 
     pub fn json(&self) -> String {

@@ -34,6 +34,8 @@ pub struct ScanOptions {
     /// The upload that holds the target directory, once it was sent to the
     /// server ([`super::pack`]); scanned instead of the path.
     pub upload: Option<String>,
+    /// The text of `--config`, used instead of the directory's `livescan.toml`.
+    pub config: Option<String>,
 }
 
 impl ScanOptions {
@@ -87,6 +89,8 @@ impl ScanOptions {
             enable_intelligence: None,
             timeout: self.timeout,
             max_concurrent: self.max_concurrent,
+            config: self.config.clone(),
+            baseline: None,
         })
     }
 }
@@ -170,7 +174,6 @@ impl ScanOutput {
             refund: refund.filter(|_| self.charged),
             tool_reports: std::mem::take(&mut self.reports),
             failed_on: Vec::new(),
-            new_by_severity: None,
         }
     }
 }
@@ -340,6 +343,8 @@ pub async fn remote(
             enable_intelligence: None,
             timeout_ms: request.timeout.map(|t| t.min(u64::from(u32::MAX)) as u32),
             max_concurrent: request.max_concurrent.map(|m| m.min(u64::from(u32::MAX)) as u32),
+            config: request.config.clone(),
+            baseline: None,
         })
         .await
         .map_err(|status| {

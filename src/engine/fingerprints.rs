@@ -8,15 +8,21 @@
 //!
 //! The line is hashed with SHA-256 (its first 64 bits shown), as the line
 //! may hold a secret that the finding's message no longer does.
+//!
+//! The same read of the line tells whether a `livescan:ignore` comment on
+//! it (or on the comment line above) suppresses the finding, whichever tool
+//! reported it.
 
-use crate::model::ToolReport;
+use crate::model::repo_config::inline_ignore_covers;
+use crate::model::{Suppression, SuppressionKind, ToolReport};
 use crate::tools::Inventory;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
 /// Gives each finding of `report` that has a path and a line in `inventory`
-/// a fingerprint of its line's text instead of its line number.
-pub fn follow_moved_lines(report: &mut ToolReport, inventory: &Inventory) {
+/// a fingerprint of its line's text instead of its line number, and marks
+/// it suppressed when an inline `livescan:ignore` covers its rule.
+pub fn read_finding_lines(report: &mut ToolReport, inventory: &Inventory) {
     let wanted: std::collections::HashSet<&str> = report
         .result
         .findings
@@ -45,12 +51,24 @@ pub fn follow_moved_lines(report: &mut ToolReport, inventory: &Inventory) {
             let text = inventory.read_text(files.get(path.as_str())?)?;
             Some(text.lines().map(collapse_whitespace).collect())
         });
-        let Some(text) = texts
-            .as_ref()
-            .and_then(|texts| texts.get((line as usize).checked_sub(1)?))
-        else {
+        let Some(index) = (line as usize).checked_sub(1) else {
             continue;
         };
+        let Some(text) = texts.as_ref().and_then(|texts| texts.get(index)) else {
+            continue;
+        };
+        let above = index
+            .checked_sub(1)
+            .and_then(|i| texts.as_ref()?.get(i))
+            .map(String::as_str);
+        if finding.suppression.is_none() && inline_ignore_covers(text, above, &tool, &finding.rule_id) {
+            finding.suppression = Some(Suppression {
+                kind: SuppressionKind::Inline,
+                reason: None,
+                expires: None,
+                expired: false,
+            });
+        }
         let nth = occurrences
             .entry((finding.rule_id.clone(), path.clone(), text.clone()))
             .or_default();
@@ -91,7 +109,7 @@ mod tests {
             finding.line = Some(line);
             report.result.findings.push(finding);
         }
-        follow_moved_lines(&mut report, &inventory);
+        read_finding_lines(&mut report, &inventory);
         report
     }
 

@@ -266,12 +266,13 @@ impl Engine {
     }
 
     /// Checks that upload `upload_id` is the caller's, and notes its use.
-    async fn claim_upload(&self, caller: &Caller, upload_id: &str) -> Result<(), EngineError> {
+    /// Marks the caller's upload used; answers the text of its `livescan.toml`.
+    async fn claim_upload(&self, caller: &Caller, upload_id: &str) -> Result<Option<String>, EngineError> {
         let retention = self.uploads()?.limits().retention;
         match self.inner.store.upload(upload_id).await? {
             Some(upload) if upload.user_id == caller.user_id => {
                 self.inner.store.use_upload(upload_id).await?;
-                Ok(())
+                Ok(upload.config)
             }
             _ => Err(EngineError::invalid(
                 "target.upload",
@@ -281,6 +282,36 @@ impl Engine {
                 ),
             )),
         }
+    }
+
+    /// A baseline is one of the caller's sessions that has ended.
+    async fn check_baseline(&self, caller: &Caller, session_id: &str) -> Result<(), EngineError> {
+        if !session_id.starts_with("sess-") || session_id.len() > 64 {
+            return Err(EngineError::invalid(
+                "baseline",
+                "is not a session id: give the `sess-…` id of an earlier session",
+            ));
+        }
+        let state = self
+            .inner
+            .owned_state(caller, session_id)
+            .await
+            .map_err(|err| match err {
+                EngineError::NotFound(_) => {
+                    EngineError::invalid("baseline", format!("no session `{session_id}` of yours"))
+                }
+                other => other,
+            })?;
+        if !state.is_finished() {
+            return Err(EngineError::invalid(
+                "baseline",
+                format!(
+                    "session `{session_id}` is still {}; a baseline is a session that has ended",
+                    state.status.as_str()
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// The caller's balance and newest ledger entries.
@@ -312,10 +343,17 @@ impl Engine {
                 "the server is shutting down; start the session again in a moment".into(),
             ));
         }
-        let plan = plan::plan(request, &self.inner.catalog, &self.inner.config.policy)?;
-        if let Target::Upload(upload_id) = &plan.target {
-            self.claim_upload(caller, upload_id).await?;
+        let mut request = request;
+        let target = plan::validate_target(request.target.take(), &self.inner.config.policy)?;
+        let root_config = match &target {
+            Target::Directory(path) => plan::read_root_config(std::path::Path::new(path))?,
+            Target::Upload(upload_id) => self.claim_upload(caller, upload_id).await?,
+            Target::Url(_) | Target::Urls(_) => None,
+        };
+        if let Some(baseline) = &request.baseline {
+            self.check_baseline(caller, baseline).await?;
         }
+        let plan = plan::plan(request, target, root_config, &self.inner.catalog)?;
         let created_at = time::from_millis(time::now_millis());
         let meta = SessionMeta {
             session_id: new_session_id(),

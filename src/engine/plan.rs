@@ -3,6 +3,7 @@
 //! request field at fault.
 
 use super::EngineError;
+use crate::model::repo_config::{self, RepoConfig};
 use crate::model::{Category, SelectedTool, SessionOptions, StartRequest, Target, TargetKind};
 use crate::tools::{Availability, Catalog, fetch::check_target_url};
 use std::path::{Component, Path, PathBuf};
@@ -34,8 +35,35 @@ pub struct Plan {
     pub tools: Vec<SelectedTool>,
 }
 
-pub fn plan(request: StartRequest, catalog: &Catalog, policy: &TargetPolicy) -> Result<Plan, EngineError> {
-    let target = validate_target(request.target, policy)?;
+/// Plans a session for `target` (from [`validate_target`]); `root_config`
+/// is the text of the `livescan.toml` at the target's root, if it has one.
+/// The request's own `config` replaces it; its tool selection applies when
+/// the request selects no tools or categories of its own.
+pub fn plan(
+    mut request: StartRequest,
+    target: Target,
+    root_config: Option<String>,
+    catalog: &Catalog,
+) -> Result<Plan, EngineError> {
+    let config = match (request.config.take(), root_config) {
+        (Some(text), _) => Some(RepoConfig::parse(&text).map_err(|m| EngineError::invalid("config", m))?),
+        (None, Some(text)) => {
+            Some(RepoConfig::parse(&text).map_err(|m| EngineError::invalid(repo_config::FILE_NAME, m))?)
+        }
+        (None, None) => None,
+    };
+    if let Some(config) = &config {
+        check_config_names(config, catalog)?;
+        if request.tools.is_empty() && request.categories.is_empty() {
+            request.tools = config.tools.clone();
+            request.categories = config.categories.clone();
+        }
+        for name in &config.skip_tools {
+            if !request.exclude_tools.contains(name) {
+                request.exclude_tools.push(name.clone());
+            }
+        }
+    }
     let timeout = request.timeout.unwrap_or(DEFAULT_TIMEOUT_MS);
     if !TIMEOUT_RANGE_MS.contains(&timeout) {
         return Err(EngineError::invalid(
@@ -76,12 +104,72 @@ pub fn plan(request: StartRequest, catalog: &Catalog, policy: &TargetPolicy) -> 
             enable_intelligence: request.enable_intelligence.unwrap_or(true),
             timeout,
             max_concurrent: max_concurrent as u32,
+            config,
+            baseline: request.baseline,
         },
         tools,
     })
 }
 
-fn validate_target(
+/// The tools and categories a config names exist; an error names the key.
+fn check_config_names(config: &RepoConfig, catalog: &Catalog) -> Result<(), EngineError> {
+    let unknown = |key: String, name: &str| {
+        EngineError::invalid(
+            repo_config::FILE_NAME,
+            format!("{key}: unknown tool `{name}`; `livescan tools` lists them"),
+        )
+    };
+    for (key, names) in [("tools", &config.tools), ("skip-tools", &config.skip_tools)] {
+        if let Some((i, name)) = names.iter().enumerate().find(|(_, n)| catalog.get(n).is_none()) {
+            return Err(unknown(format!("{key}[{i}]"), name));
+        }
+    }
+    if let Some(name) = config.tool.keys().find(|n| catalog.get(n).is_none()) {
+        return Err(unknown(format!("tool.{name}"), name));
+    }
+    parse_categories(&config.categories).map_err(|_| {
+        let names: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
+        EngineError::invalid(
+            repo_config::FILE_NAME,
+            format!("categories: valid categories are {}", names.join(", ")),
+        )
+    })?;
+    Ok(())
+}
+
+/// The text of the `livescan.toml` at the root of the directory `root`
+/// (canonical): read as a regular file only, never through a link.
+pub fn read_root_config(root: &Path) -> Result<Option<String>, EngineError> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let refuse = |why: String| EngineError::invalid(repo_config::FILE_NAME, why);
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(root.join(repo_config::FILE_NAME));
+    let file = match file {
+        Ok(file) => file,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) if err.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(refuse(
+                "is a symbolic link; livescan reads its config from a regular file only".into(),
+            ));
+        }
+        Err(err) => return Err(refuse(format!("cannot be read: {err}"))),
+    };
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return Err(refuse("is not a regular file".into()));
+    }
+    let mut bytes = Vec::new();
+    file.take(repo_config::MAX_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| refuse(format!("cannot be read: {e}")))?;
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|_| refuse("is not UTF-8 text".into()))
+}
+
+pub fn validate_target(
     raw: Option<crate::model::RawTarget>,
     policy: &TargetPolicy,
 ) -> Result<Target, EngineError> {

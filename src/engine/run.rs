@@ -5,12 +5,14 @@
 use super::breaker::Verdict;
 use super::metrics::{Raised, StatusLabel, ToolLabel, ToolOutcome, metrics};
 use super::{EngineError, Inner};
+use crate::model::repo_config::Rules;
 use crate::model::{
-    EventKind, Outcome, SelectedTool, SessionMeta, SessionState, SessionStatus, Target, ToolReport,
-    ToolStatus,
+    BaselineState, EventKind, Outcome, SelectedTool, SessionMeta, SessionState, SessionStatus, Target,
+    ToolReport, ToolStatus,
 };
 use crate::store::SessionEnd;
 use crate::tools::{Availability, FindingSink, Inventory, Pages, ToolContext, ToolError, ToolTarget, redact};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
@@ -57,15 +59,52 @@ impl Inner {
         tokio::spawn(task.instrument(span));
     }
 
-    /// The inventory of the directory `root`, walked off the runtime.
-    async fn walk(&self, root: std::path::PathBuf, token: &CancellationToken) -> Result<ToolTarget, String> {
+    /// The inventory of the directory `root`, walked off the runtime,
+    /// without the paths the session's config excludes.
+    async fn walk(
+        &self,
+        root: std::path::PathBuf,
+        rules: Option<Arc<Rules>>,
+        token: &CancellationToken,
+    ) -> Result<ToolTarget, String> {
         let walk_token = token.clone();
         let excluded = self.config.policy.excluded.clone();
-        let inventory = tokio::task::spawn_blocking(move || Inventory::walk(&root, &excluded, &walk_token))
-            .await
-            .map_err(|e| format!("walking the directory failed: {e}"))?
-            .map_err(|e| e.to_string())?;
+        let inventory = tokio::task::spawn_blocking(move || {
+            let mut inventory = Inventory::walk(&root, &excluded, &walk_token)?;
+            if let Some(rules) = rules {
+                inventory.exclude(|rel| rules.excludes_path(rel));
+            }
+            Ok::<_, crate::tools::inventory::InventoryError>(inventory)
+        })
+        .await
+        .map_err(|e| format!("walking the directory failed: {e}"))?
+        .map_err(|e| e.to_string())?;
         Ok(ToolTarget::Directory(Arc::new(inventory)))
+    }
+
+    /// The fingerprints of the findings of the session's baseline, if it has one.
+    async fn baseline_fingerprints(
+        &self,
+        meta: &SessionMeta,
+    ) -> Result<Option<Arc<HashSet<String>>>, String> {
+        let Some(baseline) = &meta.options.baseline else {
+            return Ok(None);
+        };
+        let owner = super::Caller {
+            user_id: meta.user_id.clone(),
+            key_id: None,
+        };
+        let state = self
+            .owned_state(&owner, baseline)
+            .await
+            .map_err(|e| format!("cannot read the baseline {baseline}: {e}"))?;
+        let fingerprints = state
+            .reports
+            .iter()
+            .flat_map(|report| &report.result.findings)
+            .map(|finding| finding.fingerprint.clone())
+            .collect();
+        Ok(Some(Arc::new(fingerprints)))
     }
 
     /// Prepares the target and runs every unfinished tool. An `Err` means the
@@ -78,19 +117,24 @@ impl Inner {
             // cancel): no need to prepare the target again.
             return Ok(());
         }
+        let rules = match &state.meta.options.config {
+            Some(config) => Some(Arc::new(config.compile()?)),
+            None => None,
+        };
+        let baseline = self.baseline_fingerprints(&state.meta).await?;
         // An upload is unpacked for this session and removed when it ends.
         let mut unpacked = None;
         let target = match &state.meta.target {
             Target::Directory(path) => {
                 // The roots may have changed since the session started (a restart).
                 let root = super::plan::resolve_directory(path, &self.config.policy)?;
-                self.walk(root, token).await?
+                self.walk(root, rules.clone(), token).await?
             }
             Target::Upload(upload_id) => {
                 let uploads = self.uploads.as_ref().ok_or("this server takes no uploads")?;
                 let into = self.workspace.dir.join("uploads").join(session_id);
                 let tree = uploads.unpack(&*self.store, upload_id, into).await?;
-                let target = self.walk(tree.path().to_path_buf(), token).await?;
+                let target = self.walk(tree.path().to_path_buf(), rules.clone(), token).await?;
                 unpacked = Some(tree);
                 target
             }
@@ -132,6 +176,8 @@ impl Inner {
                 pages: pages.clone(),
                 timeout,
                 session_token: token.clone(),
+                rules: rules.clone(),
+                baseline: baseline.clone(),
             };
             let span = tracing::info_span!("tool", tool = %job.tool.name);
             running.spawn(
@@ -246,6 +292,10 @@ struct ToolJob {
     pages: Arc<Pages>,
     timeout: Duration,
     session_token: CancellationToken,
+    /// The session's `livescan.toml`, compiled.
+    rules: Option<Arc<Rules>>,
+    /// The fingerprints of the session's baseline.
+    baseline: Option<Arc<HashSet<String>>>,
 }
 
 impl ToolJob {
@@ -266,7 +316,7 @@ impl ToolJob {
             report.result.left_out = inventory.left_out(|origin| tool.sees(origin));
             let (inventory, mut fingerprinted) = (inventory.clone(), report.clone());
             match tokio::task::spawn_blocking(move || {
-                super::fingerprints::follow_moved_lines(&mut fingerprinted, &inventory);
+                super::fingerprints::read_finding_lines(&mut fingerprinted, &inventory);
                 fingerprinted
             })
             .await
@@ -275,6 +325,7 @@ impl ToolJob {
                 Err(err) => tracing::warn!(error = %err, "kept the tool's own fingerprints"),
             }
         }
+        self.apply_repo_config(&mut report);
         self.count(&report);
         let kind = EventKind::ToolFinished {
             report: Box::new(report),
@@ -282,6 +333,23 @@ impl ToolJob {
         if let Err(err) = self.inner.append(&self.session_id, &kind).await {
             tracing::error!(error = %err, "could not store the tool report");
         }
+    }
+
+    /// The session's config (excludes, severities, suppressions) and
+    /// baseline applied to the report, which is then counted again.
+    fn apply_repo_config(&self, report: &mut ToolReport) {
+        if let Some(rules) = &self.rules {
+            rules.apply(report, chrono::Utc::now().date_naive());
+        }
+        if let Some(baseline) = &self.baseline {
+            for finding in &mut report.result.findings {
+                finding.baseline_state = Some(match baseline.contains(&finding.fingerprint) {
+                    true => BaselineState::Unchanged,
+                    false => BaselineState::New,
+                });
+            }
+        }
+        report.recount();
     }
 
     async fn execute(&self) -> ToolReport {

@@ -19,7 +19,7 @@
 //! written, and removes it when its tools are done.
 
 use super::EngineError;
-use crate::model::{Upload, time};
+use crate::model::{Upload, repo_config, time};
 use crate::store::Store;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
@@ -198,6 +198,7 @@ impl Uploads {
             unpacked_bytes: contents.unpacked_bytes,
             created_at: now,
             last_used_at: now,
+            config: contents.config,
         };
         let _naming = self.naming.lock().await;
         let archive = self.archive(&upload.digest);
@@ -369,10 +370,12 @@ impl Drop for Unpacked {
 }
 
 /// What an archive holds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Contents {
     pub files: u64,
     pub unpacked_bytes: u64,
+    /// The text of its root `livescan.toml`, when it has one.
+    pub config: Option<String>,
 }
 
 /// Why an archive was refused.
@@ -545,6 +548,15 @@ pub fn read_archive(path: &Path, limits: &UploadLimits, into: Option<&Path>) -> 
             continue;
         }
         sizes.insert(rel.clone(), size);
+        if rel == Path::new(repo_config::FILE_NAME) {
+            // Kept with the upload, so a start can plan without unpacking.
+            let text = read_config(&mut entry, size).map_err(|e| refuse(&e))?;
+            if let Some(into) = into {
+                write_file(into, &rel, &mut text.as_bytes()).map_err(|e| refuse(&e))?;
+            }
+            contents.config = Some(text);
+            continue;
+        }
         if let Some(into) = into {
             write_file(into, &rel, &mut entry).map_err(|e| match cut_off.load(Ordering::SeqCst) {
                 true => unpacked_too_large(),
@@ -608,6 +620,22 @@ fn prepare_parent(into: &Path, rel: &Path) -> Result<(), String> {
             .map_err(|e| format!("cannot be written: {e}"))?;
     }
     Ok(())
+}
+
+/// The text of an archive's `livescan.toml` entry of `size` bytes.
+fn read_config(entry: &mut impl Read, size: u64) -> Result<String, String> {
+    if size > repo_config::MAX_BYTES as u64 {
+        return Err(format!(
+            "is {size} bytes; the most livescan reads of its config is {}",
+            repo_config::MAX_BYTES
+        ));
+    }
+    let mut text = String::new();
+    entry
+        .take(size)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("cannot be read as UTF-8 text: {e}"))?;
+    Ok(text)
 }
 
 fn write_file(into: &Path, rel: &Path, data: &mut impl Read) -> Result<(), String> {

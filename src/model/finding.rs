@@ -1,6 +1,7 @@
 //! Findings and the vocabulary that classifies them: severities, categories and
 //! the kinds of target a tool applies to.
 
+use super::repo_config::Suppression;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -171,6 +172,10 @@ pub struct Finding {
     /// Against a baseline: whether the baseline had this finding's fingerprint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline_state: Option<BaselineState>,
+    /// An accepted finding (`livescan.toml` or a `livescan:ignore` comment):
+    /// listed, but counted apart from the findings that count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppression: Option<Suppression>,
 }
 
 /// Whether a baseline scan had a finding too (SARIF's `baselineState`).
@@ -243,7 +248,14 @@ impl Finding {
             help_uri: None,
             cwe: None,
             baseline_state: None,
+            suppression: None,
         }
+    }
+
+    /// Whether the finding is suppressed now: a suppression that expired
+    /// stays on it as the reason it reports again.
+    pub fn is_suppressed(&self) -> bool {
+        self.suppression.as_ref().is_some_and(|s| !s.expired)
     }
 
     pub fn with_cwe(mut self, cwe: u32) -> Self {

@@ -1,11 +1,13 @@
 //! Domain types and pure functions: findings, tool reports, sessions, the event
 //! log's events and the state folded from them, progress and summary arithmetic,
-//! accounts (users, key records, the credit ledger) and uploads.
+//! accounts (users, key records, the credit ledger), uploads and a repository's
+//! `livescan.toml`.
 //! Serde derives here produce the REST JSON (lowerCamelCase, as the Sessions API reference spells it).
 
 pub mod account;
 pub mod finding;
 pub mod redact;
+pub mod repo_config;
 pub mod sarif;
 pub mod session;
 pub mod text;
@@ -14,6 +16,7 @@ pub mod upload;
 
 pub use account::{Account, KeyRecord, KeyState, LedgerEntry, LedgerKind};
 pub use finding::{BaselineState, Category, Finding, Origin, Severity, TargetKind, fingerprint};
+pub use repo_config::{RepoConfig, Suppression, SuppressionKind};
 pub use session::{
     BySeverity, Event, EventKind, Metric, Omitted, Outcome, Progress, RawTarget, Refund, SelectedTool,
     SessionListing, SessionMeta, SessionOptions, SessionState, SessionStatus, StartRequest, Summary, Target,

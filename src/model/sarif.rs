@@ -9,7 +9,7 @@
 //! one run per tool instead (each with a category of its own), for other
 //! consumers.
 
-use super::{Finding, Severity, ToolReport, ToolStatus};
+use super::{Finding, Severity, Suppression, SuppressionKind, ToolReport, ToolStatus};
 use serde_json::{Value, json};
 
 /// How a document divides its results into runs.
@@ -110,6 +110,9 @@ fn run(reports: &[&ToolReport], driver: &str, category: &str, source_root: Optio
             }
             if let Some(state) = finding.baseline_state {
                 result["baselineState"] = json!(state.as_str());
+            }
+            if let Some(suppression) = &finding.suppression {
+                result["suppressions"] = json!([suppression_object(suppression)]);
             }
             results.push(result);
         }
@@ -251,6 +254,28 @@ fn location(finding: &Finding) -> Option<Value> {
         .url
         .as_ref()
         .map(|url| json!({"physicalLocation": {"artifactLocation": {"uri": url}}}))
+}
+
+/// A SARIF `suppression`: where it was written, why, and `rejected` once
+/// it expired (a result whose suppressions are all rejected is not suppressed).
+fn suppression_object(suppression: &Suppression) -> Value {
+    let mut object = json!({
+        "kind": match suppression.kind {
+            SuppressionKind::Inline => "inSource",
+            SuppressionKind::Config => "external",
+        },
+        "status": if suppression.expired { "rejected" } else { "accepted" },
+    });
+    let justification = match (&suppression.reason, &suppression.expires) {
+        (Some(reason), Some(expires)) => Some(format!("{reason} (until {expires})")),
+        (Some(reason), None) => Some(reason.clone()),
+        (None, Some(expires)) => Some(format!("until {expires}")),
+        (None, None) => None,
+    };
+    if let Some(text) = justification {
+        object["justification"] = json!(text);
+    }
+    object
 }
 
 #[cfg(test)]

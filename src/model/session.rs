@@ -1,7 +1,8 @@
 //! Sessions as a fold of their event log: the events, the tool reports, and
 //! the progress and summary arithmetic every view (REST, gRPC, CLI) shares.
 
-use super::finding::{Category, Finding, Origin, Severity, TargetKind};
+use super::finding::{BaselineState, Category, Finding, Origin, Severity, TargetKind};
+use super::repo_config::RepoConfig;
 use super::time::{self, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -158,6 +159,13 @@ pub struct StartRequest {
     pub timeout: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_concurrent: Option<u64>,
+    /// A `livescan.toml`'s text, used instead of the file at the target's root.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<String>,
+    /// An earlier session of the caller: each finding is then marked `new`
+    /// or `unchanged` by its fingerprint, and new ones are counted apart.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -183,6 +191,11 @@ pub struct SessionOptions {
     pub enable_intelligence: bool,
     pub timeout: u64,
     pub max_concurrent: u32,
+    /// The repository's `livescan.toml` (or the request's `config`), as read at the start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<RepoConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<String>,
 }
 
 /// What is stored about a session besides its events.
@@ -223,6 +236,13 @@ pub struct ToolResult {
     /// Measurements beside the findings (a grade, a timing), if the tool has any.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub metrics: Vec<Metric>,
+    /// Listed findings that are suppressed: not in `findingsCount`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub suppressed: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Findings a report counts but does not list: those past the server's cap
@@ -300,15 +320,9 @@ impl ToolReport {
         category: Category,
         outcome: Outcome,
         duration: u64,
-        mut findings: Vec<Finding>,
+        findings: Vec<Finding>,
         detail: Option<String>,
     ) -> Self {
-        let outcome = match outcome {
-            Outcome::Clean | Outcome::Findings if findings.is_empty() => Outcome::Clean,
-            Outcome::Clean | Outcome::Findings => Outcome::Findings,
-            other => other,
-        };
-        findings.sort_by(Finding::report_order);
         let status = match outcome {
             Outcome::Clean | Outcome::Findings => ToolStatus::Completed,
             Outcome::ToolError | Outcome::TimedOut => ToolStatus::Failed,
@@ -320,12 +334,12 @@ impl ToolReport {
             Outcome::Skipped => (None, detail),
             _ => (detail, None),
         };
-        ToolReport {
+        let mut report = ToolReport {
             tool_name: tool_name.to_string(),
             category,
             status,
             duration,
-            findings_count: findings.len() as u32,
+            findings_count: 0,
             result: ToolResult {
                 outcome: Some(outcome),
                 findings,
@@ -335,11 +349,32 @@ impl ToolReport {
                 skip_reason,
                 partial,
                 metrics: Vec::new(),
+                suppressed: 0,
             },
             started_at: None,
             completed_at: None,
             finished_seq: None,
-        }
+        };
+        report.recount();
+        report
+    }
+
+    /// Counts the findings again after some were dropped, suppressed or
+    /// given another severity: `findingsCount` holds those that count
+    /// (listed and not suppressed, or omitted), `suppressed` the others,
+    /// the list is put back in report order, and a report whose findings
+    /// are all suppressed is clean.
+    pub fn recount(&mut self) {
+        let result = &mut self.result;
+        result.findings.sort_by(Finding::report_order);
+        result.suppressed = result.findings.iter().filter(|f| f.is_suppressed()).count() as u32;
+        let omitted = result.omitted.map_or(0, |o| o.count);
+        self.findings_count = result.findings.len() as u32 - result.suppressed + omitted;
+        result.outcome = match result.outcome {
+            Some(Outcome::Findings | Outcome::Clean) if self.findings_count == 0 => Some(Outcome::Clean),
+            Some(Outcome::Findings | Outcome::Clean) => Some(Outcome::Findings),
+            other => other,
+        };
     }
 
     /// Records findings that were counted but not kept (beyond the report's
@@ -385,7 +420,7 @@ impl ToolReport {
             .as_ref()
             .map(|o| o.by_severity)
             .unwrap_or_default();
-        for finding in &self.result.findings {
+        for finding in self.result.findings.iter().filter(|f| !f.is_suppressed()) {
             counts.add(finding.severity, 1);
         }
         counts
@@ -412,6 +447,7 @@ impl ToolReport {
                 skip_reason: self.result.skip_reason.clone(),
                 partial: self.result.partial,
                 metrics: Vec::new(),
+                suppressed: self.result.suppressed,
             },
             started_at: self.started_at,
             completed_at: self.completed_at,
@@ -574,6 +610,12 @@ pub struct Summary {
     pub tools_run: u32,
     pub tools_skipped: u32,
     pub tools_failed: u32,
+    /// Listed findings that are suppressed (not in the counts above).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub suppressed: u32,
+    /// With a `baseline`: the findings (not suppressed) it did not have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_by_severity: Option<BySeverity>,
 }
 
 /// A session's state: the fold of its events over its metadata.
@@ -766,6 +808,16 @@ impl SessionState {
                 summary.by_severity.add(severity, counts.get(severity));
             }
             summary.total_findings += report.findings_count;
+            summary.suppressed += report.result.suppressed;
+        }
+        if self.meta.options.baseline.is_some() {
+            let mut new = BySeverity::default();
+            for finding in self.reports.iter().flat_map(|r| &r.result.findings) {
+                if finding.baseline_state == Some(BaselineState::New) && !finding.is_suppressed() {
+                    new.add(finding.severity, 1);
+                }
+            }
+            summary.new_by_severity = Some(new);
         }
         summary
     }
@@ -836,6 +888,8 @@ pub(crate) fn sample_meta(id: &str, user: &str, created_ms: i64) -> SessionMeta 
             enable_intelligence: true,
             timeout: 300_000,
             max_concurrent: 5,
+            config: None,
+            baseline: None,
         },
         created_at: time::from_millis(created_ms),
     }

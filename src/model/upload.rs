@@ -26,4 +26,7 @@ pub struct Upload {
     /// server's retention time are removed.
     #[serde(with = "time")]
     pub last_used_at: Timestamp,
+    /// The text of the archive's root `livescan.toml`, when it has one.
+    #[serde(skip)]
+    pub config: Option<String>,
 }

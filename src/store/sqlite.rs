@@ -40,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0002_accounts.sql"),
     include_str!("../../migrations/sqlite/0003_listings.sql"),
     include_str!("../../migrations/sqlite/0004_uploads.sql"),
+    include_str!("../../migrations/sqlite/0005_upload_config.sql"),
 ];
 
 #[derive(Clone, Debug)]
@@ -299,6 +300,7 @@ fn upload_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Upload, StoreError> 
         unpacked_bytes: count("unpacked_bytes")?,
         created_at: time::from_millis(row.try_get("created_ms")?),
         last_used_at: time::from_millis(row.try_get("last_used_ms")?),
+        config: row.try_get("config")?,
     })
 }
 
@@ -777,8 +779,8 @@ impl Store for SqliteStore {
         self.write(Statements::One, move |conn| {
             let inserted = conn
                 .prepare_cached(
-                    "INSERT INTO uploads (id, user_id, digest, bytes, files, unpacked_bytes, created_ms, last_used_ms)
-                     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
+                    "INSERT INTO uploads (id, user_id, digest, bytes, files, unpacked_bytes, created_ms, last_used_ms, config)
+                     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?10
                      WHERE (SELECT COALESCE(SUM(bytes), 0) FROM uploads WHERE user_id = ?2) + ?4 <= ?9",
                 )?
                 .execute(params![
@@ -790,7 +792,8 @@ impl Store for SqliteStore {
                     upload.unpacked_bytes as i64,
                     upload.created_at.timestamp_millis(),
                     upload.last_used_at.timestamp_millis(),
-                    quota.min(i64::MAX as u64) as i64
+                    quota.min(i64::MAX as u64) as i64,
+                    upload.config
                 ]);
             match inserted {
                 Err(rusqlite::Error::SqliteFailure(err, _))
@@ -806,7 +809,7 @@ impl Store for SqliteStore {
 
     async fn upload(&self, upload_id: &str) -> Result<Option<Upload>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, user_id, digest, bytes, files, unpacked_bytes, created_ms, last_used_ms
+            "SELECT id, user_id, digest, bytes, files, unpacked_bytes, created_ms, last_used_ms, config
              FROM uploads WHERE id = ?1",
         )
         .bind(upload_id)

@@ -176,6 +176,12 @@ impl Inventory {
         &self.files
     }
 
+    /// Drops the files `excluded` names (by relative path) from the
+    /// inventory: no native tool reads them.
+    pub fn exclude(&mut self, excluded: impl Fn(&str) -> bool) {
+        self.files.retain(|file| !excluded(&file.rel));
+    }
+
     /// The files of the origins a tool looks at.
     pub fn files_seen(&self, sees: impl Fn(Origin) -> bool) -> impl Iterator<Item = &FileEntry> {
         self.files.iter().filter(move |f| sees(f.origin))

@@ -15,6 +15,10 @@ export type LivescanErrorCode =
   | "rate_limited"
   | "unavailable"
   | "internal"
+  /** Past a server limit (uploads); `details.limit` names it. */
+  | "too_large"
+  /** A body sent without `Content-Type: application/json`. */
+  | "unsupported_media_type"
   /** No HTTP answer at all (connection refused, reset, DNS). `status` is 0. */
   | "network_error"
   /** An answer that is not the server's error shape (a proxy's page, say). */

@@ -37,6 +37,10 @@ export interface StartSessionRequest {
   timeout?: number;
   /** Tools of this session running at once (1 to 32; default 5). */
   maxConcurrent?: number;
+  /** The text of a `livescan.toml`, used instead of the one at the target's root. */
+  config?: string;
+  /** One of your ended sessions: findings are marked new or unchanged against it. */
+  baseline?: string;
 }
 
 /** Answer (202) of `POST /api/sessions`. */
@@ -79,6 +83,20 @@ export interface Finding {
   helpUri?: string;
   /** The weakness, as a CWE number (89: SQL injection), where one applies. */
   cwe?: number;
+  /** With a baseline: whether it had this finding. */
+  baselineState?: "new" | "unchanged";
+  /** Why the finding is accepted: listed, not counted, unless `expired`. */
+  suppression?: Suppression;
+}
+
+/** A `livescan:ignore` comment (`inline`) or a `livescan.toml` `[[ignore]]` (`config`). */
+export interface Suppression {
+  kind: "inline" | "config";
+  reason?: string;
+  /** The first day it no longer holds (`YYYY-MM-DD`). */
+  expires?: string;
+  /** True once it ran out: the finding counts again. */
+  expired?: boolean;
 }
 
 export interface Metric {
@@ -100,6 +118,8 @@ export interface ToolResult {
   error?: string;
   skipReason?: string;
   metrics?: Metric[];
+  /** Listed findings that are suppressed: not in `findingsCount`. */
+  suppressed?: number;
 }
 
 /** Findings a report counts but does not list. */
@@ -129,6 +149,10 @@ export interface Summary {
   toolsRun: number;
   toolsSkipped: number;
   toolsFailed: number;
+  /** Listed findings that are suppressed (not counted above). */
+  suppressed?: number;
+  /** With a baseline: the findings, not suppressed, it did not have. */
+  newBySeverity?: Partial<Record<Severity, number>>;
 }
 
 /** Credits returned when a session ended, for tools that failed, timed out, were skipped or never ran. */

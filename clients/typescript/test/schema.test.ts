@@ -62,14 +62,17 @@ const SHAPES = {
   ),
   Finding: keysOf<Finding>()(
     ["ruleId", "severity", "message", "fingerprint"],
-    ["originalLevel", "path", "line", "column", "url", "helpUri", "cwe"],
+    ["originalLevel", "path", "line", "column", "url", "helpUri", "cwe", "baselineState", "suppression"],
   ),
-  Summary: keysOf<Summary>()(["totalFindings", "bySeverity", "byCategory", "toolsRun", "toolsSkipped", "toolsFailed"], []),
+  Summary: keysOf<Summary>()(
+    ["totalFindings", "bySeverity", "byCategory", "toolsRun", "toolsSkipped", "toolsFailed"],
+    ["suppressed", "newBySeverity"],
+  ),
   Refund: keysOf<Refund>()([], ["refundedCredits", "toolsRefunded", "newBalance"]),
   Started: keysOf<StartSessionResponse>()(["sessionId", "scanId", "status", "message", "pollUrls", "cursor", "lastUpdated"], []),
   StartRequest: keysOf<StartSessionRequest>()(
     ["target"],
-    ["categories", "tools", "excludeTools", "enableIntelligence", "timeout", "maxConcurrent"],
+    ["categories", "tools", "excludeTools", "enableIntelligence", "timeout", "maxConcurrent", "config", "baseline"],
   ),
   Account: keysOf<Account>()(["userId", "name", "balance", "createdAt", "ledger"], []),
   SessionList: keysOf<SessionList>()(["sessions", "total", "nextBefore"], []),
@@ -80,7 +83,7 @@ const SHAPES = {
 const NESTED = {
   ToolResult: [
     ["ToolReport", "result"],
-    keysOf<ToolResult>()(["findings", "partial"], ["outcome", "omitted", "leftOut", "error", "skipReason", "metrics"]),
+    keysOf<ToolResult>()(["findings", "partial"], ["outcome", "omitted", "leftOut", "error", "skipReason", "metrics", "suppressed"]),
   ],
   LedgerEntry: [
     ["Account", "ledger", "items"],

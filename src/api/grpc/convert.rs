@@ -4,9 +4,10 @@
 
 use crate::engine::{EngineError, ToolInfo};
 use crate::model::{
-    Account, BySeverity, Category, Finding, LedgerEntry, LedgerKind, Metric, Omitted, Origin, Outcome,
-    Progress, RawTarget, Refund, SessionListing, SessionMeta, SessionState, SessionStatus, Severity,
-    StartRequest, Summary, Target, Timestamp, ToolReport, ToolResult, ToolStatus,
+    Account, BaselineState, BySeverity, Category, Finding, LedgerEntry, LedgerKind, Metric, Omitted, Origin,
+    Outcome, Progress, RawTarget, Refund, SessionListing, SessionMeta, SessionState, SessionStatus, Severity,
+    StartRequest, Summary, Suppression, SuppressionKind, Target, Timestamp, ToolReport, ToolResult,
+    ToolStatus,
 };
 use crate::proto as pb;
 
@@ -149,6 +150,20 @@ fn finding(f: &Finding) -> pb::Finding {
         fingerprint: f.fingerprint.clone(),
         help_uri: f.help_uri.clone().unwrap_or_default(),
         cwe: f.cwe.unwrap_or(0),
+        baseline_state: f
+            .baseline_state
+            .map(|b| b.as_str().to_string())
+            .unwrap_or_default(),
+        suppression: f.suppression.as_ref().map(|s| pb::Suppression {
+            kind: match s.kind {
+                SuppressionKind::Inline => "inline",
+                SuppressionKind::Config => "config",
+            }
+            .to_string(),
+            reason: s.reason.clone().unwrap_or_default(),
+            expires: s.expires.clone().unwrap_or_default(),
+            expired: s.expired,
+        }),
     }
 }
 
@@ -169,7 +184,20 @@ fn from_finding(f: &pb::Finding) -> Finding {
         fingerprint: f.fingerprint.clone(),
         help_uri: non_empty(&f.help_uri),
         cwe: (f.cwe > 0).then_some(f.cwe),
-        baseline_state: None,
+        baseline_state: match f.baseline_state.as_str() {
+            "new" => Some(BaselineState::New),
+            "unchanged" => Some(BaselineState::Unchanged),
+            _ => None,
+        },
+        suppression: f.suppression.as_ref().map(|s| Suppression {
+            kind: match s.kind.as_str() {
+                "inline" => SuppressionKind::Inline,
+                _ => SuppressionKind::Config,
+            },
+            reason: non_empty(&s.reason),
+            expires: non_empty(&s.expires),
+            expired: s.expired,
+        }),
     }
 }
 
@@ -211,6 +239,7 @@ pub fn report(r: &ToolReport) -> pb::ToolReport {
                 url: m.url.clone().unwrap_or_default(),
             })
             .collect(),
+        suppressed: r.result.suppressed,
     }
 }
 
@@ -251,6 +280,7 @@ pub fn from_report(r: &pb::ToolReport) -> ToolReport {
                     url: non_empty(&m.url),
                 })
                 .collect(),
+            suppressed: r.suppressed,
         },
         started_at: r.started_at.as_ref().and_then(from_timestamp),
         completed_at: r.completed_at.as_ref().and_then(from_timestamp),
@@ -307,6 +337,14 @@ pub fn summary(s: &Summary) -> pb::Summary {
         tools_run: s.tools_run,
         tools_skipped: s.tools_skipped,
         tools_failed: s.tools_failed,
+        suppressed: s.suppressed,
+        new_by_severity: s.new_by_severity.map(|n| pb::SeverityCounts {
+            critical: n.critical,
+            high: n.high,
+            medium: n.medium,
+            low: n.low,
+            info: n.info,
+        }),
     }
 }
 
@@ -332,6 +370,14 @@ pub fn from_summary(s: &pb::Summary) -> Summary {
         tools_run: s.tools_run,
         tools_skipped: s.tools_skipped,
         tools_failed: s.tools_failed,
+        suppressed: s.suppressed,
+        new_by_severity: s.new_by_severity.map(|n| BySeverity {
+            critical: n.critical,
+            high: n.high,
+            medium: n.medium,
+            low: n.low,
+            info: n.info,
+        }),
     }
 }
 
@@ -422,6 +468,8 @@ pub fn start_request(req: pb::StartSessionRequest) -> StartRequest {
         enable_intelligence: req.enable_intelligence,
         timeout: req.timeout_ms.map(u64::from),
         max_concurrent: req.max_concurrent.map(u64::from),
+        config: req.config,
+        baseline: req.baseline,
     }
 }
 

@@ -6,6 +6,7 @@ use crate::engine::plan::{
     DEFAULT_MAX_CONCURRENT, DEFAULT_TIMEOUT_MS, MAX_TOOL_NAMES, MAX_URLS, TIMEOUT_RANGE_MS,
 };
 use crate::engine::{DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT};
+use crate::model::repo_config;
 use serde_json::{Value, json};
 
 fn error_response(description: &str) -> Value {
@@ -68,6 +69,16 @@ pub fn document(tool_ids: &[&str]) -> Value {
                 }
             }
         }
+        for (path, method, status, example) in examples() {
+            let operation = &mut paths[path][method];
+            let slot = match status {
+                "request" => &mut operation["requestBody"]["content"],
+                status => &mut operation["responses"][status]["content"],
+            };
+            for media in slot.as_object_mut().into_iter().flat_map(|m| m.values_mut()) {
+                media["example"] = example.clone();
+            }
+        }
         // Every operation that needs a key can answer 401 and 429.
         for operation in paths
             .values_mut()
@@ -84,6 +95,118 @@ pub fn document(tool_ids: &[&str]) -> Value {
         }
     }
     document
+}
+
+/// An example of each operation's request body and success answer, by
+/// path, method and status (`request` for the body); a test validates each
+/// against its schema.
+fn examples() -> Vec<(&'static str, &'static str, &'static str, Value)> {
+    let at = "2026-12-01T10:00:00.000Z";
+    let done = "2026-12-01T10:00:04.200Z";
+    let progress = json!({ "total": 2, "completed": 2, "failed": 0, "skipped": 0, "running": 0, "pending": 0,
+        "percentage": 100 });
+    let summary = json!({ "totalFindings": 1, "bySeverity": { "critical": 0, "high": 1, "medium": 0, "low": 0, "info": 0 },
+        "byCategory": { "security": 1, "code-quality": 0 }, "toolsRun": 2, "toolsSkipped": 0, "toolsFailed": 0 });
+    let report = json!({ "toolName": "secrets", "category": "security", "status": "completed", "duration": 412,
+        "findingsCount": 1, "startedAt": at, "completedAt": "2026-12-01T10:00:00.412Z",
+        "result": { "outcome": "findings", "partial": false, "findings": [{
+            "ruleId": "github-pat", "severity": "high", "message": "GitHub token `ghp_…` in source",
+            "path": "config/settings.py", "line": 9, "column": 17, "fingerprint": "4f1c2a9e0b7d3c55", "cwe": 798 }] } });
+    let session = json!({ "sessionId": "sess-k3v9q2m8x7c4", "scanId": "scan-1764583200-a1b2c3", "userId": "local",
+        "status": "completed", "target": { "directory": "/srv/scans/app" }, "progress": progress,
+        "toolReports": { "secrets": report }, "summary": summary, "createdAt": at, "completedAt": done,
+        "lastUpdated": done, "cursor": 6, "creditsReserved": 3 });
+    let mut cancelled = session.clone();
+    cancelled["status"] = json!("cancelled");
+    vec![
+        (
+            "/api/sessions",
+            "post",
+            "request",
+            json!({ "target": { "directory": "/srv/scans/app" },
+            "categories": ["security", "code-quality"], "maxConcurrent": 3, "baseline": "sess-h2j7k1p0w9z3" }),
+        ),
+        (
+            "/api/sessions",
+            "post",
+            "202",
+            json!({ "sessionId": "sess-k3v9q2m8x7c4", "scanId": "scan-1764583200-a1b2c3",
+            "status": "started", "message": "Scan started with 12 tools",
+            "pollUrls": { "full": "/api/sessions/sess-k3v9q2m8x7c4",
+                "progress": "/api/sessions/sess-k3v9q2m8x7c4?progress=true",
+                "newReports": "/api/sessions/sess-k3v9q2m8x7c4?since=2026-12-01T10:00:00.000Z",
+                "events": "/api/sessions/sess-k3v9q2m8x7c4/events" },
+            "cursor": 1, "lastUpdated": at }),
+        ),
+        (
+            "/api/sessions",
+            "get",
+            "200",
+            json!({ "sessions": [{ "sessionId": "sess-k3v9q2m8x7c4",
+            "scanId": "scan-1764583200-a1b2c3", "status": "completed", "target": { "directory": "/srv/scans/app" },
+            "progress": progress, "summary": summary, "createdAt": at, "completedAt": done, "lastUpdated": done,
+            "cursor": 6 }], "total": 1, "nextBefore": null }),
+        ),
+        ("/api/sessions/{id}", "get", "200", session.clone()),
+        (
+            "/api/sessions/{id}/events",
+            "get",
+            "200",
+            json!(
+                "id: 5\nevent: tool_finished\ndata: {\"seq\":5,\"type\":\"tool_finished\",\"report\":{…},\"progress\":{…}}\n\n"
+            ),
+        ),
+        ("/api/sessions/{id}/cancel", "post", "200", cancelled),
+        (
+            "/api/sessions/{id}/sarif",
+            "get",
+            "200",
+            json!({ "version": "2.1.0",
+            "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+            "runs": [{ "tool": { "driver": { "name": "livescan", "rules": [{ "id": "secrets/github-pat" }] } },
+                "results": [{ "ruleId": "secrets/github-pat", "level": "error",
+                    "message": { "text": "GitHub token `ghp_…` in source" } }] }] }),
+        ),
+        (
+            "/api/uploads",
+            "post",
+            "201",
+            json!({ "uploadId": "upl-0f3k8m2q9x7c4v1b6n5z",
+            "digest": "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "bytes": 48213,
+            "files": 212, "unpackedBytes": 901344, "createdAt": at, "lastUsedAt": at }),
+        ),
+        (
+            "/api/tools",
+            "get",
+            "200",
+            json!({ "tools": [{ "id": "secrets", "category": "security",
+            "targets": ["directory"], "available": true, "cost": 1,
+            "summary": "Hard-coded credentials: well-known token formats and random-looking secrets" }], "total": 1 }),
+        ),
+        (
+            "/api/account",
+            "get",
+            "200",
+            json!({ "userId": "local", "name": "local", "balance": 997,
+            "createdAt": "2026-11-30T09:00:00.000Z", "ledger": [
+            { "id": 2, "at": at, "kind": "reserve", "amount": -3, "balanceAfter": 997,
+              "sessionId": "sess-k3v9q2m8x7c4" },
+            { "id": 1, "at": "2026-11-30T09:00:00.000Z", "kind": "grant", "amount": 1000, "balanceAfter": 1000 }] }),
+        ),
+        (
+            "/healthz",
+            "get",
+            "200",
+            json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION"), "runningSessions": 0 }),
+        ),
+        (
+            "/openapi.json",
+            "get",
+            "200",
+            json!({ "openapi": "3.1.0",
+            "info": { "title": "livescan Sessions API", "version": env!("CARGO_PKG_VERSION") }, "paths": {} }),
+        ),
+    ]
 }
 
 fn operations(tool_ids: &[&str]) -> Value {
@@ -286,10 +409,16 @@ fn operations(tool_ids: &[&str]) -> Value {
                             "description": "Overrides categories" },
                         "excludeTools": { "type": "array", "items": { "enum": tool_ids }, "maxItems": MAX_TOOL_NAMES },
                         "enableIntelligence": { "type": "boolean", "default": true,
-                            "description": "Accepted for compatibility; livescan does no AI analysis." },
+                            "description": "Accepted for compatibility; livescan does no AI analysis yet." },
                         "timeout": { "type": "integer", "minimum": TIMEOUT_RANGE_MS.start(), "maximum": TIMEOUT_RANGE_MS.end(),
                             "default": DEFAULT_TIMEOUT_MS, "description": "Max milliseconds per tool" },
-                        "maxConcurrent": { "type": "integer", "minimum": 1, "maximum": 32, "default": DEFAULT_MAX_CONCURRENT }
+                        "maxConcurrent": { "type": "integer", "minimum": 1, "maximum": 32, "default": DEFAULT_MAX_CONCURRENT },
+                        "config": { "type": "string", "maxLength": repo_config::MAX_BYTES,
+                            "description": "The text of a livescan.toml, used instead of the one at the target's root \
+                                (tools, excluded paths, severity overrides, suppressions); an unknown key is a 400 naming it" },
+                        "baseline": { "type": "string", "pattern": "^sess-",
+                            "description": "One of your sessions that has ended: each finding is marked new or unchanged \
+                                (baselineState) and summary.newBySeverity counts the new ones" }
                     }
                 },
                 "Target": {
@@ -355,7 +484,12 @@ fn operations(tool_ids: &[&str]) -> Value {
                         "originalLevel": { "type": "string" }, "message": { "type": "string" },
                         "path": { "type": "string" }, "line": { "type": "integer" }, "column": { "type": "integer" },
                         "url": { "type": "string" }, "fingerprint": { "type": "string" }, "helpUri": { "type": "string" },
-                        "cwe": { "type": "integer", "description": "The weakness, as a CWE number (89: SQL injection)" }
+                        "cwe": { "type": "integer", "description": "The weakness, as a CWE number (89: SQL injection)" },
+                        "baselineState": { "enum": ["new", "unchanged"], "description": "With a baseline only" },
+                        "suppression": { "type": "object", "required": ["kind"],
+                            "description": "Why the finding is accepted: it is listed but not counted, unless expired",
+                            "properties": { "kind": { "enum": ["inline", "config"] }, "reason": { "type": "string" },
+                                "expires": { "type": "string", "format": "date" }, "expired": { "type": "boolean" } } }
                     }
                 },
                 "ToolReport": {
@@ -380,6 +514,7 @@ fn operations(tool_ids: &[&str]) -> Value {
                                     "minified": { "type": "integer" }, "binary": { "type": "integer" } } },
                             "error": { "type": "string" }, "skipReason": { "type": "string" },
                             "partial": { "type": "boolean" },
+                            "suppressed": { "type": "integer", "description": "Listed findings that are suppressed: not in findingsCount" },
                             "metrics": { "type": "array", "description": "Measurements beside the findings, such as http-observatory",
                                 "items": { "type": "object", "required": ["name", "value"], "properties": {
                                     "name": { "type": "string" }, "value": { "type": "string" }, "url": { "type": "string" } } } } } },
@@ -397,7 +532,10 @@ fn operations(tool_ids: &[&str]) -> Value {
                         "totalFindings": { "type": "integer" },
                         "bySeverity": { "$ref": "#/components/schemas/BySeverity" },
                         "byCategory": { "type": "object", "additionalProperties": { "type": "integer" } },
-                        "toolsRun": { "type": "integer" }, "toolsSkipped": { "type": "integer" }, "toolsFailed": { "type": "integer" }
+                        "toolsRun": { "type": "integer" }, "toolsSkipped": { "type": "integer" }, "toolsFailed": { "type": "integer" },
+                        "suppressed": { "type": "integer", "description": "Listed findings that are suppressed (not counted above)" },
+                        "newBySeverity": { "$ref": "#/components/schemas/BySeverity",
+                            "description": "With a baseline: the findings, not suppressed, it did not have" }
                     }
                 },
                 "Refund": {
@@ -492,9 +630,10 @@ fn operations(tool_ids: &[&str]) -> Value {
                     "required": ["error"],
                     "properties": { "error": { "type": "object", "required": ["code", "message", "details"], "properties": {
                         "code": { "enum": ["invalid_argument", "not_found", "unauthenticated", "insufficient_credits",
-                                           "rate_limited", "unavailable", "internal"] },
+                                           "rate_limited", "unavailable", "internal", "too_large",
+                                           "unsupported_media_type"] },
                         "message": { "type": "string" },
-                        "details": { "type": "object", "description": "field (for invalid_argument), valid (the accepted values), required and balance (for insufficient_credits), retryAfterMs (for rate_limited)" } } } }
+                        "details": { "type": "object", "description": "field (for invalid_argument and unsupported_media_type), valid (the accepted values), required and balance (for insufficient_credits), retryAfterMs (for rate_limited), limit and max (for too_large)" } } } }
                 }
             }
         }

@@ -302,7 +302,6 @@ mod tests {
                 ("a.rb", "data = YAML.safe_load(text)"),
                 ("a.sh", "curl -fsSL -o install.sh https://example.com/install.sh"),
                 ("README.md", "never call eval(input) on user data"),
-                ("a.py", "eval(expr)  # livescan:ignore"),
             ],
         );
     }

@@ -4,8 +4,7 @@
 //! `debug-statements`). One `RegexSet` per tool says which rules a line
 //! matches, so a line costs one pass however many rules there are.
 //!
-//! Whole-line comments are skipped (commented-out code is not a call), and so
-//! is any line that says `livescan:ignore`.
+//! Whole-line comments are skipped (commented-out code is not a call).
 
 use super::lang::Lang;
 use crate::model::{Finding, Severity};
@@ -126,7 +125,7 @@ impl FileCheck for LineRules {
                 break;
             }
             let trimmed = line.trim_start();
-            if lang.is_comment(trimmed) || line.contains("livescan:ignore") {
+            if lang.is_comment(trimmed) {
                 continue;
             }
             for which in self.set.matches(line).iter() {

@@ -1,8 +1,8 @@
 //! The `secrets` tool: hard-coded credentials in a directory, found by a table
 //! of well-known token formats. One Aho-Corasick pass over each file picks the
 //! rules whose keywords occur; only those rules' regexes then run. Messages show
-//! a redacted prefix, never the secret; a line containing `livescan:ignore` is
-//! skipped. One generic rule catches credential-named assignments of random-
+//! a redacted prefix, never the secret (a `livescan:ignore` comment suppresses
+//! a finding, as for every tool: see `model::repo_config`). One generic rule catches credential-named assignments of random-
 //! looking values (by entropy, with placeholders allowed) that no format
 //! rule knows.
 
@@ -25,9 +25,6 @@ static SPEC: ToolSpec = ToolSpec {
 const HELP: &str = "https://cheatsheetseries.owasp.org/cheatsheets/Secrets_Management_Cheat_Sheet.html";
 /// CWE-798: use of hard-coded credentials.
 const HARD_CODED_CREDENTIALS: u32 = 798;
-
-/// A line containing this marker is never reported.
-const IGNORE_MARKER: &str = "livescan:ignore";
 
 /// The rule that judges values by randomness rather than format: it reports
 /// only values with at least [`MIN_ENTROPY`] bits per character that are
@@ -839,9 +836,6 @@ impl FileCheck for Secrets {
         let mut found = Vec::new();
         for Found { rule, whole, secret } in credentials {
             let (line, column) = lines.position(whole.start());
-            if lines.line_text(line).contains(IGNORE_MARKER) {
-                continue;
-            }
             let shown = redact(secret.as_str(), rule.shown);
             let (severity, message) = if rule.id == GENERIC_RULE && looks_like_hash(secret.as_str()) {
                 (
@@ -917,16 +911,6 @@ impl<'a> LineIndex<'a> {
         let line = self.starts.partition_point(|&start| start <= offset) - 1;
         let column = self.text[self.starts[line]..offset].chars().count() + 1;
         (to_u32(line + 1), to_u32(column))
-    }
-
-    /// The text of a 1-based line, without its newline.
-    fn line_text(&self, line: u32) -> &'a str {
-        let index = line as usize - 1;
-        let end = self
-            .starts
-            .get(index + 1)
-            .map_or(self.text.len(), |next| next - 1);
-        &self.text[self.starts[index]..end]
     }
 }
 
@@ -1343,11 +1327,13 @@ mod tests {
     }
 
     #[test]
-    fn positions_are_one_based_and_ignore_marker_suppresses() {
+    fn positions_are_one_based() {
         let token = ["ghp_", "Q7mZt2LwXc9RbV4nKd8sHj3yPf6gUa1eTo5i"].concat();
+        // The marked line is found too: the engine marks it suppressed.
         let text = format!("first line\n  let t = \"{token}\";\nskip = \"{token}\" # livescan:ignore\n");
         let found = scan(&text);
-        assert_eq!(found.len(), 1);
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[1].line, Some(3));
         assert_eq!((found[0].line, found[0].column), (Some(2), Some(12)));
         assert_eq!(found[0].path.as_deref(), Some("sample.txt"));
         assert!(found[0].message.contains("`ghp_…`"));

@@ -120,7 +120,7 @@ class Target(_message.Message):
     def __init__(self, url: _Optional[str] = ..., urls: _Optional[_Iterable[str]] = ..., directory: _Optional[str] = ..., upload: _Optional[str] = ...) -> None: ...
 
 class StartSessionRequest(_message.Message):
-    __slots__ = ("target", "categories", "tools", "exclude_tools", "enable_intelligence", "timeout_ms", "max_concurrent")
+    __slots__ = ("target", "categories", "tools", "exclude_tools", "enable_intelligence", "timeout_ms", "max_concurrent", "config", "baseline")
     TARGET_FIELD_NUMBER: _ClassVar[int]
     CATEGORIES_FIELD_NUMBER: _ClassVar[int]
     TOOLS_FIELD_NUMBER: _ClassVar[int]
@@ -128,6 +128,8 @@ class StartSessionRequest(_message.Message):
     ENABLE_INTELLIGENCE_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
     MAX_CONCURRENT_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_FIELD_NUMBER: _ClassVar[int]
+    BASELINE_FIELD_NUMBER: _ClassVar[int]
     target: Target
     categories: _containers.RepeatedScalarFieldContainer[Category]
     tools: _containers.RepeatedScalarFieldContainer[str]
@@ -135,7 +137,9 @@ class StartSessionRequest(_message.Message):
     enable_intelligence: bool
     timeout_ms: int
     max_concurrent: int
-    def __init__(self, target: _Optional[_Union[Target, _Mapping]] = ..., categories: _Optional[_Iterable[_Union[Category, str]]] = ..., tools: _Optional[_Iterable[str]] = ..., exclude_tools: _Optional[_Iterable[str]] = ..., enable_intelligence: bool = ..., timeout_ms: _Optional[int] = ..., max_concurrent: _Optional[int] = ...) -> None: ...
+    config: str
+    baseline: str
+    def __init__(self, target: _Optional[_Union[Target, _Mapping]] = ..., categories: _Optional[_Iterable[_Union[Category, str]]] = ..., tools: _Optional[_Iterable[str]] = ..., exclude_tools: _Optional[_Iterable[str]] = ..., enable_intelligence: bool = ..., timeout_ms: _Optional[int] = ..., max_concurrent: _Optional[int] = ..., config: _Optional[str] = ..., baseline: _Optional[str] = ...) -> None: ...
 
 class StartSessionResponse(_message.Message):
     __slots__ = ("session_id", "scan_id", "session")
@@ -288,7 +292,7 @@ class Session(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., scan_id: _Optional[str] = ..., user_id: _Optional[str] = ..., status: _Optional[_Union[SessionStatus, str]] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., tool_reports: _Optional[_Iterable[_Union[ToolReport, _Mapping]]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ..., refund: _Optional[_Union[Refund, _Mapping]] = ..., error: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_updated: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cursor: _Optional[int] = ..., target: _Optional[_Union[Target, _Mapping]] = ...) -> None: ...
 
 class ToolReport(_message.Message):
-    __slots__ = ("tool_name", "category", "status", "outcome", "duration_ms", "findings_count", "findings", "started_at", "completed_at", "error", "skip_reason", "partial", "metrics", "omitted", "left_out")
+    __slots__ = ("tool_name", "category", "status", "outcome", "duration_ms", "findings_count", "findings", "started_at", "completed_at", "error", "skip_reason", "partial", "metrics", "omitted", "left_out", "suppressed")
     class LeftOutEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -311,6 +315,7 @@ class ToolReport(_message.Message):
     METRICS_FIELD_NUMBER: _ClassVar[int]
     OMITTED_FIELD_NUMBER: _ClassVar[int]
     LEFT_OUT_FIELD_NUMBER: _ClassVar[int]
+    SUPPRESSED_FIELD_NUMBER: _ClassVar[int]
     tool_name: str
     category: Category
     status: ToolStatus
@@ -326,7 +331,8 @@ class ToolReport(_message.Message):
     metrics: _containers.RepeatedCompositeFieldContainer[Metric]
     omitted: Omitted
     left_out: _containers.ScalarMap[str, int]
-    def __init__(self, tool_name: _Optional[str] = ..., category: _Optional[_Union[Category, str]] = ..., status: _Optional[_Union[ToolStatus, str]] = ..., outcome: _Optional[_Union[Outcome, str]] = ..., duration_ms: _Optional[int] = ..., findings_count: _Optional[int] = ..., findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[str] = ..., skip_reason: _Optional[str] = ..., partial: bool = ..., metrics: _Optional[_Iterable[_Union[Metric, _Mapping]]] = ..., omitted: _Optional[_Union[Omitted, _Mapping]] = ..., left_out: _Optional[_Mapping[str, int]] = ...) -> None: ...
+    suppressed: int
+    def __init__(self, tool_name: _Optional[str] = ..., category: _Optional[_Union[Category, str]] = ..., status: _Optional[_Union[ToolStatus, str]] = ..., outcome: _Optional[_Union[Outcome, str]] = ..., duration_ms: _Optional[int] = ..., findings_count: _Optional[int] = ..., findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[str] = ..., skip_reason: _Optional[str] = ..., partial: bool = ..., metrics: _Optional[_Iterable[_Union[Metric, _Mapping]]] = ..., omitted: _Optional[_Union[Omitted, _Mapping]] = ..., left_out: _Optional[_Mapping[str, int]] = ..., suppressed: _Optional[int] = ...) -> None: ...
 
 class Omitted(_message.Message):
     __slots__ = ("count", "critical", "high", "medium", "low", "info")
@@ -355,7 +361,7 @@ class Metric(_message.Message):
     def __init__(self, name: _Optional[str] = ..., value: _Optional[str] = ..., url: _Optional[str] = ...) -> None: ...
 
 class Finding(_message.Message):
-    __slots__ = ("rule_id", "severity", "original_level", "message", "path", "line", "column", "url", "fingerprint", "help_uri", "cwe")
+    __slots__ = ("rule_id", "severity", "original_level", "message", "path", "line", "column", "url", "fingerprint", "help_uri", "cwe", "baseline_state", "suppression")
     RULE_ID_FIELD_NUMBER: _ClassVar[int]
     SEVERITY_FIELD_NUMBER: _ClassVar[int]
     ORIGINAL_LEVEL_FIELD_NUMBER: _ClassVar[int]
@@ -367,6 +373,8 @@ class Finding(_message.Message):
     FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
     HELP_URI_FIELD_NUMBER: _ClassVar[int]
     CWE_FIELD_NUMBER: _ClassVar[int]
+    BASELINE_STATE_FIELD_NUMBER: _ClassVar[int]
+    SUPPRESSION_FIELD_NUMBER: _ClassVar[int]
     rule_id: str
     severity: Severity
     original_level: str
@@ -378,10 +386,24 @@ class Finding(_message.Message):
     fingerprint: str
     help_uri: str
     cwe: int
-    def __init__(self, rule_id: _Optional[str] = ..., severity: _Optional[_Union[Severity, str]] = ..., original_level: _Optional[str] = ..., message: _Optional[str] = ..., path: _Optional[str] = ..., line: _Optional[int] = ..., column: _Optional[int] = ..., url: _Optional[str] = ..., fingerprint: _Optional[str] = ..., help_uri: _Optional[str] = ..., cwe: _Optional[int] = ...) -> None: ...
+    baseline_state: str
+    suppression: Suppression
+    def __init__(self, rule_id: _Optional[str] = ..., severity: _Optional[_Union[Severity, str]] = ..., original_level: _Optional[str] = ..., message: _Optional[str] = ..., path: _Optional[str] = ..., line: _Optional[int] = ..., column: _Optional[int] = ..., url: _Optional[str] = ..., fingerprint: _Optional[str] = ..., help_uri: _Optional[str] = ..., cwe: _Optional[int] = ..., baseline_state: _Optional[str] = ..., suppression: _Optional[_Union[Suppression, _Mapping]] = ...) -> None: ...
+
+class Suppression(_message.Message):
+    __slots__ = ("kind", "reason", "expires", "expired")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_FIELD_NUMBER: _ClassVar[int]
+    EXPIRED_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    reason: str
+    expires: str
+    expired: bool
+    def __init__(self, kind: _Optional[str] = ..., reason: _Optional[str] = ..., expires: _Optional[str] = ..., expired: bool = ...) -> None: ...
 
 class Summary(_message.Message):
-    __slots__ = ("total_findings", "critical", "high", "medium", "low", "info", "by_category", "tools_run", "tools_skipped", "tools_failed")
+    __slots__ = ("total_findings", "critical", "high", "medium", "low", "info", "by_category", "tools_run", "tools_skipped", "tools_failed", "suppressed", "new_by_severity")
     class ByCategoryEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -399,6 +421,8 @@ class Summary(_message.Message):
     TOOLS_RUN_FIELD_NUMBER: _ClassVar[int]
     TOOLS_SKIPPED_FIELD_NUMBER: _ClassVar[int]
     TOOLS_FAILED_FIELD_NUMBER: _ClassVar[int]
+    SUPPRESSED_FIELD_NUMBER: _ClassVar[int]
+    NEW_BY_SEVERITY_FIELD_NUMBER: _ClassVar[int]
     total_findings: int
     critical: int
     high: int
@@ -409,7 +433,23 @@ class Summary(_message.Message):
     tools_run: int
     tools_skipped: int
     tools_failed: int
-    def __init__(self, total_findings: _Optional[int] = ..., critical: _Optional[int] = ..., high: _Optional[int] = ..., medium: _Optional[int] = ..., low: _Optional[int] = ..., info: _Optional[int] = ..., by_category: _Optional[_Mapping[str, int]] = ..., tools_run: _Optional[int] = ..., tools_skipped: _Optional[int] = ..., tools_failed: _Optional[int] = ...) -> None: ...
+    suppressed: int
+    new_by_severity: SeverityCounts
+    def __init__(self, total_findings: _Optional[int] = ..., critical: _Optional[int] = ..., high: _Optional[int] = ..., medium: _Optional[int] = ..., low: _Optional[int] = ..., info: _Optional[int] = ..., by_category: _Optional[_Mapping[str, int]] = ..., tools_run: _Optional[int] = ..., tools_skipped: _Optional[int] = ..., tools_failed: _Optional[int] = ..., suppressed: _Optional[int] = ..., new_by_severity: _Optional[_Union[SeverityCounts, _Mapping]] = ...) -> None: ...
+
+class SeverityCounts(_message.Message):
+    __slots__ = ("critical", "high", "medium", "low", "info")
+    CRITICAL_FIELD_NUMBER: _ClassVar[int]
+    HIGH_FIELD_NUMBER: _ClassVar[int]
+    MEDIUM_FIELD_NUMBER: _ClassVar[int]
+    LOW_FIELD_NUMBER: _ClassVar[int]
+    INFO_FIELD_NUMBER: _ClassVar[int]
+    critical: int
+    high: int
+    medium: int
+    low: int
+    info: int
+    def __init__(self, critical: _Optional[int] = ..., high: _Optional[int] = ..., medium: _Optional[int] = ..., low: _Optional[int] = ..., info: _Optional[int] = ...) -> None: ...
 
 class Refund(_message.Message):
     __slots__ = ("refunded_credits", "tools_refunded", "new_balance")

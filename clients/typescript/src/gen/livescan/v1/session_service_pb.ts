@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file livescan/v1/session_service.proto.
  */
 export const file_livescan_v1_session_service: GenFile = /*@__PURE__*/
-  fileDesc("CiFsaXZlc2Nhbi92MS9zZXNzaW9uX3NlcnZpY2UucHJvdG8SC2xpdmVzY2FuLnYxIkYKBlRhcmdldBILCgN1cmwYASABKAkSDAoEdXJscxgCIAMoCRIRCglkaXJlY3RvcnkYAyABKAkSDgoGdXBsb2FkGAQgASgJIp0CChNTdGFydFNlc3Npb25SZXF1ZXN0EiMKBnRhcmdldBgBIAEoCzITLmxpdmVzY2FuLnYxLlRhcmdldBIpCgpjYXRlZ29yaWVzGAIgAygOMhUubGl2ZXNjYW4udjEuQ2F0ZWdvcnkSDQoFdG9vbHMYAyADKAkSFQoNZXhjbHVkZV90b29scxgEIAMoCRIgChNlbmFibGVfaW50ZWxsaWdlbmNlGAUgASgISACIAQESFwoKdGltZW91dF9tcxgGIAEoDUgBiAEBEhsKDm1heF9jb25jdXJyZW50GAcgASgNSAKIAQFCFgoUX2VuYWJsZV9pbnRlbGxpZ2VuY2VCDQoLX3RpbWVvdXRfbXNCEQoPX21heF9jb25jdXJyZW50ImIKFFN0YXJ0U2Vzc2lvblJlc3BvbnNlEhIKCnNlc3Npb25faWQYASABKAkSDwoHc2Nhbl9pZBgCIAEoCRIlCgdzZXNzaW9uGAMgASgLMhQubGl2ZXNjYW4udjEuU2Vzc2lvbiKZAQoRR2V0U2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIfCgR2aWV3GAIgASgOMhEubGl2ZXNjYW4udjEuVmlldxIWCglhZnRlcl9zZXEYAyABKARIAIgBARIpCgVzaW5jZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCDAoKX2FmdGVyX3NlcSJpChJHZXRTZXNzaW9uUmVzcG9uc2USJQoHc2Vzc2lvbhgBIAEoCzIULmxpdmVzY2FuLnYxLlNlc3Npb24SLAoLbmV3X3JlcG9ydHMYAiADKAsyFy5saXZlc2Nhbi52MS5Ub29sUmVwb3J0Ik8KE1dhdGNoU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIWCglhZnRlcl9zZXEYAiABKARIAIgBAUIMCgpfYWZ0ZXJfc2VxIp4EChRXYXRjaFNlc3Npb25SZXNwb25zZRILCgNzZXEYASABKAQSJwoIcHJvZ3Jlc3MYAiABKAsyFS5saXZlc2Nhbi52MS5Qcm9ncmVzcxIoCghzbmFwc2hvdBgDIAEoCzIULmxpdmVzY2FuLnYxLlNlc3Npb25IABI2Cg9zZXNzaW9uX3N0YXJ0ZWQYBCABKAsyGy5saXZlc2Nhbi52MS5TZXNzaW9uU3RhcnRlZEgAEjYKD3Nlc3Npb25fcnVubmluZxgFIAEoCzIbLmxpdmVzY2FuLnYxLlNlc3Npb25SdW5uaW5nSAASMAoMdG9vbF9zdGFydGVkGAYgASgLMhgubGl2ZXNjYW4udjEuVG9vbFN0YXJ0ZWRIABIwCg10b29sX2ZpbmlzaGVkGAcgASgLMhcubGl2ZXNjYW4udjEuVG9vbFJlcG9ydEgAEjgKEHNlc3Npb25fZmluaXNoZWQYCCABKAsyHC5saXZlc2Nhbi52MS5TZXNzaW9uRmluaXNoZWRIABIrCgloZWFydGJlYXQYCSABKAsyFi5saXZlc2Nhbi52MS5IZWFydGJlYXRIABI4ChBjYW5jZWxfcmVxdWVzdGVkGAsgASgLMhwubGl2ZXNjYW4udjEuQ2FuY2VsUmVxdWVzdGVkSAASKAoEdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBwoFZXZlbnQiHwoOU2Vzc2lvblN0YXJ0ZWQSDQoFdG9vbHMYASADKAkiEAoOU2Vzc2lvblJ1bm5pbmciIAoLVG9vbFN0YXJ0ZWQSEQoJdG9vbF9uYW1lGAEgASgJIpgBCg9TZXNzaW9uRmluaXNoZWQSKgoGc3RhdHVzGAEgASgOMhoubGl2ZXNjYW4udjEuU2Vzc2lvblN0YXR1cxIlCgdzdW1tYXJ5GAIgASgLMhQubGl2ZXNjYW4udjEuU3VtbWFyeRINCgVlcnJvchgDIAEoCRIjCgZyZWZ1bmQYBCABKAsyEy5saXZlc2Nhbi52MS5SZWZ1bmQiEQoPQ2FuY2VsUmVxdWVzdGVkIgsKCUhlYXJ0YmVhdCKDAQoIUHJvZ3Jlc3MSDQoFdG90YWwYASABKA0SEQoJY29tcGxldGVkGAIgASgNEg4KBmZhaWxlZBgDIAEoDRIPCgdza2lwcGVkGAQgASgNEg8KB3J1bm5pbmcYBSABKA0SDwoHcGVuZGluZxgGIAEoDRISCgpwZXJjZW50YWdlGAcgASgNIucDCgdTZXNzaW9uEhIKCnNlc3Npb25faWQYASABKAkSDwoHc2Nhbl9pZBgCIAEoCRIPCgd1c2VyX2lkGAMgASgJEioKBnN0YXR1cxgEIAEoDjIaLmxpdmVzY2FuLnYxLlNlc3Npb25TdGF0dXMSJwoIcHJvZ3Jlc3MYBSABKAsyFS5saXZlc2Nhbi52MS5Qcm9ncmVzcxItCgx0b29sX3JlcG9ydHMYBiADKAsyFy5saXZlc2Nhbi52MS5Ub29sUmVwb3J0EiUKB3N1bW1hcnkYByABKAsyFC5saXZlc2Nhbi52MS5TdW1tYXJ5EiMKBnJlZnVuZBgIIAEoCzITLmxpdmVzY2FuLnYxLlJlZnVuZBINCgVlcnJvchgJIAEoCRIuCgpjcmVhdGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxjb21wbGV0ZWRfYXQYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGxhc3RfdXBkYXRlZBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGY3Vyc29yGA0gASgEEiMKBnRhcmdldBgOIAEoCzITLmxpdmVzY2FuLnYxLlRhcmdldCK5BAoKVG9vbFJlcG9ydBIRCgl0b29sX25hbWUYASABKAkSJwoIY2F0ZWdvcnkYAiABKA4yFS5saXZlc2Nhbi52MS5DYXRlZ29yeRInCgZzdGF0dXMYAyABKA4yFy5saXZlc2Nhbi52MS5Ub29sU3RhdHVzEiUKB291dGNvbWUYBCABKA4yFC5saXZlc2Nhbi52MS5PdXRjb21lEhMKC2R1cmF0aW9uX21zGAUgASgEEhYKDmZpbmRpbmdzX2NvdW50GAYgASgNEiYKCGZpbmRpbmdzGAcgAygLMhQubGl2ZXNjYW4udjEuRmluZGluZxIuCgpzdGFydGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxjb21wbGV0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWVycm9yGAogASgJEhMKC3NraXBfcmVhc29uGAsgASgJEg8KB3BhcnRpYWwYDCABKAgSJAoHbWV0cmljcxgNIAMoCzITLmxpdmVzY2FuLnYxLk1ldHJpYxIlCgdvbWl0dGVkGA4gASgLMhQubGl2ZXNjYW4udjEuT21pdHRlZBI2CghsZWZ0X291dBgPIAMoCzIkLmxpdmVzY2FuLnYxLlRvb2xSZXBvcnQuTGVmdE91dEVudHJ5Gi4KDExlZnRPdXRFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKA06AjgBImMKB09taXR0ZWQSDQoFY291bnQYASABKA0SEAoIY3JpdGljYWwYAiABKA0SDAoEaGlnaBgDIAEoDRIOCgZtZWRpdW0YBCABKA0SCwoDbG93GAUgASgNEgwKBGluZm8YBiABKA0iMgoGTWV0cmljEgwKBG5hbWUYASABKAkSDQoFdmFsdWUYAiABKAkSCwoDdXJsGAMgASgJItkBCgdGaW5kaW5nEg8KB3J1bGVfaWQYASABKAkSJwoIc2V2ZXJpdHkYAiABKA4yFS5saXZlc2Nhbi52MS5TZXZlcml0eRIWCg5vcmlnaW5hbF9sZXZlbBgDIAEoCRIPCgdtZXNzYWdlGAQgASgJEgwKBHBhdGgYBSABKAkSDAoEbGluZRgGIAEoDRIOCgZjb2x1bW4YByABKA0SCwoDdXJsGAggASgJEhMKC2ZpbmdlcnByaW50GAkgASgJEhAKCGhlbHBfdXJpGAogASgJEgsKA2N3ZRgLIAEoDSKaAgoHU3VtbWFyeRIWCg50b3RhbF9maW5kaW5ncxgBIAEoDRIQCghjcml0aWNhbBgCIAEoDRIMCgRoaWdoGAMgASgNEg4KBm1lZGl1bRgEIAEoDRILCgNsb3cYBSABKA0SDAoEaW5mbxgGIAEoDRI5CgtieV9jYXRlZ29yeRgHIAMoCzIkLmxpdmVzY2FuLnYxLlN1bW1hcnkuQnlDYXRlZ29yeUVudHJ5EhEKCXRvb2xzX3J1bhgIIAEoDRIVCg10b29sc19za2lwcGVkGAkgASgNEhQKDHRvb2xzX2ZhaWxlZBgKIAEoDRoxCg9CeUNhdGVnb3J5RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgNOgI4ASJPCgZSZWZ1bmQSGAoQcmVmdW5kZWRfY3JlZGl0cxgBIAEoBBIWCg50b29sc19yZWZ1bmRlZBgCIAMoCRITCgtuZXdfYmFsYW5jZRgDIAEoAyI0ChNMaXN0U2Vzc2lvbnNSZXF1ZXN0Eg0KBWxpbWl0GAEgASgNEg4KBmJlZm9yZRgCIAEoCSJiChRMaXN0U2Vzc2lvbnNSZXNwb25zZRImCghzZXNzaW9ucxgBIAMoCzIULmxpdmVzY2FuLnYxLlNlc3Npb24SDQoFdG90YWwYAiABKA0SEwoLbmV4dF9iZWZvcmUYAyABKAkiKgoUQ2FuY2VsU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSI+ChVDYW5jZWxTZXNzaW9uUmVzcG9uc2USJQoHc2Vzc2lvbhgBIAEoCzIULmxpdmVzY2FuLnYxLlNlc3Npb24iEgoQTGlzdFRvb2xzUmVxdWVzdCI1ChFMaXN0VG9vbHNSZXNwb25zZRIgCgV0b29scxgBIAMoCzIRLmxpdmVzY2FuLnYxLlRvb2wilwIKBFRvb2wSCgoCaWQYASABKAkSJwoIY2F0ZWdvcnkYAiABKA4yFS5saXZlc2Nhbi52MS5DYXRlZ29yeRIPCgd0YXJnZXRzGAMgAygJEhEKCWF2YWlsYWJsZRgEIAEoCBIaChJ1bmF2YWlsYWJsZV9yZWFzb24YBSABKAkSFAoMaW5zdGFsbF9oaW50GAYgASgJEgwKBGNvc3QYByABKA0SDwoHc3VtbWFyeRgIIAEoCRIVCg1jaXJjdWl0X3N0YXRlGAkgASgJEhgKEGNpcmN1aXRfZmFpbHVyZXMYCiABKA0SNAoQY2lyY3VpdF9yZXRyeV9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiEwoRR2V0QWNjb3VudFJlcXVlc3QibgoSR2V0QWNjb3VudFJlc3BvbnNlEg8KB3VzZXJfaWQYASABKAkSDAoEbmFtZRgCIAEoCRIPCgdiYWxhbmNlGAMgASgDEigKBmxlZGdlchgEIAMoCzIYLmxpdmVzY2FuLnYxLkxlZGdlckVudHJ5IiUKFFVwbG9hZEFyY2hpdmVSZXF1ZXN0Eg0KBWNodW5rGAEgASgMInAKFVVwbG9hZEFyY2hpdmVSZXNwb25zZRIRCgl1cGxvYWRfaWQYASABKAkSDgoGZGlnZXN0GAIgASgJEg0KBWJ5dGVzGAMgASgEEg0KBWZpbGVzGAQgASgEEhYKDnVucGFja2VkX2J5dGVzGAUgASgEIrEBCgtMZWRnZXJFbnRyeRIKCgJpZBgBIAEoAxImCgJhdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoEa2luZBgDIAEoDjIXLmxpdmVzY2FuLnYxLkxlZGdlcktpbmQSDgoGYW1vdW50GAQgASgDEhUKDWJhbGFuY2VfYWZ0ZXIYBSABKAMSEgoKc2Vzc2lvbl9pZBgGIAEoCRIMCgRub3RlGAcgASgJKowBCghDYXRlZ29yeRIYChRDQVRFR09SWV9VTlNQRUNJRklFRBAAEhUKEUNBVEVHT1JZX1NFQ1VSSVRZEAESGQoVQ0FURUdPUllfQ09ERV9RVUFMSVRZEAISGgoWQ0FURUdPUllfQUNDRVNTSUJJTElUWRADEhgKFENBVEVHT1JZX1BFUkZPUk1BTkNFEAQq3wEKDVNlc3Npb25TdGF0dXMSHgoaU0VTU0lPTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIfChtTRVNTSU9OX1NUQVRVU19JTklUSUFMSVpJTkcQARIaChZTRVNTSU9OX1NUQVRVU19SVU5OSU5HEAISHAoYU0VTU0lPTl9TVEFUVVNfQ09NUExFVEVEEAMSGgoWU0VTU0lPTl9TVEFUVVNfUEFSVElBTBAEEhkKFVNFU1NJT05fU1RBVFVTX0ZBSUxFRBAFEhwKGFNFU1NJT05fU1RBVFVTX0NBTkNFTExFRBAGKqcBCgpUb29sU3RhdHVzEhsKF1RPT0xfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFwoTVE9PTF9TVEFUVVNfUEVORElORxABEhcKE1RPT0xfU1RBVFVTX1JVTk5JTkcQAhIZChVUT09MX1NUQVRVU19DT01QTEVURUQQAxIWChJUT09MX1NUQVRVU19GQUlMRUQQBBIXChNUT09MX1NUQVRVU19TS0lQUEVEEAUqjwEKB091dGNvbWUSFwoTT1VUQ09NRV9VTlNQRUNJRklFRBAAEhEKDU9VVENPTUVfQ0xFQU4QARIUChBPVVRDT01FX0ZJTkRJTkdTEAISFgoST1VUQ09NRV9UT09MX0VSUk9SEAMSFQoRT1VUQ09NRV9USU1FRF9PVVQQBBITCg9PVVRDT01FX1NLSVBQRUQQBSqIAQoIU2V2ZXJpdHkSGAoUU0VWRVJJVFlfVU5TUEVDSUZJRUQQABIVChFTRVZFUklUWV9DUklUSUNBTBABEhEKDVNFVkVSSVRZX0hJR0gQAhITCg9TRVZFUklUWV9NRURJVU0QAxIQCgxTRVZFUklUWV9MT1cQBBIRCg1TRVZFUklUWV9JTkZPEAUqVAoEVmlldxIUChBWSUVXX1VOU1BFQ0lGSUVEEAASDQoJVklFV19GVUxMEAESEQoNVklFV19QUk9HUkVTUxACEhQKEFZJRVdfSU5DUkVNRU5UQUwQAypxCgpMZWRnZXJLaW5kEhsKF0xFREdFUl9LSU5EX1VOU1BFQ0lGSUVEEAASFQoRTEVER0VSX0tJTkRfR1JBTlQQARIXChNMRURHRVJfS0lORF9SRVNFUlZFEAISFgoSTEVER0VSX0tJTkRfUkVGVU5EEAMyrQUKDlNlc3Npb25TZXJ2aWNlElMKDFN0YXJ0U2Vzc2lvbhIgLmxpdmVzY2FuLnYxLlN0YXJ0U2Vzc2lvblJlcXVlc3QaIS5saXZlc2Nhbi52MS5TdGFydFNlc3Npb25SZXNwb25zZRJNCgpHZXRTZXNzaW9uEh4ubGl2ZXNjYW4udjEuR2V0U2Vzc2lvblJlcXVlc3QaHy5saXZlc2Nhbi52MS5HZXRTZXNzaW9uUmVzcG9uc2USVQoMV2F0Y2hTZXNzaW9uEiAubGl2ZXNjYW4udjEuV2F0Y2hTZXNzaW9uUmVxdWVzdBohLmxpdmVzY2FuLnYxLldhdGNoU2Vzc2lvblJlc3BvbnNlMAESUwoMTGlzdFNlc3Npb25zEiAubGl2ZXNjYW4udjEuTGlzdFNlc3Npb25zUmVxdWVzdBohLmxpdmVzY2FuLnYxLkxpc3RTZXNzaW9uc1Jlc3BvbnNlElYKDUNhbmNlbFNlc3Npb24SIS5saXZlc2Nhbi52MS5DYW5jZWxTZXNzaW9uUmVxdWVzdBoiLmxpdmVzY2FuLnYxLkNhbmNlbFNlc3Npb25SZXNwb25zZRJKCglMaXN0VG9vbHMSHS5saXZlc2Nhbi52MS5MaXN0VG9vbHNSZXF1ZXN0Gh4ubGl2ZXNjYW4udjEuTGlzdFRvb2xzUmVzcG9uc2USTQoKR2V0QWNjb3VudBIeLmxpdmVzY2FuLnYxLkdldEFjY291bnRSZXF1ZXN0Gh8ubGl2ZXNjYW4udjEuR2V0QWNjb3VudFJlc3BvbnNlElgKDVVwbG9hZEFyY2hpdmUSIS5saXZlc2Nhbi52MS5VcGxvYWRBcmNoaXZlUmVxdWVzdBoiLmxpdmVzY2FuLnYxLlVwbG9hZEFyY2hpdmVSZXNwb25zZSgBYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("CiFsaXZlc2Nhbi92MS9zZXNzaW9uX3NlcnZpY2UucHJvdG8SC2xpdmVzY2FuLnYxIkYKBlRhcmdldBILCgN1cmwYASABKAkSDAoEdXJscxgCIAMoCRIRCglkaXJlY3RvcnkYAyABKAkSDgoGdXBsb2FkGAQgASgJIuECChNTdGFydFNlc3Npb25SZXF1ZXN0EiMKBnRhcmdldBgBIAEoCzITLmxpdmVzY2FuLnYxLlRhcmdldBIpCgpjYXRlZ29yaWVzGAIgAygOMhUubGl2ZXNjYW4udjEuQ2F0ZWdvcnkSDQoFdG9vbHMYAyADKAkSFQoNZXhjbHVkZV90b29scxgEIAMoCRIgChNlbmFibGVfaW50ZWxsaWdlbmNlGAUgASgISACIAQESFwoKdGltZW91dF9tcxgGIAEoDUgBiAEBEhsKDm1heF9jb25jdXJyZW50GAcgASgNSAKIAQESEwoGY29uZmlnGAggASgJSAOIAQESFQoIYmFzZWxpbmUYCSABKAlIBIgBAUIWChRfZW5hYmxlX2ludGVsbGlnZW5jZUINCgtfdGltZW91dF9tc0IRCg9fbWF4X2NvbmN1cnJlbnRCCQoHX2NvbmZpZ0ILCglfYmFzZWxpbmUiYgoUU3RhcnRTZXNzaW9uUmVzcG9uc2USEgoKc2Vzc2lvbl9pZBgBIAEoCRIPCgdzY2FuX2lkGAIgASgJEiUKB3Nlc3Npb24YAyABKAsyFC5saXZlc2Nhbi52MS5TZXNzaW9uIpkBChFHZXRTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEh8KBHZpZXcYAiABKA4yES5saXZlc2Nhbi52MS5WaWV3EhYKCWFmdGVyX3NlcRgDIAEoBEgAiAEBEikKBXNpbmNlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIMCgpfYWZ0ZXJfc2VxImkKEkdldFNlc3Npb25SZXNwb25zZRIlCgdzZXNzaW9uGAEgASgLMhQubGl2ZXNjYW4udjEuU2Vzc2lvbhIsCgtuZXdfcmVwb3J0cxgCIAMoCzIXLmxpdmVzY2FuLnYxLlRvb2xSZXBvcnQiTwoTV2F0Y2hTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhYKCWFmdGVyX3NlcRgCIAEoBEgAiAEBQgwKCl9hZnRlcl9zZXEingQKFFdhdGNoU2Vzc2lvblJlc3BvbnNlEgsKA3NlcRgBIAEoBBInCghwcm9ncmVzcxgCIAEoCzIVLmxpdmVzY2FuLnYxLlByb2dyZXNzEigKCHNuYXBzaG90GAMgASgLMhQubGl2ZXNjYW4udjEuU2Vzc2lvbkgAEjYKD3Nlc3Npb25fc3RhcnRlZBgEIAEoCzIbLmxpdmVzY2FuLnYxLlNlc3Npb25TdGFydGVkSAASNgoPc2Vzc2lvbl9ydW5uaW5nGAUgASgLMhsubGl2ZXNjYW4udjEuU2Vzc2lvblJ1bm5pbmdIABIwCgx0b29sX3N0YXJ0ZWQYBiABKAsyGC5saXZlc2Nhbi52MS5Ub29sU3RhcnRlZEgAEjAKDXRvb2xfZmluaXNoZWQYByABKAsyFy5saXZlc2Nhbi52MS5Ub29sUmVwb3J0SAASOAoQc2Vzc2lvbl9maW5pc2hlZBgIIAEoCzIcLmxpdmVzY2FuLnYxLlNlc3Npb25GaW5pc2hlZEgAEisKCWhlYXJ0YmVhdBgJIAEoCzIWLmxpdmVzY2FuLnYxLkhlYXJ0YmVhdEgAEjgKEGNhbmNlbF9yZXF1ZXN0ZWQYCyABKAsyHC5saXZlc2Nhbi52MS5DYW5jZWxSZXF1ZXN0ZWRIABIoCgR0aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIHCgVldmVudCIfCg5TZXNzaW9uU3RhcnRlZBINCgV0b29scxgBIAMoCSIQCg5TZXNzaW9uUnVubmluZyIgCgtUb29sU3RhcnRlZBIRCgl0b29sX25hbWUYASABKAkimAEKD1Nlc3Npb25GaW5pc2hlZBIqCgZzdGF0dXMYASABKA4yGi5saXZlc2Nhbi52MS5TZXNzaW9uU3RhdHVzEiUKB3N1bW1hcnkYAiABKAsyFC5saXZlc2Nhbi52MS5TdW1tYXJ5Eg0KBWVycm9yGAMgASgJEiMKBnJlZnVuZBgEIAEoCzITLmxpdmVzY2FuLnYxLlJlZnVuZCIRCg9DYW5jZWxSZXF1ZXN0ZWQiCwoJSGVhcnRiZWF0IoMBCghQcm9ncmVzcxINCgV0b3RhbBgBIAEoDRIRCgljb21wbGV0ZWQYAiABKA0SDgoGZmFpbGVkGAMgASgNEg8KB3NraXBwZWQYBCABKA0SDwoHcnVubmluZxgFIAEoDRIPCgdwZW5kaW5nGAYgASgNEhIKCnBlcmNlbnRhZ2UYByABKA0i5wMKB1Nlc3Npb24SEgoKc2Vzc2lvbl9pZBgBIAEoCRIPCgdzY2FuX2lkGAIgASgJEg8KB3VzZXJfaWQYAyABKAkSKgoGc3RhdHVzGAQgASgOMhoubGl2ZXNjYW4udjEuU2Vzc2lvblN0YXR1cxInCghwcm9ncmVzcxgFIAEoCzIVLmxpdmVzY2FuLnYxLlByb2dyZXNzEi0KDHRvb2xfcmVwb3J0cxgGIAMoCzIXLmxpdmVzY2FuLnYxLlRvb2xSZXBvcnQSJQoHc3VtbWFyeRgHIAEoCzIULmxpdmVzY2FuLnYxLlN1bW1hcnkSIwoGcmVmdW5kGAggASgLMhMubGl2ZXNjYW4udjEuUmVmdW5kEg0KBWVycm9yGAkgASgJEi4KCmNyZWF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGNvbXBsZXRlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMbGFzdF91cGRhdGVkGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZjdXJzb3IYDSABKAQSIwoGdGFyZ2V0GA4gASgLMhMubGl2ZXNjYW4udjEuVGFyZ2V0Is0ECgpUb29sUmVwb3J0EhEKCXRvb2xfbmFtZRgBIAEoCRInCghjYXRlZ29yeRgCIAEoDjIVLmxpdmVzY2FuLnYxLkNhdGVnb3J5EicKBnN0YXR1cxgDIAEoDjIXLmxpdmVzY2FuLnYxLlRvb2xTdGF0dXMSJQoHb3V0Y29tZRgEIAEoDjIULmxpdmVzY2FuLnYxLk91dGNvbWUSEwoLZHVyYXRpb25fbXMYBSABKAQSFgoOZmluZGluZ3NfY291bnQYBiABKA0SJgoIZmluZGluZ3MYByADKAsyFC5saXZlc2Nhbi52MS5GaW5kaW5nEi4KCnN0YXJ0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGNvbXBsZXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFZXJyb3IYCiABKAkSEwoLc2tpcF9yZWFzb24YCyABKAkSDwoHcGFydGlhbBgMIAEoCBIkCgdtZXRyaWNzGA0gAygLMhMubGl2ZXNjYW4udjEuTWV0cmljEiUKB29taXR0ZWQYDiABKAsyFC5saXZlc2Nhbi52MS5PbWl0dGVkEjYKCGxlZnRfb3V0GA8gAygLMiQubGl2ZXNjYW4udjEuVG9vbFJlcG9ydC5MZWZ0T3V0RW50cnkSEgoKc3VwcHJlc3NlZBgQIAEoDRouCgxMZWZ0T3V0RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgNOgI4ASJjCgdPbWl0dGVkEg0KBWNvdW50GAEgASgNEhAKCGNyaXRpY2FsGAIgASgNEgwKBGhpZ2gYAyABKA0SDgoGbWVkaXVtGAQgASgNEgsKA2xvdxgFIAEoDRIMCgRpbmZvGAYgASgNIjIKBk1ldHJpYxIMCgRuYW1lGAEgASgJEg0KBXZhbHVlGAIgASgJEgsKA3VybBgDIAEoCSKgAgoHRmluZGluZxIPCgdydWxlX2lkGAEgASgJEicKCHNldmVyaXR5GAIgASgOMhUubGl2ZXNjYW4udjEuU2V2ZXJpdHkSFgoOb3JpZ2luYWxfbGV2ZWwYAyABKAkSDwoHbWVzc2FnZRgEIAEoCRIMCgRwYXRoGAUgASgJEgwKBGxpbmUYBiABKA0SDgoGY29sdW1uGAcgASgNEgsKA3VybBgIIAEoCRITCgtmaW5nZXJwcmludBgJIAEoCRIQCghoZWxwX3VyaRgKIAEoCRILCgNjd2UYCyABKA0SFgoOYmFzZWxpbmVfc3RhdGUYDCABKAkSLQoLc3VwcHJlc3Npb24YDSABKAsyGC5saXZlc2Nhbi52MS5TdXBwcmVzc2lvbiJNCgtTdXBwcmVzc2lvbhIMCgRraW5kGAEgASgJEg4KBnJlYXNvbhgCIAEoCRIPCgdleHBpcmVzGAMgASgJEg8KB2V4cGlyZWQYBCABKAgi5AIKB1N1bW1hcnkSFgoOdG90YWxfZmluZGluZ3MYASABKA0SEAoIY3JpdGljYWwYAiABKA0SDAoEaGlnaBgDIAEoDRIOCgZtZWRpdW0YBCABKA0SCwoDbG93GAUgASgNEgwKBGluZm8YBiABKA0SOQoLYnlfY2F0ZWdvcnkYByADKAsyJC5saXZlc2Nhbi52MS5TdW1tYXJ5LkJ5Q2F0ZWdvcnlFbnRyeRIRCgl0b29sc19ydW4YCCABKA0SFQoNdG9vbHNfc2tpcHBlZBgJIAEoDRIUCgx0b29sc19mYWlsZWQYCiABKA0SEgoKc3VwcHJlc3NlZBgLIAEoDRI0Cg9uZXdfYnlfc2V2ZXJpdHkYDCABKAsyGy5saXZlc2Nhbi52MS5TZXZlcml0eUNvdW50cxoxCg9CeUNhdGVnb3J5RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgNOgI4ASJbCg5TZXZlcml0eUNvdW50cxIQCghjcml0aWNhbBgBIAEoDRIMCgRoaWdoGAIgASgNEg4KBm1lZGl1bRgDIAEoDRILCgNsb3cYBCABKA0SDAoEaW5mbxgFIAEoDSJPCgZSZWZ1bmQSGAoQcmVmdW5kZWRfY3JlZGl0cxgBIAEoBBIWCg50b29sc19yZWZ1bmRlZBgCIAMoCRITCgtuZXdfYmFsYW5jZRgDIAEoAyI0ChNMaXN0U2Vzc2lvbnNSZXF1ZXN0Eg0KBWxpbWl0GAEgASgNEg4KBmJlZm9yZRgCIAEoCSJiChRMaXN0U2Vzc2lvbnNSZXNwb25zZRImCghzZXNzaW9ucxgBIAMoCzIULmxpdmVzY2FuLnYxLlNlc3Npb24SDQoFdG90YWwYAiABKA0SEwoLbmV4dF9iZWZvcmUYAyABKAkiKgoUQ2FuY2VsU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSI+ChVDYW5jZWxTZXNzaW9uUmVzcG9uc2USJQoHc2Vzc2lvbhgBIAEoCzIULmxpdmVzY2FuLnYxLlNlc3Npb24iEgoQTGlzdFRvb2xzUmVxdWVzdCI1ChFMaXN0VG9vbHNSZXNwb25zZRIgCgV0b29scxgBIAMoCzIRLmxpdmVzY2FuLnYxLlRvb2wilwIKBFRvb2wSCgoCaWQYASABKAkSJwoIY2F0ZWdvcnkYAiABKA4yFS5saXZlc2Nhbi52MS5DYXRlZ29yeRIPCgd0YXJnZXRzGAMgAygJEhEKCWF2YWlsYWJsZRgEIAEoCBIaChJ1bmF2YWlsYWJsZV9yZWFzb24YBSABKAkSFAoMaW5zdGFsbF9oaW50GAYgASgJEgwKBGNvc3QYByABKA0SDwoHc3VtbWFyeRgIIAEoCRIVCg1jaXJjdWl0X3N0YXRlGAkgASgJEhgKEGNpcmN1aXRfZmFpbHVyZXMYCiABKA0SNAoQY2lyY3VpdF9yZXRyeV9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiEwoRR2V0QWNjb3VudFJlcXVlc3QibgoSR2V0QWNjb3VudFJlc3BvbnNlEg8KB3VzZXJfaWQYASABKAkSDAoEbmFtZRgCIAEoCRIPCgdiYWxhbmNlGAMgASgDEigKBmxlZGdlchgEIAMoCzIYLmxpdmVzY2FuLnYxLkxlZGdlckVudHJ5IiUKFFVwbG9hZEFyY2hpdmVSZXF1ZXN0Eg0KBWNodW5rGAEgASgMInAKFVVwbG9hZEFyY2hpdmVSZXNwb25zZRIRCgl1cGxvYWRfaWQYASABKAkSDgoGZGlnZXN0GAIgASgJEg0KBWJ5dGVzGAMgASgEEg0KBWZpbGVzGAQgASgEEhYKDnVucGFja2VkX2J5dGVzGAUgASgEIrEBCgtMZWRnZXJFbnRyeRIKCgJpZBgBIAEoAxImCgJhdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoEa2luZBgDIAEoDjIXLmxpdmVzY2FuLnYxLkxlZGdlcktpbmQSDgoGYW1vdW50GAQgASgDEhUKDWJhbGFuY2VfYWZ0ZXIYBSABKAMSEgoKc2Vzc2lvbl9pZBgGIAEoCRIMCgRub3RlGAcgASgJKowBCghDYXRlZ29yeRIYChRDQVRFR09SWV9VTlNQRUNJRklFRBAAEhUKEUNBVEVHT1JZX1NFQ1VSSVRZEAESGQoVQ0FURUdPUllfQ09ERV9RVUFMSVRZEAISGgoWQ0FURUdPUllfQUNDRVNTSUJJTElUWRADEhgKFENBVEVHT1JZX1BFUkZPUk1BTkNFEAQq3wEKDVNlc3Npb25TdGF0dXMSHgoaU0VTU0lPTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIfChtTRVNTSU9OX1NUQVRVU19JTklUSUFMSVpJTkcQARIaChZTRVNTSU9OX1NUQVRVU19SVU5OSU5HEAISHAoYU0VTU0lPTl9TVEFUVVNfQ09NUExFVEVEEAMSGgoWU0VTU0lPTl9TVEFUVVNfUEFSVElBTBAEEhkKFVNFU1NJT05fU1RBVFVTX0ZBSUxFRBAFEhwKGFNFU1NJT05fU1RBVFVTX0NBTkNFTExFRBAGKqcBCgpUb29sU3RhdHVzEhsKF1RPT0xfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFwoTVE9PTF9TVEFUVVNfUEVORElORxABEhcKE1RPT0xfU1RBVFVTX1JVTk5JTkcQAhIZChVUT09MX1NUQVRVU19DT01QTEVURUQQAxIWChJUT09MX1NUQVRVU19GQUlMRUQQBBIXChNUT09MX1NUQVRVU19TS0lQUEVEEAUqjwEKB091dGNvbWUSFwoTT1VUQ09NRV9VTlNQRUNJRklFRBAAEhEKDU9VVENPTUVfQ0xFQU4QARIUChBPVVRDT01FX0ZJTkRJTkdTEAISFgoST1VUQ09NRV9UT09MX0VSUk9SEAMSFQoRT1VUQ09NRV9USU1FRF9PVVQQBBITCg9PVVRDT01FX1NLSVBQRUQQBSqIAQoIU2V2ZXJpdHkSGAoUU0VWRVJJVFlfVU5TUEVDSUZJRUQQABIVChFTRVZFUklUWV9DUklUSUNBTBABEhEKDVNFVkVSSVRZX0hJR0gQAhITCg9TRVZFUklUWV9NRURJVU0QAxIQCgxTRVZFUklUWV9MT1cQBBIRCg1TRVZFUklUWV9JTkZPEAUqVAoEVmlldxIUChBWSUVXX1VOU1BFQ0lGSUVEEAASDQoJVklFV19GVUxMEAESEQoNVklFV19QUk9HUkVTUxACEhQKEFZJRVdfSU5DUkVNRU5UQUwQAypxCgpMZWRnZXJLaW5kEhsKF0xFREdFUl9LSU5EX1VOU1BFQ0lGSUVEEAASFQoRTEVER0VSX0tJTkRfR1JBTlQQARIXChNMRURHRVJfS0lORF9SRVNFUlZFEAISFgoSTEVER0VSX0tJTkRfUkVGVU5EEAMyrQUKDlNlc3Npb25TZXJ2aWNlElMKDFN0YXJ0U2Vzc2lvbhIgLmxpdmVzY2FuLnYxLlN0YXJ0U2Vzc2lvblJlcXVlc3QaIS5saXZlc2Nhbi52MS5TdGFydFNlc3Npb25SZXNwb25zZRJNCgpHZXRTZXNzaW9uEh4ubGl2ZXNjYW4udjEuR2V0U2Vzc2lvblJlcXVlc3QaHy5saXZlc2Nhbi52MS5HZXRTZXNzaW9uUmVzcG9uc2USVQoMV2F0Y2hTZXNzaW9uEiAubGl2ZXNjYW4udjEuV2F0Y2hTZXNzaW9uUmVxdWVzdBohLmxpdmVzY2FuLnYxLldhdGNoU2Vzc2lvblJlc3BvbnNlMAESUwoMTGlzdFNlc3Npb25zEiAubGl2ZXNjYW4udjEuTGlzdFNlc3Npb25zUmVxdWVzdBohLmxpdmVzY2FuLnYxLkxpc3RTZXNzaW9uc1Jlc3BvbnNlElYKDUNhbmNlbFNlc3Npb24SIS5saXZlc2Nhbi52MS5DYW5jZWxTZXNzaW9uUmVxdWVzdBoiLmxpdmVzY2FuLnYxLkNhbmNlbFNlc3Npb25SZXNwb25zZRJKCglMaXN0VG9vbHMSHS5saXZlc2Nhbi52MS5MaXN0VG9vbHNSZXF1ZXN0Gh4ubGl2ZXNjYW4udjEuTGlzdFRvb2xzUmVzcG9uc2USTQoKR2V0QWNjb3VudBIeLmxpdmVzY2FuLnYxLkdldEFjY291bnRSZXF1ZXN0Gh8ubGl2ZXNjYW4udjEuR2V0QWNjb3VudFJlc3BvbnNlElgKDVVwbG9hZEFyY2hpdmUSIS5saXZlc2Nhbi52MS5VcGxvYWRBcmNoaXZlUmVxdWVzdBoiLmxpdmVzY2FuLnYxLlVwbG9hZEFyY2hpdmVSZXNwb25zZSgBYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * Target is what to scan. Exactly one of the three fields must be set.
@@ -95,7 +95,7 @@ export type StartSessionRequest = Message<"livescan.v1.StartSessionRequest"> & {
   excludeTools: string[];
 
   /**
-   * Accepted for compatibility with the REST API; livescan has no AI analysis.
+   * Accepted for compatibility with the REST API; livescan has no AI analysis yet.
    *
    * @generated from field: optional bool enable_intelligence = 5;
    */
@@ -114,6 +114,21 @@ export type StartSessionRequest = Message<"livescan.v1.StartSessionRequest"> & {
    * @generated from field: optional uint32 max_concurrent = 7;
    */
   maxConcurrent?: number | undefined;
+
+  /**
+   * The text of a `livescan.toml`, used instead of the one at the target's root.
+   *
+   * @generated from field: optional string config = 8;
+   */
+  config?: string | undefined;
+
+  /**
+   * An earlier session of the caller: each finding is marked new or
+   * unchanged by its fingerprint, and new ones are counted apart.
+   *
+   * @generated from field: optional string baseline = 9;
+   */
+  baseline?: string | undefined;
 };
 
 /**
@@ -780,6 +795,13 @@ export type ToolReport = Message<"livescan.v1.ToolReport"> & {
    * @generated from field: map<string, uint32> left_out = 15;
    */
   leftOut: { [key: string]: number };
+
+  /**
+   * Listed findings that are suppressed (not in `findings_count`).
+   *
+   * @generated from field: uint32 suppressed = 16;
+   */
+  suppressed: number;
 };
 
 /**
@@ -962,6 +984,20 @@ export type Finding = Message<"livescan.v1.Finding"> & {
    * @generated from field: uint32 cwe = 11;
    */
   cwe: number;
+
+  /**
+   * Against a baseline: `new` or `unchanged`; empty without one.
+   *
+   * @generated from field: string baseline_state = 12;
+   */
+  baselineState: string;
+
+  /**
+   * Why the finding is accepted, when it is; it is suppressed unless `expired`.
+   *
+   * @generated from field: livescan.v1.Suppression suppression = 13;
+   */
+  suppression?: Suppression | undefined;
 };
 
 /**
@@ -970,6 +1006,48 @@ export type Finding = Message<"livescan.v1.Finding"> & {
  */
 export const FindingSchema: GenMessage<Finding> = /*@__PURE__*/
   messageDesc(file_livescan_v1_session_service, 18);
+
+/**
+ * Suppression says why a finding is accepted.
+ *
+ * @generated from message livescan.v1.Suppression
+ */
+export type Suppression = Message<"livescan.v1.Suppression"> & {
+  /**
+   * `inline` (a `livescan:ignore` comment) or `config` (`livescan.toml`).
+   *
+   * @generated from field: string kind = 1;
+   */
+  kind: string;
+
+  /**
+   * The reason given, if any.
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+
+  /**
+   * The first day it no longer holds (`YYYY-MM-DD`), if any.
+   *
+   * @generated from field: string expires = 3;
+   */
+  expires: string;
+
+  /**
+   * True once it ran out: the finding counts again.
+   *
+   * @generated from field: bool expired = 4;
+   */
+  expired: boolean;
+};
+
+/**
+ * Describes the message livescan.v1.Suppression.
+ * Use `create(SuppressionSchema)` to create a new message.
+ */
+export const SuppressionSchema: GenMessage<Suppression> = /*@__PURE__*/
+  messageDesc(file_livescan_v1_session_service, 19);
 
 /**
  * Summary totals the findings of a session.
@@ -1046,6 +1124,20 @@ export type Summary = Message<"livescan.v1.Summary"> & {
    * @generated from field: uint32 tools_failed = 10;
    */
   toolsFailed: number;
+
+  /**
+   * Listed findings that are suppressed (not in the counts above).
+   *
+   * @generated from field: uint32 suppressed = 11;
+   */
+  suppressed: number;
+
+  /**
+   * With a baseline: the findings (not suppressed) it did not have.
+   *
+   * @generated from field: livescan.v1.SeverityCounts new_by_severity = 12;
+   */
+  newBySeverity?: SeverityCounts | undefined;
 };
 
 /**
@@ -1053,7 +1145,56 @@ export type Summary = Message<"livescan.v1.Summary"> & {
  * Use `create(SummarySchema)` to create a new message.
  */
 export const SummarySchema: GenMessage<Summary> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 19);
+  messageDesc(file_livescan_v1_session_service, 20);
+
+/**
+ * SeverityCounts counts findings per severity.
+ *
+ * @generated from message livescan.v1.SeverityCounts
+ */
+export type SeverityCounts = Message<"livescan.v1.SeverityCounts"> & {
+  /**
+   * Findings with severity critical.
+   *
+   * @generated from field: uint32 critical = 1;
+   */
+  critical: number;
+
+  /**
+   * Findings with severity high.
+   *
+   * @generated from field: uint32 high = 2;
+   */
+  high: number;
+
+  /**
+   * Findings with severity medium.
+   *
+   * @generated from field: uint32 medium = 3;
+   */
+  medium: number;
+
+  /**
+   * Findings with severity low.
+   *
+   * @generated from field: uint32 low = 4;
+   */
+  low: number;
+
+  /**
+   * Findings with severity info.
+   *
+   * @generated from field: uint32 info = 5;
+   */
+  info: number;
+};
+
+/**
+ * Describes the message livescan.v1.SeverityCounts.
+ * Use `create(SeverityCountsSchema)` to create a new message.
+ */
+export const SeverityCountsSchema: GenMessage<SeverityCounts> = /*@__PURE__*/
+  messageDesc(file_livescan_v1_session_service, 21);
 
 /**
  * Refund lists the credits returned when a session ended.
@@ -1088,7 +1229,7 @@ export type Refund = Message<"livescan.v1.Refund"> & {
  * Use `create(RefundSchema)` to create a new message.
  */
 export const RefundSchema: GenMessage<Refund> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 20);
+  messageDesc(file_livescan_v1_session_service, 22);
 
 /**
  * ListSessionsRequest pages through the caller's sessions.
@@ -1116,7 +1257,7 @@ export type ListSessionsRequest = Message<"livescan.v1.ListSessionsRequest"> & {
  * Use `create(ListSessionsRequestSchema)` to create a new message.
  */
 export const ListSessionsRequestSchema: GenMessage<ListSessionsRequest> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 21);
+  messageDesc(file_livescan_v1_session_service, 23);
 
 /**
  * ListSessionsResponse holds the newest sessions first.
@@ -1151,7 +1292,7 @@ export type ListSessionsResponse = Message<"livescan.v1.ListSessionsResponse"> &
  * Use `create(ListSessionsResponseSchema)` to create a new message.
  */
 export const ListSessionsResponseSchema: GenMessage<ListSessionsResponse> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 22);
+  messageDesc(file_livescan_v1_session_service, 24);
 
 /**
  * CancelSessionRequest names the session to cancel.
@@ -1172,7 +1313,7 @@ export type CancelSessionRequest = Message<"livescan.v1.CancelSessionRequest"> &
  * Use `create(CancelSessionRequestSchema)` to create a new message.
  */
 export const CancelSessionRequestSchema: GenMessage<CancelSessionRequest> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 23);
+  messageDesc(file_livescan_v1_session_service, 25);
 
 /**
  * CancelSessionResponse returns the session after the cancel was recorded.
@@ -1193,7 +1334,7 @@ export type CancelSessionResponse = Message<"livescan.v1.CancelSessionResponse">
  * Use `create(CancelSessionResponseSchema)` to create a new message.
  */
 export const CancelSessionResponseSchema: GenMessage<CancelSessionResponse> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 24);
+  messageDesc(file_livescan_v1_session_service, 26);
 
 /**
  * ListToolsRequest has no parameters.
@@ -1208,7 +1349,7 @@ export type ListToolsRequest = Message<"livescan.v1.ListToolsRequest"> & {
  * Use `create(ListToolsRequestSchema)` to create a new message.
  */
 export const ListToolsRequestSchema: GenMessage<ListToolsRequest> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 25);
+  messageDesc(file_livescan_v1_session_service, 27);
 
 /**
  * ListToolsResponse is the catalog.
@@ -1229,7 +1370,7 @@ export type ListToolsResponse = Message<"livescan.v1.ListToolsResponse"> & {
  * Use `create(ListToolsResponseSchema)` to create a new message.
  */
 export const ListToolsResponseSchema: GenMessage<ListToolsResponse> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 26);
+  messageDesc(file_livescan_v1_session_service, 28);
 
 /**
  * Tool describes one catalog entry.
@@ -1321,7 +1462,7 @@ export type Tool = Message<"livescan.v1.Tool"> & {
  * Use `create(ToolSchema)` to create a new message.
  */
 export const ToolSchema: GenMessage<Tool> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 27);
+  messageDesc(file_livescan_v1_session_service, 29);
 
 /**
  * GetAccountRequest has no parameters: the account is the caller's.
@@ -1336,7 +1477,7 @@ export type GetAccountRequest = Message<"livescan.v1.GetAccountRequest"> & {
  * Use `create(GetAccountRequestSchema)` to create a new message.
  */
 export const GetAccountRequestSchema: GenMessage<GetAccountRequest> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 28);
+  messageDesc(file_livescan_v1_session_service, 30);
 
 /**
  * GetAccountResponse is the caller's account.
@@ -1378,7 +1519,7 @@ export type GetAccountResponse = Message<"livescan.v1.GetAccountResponse"> & {
  * Use `create(GetAccountResponseSchema)` to create a new message.
  */
 export const GetAccountResponseSchema: GenMessage<GetAccountResponse> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 29);
+  messageDesc(file_livescan_v1_session_service, 31);
 
 /**
  * UploadArchiveRequest is one chunk of the archive, in order.
@@ -1399,7 +1540,7 @@ export type UploadArchiveRequest = Message<"livescan.v1.UploadArchiveRequest"> &
  * Use `create(UploadArchiveRequestSchema)` to create a new message.
  */
 export const UploadArchiveRequestSchema: GenMessage<UploadArchiveRequest> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 30);
+  messageDesc(file_livescan_v1_session_service, 32);
 
 /**
  * UploadArchiveResponse describes the upload.
@@ -1448,7 +1589,7 @@ export type UploadArchiveResponse = Message<"livescan.v1.UploadArchiveResponse">
  * Use `create(UploadArchiveResponseSchema)` to create a new message.
  */
 export const UploadArchiveResponseSchema: GenMessage<UploadArchiveResponse> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 31);
+  messageDesc(file_livescan_v1_session_service, 33);
 
 /**
  * LedgerEntry is one change of a balance.
@@ -1511,7 +1652,7 @@ export type LedgerEntry = Message<"livescan.v1.LedgerEntry"> & {
  * Use `create(LedgerEntrySchema)` to create a new message.
  */
 export const LedgerEntrySchema: GenMessage<LedgerEntry> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 32);
+  messageDesc(file_livescan_v1_session_service, 34);
 
 /**
  * Category groups tools by what they look for.
