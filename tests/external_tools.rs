@@ -42,6 +42,17 @@ async fn run_in(
     cancel: CancellationToken,
     workspace: Workspace,
 ) -> (Result<(), ToolError>, Vec<livescan::model::Finding>) {
+    let (result, findings) = run_into_sink(tool, dir, cancel, workspace).await;
+    (result, findings.take())
+}
+
+/// The run's result and its sink, with what the tool said about itself.
+async fn run_into_sink(
+    tool: Arc<dyn Tool>,
+    dir: &Path,
+    cancel: CancellationToken,
+    workspace: Workspace,
+) -> (Result<(), ToolError>, FindingSink) {
     let inventory = Inventory::walk(dir, &[], &CancellationToken::new()).unwrap();
     let findings = FindingSink::default();
     let ctx = Arc::new(ToolContext {
@@ -53,7 +64,7 @@ async fn run_in(
         workspace: Arc::new(workspace),
     });
     let result = tool.run(ctx).await;
-    (result, findings.take())
+    (result, findings)
 }
 
 type Row = (String, String, Option<u32>);
@@ -74,6 +85,10 @@ fn expected(file: &Path) -> Vec<Row> {
     rows
 }
 
+/// The scanners whose SARIF logs describe their rules (hadolint's SARIF
+/// names none).
+const RULES_DESCRIBED: &[&str] = &["bandit", "checkov", "flawfinder", "ruff", "semgrep"];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_external_tool_finds_exactly_its_planted_problems() {
     let tools = external::all(&tool_dirs());
@@ -87,8 +102,39 @@ async fn each_external_tool_finds_exactly_its_planted_problems() {
             Availability::Available,
             "{id} is not installed: run scripts/install-test-tools"
         );
-        let (result, findings) = run_on(tool.clone(), &dir.join("planted"), CancellationToken::new()).await;
+        let (result, sink) = run_into_sink(
+            tool.clone(),
+            &dir.join("planted"),
+            CancellationToken::new(),
+            workspace(),
+        )
+        .await;
         result.unwrap_or_else(|e| panic!("{id} failed on its planted fixtures: {e}"));
+        let findings = sink.take();
+        // The program and the version that ran, for SARIF's tool extensions.
+        let (rules, scanner) = sink.take_about();
+        let scanner = scanner.unwrap_or_else(|| panic!("{id}: no scanner recorded"));
+        let version = scanner.version.unwrap_or_default();
+        assert!(
+            version.split('.').take(2).all(|part| part.parse::<u32>().is_ok()),
+            "{id}: version `{version}`"
+        );
+        // SARIF scanners describe the rules of their results.
+        if RULES_DESCRIBED.contains(&id) {
+            assert!(
+                findings
+                    .iter()
+                    .all(|f| rules.contains_key(&f.rule_id) || f.rule_id == external::FILE_NOT_ANALYZED),
+                "{id}: rules described: {:?}",
+                rules.keys().collect::<Vec<_>>()
+            );
+            assert!(
+                rules
+                    .values()
+                    .any(|r| r.name.is_some() || r.description.is_some() || r.help.is_some()),
+                "{id}: {rules:#?}"
+            );
+        }
         for finding in &findings {
             assert!(
                 finding.original_level.is_some(),

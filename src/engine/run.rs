@@ -350,6 +350,18 @@ impl ToolJob {
             }
         }
         report.recount();
+        // Rule descriptions only for the rules of listed findings.
+        let listed: HashSet<&str> = report
+            .result
+            .findings
+            .iter()
+            .map(|f| f.rule_id.as_str())
+            .collect();
+        let rules = std::mem::take(&mut report.result.rules);
+        report.result.rules = rules
+            .into_iter()
+            .filter(|r| listed.contains(r.id.as_str()))
+            .collect();
     }
 
     async fn execute(&self) -> ToolReport {
@@ -476,6 +488,9 @@ impl ToolJob {
         );
         report.omit(findings.take_omitted());
         report.result.metrics = findings.take_metrics();
+        let (rules, scanner) = findings.take_about();
+        report.result.rules = rules.into_values().collect();
+        report.result.scanner = scanner;
         report
     }
 }

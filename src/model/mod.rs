@@ -18,9 +18,9 @@ pub use account::{Account, KeyRecord, KeyState, LedgerEntry, LedgerKind};
 pub use finding::{BaselineState, Category, Finding, Origin, Severity, TargetKind, fingerprint};
 pub use repo_config::{RepoConfig, Suppression, SuppressionKind};
 pub use session::{
-    BySeverity, Event, EventKind, Metric, Omitted, Outcome, Progress, RawTarget, Refund, SelectedTool,
-    SessionListing, SessionMeta, SessionOptions, SessionState, SessionStatus, StartRequest, Summary, Target,
-    ToolReport, ToolResult, ToolStatus,
+    BySeverity, Event, EventKind, Metric, Omitted, Outcome, Progress, RawTarget, Refund, RuleInfo, Scanner,
+    SelectedTool, SessionListing, SessionMeta, SessionOptions, SessionState, SessionStatus, StartRequest,
+    Summary, Target, ToolReport, ToolResult, ToolStatus,
 };
 pub use time::Timestamp;
 pub use upload::Upload;

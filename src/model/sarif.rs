@@ -149,6 +149,18 @@ fn run(reports: &[&ToolReport], driver: &str, category: &str, source_root: Optio
             })
         })
         .collect();
+    // The external programs that ran, with their versions.
+    let mut extensions: Vec<Value> = Vec::new();
+    for scanner in reports.iter().filter_map(|r| r.result.scanner.as_ref()) {
+        if extensions.iter().any(|e| e["name"] == scanner.name.as_str()) {
+            continue;
+        }
+        let mut extension = json!({"name": scanner.name});
+        if let Some(version) = &scanner.version {
+            extension["version"] = json!(version);
+        }
+        extensions.push(extension);
+    }
     let mut run = json!({
         "tool": {"driver": {
             "name": driver,
@@ -164,6 +176,9 @@ fn run(reports: &[&ToolReport], driver: &str, category: &str, source_root: Optio
     });
     if let Some(root) = source_root {
         run["originalUriBaseIds"] = json!({"SRCROOT": {"uri": root}});
+    }
+    if !extensions.is_empty() {
+        run["tool"]["extensions"] = json!(extensions);
     }
     run
 }
@@ -184,13 +199,34 @@ impl Rule<'_> {
         if let Some(cwe) = self.finding.cwe {
             tags.push(format!("external/cwe/cwe-{cwe}"));
         }
+        // What the tool said about the rule, where it said it; else what
+        // its first finding said.
+        let told = self
+            .report
+            .result
+            .rules
+            .iter()
+            .find(|r| r.id == self.finding.rule_id);
+        let short = told
+            .and_then(|r| r.name.clone())
+            .unwrap_or_else(|| format!("{} ({})", self.finding.rule_id, self.report.tool_name));
+        let full = told
+            .and_then(|r| r.description.clone())
+            .unwrap_or_else(|| self.finding.message.clone());
         let mut rule = json!({
             "id": self.id,
             "name": self.finding.rule_id,
-            "shortDescription": {"text": format!("{} ({})", self.finding.rule_id, self.report.tool_name)},
+            "shortDescription": {"text": short},
+            "fullDescription": {"text": full},
             "defaultConfiguration": {"level": level(self.severity)},
             "properties": {"tool": self.report.tool_name, "tags": tags},
         });
+        if let Some(help) = told.and_then(|r| r.help.as_ref()) {
+            rule["help"] = json!({"text": help});
+        }
+        if let Some(scanner) = &self.report.result.scanner {
+            rule["properties"]["scanner"] = json!(scanner.name);
+        }
         if category == "security" {
             rule["properties"]["security-severity"] = json!(security_severity(self.severity));
         }
@@ -286,5 +322,71 @@ mod tests {
     fn paths_become_uri_references() {
         assert_eq!(uri_path("src/a b/ü#1.rs"), "src/a%20b/%C3%BC%231.rs");
         assert_eq!(uri_path(r"dir\file.py"), "dir/file.py");
+    }
+
+    #[test]
+    fn rules_carry_what_the_tool_said_and_runs_name_the_scanners() {
+        use crate::model::{Category, Outcome, RuleInfo, Scanner, SuppressionKind};
+        let described = Finding::new("B602", Severity::High, "subprocess call with shell=True").at_path(
+            "app.py",
+            Some(3),
+            None,
+        );
+        let mut suppressed =
+            Finding::new("B101", Severity::Low, "assert used").at_path("t.py", Some(1), None);
+        suppressed.suppression = Some(Suppression {
+            kind: SuppressionKind::Inline,
+            reason: None,
+            expires: None,
+            expired: false,
+        });
+        let mut report = ToolReport::finished(
+            "bandit",
+            Category::Security,
+            Outcome::Findings,
+            10,
+            vec![described, suppressed],
+            None,
+        );
+        report.result.rules = vec![RuleInfo {
+            id: "B602".into(),
+            name: Some("subprocess_popen_with_shell_equals_true".into()),
+            description: Some("A subprocess is started through a shell.".into()),
+            help: Some("Pass a list of arguments and shell=False.".into()),
+        }];
+        report.result.scanner = Some(Scanner {
+            name: "bandit".into(),
+            version: Some("1.9.4".into()),
+        });
+        let document = document([&report], None, Runs::One);
+        let run = &document["runs"][0];
+        assert_eq!(
+            run["tool"]["extensions"],
+            json!([{"name": "bandit", "version": "1.9.4"}])
+        );
+        let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+        let b602 = rules.iter().find(|r| r["id"] == "bandit/B602").unwrap();
+        assert_eq!(
+            b602["shortDescription"]["text"],
+            "subprocess_popen_with_shell_equals_true"
+        );
+        assert_eq!(
+            b602["fullDescription"]["text"],
+            "A subprocess is started through a shell."
+        );
+        assert_eq!(b602["help"]["text"], "Pass a list of arguments and shell=False.");
+        // Without the tool's words: its finding's message, and no help.
+        let b101 = rules.iter().find(|r| r["id"] == "bandit/B101").unwrap();
+        assert_eq!(b101["fullDescription"]["text"], "assert used");
+        assert!(b101.get("help").is_none());
+        let result = run["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["ruleId"] == "bandit/B101");
+        assert_eq!(
+            result.unwrap()["suppressions"],
+            json!([{"kind": "inSource", "status": "accepted"}])
+        );
     }
 }

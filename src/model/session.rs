@@ -239,6 +239,12 @@ pub struct ToolResult {
     /// Listed findings that are suppressed: not in `findingsCount`.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub suppressed: u32,
+    /// What the tool said about the rules of the listed findings, if anything.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<RuleInfo>,
+    /// The external program that ran, for tools that run one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scanner: Option<Scanner>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -277,6 +283,49 @@ pub struct Metric {
     /// The page it was measured on, for URL tools.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+}
+
+/// What a tool says about one of its rules, where it says it (a scanner's
+/// SARIF rule descriptions): what SARIF consumers show beside its results.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleInfo {
+    pub id: String,
+    /// A short name or one-line description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// What to do about it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+}
+
+impl RuleInfo {
+    /// Cuts every text to its bound, as for findings: a tool's words are untrusted.
+    pub fn bound_fields(&mut self) {
+        use super::finding::{MAX_FIELD_CHARS, MAX_MESSAGE_CHARS};
+        use super::text::bound;
+        bound(&mut self.id, MAX_FIELD_CHARS);
+        for (field, max) in [
+            (&mut self.name, MAX_FIELD_CHARS),
+            (&mut self.description, MAX_MESSAGE_CHARS),
+            (&mut self.help, MAX_MESSAGE_CHARS),
+        ] {
+            if let Some(text) = field {
+                bound(text, max);
+            }
+        }
+    }
+}
+
+/// The external program behind a tool, and the version that ran.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Scanner {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 /// One tool's report within a session, in the Sessions API reference's shape.
@@ -350,6 +399,8 @@ impl ToolReport {
                 partial,
                 metrics: Vec::new(),
                 suppressed: 0,
+                rules: Vec::new(),
+                scanner: None,
             },
             started_at: None,
             completed_at: None,
@@ -448,6 +499,8 @@ impl ToolReport {
                 partial: self.result.partial,
                 metrics: Vec::new(),
                 suppressed: self.result.suppressed,
+                rules: Vec::new(),
+                scanner: self.result.scanner.clone(),
             },
             started_at: self.started_at,
             completed_at: self.completed_at,

@@ -17,8 +17,9 @@ pub mod origin;
 pub mod redact;
 pub mod workspace;
 
-use crate::model::{Category, Finding, Metric, Omitted, TargetKind};
+use crate::model::{Category, Finding, Metric, Omitted, RuleInfo, Scanner, TargetKind};
 use futures::future::BoxFuture;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -76,6 +77,14 @@ pub struct FindingSink {
     collected: Arc<Mutex<Collected>>,
     metrics: Arc<Mutex<Vec<Metric>>>,
     read: Arc<Read>,
+    about: Arc<Mutex<About>>,
+}
+
+/// What a tool said about itself while it ran: its rules, its program.
+#[derive(Debug, Default)]
+struct About {
+    rules: BTreeMap<String, RuleInfo>,
+    scanner: Option<Scanner>,
 }
 
 /// What a directory tool read: files and bytes of text, reported beside its
@@ -127,7 +136,28 @@ impl FindingSink {
             })),
             metrics: Arc::default(),
             read: Arc::default(),
+            about: Arc::default(),
         }
+    }
+
+    /// Records what the tool says about its rules (the first word on each wins).
+    pub fn describe_rules(&self, rules: impl IntoIterator<Item = RuleInfo>) {
+        let mut about = lock(&self.about);
+        for mut rule in rules {
+            rule.bound_fields();
+            about.rules.entry(rule.id.clone()).or_insert(rule);
+        }
+    }
+
+    /// Records the external program that ran.
+    pub fn ran(&self, scanner: Scanner) {
+        lock(&self.about).scanner = Some(scanner);
+    }
+
+    /// The rules described and the program recorded.
+    pub fn take_about(&self) -> (BTreeMap<String, RuleInfo>, Option<Scanner>) {
+        let mut about = lock(&self.about);
+        (std::mem::take(&mut about.rules), about.scanner.take())
     }
 
     pub fn extend(&self, findings: impl IntoIterator<Item = Finding>) {

@@ -120,6 +120,19 @@ export interface ToolResult {
   metrics?: Metric[];
   /** Listed findings that are suppressed: not in `findingsCount`. */
   suppressed?: number;
+  /** What the tool said about the rules of the listed findings. */
+  rules?: RuleInfo[];
+  /** The external program that ran, for tools that run one. */
+  scanner?: { name: string; version?: string };
+}
+
+/** What a tool says about one of its rules (a scanner's SARIF descriptions). */
+export interface RuleInfo {
+  id: string;
+  name?: string;
+  description?: string;
+  /** What to do about it. */
+  help?: string;
 }
 
 /** Findings a report counts but does not list. */

@@ -146,7 +146,12 @@ describe("pollSession", () => {
     expect(summary.bySeverity.critical).toBeGreaterThan(0);
     expect(summary.bySeverity.high).toBeGreaterThan(0);
     const secrets = result.reports.find((r) => r.toolName === "secrets")!;
-    expect(secrets.findingsCount).toBe(secrets.result.findings.length);
+    // The fixture's `livescan:ignore` line is listed as suppressed, not counted.
+    const suppressed = secrets.result.findings.filter((f) => f.suppression && !f.suppression.expired);
+    expect(suppressed.map((f) => [f.path, f.suppression!.kind])).toEqual([["config/settings.py", "inline"]]);
+    expect(secrets.result.suppressed).toBe(1);
+    expect(summary.suppressed).toBe(1);
+    expect(secrets.findingsCount).toBe(secrets.result.findings.length - suppressed.length);
     expect(secrets.result.findings.some((f) => f.path && f.line)).toBe(true);
   });
 

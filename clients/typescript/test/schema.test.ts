@@ -83,7 +83,7 @@ const SHAPES = {
 const NESTED = {
   ToolResult: [
     ["ToolReport", "result"],
-    keysOf<ToolResult>()(["findings", "partial"], ["outcome", "omitted", "leftOut", "error", "skipReason", "metrics", "suppressed"]),
+    keysOf<ToolResult>()(["findings", "partial"], ["outcome", "omitted", "leftOut", "error", "skipReason", "metrics", "suppressed", "rules", "scanner"]),
   ],
   LedgerEntry: [
     ["Account", "ledger", "items"],

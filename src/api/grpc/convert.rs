@@ -5,9 +5,9 @@
 use crate::engine::{EngineError, ToolInfo};
 use crate::model::{
     Account, BaselineState, BySeverity, Category, Finding, LedgerEntry, LedgerKind, Metric, Omitted, Origin,
-    Outcome, Progress, RawTarget, Refund, SessionListing, SessionMeta, SessionState, SessionStatus, Severity,
-    StartRequest, Summary, Suppression, SuppressionKind, Target, Timestamp, ToolReport, ToolResult,
-    ToolStatus,
+    Outcome, Progress, RawTarget, Refund, RuleInfo, Scanner, SessionListing, SessionMeta, SessionState,
+    SessionStatus, Severity, StartRequest, Summary, Suppression, SuppressionKind, Target, Timestamp,
+    ToolReport, ToolResult, ToolStatus,
 };
 use crate::proto as pb;
 
@@ -240,6 +240,21 @@ pub fn report(r: &ToolReport) -> pb::ToolReport {
             })
             .collect(),
         suppressed: r.result.suppressed,
+        rules: r
+            .result
+            .rules
+            .iter()
+            .map(|rule| pb::RuleInfo {
+                id: rule.id.clone(),
+                name: rule.name.clone().unwrap_or_default(),
+                description: rule.description.clone().unwrap_or_default(),
+                help: rule.help.clone().unwrap_or_default(),
+            })
+            .collect(),
+        scanner: r.result.scanner.as_ref().map(|s| pb::Scanner {
+            name: s.name.clone(),
+            version: s.version.clone().unwrap_or_default(),
+        }),
     }
 }
 
@@ -281,6 +296,20 @@ pub fn from_report(r: &pb::ToolReport) -> ToolReport {
                 })
                 .collect(),
             suppressed: r.suppressed,
+            rules: r
+                .rules
+                .iter()
+                .map(|rule| RuleInfo {
+                    id: rule.id.clone(),
+                    name: non_empty(&rule.name),
+                    description: non_empty(&rule.description),
+                    help: non_empty(&rule.help),
+                })
+                .collect(),
+            scanner: r.scanner.as_ref().map(|s| Scanner {
+                name: s.name.clone(),
+                version: non_empty(&s.version),
+            }),
         },
         started_at: r.started_at.as_ref().and_then(from_timestamp),
         completed_at: r.completed_at.as_ref().and_then(from_timestamp),

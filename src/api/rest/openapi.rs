@@ -515,6 +515,12 @@ fn operations(tool_ids: &[&str]) -> Value {
                             "error": { "type": "string" }, "skipReason": { "type": "string" },
                             "partial": { "type": "boolean" },
                             "suppressed": { "type": "integer", "description": "Listed findings that are suppressed: not in findingsCount" },
+                            "rules": { "type": "array", "description": "What the tool said about the rules of the listed findings",
+                                "items": { "type": "object", "required": ["id"], "properties": {
+                                    "id": { "type": "string" }, "name": { "type": "string" },
+                                    "description": { "type": "string" }, "help": { "type": "string" } } } },
+                            "scanner": { "type": "object", "required": ["name"], "description": "The external program that ran",
+                                "properties": { "name": { "type": "string" }, "version": { "type": "string" } } },
                             "metrics": { "type": "array", "description": "Measurements beside the findings, such as http-observatory",
                                 "items": { "type": "object", "required": ["name", "value"], "properties": {
                                     "name": { "type": "string" }, "value": { "type": "string" }, "url": { "type": "string" } } } } } },

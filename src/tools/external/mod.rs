@@ -13,7 +13,7 @@ mod parse;
 mod process;
 pub mod rules;
 
-use crate::model::{Category, Finding, Severity, TargetKind};
+use crate::model::{Category, Finding, Scanner, Severity, TargetKind};
 use crate::tools::{Availability, Inventory, Tool, ToolContext, ToolError, ToolSpec, ToolTarget};
 use futures::future::BoxFuture;
 use serde::Deserialize;
@@ -269,6 +269,8 @@ pub struct ExternalTool {
     executable: Result<PathBuf, String>,
     /// Directories searched for commands, also put first on the child's PATH.
     tool_dirs: Vec<PathBuf>,
+    /// The program's version, asked once (`--version`) at its first run.
+    version: tokio::sync::OnceCell<Option<String>>,
 }
 
 impl ExternalTool {
@@ -308,6 +310,19 @@ impl ExternalTool {
             spec,
             executable,
             tool_dirs: tool_dirs.to_vec(),
+            version: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The program and its version, asked once per process.
+    async fn scanner(&self, executable: &Path, work_dir: &Path) -> Scanner {
+        let version = self
+            .version
+            .get_or_init(|| process::version_of(&self.descriptor, executable, &self.tool_dirs, work_dir))
+            .await;
+        Scanner {
+            name: self.descriptor.command.clone(),
+            version: version.clone(),
         }
     }
 
@@ -417,18 +432,25 @@ impl Tool for ExternalTool {
                     cancel: &ctx_ref.cancel,
                 };
                 let outcome = run.execute().await?;
-                let findings = parse::classify(&this.descriptor, root, outcome)?;
+                let classified = parse::classify(&this.descriptor, root, outcome)?;
+                ctx_ref.findings.describe_rules(classified.rules);
                 Ok(at_most_low_in_tests(
-                    most_specific(findings),
+                    most_specific(classified.findings),
                     this.descriptor.category,
                 ))
             };
+            // Asked beside the scan, so it adds no time to the first run.
+            let scanner = self.scanner(executable, &ctx.workspace.dir);
             if !self.descriptor.args.iter().any(|arg| arg == "{files}") {
                 // The tool walks the root itself: one run.
-                ctx.findings.extend(run_over(files).await?);
+                let (found, scanner) = tokio::join!(run_over(files), scanner);
+                ctx.findings.ran(scanner);
+                ctx.findings.extend(found?);
                 return Ok(());
             }
-            let isolated = batch::run_isolating(files, run_over).await?;
+            let (isolated, scanner) = tokio::join!(batch::run_isolating(files, run_over), scanner);
+            ctx.findings.ran(scanner);
+            let isolated = isolated?;
             ctx.findings.extend(isolated.found);
             ctx.findings
                 .extend(isolated.not_analysed.into_iter().map(|(file, reason)| {

@@ -5,7 +5,7 @@
 
 use super::Descriptor;
 use super::process::Outcome;
-use crate::model::{Finding, Severity};
+use crate::model::{Finding, RuleInfo, Severity};
 use crate::tools::ToolError;
 use regex::Regex;
 use serde::Deserialize;
@@ -79,7 +79,7 @@ fn ran_out_of_memory(descriptor: &Descriptor, outcome: &Outcome) -> bool {
 }
 
 /// Turns a finished run into findings, or says why it was a tool error.
-pub fn classify(descriptor: &Descriptor, root: &Path, outcome: Outcome) -> Result<Vec<Finding>, ToolError> {
+pub fn classify(descriptor: &Descriptor, root: &Path, outcome: Outcome) -> Result<Classified, ToolError> {
     if ran_out_of_memory(descriptor, &outcome) {
         let limit = outcome.memory_limit.unwrap_or_default() / (1024 * 1024);
         return Err(failed(format!(
@@ -102,8 +102,12 @@ pub fn classify(descriptor: &Descriptor, root: &Path, outcome: Outcome) -> Resul
             tail(&outcome.stderr)
         )));
     }
+    let mut about = SarifAbout::default();
     let reported = match descriptor.format {
-        Format::Sarif => sarif(&outcome.report),
+        Format::Sarif => sarif(&outcome.report).map(|(reported, told)| {
+            about = told;
+            reported
+        }),
         Format::ShellcheckJson1 => shellcheck(&outcome.report),
         Format::YamllintParsable => Ok(yamllint(&outcome.report)),
         Format::PylintJson2 => pylint(&outcome.report),
@@ -137,10 +141,44 @@ pub fn classify(descriptor: &Descriptor, root: &Path, outcome: Outcome) -> Resul
             tail(&outcome.stderr)
         )));
     }
-    Ok(reported
-        .into_iter()
-        .map(|r| normalise(descriptor, root, r))
-        .collect())
+    Ok(Classified {
+        findings: reported
+            .into_iter()
+            .map(|r| normalise(descriptor, root, r))
+            .collect(),
+        rules: about.rules,
+    })
+}
+
+/// What one run of a tool reported.
+#[derive(Debug, Default)]
+pub struct Classified {
+    pub findings: Vec<Finding>,
+    /// What the tool's report says about the rules of its results.
+    pub rules: Vec<RuleInfo>,
+}
+
+/// What a SARIF log says besides its results.
+#[derive(Debug, Default)]
+struct SarifAbout {
+    rules: Vec<RuleInfo>,
+}
+
+/// A SARIF rule's descriptions and help, as [`RuleInfo`].
+fn rule_info(id: &str, rule: &Value) -> RuleInfo {
+    let text = |pointer: &str| {
+        rule.pointer(pointer)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(String::from)
+    };
+    RuleInfo {
+        id: id.to_string(),
+        name: text("/shortDescription/text").or_else(|| text("/name")),
+        description: text("/fullDescription/text"),
+        help: text("/help/text").or_else(|| text("/help/markdown")),
+    }
 }
 
 fn severity(descriptor: &Descriptor, level: &str) -> Severity {
@@ -227,13 +265,14 @@ fn u32_of(value: &Value) -> Option<u32> {
 /// takes its rule's default level, else `warning` (as SARIF says). An error
 /// notification about one file becomes an informational finding on that
 /// file; one about no file makes the whole run a tool error.
-fn sarif(text: &str) -> Result<Vec<Reported>, String> {
+fn sarif(text: &str) -> Result<(Vec<Reported>, SarifAbout), String> {
     let log: Value = serde_json::from_str(text).map_err(|e| format!("not SARIF: {e}"))?;
     let runs = log
         .get("runs")
         .and_then(Value::as_array)
         .ok_or("a SARIF log without `runs`")?;
     let mut out = Vec::new();
+    let mut about = SarifAbout::default();
     for run in runs {
         for invocation in run
             .get("invocations")
@@ -298,6 +337,11 @@ fn sarif(text: &str) -> Result<Vec<Reported>, String> {
                 .and_then(Value::as_str)
                 .or_else(|| rule.and_then(|r| r.get("id")).and_then(Value::as_str))
                 .unwrap_or("unknown");
+            if let Some(rule) = rule
+                && !about.rules.iter().any(|r| r.id == rule_id)
+            {
+                about.rules.push(rule_info(rule_id, rule));
+            }
             let level = result
                 .get("level")
                 .and_then(Value::as_str)
@@ -334,7 +378,7 @@ fn sarif(text: &str) -> Result<Vec<Reported>, String> {
             });
         }
     }
-    Ok(out)
+    Ok((out, about))
 }
 
 /// `CWE-89`, `external/cwe/cwe-89` and the like.
@@ -659,7 +703,7 @@ mod tests {
             "results":[{"ruleId":"R1","message":{"text":"m1"},"locations":[{"physicalLocation":{"artifactLocation":{"uri":"file:///root/a.py"},"region":{"startLine":3,"startColumn":5}}}]},
                        {"ruleId":"R2","level":"note","message":{"text":"m2"},"locations":[{"physicalLocation":{"artifactLocation":{"uri":"b.py"},"region":{"startLine":1}}}]},
                        {"ruleId":"R3","message":{"text":"m3"}}]}]}"#;
-        let found = sarif(log).unwrap();
+        let (found, _) = sarif(log).unwrap();
         let levels: Vec<&str> = found.iter().map(|r| r.level.as_str()).collect();
         assert_eq!(levels, ["error", "note", "warning"]);
         assert_eq!(found[0].help.as_deref(), Some("https://h/R1"));
@@ -680,7 +724,7 @@ mod tests {
             "results":[{"ruleId":"B105","message":{"text":"a"}},{"ruleId":"FF1013","message":{"text":"b"}},
                        {"ruleId":"sql","level":"warning","message":{"text":"c"}},{"ruleId":"link","message":{"text":"d"}},
                        {"ruleId":"none","message":{"text":"e"}}]}]}"#;
-        let found = sarif(log).unwrap();
+        let (found, _) = sarif(log).unwrap();
         let cwes: Vec<Option<u32>> = found.iter().map(|r| r.cwe).collect();
         assert_eq!(cwes, [Some(259), Some(120), Some(89), Some(79), None]);
         assert_eq!(found[2].security_severity, Some(9.1));
@@ -698,7 +742,7 @@ mod tests {
         let log = r#"{"runs":[{"tool":{"driver":{"name":"t"}},"invocations":[{"executionSuccessful":true,
             "toolExecutionNotifications":[{"level":"error","message":{"text":"syntax error while parsing AST from file"},
               "locations":[{"physicalLocation":{"artifactLocation":{"uri":"file:///r/bad.py"}}}]}]}],"results":[]}]}"#;
-        let found = sarif(log).unwrap();
+        let (found, _) = sarif(log).unwrap();
         assert_eq!(
             (found[0].rule.as_str(), found[0].path.as_str()),
             ("file-not-analyzed", "file:///r/bad.py")

@@ -228,3 +228,94 @@ impl Run<'_> {
         })
     }
 }
+
+/// How long `--version` may take: some scanners start a Python runtime.
+const VERSION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The version `executable --version` prints (the first `N.N[.N…]` of its
+/// output), run as a tool is run: argv only, cleared environment but for
+/// the descriptor's (a version check that would wait on the network stays
+/// off), a private home under `work_dir`, its own process group, killed
+/// when late.
+pub async fn version_of(
+    descriptor: &Descriptor,
+    executable: &Path,
+    tool_dirs: &[PathBuf],
+    work_dir: &Path,
+) -> Option<String> {
+    std::fs::create_dir_all(work_dir).ok()?;
+    let home = tempfile::Builder::new()
+        .prefix("version-")
+        .tempdir_in(work_dir)
+        .ok()?;
+    let system_path = std::env::var_os("PATH").unwrap_or_default();
+    let path = std::env::join_paths(
+        tool_dirs
+            .iter()
+            .cloned()
+            .chain(std::env::split_paths(&system_path)),
+    )
+    .ok()?;
+    let mut command = tokio::process::Command::new(executable);
+    command
+        .arg("--version")
+        .current_dir(home.path())
+        .env_clear()
+        .env("PATH", path)
+        .env("HOME", home.path())
+        .env("LANG", "C.UTF-8")
+        .env("NO_COLOR", "1")
+        .envs(
+            descriptor
+                .env
+                .iter()
+                .map(|(k, v)| (k, v.replace("{out}", &home.path().display().to_string()))),
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child = command.spawn().ok()?;
+    let _killer = GroupKiller(child.id());
+    let stdout = read_capped(child.stdout.take()?);
+    let stderr = read_capped(child.stderr.take()?);
+    let finished = async {
+        let ((stdout, _), (stderr, _)) = tokio::try_join!(stdout, stderr)?;
+        child.wait().await?;
+        Ok::<_, std::io::Error>([stdout, stderr].concat())
+    };
+    let output = tokio::time::timeout(VERSION_TIMEOUT, finished).await.ok()?.ok()?;
+    first_version(&String::from_utf8_lossy(&output))
+}
+
+/// The first version number (`1.9.4`, `v9.39.1`, `0.11.0`) in `text`.
+fn first_version(text: &str) -> Option<String> {
+    static VERSION: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"\bv?(\d+\.\d+(?:\.\d+)*(?:[-+][0-9A-Za-z.]+)*)").expect("a valid pattern")
+    });
+    VERSION.captures(text).map(|c| c[1].to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_version;
+
+    #[test]
+    fn versions_are_read_from_what_scanners_print() {
+        for (printed, version) in [
+            ("1.185.0\n", "1.185.0"),
+            ("v9.39.1", "9.39.1"),
+            (
+                "ShellCheck - shell script analysis tool\nversion: 0.11.0\nlicense: GPLv3",
+                "0.11.0",
+            ),
+            ("sqlfluff, version 4.5.0", "4.5.0"),
+            ("pylint 4.1.4\nastroid 4.0.1\nPython 3.11.2", "4.1.4"),
+            ("Haskell Dockerfile Linter 2.12.1-no-git", "2.12.1-no-git"),
+        ] {
+            assert_eq!(first_version(printed).as_deref(), Some(version), "{printed}");
+        }
+        assert_eq!(first_version("no version here"), None);
+    }
+}

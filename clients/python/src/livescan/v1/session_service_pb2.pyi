@@ -292,7 +292,7 @@ class Session(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., scan_id: _Optional[str] = ..., user_id: _Optional[str] = ..., status: _Optional[_Union[SessionStatus, str]] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., tool_reports: _Optional[_Iterable[_Union[ToolReport, _Mapping]]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ..., refund: _Optional[_Union[Refund, _Mapping]] = ..., error: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_updated: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cursor: _Optional[int] = ..., target: _Optional[_Union[Target, _Mapping]] = ...) -> None: ...
 
 class ToolReport(_message.Message):
-    __slots__ = ("tool_name", "category", "status", "outcome", "duration_ms", "findings_count", "findings", "started_at", "completed_at", "error", "skip_reason", "partial", "metrics", "omitted", "left_out", "suppressed")
+    __slots__ = ("tool_name", "category", "status", "outcome", "duration_ms", "findings_count", "findings", "started_at", "completed_at", "error", "skip_reason", "partial", "metrics", "omitted", "left_out", "suppressed", "rules", "scanner")
     class LeftOutEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -316,6 +316,8 @@ class ToolReport(_message.Message):
     OMITTED_FIELD_NUMBER: _ClassVar[int]
     LEFT_OUT_FIELD_NUMBER: _ClassVar[int]
     SUPPRESSED_FIELD_NUMBER: _ClassVar[int]
+    RULES_FIELD_NUMBER: _ClassVar[int]
+    SCANNER_FIELD_NUMBER: _ClassVar[int]
     tool_name: str
     category: Category
     status: ToolStatus
@@ -332,7 +334,29 @@ class ToolReport(_message.Message):
     omitted: Omitted
     left_out: _containers.ScalarMap[str, int]
     suppressed: int
-    def __init__(self, tool_name: _Optional[str] = ..., category: _Optional[_Union[Category, str]] = ..., status: _Optional[_Union[ToolStatus, str]] = ..., outcome: _Optional[_Union[Outcome, str]] = ..., duration_ms: _Optional[int] = ..., findings_count: _Optional[int] = ..., findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[str] = ..., skip_reason: _Optional[str] = ..., partial: bool = ..., metrics: _Optional[_Iterable[_Union[Metric, _Mapping]]] = ..., omitted: _Optional[_Union[Omitted, _Mapping]] = ..., left_out: _Optional[_Mapping[str, int]] = ..., suppressed: _Optional[int] = ...) -> None: ...
+    rules: _containers.RepeatedCompositeFieldContainer[RuleInfo]
+    scanner: Scanner
+    def __init__(self, tool_name: _Optional[str] = ..., category: _Optional[_Union[Category, str]] = ..., status: _Optional[_Union[ToolStatus, str]] = ..., outcome: _Optional[_Union[Outcome, str]] = ..., duration_ms: _Optional[int] = ..., findings_count: _Optional[int] = ..., findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[str] = ..., skip_reason: _Optional[str] = ..., partial: bool = ..., metrics: _Optional[_Iterable[_Union[Metric, _Mapping]]] = ..., omitted: _Optional[_Union[Omitted, _Mapping]] = ..., left_out: _Optional[_Mapping[str, int]] = ..., suppressed: _Optional[int] = ..., rules: _Optional[_Iterable[_Union[RuleInfo, _Mapping]]] = ..., scanner: _Optional[_Union[Scanner, _Mapping]] = ...) -> None: ...
+
+class RuleInfo(_message.Message):
+    __slots__ = ("id", "name", "description", "help")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    HELP_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    name: str
+    description: str
+    help: str
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., help: _Optional[str] = ...) -> None: ...
+
+class Scanner(_message.Message):
+    __slots__ = ("name", "version")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    version: str
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ...) -> None: ...
 
 class Omitted(_message.Message):
     __slots__ = ("count", "critical", "high", "medium", "low", "info")

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file livescan/v1/session_service.proto.
  */
 export const file_livescan_v1_session_service: GenFile = /*@__PURE__*/
-  fileDesc("CiFsaXZlc2Nhbi92MS9zZXNzaW9uX3NlcnZpY2UucHJvdG8SC2xpdmVzY2FuLnYxIkYKBlRhcmdldBILCgN1cmwYASABKAkSDAoEdXJscxgCIAMoCRIRCglkaXJlY3RvcnkYAyABKAkSDgoGdXBsb2FkGAQgASgJIuECChNTdGFydFNlc3Npb25SZXF1ZXN0EiMKBnRhcmdldBgBIAEoCzITLmxpdmVzY2FuLnYxLlRhcmdldBIpCgpjYXRlZ29yaWVzGAIgAygOMhUubGl2ZXNjYW4udjEuQ2F0ZWdvcnkSDQoFdG9vbHMYAyADKAkSFQoNZXhjbHVkZV90b29scxgEIAMoCRIgChNlbmFibGVfaW50ZWxsaWdlbmNlGAUgASgISACIAQESFwoKdGltZW91dF9tcxgGIAEoDUgBiAEBEhsKDm1heF9jb25jdXJyZW50GAcgASgNSAKIAQESEwoGY29uZmlnGAggASgJSAOIAQESFQoIYmFzZWxpbmUYCSABKAlIBIgBAUIWChRfZW5hYmxlX2ludGVsbGlnZW5jZUINCgtfdGltZW91dF9tc0IRCg9fbWF4X2NvbmN1cnJlbnRCCQoHX2NvbmZpZ0ILCglfYmFzZWxpbmUiYgoUU3RhcnRTZXNzaW9uUmVzcG9uc2USEgoKc2Vzc2lvbl9pZBgBIAEoCRIPCgdzY2FuX2lkGAIgASgJEiUKB3Nlc3Npb24YAyABKAsyFC5saXZlc2Nhbi52MS5TZXNzaW9uIpkBChFHZXRTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEh8KBHZpZXcYAiABKA4yES5saXZlc2Nhbi52MS5WaWV3EhYKCWFmdGVyX3NlcRgDIAEoBEgAiAEBEikKBXNpbmNlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIMCgpfYWZ0ZXJfc2VxImkKEkdldFNlc3Npb25SZXNwb25zZRIlCgdzZXNzaW9uGAEgASgLMhQubGl2ZXNjYW4udjEuU2Vzc2lvbhIsCgtuZXdfcmVwb3J0cxgCIAMoCzIXLmxpdmVzY2FuLnYxLlRvb2xSZXBvcnQiTwoTV2F0Y2hTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhYKCWFmdGVyX3NlcRgCIAEoBEgAiAEBQgwKCl9hZnRlcl9zZXEingQKFFdhdGNoU2Vzc2lvblJlc3BvbnNlEgsKA3NlcRgBIAEoBBInCghwcm9ncmVzcxgCIAEoCzIVLmxpdmVzY2FuLnYxLlByb2dyZXNzEigKCHNuYXBzaG90GAMgASgLMhQubGl2ZXNjYW4udjEuU2Vzc2lvbkgAEjYKD3Nlc3Npb25fc3RhcnRlZBgEIAEoCzIbLmxpdmVzY2FuLnYxLlNlc3Npb25TdGFydGVkSAASNgoPc2Vzc2lvbl9ydW5uaW5nGAUgASgLMhsubGl2ZXNjYW4udjEuU2Vzc2lvblJ1bm5pbmdIABIwCgx0b29sX3N0YXJ0ZWQYBiABKAsyGC5saXZlc2Nhbi52MS5Ub29sU3RhcnRlZEgAEjAKDXRvb2xfZmluaXNoZWQYByABKAsyFy5saXZlc2Nhbi52MS5Ub29sUmVwb3J0SAASOAoQc2Vzc2lvbl9maW5pc2hlZBgIIAEoCzIcLmxpdmVzY2FuLnYxLlNlc3Npb25GaW5pc2hlZEgAEisKCWhlYXJ0YmVhdBgJIAEoCzIWLmxpdmVzY2FuLnYxLkhlYXJ0YmVhdEgAEjgKEGNhbmNlbF9yZXF1ZXN0ZWQYCyABKAsyHC5saXZlc2Nhbi52MS5DYW5jZWxSZXF1ZXN0ZWRIABIoCgR0aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIHCgVldmVudCIfCg5TZXNzaW9uU3RhcnRlZBINCgV0b29scxgBIAMoCSIQCg5TZXNzaW9uUnVubmluZyIgCgtUb29sU3RhcnRlZBIRCgl0b29sX25hbWUYASABKAkimAEKD1Nlc3Npb25GaW5pc2hlZBIqCgZzdGF0dXMYASABKA4yGi5saXZlc2Nhbi52MS5TZXNzaW9uU3RhdHVzEiUKB3N1bW1hcnkYAiABKAsyFC5saXZlc2Nhbi52MS5TdW1tYXJ5Eg0KBWVycm9yGAMgASgJEiMKBnJlZnVuZBgEIAEoCzITLmxpdmVzY2FuLnYxLlJlZnVuZCIRCg9DYW5jZWxSZXF1ZXN0ZWQiCwoJSGVhcnRiZWF0IoMBCghQcm9ncmVzcxINCgV0b3RhbBgBIAEoDRIRCgljb21wbGV0ZWQYAiABKA0SDgoGZmFpbGVkGAMgASgNEg8KB3NraXBwZWQYBCABKA0SDwoHcnVubmluZxgFIAEoDRIPCgdwZW5kaW5nGAYgASgNEhIKCnBlcmNlbnRhZ2UYByABKA0i5wMKB1Nlc3Npb24SEgoKc2Vzc2lvbl9pZBgBIAEoCRIPCgdzY2FuX2lkGAIgASgJEg8KB3VzZXJfaWQYAyABKAkSKgoGc3RhdHVzGAQgASgOMhoubGl2ZXNjYW4udjEuU2Vzc2lvblN0YXR1cxInCghwcm9ncmVzcxgFIAEoCzIVLmxpdmVzY2FuLnYxLlByb2dyZXNzEi0KDHRvb2xfcmVwb3J0cxgGIAMoCzIXLmxpdmVzY2FuLnYxLlRvb2xSZXBvcnQSJQoHc3VtbWFyeRgHIAEoCzIULmxpdmVzY2FuLnYxLlN1bW1hcnkSIwoGcmVmdW5kGAggASgLMhMubGl2ZXNjYW4udjEuUmVmdW5kEg0KBWVycm9yGAkgASgJEi4KCmNyZWF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGNvbXBsZXRlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMbGFzdF91cGRhdGVkGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZjdXJzb3IYDSABKAQSIwoGdGFyZ2V0GA4gASgLMhMubGl2ZXNjYW4udjEuVGFyZ2V0Is0ECgpUb29sUmVwb3J0EhEKCXRvb2xfbmFtZRgBIAEoCRInCghjYXRlZ29yeRgCIAEoDjIVLmxpdmVzY2FuLnYxLkNhdGVnb3J5EicKBnN0YXR1cxgDIAEoDjIXLmxpdmVzY2FuLnYxLlRvb2xTdGF0dXMSJQoHb3V0Y29tZRgEIAEoDjIULmxpdmVzY2FuLnYxLk91dGNvbWUSEwoLZHVyYXRpb25fbXMYBSABKAQSFgoOZmluZGluZ3NfY291bnQYBiABKA0SJgoIZmluZGluZ3MYByADKAsyFC5saXZlc2Nhbi52MS5GaW5kaW5nEi4KCnN0YXJ0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGNvbXBsZXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFZXJyb3IYCiABKAkSEwoLc2tpcF9yZWFzb24YCyABKAkSDwoHcGFydGlhbBgMIAEoCBIkCgdtZXRyaWNzGA0gAygLMhMubGl2ZXNjYW4udjEuTWV0cmljEiUKB29taXR0ZWQYDiABKAsyFC5saXZlc2Nhbi52MS5PbWl0dGVkEjYKCGxlZnRfb3V0GA8gAygLMiQubGl2ZXNjYW4udjEuVG9vbFJlcG9ydC5MZWZ0T3V0RW50cnkSEgoKc3VwcHJlc3NlZBgQIAEoDRouCgxMZWZ0T3V0RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgNOgI4ASJjCgdPbWl0dGVkEg0KBWNvdW50GAEgASgNEhAKCGNyaXRpY2FsGAIgASgNEgwKBGhpZ2gYAyABKA0SDgoGbWVkaXVtGAQgASgNEgsKA2xvdxgFIAEoDRIMCgRpbmZvGAYgASgNIjIKBk1ldHJpYxIMCgRuYW1lGAEgASgJEg0KBXZhbHVlGAIgASgJEgsKA3VybBgDIAEoCSKgAgoHRmluZGluZxIPCgdydWxlX2lkGAEgASgJEicKCHNldmVyaXR5GAIgASgOMhUubGl2ZXNjYW4udjEuU2V2ZXJpdHkSFgoOb3JpZ2luYWxfbGV2ZWwYAyABKAkSDwoHbWVzc2FnZRgEIAEoCRIMCgRwYXRoGAUgASgJEgwKBGxpbmUYBiABKA0SDgoGY29sdW1uGAcgASgNEgsKA3VybBgIIAEoCRITCgtmaW5nZXJwcmludBgJIAEoCRIQCghoZWxwX3VyaRgKIAEoCRILCgNjd2UYCyABKA0SFgoOYmFzZWxpbmVfc3RhdGUYDCABKAkSLQoLc3VwcHJlc3Npb24YDSABKAsyGC5saXZlc2Nhbi52MS5TdXBwcmVzc2lvbiJNCgtTdXBwcmVzc2lvbhIMCgRraW5kGAEgASgJEg4KBnJlYXNvbhgCIAEoCRIPCgdleHBpcmVzGAMgASgJEg8KB2V4cGlyZWQYBCABKAgi5AIKB1N1bW1hcnkSFgoOdG90YWxfZmluZGluZ3MYASABKA0SEAoIY3JpdGljYWwYAiABKA0SDAoEaGlnaBgDIAEoDRIOCgZtZWRpdW0YBCABKA0SCwoDbG93GAUgASgNEgwKBGluZm8YBiABKA0SOQoLYnlfY2F0ZWdvcnkYByADKAsyJC5saXZlc2Nhbi52MS5TdW1tYXJ5LkJ5Q2F0ZWdvcnlFbnRyeRIRCgl0b29sc19ydW4YCCABKA0SFQoNdG9vbHNfc2tpcHBlZBgJIAEoDRIUCgx0b29sc19mYWlsZWQYCiABKA0SEgoKc3VwcHJlc3NlZBgLIAEoDRI0Cg9uZXdfYnlfc2V2ZXJpdHkYDCABKAsyGy5saXZlc2Nhbi52MS5TZXZlcml0eUNvdW50cxoxCg9CeUNhdGVnb3J5RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgNOgI4ASJbCg5TZXZlcml0eUNvdW50cxIQCghjcml0aWNhbBgBIAEoDRIMCgRoaWdoGAIgASgNEg4KBm1lZGl1bRgDIAEoDRILCgNsb3cYBCABKA0SDAoEaW5mbxgFIAEoDSJPCgZSZWZ1bmQSGAoQcmVmdW5kZWRfY3JlZGl0cxgBIAEoBBIWCg50b29sc19yZWZ1bmRlZBgCIAMoCRITCgtuZXdfYmFsYW5jZRgDIAEoAyI0ChNMaXN0U2Vzc2lvbnNSZXF1ZXN0Eg0KBWxpbWl0GAEgASgNEg4KBmJlZm9yZRgCIAEoCSJiChRMaXN0U2Vzc2lvbnNSZXNwb25zZRImCghzZXNzaW9ucxgBIAMoCzIULmxpdmVzY2FuLnYxLlNlc3Npb24SDQoFdG90YWwYAiABKA0SEwoLbmV4dF9iZWZvcmUYAyABKAkiKgoUQ2FuY2VsU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSI+ChVDYW5jZWxTZXNzaW9uUmVzcG9uc2USJQoHc2Vzc2lvbhgBIAEoCzIULmxpdmVzY2FuLnYxLlNlc3Npb24iEgoQTGlzdFRvb2xzUmVxdWVzdCI1ChFMaXN0VG9vbHNSZXNwb25zZRIgCgV0b29scxgBIAMoCzIRLmxpdmVzY2FuLnYxLlRvb2wilwIKBFRvb2wSCgoCaWQYASABKAkSJwoIY2F0ZWdvcnkYAiABKA4yFS5saXZlc2Nhbi52MS5DYXRlZ29yeRIPCgd0YXJnZXRzGAMgAygJEhEKCWF2YWlsYWJsZRgEIAEoCBIaChJ1bmF2YWlsYWJsZV9yZWFzb24YBSABKAkSFAoMaW5zdGFsbF9oaW50GAYgASgJEgwKBGNvc3QYByABKA0SDwoHc3VtbWFyeRgIIAEoCRIVCg1jaXJjdWl0X3N0YXRlGAkgASgJEhgKEGNpcmN1aXRfZmFpbHVyZXMYCiABKA0SNAoQY2lyY3VpdF9yZXRyeV9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiEwoRR2V0QWNjb3VudFJlcXVlc3QibgoSR2V0QWNjb3VudFJlc3BvbnNlEg8KB3VzZXJfaWQYASABKAkSDAoEbmFtZRgCIAEoCRIPCgdiYWxhbmNlGAMgASgDEigKBmxlZGdlchgEIAMoCzIYLmxpdmVzY2FuLnYxLkxlZGdlckVudHJ5IiUKFFVwbG9hZEFyY2hpdmVSZXF1ZXN0Eg0KBWNodW5rGAEgASgMInAKFVVwbG9hZEFyY2hpdmVSZXNwb25zZRIRCgl1cGxvYWRfaWQYASABKAkSDgoGZGlnZXN0GAIgASgJEg0KBWJ5dGVzGAMgASgEEg0KBWZpbGVzGAQgASgEEhYKDnVucGFja2VkX2J5dGVzGAUgASgEIrEBCgtMZWRnZXJFbnRyeRIKCgJpZBgBIAEoAxImCgJhdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoEa2luZBgDIAEoDjIXLmxpdmVzY2FuLnYxLkxlZGdlcktpbmQSDgoGYW1vdW50GAQgASgDEhUKDWJhbGFuY2VfYWZ0ZXIYBSABKAMSEgoKc2Vzc2lvbl9pZBgGIAEoCRIMCgRub3RlGAcgASgJKowBCghDYXRlZ29yeRIYChRDQVRFR09SWV9VTlNQRUNJRklFRBAAEhUKEUNBVEVHT1JZX1NFQ1VSSVRZEAESGQoVQ0FURUdPUllfQ09ERV9RVUFMSVRZEAISGgoWQ0FURUdPUllfQUNDRVNTSUJJTElUWRADEhgKFENBVEVHT1JZX1BFUkZPUk1BTkNFEAQq3wEKDVNlc3Npb25TdGF0dXMSHgoaU0VTU0lPTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIfChtTRVNTSU9OX1NUQVRVU19JTklUSUFMSVpJTkcQARIaChZTRVNTSU9OX1NUQVRVU19SVU5OSU5HEAISHAoYU0VTU0lPTl9TVEFUVVNfQ09NUExFVEVEEAMSGgoWU0VTU0lPTl9TVEFUVVNfUEFSVElBTBAEEhkKFVNFU1NJT05fU1RBVFVTX0ZBSUxFRBAFEhwKGFNFU1NJT05fU1RBVFVTX0NBTkNFTExFRBAGKqcBCgpUb29sU3RhdHVzEhsKF1RPT0xfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFwoTVE9PTF9TVEFUVVNfUEVORElORxABEhcKE1RPT0xfU1RBVFVTX1JVTk5JTkcQAhIZChVUT09MX1NUQVRVU19DT01QTEVURUQQAxIWChJUT09MX1NUQVRVU19GQUlMRUQQBBIXChNUT09MX1NUQVRVU19TS0lQUEVEEAUqjwEKB091dGNvbWUSFwoTT1VUQ09NRV9VTlNQRUNJRklFRBAAEhEKDU9VVENPTUVfQ0xFQU4QARIUChBPVVRDT01FX0ZJTkRJTkdTEAISFgoST1VUQ09NRV9UT09MX0VSUk9SEAMSFQoRT1VUQ09NRV9USU1FRF9PVVQQBBITCg9PVVRDT01FX1NLSVBQRUQQBSqIAQoIU2V2ZXJpdHkSGAoUU0VWRVJJVFlfVU5TUEVDSUZJRUQQABIVChFTRVZFUklUWV9DUklUSUNBTBABEhEKDVNFVkVSSVRZX0hJR0gQAhITCg9TRVZFUklUWV9NRURJVU0QAxIQCgxTRVZFUklUWV9MT1cQBBIRCg1TRVZFUklUWV9JTkZPEAUqVAoEVmlldxIUChBWSUVXX1VOU1BFQ0lGSUVEEAASDQoJVklFV19GVUxMEAESEQoNVklFV19QUk9HUkVTUxACEhQKEFZJRVdfSU5DUkVNRU5UQUwQAypxCgpMZWRnZXJLaW5kEhsKF0xFREdFUl9LSU5EX1VOU1BFQ0lGSUVEEAASFQoRTEVER0VSX0tJTkRfR1JBTlQQARIXChNMRURHRVJfS0lORF9SRVNFUlZFEAISFgoSTEVER0VSX0tJTkRfUkVGVU5EEAMyrQUKDlNlc3Npb25TZXJ2aWNlElMKDFN0YXJ0U2Vzc2lvbhIgLmxpdmVzY2FuLnYxLlN0YXJ0U2Vzc2lvblJlcXVlc3QaIS5saXZlc2Nhbi52MS5TdGFydFNlc3Npb25SZXNwb25zZRJNCgpHZXRTZXNzaW9uEh4ubGl2ZXNjYW4udjEuR2V0U2Vzc2lvblJlcXVlc3QaHy5saXZlc2Nhbi52MS5HZXRTZXNzaW9uUmVzcG9uc2USVQoMV2F0Y2hTZXNzaW9uEiAubGl2ZXNjYW4udjEuV2F0Y2hTZXNzaW9uUmVxdWVzdBohLmxpdmVzY2FuLnYxLldhdGNoU2Vzc2lvblJlc3BvbnNlMAESUwoMTGlzdFNlc3Npb25zEiAubGl2ZXNjYW4udjEuTGlzdFNlc3Npb25zUmVxdWVzdBohLmxpdmVzY2FuLnYxLkxpc3RTZXNzaW9uc1Jlc3BvbnNlElYKDUNhbmNlbFNlc3Npb24SIS5saXZlc2Nhbi52MS5DYW5jZWxTZXNzaW9uUmVxdWVzdBoiLmxpdmVzY2FuLnYxLkNhbmNlbFNlc3Npb25SZXNwb25zZRJKCglMaXN0VG9vbHMSHS5saXZlc2Nhbi52MS5MaXN0VG9vbHNSZXF1ZXN0Gh4ubGl2ZXNjYW4udjEuTGlzdFRvb2xzUmVzcG9uc2USTQoKR2V0QWNjb3VudBIeLmxpdmVzY2FuLnYxLkdldEFjY291bnRSZXF1ZXN0Gh8ubGl2ZXNjYW4udjEuR2V0QWNjb3VudFJlc3BvbnNlElgKDVVwbG9hZEFyY2hpdmUSIS5saXZlc2Nhbi52MS5VcGxvYWRBcmNoaXZlUmVxdWVzdBoiLmxpdmVzY2FuLnYxLlVwbG9hZEFyY2hpdmVSZXNwb25zZSgBYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("CiFsaXZlc2Nhbi92MS9zZXNzaW9uX3NlcnZpY2UucHJvdG8SC2xpdmVzY2FuLnYxIkYKBlRhcmdldBILCgN1cmwYASABKAkSDAoEdXJscxgCIAMoCRIRCglkaXJlY3RvcnkYAyABKAkSDgoGdXBsb2FkGAQgASgJIuECChNTdGFydFNlc3Npb25SZXF1ZXN0EiMKBnRhcmdldBgBIAEoCzITLmxpdmVzY2FuLnYxLlRhcmdldBIpCgpjYXRlZ29yaWVzGAIgAygOMhUubGl2ZXNjYW4udjEuQ2F0ZWdvcnkSDQoFdG9vbHMYAyADKAkSFQoNZXhjbHVkZV90b29scxgEIAMoCRIgChNlbmFibGVfaW50ZWxsaWdlbmNlGAUgASgISACIAQESFwoKdGltZW91dF9tcxgGIAEoDUgBiAEBEhsKDm1heF9jb25jdXJyZW50GAcgASgNSAKIAQESEwoGY29uZmlnGAggASgJSAOIAQESFQoIYmFzZWxpbmUYCSABKAlIBIgBAUIWChRfZW5hYmxlX2ludGVsbGlnZW5jZUINCgtfdGltZW91dF9tc0IRCg9fbWF4X2NvbmN1cnJlbnRCCQoHX2NvbmZpZ0ILCglfYmFzZWxpbmUiYgoUU3RhcnRTZXNzaW9uUmVzcG9uc2USEgoKc2Vzc2lvbl9pZBgBIAEoCRIPCgdzY2FuX2lkGAIgASgJEiUKB3Nlc3Npb24YAyABKAsyFC5saXZlc2Nhbi52MS5TZXNzaW9uIpkBChFHZXRTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEh8KBHZpZXcYAiABKA4yES5saXZlc2Nhbi52MS5WaWV3EhYKCWFmdGVyX3NlcRgDIAEoBEgAiAEBEikKBXNpbmNlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIMCgpfYWZ0ZXJfc2VxImkKEkdldFNlc3Npb25SZXNwb25zZRIlCgdzZXNzaW9uGAEgASgLMhQubGl2ZXNjYW4udjEuU2Vzc2lvbhIsCgtuZXdfcmVwb3J0cxgCIAMoCzIXLmxpdmVzY2FuLnYxLlRvb2xSZXBvcnQiTwoTV2F0Y2hTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhYKCWFmdGVyX3NlcRgCIAEoBEgAiAEBQgwKCl9hZnRlcl9zZXEingQKFFdhdGNoU2Vzc2lvblJlc3BvbnNlEgsKA3NlcRgBIAEoBBInCghwcm9ncmVzcxgCIAEoCzIVLmxpdmVzY2FuLnYxLlByb2dyZXNzEigKCHNuYXBzaG90GAMgASgLMhQubGl2ZXNjYW4udjEuU2Vzc2lvbkgAEjYKD3Nlc3Npb25fc3RhcnRlZBgEIAEoCzIbLmxpdmVzY2FuLnYxLlNlc3Npb25TdGFydGVkSAASNgoPc2Vzc2lvbl9ydW5uaW5nGAUgASgLMhsubGl2ZXNjYW4udjEuU2Vzc2lvblJ1bm5pbmdIABIwCgx0b29sX3N0YXJ0ZWQYBiABKAsyGC5saXZlc2Nhbi52MS5Ub29sU3RhcnRlZEgAEjAKDXRvb2xfZmluaXNoZWQYByABKAsyFy5saXZlc2Nhbi52MS5Ub29sUmVwb3J0SAASOAoQc2Vzc2lvbl9maW5pc2hlZBgIIAEoCzIcLmxpdmVzY2FuLnYxLlNlc3Npb25GaW5pc2hlZEgAEisKCWhlYXJ0YmVhdBgJIAEoCzIWLmxpdmVzY2FuLnYxLkhlYXJ0YmVhdEgAEjgKEGNhbmNlbF9yZXF1ZXN0ZWQYCyABKAsyHC5saXZlc2Nhbi52MS5DYW5jZWxSZXF1ZXN0ZWRIABIoCgR0aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIHCgVldmVudCIfCg5TZXNzaW9uU3RhcnRlZBINCgV0b29scxgBIAMoCSIQCg5TZXNzaW9uUnVubmluZyIgCgtUb29sU3RhcnRlZBIRCgl0b29sX25hbWUYASABKAkimAEKD1Nlc3Npb25GaW5pc2hlZBIqCgZzdGF0dXMYASABKA4yGi5saXZlc2Nhbi52MS5TZXNzaW9uU3RhdHVzEiUKB3N1bW1hcnkYAiABKAsyFC5saXZlc2Nhbi52MS5TdW1tYXJ5Eg0KBWVycm9yGAMgASgJEiMKBnJlZnVuZBgEIAEoCzITLmxpdmVzY2FuLnYxLlJlZnVuZCIRCg9DYW5jZWxSZXF1ZXN0ZWQiCwoJSGVhcnRiZWF0IoMBCghQcm9ncmVzcxINCgV0b3RhbBgBIAEoDRIRCgljb21wbGV0ZWQYAiABKA0SDgoGZmFpbGVkGAMgASgNEg8KB3NraXBwZWQYBCABKA0SDwoHcnVubmluZxgFIAEoDRIPCgdwZW5kaW5nGAYgASgNEhIKCnBlcmNlbnRhZ2UYByABKA0i5wMKB1Nlc3Npb24SEgoKc2Vzc2lvbl9pZBgBIAEoCRIPCgdzY2FuX2lkGAIgASgJEg8KB3VzZXJfaWQYAyABKAkSKgoGc3RhdHVzGAQgASgOMhoubGl2ZXNjYW4udjEuU2Vzc2lvblN0YXR1cxInCghwcm9ncmVzcxgFIAEoCzIVLmxpdmVzY2FuLnYxLlByb2dyZXNzEi0KDHRvb2xfcmVwb3J0cxgGIAMoCzIXLmxpdmVzY2FuLnYxLlRvb2xSZXBvcnQSJQoHc3VtbWFyeRgHIAEoCzIULmxpdmVzY2FuLnYxLlN1bW1hcnkSIwoGcmVmdW5kGAggASgLMhMubGl2ZXNjYW4udjEuUmVmdW5kEg0KBWVycm9yGAkgASgJEi4KCmNyZWF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGNvbXBsZXRlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMbGFzdF91cGRhdGVkGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZjdXJzb3IYDSABKAQSIwoGdGFyZ2V0GA4gASgLMhMubGl2ZXNjYW4udjEuVGFyZ2V0IpoFCgpUb29sUmVwb3J0EhEKCXRvb2xfbmFtZRgBIAEoCRInCghjYXRlZ29yeRgCIAEoDjIVLmxpdmVzY2FuLnYxLkNhdGVnb3J5EicKBnN0YXR1cxgDIAEoDjIXLmxpdmVzY2FuLnYxLlRvb2xTdGF0dXMSJQoHb3V0Y29tZRgEIAEoDjIULmxpdmVzY2FuLnYxLk91dGNvbWUSEwoLZHVyYXRpb25fbXMYBSABKAQSFgoOZmluZGluZ3NfY291bnQYBiABKA0SJgoIZmluZGluZ3MYByADKAsyFC5saXZlc2Nhbi52MS5GaW5kaW5nEi4KCnN0YXJ0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGNvbXBsZXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFZXJyb3IYCiABKAkSEwoLc2tpcF9yZWFzb24YCyABKAkSDwoHcGFydGlhbBgMIAEoCBIkCgdtZXRyaWNzGA0gAygLMhMubGl2ZXNjYW4udjEuTWV0cmljEiUKB29taXR0ZWQYDiABKAsyFC5saXZlc2Nhbi52MS5PbWl0dGVkEjYKCGxlZnRfb3V0GA8gAygLMiQubGl2ZXNjYW4udjEuVG9vbFJlcG9ydC5MZWZ0T3V0RW50cnkSEgoKc3VwcHJlc3NlZBgQIAEoDRIkCgVydWxlcxgRIAMoCzIVLmxpdmVzY2FuLnYxLlJ1bGVJbmZvEiUKB3NjYW5uZXIYEiABKAsyFC5saXZlc2Nhbi52MS5TY2FubmVyGi4KDExlZnRPdXRFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKA06AjgBIkcKCFJ1bGVJbmZvEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkSDAoEaGVscBgEIAEoCSIoCgdTY2FubmVyEgwKBG5hbWUYASABKAkSDwoHdmVyc2lvbhgCIAEoCSJjCgdPbWl0dGVkEg0KBWNvdW50GAEgASgNEhAKCGNyaXRpY2FsGAIgASgNEgwKBGhpZ2gYAyABKA0SDgoGbWVkaXVtGAQgASgNEgsKA2xvdxgFIAEoDRIMCgRpbmZvGAYgASgNIjIKBk1ldHJpYxIMCgRuYW1lGAEgASgJEg0KBXZhbHVlGAIgASgJEgsKA3VybBgDIAEoCSKgAgoHRmluZGluZxIPCgdydWxlX2lkGAEgASgJEicKCHNldmVyaXR5GAIgASgOMhUubGl2ZXNjYW4udjEuU2V2ZXJpdHkSFgoOb3JpZ2luYWxfbGV2ZWwYAyABKAkSDwoHbWVzc2FnZRgEIAEoCRIMCgRwYXRoGAUgASgJEgwKBGxpbmUYBiABKA0SDgoGY29sdW1uGAcgASgNEgsKA3VybBgIIAEoCRITCgtmaW5nZXJwcmludBgJIAEoCRIQCghoZWxwX3VyaRgKIAEoCRILCgNjd2UYCyABKA0SFgoOYmFzZWxpbmVfc3RhdGUYDCABKAkSLQoLc3VwcHJlc3Npb24YDSABKAsyGC5saXZlc2Nhbi52MS5TdXBwcmVzc2lvbiJNCgtTdXBwcmVzc2lvbhIMCgRraW5kGAEgASgJEg4KBnJlYXNvbhgCIAEoCRIPCgdleHBpcmVzGAMgASgJEg8KB2V4cGlyZWQYBCABKAgi5AIKB1N1bW1hcnkSFgoOdG90YWxfZmluZGluZ3MYASABKA0SEAoIY3JpdGljYWwYAiABKA0SDAoEaGlnaBgDIAEoDRIOCgZtZWRpdW0YBCABKA0SCwoDbG93GAUgASgNEgwKBGluZm8YBiABKA0SOQoLYnlfY2F0ZWdvcnkYByADKAsyJC5saXZlc2Nhbi52MS5TdW1tYXJ5LkJ5Q2F0ZWdvcnlFbnRyeRIRCgl0b29sc19ydW4YCCABKA0SFQoNdG9vbHNfc2tpcHBlZBgJIAEoDRIUCgx0b29sc19mYWlsZWQYCiABKA0SEgoKc3VwcHJlc3NlZBgLIAEoDRI0Cg9uZXdfYnlfc2V2ZXJpdHkYDCABKAsyGy5saXZlc2Nhbi52MS5TZXZlcml0eUNvdW50cxoxCg9CeUNhdGVnb3J5RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgNOgI4ASJbCg5TZXZlcml0eUNvdW50cxIQCghjcml0aWNhbBgBIAEoDRIMCgRoaWdoGAIgASgNEg4KBm1lZGl1bRgDIAEoDRILCgNsb3cYBCABKA0SDAoEaW5mbxgFIAEoDSJPCgZSZWZ1bmQSGAoQcmVmdW5kZWRfY3JlZGl0cxgBIAEoBBIWCg50b29sc19yZWZ1bmRlZBgCIAMoCRITCgtuZXdfYmFsYW5jZRgDIAEoAyI0ChNMaXN0U2Vzc2lvbnNSZXF1ZXN0Eg0KBWxpbWl0GAEgASgNEg4KBmJlZm9yZRgCIAEoCSJiChRMaXN0U2Vzc2lvbnNSZXNwb25zZRImCghzZXNzaW9ucxgBIAMoCzIULmxpdmVzY2FuLnYxLlNlc3Npb24SDQoFdG90YWwYAiABKA0SEwoLbmV4dF9iZWZvcmUYAyABKAkiKgoUQ2FuY2VsU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSI+ChVDYW5jZWxTZXNzaW9uUmVzcG9uc2USJQoHc2Vzc2lvbhgBIAEoCzIULmxpdmVzY2FuLnYxLlNlc3Npb24iEgoQTGlzdFRvb2xzUmVxdWVzdCI1ChFMaXN0VG9vbHNSZXNwb25zZRIgCgV0b29scxgBIAMoCzIRLmxpdmVzY2FuLnYxLlRvb2wilwIKBFRvb2wSCgoCaWQYASABKAkSJwoIY2F0ZWdvcnkYAiABKA4yFS5saXZlc2Nhbi52MS5DYXRlZ29yeRIPCgd0YXJnZXRzGAMgAygJEhEKCWF2YWlsYWJsZRgEIAEoCBIaChJ1bmF2YWlsYWJsZV9yZWFzb24YBSABKAkSFAoMaW5zdGFsbF9oaW50GAYgASgJEgwKBGNvc3QYByABKA0SDwoHc3VtbWFyeRgIIAEoCRIVCg1jaXJjdWl0X3N0YXRlGAkgASgJEhgKEGNpcmN1aXRfZmFpbHVyZXMYCiABKA0SNAoQY2lyY3VpdF9yZXRyeV9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiEwoRR2V0QWNjb3VudFJlcXVlc3QibgoSR2V0QWNjb3VudFJlc3BvbnNlEg8KB3VzZXJfaWQYASABKAkSDAoEbmFtZRgCIAEoCRIPCgdiYWxhbmNlGAMgASgDEigKBmxlZGdlchgEIAMoCzIYLmxpdmVzY2FuLnYxLkxlZGdlckVudHJ5IiUKFFVwbG9hZEFyY2hpdmVSZXF1ZXN0Eg0KBWNodW5rGAEgASgMInAKFVVwbG9hZEFyY2hpdmVSZXNwb25zZRIRCgl1cGxvYWRfaWQYASABKAkSDgoGZGlnZXN0GAIgASgJEg0KBWJ5dGVzGAMgASgEEg0KBWZpbGVzGAQgASgEEhYKDnVucGFja2VkX2J5dGVzGAUgASgEIrEBCgtMZWRnZXJFbnRyeRIKCgJpZBgBIAEoAxImCgJhdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoEa2luZBgDIAEoDjIXLmxpdmVzY2FuLnYxLkxlZGdlcktpbmQSDgoGYW1vdW50GAQgASgDEhUKDWJhbGFuY2VfYWZ0ZXIYBSABKAMSEgoKc2Vzc2lvbl9pZBgGIAEoCRIMCgRub3RlGAcgASgJKowBCghDYXRlZ29yeRIYChRDQVRFR09SWV9VTlNQRUNJRklFRBAAEhUKEUNBVEVHT1JZX1NFQ1VSSVRZEAESGQoVQ0FURUdPUllfQ09ERV9RVUFMSVRZEAISGgoWQ0FURUdPUllfQUNDRVNTSUJJTElUWRADEhgKFENBVEVHT1JZX1BFUkZPUk1BTkNFEAQq3wEKDVNlc3Npb25TdGF0dXMSHgoaU0VTU0lPTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIfChtTRVNTSU9OX1NUQVRVU19JTklUSUFMSVpJTkcQARIaChZTRVNTSU9OX1NUQVRVU19SVU5OSU5HEAISHAoYU0VTU0lPTl9TVEFUVVNfQ09NUExFVEVEEAMSGgoWU0VTU0lPTl9TVEFUVVNfUEFSVElBTBAEEhkKFVNFU1NJT05fU1RBVFVTX0ZBSUxFRBAFEhwKGFNFU1NJT05fU1RBVFVTX0NBTkNFTExFRBAGKqcBCgpUb29sU3RhdHVzEhsKF1RPT0xfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFwoTVE9PTF9TVEFUVVNfUEVORElORxABEhcKE1RPT0xfU1RBVFVTX1JVTk5JTkcQAhIZChVUT09MX1NUQVRVU19DT01QTEVURUQQAxIWChJUT09MX1NUQVRVU19GQUlMRUQQBBIXChNUT09MX1NUQVRVU19TS0lQUEVEEAUqjwEKB091dGNvbWUSFwoTT1VUQ09NRV9VTlNQRUNJRklFRBAAEhEKDU9VVENPTUVfQ0xFQU4QARIUChBPVVRDT01FX0ZJTkRJTkdTEAISFgoST1VUQ09NRV9UT09MX0VSUk9SEAMSFQoRT1VUQ09NRV9USU1FRF9PVVQQBBITCg9PVVRDT01FX1NLSVBQRUQQBSqIAQoIU2V2ZXJpdHkSGAoUU0VWRVJJVFlfVU5TUEVDSUZJRUQQABIVChFTRVZFUklUWV9DUklUSUNBTBABEhEKDVNFVkVSSVRZX0hJR0gQAhITCg9TRVZFUklUWV9NRURJVU0QAxIQCgxTRVZFUklUWV9MT1cQBBIRCg1TRVZFUklUWV9JTkZPEAUqVAoEVmlldxIUChBWSUVXX1VOU1BFQ0lGSUVEEAASDQoJVklFV19GVUxMEAESEQoNVklFV19QUk9HUkVTUxACEhQKEFZJRVdfSU5DUkVNRU5UQUwQAypxCgpMZWRnZXJLaW5kEhsKF0xFREdFUl9LSU5EX1VOU1BFQ0lGSUVEEAASFQoRTEVER0VSX0tJTkRfR1JBTlQQARIXChNMRURHRVJfS0lORF9SRVNFUlZFEAISFgoSTEVER0VSX0tJTkRfUkVGVU5EEAMyrQUKDlNlc3Npb25TZXJ2aWNlElMKDFN0YXJ0U2Vzc2lvbhIgLmxpdmVzY2FuLnYxLlN0YXJ0U2Vzc2lvblJlcXVlc3QaIS5saXZlc2Nhbi52MS5TdGFydFNlc3Npb25SZXNwb25zZRJNCgpHZXRTZXNzaW9uEh4ubGl2ZXNjYW4udjEuR2V0U2Vzc2lvblJlcXVlc3QaHy5saXZlc2Nhbi52MS5HZXRTZXNzaW9uUmVzcG9uc2USVQoMV2F0Y2hTZXNzaW9uEiAubGl2ZXNjYW4udjEuV2F0Y2hTZXNzaW9uUmVxdWVzdBohLmxpdmVzY2FuLnYxLldhdGNoU2Vzc2lvblJlc3BvbnNlMAESUwoMTGlzdFNlc3Npb25zEiAubGl2ZXNjYW4udjEuTGlzdFNlc3Npb25zUmVxdWVzdBohLmxpdmVzY2FuLnYxLkxpc3RTZXNzaW9uc1Jlc3BvbnNlElYKDUNhbmNlbFNlc3Npb24SIS5saXZlc2Nhbi52MS5DYW5jZWxTZXNzaW9uUmVxdWVzdBoiLmxpdmVzY2FuLnYxLkNhbmNlbFNlc3Npb25SZXNwb25zZRJKCglMaXN0VG9vbHMSHS5saXZlc2Nhbi52MS5MaXN0VG9vbHNSZXF1ZXN0Gh4ubGl2ZXNjYW4udjEuTGlzdFRvb2xzUmVzcG9uc2USTQoKR2V0QWNjb3VudBIeLmxpdmVzY2FuLnYxLkdldEFjY291bnRSZXF1ZXN0Gh8ubGl2ZXNjYW4udjEuR2V0QWNjb3VudFJlc3BvbnNlElgKDVVwbG9hZEFyY2hpdmUSIS5saXZlc2Nhbi52MS5VcGxvYWRBcmNoaXZlUmVxdWVzdBoiLmxpdmVzY2FuLnYxLlVwbG9hZEFyY2hpdmVSZXNwb25zZSgBYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * Target is what to scan. Exactly one of the three fields must be set.
@@ -802,6 +802,20 @@ export type ToolReport = Message<"livescan.v1.ToolReport"> & {
    * @generated from field: uint32 suppressed = 16;
    */
   suppressed: number;
+
+  /**
+   * What the tool said about the rules of the listed findings, if anything.
+   *
+   * @generated from field: repeated livescan.v1.RuleInfo rules = 17;
+   */
+  rules: RuleInfo[];
+
+  /**
+   * The external program that ran, for tools that run one.
+   *
+   * @generated from field: livescan.v1.Scanner scanner = 18;
+   */
+  scanner?: Scanner | undefined;
 };
 
 /**
@@ -810,6 +824,76 @@ export type ToolReport = Message<"livescan.v1.ToolReport"> & {
  */
 export const ToolReportSchema: GenMessage<ToolReport> = /*@__PURE__*/
   messageDesc(file_livescan_v1_session_service, 15);
+
+/**
+ * RuleInfo is what a tool says about one of its rules.
+ *
+ * @generated from message livescan.v1.RuleInfo
+ */
+export type RuleInfo = Message<"livescan.v1.RuleInfo"> & {
+  /**
+   * The rule's id, as in Finding.rule_id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * A short name or one-line description.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * A longer description.
+   *
+   * @generated from field: string description = 3;
+   */
+  description: string;
+
+  /**
+   * What to do about it.
+   *
+   * @generated from field: string help = 4;
+   */
+  help: string;
+};
+
+/**
+ * Describes the message livescan.v1.RuleInfo.
+ * Use `create(RuleInfoSchema)` to create a new message.
+ */
+export const RuleInfoSchema: GenMessage<RuleInfo> = /*@__PURE__*/
+  messageDesc(file_livescan_v1_session_service, 16);
+
+/**
+ * Scanner is the external program behind a tool.
+ *
+ * @generated from message livescan.v1.Scanner
+ */
+export type Scanner = Message<"livescan.v1.Scanner"> & {
+  /**
+   * The program, such as `semgrep`.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Its version, when it says one.
+   *
+   * @generated from field: string version = 2;
+   */
+  version: string;
+};
+
+/**
+ * Describes the message livescan.v1.Scanner.
+ * Use `create(ScannerSchema)` to create a new message.
+ */
+export const ScannerSchema: GenMessage<Scanner> = /*@__PURE__*/
+  messageDesc(file_livescan_v1_session_service, 17);
 
 /**
  * Omitted counts the findings a report does not list.
@@ -865,7 +949,7 @@ export type Omitted = Message<"livescan.v1.Omitted"> & {
  * Use `create(OmittedSchema)` to create a new message.
  */
 export const OmittedSchema: GenMessage<Omitted> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 16);
+  messageDesc(file_livescan_v1_session_service, 18);
 
 /**
  * Metric is one measurement a tool reports.
@@ -900,7 +984,7 @@ export type Metric = Message<"livescan.v1.Metric"> & {
  * Use `create(MetricSchema)` to create a new message.
  */
 export const MetricSchema: GenMessage<Metric> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 17);
+  messageDesc(file_livescan_v1_session_service, 19);
 
 /**
  * Finding is one problem a tool found.
@@ -1005,7 +1089,7 @@ export type Finding = Message<"livescan.v1.Finding"> & {
  * Use `create(FindingSchema)` to create a new message.
  */
 export const FindingSchema: GenMessage<Finding> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 18);
+  messageDesc(file_livescan_v1_session_service, 20);
 
 /**
  * Suppression says why a finding is accepted.
@@ -1047,7 +1131,7 @@ export type Suppression = Message<"livescan.v1.Suppression"> & {
  * Use `create(SuppressionSchema)` to create a new message.
  */
 export const SuppressionSchema: GenMessage<Suppression> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 19);
+  messageDesc(file_livescan_v1_session_service, 21);
 
 /**
  * Summary totals the findings of a session.
@@ -1145,7 +1229,7 @@ export type Summary = Message<"livescan.v1.Summary"> & {
  * Use `create(SummarySchema)` to create a new message.
  */
 export const SummarySchema: GenMessage<Summary> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 20);
+  messageDesc(file_livescan_v1_session_service, 22);
 
 /**
  * SeverityCounts counts findings per severity.
@@ -1194,7 +1278,7 @@ export type SeverityCounts = Message<"livescan.v1.SeverityCounts"> & {
  * Use `create(SeverityCountsSchema)` to create a new message.
  */
 export const SeverityCountsSchema: GenMessage<SeverityCounts> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 21);
+  messageDesc(file_livescan_v1_session_service, 23);
 
 /**
  * Refund lists the credits returned when a session ended.
@@ -1229,7 +1313,7 @@ export type Refund = Message<"livescan.v1.Refund"> & {
  * Use `create(RefundSchema)` to create a new message.
  */
 export const RefundSchema: GenMessage<Refund> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 22);
+  messageDesc(file_livescan_v1_session_service, 24);
 
 /**
  * ListSessionsRequest pages through the caller's sessions.
@@ -1257,7 +1341,7 @@ export type ListSessionsRequest = Message<"livescan.v1.ListSessionsRequest"> & {
  * Use `create(ListSessionsRequestSchema)` to create a new message.
  */
 export const ListSessionsRequestSchema: GenMessage<ListSessionsRequest> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 23);
+  messageDesc(file_livescan_v1_session_service, 25);
 
 /**
  * ListSessionsResponse holds the newest sessions first.
@@ -1292,7 +1376,7 @@ export type ListSessionsResponse = Message<"livescan.v1.ListSessionsResponse"> &
  * Use `create(ListSessionsResponseSchema)` to create a new message.
  */
 export const ListSessionsResponseSchema: GenMessage<ListSessionsResponse> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 24);
+  messageDesc(file_livescan_v1_session_service, 26);
 
 /**
  * CancelSessionRequest names the session to cancel.
@@ -1313,7 +1397,7 @@ export type CancelSessionRequest = Message<"livescan.v1.CancelSessionRequest"> &
  * Use `create(CancelSessionRequestSchema)` to create a new message.
  */
 export const CancelSessionRequestSchema: GenMessage<CancelSessionRequest> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 25);
+  messageDesc(file_livescan_v1_session_service, 27);
 
 /**
  * CancelSessionResponse returns the session after the cancel was recorded.
@@ -1334,7 +1418,7 @@ export type CancelSessionResponse = Message<"livescan.v1.CancelSessionResponse">
  * Use `create(CancelSessionResponseSchema)` to create a new message.
  */
 export const CancelSessionResponseSchema: GenMessage<CancelSessionResponse> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 26);
+  messageDesc(file_livescan_v1_session_service, 28);
 
 /**
  * ListToolsRequest has no parameters.
@@ -1349,7 +1433,7 @@ export type ListToolsRequest = Message<"livescan.v1.ListToolsRequest"> & {
  * Use `create(ListToolsRequestSchema)` to create a new message.
  */
 export const ListToolsRequestSchema: GenMessage<ListToolsRequest> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 27);
+  messageDesc(file_livescan_v1_session_service, 29);
 
 /**
  * ListToolsResponse is the catalog.
@@ -1370,7 +1454,7 @@ export type ListToolsResponse = Message<"livescan.v1.ListToolsResponse"> & {
  * Use `create(ListToolsResponseSchema)` to create a new message.
  */
 export const ListToolsResponseSchema: GenMessage<ListToolsResponse> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 28);
+  messageDesc(file_livescan_v1_session_service, 30);
 
 /**
  * Tool describes one catalog entry.
@@ -1462,7 +1546,7 @@ export type Tool = Message<"livescan.v1.Tool"> & {
  * Use `create(ToolSchema)` to create a new message.
  */
 export const ToolSchema: GenMessage<Tool> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 29);
+  messageDesc(file_livescan_v1_session_service, 31);
 
 /**
  * GetAccountRequest has no parameters: the account is the caller's.
@@ -1477,7 +1561,7 @@ export type GetAccountRequest = Message<"livescan.v1.GetAccountRequest"> & {
  * Use `create(GetAccountRequestSchema)` to create a new message.
  */
 export const GetAccountRequestSchema: GenMessage<GetAccountRequest> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 30);
+  messageDesc(file_livescan_v1_session_service, 32);
 
 /**
  * GetAccountResponse is the caller's account.
@@ -1519,7 +1603,7 @@ export type GetAccountResponse = Message<"livescan.v1.GetAccountResponse"> & {
  * Use `create(GetAccountResponseSchema)` to create a new message.
  */
 export const GetAccountResponseSchema: GenMessage<GetAccountResponse> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 31);
+  messageDesc(file_livescan_v1_session_service, 33);
 
 /**
  * UploadArchiveRequest is one chunk of the archive, in order.
@@ -1540,7 +1624,7 @@ export type UploadArchiveRequest = Message<"livescan.v1.UploadArchiveRequest"> &
  * Use `create(UploadArchiveRequestSchema)` to create a new message.
  */
 export const UploadArchiveRequestSchema: GenMessage<UploadArchiveRequest> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 32);
+  messageDesc(file_livescan_v1_session_service, 34);
 
 /**
  * UploadArchiveResponse describes the upload.
@@ -1589,7 +1673,7 @@ export type UploadArchiveResponse = Message<"livescan.v1.UploadArchiveResponse">
  * Use `create(UploadArchiveResponseSchema)` to create a new message.
  */
 export const UploadArchiveResponseSchema: GenMessage<UploadArchiveResponse> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 33);
+  messageDesc(file_livescan_v1_session_service, 35);
 
 /**
  * LedgerEntry is one change of a balance.
@@ -1652,7 +1736,7 @@ export type LedgerEntry = Message<"livescan.v1.LedgerEntry"> & {
  * Use `create(LedgerEntrySchema)` to create a new message.
  */
 export const LedgerEntrySchema: GenMessage<LedgerEntry> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 34);
+  messageDesc(file_livescan_v1_session_service, 36);
 
 /**
  * Category groups tools by what they look for.
