@@ -649,6 +649,10 @@ async fn scan(args: ScanArgs) -> Result<ExitCode> {
             None => None,
         },
     };
+    if let Some(text) = &options.config {
+        // Checked here too, so a typo fails before anything is packed or sent.
+        livescan::model::RepoConfig::parse(text).map_err(|e| anyhow::anyhow!("--config: {e}"))?;
+    }
     if args.fail_on.counts_new() && args.baseline.is_none() {
         anyhow::bail!("--fail-on {}: `new:` rules need --baseline", args.fail_on);
     }

@@ -442,7 +442,25 @@ async fn usage_and_connection_errors_exit_2_with_a_clear_message() {
         .unwrap();
     let dir = fixtures().join("dir-clean");
     let dir = dir.to_str().unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let bad_config = scratch.path().join("livescan.toml");
+    std::fs::write(&bad_config, "tols = [\"secrets\"]\n").unwrap();
+    let bad_config = bad_config.display().to_string();
     let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["--config".into(), "/nonexistent/livescan.toml".into()],
+            "--config: cannot read /nonexistent/livescan.toml",
+        ),
+        // Refused before anything is packed or sent (the server is closed).
+        (
+            vec![
+                "--config".into(),
+                bad_config.clone(),
+                "--server".into(),
+                format!("http://{closed}"),
+            ],
+            "--config: line 1: unknown field `tols`",
+        ),
         (
             vec!["--server".into(), format!("http://{closed}")],
             "cannot upload /",

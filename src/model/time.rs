@@ -15,17 +15,21 @@ pub fn format(ts: &Timestamp) -> String {
 }
 
 /// Parses an ISO 8601 / RFC 3339 timestamp with any precision. A missing
-/// offset means UTC, and a space where the offset's `+` belongs (an
-/// unencoded `+` in a query string) is read as `+`.
+/// offset means UTC, an offset may be written `+01:00` or `+0100` (as some
+/// generated clients send it), and a space where the offset's `+` belongs
+/// (an unencoded `+` in a query string) is read as `+`.
 pub fn parse(raw: &str) -> Result<Timestamp, String> {
     let trimmed = raw.trim();
+    let is_offset = |offset: &str| {
+        let digits: String = offset.chars().filter(|c| *c != ':').collect();
+        digits.len() == 4 && digits.chars().all(|c| c.is_ascii_digit()) && offset.len() <= 5
+    };
     let repaired = match trimmed.rsplit_once(' ') {
-        Some((time, offset)) if offset.len() == 5 && offset.as_bytes()[2] == b':' => {
-            format!("{time}+{offset}")
-        }
+        Some((time, offset)) if is_offset(offset) => format!("{time}+{offset}"),
         _ => trimmed.to_string(),
     };
     DateTime::parse_from_rfc3339(&repaired)
+        .or_else(|_| DateTime::parse_from_str(&repaired, "%Y-%m-%dT%H:%M:%S%.f%z"))
         .map(|ts| ts.with_timezone(&Utc))
         .or_else(|_| NaiveDateTime::parse_from_str(&repaired, "%Y-%m-%dT%H:%M:%S%.f").map(|ts| ts.and_utc()))
         .map_err(|_| {
@@ -88,6 +92,12 @@ mod tests {
             ts,
             "an unencoded + arrives as a space"
         );
+        assert_eq!(
+            parse("2026-01-22T11:30:18.123000+0100").unwrap(),
+            ts,
+            "a basic offset"
+        );
+        assert_eq!(parse("2026-01-22T11:30:18.123 0100").unwrap(), ts);
         assert!(parse("yesterday").unwrap_err().contains("ISO 8601"));
     }
 }

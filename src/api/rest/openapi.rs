@@ -267,10 +267,10 @@ fn operations(tool_ids: &[&str]) -> Value {
                     ],
                     "responses": {
                         "200": { "description": "The session in the requested view", "content": { "application/json": {
-                            "schema": { "anyOf": [
+                            "schema": { "oneOf": [
                                 { "$ref": "#/components/schemas/Session" },
-                                { "$ref": "#/components/schemas/SessionProgress" },
-                                { "$ref": "#/components/schemas/SessionIncrement" } ] } } } },
+                                { "$ref": "#/components/schemas/SessionIncrement" },
+                                { "$ref": "#/components/schemas/SessionProgress" } ] } } } },
                         "400": error_response("Invalid query parameter"),
                         "404": error_response("No such session")
                     }
@@ -398,6 +398,9 @@ fn operations(tool_ids: &[&str]) -> Value {
                                     "note": { "type": "string" } } } }
                     }
                 },
+                // Defaults are told in descriptions, not with `default`:
+                // openapi-typescript makes a field with a default required
+                // in the request type it generates.
                 "StartRequest": {
                     "type": "object",
                     "required": ["target"],
@@ -408,11 +411,12 @@ fn operations(tool_ids: &[&str]) -> Value {
                         "tools": { "type": "array", "items": { "enum": tool_ids }, "maxItems": MAX_TOOL_NAMES,
                             "description": "Overrides categories" },
                         "excludeTools": { "type": "array", "items": { "enum": tool_ids }, "maxItems": MAX_TOOL_NAMES },
-                        "enableIntelligence": { "type": "boolean", "default": true,
-                            "description": "Accepted for compatibility; livescan does no AI analysis yet." },
+                        "enableIntelligence": { "type": "boolean",
+                            "description": "Default true. Accepted for compatibility; livescan does no AI analysis yet." },
                         "timeout": { "type": "integer", "minimum": TIMEOUT_RANGE_MS.start(), "maximum": TIMEOUT_RANGE_MS.end(),
-                            "default": DEFAULT_TIMEOUT_MS, "description": "Max milliseconds per tool" },
-                        "maxConcurrent": { "type": "integer", "minimum": 1, "maximum": 32, "default": DEFAULT_MAX_CONCURRENT },
+                            "description": format!("Max milliseconds per tool; default {DEFAULT_TIMEOUT_MS}") },
+                        "maxConcurrent": { "type": "integer", "minimum": 1, "maximum": 32,
+                            "description": format!("Tools of this session running at once; default {DEFAULT_MAX_CONCURRENT}") },
                         "config": { "type": "string", "maxLength": repo_config::MAX_BYTES,
                             "description": "The text of a livescan.toml, used instead of the one at the target's root \
                                 (tools, excluded paths, severity overrides, suppressions); an unknown key is a 400 naming it" },
@@ -573,6 +577,7 @@ fn operations(tool_ids: &[&str]) -> Value {
                 "SessionProgress": {
                     "type": "object",
                     "required": ["sessionId", "status", "progress", "lastUpdated", "cursor"],
+                    "additionalProperties": false,
                     "properties": {
                         "sessionId": { "type": "string" }, "status": { "$ref": "#/components/schemas/SessionStatus" },
                         "progress": { "$ref": "#/components/schemas/Progress" },

@@ -14,7 +14,7 @@ mod process;
 pub mod rules;
 
 use crate::model::{Category, Finding, Scanner, Severity, TargetKind};
-use crate::tools::{Availability, Inventory, Tool, ToolContext, ToolError, ToolSpec, ToolTarget};
+use crate::tools::{Availability, Inventory, Tool, ToolContext, ToolError, ToolSpec, ToolTarget, Workspace};
 use futures::future::BoxFuture;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -315,10 +315,10 @@ impl ExternalTool {
     }
 
     /// The program and its version, asked once per process.
-    async fn scanner(&self, executable: &Path, work_dir: &Path) -> Scanner {
+    async fn scanner(&self, executable: &Path, workspace: &Workspace) -> Scanner {
         let version = self
             .version
-            .get_or_init(|| process::version_of(&self.descriptor, executable, &self.tool_dirs, work_dir))
+            .get_or_init(|| process::version_of(&self.descriptor, executable, &self.tool_dirs, workspace))
             .await;
         Scanner {
             name: self.descriptor.command.clone(),
@@ -440,7 +440,7 @@ impl Tool for ExternalTool {
                 ))
             };
             // Asked beside the scan, so it adds no time to the first run.
-            let scanner = self.scanner(executable, &ctx.workspace.dir);
+            let scanner = self.scanner(executable, &ctx.workspace);
             if !self.descriptor.args.iter().any(|arg| arg == "{files}") {
                 // The tool walks the root itself: one run.
                 let (found, scanner) = tokio::join!(run_over(files), scanner);

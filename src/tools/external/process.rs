@@ -229,24 +229,26 @@ impl Run<'_> {
     }
 }
 
-/// How long `--version` may take: some scanners start a Python runtime.
-const VERSION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long `--version` may take: some scanners start a Python runtime
+/// (checkov takes about 3 s here); a run waits for it at most this long.
+const VERSION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The version `executable --version` prints (the first `N.N[.N…]` of its
 /// output), run as a tool is run: argv only, cleared environment but for
 /// the descriptor's (a version check that would wait on the network stays
-/// off), a private home under `work_dir`, its own process group, killed
-/// when late.
+/// off), a private home in the workspace, its own process group tagged
+/// with the workspace's owner, its memory capped, killed when late or when
+/// the server dies.
 pub async fn version_of(
     descriptor: &Descriptor,
     executable: &Path,
     tool_dirs: &[PathBuf],
-    work_dir: &Path,
+    workspace: &Workspace,
 ) -> Option<String> {
-    std::fs::create_dir_all(work_dir).ok()?;
+    std::fs::create_dir_all(&workspace.dir).ok()?;
     let home = tempfile::Builder::new()
         .prefix("version-")
-        .tempdir_in(work_dir)
+        .tempdir_in(&workspace.dir)
         .ok()?;
     let system_path = std::env::var_os("PATH").unwrap_or_default();
     let path = std::env::join_paths(
@@ -271,11 +273,17 @@ pub async fn version_of(
                 .iter()
                 .map(|(k, v)| (k, v.replace("{out}", &home.path().display().to_string()))),
         )
+        .env(OWNER_VAR, &workspace.owner)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
+    let (parent, memory) = (std::process::id(), workspace.child_memory);
+    // SAFETY: as in `Run::execute`: only async-signal-safe calls before exec.
+    unsafe {
+        command.pre_exec(move || limit_child(parent, memory));
+    }
     let mut child = command.spawn().ok()?;
     let _killer = GroupKiller(child.id());
     let stdout = read_capped(child.stdout.take()?);
