@@ -158,6 +158,41 @@ async fn the_dashboard_shows_rows_live_then_the_summary_and_refund_in_chromium()
         assert_eq!(colour_of("broken")["classes"], "tool failed sev-none");
         assert_eq!(colour_of("large-files")["colour"], "rgb(46, 125, 50)");
         assert_ne!(state["critical"], "0", "{state}");
+        // The analysis: a grade, what to fix first, and the issues with filters that work.
+        let analysis = &state["analysis"];
+        assert!(
+            ["D+", "D", "D-", "F"].contains(&analysis["grade"].as_str().unwrap()),
+            "{analysis}"
+        );
+        let priorities = analysis["priorities"].as_array().unwrap();
+        assert!(!priorities.is_empty(), "{analysis}");
+        assert!(
+            priorities[0].as_str().unwrap().starts_with("critical"),
+            "{analysis}"
+        );
+        assert!(priorities[0].as_str().unwrap().contains("Do: "), "{analysis}");
+        let filtered = |key: &str, field: &str, value: &str| {
+            let rows = analysis[key].as_array().unwrap();
+            assert!(!rows.is_empty(), "no {key} rows: {analysis}");
+            assert!(
+                rows.len() < analysis["issues"].as_u64().unwrap() as usize,
+                "{key} filtered nothing"
+            );
+            assert!(rows.iter().all(|r| r[field] == value), "{key}: {analysis}");
+        };
+        filtered("critical", "severity", "critical");
+        filtered("codeQuality", "category", "code-quality");
+        let searched = analysis["searched"].as_array().unwrap();
+        assert!(!searched.is_empty(), "{analysis}");
+        assert!(
+            searched
+                .iter()
+                .all(|r| r["text"].as_str().unwrap().to_lowercase().contains("merge"))
+        );
+        assert!(
+            analysis["shownText"].as_str().unwrap().contains(" of "),
+            "{analysis}"
+        );
     }
     // The third scan, cancelled from the page while the gate held it.
     let cancelled: serde_json::Value = serde_json::from_str(

@@ -443,6 +443,7 @@ async fn drain(mut stream: tonic::Streaming<pb::WatchSessionResponse>) -> Vec<(u
             Some(Event::SessionRunning(_)) => "SessionRunning".to_string(),
             Some(Event::ToolStarted(started)) => format!("started {}", started.tool_name),
             Some(Event::CancelRequested(_)) => "CancelRequested".to_string(),
+            Some(Event::Analysis(_)) => "Analysis".to_string(),
             Some(Event::SessionFinished(_)) => "SessionFinished".to_string(),
             None => panic!("a message without an event"),
         };

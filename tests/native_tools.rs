@@ -116,6 +116,30 @@ fn expected(file: &Path) -> Vec<Row> {
     rows
 }
 
+/// A security tool's finding names its weakness (a CWE) and, through it,
+/// its OWASP Top 10 category: what the analysis merges and counts issues
+/// by. The tables live with each tool's rules; this holds them complete.
+fn weakness_unnamed(tool: &str, finding: &Finding) -> Option<String> {
+    let category = native::all(&CatalogOptions::default())
+        .into_iter()
+        .find(|t| t.spec().id == tool)
+        .map(|t| t.spec().category);
+    // A missing or stale security.txt is a gap in disclosure, not a weakness.
+    if category != Some(Category::Security) || tool == "security-txt" {
+        return None;
+    }
+    let Some(cwe) = finding.cwe else {
+        return Some(format!("{tool}/{}: no CWE", finding.rule_id));
+    };
+    let outside = livescan::model::intelligence::OUTSIDE_TOP_TEN.contains(&cwe);
+    (livescan::model::intelligence::owasp_category(cwe).is_none() && !outside).then(|| {
+        format!(
+            "{tool}/{}: CWE-{cwe} is in no OWASP Top 10 category",
+            finding.rule_id
+        )
+    })
+}
+
 /// Asserts the multisets are equal, listing what is missing and what is extra.
 fn assert_rows(actual: &[Row], expected: &[Row], what: &str) {
     let missing: Vec<_> = expected.iter().filter(|row| !actual.contains(row)).collect();
@@ -212,6 +236,15 @@ async fn directory_tools_find_exactly_the_planted_problems() {
         secret_rules.len()
     );
 
+    let unnamed: Vec<String> = findings
+        .iter()
+        .filter_map(|(tool, f)| weakness_unnamed(tool, f))
+        .collect();
+    assert!(
+        unnamed.is_empty(),
+        "security findings without their weakness:\n{}",
+        unnamed.join("\n")
+    );
     for (tool, finding) in &findings {
         assert!(
             !finding.fingerprint.is_empty(),
@@ -253,12 +286,14 @@ async fn directory_tools_are_silent_on_clean_code() {
 #[tokio::test]
 async fn each_tool_finds_exactly_its_planted_problems_and_nothing_on_clean_code() {
     let mut checked = 0;
+    let mut unnamed = Vec::new();
     for id in directory_tool_ids() {
         let dir = fixtures().join("tools").join(id);
         if !dir.is_dir() {
             continue;
         }
         let findings = run(id, directory(&dir.join("planted"))).await;
+        unnamed.extend(findings.iter().filter_map(|f| weakness_unnamed(id, f)));
         for finding in &findings {
             assert!(
                 !finding.fingerprint.is_empty(),
@@ -286,6 +321,13 @@ async fn each_tool_finds_exactly_its_planted_problems_and_nothing_on_clean_code(
         checked += 1;
     }
     assert!(checked >= 4, "only {checked} tools have fixtures of their own");
+    unnamed.sort();
+    unnamed.dedup();
+    assert!(
+        unnamed.is_empty(),
+        "security findings without their weakness:\n{}",
+        unnamed.join("\n")
+    );
 }
 
 /// Serves a fixture site: each file under `root` at its path (a path
@@ -474,6 +516,7 @@ async fn tls_checks_redirects_issuers_host_names_and_expiry() {
 #[tokio::test]
 async fn each_url_tool_finds_exactly_its_planted_problems_and_nothing_on_a_clean_site() {
     let mut checked = 0;
+    let mut unnamed = Vec::new();
     for tool_spec in natives().iter().map(|t| t.spec().clone()) {
         let dir = fixtures().join("tools").join(tool_spec.id);
         // A tool for both target kinds keeps directory fixtures there (no targets.txt).
@@ -496,6 +539,7 @@ async fn each_url_tool_finds_exactly_its_planted_problems_and_nothing_on_a_clean
             };
             let urls = paths.iter().map(|p| format!("{base}{p}")).collect();
             let findings = run_with(id, ToolTarget::Urls(urls), fetcher).await;
+            unnamed.extend(findings.iter().filter_map(|f| weakness_unnamed(id, f)));
             let mut rows: Vec<Row> = findings
                 .iter()
                 .map(|f| {
@@ -523,6 +567,13 @@ async fn each_url_tool_finds_exactly_its_planted_problems_and_nothing_on_a_clean
         checked += 1;
     }
     assert!(checked >= 1, "no URL tool has fixtures of its own");
+    unnamed.sort();
+    unnamed.dedup();
+    assert!(
+        unnamed.is_empty(),
+        "security findings without their weakness:\n{}",
+        unnamed.join("\n")
+    );
 }
 
 /// A tool's `expected.tsv`: rule, path, line (empty when the finding is about

@@ -135,8 +135,8 @@ async fn every_operation_has_examples_its_schemas_accept() {
             }
         }
     }
-    // Ten JSON answers (the events are a stream) and the start request.
-    assert_eq!(cases.len(), 11, "{cases:#?}");
+    // Twelve JSON answers (the events are a stream) and two start requests.
+    assert_eq!(cases.len(), 14, "{cases:#?}");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("cases.json");
     let all = serde_json::json!({ "components": document["components"], "cases": cases });

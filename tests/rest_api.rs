@@ -124,8 +124,9 @@ async fn directory_session_follows_the_reference_polling_flows() {
         "nothing failed, nothing refunded: {full}"
     );
     assert!(full["completedAt"].is_string());
-    // session_started, session_running, a start and a report per tool, session_finished.
-    assert_eq!(full["cursor"].as_u64().unwrap(), 3 + 2 * reports.len() as u64);
+    // session_started, session_running, a start and a report per tool, the
+    // analysis, session_finished.
+    assert_eq!(full["cursor"].as_u64().unwrap(), 4 + 2 * reports.len() as u64);
 
     // The summary is the sum of the reports.
     let mut by_severity: HashMap<String, u64> = HashMap::new();

@@ -7,13 +7,15 @@
 //! `NO_COLOR` is set.
 
 use livescan::model::{
-    BySeverity, Category, Refund, SessionStatus, Severity, Summary, ToolReport, ToolStatus,
+    BySeverity, Category, Intelligence, Refund, SessionStatus, Severity, Summary, ToolReport, ToolStatus,
 };
 use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
 /// Findings listed under each tool line; the rest are counted.
 const FINDINGS_SHOWN: usize = 10;
+/// How many priorities of the analysis the console shows.
+const PRIORITIES_SHOWN: usize = 5;
 
 /// Width of the progress bar, in cells.
 const BAR_CELLS: usize = 24;
@@ -65,6 +67,8 @@ pub enum Update<'a> {
     },
     /// The findings the baseline did not have, by severity.
     NewSinceBaseline(&'a BySeverity),
+    /// The analysis's grade and what to fix first.
+    Analysis(&'a Intelligence),
 }
 
 pub struct Console {
@@ -157,6 +161,7 @@ impl Console {
                 self.bar = false;
                 text
             }
+            Update::Analysis(analysis) => self.analysis(analysis),
             Update::NewSinceBaseline(new) => {
                 let counts: Vec<String> = Severity::ALL
                     .iter()
@@ -266,6 +271,33 @@ impl Console {
         if counted.len() > FINDINGS_SHOWN {
             text.push_str(&format!("      … and {} more\n", counted.len() - FINDINGS_SHOWN));
         }
+        text
+    }
+
+    /// The grade, and the first priorities with why and what to do.
+    fn analysis(&self, analysis: &Intelligence) -> String {
+        let mut text = format!(
+            "  Analysis: risk {}/100, grade {}; {} findings merged into {} issues\n",
+            analysis.risk_score, analysis.grade, analysis.findings, analysis.issue_count
+        );
+        if !analysis.priorities.is_empty() {
+            text.push_str("  Fix first:\n");
+        }
+        for priority in analysis.priorities.iter().take(PRIORITIES_SHOWN) {
+            text.push_str(&format!(
+                "  {:>2}. {} {} {}\n      why: {}\n      do:  {}\n",
+                priority.rank,
+                self.paint(
+                    Self::severity_colour(priority.severity),
+                    &format!("{:<8}", priority.severity.as_str())
+                ),
+                priority.location,
+                priority.title,
+                priority.why,
+                priority.what_to_do
+            ));
+        }
+        text.push('\n');
         text
     }
 

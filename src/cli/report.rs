@@ -3,7 +3,9 @@
 //! code-scanning services read it).
 
 use super::baseline::Baseline;
-use livescan::model::{BaselineState, BySeverity, Refund, SessionStatus, Summary, Target, ToolReport, sarif};
+use livescan::model::{
+    BaselineState, BySeverity, Intelligence, Refund, SessionStatus, Summary, Target, ToolReport, sarif,
+};
 use serde::Serialize;
 
 /// Everything a scan produced, whichever way it was followed.
@@ -29,6 +31,9 @@ pub struct ScanReport {
     pub tool_reports: Vec<ToolReport>,
     /// The `--fail-on` rules the summary crossed (empty: the scan passed).
     pub failed_on: Vec<String>,
+    /// The analysis of the findings, when the session has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub intelligence: Option<Intelligence>,
 }
 
 /// Reports as an object keyed by tool name, in the order they finished.

@@ -12,8 +12,8 @@ use futures::StreamExt;
 use livescan::api::grpc::convert;
 use livescan::engine::{Caller, Engine, EngineConfig, TargetPolicy, WatchItem};
 use livescan::model::{
-    Category, EventKind, Progress, RawTarget, Refund, SessionStatus, StartRequest, Summary, Target,
-    ToolReport,
+    Category, EventKind, Intelligence, Progress, RawTarget, Refund, SessionStatus, StartRequest, Summary,
+    Target, ToolReport,
 };
 use livescan::proto as pb;
 use livescan::store::SqliteStore;
@@ -104,6 +104,8 @@ pub struct ScanOutput {
     session_id: String,
     target: String,
     reports: Vec<ToolReport>,
+    /// The session's analysis, once it arrived.
+    analysis: Option<Intelligence>,
 }
 
 impl ScanOutput {
@@ -114,6 +116,7 @@ impl ScanOutput {
             session_id: String::new(),
             target: String::new(),
             reports: Vec::new(),
+            analysis: None,
         }
     }
 
@@ -160,6 +163,10 @@ impl ScanOutput {
             error: error.as_deref(),
             credits,
         });
+        if let Some(analysis) = self.analysis.take() {
+            self.show(&Update::Analysis(&analysis));
+            self.analysis = Some(analysis);
+        }
         let target = match &directory {
             Some(dir) => Target::Directory(dir.clone()),
             None => Target::Url(std::mem::take(&mut self.target)),
@@ -174,7 +181,13 @@ impl ScanOutput {
             refund: refund.filter(|_| self.charged),
             tool_reports: std::mem::take(&mut self.reports),
             failed_on: Vec::new(),
+            intelligence: self.analysis.take(),
         }
+    }
+
+    /// Keeps the session's analysis, shown after the summary.
+    pub fn analysed(&mut self, analysis: Intelligence) {
+        self.analysis = Some(analysis);
     }
 }
 
@@ -236,6 +249,7 @@ pub async fn in_process(
         if let WatchItem::Event(published) = item.map_err(|e| anyhow!("{e}"))? {
             match &published.event.kind {
                 EventKind::ToolFinished { report } => output.tool_finished((**report).clone()),
+                EventKind::Analysis { intelligence } => output.analysed((**intelligence).clone()),
                 EventKind::SessionFinished {
                     status,
                     error,
@@ -403,6 +417,9 @@ pub async fn remote(
             };
             match message.event {
                 Some(WatchEvent::ToolFinished(report)) => output.tool_finished(convert::from_report(&report)),
+                Some(WatchEvent::Analysis(analysis)) => {
+                    output.analysed(convert::from_intelligence(&analysis))
+                }
                 Some(WatchEvent::SessionFinished(end)) => {
                     let status = convert::from_session_status(end.status());
                     let summary = end
@@ -453,6 +470,7 @@ struct FinalView {
     summary: Summary,
     error: Option<String>,
     refund: Option<Refund>,
+    intelligence: Option<Intelligence>,
 }
 
 /// Why a REST call failed: worth another try (connection trouble, a 5xx, a
@@ -611,6 +629,9 @@ pub async fn polled(
             let end: FinalView = call(client.get(&session_url))
                 .await
                 .map_err(|error| error.into_error().context("reading the finished session failed"))?;
+            if let Some(analysis) = end.intelligence {
+                output.analysed(analysis);
+            }
             return Ok(output.finished(
                 options.directory(),
                 end.status,

@@ -32,6 +32,7 @@ use crate::model::{
 };
 use crate::store::{Store, events_after};
 use crate::tools::{Availability, Catalog, Fetcher, Workspace};
+use error::{MAX_ECHO_CHARS, bounded};
 use futures::Stream;
 use rand::Rng;
 use rate_limit::RateLimiter;
@@ -395,6 +396,22 @@ impl Engine {
     /// The session's current state.
     pub async fn session(&self, caller: &Caller, session_id: &str) -> Result<Arc<SessionState>, EngineError> {
         self.inner.owned_state(caller, session_id).await
+    }
+
+    /// The caller's session with this scan id (`scan-…`), for the legacy Scans API.
+    pub async fn session_by_scan_id(
+        &self,
+        caller: &Caller,
+        scan_id: &str,
+    ) -> Result<Arc<SessionState>, EngineError> {
+        let not_found =
+            || EngineError::NotFound(format!("no scan with id `{}`", bounded(scan_id, MAX_ECHO_CHARS)));
+        match self.inner.store.session_by_scan_id(scan_id).await? {
+            Some(meta) if meta.user_id == caller.user_id => {
+                self.inner.owned_state(caller, &meta.session_id).await
+            }
+            _ => Err(not_found()),
+        }
     }
 
     /// The caller's newest sessions (1 to 100, default 20), older than the

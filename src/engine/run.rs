@@ -5,6 +5,7 @@
 use super::breaker::Verdict;
 use super::metrics::{Raised, StatusLabel, ToolLabel, ToolOutcome, metrics};
 use super::{EngineError, Inner};
+use crate::model::intelligence;
 use crate::model::repo_config::Rules;
 use crate::model::{
     BaselineState, EventKind, Outcome, SelectedTool, SessionMeta, SessionState, SessionStatus, Target,
@@ -231,6 +232,9 @@ impl Inner {
         if !unfinished.is_empty() {
             state = self.load(meta.clone()).await?;
         }
+        if !cancelled && outcome.is_ok() && meta.options.enable_intelligence && state.intelligence.is_none() {
+            state = self.record_analysis(&state).await?;
+        }
         let (status, error) = match outcome {
             _ if cancelled => (SessionStatus::Cancelled, None),
             Err(error) => (SessionStatus::Failed, Some(error)),
@@ -280,6 +284,30 @@ impl Inner {
             );
         }
         Ok(())
+    }
+}
+
+impl Inner {
+    /// Analyses the session's findings off the runtime and records the
+    /// analysis; the state after it. A failed analysis is logged, and the
+    /// session ends without one.
+    async fn record_analysis(&self, state: &Arc<SessionState>) -> Result<Arc<SessionState>, EngineError> {
+        let reports = state.clone();
+        let analysis =
+            tokio::task::spawn_blocking(move || intelligence::analyse(reports.reports.iter().map(|r| &**r)))
+                .await;
+        let analysis = match analysis {
+            Ok(analysis) => analysis,
+            Err(err) => {
+                tracing::error!(error = %err, "the analysis failed; the session ends without one");
+                return Ok(state.clone());
+            }
+        };
+        let kind = EventKind::Analysis {
+            intelligence: Box::new(analysis),
+        };
+        self.append(&state.meta.session_id, &kind).await?;
+        self.load(state.meta.clone()).await
     }
 }
 

@@ -2,6 +2,7 @@
 //! the progress and summary arithmetic every view (REST, gRPC, CLI) shares.
 
 use super::finding::{BaselineState, Category, Finding, Origin, Severity, TargetKind};
+use super::intelligence::Intelligence;
 use super::repo_config::RepoConfig;
 use super::time::{self, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -546,6 +547,11 @@ pub enum EventKind {
         report: Box<ToolReport>,
     },
     CancelRequested,
+    /// The analysis of the session's findings (`enableIntelligence`),
+    /// recorded after the last report and before the end.
+    Analysis {
+        intelligence: Box<Intelligence>,
+    },
     SessionFinished {
         status: SessionStatus,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -564,6 +570,7 @@ impl EventKind {
             EventKind::ToolStarted { .. } => "tool_started",
             EventKind::ToolFinished { .. } => "tool_finished",
             EventKind::CancelRequested => "cancel_requested",
+            EventKind::Analysis { .. } => "analysis",
             EventKind::SessionFinished { .. } => "session_finished",
         }
     }
@@ -689,6 +696,8 @@ pub struct SessionState {
     pub last_updated: Timestamp,
     /// Sequence number of the newest event folded in (0: none yet).
     pub cursor: u64,
+    /// The analysis of the findings, once the session has one.
+    pub intelligence: Option<Arc<Intelligence>>,
 }
 
 /// A session as a list shows it: where it stands, without its reports.
@@ -731,6 +740,7 @@ impl SessionState {
             refund: None,
             completed_at: None,
             cursor: 0,
+            intelligence: None,
         }
     }
 
@@ -772,6 +782,9 @@ impl SessionState {
                 }
             }
             EventKind::CancelRequested => self.cancel_requested = true,
+            EventKind::Analysis { intelligence } => {
+                self.intelligence = Some(Arc::new((**intelligence).clone()))
+            }
             EventKind::SessionFinished {
                 status,
                 error,
@@ -801,7 +814,9 @@ impl SessionState {
 
     /// Roughly how many bytes of memory the state holds.
     pub fn approx_bytes(&self) -> usize {
-        std::mem::size_of::<SessionState>() + self.reports.iter().map(|r| r.approx_bytes()).sum::<usize>()
+        std::mem::size_of::<SessionState>()
+            + self.reports.iter().map(|r| r.approx_bytes()).sum::<usize>()
+            + self.intelligence.as_ref().map_or(0, |i| i.approx_bytes())
     }
 
     /// The state with every finished report reduced to its counts (see

@@ -101,6 +101,9 @@ pub trait Store: Send + Sync + 'static {
 
     async fn session(&self, session_id: &str) -> Result<Option<SessionMeta>, StoreError>;
 
+    /// The session with this scan id (`scan-…`), for the legacy Scans API.
+    async fn session_by_scan_id(&self, scan_id: &str) -> Result<Option<SessionMeta>, StoreError>;
+
     /// A user's newest sessions (older than the session `before`, when
     /// given), and how many the user has in all.
     async fn list_sessions(

@@ -41,6 +41,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0003_listings.sql"),
     include_str!("../../migrations/sqlite/0004_uploads.sql"),
     include_str!("../../migrations/sqlite/0005_upload_config.sql"),
+    include_str!("../../migrations/sqlite/0006_one_analysis.sql"),
+    include_str!("../../migrations/sqlite/0007_scan_ids.sql"),
 ];
 
 #[derive(Clone, Debug)]
@@ -366,7 +368,7 @@ fn meta_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<SessionMeta, StoreErro
 }
 
 /// Inserts the next event of a session, or nothing when it would be a
-/// duplicate (a second report for a tool, a second end), a tool start after
+/// duplicate (a second report for a tool, a second analysis or end), a tool start after
 /// a cancel, or come after the session's end: a finished session's log
 /// never grows.
 const APPEND_SQL: &str = "
@@ -458,13 +460,14 @@ impl Store for SqliteStore {
                 write_ledger(conn, line)?;
             }
             conn.prepare_cached(
-                "INSERT INTO sessions (id, user_id, created_ms, meta) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO sessions (id, user_id, created_ms, meta, scan_id) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
             .execute(params![
                 meta.session_id,
                 user,
                 meta.created_at.timestamp_millis(),
-                serde_json::to_string(&meta)?
+                serde_json::to_string(&meta)?,
+                meta.scan_id
             ])?;
             conn.prepare_cached(
                 "INSERT INTO session_counts (user_id, sessions) VALUES (?1, 1)
@@ -555,6 +558,14 @@ impl Store for SqliteStore {
     async fn session(&self, session_id: &str) -> Result<Option<SessionMeta>, StoreError> {
         let row = sqlx::query("SELECT meta FROM sessions WHERE id = ?1")
             .bind(session_id)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(meta_from_row).transpose()
+    }
+
+    async fn session_by_scan_id(&self, scan_id: &str) -> Result<Option<SessionMeta>, StoreError> {
+        let row = sqlx::query("SELECT meta FROM sessions WHERE scan_id = ?1")
+            .bind(scan_id)
             .fetch_optional(&self.reader)
             .await?;
         row.as_ref().map(meta_from_row).transpose()

@@ -61,11 +61,40 @@ async function finalState(page, transport) {
   };
 }
 
+/** The analysis panel, and its issue filters tried one by one. */
+async function analysisState(page) {
+  await page.locator("#analysis").waitFor({ state: "visible", timeout: 30000 });
+  const issueRows = () => page.locator("#issues tbody tr").evaluateAll((rows) =>
+    rows.map((tr) => ({ severity: tr.dataset.severity, category: tr.dataset.category, text: tr.textContent })));
+  const all = await issueRows();
+  await page.selectOption("#issue-severity", "critical");
+  const critical = await issueRows();
+  await page.selectOption("#issue-severity", "");
+  await page.selectOption("#issue-category", "code-quality");
+  const codeQuality = await issueRows();
+  await page.selectOption("#issue-category", "");
+  await page.fill("#issue-search", "merge");
+  const searched = await issueRows();
+  const shownText = await page.textContent("#issues-shown");
+  await page.fill("#issue-search", "");
+  return {
+    grade: await page.textContent("#analysis-grade"),
+    summary: await page.textContent("#analysis-summary"),
+    priorities: await page.locator("#analysis-priorities > li").allTextContents(),
+    issues: all.length,
+    critical,
+    codeQuality,
+    searched,
+    shownText,
+  };
+}
+
 /** A scan the test lets finish once the page has shown rows. */
 async function scan(page, transport) {
   const { rows, progress } = await startAndSeeRows(page, transport);
   console.log(`ROWS_SEEN ${transport} ${rows} ${progress}`);
   const final = await finalState(page, transport);
+  final.analysis = await analysisState(page);
   console.log(`FINAL ${JSON.stringify(final)}`);
   return final;
 }

@@ -209,6 +209,9 @@ impl Store for SlowToAnswer {
     async fn session(&self, session_id: &str) -> Result<Option<SessionMeta>, StoreError> {
         self.0.session(session_id).await
     }
+    async fn session_by_scan_id(&self, scan_id: &str) -> Result<Option<SessionMeta>, StoreError> {
+        self.0.session_by_scan_id(scan_id).await
+    }
     async fn list_sessions(
         &self,
         user_id: &str,

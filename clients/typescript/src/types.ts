@@ -31,7 +31,7 @@ export interface StartSessionRequest {
   /** Specific tool ids; overrides `categories`. */
   tools?: string[];
   excludeTools?: string[];
-  /** Accepted for compatibility; livescan does no AI analysis. */
+  /** Default true: the session gets `intelligence`, its findings merged, ranked and graded. */
   enableIntelligence?: boolean;
   /** Max milliseconds per tool (100 to 3600000; default 300000). */
   timeout?: number;
@@ -197,6 +197,8 @@ export interface Session {
   refund?: Refund;
   /** Why the session failed, when it did. */
   error?: string;
+  /** The analysis of the findings, once the last tool has finished (`enableIntelligence`). */
+  intelligence?: Intelligence;
 }
 
 /** `GET /api/sessions/{id}?progress=true`. */
@@ -278,4 +280,56 @@ export interface Account {
   createdAt: string;
   /** Newest first; at most 50 entries. */
   ledger: LedgerEntry[];
+}
+
+/** The analysis of a session's findings: merged across tools, ranked, graded. */
+export interface Intelligence {
+  /** 0 (nothing found) to 100. */
+  riskScore: number;
+  /** The HTTP Observatory's scale, A+ to F, of `100 - riskScore`. */
+  grade: string;
+  summary: string;
+  findings: number;
+  issueCount: number;
+  /** Issues reported by more than one tool. */
+  corroborated: number;
+  /** The worst first; at most 500. */
+  issues: Issue[];
+  /** What to fix first; at most 10. */
+  priorities: Priority[];
+  hotspots: { location: string; issues: number; worst: Severity; score: number }[];
+  /** Issues per OWASP Top 10 (2021) category. */
+  byOwasp: Record<string, number>;
+}
+
+/** One problem, however many tools reported it. */
+export interface Issue {
+  /** Stable while the problem stays, also when lines move. */
+  id: string;
+  title: string;
+  severity: Severity;
+  /** The category of the tool that rated it worst. */
+  category: Category;
+  /** 0–100: grows with each tool that agrees. */
+  confidence: number;
+  cwe?: number;
+  owasp?: string;
+  /** `path:line`, `path`, or the page's URL. */
+  location: string;
+  exposure: "secrets-file" | "deployment" | "source" | "test" | "docs" | "page";
+  seenBy: { tool: string; ruleId: string; severity: Severity }[];
+  fingerprints: string[];
+  score: number;
+}
+
+/** One issue to fix first. */
+export interface Priority {
+  rank: number;
+  /** The issue's id. */
+  issue: string;
+  title: string;
+  severity: Severity;
+  whatToDo: string;
+  why: string;
+  location: string;
 }

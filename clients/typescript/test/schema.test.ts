@@ -9,6 +9,7 @@ import {
   LivescanClient,
   type Account,
   type Finding,
+  type Intelligence,
   type LedgerEntry,
   type Progress,
   type Refund,
@@ -48,7 +49,7 @@ function keysOf<T>() {
 const SHAPES = {
   Session: keysOf<Session>()(
     ["sessionId", "scanId", "userId", "status", "target", "progress", "toolReports", "summary", "createdAt", "completedAt", "lastUpdated", "cursor"],
-    ["creditsReserved", "refund", "error"],
+    ["creditsReserved", "refund", "error", "intelligence"],
   ),
   SessionProgress: keysOf<SessionProgress>()(["sessionId", "status", "progress", "lastUpdated", "cursor"], []),
   SessionIncrement: keysOf<SessionIncrement>()(
@@ -75,6 +76,10 @@ const SHAPES = {
     ["categories", "tools", "excludeTools", "enableIntelligence", "timeout", "maxConcurrent", "config", "baseline"],
   ),
   Account: keysOf<Account>()(["userId", "name", "balance", "createdAt", "ledger"], []),
+  Intelligence: keysOf<Intelligence>()(
+    ["riskScore", "grade", "summary", "findings", "issueCount", "corroborated", "issues", "priorities", "hotspots", "byOwasp"],
+    [],
+  ),
   SessionList: keysOf<SessionList>()(["sessions", "total", "nextBefore"], []),
   ToolList: keysOf<ToolList>()(["tools", "total"], []),
 };

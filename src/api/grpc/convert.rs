@@ -4,10 +4,10 @@
 
 use crate::engine::{EngineError, ToolInfo};
 use crate::model::{
-    Account, BaselineState, BySeverity, Category, Finding, LedgerEntry, LedgerKind, Metric, Omitted, Origin,
-    Outcome, Progress, RawTarget, Refund, RuleInfo, Scanner, SessionListing, SessionMeta, SessionState,
-    SessionStatus, Severity, StartRequest, Summary, Suppression, SuppressionKind, Target, Timestamp,
-    ToolReport, ToolResult, ToolStatus,
+    Account, BaselineState, BySeverity, Category, Finding, Intelligence, LedgerEntry, LedgerKind, Metric,
+    Omitted, Origin, Outcome, Progress, RawTarget, Refund, RuleInfo, Scanner, SessionListing, SessionMeta,
+    SessionState, SessionStatus, Severity, StartRequest, Summary, Suppression, SuppressionKind, Target,
+    Timestamp, ToolReport, ToolResult, ToolStatus,
 };
 use crate::proto as pb;
 
@@ -454,7 +454,131 @@ pub fn session_full(state: &SessionState) -> pb::Session {
         summary: Some(summary(&state.summary())),
         refund: state.refund.as_ref().map(refund),
         error: state.error.clone().unwrap_or_default(),
+        intelligence: state.intelligence.as_deref().map(intelligence),
         ..session_progress(state)
+    }
+}
+
+pub fn from_intelligence(analysis: &pb::Intelligence) -> Intelligence {
+    use crate::model::intelligence::{Hotspot, Issue, Priority, SeenBy};
+    Intelligence {
+        risk_score: analysis.risk_score,
+        grade: analysis.grade.clone(),
+        summary: analysis.summary.clone(),
+        findings: analysis.findings,
+        issue_count: analysis.issue_count,
+        corroborated: analysis.corroborated,
+        issues: analysis
+            .issues
+            .iter()
+            .map(|issue| Issue {
+                id: issue.id.clone(),
+                title: issue.title.clone(),
+                severity: from_severity(issue.severity()),
+                confidence: issue.confidence,
+                cwe: (issue.cwe > 0).then_some(issue.cwe),
+                owasp: non_empty(&issue.owasp),
+                location: issue.location.clone(),
+                exposure: issue.exposure.clone(),
+                seen_by: issue
+                    .seen_by
+                    .iter()
+                    .map(|seen| SeenBy {
+                        tool: seen.tool.clone(),
+                        rule_id: seen.rule_id.clone(),
+                        severity: from_severity(seen.severity()),
+                    })
+                    .collect(),
+                fingerprints: issue.fingerprints.clone(),
+                score: issue.score,
+                category: from_category(issue.category()),
+            })
+            .collect(),
+        priorities: analysis
+            .priorities
+            .iter()
+            .map(|p| Priority {
+                rank: p.rank,
+                issue: p.issue.clone(),
+                title: p.title.clone(),
+                severity: from_severity(p.severity()),
+                what_to_do: p.what_to_do.clone(),
+                why: p.why.clone(),
+                location: p.location.clone(),
+            })
+            .collect(),
+        hotspots: analysis
+            .hotspots
+            .iter()
+            .map(|h| Hotspot {
+                location: h.location.clone(),
+                issues: h.issues,
+                worst: from_severity(h.worst()),
+                score: h.score,
+            })
+            .collect(),
+        by_owasp: analysis.by_owasp.clone().into_iter().collect(),
+    }
+}
+
+pub fn intelligence(analysis: &Intelligence) -> pb::Intelligence {
+    pb::Intelligence {
+        risk_score: analysis.risk_score,
+        grade: analysis.grade.clone(),
+        summary: analysis.summary.clone(),
+        findings: analysis.findings,
+        issue_count: analysis.issue_count,
+        corroborated: analysis.corroborated,
+        issues: analysis
+            .issues
+            .iter()
+            .map(|issue| pb::Issue {
+                id: issue.id.clone(),
+                title: issue.title.clone(),
+                severity: severity(issue.severity).into(),
+                confidence: issue.confidence,
+                cwe: issue.cwe.unwrap_or(0),
+                owasp: issue.owasp.clone().unwrap_or_default(),
+                location: issue.location.clone(),
+                exposure: issue.exposure.clone(),
+                seen_by: issue
+                    .seen_by
+                    .iter()
+                    .map(|seen| pb::SeenBy {
+                        tool: seen.tool.clone(),
+                        rule_id: seen.rule_id.clone(),
+                        severity: severity(seen.severity).into(),
+                    })
+                    .collect(),
+                fingerprints: issue.fingerprints.clone(),
+                score: issue.score,
+                category: category(issue.category).into(),
+            })
+            .collect(),
+        priorities: analysis
+            .priorities
+            .iter()
+            .map(|p| pb::Priority {
+                rank: p.rank,
+                issue: p.issue.clone(),
+                title: p.title.clone(),
+                severity: severity(p.severity).into(),
+                what_to_do: p.what_to_do.clone(),
+                why: p.why.clone(),
+                location: p.location.clone(),
+            })
+            .collect(),
+        hotspots: analysis
+            .hotspots
+            .iter()
+            .map(|h| pb::Hotspot {
+                location: h.location.clone(),
+                issues: h.issues,
+                worst: severity(h.worst).into(),
+                score: h.score,
+            })
+            .collect(),
+        by_owasp: analysis.by_owasp.clone().into_iter().collect(),
     }
 }
 

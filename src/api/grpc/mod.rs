@@ -242,6 +242,7 @@ fn event_message(published: &Published) -> pb::WatchSessionResponse {
             tool_name: tool.clone(),
         }),
         EventKind::ToolFinished { report } => WatchEvent::ToolFinished(convert::report(report)),
+        EventKind::Analysis { intelligence } => WatchEvent::Analysis(convert::intelligence(intelligence)),
         EventKind::SessionFinished {
             status,
             error,

@@ -6,6 +6,7 @@
 
 mod dashboard;
 mod fields;
+mod legacy;
 mod openapi;
 pub(super) mod views;
 
@@ -103,6 +104,8 @@ pub fn router(engine: Engine) -> Router {
         .route("/api/tools", get(list_tools))
         .route("/api/account", get(account))
         .route("/api/uploads", post(upload_archive))
+        .route("/api/v1/scans", post(legacy::start_scan))
+        .route("/api/v1/scans/{scan_id}", get(legacy::get_scan))
         .route("/healthz", get(health))
         .route("/openapi.json", get(openapi_document))
         .merge(dashboard::routes())
@@ -176,8 +179,13 @@ fn not_json(headers: &HeaderMap) -> Option<Response> {
     Some((StatusCode::UNSUPPORTED_MEDIA_TYPE, Json(body)).into_response())
 }
 
-/// Parses the start request, naming the field at fault in every error.
-fn parse_start(body: Result<Bytes, BytesRejection>) -> Result<StartRequest, EngineError> {
+/// Parses a JSON object body into `T` (one whose unknown fields are
+/// errors), naming the field at fault in every error; `expected` says what
+/// the body should be.
+fn parse_object<T: serde::de::DeserializeOwned>(
+    body: Result<Bytes, BytesRejection>,
+    expected: &str,
+) -> Result<T, EngineError> {
     let body = body.map_err(|rejection| {
         EngineError::invalid(
             "body",
@@ -185,20 +193,10 @@ fn parse_start(body: Result<Bytes, BytesRejection>) -> Result<StartRequest, Engi
         )
     })?;
     match body.iter().find(|b| !b.is_ascii_whitespace()) {
-        None => {
-            return Err(EngineError::invalid(
-                "body",
-                "is empty; send a JSON object with a `target`",
-            ));
-        }
+        None => return Err(EngineError::invalid("body", format!("is empty; send {expected}"))),
         // serde would read an array positionally as the object's fields.
         Some(b'{') => {}
-        Some(_) => {
-            return Err(EngineError::invalid(
-                "body",
-                "must be a JSON object with a `target`",
-            ));
-        }
+        Some(_) => return Err(EngineError::invalid("body", format!("must be {expected}"))),
     }
     let mut json = serde_json::Deserializer::from_slice(&body);
     let request = serde_path_to_error::deserialize(&mut json).map_err(|err| {
@@ -225,13 +223,26 @@ async fn start_session(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
-    let caller = caller(&engine, &headers).await?;
-    if let Some(refusal) = not_json(&headers) {
-        return Ok(refusal);
+    match start_from::<StartRequest>(&engine, &headers, body, "a JSON object with a `target`").await? {
+        Ok(state) => Ok((StatusCode::ACCEPTED, Json(views::started(&state))).into_response()),
+        Err(refusal) => Ok(refusal),
     }
-    let request = parse_start(body)?;
-    let state = engine.start_session(&caller, request).await?;
-    Ok((StatusCode::ACCEPTED, Json(views::started(&state))).into_response())
+}
+
+/// Starts the session a JSON body of type `T` asks for: the caller's key,
+/// then a JSON content type (else the 415 to answer), then the body.
+async fn start_from<T: serde::de::DeserializeOwned + Into<StartRequest>>(
+    engine: &Engine,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    expected: &str,
+) -> Result<Result<Arc<SessionState>, Response>, ApiError> {
+    let caller = caller(engine, headers).await?;
+    if let Some(refusal) = not_json(headers) {
+        return Ok(Err(refusal));
+    }
+    let request: T = parse_object(body, expected)?;
+    Ok(Ok(engine.start_session(&caller, request.into()).await?))
 }
 
 /// One session in one of its views. Precedence when several are asked for:

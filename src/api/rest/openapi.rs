@@ -43,6 +43,13 @@ const OPERATION_NAMES: &[(&str, &str, &str, &str)] = &[
     ("/api/sessions/{id}/cancel", "post", "cancelSession", "Sessions"),
     ("/api/sessions/{id}/sarif", "get", "getSessionSarif", "Sessions"),
     ("/api/uploads", "post", "uploadArchive", "Uploads"),
+    ("/api/v1/scans", "post", "startLegacyScan", "Legacy Scans API"),
+    (
+        "/api/v1/scans/{scanId}",
+        "get",
+        "getLegacyScan",
+        "Legacy Scans API",
+    ),
     ("/api/tools", "get", "listTools", "Tools"),
     ("/api/account", "get", "getAccount", "Account"),
     ("/healthz", "get", "getHealth", "Server"),
@@ -57,7 +64,8 @@ pub fn document(tool_ids: &[&str]) -> Value {
         { "name": "Uploads", "description": "Directories sent to the server to scan" },
         { "name": "Tools", "description": "The tool catalog" },
         { "name": "Account", "description": "Your balance and ledger" },
-        { "name": "Server", "description": "Liveness and this document" }
+        { "name": "Server", "description": "Liveness and this document" },
+        { "name": "Legacy Scans API", "description": "Deprecated: the old flat scan API, on the same core; use the Sessions API" }
     ]);
     if let Some(paths) = document["paths"].as_object_mut() {
         for (path, item) in paths.iter_mut() {
@@ -118,6 +126,9 @@ fn examples() -> Vec<(&'static str, &'static str, &'static str, Value)> {
         "lastUpdated": done, "cursor": 6, "creditsReserved": 3 });
     let mut cancelled = session.clone();
     cancelled["status"] = json!("cancelled");
+    let legacy_scan = json!({ "scanId": "scan-1764583200-a1b2c3", "sessionId": "sess-k3v9q2m8x7c4",
+        "status": "completed", "progress": session["progress"], "createdAt": at, "completedAt": done,
+        "summary": session["summary"], "results": [session["toolReports"]["secrets"]] });
     vec![
         (
             "/api/sessions",
@@ -193,6 +204,20 @@ fn examples() -> Vec<(&'static str, &'static str, &'static str, Value)> {
               "sessionId": "sess-k3v9q2m8x7c4" },
             { "id": 1, "at": "2026-11-30T09:00:00.000Z", "kind": "grant", "amount": 1000, "balanceAfter": 1000 }] }),
         ),
+        (
+            "/api/v1/scans",
+            "post",
+            "request",
+            json!({ "directory": "/srv/scans/app", "categories": ["security"] }),
+        ),
+        (
+            "/api/v1/scans",
+            "post",
+            "202",
+            json!({ "scanId": "scan-1764583200-a1b2c3", "sessionId": "sess-k3v9q2m8x7c4", "status": "started",
+                "message": "Scan started. Poll /api/v1/scans/scan-1764583200-a1b2c3; this API is deprecated" }),
+        ),
+        ("/api/v1/scans/{scanId}", "get", "200", legacy_scan),
         (
             "/healthz",
             "get",
@@ -357,6 +382,34 @@ fn operations(tool_ids: &[&str]) -> Value {
                     }
                 }
             },
+            "/api/v1/scans": {
+                "post": {
+                    "deprecated": true,
+                    "summary": "Start a scan the old way (deprecated: use POST /api/sessions)",
+                    "description": "The target's fields at the top level (url, urls, directory or upload) beside the \
+                        options. Answers with a `Deprecation` header and a `Link` to the Sessions API.",
+                    "requestBody": { "required": true, "content": { "application/json": {
+                        "schema": { "$ref": "#/components/schemas/LegacyScanRequest" } } } },
+                    "responses": {
+                        "202": json_response("Scan started", "LegacyScanStarted"),
+                        "400": error_response("Invalid request; `error.details.field` names the field"),
+                        "402": error_response("The balance does not cover the selected tools"),
+                        "415": error_response("The body is not sent as JSON (Content-Type: application/json)")
+                    }
+                }
+            },
+            "/api/v1/scans/{scanId}": {
+                "get": {
+                    "deprecated": true,
+                    "summary": "A scan's status and, once it has finished, all its results (deprecated: use GET /api/sessions/{id})",
+                    "parameters": [{ "name": "scanId", "in": "path", "required": true, "schema": { "type": "string" },
+                        "description": "The scanId POST /api/v1/scans answered." }],
+                    "responses": {
+                        "200": json_response("The scan", "LegacyScan"),
+                        "404": error_response("No such scan")
+                    }
+                }
+            },
             "/healthz": {
                 "get": {
                     "summary": "Liveness",
@@ -412,7 +465,7 @@ fn operations(tool_ids: &[&str]) -> Value {
                             "description": "Overrides categories" },
                         "excludeTools": { "type": "array", "items": { "enum": tool_ids }, "maxItems": MAX_TOOL_NAMES },
                         "enableIntelligence": { "type": "boolean",
-                            "description": "Default true. Accepted for compatibility; livescan does no AI analysis yet." },
+                            "description": "Default true: when the last tool has finished, the findings are merged, ranked and graded into `intelligence` (no AI model is involved)." },
                         "timeout": { "type": "integer", "minimum": TIMEOUT_RANGE_MS.start(), "maximum": TIMEOUT_RANGE_MS.end(),
                             "description": format!("Max milliseconds per tool; default {DEFAULT_TIMEOUT_MS}") },
                         "maxConcurrent": { "type": "integer", "minimum": 1, "maximum": 32,
@@ -571,7 +624,99 @@ fn operations(tool_ids: &[&str]) -> Value {
                         "completedAt": { "type": ["string", "null"], "format": "date-time" },
                         "lastUpdated": { "type": "string", "format": "date-time" },
                         "cursor": { "type": "integer" },
-                        "creditsReserved": { "type": "integer", "description": "Credits taken when the session started" }
+                        "creditsReserved": { "type": "integer", "description": "Credits taken when the session started" },
+                        "intelligence": { "$ref": "#/components/schemas/Intelligence" }
+                    }
+                },
+                "LegacyScanRequest": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "description": "Exactly one of url, urls, directory or upload, as in the Sessions API's target.",
+                    "properties": {
+                        "url": { "type": "string", "format": "uri", "pattern": "^https?://" },
+                        "urls": { "type": "array", "items": { "type": "string", "format": "uri", "pattern": "^https?://" },
+                                  "minItems": 1, "maxItems": MAX_URLS },
+                        "directory": { "type": "string", "pattern": "^/" },
+                        "upload": { "type": "string", "pattern": "^upl-[a-z0-9]{20}$" },
+                        "categories": { "type": "array", "items": { "enum": categories } },
+                        "tools": { "type": "array", "items": { "enum": tool_ids }, "maxItems": MAX_TOOL_NAMES },
+                        "excludeTools": { "type": "array", "items": { "enum": tool_ids }, "maxItems": MAX_TOOL_NAMES },
+                        "enableIntelligence": { "type": "boolean" },
+                        "timeout": { "type": "integer", "minimum": TIMEOUT_RANGE_MS.start(), "maximum": TIMEOUT_RANGE_MS.end() },
+                        "maxConcurrent": { "type": "integer", "minimum": 1, "maximum": 32 }
+                    }
+                },
+                "LegacyScanStarted": {
+                    "type": "object",
+                    "required": ["scanId", "sessionId", "status", "message"],
+                    "properties": {
+                        "scanId": { "type": "string" }, "sessionId": { "type": "string" },
+                        "status": { "const": "started" }, "message": { "type": "string" }
+                    }
+                },
+                "LegacyScan": {
+                    "type": "object",
+                    "required": ["scanId", "sessionId", "status", "progress", "createdAt"],
+                    "description": "summary, results (every tool's report) and completedAt once the scan has finished",
+                    "properties": {
+                        "scanId": { "type": "string" }, "sessionId": { "type": "string" },
+                        "status": { "$ref": "#/components/schemas/SessionStatus" },
+                        "progress": { "$ref": "#/components/schemas/Progress" },
+                        "createdAt": { "type": "string", "format": "date-time" },
+                        "completedAt": { "type": ["string", "null"], "format": "date-time" },
+                        "summary": { "$ref": "#/components/schemas/Summary" },
+                        "results": { "type": "array", "items": { "$ref": "#/components/schemas/ToolReport" } },
+                        "refund": { "$ref": "#/components/schemas/Refund" },
+                        "error": { "type": "string" },
+                        "intelligence": { "$ref": "#/components/schemas/Intelligence" }
+                    }
+                },
+                "Intelligence": {
+                    "type": "object",
+                    "description": "The analysis of the findings (enableIntelligence, default true), recorded when the \
+                        last tool has finished: findings of all tools merged into issues (one place, one weakness), \
+                        ranked by severity, agreement between tools and exposure. Deterministic: the same findings \
+                        give the same analysis.",
+                    "required": ["riskScore", "grade", "summary", "findings", "issueCount", "corroborated", "issues",
+                                 "priorities", "hotspots", "byOwasp"],
+                    "properties": {
+                        "riskScore": { "type": "integer", "minimum": 0, "maximum": 100 },
+                        "grade": { "enum": ["A+", "A", "A-", "B+", "B", "B-", "C+", "C", "C-", "D+", "D", "D-", "F"],
+                            "description": "The HTTP Observatory's scale, of 100 - riskScore" },
+                        "summary": { "type": "string" },
+                        "findings": { "type": "integer", "description": "Findings that counted (not suppressed)" },
+                        "issueCount": { "type": "integer" },
+                        "corroborated": { "type": "integer", "description": "Issues reported by more than one tool" },
+                        "issues": { "type": "array", "description": "The worst first; at most 500",
+                            "items": { "type": "object",
+                                "required": ["id", "title", "severity", "category", "confidence", "location", "exposure",
+                                             "seenBy", "fingerprints", "score"],
+                                "properties": {
+                                    "id": { "type": "string" }, "title": { "type": "string" },
+                                    "severity": { "enum": severities }, "category": { "enum": categories },
+                                    "confidence": { "type": "integer", "minimum": 0, "maximum": 100 },
+                                    "cwe": { "type": "integer" }, "owasp": { "type": "string" },
+                                    "location": { "type": "string" },
+                                    "exposure": { "enum": ["secrets-file", "deployment", "source", "test", "docs", "page"] },
+                                    "seenBy": { "type": "array", "items": { "type": "object",
+                                        "required": ["tool", "ruleId", "severity"], "properties": {
+                                            "tool": { "type": "string" }, "ruleId": { "type": "string" },
+                                            "severity": { "enum": severities } } } },
+                                    "fingerprints": { "type": "array", "items": { "type": "string" } },
+                                    "score": { "type": "integer" } } } },
+                        "priorities": { "type": "array", "description": "What to fix first; at most 10",
+                            "items": { "type": "object",
+                                "required": ["rank", "issue", "title", "severity", "whatToDo", "why", "location"],
+                                "properties": {
+                                    "rank": { "type": "integer", "minimum": 1 }, "issue": { "type": "string" },
+                                    "title": { "type": "string" }, "severity": { "enum": severities },
+                                    "whatToDo": { "type": "string" }, "why": { "type": "string" },
+                                    "location": { "type": "string" } } } },
+                        "hotspots": { "type": "array", "items": { "type": "object",
+                            "required": ["location", "issues", "worst", "score"], "properties": {
+                                "location": { "type": "string" }, "issues": { "type": "integer" },
+                                "worst": { "enum": severities }, "score": { "type": "integer" } } } },
+                        "byOwasp": { "type": "object", "additionalProperties": { "type": "integer" } }
                     }
                 },
                 "SessionProgress": {

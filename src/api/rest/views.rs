@@ -63,6 +63,9 @@ struct FullView<'a> {
     refund: Option<&'a crate::model::Refund>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<&'a str>,
+    /// The analysis of the findings, once the session has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    intelligence: Option<&'a crate::model::Intelligence>,
 }
 
 impl<'a> FullView<'a> {
@@ -83,6 +86,7 @@ impl<'a> FullView<'a> {
             credits_reserved: state.reserved_credits(),
             refund: state.refund.as_ref(),
             error: state.error.as_deref(),
+            intelligence: state.intelligence.as_deref(),
         }
     }
 }

@@ -601,26 +601,9 @@ fn observatory(page: &Page, rules: &[&str]) -> (i32, Vec<(&'static str, i32)>) {
     (score.max(0), tests)
 }
 
-/// The Observatory's letter for a score.
+/// The Observatory's letter for a score (below 0 counts as 0).
 fn grade(score: i32) -> &'static str {
-    const GRADES: [(i32, &str); 12] = [
-        (100, "A+"),
-        (90, "A"),
-        (85, "A-"),
-        (80, "B+"),
-        (70, "B"),
-        (65, "B-"),
-        (60, "C+"),
-        (50, "C"),
-        (45, "C-"),
-        (40, "D+"),
-        (30, "D"),
-        (25, "D-"),
-    ];
-    GRADES
-        .iter()
-        .find(|(min, _)| score >= *min)
-        .map_or("F", |(_, g)| g)
+    crate::model::intelligence::observatory_grade(score.max(0).unsigned_abs())
 }
 
 #[cfg(test)]

@@ -16,8 +16,9 @@ static SPEC: ToolSpec = ToolSpec {
 };
 
 const WEAK_HASH: &str = "https://cwe.mitre.org/data/definitions/328.html";
-const PASSWORD_HASH: &str =
-    "https://cheatsheetseries.owasp.org/cheatsheets/Password_Storage_Cheat_Sheet.html";
+/// CWE-916, "password hash with insufficient computational effort" (the
+/// message says what to use instead).
+const PASSWORD_HASH: &str = "https://cwe.mitre.org/data/definitions/916.html";
 const WEAK_CIPHER: &str = "https://cwe.mitre.org/data/definitions/327.html";
 const WEAK_RANDOM: &str = "https://cwe.mitre.org/data/definitions/338.html";
 

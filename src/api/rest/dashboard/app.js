@@ -9,6 +9,7 @@ const POLL_INTERVAL_MS = 2000;
 const SEVERITIES = ["critical", "high", "medium", "low", "info"];
 const TERMINAL = new Set(["completed", "partial", "failed", "cancelled"]);
 const FINDINGS_SHOWN = 50;
+const ISSUES_SHOWN = 200;
 
 const $ = (id) => document.getElementById(id);
 const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
@@ -149,15 +150,20 @@ async function startScan(event) {
 
 // ---- one session's view ----------------------------------------------------
 
+/** The findings that count: suppressed ones are listed but not counted. */
+function counted(report) {
+  return (report.result?.findings ?? []).filter((f) => !f.suppression || f.suppression.expired);
+}
+
 function worstSeverity(report) {
   const counts = {};
-  for (const finding of report.result?.findings ?? []) counts[finding.severity] = true;
+  for (const finding of counted(report)) counts[finding.severity] = true;
   return SEVERITIES.find((s) => counts[s]) ?? null;
 }
 
 function countsText(report) {
   const counts = Object.fromEntries(SEVERITIES.map((s) => [s, 0]));
-  for (const finding of report.result?.findings ?? []) counts[finding.severity] += 1;
+  for (const finding of counted(report)) counts[finding.severity] += 1;
   const parts = SEVERITIES.filter((s) => counts[s] > 0).map((s) => `${counts[s]} ${s}`);
   return parts.length ? `${plural(report.findingsCount, "finding")}: ${parts.join(", ")}` : "no findings";
 }
@@ -203,6 +209,55 @@ function toolRow(report) {
   return row;
 }
 
+/** The issues table, filtered by severity, category and search text. */
+function showIssues(issues) {
+  const severity = $("issue-severity").value;
+  const category = $("issue-category").value;
+  const words = $("issue-search").value.trim().toLowerCase();
+  const shown = issues.filter((issue) => {
+    if (severity && issue.severity !== severity) return false;
+    if (category && issue.category !== category) return false;
+    if (!words) return true;
+    const text = [issue.title, issue.location, ...issue.seenBy.map((s) => `${s.tool} ${s.ruleId}`)].join(" ");
+    return text.toLowerCase().includes(words);
+  });
+  const body = $("issues").tBodies[0];
+  body.replaceChildren();
+  for (const issue of shown.slice(0, ISSUES_SHOWN)) {
+    const row = el("tr");
+    row.dataset.severity = issue.severity;
+    row.dataset.category = issue.category;
+    const tools = issue.seenBy.map((s) => `${s.tool} (${s.ruleId})`).join(", ");
+    row.append(el("td", `sev ${issue.severity}`, issue.severity), el("td", null, issue.title),
+      el("td", "location", issue.location), el("td", null, tools));
+    body.append(row);
+  }
+  $("issues-shown").textContent = `${shown.length} of ${plural(issues.length, "issue")} shown` +
+    (shown.length > ISSUES_SHOWN ? ` (the first ${ISSUES_SHOWN} listed)` : "");
+}
+
+/** The analysis panel: the grade, what to fix first, the merged issues. */
+function showAnalysis(analysis) {
+  if (!analysis) return;
+  $("analysis-grade").textContent = analysis.grade;
+  $("analysis-grade").className = `grade grade-${analysis.grade[0].toLowerCase()}`;
+  $("analysis-risk").textContent = `risk ${analysis.riskScore}/100 · ${plural(analysis.findings, "finding")} merged into ${plural(analysis.issueCount, "issue")}`;
+  $("analysis-summary").textContent = analysis.summary;
+  const list = $("analysis-priorities");
+  list.replaceChildren();
+  for (const priority of analysis.priorities) {
+    const item = el("li");
+    item.append(el("span", `sev ${priority.severity}`, priority.severity), " ", el("span", "location", priority.location),
+      " ", priority.title, el("div", "why", `Why: ${priority.why}`), el("div", "todo", `Do: ${priority.whatToDo}`));
+    list.append(item);
+  }
+  const filter = () => showIssues(analysis.issues);
+  for (const id of ["issue-severity", "issue-category"]) $(id).onchange = filter;
+  $("issue-search").oninput = filter;
+  filter();
+  $("analysis").hidden = false;
+}
+
 function describeTarget(target) {
   if (!target) return "";
   if (target.url) return target.url;
@@ -221,6 +276,7 @@ class SessionView {
     $("session-id").textContent = sessionId;
     $("tools").replaceChildren();
     $("summary").hidden = true;
+    $("analysis").hidden = true;
     $("refund").hidden = true;
     $("session-error").hidden = true;
     $("target-line").textContent = "";
@@ -278,6 +334,7 @@ class SessionView {
       .sort((a, b) => a.completedAt.localeCompare(b.completedAt));
     for (const report of finished) this.addReport(report);
     this.cursor = session.cursor;
+    showAnalysis(session.intelligence);
     if (TERMINAL.has(session.status)) this.showEnd(session);
   }
 
@@ -321,6 +378,7 @@ class SessionView {
     if (data.progress) this.setProgress(data.progress);
     if (type === "session_running" || type === "tool_started") this.setStatus("running");
     if (type === "tool_finished") this.addReport(data.report);
+    if (type === "analysis") showAnalysis(data.intelligence);
     if (type === "session_finished") this.showEnd(data);
   }
 

@@ -180,7 +180,7 @@ class WatchSessionRequest(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., after_seq: _Optional[int] = ...) -> None: ...
 
 class WatchSessionResponse(_message.Message):
-    __slots__ = ("seq", "progress", "snapshot", "session_started", "session_running", "tool_started", "tool_finished", "session_finished", "heartbeat", "cancel_requested", "time")
+    __slots__ = ("seq", "progress", "snapshot", "session_started", "session_running", "tool_started", "tool_finished", "session_finished", "heartbeat", "cancel_requested", "analysis", "time")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     PROGRESS_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
@@ -191,6 +191,7 @@ class WatchSessionResponse(_message.Message):
     SESSION_FINISHED_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     CANCEL_REQUESTED_FIELD_NUMBER: _ClassVar[int]
+    ANALYSIS_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
     seq: int
     progress: Progress
@@ -202,8 +203,9 @@ class WatchSessionResponse(_message.Message):
     session_finished: SessionFinished
     heartbeat: Heartbeat
     cancel_requested: CancelRequested
+    analysis: Intelligence
     time: _timestamp_pb2.Timestamp
-    def __init__(self, seq: _Optional[int] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., snapshot: _Optional[_Union[Session, _Mapping]] = ..., session_started: _Optional[_Union[SessionStarted, _Mapping]] = ..., session_running: _Optional[_Union[SessionRunning, _Mapping]] = ..., tool_started: _Optional[_Union[ToolStarted, _Mapping]] = ..., tool_finished: _Optional[_Union[ToolReport, _Mapping]] = ..., session_finished: _Optional[_Union[SessionFinished, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., cancel_requested: _Optional[_Union[CancelRequested, _Mapping]] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, seq: _Optional[int] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., snapshot: _Optional[_Union[Session, _Mapping]] = ..., session_started: _Optional[_Union[SessionStarted, _Mapping]] = ..., session_running: _Optional[_Union[SessionRunning, _Mapping]] = ..., tool_started: _Optional[_Union[ToolStarted, _Mapping]] = ..., tool_finished: _Optional[_Union[ToolReport, _Mapping]] = ..., session_finished: _Optional[_Union[SessionFinished, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., cancel_requested: _Optional[_Union[CancelRequested, _Mapping]] = ..., analysis: _Optional[_Union[Intelligence, _Mapping]] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class SessionStarted(_message.Message):
     __slots__ = ("tools",)
@@ -260,7 +262,7 @@ class Progress(_message.Message):
     def __init__(self, total: _Optional[int] = ..., completed: _Optional[int] = ..., failed: _Optional[int] = ..., skipped: _Optional[int] = ..., running: _Optional[int] = ..., pending: _Optional[int] = ..., percentage: _Optional[int] = ...) -> None: ...
 
 class Session(_message.Message):
-    __slots__ = ("session_id", "scan_id", "user_id", "status", "progress", "tool_reports", "summary", "refund", "error", "created_at", "completed_at", "last_updated", "cursor", "target")
+    __slots__ = ("session_id", "scan_id", "user_id", "status", "progress", "tool_reports", "summary", "refund", "error", "created_at", "completed_at", "last_updated", "cursor", "target", "intelligence")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     SCAN_ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -275,6 +277,7 @@ class Session(_message.Message):
     LAST_UPDATED_FIELD_NUMBER: _ClassVar[int]
     CURSOR_FIELD_NUMBER: _ClassVar[int]
     TARGET_FIELD_NUMBER: _ClassVar[int]
+    INTELLIGENCE_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     scan_id: str
     user_id: str
@@ -289,7 +292,107 @@ class Session(_message.Message):
     last_updated: _timestamp_pb2.Timestamp
     cursor: int
     target: Target
-    def __init__(self, session_id: _Optional[str] = ..., scan_id: _Optional[str] = ..., user_id: _Optional[str] = ..., status: _Optional[_Union[SessionStatus, str]] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., tool_reports: _Optional[_Iterable[_Union[ToolReport, _Mapping]]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ..., refund: _Optional[_Union[Refund, _Mapping]] = ..., error: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_updated: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cursor: _Optional[int] = ..., target: _Optional[_Union[Target, _Mapping]] = ...) -> None: ...
+    intelligence: Intelligence
+    def __init__(self, session_id: _Optional[str] = ..., scan_id: _Optional[str] = ..., user_id: _Optional[str] = ..., status: _Optional[_Union[SessionStatus, str]] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., tool_reports: _Optional[_Iterable[_Union[ToolReport, _Mapping]]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ..., refund: _Optional[_Union[Refund, _Mapping]] = ..., error: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_updated: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cursor: _Optional[int] = ..., target: _Optional[_Union[Target, _Mapping]] = ..., intelligence: _Optional[_Union[Intelligence, _Mapping]] = ...) -> None: ...
+
+class Intelligence(_message.Message):
+    __slots__ = ("risk_score", "grade", "summary", "findings", "issue_count", "corroborated", "issues", "priorities", "hotspots", "by_owasp")
+    class ByOwaspEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    RISK_SCORE_FIELD_NUMBER: _ClassVar[int]
+    GRADE_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    FINDINGS_FIELD_NUMBER: _ClassVar[int]
+    ISSUE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CORROBORATED_FIELD_NUMBER: _ClassVar[int]
+    ISSUES_FIELD_NUMBER: _ClassVar[int]
+    PRIORITIES_FIELD_NUMBER: _ClassVar[int]
+    HOTSPOTS_FIELD_NUMBER: _ClassVar[int]
+    BY_OWASP_FIELD_NUMBER: _ClassVar[int]
+    risk_score: int
+    grade: str
+    summary: str
+    findings: int
+    issue_count: int
+    corroborated: int
+    issues: _containers.RepeatedCompositeFieldContainer[Issue]
+    priorities: _containers.RepeatedCompositeFieldContainer[Priority]
+    hotspots: _containers.RepeatedCompositeFieldContainer[Hotspot]
+    by_owasp: _containers.ScalarMap[str, int]
+    def __init__(self, risk_score: _Optional[int] = ..., grade: _Optional[str] = ..., summary: _Optional[str] = ..., findings: _Optional[int] = ..., issue_count: _Optional[int] = ..., corroborated: _Optional[int] = ..., issues: _Optional[_Iterable[_Union[Issue, _Mapping]]] = ..., priorities: _Optional[_Iterable[_Union[Priority, _Mapping]]] = ..., hotspots: _Optional[_Iterable[_Union[Hotspot, _Mapping]]] = ..., by_owasp: _Optional[_Mapping[str, int]] = ...) -> None: ...
+
+class Issue(_message.Message):
+    __slots__ = ("id", "title", "severity", "confidence", "cwe", "owasp", "location", "exposure", "seen_by", "fingerprints", "score", "category")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    CWE_FIELD_NUMBER: _ClassVar[int]
+    OWASP_FIELD_NUMBER: _ClassVar[int]
+    LOCATION_FIELD_NUMBER: _ClassVar[int]
+    EXPOSURE_FIELD_NUMBER: _ClassVar[int]
+    SEEN_BY_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINTS_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    title: str
+    severity: Severity
+    confidence: int
+    cwe: int
+    owasp: str
+    location: str
+    exposure: str
+    seen_by: _containers.RepeatedCompositeFieldContainer[SeenBy]
+    fingerprints: _containers.RepeatedScalarFieldContainer[str]
+    score: int
+    category: Category
+    def __init__(self, id: _Optional[str] = ..., title: _Optional[str] = ..., severity: _Optional[_Union[Severity, str]] = ..., confidence: _Optional[int] = ..., cwe: _Optional[int] = ..., owasp: _Optional[str] = ..., location: _Optional[str] = ..., exposure: _Optional[str] = ..., seen_by: _Optional[_Iterable[_Union[SeenBy, _Mapping]]] = ..., fingerprints: _Optional[_Iterable[str]] = ..., score: _Optional[int] = ..., category: _Optional[_Union[Category, str]] = ...) -> None: ...
+
+class SeenBy(_message.Message):
+    __slots__ = ("tool", "rule_id", "severity")
+    TOOL_FIELD_NUMBER: _ClassVar[int]
+    RULE_ID_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    tool: str
+    rule_id: str
+    severity: Severity
+    def __init__(self, tool: _Optional[str] = ..., rule_id: _Optional[str] = ..., severity: _Optional[_Union[Severity, str]] = ...) -> None: ...
+
+class Priority(_message.Message):
+    __slots__ = ("rank", "issue", "title", "severity", "what_to_do", "why", "location")
+    RANK_FIELD_NUMBER: _ClassVar[int]
+    ISSUE_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    WHAT_TO_DO_FIELD_NUMBER: _ClassVar[int]
+    WHY_FIELD_NUMBER: _ClassVar[int]
+    LOCATION_FIELD_NUMBER: _ClassVar[int]
+    rank: int
+    issue: str
+    title: str
+    severity: Severity
+    what_to_do: str
+    why: str
+    location: str
+    def __init__(self, rank: _Optional[int] = ..., issue: _Optional[str] = ..., title: _Optional[str] = ..., severity: _Optional[_Union[Severity, str]] = ..., what_to_do: _Optional[str] = ..., why: _Optional[str] = ..., location: _Optional[str] = ...) -> None: ...
+
+class Hotspot(_message.Message):
+    __slots__ = ("location", "issues", "worst", "score")
+    LOCATION_FIELD_NUMBER: _ClassVar[int]
+    ISSUES_FIELD_NUMBER: _ClassVar[int]
+    WORST_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    location: str
+    issues: int
+    worst: Severity
+    score: int
+    def __init__(self, location: _Optional[str] = ..., issues: _Optional[int] = ..., worst: _Optional[_Union[Severity, str]] = ..., score: _Optional[int] = ...) -> None: ...
 
 class ToolReport(_message.Message):
     __slots__ = ("tool_name", "category", "status", "outcome", "duration_ms", "findings_count", "findings", "started_at", "completed_at", "error", "skip_reason", "partial", "metrics", "omitted", "left_out", "suppressed", "rules", "scanner")
