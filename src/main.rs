@@ -280,6 +280,11 @@ struct ScanArgs {
     /// code scanning accepts) or a run `per-tool`.
     #[arg(long, default_value = "one", value_parser = |raw: &str| raw.parse::<sarif::Runs>(), env = "LIVESCAN_SARIF_RUNS")]
     sarif_runs: sarif::Runs,
+    /// With --format sarif: one result per issue of the analysis (the
+    /// findings of several tools about one problem merged), the tools that
+    /// saw it in its properties.
+    #[arg(long, conflicts_with = "sarif_runs", env = "LIVESCAN_SARIF_MERGE")]
+    sarif_merge: bool,
     /// Write the report into this file (replaced only once the scan has
     /// finished); the live lines still show on stdout.
     #[arg(long, env = "LIVESCAN_OUTPUT")]
@@ -653,6 +658,9 @@ async fn scan(args: ScanArgs) -> Result<ExitCode> {
         // Checked here too, so a typo fails before anything is packed or sent.
         livescan::model::RepoConfig::parse(text).map_err(|e| anyhow::anyhow!("--config: {e}"))?;
     }
+    if args.sarif_merge && args.format != Format::Sarif {
+        anyhow::bail!("--sarif-merge: only with --format sarif");
+    }
     if args.fail_on.counts_new() && args.baseline.is_none() {
         anyhow::bail!("--fail-on {}: `new:` rules need --baseline", args.fail_on);
     }
@@ -720,7 +728,7 @@ async fn scan(args: ScanArgs) -> Result<ExitCode> {
     let document = match args.format {
         Format::Text => None,
         Format::Json => Some(report.json()),
-        Format::Sarif => Some(report.sarif(args.sarif_runs)),
+        Format::Sarif => Some(report.sarif(args.sarif_runs, args.sarif_merge)?),
     };
     drop(output);
     match (report_file, document) {

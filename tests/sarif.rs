@@ -217,3 +217,82 @@ async fn the_clis_sarif_is_the_servers_document_in_a_file_anyone_may_read() {
         .remove("originalUriBaseIds");
     assert_eq!(local, served);
 }
+
+/// `?merge=true` and `--sarif-merge`: one result per issue of the analysis,
+/// a secret two tools reported standing once with both in its properties,
+/// valid and within GitHub's limits; the CLI writes what the server serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merged_sarif_has_one_result_per_issue_with_every_tool_that_saw_it() {
+    let server = TestServer::with_catalog(common::installed_catalog(), 4).await;
+    let planted = fixtures().join("dir-planted");
+    let out = tempfile::tempdir().unwrap();
+    let path = out.path().join("merged.sarif");
+    let command = format!(
+        "exec {} scan {} --server {} --format sarif --sarif-merge --output {} --fail-on none \
+         --tools secrets,detect-secrets,merge-conflicts",
+        env!("CARGO_BIN_EXE_livescan"),
+        planted.display(),
+        server.base,
+        path.display()
+    );
+    let output = tokio::task::spawn_blocking({
+        let key = server.key.clone();
+        move || {
+            Command::new("sh")
+                .args(["-c", &command])
+                .env("LIVESCAN_API_KEY", key)
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    validate(&written).unwrap();
+    within_github_limits(&written);
+
+    let sessions = server.get("/api/sessions?limit=1").await.1;
+    let id = sessions["sessions"][0]["sessionId"].as_str().unwrap();
+    let (_, session) = server.get(&format!("/api/sessions/{id}")).await;
+    let analysis = &session["intelligence"];
+    let (status, served) = server.get(&format!("/api/sessions/{id}/sarif?merge=true")).await;
+    assert_eq!(status, 200, "{served}");
+    let mut local = written.clone();
+    local["runs"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("originalUriBaseIds");
+    assert_eq!(local, served);
+
+    let results = served["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len() as u64, analysis["issueCount"].as_u64().unwrap());
+    assert_eq!(served["runs"][0]["automationDetails"]["id"], "livescan-merged/");
+    // A secret both secret scanners saw is one result naming both.
+    let both = results
+        .iter()
+        .find(|r| r["properties"]["tools"].as_array().unwrap().len() == 2)
+        .expect("an issue two tools saw");
+    let tools: Vec<&str> = both["properties"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["tool"].as_str().unwrap())
+        .collect();
+    assert_eq!(tools, ["detect-secrets", "secrets"]);
+    assert_eq!(both["properties"]["confidence"], 91);
+    assert!(
+        both["partialFingerprints"]["livescan/issue/v1"]
+            .as_str()
+            .unwrap()
+            .starts_with("iss-")
+    );
+
+    let (status, body) = server.get(&format!("/api/sessions/{id}/sarif?merge=maybe")).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["details"]["field"], "merge");
+}

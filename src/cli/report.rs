@@ -65,13 +65,21 @@ impl ScanReport {
 
     /// SARIF 2.1.0 ([`sarif`]), paths relative to `SRCROOT`, the scanned
     /// directory.
-    pub fn sarif(&self, runs: sarif::Runs) -> String {
+    pub fn sarif(&self, runs: sarif::Runs, merge: bool) -> anyhow::Result<String> {
         let source_root = self
             .directory
             .as_deref()
             .and_then(|dir| url::Url::from_directory_path(dir).ok())
             .map(String::from);
-        let document = sarif::document(&self.tool_reports, source_root.as_deref(), runs);
-        serde_json::to_string_pretty(&document).expect("SARIF serialises") + "\n"
+        let document = match (merge, &self.intelligence) {
+            (false, _) => sarif::document(&self.tool_reports, source_root.as_deref(), runs),
+            (true, Some(analysis)) => {
+                sarif::merged_document(&self.tool_reports, analysis, source_root.as_deref())
+            }
+            (true, None) => {
+                anyhow::bail!("--sarif-merge: the session has no analysis (it ended before its tools did)")
+            }
+        };
+        Ok(serde_json::to_string_pretty(&document).expect("SARIF serialises") + "\n")
     }
 }

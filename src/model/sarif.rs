@@ -7,9 +7,10 @@
 //! category. Rules are named `TOOL/RULE`, and the tool that reported each
 //! result is in its rule's and its own properties. [`Runs::PerTool`] writes
 //! one run per tool instead (each with a category of its own), for other
-//! consumers.
+//! consumers. [`merged_document`] writes one result per issue of the
+//! session's analysis, the findings of several tools merged.
 
-use super::{Finding, Severity, Suppression, SuppressionKind, ToolReport, ToolStatus};
+use super::{Finding, Intelligence, Severity, Suppression, SuppressionKind, ToolReport, ToolStatus};
 use serde_json::{Value, json};
 
 /// How a document divides its results into runs.
@@ -81,22 +82,7 @@ fn run(reports: &[&ToolReport], driver: &str, category: &str, source_root: Optio
                 true => format!("{}/{}", report.tool_name, finding.rule_id),
                 false => finding.rule_id.clone(),
             };
-            let index = match rules.iter().position(|rule| rule.id == id) {
-                Some(index) => {
-                    // Severity orders from critical (least) to info.
-                    rules[index].severity = rules[index].severity.min(finding.severity);
-                    index
-                }
-                None => {
-                    rules.push(Rule {
-                        id: id.clone(),
-                        report,
-                        finding,
-                        severity: finding.severity,
-                    });
-                    rules.len() - 1
-                }
-            };
+            let index = rule_index(&mut rules, &id, report, finding);
             let mut result = json!({
                 "ruleId": id,
                 "ruleIndex": index,
@@ -117,6 +103,109 @@ fn run(reports: &[&ToolReport], driver: &str, category: &str, source_root: Optio
             results.push(result);
         }
     }
+    wrap_run(reports, driver, category, source_root, &rules, results)
+}
+
+/// The index of rule `id` in `rules`, added (first seen with `finding`)
+/// when it is new; the rule keeps the worst severity of its results.
+fn rule_index<'a>(
+    rules: &mut Vec<Rule<'a>>,
+    id: &str,
+    report: &'a ToolReport,
+    finding: &'a Finding,
+) -> usize {
+    match rules.iter().position(|rule| rule.id == id) {
+        Some(index) => {
+            // Severity orders from critical (least) to info.
+            rules[index].severity = rules[index].severity.min(finding.severity);
+            index
+        }
+        None => {
+            rules.push(Rule {
+                id: id.to_string(),
+                report,
+                finding,
+                severity: finding.severity,
+            });
+            rules.len() - 1
+        }
+    }
+}
+
+/// One run whose results are the issues of `analysis` (findings merged
+/// across tools): each result is the issue's worst finding, at its place,
+/// with every tool and rule that saw it in its properties.
+pub fn merged_document<'a>(
+    reports: impl IntoIterator<Item = &'a ToolReport>,
+    analysis: &Intelligence,
+    source_root: Option<&str>,
+) -> Value {
+    let mut ran: Vec<&ToolReport> = reports
+        .into_iter()
+        .filter(|r| matches!(r.status, ToolStatus::Completed | ToolStatus::Failed))
+        .collect();
+    ran.sort_by(|a, b| a.tool_name.cmp(&b.tool_name));
+    let by_fingerprint: std::collections::HashMap<&str, (&ToolReport, &Finding)> = ran
+        .iter()
+        .flat_map(|report| {
+            report
+                .result
+                .findings
+                .iter()
+                .map(move |f| (f.fingerprint.as_str(), (*report, f)))
+        })
+        .collect();
+    let mut rules: Vec<Rule> = Vec::new();
+    let mut results = Vec::new();
+    for issue in &analysis.issues {
+        // The finding that gave the issue its severity.
+        let worst = issue
+            .fingerprints
+            .iter()
+            .filter_map(|print| by_fingerprint.get(print.as_str()))
+            .min_by_key(|(_, finding)| finding.severity);
+        let Some(&(report, finding)) = worst else { continue };
+        let id = format!("{}/{}", report.tool_name, finding.rule_id);
+        let index = rule_index(&mut rules, &id, report, finding);
+        let mut result = json!({
+            "ruleId": id,
+            "ruleIndex": index,
+            "level": level(issue.severity),
+            "message": {"text": issue.title},
+            "partialFingerprints": {"livescan/issue/v1": issue.id},
+            "properties": {
+                "severity": issue.severity.as_str(),
+                "confidence": issue.confidence,
+                "exposure": issue.exposure,
+                "tools": issue.seen_by,
+            },
+        });
+        if let Some(owasp) = &issue.owasp {
+            result["properties"]["owasp"] = json!(owasp);
+        }
+        if let Some(location) = location(finding) {
+            result["locations"] = json!([location]);
+        }
+        results.push(result);
+    }
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [wrap_run(&ran, "livescan", &format!("{CATEGORY}-merged/"), source_root, &rules, results)],
+    })
+}
+
+/// A run around `rules` and `results`: the driver, the invocation with the
+/// tools' errors, the tools' scanners, the source root.
+fn wrap_run(
+    reports: &[&ToolReport],
+    driver: &str,
+    category: &str,
+    source_root: Option<&str>,
+    rules: &[Rule],
+    results: Vec<Value>,
+) -> Value {
+    let namespaced = driver == "livescan";
     let notifications: Vec<Value> = reports
         .iter()
         .filter_map(|report| {

@@ -304,9 +304,10 @@ async fn cancel_session(
     Ok(json_bytes(Bytes::from(views::full(&state))))
 }
 
-/// The session's reports so far as SARIF 2.1.0 (`?runs=one|per-tool`),
-/// the document `livescan scan --format sarif` writes, without the
-/// server's own path as the source root.
+/// The session's reports so far as SARIF 2.1.0 (`?runs=one|per-tool`), or
+/// its analysis's merged issues (`?merge=true`): the document `livescan
+/// scan --format sarif` writes, without the server's own path as the
+/// source root.
 async fn session_sarif(
     State(engine): State<Engine>,
     headers: HeaderMap,
@@ -314,14 +315,38 @@ async fn session_sarif(
     RawQuery(query): RawQuery,
 ) -> ApiResult {
     let caller = caller(&engine, &headers).await?;
-    let runs = match query_map(query).get("runs") {
+    let query = query_map(query);
+    let runs = match query.get("runs") {
         Some(raw) => raw
             .parse::<sarif::Runs>()
             .map_err(|message| EngineError::invalid_choice("runs", message, &["one", "per-tool"]))?,
         None => sarif::Runs::One,
     };
+    let merge = match query.get("merge").map(String::as_str) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(EngineError::invalid_choice(
+                "merge",
+                format!("must be true or false, got `{}`", bounded(other, MAX_ECHO_CHARS)),
+                &["true", "false"],
+            )
+            .into());
+        }
+    };
     let state = engine.session(&caller, &id).await?;
-    let document = sarif::document(state.reports.iter().map(|r| &**r), None, runs);
+    let reports = state.reports.iter().map(|r| &**r);
+    let document = match (merge, &state.intelligence) {
+        (false, _) => sarif::document(reports, None, runs),
+        (true, Some(analysis)) => sarif::merged_document(reports, analysis, None),
+        (true, None) => {
+            return Err(EngineError::invalid(
+                "merge",
+                "this session has no analysis (yet): it comes when its tools have finished, with enableIntelligence",
+            )
+            .into());
+        }
+    };
     Ok((
         [(
             header::CONTENT_TYPE,

@@ -353,12 +353,14 @@ fn operations(tool_ids: &[&str]) -> Value {
                         scanning accepts); `runs=per-tool` gives one run per tool.",
                     "parameters": [
                         session_id_param(),
-                        { "name": "runs", "in": "query", "required": false, "schema": { "enum": ["one", "per-tool"] } }
+                        { "name": "runs", "in": "query", "required": false, "schema": { "enum": ["one", "per-tool"] } },
+                        { "name": "merge", "in": "query", "required": false, "schema": { "type": "boolean" },
+                          "description": "One result per issue of the session's analysis (findings merged across tools), with the tools that saw it in its properties" }
                     ],
                     "responses": {
                         "200": { "description": "A SARIF 2.1.0 log", "content": { "application/sarif+json": {
                             "schema": { "type": "object", "required": ["version", "runs"] } } } },
-                        "400": error_response("`runs` is not one or per-tool"),
+                        "400": error_response("`runs` is not one or per-tool, `merge` not true or false, or merge asked of a session without an analysis"),
                         "404": error_response("No such session")
                     }
                 }
