@@ -194,6 +194,8 @@ async fn in_a_pipe_the_reference_ci_flow_is_printed_plainly_and_criticals_fail_t
         "  high              45",
         "  total             74",
         "  Credits refunded: 2 for broken (balance B)",
+        "  Analysis: risk 100/100, grade F; 74 findings merged into 74 issues",
+        "  Fix first:",
         "FAILED: critical 17 > 0, high 45 > 5 (--fail-on critical>0,high>5)",
     ] {
         assert!(
@@ -207,6 +209,23 @@ async fn in_a_pipe_the_reference_ci_flow_is_printed_plainly_and_criticals_fail_t
         "{out}"
     );
     assert!(out.contains("      … and 50 more"), "{out}");
+    // The first five priorities, each with why and what to do.
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.starts_with("      why: critical"))
+            .count(),
+        5,
+        "{out}"
+    );
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.starts_with("      do:  Revoke the credential"))
+            .count(),
+        5,
+        "{out}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
