@@ -209,6 +209,18 @@ struct ServeArgs {
     /// Uploads that no session used for this long are removed, e.g. `24h`.
     #[arg(long, default_value = "24h", value_parser = parse_interval, env = "LIVESCAN_UPLOAD_RETENTION")]
     upload_retention: Duration,
+    /// An OpenAI-compatible chat-completions API (its base URL, e.g.
+    /// http://127.0.0.1:11434/v1 for Ollama) that writes a narrative of each
+    /// analysis after the session ends; its key, if it needs one, comes from
+    /// LIVESCAN_LLM_API_KEY. It gets the merged issues, never a finding's text.
+    #[arg(long, requires = "llm_model", env = "LIVESCAN_LLM_URL")]
+    llm_url: Option<String>,
+    /// The model --llm-url runs, e.g. `llama3.1:8b`.
+    #[arg(long, requires = "llm_url", env = "LIVESCAN_LLM_MODEL")]
+    llm_model: Option<String>,
+    /// How long the model may take for one narrative, e.g. `60s`.
+    #[arg(long, default_value = "60s", value_parser = parse_interval, env = "LIVESCAN_LLM_TIMEOUT")]
+    llm_timeout: Duration,
 }
 
 #[derive(clap::Args)]
@@ -536,6 +548,20 @@ async fn serve(args: ServeArgs) -> Result<()> {
             ..UploadLimits::default()
         },
     });
+    if let (Some(url), Some(model)) = (&args.llm_url, &args.llm_model) {
+        url::Url::parse(url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .ok_or_else(|| anyhow::anyhow!("--llm-url: `{url}` is not an http(s) URL"))?;
+        config.narrator = Some(livescan::engine::narrative::NarratorConfig {
+            url: url.clone(),
+            model: model.clone(),
+            api_key: std::env::var("LIVESCAN_LLM_API_KEY")
+                .ok()
+                .filter(|k| !k.is_empty()),
+            timeout: args.llm_timeout,
+        });
+    }
     for path in &args.ca_certs {
         use rustls::pki_types::{CertificateDer, pem::PemObject};
         let certs = CertificateDer::pem_file_iter(path)

@@ -444,6 +444,7 @@ async fn drain(mut stream: tonic::Streaming<pb::WatchSessionResponse>) -> Vec<(u
             Some(Event::ToolStarted(started)) => format!("started {}", started.tool_name),
             Some(Event::CancelRequested(_)) => "CancelRequested".to_string(),
             Some(Event::Analysis(_)) => "Analysis".to_string(),
+            Some(Event::Narrative(_)) => "Narrative".to_string(),
             Some(Event::SessionFinished(_)) => "SessionFinished".to_string(),
             None => panic!("a message without an event"),
         };

@@ -13,6 +13,7 @@ pub mod breaker;
 pub mod error;
 pub mod fingerprints;
 pub mod metrics;
+pub mod narrative;
 pub mod plan;
 mod rate_limit;
 mod run;
@@ -76,6 +77,8 @@ pub struct EngineConfig {
     /// Where uploaded archives are kept, and their limits; `None`: this
     /// engine takes no uploads (a scan run in the CLI's own process).
     pub uploads: Option<uploads::UploadConfig>,
+    /// The language model that writes analyses' narratives, if any.
+    pub narrator: Option<narrative::NarratorConfig>,
 }
 
 impl EngineConfig {
@@ -83,6 +86,7 @@ impl EngineConfig {
         EngineConfig {
             workspace,
             uploads: None,
+            narrator: None,
             policy,
             global_concurrency: slots::default_capacity(),
             heartbeat: Duration::from_secs(15),
@@ -173,6 +177,8 @@ struct Inner {
     /// The config's workspace, shared with every tool run.
     workspace: Arc<Workspace>,
     uploads: Option<Arc<uploads::Uploads>>,
+    /// Writes analyses' narratives, when a model is configured.
+    narrator: Option<narrative::Narrator>,
     /// Cancellation tokens of the sessions running in this process.
     running: Mutex<HashMap<String, CancellationToken>>,
     /// Fired when the server shuts down: sessions stop without recording
@@ -195,6 +201,12 @@ impl Engine {
         if ended > 0 {
             tracing::warn!(ended, "ended scanner processes an earlier server left running");
         }
+        let narrator = match &config.narrator {
+            Some(narrator) => {
+                Some(narrative::Narrator::new(narrator.clone()).map_err(EngineError::Internal)?)
+            }
+            None => None,
+        };
         let uploads = match &config.uploads {
             Some(uploads) => Some(Arc::new(uploads::Uploads::open(uploads.clone()).map_err(
                 |e| EngineError::Internal(format!("cannot prepare {}: {e}", uploads.dir.display())),
@@ -215,6 +227,7 @@ impl Engine {
                 breakers: breaker::Breakers::new(config.breaker_threshold, config.breaker_cooldown),
                 workspace: Arc::new(config.workspace.clone()),
                 uploads,
+                narrator,
                 config,
                 notifier: Arc::new(Notifier::default()),
                 states: StateCache::default(),

@@ -34,7 +34,7 @@ impl Inner {
         self.lock_running().insert(session_id.clone(), token.clone());
         let span = tracing::info_span!("session", session = %session_id);
         let task = async move {
-            let _running = Raised::new(&metrics().sessions_running);
+            let running = Raised::new(&metrics().sessions_running);
             let outcome = self.drive(&state, &token).await;
             if self.stopping.is_cancelled() {
                 // Stopped by a shutdown: no end is recorded, and the next
@@ -56,6 +56,9 @@ impl Inner {
             self.notifier.close(&session_id);
             self.lock_running().remove(&session_id);
             self.session_ended.notify_waiters();
+            drop(running);
+            // After the end, never before it: the model's narrative.
+            self.narrate(&state.meta).await;
         };
         tokio::spawn(task.instrument(span));
     }
@@ -288,6 +291,50 @@ impl Inner {
 }
 
 impl Inner {
+    /// Asks the configured model for the narrative of the session's
+    /// analysis and records it. A slow, failing or malformed answer is
+    /// logged and leaves the analysis without one; a shutdown stops the wait.
+    async fn narrate(&self, meta: &SessionMeta) {
+        let Some(narrator) = &self.narrator else { return };
+        let analysis = match self.load(meta.clone()).await {
+            Ok(state) => state.intelligence.clone(),
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot read the analysis for its narrative");
+                return;
+            }
+        };
+        let Some(analysis) = analysis.filter(|a| a.narrative.is_none()) else {
+            return;
+        };
+        let answer = tokio::select! {
+            biased;
+            () = self.stopping.cancelled() => return,
+            answer = narrator.narrate(&analysis) => answer,
+        };
+        let text = match answer {
+            Ok(text) => text,
+            Err(reason) => {
+                tracing::warn!(%reason, "the analysis has no narrative");
+                return;
+            }
+        };
+        let kind = EventKind::Narrative {
+            narrative: intelligence::Narrative {
+                text,
+                model: narrator.model().to_string(),
+            },
+        };
+        match self.append(&meta.session_id, &kind).await {
+            // Folded in, so readers of the finished session see it.
+            Ok(_) => {
+                if let Err(err) = self.load(meta.clone()).await {
+                    tracing::warn!(error = %err, "cannot fold the narrative in");
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "cannot store the narrative"),
+        }
+    }
+
     /// Analyses the session's findings off the runtime and records the
     /// analysis; the state after it. A failed analysis is logged, and the
     /// session ends without one.

@@ -44,6 +44,18 @@ pub struct Intelligence {
     pub hotspots: Vec<Hotspot>,
     /// Issues per OWASP Top 10 (2021) category, e.g. `A03:2021-Injection`.
     pub by_owasp: BTreeMap<String, u32>,
+    /// A language model's reading of the issues, when the server has one
+    /// configured; it arrives after the session's end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub narrative: Option<Narrative>,
+}
+
+/// What a language model wrote about the issues, and which model.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Narrative {
+    pub text: String,
+    pub model: String,
 }
 
 impl Intelligence {
@@ -472,6 +484,7 @@ pub fn analyse<'a>(reports: impl IntoIterator<Item = &'a ToolReport>) -> Intelli
         priorities,
         hotspots,
         by_owasp,
+        narrative: None,
     }
 }
 

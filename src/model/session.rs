@@ -2,7 +2,7 @@
 //! the progress and summary arithmetic every view (REST, gRPC, CLI) shares.
 
 use super::finding::{BaselineState, Category, Finding, Origin, Severity, TargetKind};
-use super::intelligence::Intelligence;
+use super::intelligence::{Intelligence, Narrative};
 use super::repo_config::RepoConfig;
 use super::time::{self, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -552,6 +552,11 @@ pub enum EventKind {
     Analysis {
         intelligence: Box<Intelligence>,
     },
+    /// A language model's narrative of the analysis: the one event that
+    /// may follow the end, as the end never waits for it.
+    Narrative {
+        narrative: Narrative,
+    },
     SessionFinished {
         status: SessionStatus,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -571,6 +576,7 @@ impl EventKind {
             EventKind::ToolFinished { .. } => "tool_finished",
             EventKind::CancelRequested => "cancel_requested",
             EventKind::Analysis { .. } => "analysis",
+            EventKind::Narrative { .. } => "narrative",
             EventKind::SessionFinished { .. } => "session_finished",
         }
     }
@@ -784,6 +790,11 @@ impl SessionState {
             EventKind::CancelRequested => self.cancel_requested = true,
             EventKind::Analysis { intelligence } => {
                 self.intelligence = Some(Arc::new((**intelligence).clone()))
+            }
+            EventKind::Narrative { narrative } => {
+                if let Some(intelligence) = &mut self.intelligence {
+                    Arc::make_mut(intelligence).narrative = Some(narrative.clone());
+                }
             }
             EventKind::SessionFinished {
                 status,

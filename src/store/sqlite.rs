@@ -43,6 +43,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0005_upload_config.sql"),
     include_str!("../../migrations/sqlite/0006_one_analysis.sql"),
     include_str!("../../migrations/sqlite/0007_scan_ids.sql"),
+    include_str!("../../migrations/sqlite/0008_one_narrative.sql"),
 ];
 
 #[derive(Clone, Debug)]
@@ -368,15 +369,16 @@ fn meta_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<SessionMeta, StoreErro
 }
 
 /// Inserts the next event of a session, or nothing when it would be a
-/// duplicate (a second report for a tool, a second analysis or end), a tool start after
-/// a cancel, or come after the session's end: a finished session's log
-/// never grows.
+/// duplicate (a second report for a tool, a second analysis, narrative or
+/// end), a tool start after a cancel, or come after the session's end: a
+/// finished session's log grows by its narrative at most.
 const APPEND_SQL: &str = "
     INSERT INTO events (session_id, seq, at_ms, kind, tool, payload)
     SELECT ?1, next.seq, next.at_ms, ?3, ?4, ?5
     FROM (SELECT COALESCE(MAX(seq), 0) + 1 AS seq, MAX(?2, COALESCE(MAX(at_ms), 0) + 1) AS at_ms
           FROM events WHERE session_id = ?1) AS next
-    WHERE NOT EXISTS (SELECT 1 FROM events WHERE session_id = ?1 AND kind = 'session_finished')
+    WHERE (?3 = 'narrative'
+           OR NOT EXISTS (SELECT 1 FROM events WHERE session_id = ?1 AND kind = 'session_finished'))
       AND NOT (?3 = 'tool_started'
                AND EXISTS (SELECT 1 FROM events WHERE session_id = ?1 AND kind = 'cancel_requested'))
     ON CONFLICT DO NOTHING

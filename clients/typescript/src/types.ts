@@ -300,6 +300,8 @@ export interface Intelligence {
   hotspots: { location: string; issues: number; worst: Severity; score: number }[];
   /** Issues per OWASP Top 10 (2021) category. */
   byOwasp: Record<string, number>;
+  /** A language model's reading of the issues (`serve --llm-url`); it may come after the session's end. */
+  narrative?: { text: string; model: string };
 }
 
 /** One problem, however many tools reported it. */

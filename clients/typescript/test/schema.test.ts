@@ -78,7 +78,7 @@ const SHAPES = {
   Account: keysOf<Account>()(["userId", "name", "balance", "createdAt", "ledger"], []),
   Intelligence: keysOf<Intelligence>()(
     ["riskScore", "grade", "summary", "findings", "issueCount", "corroborated", "issues", "priorities", "hotspots", "byOwasp"],
-    [],
+    ["narrative"],
   ),
   SessionList: keysOf<SessionList>()(["sessions", "total", "nextBefore"], []),
   ToolList: keysOf<ToolList>()(["tools", "total"], []),

@@ -518,6 +518,20 @@ pub fn from_intelligence(analysis: &pb::Intelligence) -> Intelligence {
             })
             .collect(),
         by_owasp: analysis.by_owasp.clone().into_iter().collect(),
+        narrative: analysis
+            .narrative
+            .as_ref()
+            .map(|n| crate::model::intelligence::Narrative {
+                text: n.text.clone(),
+                model: n.model.clone(),
+            }),
+    }
+}
+
+pub fn narrative(narrative: &crate::model::intelligence::Narrative) -> pb::Narrative {
+    pb::Narrative {
+        text: narrative.text.clone(),
+        model: narrative.model.clone(),
     }
 }
 
@@ -579,6 +593,7 @@ pub fn intelligence(analysis: &Intelligence) -> pb::Intelligence {
             })
             .collect(),
         by_owasp: analysis.by_owasp.clone().into_iter().collect(),
+        narrative: analysis.narrative.as_ref().map(narrative),
     }
 }
 

@@ -243,6 +243,7 @@ fn event_message(published: &Published) -> pb::WatchSessionResponse {
         }),
         EventKind::ToolFinished { report } => WatchEvent::ToolFinished(convert::report(report)),
         EventKind::Analysis { intelligence } => WatchEvent::Analysis(convert::intelligence(intelligence)),
+        EventKind::Narrative { narrative } => WatchEvent::Narrative(convert::narrative(narrative)),
         EventKind::SessionFinished {
             status,
             error,

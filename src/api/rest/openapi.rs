@@ -718,7 +718,11 @@ fn operations(tool_ids: &[&str]) -> Value {
                             "required": ["location", "issues", "worst", "score"], "properties": {
                                 "location": { "type": "string" }, "issues": { "type": "integer" },
                                 "worst": { "enum": severities }, "score": { "type": "integer" } } } },
-                        "byOwasp": { "type": "object", "additionalProperties": { "type": "integer" } }
+                        "byOwasp": { "type": "object", "additionalProperties": { "type": "integer" } },
+                        "narrative": { "type": "object", "required": ["text", "model"],
+                            "description": "A language model's reading of the issues (serve --llm-url), recorded after the \
+                                session's end, so it may come later than the rest",
+                            "properties": { "text": { "type": "string" }, "model": { "type": "string" } } }
                     }
                 },
                 "SessionProgress": {

@@ -180,7 +180,7 @@ class WatchSessionRequest(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., after_seq: _Optional[int] = ...) -> None: ...
 
 class WatchSessionResponse(_message.Message):
-    __slots__ = ("seq", "progress", "snapshot", "session_started", "session_running", "tool_started", "tool_finished", "session_finished", "heartbeat", "cancel_requested", "analysis", "time")
+    __slots__ = ("seq", "progress", "snapshot", "session_started", "session_running", "tool_started", "tool_finished", "session_finished", "heartbeat", "cancel_requested", "analysis", "narrative", "time")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     PROGRESS_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
@@ -192,6 +192,7 @@ class WatchSessionResponse(_message.Message):
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     CANCEL_REQUESTED_FIELD_NUMBER: _ClassVar[int]
     ANALYSIS_FIELD_NUMBER: _ClassVar[int]
+    NARRATIVE_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
     seq: int
     progress: Progress
@@ -204,8 +205,9 @@ class WatchSessionResponse(_message.Message):
     heartbeat: Heartbeat
     cancel_requested: CancelRequested
     analysis: Intelligence
+    narrative: Narrative
     time: _timestamp_pb2.Timestamp
-    def __init__(self, seq: _Optional[int] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., snapshot: _Optional[_Union[Session, _Mapping]] = ..., session_started: _Optional[_Union[SessionStarted, _Mapping]] = ..., session_running: _Optional[_Union[SessionRunning, _Mapping]] = ..., tool_started: _Optional[_Union[ToolStarted, _Mapping]] = ..., tool_finished: _Optional[_Union[ToolReport, _Mapping]] = ..., session_finished: _Optional[_Union[SessionFinished, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., cancel_requested: _Optional[_Union[CancelRequested, _Mapping]] = ..., analysis: _Optional[_Union[Intelligence, _Mapping]] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, seq: _Optional[int] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., snapshot: _Optional[_Union[Session, _Mapping]] = ..., session_started: _Optional[_Union[SessionStarted, _Mapping]] = ..., session_running: _Optional[_Union[SessionRunning, _Mapping]] = ..., tool_started: _Optional[_Union[ToolStarted, _Mapping]] = ..., tool_finished: _Optional[_Union[ToolReport, _Mapping]] = ..., session_finished: _Optional[_Union[SessionFinished, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., cancel_requested: _Optional[_Union[CancelRequested, _Mapping]] = ..., analysis: _Optional[_Union[Intelligence, _Mapping]] = ..., narrative: _Optional[_Union[Narrative, _Mapping]] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class SessionStarted(_message.Message):
     __slots__ = ("tools",)
@@ -296,7 +298,7 @@ class Session(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., scan_id: _Optional[str] = ..., user_id: _Optional[str] = ..., status: _Optional[_Union[SessionStatus, str]] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., tool_reports: _Optional[_Iterable[_Union[ToolReport, _Mapping]]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ..., refund: _Optional[_Union[Refund, _Mapping]] = ..., error: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_updated: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cursor: _Optional[int] = ..., target: _Optional[_Union[Target, _Mapping]] = ..., intelligence: _Optional[_Union[Intelligence, _Mapping]] = ...) -> None: ...
 
 class Intelligence(_message.Message):
-    __slots__ = ("risk_score", "grade", "summary", "findings", "issue_count", "corroborated", "issues", "priorities", "hotspots", "by_owasp")
+    __slots__ = ("risk_score", "grade", "summary", "findings", "issue_count", "corroborated", "issues", "priorities", "hotspots", "by_owasp", "narrative")
     class ByOwaspEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -314,6 +316,7 @@ class Intelligence(_message.Message):
     PRIORITIES_FIELD_NUMBER: _ClassVar[int]
     HOTSPOTS_FIELD_NUMBER: _ClassVar[int]
     BY_OWASP_FIELD_NUMBER: _ClassVar[int]
+    NARRATIVE_FIELD_NUMBER: _ClassVar[int]
     risk_score: int
     grade: str
     summary: str
@@ -324,7 +327,16 @@ class Intelligence(_message.Message):
     priorities: _containers.RepeatedCompositeFieldContainer[Priority]
     hotspots: _containers.RepeatedCompositeFieldContainer[Hotspot]
     by_owasp: _containers.ScalarMap[str, int]
-    def __init__(self, risk_score: _Optional[int] = ..., grade: _Optional[str] = ..., summary: _Optional[str] = ..., findings: _Optional[int] = ..., issue_count: _Optional[int] = ..., corroborated: _Optional[int] = ..., issues: _Optional[_Iterable[_Union[Issue, _Mapping]]] = ..., priorities: _Optional[_Iterable[_Union[Priority, _Mapping]]] = ..., hotspots: _Optional[_Iterable[_Union[Hotspot, _Mapping]]] = ..., by_owasp: _Optional[_Mapping[str, int]] = ...) -> None: ...
+    narrative: Narrative
+    def __init__(self, risk_score: _Optional[int] = ..., grade: _Optional[str] = ..., summary: _Optional[str] = ..., findings: _Optional[int] = ..., issue_count: _Optional[int] = ..., corroborated: _Optional[int] = ..., issues: _Optional[_Iterable[_Union[Issue, _Mapping]]] = ..., priorities: _Optional[_Iterable[_Union[Priority, _Mapping]]] = ..., hotspots: _Optional[_Iterable[_Union[Hotspot, _Mapping]]] = ..., by_owasp: _Optional[_Mapping[str, int]] = ..., narrative: _Optional[_Union[Narrative, _Mapping]] = ...) -> None: ...
+
+class Narrative(_message.Message):
+    __slots__ = ("text", "model")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    model: str
+    def __init__(self, text: _Optional[str] = ..., model: _Optional[str] = ...) -> None: ...
 
 class Issue(_message.Message):
     __slots__ = ("id", "title", "severity", "confidence", "cwe", "owasp", "location", "exposure", "seen_by", "fingerprints", "score", "category")

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file livescan/v1/session_service.proto.
  */
 export const file_livescan_v1_session_service: GenFile = /*@__PURE__*/
-  fileDesc("CiFsaXZlc2Nhbi92MS9zZXNzaW9uX3NlcnZpY2UucHJvdG8SC2xpdmVzY2FuLnYxIkYKBlRhcmdldBILCgN1cmwYASABKAkSDAoEdXJscxgCIAMoCRIRCglkaXJlY3RvcnkYAyABKAkSDgoGdXBsb2FkGAQgASgJIuECChNTdGFydFNlc3Npb25SZXF1ZXN0EiMKBnRhcmdldBgBIAEoCzITLmxpdmVzY2FuLnYxLlRhcmdldBIpCgpjYXRlZ29yaWVzGAIgAygOMhUubGl2ZXNjYW4udjEuQ2F0ZWdvcnkSDQoFdG9vbHMYAyADKAkSFQoNZXhjbHVkZV90b29scxgEIAMoCRIgChNlbmFibGVfaW50ZWxsaWdlbmNlGAUgASgISACIAQESFwoKdGltZW91dF9tcxgGIAEoDUgBiAEBEhsKDm1heF9jb25jdXJyZW50GAcgASgNSAKIAQESEwoGY29uZmlnGAggASgJSAOIAQESFQoIYmFzZWxpbmUYCSABKAlIBIgBAUIWChRfZW5hYmxlX2ludGVsbGlnZW5jZUINCgtfdGltZW91dF9tc0IRCg9fbWF4X2NvbmN1cnJlbnRCCQoHX2NvbmZpZ0ILCglfYmFzZWxpbmUiYgoUU3RhcnRTZXNzaW9uUmVzcG9uc2USEgoKc2Vzc2lvbl9pZBgBIAEoCRIPCgdzY2FuX2lkGAIgASgJEiUKB3Nlc3Npb24YAyABKAsyFC5saXZlc2Nhbi52MS5TZXNzaW9uIpkBChFHZXRTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEh8KBHZpZXcYAiABKA4yES5saXZlc2Nhbi52MS5WaWV3EhYKCWFmdGVyX3NlcRgDIAEoBEgAiAEBEikKBXNpbmNlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIMCgpfYWZ0ZXJfc2VxImkKEkdldFNlc3Npb25SZXNwb25zZRIlCgdzZXNzaW9uGAEgASgLMhQubGl2ZXNjYW4udjEuU2Vzc2lvbhIsCgtuZXdfcmVwb3J0cxgCIAMoCzIXLmxpdmVzY2FuLnYxLlRvb2xSZXBvcnQiTwoTV2F0Y2hTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhYKCWFmdGVyX3NlcRgCIAEoBEgAiAEBQgwKCl9hZnRlcl9zZXEizQQKFFdhdGNoU2Vzc2lvblJlc3BvbnNlEgsKA3NlcRgBIAEoBBInCghwcm9ncmVzcxgCIAEoCzIVLmxpdmVzY2FuLnYxLlByb2dyZXNzEigKCHNuYXBzaG90GAMgASgLMhQubGl2ZXNjYW4udjEuU2Vzc2lvbkgAEjYKD3Nlc3Npb25fc3RhcnRlZBgEIAEoCzIbLmxpdmVzY2FuLnYxLlNlc3Npb25TdGFydGVkSAASNgoPc2Vzc2lvbl9ydW5uaW5nGAUgASgLMhsubGl2ZXNjYW4udjEuU2Vzc2lvblJ1bm5pbmdIABIwCgx0b29sX3N0YXJ0ZWQYBiABKAsyGC5saXZlc2Nhbi52MS5Ub29sU3RhcnRlZEgAEjAKDXRvb2xfZmluaXNoZWQYByABKAsyFy5saXZlc2Nhbi52MS5Ub29sUmVwb3J0SAASOAoQc2Vzc2lvbl9maW5pc2hlZBgIIAEoCzIcLmxpdmVzY2FuLnYxLlNlc3Npb25GaW5pc2hlZEgAEisKCWhlYXJ0YmVhdBgJIAEoCzIWLmxpdmVzY2FuLnYxLkhlYXJ0YmVhdEgAEjgKEGNhbmNlbF9yZXF1ZXN0ZWQYCyABKAsyHC5saXZlc2Nhbi52MS5DYW5jZWxSZXF1ZXN0ZWRIABItCghhbmFseXNpcxgMIAEoCzIZLmxpdmVzY2FuLnYxLkludGVsbGlnZW5jZUgAEigKBHRpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgcKBWV2ZW50Ih8KDlNlc3Npb25TdGFydGVkEg0KBXRvb2xzGAEgAygJIhAKDlNlc3Npb25SdW5uaW5nIiAKC1Rvb2xTdGFydGVkEhEKCXRvb2xfbmFtZRgBIAEoCSKYAQoPU2Vzc2lvbkZpbmlzaGVkEioKBnN0YXR1cxgBIAEoDjIaLmxpdmVzY2FuLnYxLlNlc3Npb25TdGF0dXMSJQoHc3VtbWFyeRgCIAEoCzIULmxpdmVzY2FuLnYxLlN1bW1hcnkSDQoFZXJyb3IYAyABKAkSIwoGcmVmdW5kGAQgASgLMhMubGl2ZXNjYW4udjEuUmVmdW5kIhEKD0NhbmNlbFJlcXVlc3RlZCILCglIZWFydGJlYXQigwEKCFByb2dyZXNzEg0KBXRvdGFsGAEgASgNEhEKCWNvbXBsZXRlZBgCIAEoDRIOCgZmYWlsZWQYAyABKA0SDwoHc2tpcHBlZBgEIAEoDRIPCgdydW5uaW5nGAUgASgNEg8KB3BlbmRpbmcYBiABKA0SEgoKcGVyY2VudGFnZRgHIAEoDSKYBAoHU2Vzc2lvbhISCgpzZXNzaW9uX2lkGAEgASgJEg8KB3NjYW5faWQYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRIqCgZzdGF0dXMYBCABKA4yGi5saXZlc2Nhbi52MS5TZXNzaW9uU3RhdHVzEicKCHByb2dyZXNzGAUgASgLMhUubGl2ZXNjYW4udjEuUHJvZ3Jlc3MSLQoMdG9vbF9yZXBvcnRzGAYgAygLMhcubGl2ZXNjYW4udjEuVG9vbFJlcG9ydBIlCgdzdW1tYXJ5GAcgASgLMhQubGl2ZXNjYW4udjEuU3VtbWFyeRIjCgZyZWZ1bmQYCCABKAsyEy5saXZlc2Nhbi52MS5SZWZ1bmQSDQoFZXJyb3IYCSABKAkSLgoKY3JlYXRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMY29tcGxldGVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxsYXN0X3VwZGF0ZWQYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBmN1cnNvchgNIAEoBBIjCgZ0YXJnZXQYDiABKAsyEy5saXZlc2Nhbi52MS5UYXJnZXQSLwoMaW50ZWxsaWdlbmNlGA8gASgLMhkubGl2ZXNjYW4udjEuSW50ZWxsaWdlbmNlIuACCgxJbnRlbGxpZ2VuY2USEgoKcmlza19zY29yZRgBIAEoDRINCgVncmFkZRgCIAEoCRIPCgdzdW1tYXJ5GAMgASgJEhAKCGZpbmRpbmdzGAQgASgNEhMKC2lzc3VlX2NvdW50GAUgASgNEhQKDGNvcnJvYm9yYXRlZBgGIAEoDRIiCgZpc3N1ZXMYByADKAsyEi5saXZlc2Nhbi52MS5Jc3N1ZRIpCgpwcmlvcml0aWVzGAggAygLMhUubGl2ZXNjYW4udjEuUHJpb3JpdHkSJgoIaG90c3BvdHMYCSADKAsyFC5saXZlc2Nhbi52MS5Ib3RzcG90EjgKCGJ5X293YXNwGAogAygLMiYubGl2ZXNjYW4udjEuSW50ZWxsaWdlbmNlLkJ5T3dhc3BFbnRyeRouCgxCeU93YXNwRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgNOgI4ASKTAgoFSXNzdWUSCgoCaWQYASABKAkSDQoFdGl0bGUYAiABKAkSJwoIc2V2ZXJpdHkYAyABKA4yFS5saXZlc2Nhbi52MS5TZXZlcml0eRISCgpjb25maWRlbmNlGAQgASgNEgsKA2N3ZRgFIAEoDRINCgVvd2FzcBgGIAEoCRIQCghsb2NhdGlvbhgHIAEoCRIQCghleHBvc3VyZRgIIAEoCRIkCgdzZWVuX2J5GAkgAygLMhMubGl2ZXNjYW4udjEuU2VlbkJ5EhQKDGZpbmdlcnByaW50cxgKIAMoCRINCgVzY29yZRgLIAEoDRInCghjYXRlZ29yeRgMIAEoDjIVLmxpdmVzY2FuLnYxLkNhdGVnb3J5IlAKBlNlZW5CeRIMCgR0b29sGAEgASgJEg8KB3J1bGVfaWQYAiABKAkSJwoIc2V2ZXJpdHkYAyABKA4yFS5saXZlc2Nhbi52MS5TZXZlcml0eSKSAQoIUHJpb3JpdHkSDAoEcmFuaxgBIAEoDRINCgVpc3N1ZRgCIAEoCRINCgV0aXRsZRgDIAEoCRInCghzZXZlcml0eRgEIAEoDjIVLmxpdmVzY2FuLnYxLlNldmVyaXR5EhIKCndoYXRfdG9fZG8YBSABKAkSCwoDd2h5GAYgASgJEhAKCGxvY2F0aW9uGAcgASgJImAKB0hvdHNwb3QSEAoIbG9jYXRpb24YASABKAkSDgoGaXNzdWVzGAIgASgNEiQKBXdvcnN0GAMgASgOMhUubGl2ZXNjYW4udjEuU2V2ZXJpdHkSDQoFc2NvcmUYBCABKA0imgUKClRvb2xSZXBvcnQSEQoJdG9vbF9uYW1lGAEgASgJEicKCGNhdGVnb3J5GAIgASgOMhUubGl2ZXNjYW4udjEuQ2F0ZWdvcnkSJwoGc3RhdHVzGAMgASgOMhcubGl2ZXNjYW4udjEuVG9vbFN0YXR1cxIlCgdvdXRjb21lGAQgASgOMhQubGl2ZXNjYW4udjEuT3V0Y29tZRITCgtkdXJhdGlvbl9tcxgFIAEoBBIWCg5maW5kaW5nc19jb3VudBgGIAEoDRImCghmaW5kaW5ncxgHIAMoCzIULmxpdmVzY2FuLnYxLkZpbmRpbmcSLgoKc3RhcnRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMY29tcGxldGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVlcnJvchgKIAEoCRITCgtza2lwX3JlYXNvbhgLIAEoCRIPCgdwYXJ0aWFsGAwgASgIEiQKB21ldHJpY3MYDSADKAsyEy5saXZlc2Nhbi52MS5NZXRyaWMSJQoHb21pdHRlZBgOIAEoCzIULmxpdmVzY2FuLnYxLk9taXR0ZWQSNgoIbGVmdF9vdXQYDyADKAsyJC5saXZlc2Nhbi52MS5Ub29sUmVwb3J0LkxlZnRPdXRFbnRyeRISCgpzdXBwcmVzc2VkGBAgASgNEiQKBXJ1bGVzGBEgAygLMhUubGl2ZXNjYW4udjEuUnVsZUluZm8SJQoHc2Nhbm5lchgSIAEoCzIULmxpdmVzY2FuLnYxLlNjYW5uZXIaLgoMTGVmdE91dEVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoDToCOAEiRwoIUnVsZUluZm8SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCRIMCgRoZWxwGAQgASgJIigKB1NjYW5uZXISDAoEbmFtZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJImMKB09taXR0ZWQSDQoFY291bnQYASABKA0SEAoIY3JpdGljYWwYAiABKA0SDAoEaGlnaBgDIAEoDRIOCgZtZWRpdW0YBCABKA0SCwoDbG93GAUgASgNEgwKBGluZm8YBiABKA0iMgoGTWV0cmljEgwKBG5hbWUYASABKAkSDQoFdmFsdWUYAiABKAkSCwoDdXJsGAMgASgJIqACCgdGaW5kaW5nEg8KB3J1bGVfaWQYASABKAkSJwoIc2V2ZXJpdHkYAiABKA4yFS5saXZlc2Nhbi52MS5TZXZlcml0eRIWCg5vcmlnaW5hbF9sZXZlbBgDIAEoCRIPCgdtZXNzYWdlGAQgASgJEgwKBHBhdGgYBSABKAkSDAoEbGluZRgGIAEoDRIOCgZjb2x1bW4YByABKA0SCwoDdXJsGAggASgJEhMKC2ZpbmdlcnByaW50GAkgASgJEhAKCGhlbHBfdXJpGAogASgJEgsKA2N3ZRgLIAEoDRIWCg5iYXNlbGluZV9zdGF0ZRgMIAEoCRItCgtzdXBwcmVzc2lvbhgNIAEoCzIYLmxpdmVzY2FuLnYxLlN1cHByZXNzaW9uIk0KC1N1cHByZXNzaW9uEgwKBGtpbmQYASABKAkSDgoGcmVhc29uGAIgASgJEg8KB2V4cGlyZXMYAyABKAkSDwoHZXhwaXJlZBgEIAEoCCLkAgoHU3VtbWFyeRIWCg50b3RhbF9maW5kaW5ncxgBIAEoDRIQCghjcml0aWNhbBgCIAEoDRIMCgRoaWdoGAMgASgNEg4KBm1lZGl1bRgEIAEoDRILCgNsb3cYBSABKA0SDAoEaW5mbxgGIAEoDRI5CgtieV9jYXRlZ29yeRgHIAMoCzIkLmxpdmVzY2FuLnYxLlN1bW1hcnkuQnlDYXRlZ29yeUVudHJ5EhEKCXRvb2xzX3J1bhgIIAEoDRIVCg10b29sc19za2lwcGVkGAkgASgNEhQKDHRvb2xzX2ZhaWxlZBgKIAEoDRISCgpzdXBwcmVzc2VkGAsgASgNEjQKD25ld19ieV9zZXZlcml0eRgMIAEoCzIbLmxpdmVzY2FuLnYxLlNldmVyaXR5Q291bnRzGjEKD0J5Q2F0ZWdvcnlFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKA06AjgBIlsKDlNldmVyaXR5Q291bnRzEhAKCGNyaXRpY2FsGAEgASgNEgwKBGhpZ2gYAiABKA0SDgoGbWVkaXVtGAMgASgNEgsKA2xvdxgEIAEoDRIMCgRpbmZvGAUgASgNIk8KBlJlZnVuZBIYChByZWZ1bmRlZF9jcmVkaXRzGAEgASgEEhYKDnRvb2xzX3JlZnVuZGVkGAIgAygJEhMKC25ld19iYWxhbmNlGAMgASgDIjQKE0xpc3RTZXNzaW9uc1JlcXVlc3QSDQoFbGltaXQYASABKA0SDgoGYmVmb3JlGAIgASgJImIKFExpc3RTZXNzaW9uc1Jlc3BvbnNlEiYKCHNlc3Npb25zGAEgAygLMhQubGl2ZXNjYW4udjEuU2Vzc2lvbhINCgV0b3RhbBgCIAEoDRITCgtuZXh0X2JlZm9yZRgDIAEoCSIqChRDYW5jZWxTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIj4KFUNhbmNlbFNlc3Npb25SZXNwb25zZRIlCgdzZXNzaW9uGAEgASgLMhQubGl2ZXNjYW4udjEuU2Vzc2lvbiISChBMaXN0VG9vbHNSZXF1ZXN0IjUKEUxpc3RUb29sc1Jlc3BvbnNlEiAKBXRvb2xzGAEgAygLMhEubGl2ZXNjYW4udjEuVG9vbCKXAgoEVG9vbBIKCgJpZBgBIAEoCRInCghjYXRlZ29yeRgCIAEoDjIVLmxpdmVzY2FuLnYxLkNhdGVnb3J5Eg8KB3RhcmdldHMYAyADKAkSEQoJYXZhaWxhYmxlGAQgASgIEhoKEnVuYXZhaWxhYmxlX3JlYXNvbhgFIAEoCRIUCgxpbnN0YWxsX2hpbnQYBiABKAkSDAoEY29zdBgHIAEoDRIPCgdzdW1tYXJ5GAggASgJEhUKDWNpcmN1aXRfc3RhdGUYCSABKAkSGAoQY2lyY3VpdF9mYWlsdXJlcxgKIAEoDRI0ChBjaXJjdWl0X3JldHJ5X2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCITChFHZXRBY2NvdW50UmVxdWVzdCJuChJHZXRBY2NvdW50UmVzcG9uc2USDwoHdXNlcl9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEg8KB2JhbGFuY2UYAyABKAMSKAoGbGVkZ2VyGAQgAygLMhgubGl2ZXNjYW4udjEuTGVkZ2VyRW50cnkiJQoUVXBsb2FkQXJjaGl2ZVJlcXVlc3QSDQoFY2h1bmsYASABKAwicAoVVXBsb2FkQXJjaGl2ZVJlc3BvbnNlEhEKCXVwbG9hZF9pZBgBIAEoCRIOCgZkaWdlc3QYAiABKAkSDQoFYnl0ZXMYAyABKAQSDQoFZmlsZXMYBCABKAQSFgoOdW5wYWNrZWRfYnl0ZXMYBSABKAQisQEKC0xlZGdlckVudHJ5EgoKAmlkGAEgASgDEiYKAmF0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCgRraW5kGAMgASgOMhcubGl2ZXNjYW4udjEuTGVkZ2VyS2luZBIOCgZhbW91bnQYBCABKAMSFQoNYmFsYW5jZV9hZnRlchgFIAEoAxISCgpzZXNzaW9uX2lkGAYgASgJEgwKBG5vdGUYByABKAkqjAEKCENhdGVnb3J5EhgKFENBVEVHT1JZX1VOU1BFQ0lGSUVEEAASFQoRQ0FURUdPUllfU0VDVVJJVFkQARIZChVDQVRFR09SWV9DT0RFX1FVQUxJVFkQAhIaChZDQVRFR09SWV9BQ0NFU1NJQklMSVRZEAMSGAoUQ0FURUdPUllfUEVSRk9STUFOQ0UQBCrfAQoNU2Vzc2lvblN0YXR1cxIeChpTRVNTSU9OX1NUQVRVU19VTlNQRUNJRklFRBAAEh8KG1NFU1NJT05fU1RBVFVTX0lOSVRJQUxJWklORxABEhoKFlNFU1NJT05fU1RBVFVTX1JVTk5JTkcQAhIcChhTRVNTSU9OX1NUQVRVU19DT01QTEVURUQQAxIaChZTRVNTSU9OX1NUQVRVU19QQVJUSUFMEAQSGQoVU0VTU0lPTl9TVEFUVVNfRkFJTEVEEAUSHAoYU0VTU0lPTl9TVEFUVVNfQ0FOQ0VMTEVEEAYqpwEKClRvb2xTdGF0dXMSGwoXVE9PTF9TVEFUVVNfVU5TUEVDSUZJRUQQABIXChNUT09MX1NUQVRVU19QRU5ESU5HEAESFwoTVE9PTF9TVEFUVVNfUlVOTklORxACEhkKFVRPT0xfU1RBVFVTX0NPTVBMRVRFRBADEhYKElRPT0xfU1RBVFVTX0ZBSUxFRBAEEhcKE1RPT0xfU1RBVFVTX1NLSVBQRUQQBSqPAQoHT3V0Y29tZRIXChNPVVRDT01FX1VOU1BFQ0lGSUVEEAASEQoNT1VUQ09NRV9DTEVBThABEhQKEE9VVENPTUVfRklORElOR1MQAhIWChJPVVRDT01FX1RPT0xfRVJST1IQAxIVChFPVVRDT01FX1RJTUVEX09VVBAEEhMKD09VVENPTUVfU0tJUFBFRBAFKogBCghTZXZlcml0eRIYChRTRVZFUklUWV9VTlNQRUNJRklFRBAAEhUKEVNFVkVSSVRZX0NSSVRJQ0FMEAESEQoNU0VWRVJJVFlfSElHSBACEhMKD1NFVkVSSVRZX01FRElVTRADEhAKDFNFVkVSSVRZX0xPVxAEEhEKDVNFVkVSSVRZX0lORk8QBSpUCgRWaWV3EhQKEFZJRVdfVU5TUEVDSUZJRUQQABINCglWSUVXX0ZVTEwQARIRCg1WSUVXX1BST0dSRVNTEAISFAoQVklFV19JTkNSRU1FTlRBTBADKnEKCkxlZGdlcktpbmQSGwoXTEVER0VSX0tJTkRfVU5TUEVDSUZJRUQQABIVChFMRURHRVJfS0lORF9HUkFOVBABEhcKE0xFREdFUl9LSU5EX1JFU0VSVkUQAhIWChJMRURHRVJfS0lORF9SRUZVTkQQAzKtBQoOU2Vzc2lvblNlcnZpY2USUwoMU3RhcnRTZXNzaW9uEiAubGl2ZXNjYW4udjEuU3RhcnRTZXNzaW9uUmVxdWVzdBohLmxpdmVzY2FuLnYxLlN0YXJ0U2Vzc2lvblJlc3BvbnNlEk0KCkdldFNlc3Npb24SHi5saXZlc2Nhbi52MS5HZXRTZXNzaW9uUmVxdWVzdBofLmxpdmVzY2FuLnYxLkdldFNlc3Npb25SZXNwb25zZRJVCgxXYXRjaFNlc3Npb24SIC5saXZlc2Nhbi52MS5XYXRjaFNlc3Npb25SZXF1ZXN0GiEubGl2ZXNjYW4udjEuV2F0Y2hTZXNzaW9uUmVzcG9uc2UwARJTCgxMaXN0U2Vzc2lvbnMSIC5saXZlc2Nhbi52MS5MaXN0U2Vzc2lvbnNSZXF1ZXN0GiEubGl2ZXNjYW4udjEuTGlzdFNlc3Npb25zUmVzcG9uc2USVgoNQ2FuY2VsU2Vzc2lvbhIhLmxpdmVzY2FuLnYxLkNhbmNlbFNlc3Npb25SZXF1ZXN0GiIubGl2ZXNjYW4udjEuQ2FuY2VsU2Vzc2lvblJlc3BvbnNlEkoKCUxpc3RUb29scxIdLmxpdmVzY2FuLnYxLkxpc3RUb29sc1JlcXVlc3QaHi5saXZlc2Nhbi52MS5MaXN0VG9vbHNSZXNwb25zZRJNCgpHZXRBY2NvdW50Eh4ubGl2ZXNjYW4udjEuR2V0QWNjb3VudFJlcXVlc3QaHy5saXZlc2Nhbi52MS5HZXRBY2NvdW50UmVzcG9uc2USWAoNVXBsb2FkQXJjaGl2ZRIhLmxpdmVzY2FuLnYxLlVwbG9hZEFyY2hpdmVSZXF1ZXN0GiIubGl2ZXNjYW4udjEuVXBsb2FkQXJjaGl2ZVJlc3BvbnNlKAFiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("CiFsaXZlc2Nhbi92MS9zZXNzaW9uX3NlcnZpY2UucHJvdG8SC2xpdmVzY2FuLnYxIkYKBlRhcmdldBILCgN1cmwYASABKAkSDAoEdXJscxgCIAMoCRIRCglkaXJlY3RvcnkYAyABKAkSDgoGdXBsb2FkGAQgASgJIuECChNTdGFydFNlc3Npb25SZXF1ZXN0EiMKBnRhcmdldBgBIAEoCzITLmxpdmVzY2FuLnYxLlRhcmdldBIpCgpjYXRlZ29yaWVzGAIgAygOMhUubGl2ZXNjYW4udjEuQ2F0ZWdvcnkSDQoFdG9vbHMYAyADKAkSFQoNZXhjbHVkZV90b29scxgEIAMoCRIgChNlbmFibGVfaW50ZWxsaWdlbmNlGAUgASgISACIAQESFwoKdGltZW91dF9tcxgGIAEoDUgBiAEBEhsKDm1heF9jb25jdXJyZW50GAcgASgNSAKIAQESEwoGY29uZmlnGAggASgJSAOIAQESFQoIYmFzZWxpbmUYCSABKAlIBIgBAUIWChRfZW5hYmxlX2ludGVsbGlnZW5jZUINCgtfdGltZW91dF9tc0IRCg9fbWF4X2NvbmN1cnJlbnRCCQoHX2NvbmZpZ0ILCglfYmFzZWxpbmUiYgoUU3RhcnRTZXNzaW9uUmVzcG9uc2USEgoKc2Vzc2lvbl9pZBgBIAEoCRIPCgdzY2FuX2lkGAIgASgJEiUKB3Nlc3Npb24YAyABKAsyFC5saXZlc2Nhbi52MS5TZXNzaW9uIpkBChFHZXRTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEh8KBHZpZXcYAiABKA4yES5saXZlc2Nhbi52MS5WaWV3EhYKCWFmdGVyX3NlcRgDIAEoBEgAiAEBEikKBXNpbmNlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIMCgpfYWZ0ZXJfc2VxImkKEkdldFNlc3Npb25SZXNwb25zZRIlCgdzZXNzaW9uGAEgASgLMhQubGl2ZXNjYW4udjEuU2Vzc2lvbhIsCgtuZXdfcmVwb3J0cxgCIAMoCzIXLmxpdmVzY2FuLnYxLlRvb2xSZXBvcnQiTwoTV2F0Y2hTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhYKCWFmdGVyX3NlcRgCIAEoBEgAiAEBQgwKCl9hZnRlcl9zZXEi+gQKFFdhdGNoU2Vzc2lvblJlc3BvbnNlEgsKA3NlcRgBIAEoBBInCghwcm9ncmVzcxgCIAEoCzIVLmxpdmVzY2FuLnYxLlByb2dyZXNzEigKCHNuYXBzaG90GAMgASgLMhQubGl2ZXNjYW4udjEuU2Vzc2lvbkgAEjYKD3Nlc3Npb25fc3RhcnRlZBgEIAEoCzIbLmxpdmVzY2FuLnYxLlNlc3Npb25TdGFydGVkSAASNgoPc2Vzc2lvbl9ydW5uaW5nGAUgASgLMhsubGl2ZXNjYW4udjEuU2Vzc2lvblJ1bm5pbmdIABIwCgx0b29sX3N0YXJ0ZWQYBiABKAsyGC5saXZlc2Nhbi52MS5Ub29sU3RhcnRlZEgAEjAKDXRvb2xfZmluaXNoZWQYByABKAsyFy5saXZlc2Nhbi52MS5Ub29sUmVwb3J0SAASOAoQc2Vzc2lvbl9maW5pc2hlZBgIIAEoCzIcLmxpdmVzY2FuLnYxLlNlc3Npb25GaW5pc2hlZEgAEisKCWhlYXJ0YmVhdBgJIAEoCzIWLmxpdmVzY2FuLnYxLkhlYXJ0YmVhdEgAEjgKEGNhbmNlbF9yZXF1ZXN0ZWQYCyABKAsyHC5saXZlc2Nhbi52MS5DYW5jZWxSZXF1ZXN0ZWRIABItCghhbmFseXNpcxgMIAEoCzIZLmxpdmVzY2FuLnYxLkludGVsbGlnZW5jZUgAEisKCW5hcnJhdGl2ZRgNIAEoCzIWLmxpdmVzY2FuLnYxLk5hcnJhdGl2ZUgAEigKBHRpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgcKBWV2ZW50Ih8KDlNlc3Npb25TdGFydGVkEg0KBXRvb2xzGAEgAygJIhAKDlNlc3Npb25SdW5uaW5nIiAKC1Rvb2xTdGFydGVkEhEKCXRvb2xfbmFtZRgBIAEoCSKYAQoPU2Vzc2lvbkZpbmlzaGVkEioKBnN0YXR1cxgBIAEoDjIaLmxpdmVzY2FuLnYxLlNlc3Npb25TdGF0dXMSJQoHc3VtbWFyeRgCIAEoCzIULmxpdmVzY2FuLnYxLlN1bW1hcnkSDQoFZXJyb3IYAyABKAkSIwoGcmVmdW5kGAQgASgLMhMubGl2ZXNjYW4udjEuUmVmdW5kIhEKD0NhbmNlbFJlcXVlc3RlZCILCglIZWFydGJlYXQigwEKCFByb2dyZXNzEg0KBXRvdGFsGAEgASgNEhEKCWNvbXBsZXRlZBgCIAEoDRIOCgZmYWlsZWQYAyABKA0SDwoHc2tpcHBlZBgEIAEoDRIPCgdydW5uaW5nGAUgASgNEg8KB3BlbmRpbmcYBiABKA0SEgoKcGVyY2VudGFnZRgHIAEoDSKYBAoHU2Vzc2lvbhISCgpzZXNzaW9uX2lkGAEgASgJEg8KB3NjYW5faWQYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRIqCgZzdGF0dXMYBCABKA4yGi5saXZlc2Nhbi52MS5TZXNzaW9uU3RhdHVzEicKCHByb2dyZXNzGAUgASgLMhUubGl2ZXNjYW4udjEuUHJvZ3Jlc3MSLQoMdG9vbF9yZXBvcnRzGAYgAygLMhcubGl2ZXNjYW4udjEuVG9vbFJlcG9ydBIlCgdzdW1tYXJ5GAcgASgLMhQubGl2ZXNjYW4udjEuU3VtbWFyeRIjCgZyZWZ1bmQYCCABKAsyEy5saXZlc2Nhbi52MS5SZWZ1bmQSDQoFZXJyb3IYCSABKAkSLgoKY3JlYXRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMY29tcGxldGVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxsYXN0X3VwZGF0ZWQYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBmN1cnNvchgNIAEoBBIjCgZ0YXJnZXQYDiABKAsyEy5saXZlc2Nhbi52MS5UYXJnZXQSLwoMaW50ZWxsaWdlbmNlGA8gASgLMhkubGl2ZXNjYW4udjEuSW50ZWxsaWdlbmNlIosDCgxJbnRlbGxpZ2VuY2USEgoKcmlza19zY29yZRgBIAEoDRINCgVncmFkZRgCIAEoCRIPCgdzdW1tYXJ5GAMgASgJEhAKCGZpbmRpbmdzGAQgASgNEhMKC2lzc3VlX2NvdW50GAUgASgNEhQKDGNvcnJvYm9yYXRlZBgGIAEoDRIiCgZpc3N1ZXMYByADKAsyEi5saXZlc2Nhbi52MS5Jc3N1ZRIpCgpwcmlvcml0aWVzGAggAygLMhUubGl2ZXNjYW4udjEuUHJpb3JpdHkSJgoIaG90c3BvdHMYCSADKAsyFC5saXZlc2Nhbi52MS5Ib3RzcG90EjgKCGJ5X293YXNwGAogAygLMiYubGl2ZXNjYW4udjEuSW50ZWxsaWdlbmNlLkJ5T3dhc3BFbnRyeRIpCgluYXJyYXRpdmUYCyABKAsyFi5saXZlc2Nhbi52MS5OYXJyYXRpdmUaLgoMQnlPd2FzcEVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoDToCOAEiKAoJTmFycmF0aXZlEgwKBHRleHQYASABKAkSDQoFbW9kZWwYAiABKAkikwIKBUlzc3VlEgoKAmlkGAEgASgJEg0KBXRpdGxlGAIgASgJEicKCHNldmVyaXR5GAMgASgOMhUubGl2ZXNjYW4udjEuU2V2ZXJpdHkSEgoKY29uZmlkZW5jZRgEIAEoDRILCgNjd2UYBSABKA0SDQoFb3dhc3AYBiABKAkSEAoIbG9jYXRpb24YByABKAkSEAoIZXhwb3N1cmUYCCABKAkSJAoHc2Vlbl9ieRgJIAMoCzITLmxpdmVzY2FuLnYxLlNlZW5CeRIUCgxmaW5nZXJwcmludHMYCiADKAkSDQoFc2NvcmUYCyABKA0SJwoIY2F0ZWdvcnkYDCABKA4yFS5saXZlc2Nhbi52MS5DYXRlZ29yeSJQCgZTZWVuQnkSDAoEdG9vbBgBIAEoCRIPCgdydWxlX2lkGAIgASgJEicKCHNldmVyaXR5GAMgASgOMhUubGl2ZXNjYW4udjEuU2V2ZXJpdHkikgEKCFByaW9yaXR5EgwKBHJhbmsYASABKA0SDQoFaXNzdWUYAiABKAkSDQoFdGl0bGUYAyABKAkSJwoIc2V2ZXJpdHkYBCABKA4yFS5saXZlc2Nhbi52MS5TZXZlcml0eRISCgp3aGF0X3RvX2RvGAUgASgJEgsKA3doeRgGIAEoCRIQCghsb2NhdGlvbhgHIAEoCSJgCgdIb3RzcG90EhAKCGxvY2F0aW9uGAEgASgJEg4KBmlzc3VlcxgCIAEoDRIkCgV3b3JzdBgDIAEoDjIVLmxpdmVzY2FuLnYxLlNldmVyaXR5Eg0KBXNjb3JlGAQgASgNIpoFCgpUb29sUmVwb3J0EhEKCXRvb2xfbmFtZRgBIAEoCRInCghjYXRlZ29yeRgCIAEoDjIVLmxpdmVzY2FuLnYxLkNhdGVnb3J5EicKBnN0YXR1cxgDIAEoDjIXLmxpdmVzY2FuLnYxLlRvb2xTdGF0dXMSJQoHb3V0Y29tZRgEIAEoDjIULmxpdmVzY2FuLnYxLk91dGNvbWUSEwoLZHVyYXRpb25fbXMYBSABKAQSFgoOZmluZGluZ3NfY291bnQYBiABKA0SJgoIZmluZGluZ3MYByADKAsyFC5saXZlc2Nhbi52MS5GaW5kaW5nEi4KCnN0YXJ0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGNvbXBsZXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFZXJyb3IYCiABKAkSEwoLc2tpcF9yZWFzb24YCyABKAkSDwoHcGFydGlhbBgMIAEoCBIkCgdtZXRyaWNzGA0gAygLMhMubGl2ZXNjYW4udjEuTWV0cmljEiUKB29taXR0ZWQYDiABKAsyFC5saXZlc2Nhbi52MS5PbWl0dGVkEjYKCGxlZnRfb3V0GA8gAygLMiQubGl2ZXNjYW4udjEuVG9vbFJlcG9ydC5MZWZ0T3V0RW50cnkSEgoKc3VwcHJlc3NlZBgQIAEoDRIkCgVydWxlcxgRIAMoCzIVLmxpdmVzY2FuLnYxLlJ1bGVJbmZvEiUKB3NjYW5uZXIYEiABKAsyFC5saXZlc2Nhbi52MS5TY2FubmVyGi4KDExlZnRPdXRFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKA06AjgBIkcKCFJ1bGVJbmZvEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkSDAoEaGVscBgEIAEoCSIoCgdTY2FubmVyEgwKBG5hbWUYASABKAkSDwoHdmVyc2lvbhgCIAEoCSJjCgdPbWl0dGVkEg0KBWNvdW50GAEgASgNEhAKCGNyaXRpY2FsGAIgASgNEgwKBGhpZ2gYAyABKA0SDgoGbWVkaXVtGAQgASgNEgsKA2xvdxgFIAEoDRIMCgRpbmZvGAYgASgNIjIKBk1ldHJpYxIMCgRuYW1lGAEgASgJEg0KBXZhbHVlGAIgASgJEgsKA3VybBgDIAEoCSKgAgoHRmluZGluZxIPCgdydWxlX2lkGAEgASgJEicKCHNldmVyaXR5GAIgASgOMhUubGl2ZXNjYW4udjEuU2V2ZXJpdHkSFgoOb3JpZ2luYWxfbGV2ZWwYAyABKAkSDwoHbWVzc2FnZRgEIAEoCRIMCgRwYXRoGAUgASgJEgwKBGxpbmUYBiABKA0SDgoGY29sdW1uGAcgASgNEgsKA3VybBgIIAEoCRITCgtmaW5nZXJwcmludBgJIAEoCRIQCghoZWxwX3VyaRgKIAEoCRILCgNjd2UYCyABKA0SFgoOYmFzZWxpbmVfc3RhdGUYDCABKAkSLQoLc3VwcHJlc3Npb24YDSABKAsyGC5saXZlc2Nhbi52MS5TdXBwcmVzc2lvbiJNCgtTdXBwcmVzc2lvbhIMCgRraW5kGAEgASgJEg4KBnJlYXNvbhgCIAEoCRIPCgdleHBpcmVzGAMgASgJEg8KB2V4cGlyZWQYBCABKAgi5AIKB1N1bW1hcnkSFgoOdG90YWxfZmluZGluZ3MYASABKA0SEAoIY3JpdGljYWwYAiABKA0SDAoEaGlnaBgDIAEoDRIOCgZtZWRpdW0YBCABKA0SCwoDbG93GAUgASgNEgwKBGluZm8YBiABKA0SOQoLYnlfY2F0ZWdvcnkYByADKAsyJC5saXZlc2Nhbi52MS5TdW1tYXJ5LkJ5Q2F0ZWdvcnlFbnRyeRIRCgl0b29sc19ydW4YCCABKA0SFQoNdG9vbHNfc2tpcHBlZBgJIAEoDRIUCgx0b29sc19mYWlsZWQYCiABKA0SEgoKc3VwcHJlc3NlZBgLIAEoDRI0Cg9uZXdfYnlfc2V2ZXJpdHkYDCABKAsyGy5saXZlc2Nhbi52MS5TZXZlcml0eUNvdW50cxoxCg9CeUNhdGVnb3J5RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgNOgI4ASJbCg5TZXZlcml0eUNvdW50cxIQCghjcml0aWNhbBgBIAEoDRIMCgRoaWdoGAIgASgNEg4KBm1lZGl1bRgDIAEoDRILCgNsb3cYBCABKA0SDAoEaW5mbxgFIAEoDSJPCgZSZWZ1bmQSGAoQcmVmdW5kZWRfY3JlZGl0cxgBIAEoBBIWCg50b29sc19yZWZ1bmRlZBgCIAMoCRITCgtuZXdfYmFsYW5jZRgDIAEoAyI0ChNMaXN0U2Vzc2lvbnNSZXF1ZXN0Eg0KBWxpbWl0GAEgASgNEg4KBmJlZm9yZRgCIAEoCSJiChRMaXN0U2Vzc2lvbnNSZXNwb25zZRImCghzZXNzaW9ucxgBIAMoCzIULmxpdmVzY2FuLnYxLlNlc3Npb24SDQoFdG90YWwYAiABKA0SEwoLbmV4dF9iZWZvcmUYAyABKAkiKgoUQ2FuY2VsU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSI+ChVDYW5jZWxTZXNzaW9uUmVzcG9uc2USJQoHc2Vzc2lvbhgBIAEoCzIULmxpdmVzY2FuLnYxLlNlc3Npb24iEgoQTGlzdFRvb2xzUmVxdWVzdCI1ChFMaXN0VG9vbHNSZXNwb25zZRIgCgV0b29scxgBIAMoCzIRLmxpdmVzY2FuLnYxLlRvb2wilwIKBFRvb2wSCgoCaWQYASABKAkSJwoIY2F0ZWdvcnkYAiABKA4yFS5saXZlc2Nhbi52MS5DYXRlZ29yeRIPCgd0YXJnZXRzGAMgAygJEhEKCWF2YWlsYWJsZRgEIAEoCBIaChJ1bmF2YWlsYWJsZV9yZWFzb24YBSABKAkSFAoMaW5zdGFsbF9oaW50GAYgASgJEgwKBGNvc3QYByABKA0SDwoHc3VtbWFyeRgIIAEoCRIVCg1jaXJjdWl0X3N0YXRlGAkgASgJEhgKEGNpcmN1aXRfZmFpbHVyZXMYCiABKA0SNAoQY2lyY3VpdF9yZXRyeV9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiEwoRR2V0QWNjb3VudFJlcXVlc3QibgoSR2V0QWNjb3VudFJlc3BvbnNlEg8KB3VzZXJfaWQYASABKAkSDAoEbmFtZRgCIAEoCRIPCgdiYWxhbmNlGAMgASgDEigKBmxlZGdlchgEIAMoCzIYLmxpdmVzY2FuLnYxLkxlZGdlckVudHJ5IiUKFFVwbG9hZEFyY2hpdmVSZXF1ZXN0Eg0KBWNodW5rGAEgASgMInAKFVVwbG9hZEFyY2hpdmVSZXNwb25zZRIRCgl1cGxvYWRfaWQYASABKAkSDgoGZGlnZXN0GAIgASgJEg0KBWJ5dGVzGAMgASgEEg0KBWZpbGVzGAQgASgEEhYKDnVucGFja2VkX2J5dGVzGAUgASgEIrEBCgtMZWRnZXJFbnRyeRIKCgJpZBgBIAEoAxImCgJhdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoEa2luZBgDIAEoDjIXLmxpdmVzY2FuLnYxLkxlZGdlcktpbmQSDgoGYW1vdW50GAQgASgDEhUKDWJhbGFuY2VfYWZ0ZXIYBSABKAMSEgoKc2Vzc2lvbl9pZBgGIAEoCRIMCgRub3RlGAcgASgJKowBCghDYXRlZ29yeRIYChRDQVRFR09SWV9VTlNQRUNJRklFRBAAEhUKEUNBVEVHT1JZX1NFQ1VSSVRZEAESGQoVQ0FURUdPUllfQ09ERV9RVUFMSVRZEAISGgoWQ0FURUdPUllfQUNDRVNTSUJJTElUWRADEhgKFENBVEVHT1JZX1BFUkZPUk1BTkNFEAQq3wEKDVNlc3Npb25TdGF0dXMSHgoaU0VTU0lPTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIfChtTRVNTSU9OX1NUQVRVU19JTklUSUFMSVpJTkcQARIaChZTRVNTSU9OX1NUQVRVU19SVU5OSU5HEAISHAoYU0VTU0lPTl9TVEFUVVNfQ09NUExFVEVEEAMSGgoWU0VTU0lPTl9TVEFUVVNfUEFSVElBTBAEEhkKFVNFU1NJT05fU1RBVFVTX0ZBSUxFRBAFEhwKGFNFU1NJT05fU1RBVFVTX0NBTkNFTExFRBAGKqcBCgpUb29sU3RhdHVzEhsKF1RPT0xfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFwoTVE9PTF9TVEFUVVNfUEVORElORxABEhcKE1RPT0xfU1RBVFVTX1JVTk5JTkcQAhIZChVUT09MX1NUQVRVU19DT01QTEVURUQQAxIWChJUT09MX1NUQVRVU19GQUlMRUQQBBIXChNUT09MX1NUQVRVU19TS0lQUEVEEAUqjwEKB091dGNvbWUSFwoTT1VUQ09NRV9VTlNQRUNJRklFRBAAEhEKDU9VVENPTUVfQ0xFQU4QARIUChBPVVRDT01FX0ZJTkRJTkdTEAISFgoST1VUQ09NRV9UT09MX0VSUk9SEAMSFQoRT1VUQ09NRV9USU1FRF9PVVQQBBITCg9PVVRDT01FX1NLSVBQRUQQBSqIAQoIU2V2ZXJpdHkSGAoUU0VWRVJJVFlfVU5TUEVDSUZJRUQQABIVChFTRVZFUklUWV9DUklUSUNBTBABEhEKDVNFVkVSSVRZX0hJR0gQAhITCg9TRVZFUklUWV9NRURJVU0QAxIQCgxTRVZFUklUWV9MT1cQBBIRCg1TRVZFUklUWV9JTkZPEAUqVAoEVmlldxIUChBWSUVXX1VOU1BFQ0lGSUVEEAASDQoJVklFV19GVUxMEAESEQoNVklFV19QUk9HUkVTUxACEhQKEFZJRVdfSU5DUkVNRU5UQUwQAypxCgpMZWRnZXJLaW5kEhsKF0xFREdFUl9LSU5EX1VOU1BFQ0lGSUVEEAASFQoRTEVER0VSX0tJTkRfR1JBTlQQARIXChNMRURHRVJfS0lORF9SRVNFUlZFEAISFgoSTEVER0VSX0tJTkRfUkVGVU5EEAMyrQUKDlNlc3Npb25TZXJ2aWNlElMKDFN0YXJ0U2Vzc2lvbhIgLmxpdmVzY2FuLnYxLlN0YXJ0U2Vzc2lvblJlcXVlc3QaIS5saXZlc2Nhbi52MS5TdGFydFNlc3Npb25SZXNwb25zZRJNCgpHZXRTZXNzaW9uEh4ubGl2ZXNjYW4udjEuR2V0U2Vzc2lvblJlcXVlc3QaHy5saXZlc2Nhbi52MS5HZXRTZXNzaW9uUmVzcG9uc2USVQoMV2F0Y2hTZXNzaW9uEiAubGl2ZXNjYW4udjEuV2F0Y2hTZXNzaW9uUmVxdWVzdBohLmxpdmVzY2FuLnYxLldhdGNoU2Vzc2lvblJlc3BvbnNlMAESUwoMTGlzdFNlc3Npb25zEiAubGl2ZXNjYW4udjEuTGlzdFNlc3Npb25zUmVxdWVzdBohLmxpdmVzY2FuLnYxLkxpc3RTZXNzaW9uc1Jlc3BvbnNlElYKDUNhbmNlbFNlc3Npb24SIS5saXZlc2Nhbi52MS5DYW5jZWxTZXNzaW9uUmVxdWVzdBoiLmxpdmVzY2FuLnYxLkNhbmNlbFNlc3Npb25SZXNwb25zZRJKCglMaXN0VG9vbHMSHS5saXZlc2Nhbi52MS5MaXN0VG9vbHNSZXF1ZXN0Gh4ubGl2ZXNjYW4udjEuTGlzdFRvb2xzUmVzcG9uc2USTQoKR2V0QWNjb3VudBIeLmxpdmVzY2FuLnYxLkdldEFjY291bnRSZXF1ZXN0Gh8ubGl2ZXNjYW4udjEuR2V0QWNjb3VudFJlc3BvbnNlElgKDVVwbG9hZEFyY2hpdmUSIS5saXZlc2Nhbi52MS5VcGxvYWRBcmNoaXZlUmVxdWVzdBoiLmxpdmVzY2FuLnYxLlVwbG9hZEFyY2hpdmVSZXNwb25zZSgBYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * Target is what to scan. Exactly one of the three fields must be set.
@@ -371,6 +371,16 @@ export type WatchSessionResponse = Message<"livescan.v1.WatchSessionResponse"> &
      */
     value: Intelligence;
     case: "analysis";
+  } | {
+    /**
+     * A language model's narrative of the analysis. It is recorded after
+     * the end, and streams end at session_finished, so a watch does not
+     * carry it: read it from GetSession's Session.intelligence.
+     *
+     * @generated from field: livescan.v1.Narrative narrative = 13;
+     */
+    value: Narrative;
+    case: "narrative";
   } | { case: undefined; value?: undefined };
 
   /**
@@ -775,6 +785,14 @@ export type Intelligence = Message<"livescan.v1.Intelligence"> & {
    * @generated from field: map<string, uint32> by_owasp = 10;
    */
   byOwasp: { [key: string]: number };
+
+  /**
+   * A language model's reading of the issues, when the server has one; it
+   * arrives after the session's end.
+   *
+   * @generated from field: livescan.v1.Narrative narrative = 11;
+   */
+  narrative?: Narrative | undefined;
 };
 
 /**
@@ -783,6 +801,34 @@ export type Intelligence = Message<"livescan.v1.Intelligence"> & {
  */
 export const IntelligenceSchema: GenMessage<Intelligence> = /*@__PURE__*/
   messageDesc(file_livescan_v1_session_service, 15);
+
+/**
+ * Narrative is what a language model wrote about a session's issues.
+ *
+ * @generated from message livescan.v1.Narrative
+ */
+export type Narrative = Message<"livescan.v1.Narrative"> & {
+  /**
+   * Plain text.
+   *
+   * @generated from field: string text = 1;
+   */
+  text: string;
+
+  /**
+   * The model that wrote it.
+   *
+   * @generated from field: string model = 2;
+   */
+  model: string;
+};
+
+/**
+ * Describes the message livescan.v1.Narrative.
+ * Use `create(NarrativeSchema)` to create a new message.
+ */
+export const NarrativeSchema: GenMessage<Narrative> = /*@__PURE__*/
+  messageDesc(file_livescan_v1_session_service, 16);
 
 /**
  * Issue is one problem, however many tools reported it.
@@ -880,7 +926,7 @@ export type Issue = Message<"livescan.v1.Issue"> & {
  * Use `create(IssueSchema)` to create a new message.
  */
 export const IssueSchema: GenMessage<Issue> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 16);
+  messageDesc(file_livescan_v1_session_service, 17);
 
 /**
  * SeenBy is one tool's report of an issue.
@@ -915,7 +961,7 @@ export type SeenBy = Message<"livescan.v1.SeenBy"> & {
  * Use `create(SeenBySchema)` to create a new message.
  */
 export const SeenBySchema: GenMessage<SeenBy> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 17);
+  messageDesc(file_livescan_v1_session_service, 18);
 
 /**
  * Priority is one issue to fix first.
@@ -978,7 +1024,7 @@ export type Priority = Message<"livescan.v1.Priority"> & {
  * Use `create(PrioritySchema)` to create a new message.
  */
 export const PrioritySchema: GenMessage<Priority> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 18);
+  messageDesc(file_livescan_v1_session_service, 19);
 
 /**
  * Hotspot is a file or page and how much is wrong in it.
@@ -1020,7 +1066,7 @@ export type Hotspot = Message<"livescan.v1.Hotspot"> & {
  * Use `create(HotspotSchema)` to create a new message.
  */
 export const HotspotSchema: GenMessage<Hotspot> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 19);
+  messageDesc(file_livescan_v1_session_service, 20);
 
 /**
  * ToolReport is one tool's result within a session.
@@ -1161,7 +1207,7 @@ export type ToolReport = Message<"livescan.v1.ToolReport"> & {
  * Use `create(ToolReportSchema)` to create a new message.
  */
 export const ToolReportSchema: GenMessage<ToolReport> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 20);
+  messageDesc(file_livescan_v1_session_service, 21);
 
 /**
  * RuleInfo is what a tool says about one of its rules.
@@ -1203,7 +1249,7 @@ export type RuleInfo = Message<"livescan.v1.RuleInfo"> & {
  * Use `create(RuleInfoSchema)` to create a new message.
  */
 export const RuleInfoSchema: GenMessage<RuleInfo> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 21);
+  messageDesc(file_livescan_v1_session_service, 22);
 
 /**
  * Scanner is the external program behind a tool.
@@ -1231,7 +1277,7 @@ export type Scanner = Message<"livescan.v1.Scanner"> & {
  * Use `create(ScannerSchema)` to create a new message.
  */
 export const ScannerSchema: GenMessage<Scanner> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 22);
+  messageDesc(file_livescan_v1_session_service, 23);
 
 /**
  * Omitted counts the findings a report does not list.
@@ -1287,7 +1333,7 @@ export type Omitted = Message<"livescan.v1.Omitted"> & {
  * Use `create(OmittedSchema)` to create a new message.
  */
 export const OmittedSchema: GenMessage<Omitted> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 23);
+  messageDesc(file_livescan_v1_session_service, 24);
 
 /**
  * Metric is one measurement a tool reports.
@@ -1322,7 +1368,7 @@ export type Metric = Message<"livescan.v1.Metric"> & {
  * Use `create(MetricSchema)` to create a new message.
  */
 export const MetricSchema: GenMessage<Metric> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 24);
+  messageDesc(file_livescan_v1_session_service, 25);
 
 /**
  * Finding is one problem a tool found.
@@ -1427,7 +1473,7 @@ export type Finding = Message<"livescan.v1.Finding"> & {
  * Use `create(FindingSchema)` to create a new message.
  */
 export const FindingSchema: GenMessage<Finding> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 25);
+  messageDesc(file_livescan_v1_session_service, 26);
 
 /**
  * Suppression says why a finding is accepted.
@@ -1469,7 +1515,7 @@ export type Suppression = Message<"livescan.v1.Suppression"> & {
  * Use `create(SuppressionSchema)` to create a new message.
  */
 export const SuppressionSchema: GenMessage<Suppression> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 26);
+  messageDesc(file_livescan_v1_session_service, 27);
 
 /**
  * Summary totals the findings of a session.
@@ -1567,7 +1613,7 @@ export type Summary = Message<"livescan.v1.Summary"> & {
  * Use `create(SummarySchema)` to create a new message.
  */
 export const SummarySchema: GenMessage<Summary> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 27);
+  messageDesc(file_livescan_v1_session_service, 28);
 
 /**
  * SeverityCounts counts findings per severity.
@@ -1616,7 +1662,7 @@ export type SeverityCounts = Message<"livescan.v1.SeverityCounts"> & {
  * Use `create(SeverityCountsSchema)` to create a new message.
  */
 export const SeverityCountsSchema: GenMessage<SeverityCounts> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 28);
+  messageDesc(file_livescan_v1_session_service, 29);
 
 /**
  * Refund lists the credits returned when a session ended.
@@ -1651,7 +1697,7 @@ export type Refund = Message<"livescan.v1.Refund"> & {
  * Use `create(RefundSchema)` to create a new message.
  */
 export const RefundSchema: GenMessage<Refund> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 29);
+  messageDesc(file_livescan_v1_session_service, 30);
 
 /**
  * ListSessionsRequest pages through the caller's sessions.
@@ -1679,7 +1725,7 @@ export type ListSessionsRequest = Message<"livescan.v1.ListSessionsRequest"> & {
  * Use `create(ListSessionsRequestSchema)` to create a new message.
  */
 export const ListSessionsRequestSchema: GenMessage<ListSessionsRequest> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 30);
+  messageDesc(file_livescan_v1_session_service, 31);
 
 /**
  * ListSessionsResponse holds the newest sessions first.
@@ -1714,7 +1760,7 @@ export type ListSessionsResponse = Message<"livescan.v1.ListSessionsResponse"> &
  * Use `create(ListSessionsResponseSchema)` to create a new message.
  */
 export const ListSessionsResponseSchema: GenMessage<ListSessionsResponse> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 31);
+  messageDesc(file_livescan_v1_session_service, 32);
 
 /**
  * CancelSessionRequest names the session to cancel.
@@ -1735,7 +1781,7 @@ export type CancelSessionRequest = Message<"livescan.v1.CancelSessionRequest"> &
  * Use `create(CancelSessionRequestSchema)` to create a new message.
  */
 export const CancelSessionRequestSchema: GenMessage<CancelSessionRequest> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 32);
+  messageDesc(file_livescan_v1_session_service, 33);
 
 /**
  * CancelSessionResponse returns the session after the cancel was recorded.
@@ -1756,7 +1802,7 @@ export type CancelSessionResponse = Message<"livescan.v1.CancelSessionResponse">
  * Use `create(CancelSessionResponseSchema)` to create a new message.
  */
 export const CancelSessionResponseSchema: GenMessage<CancelSessionResponse> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 33);
+  messageDesc(file_livescan_v1_session_service, 34);
 
 /**
  * ListToolsRequest has no parameters.
@@ -1771,7 +1817,7 @@ export type ListToolsRequest = Message<"livescan.v1.ListToolsRequest"> & {
  * Use `create(ListToolsRequestSchema)` to create a new message.
  */
 export const ListToolsRequestSchema: GenMessage<ListToolsRequest> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 34);
+  messageDesc(file_livescan_v1_session_service, 35);
 
 /**
  * ListToolsResponse is the catalog.
@@ -1792,7 +1838,7 @@ export type ListToolsResponse = Message<"livescan.v1.ListToolsResponse"> & {
  * Use `create(ListToolsResponseSchema)` to create a new message.
  */
 export const ListToolsResponseSchema: GenMessage<ListToolsResponse> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 35);
+  messageDesc(file_livescan_v1_session_service, 36);
 
 /**
  * Tool describes one catalog entry.
@@ -1884,7 +1930,7 @@ export type Tool = Message<"livescan.v1.Tool"> & {
  * Use `create(ToolSchema)` to create a new message.
  */
 export const ToolSchema: GenMessage<Tool> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 36);
+  messageDesc(file_livescan_v1_session_service, 37);
 
 /**
  * GetAccountRequest has no parameters: the account is the caller's.
@@ -1899,7 +1945,7 @@ export type GetAccountRequest = Message<"livescan.v1.GetAccountRequest"> & {
  * Use `create(GetAccountRequestSchema)` to create a new message.
  */
 export const GetAccountRequestSchema: GenMessage<GetAccountRequest> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 37);
+  messageDesc(file_livescan_v1_session_service, 38);
 
 /**
  * GetAccountResponse is the caller's account.
@@ -1941,7 +1987,7 @@ export type GetAccountResponse = Message<"livescan.v1.GetAccountResponse"> & {
  * Use `create(GetAccountResponseSchema)` to create a new message.
  */
 export const GetAccountResponseSchema: GenMessage<GetAccountResponse> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 38);
+  messageDesc(file_livescan_v1_session_service, 39);
 
 /**
  * UploadArchiveRequest is one chunk of the archive, in order.
@@ -1962,7 +2008,7 @@ export type UploadArchiveRequest = Message<"livescan.v1.UploadArchiveRequest"> &
  * Use `create(UploadArchiveRequestSchema)` to create a new message.
  */
 export const UploadArchiveRequestSchema: GenMessage<UploadArchiveRequest> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 39);
+  messageDesc(file_livescan_v1_session_service, 40);
 
 /**
  * UploadArchiveResponse describes the upload.
@@ -2011,7 +2057,7 @@ export type UploadArchiveResponse = Message<"livescan.v1.UploadArchiveResponse">
  * Use `create(UploadArchiveResponseSchema)` to create a new message.
  */
 export const UploadArchiveResponseSchema: GenMessage<UploadArchiveResponse> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 40);
+  messageDesc(file_livescan_v1_session_service, 41);
 
 /**
  * LedgerEntry is one change of a balance.
@@ -2074,7 +2120,7 @@ export type LedgerEntry = Message<"livescan.v1.LedgerEntry"> & {
  * Use `create(LedgerEntrySchema)` to create a new message.
  */
 export const LedgerEntrySchema: GenMessage<LedgerEntry> = /*@__PURE__*/
-  messageDesc(file_livescan_v1_session_service, 41);
+  messageDesc(file_livescan_v1_session_service, 42);
 
 /**
  * Category groups tools by what they look for.
