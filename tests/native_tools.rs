@@ -140,6 +140,17 @@ fn weakness_unnamed(tool: &str, finding: &Finding) -> Option<String> {
     })
 }
 
+/// Fails listing every security finding [`weakness_unnamed`] found wanting.
+fn assert_all_named(mut unnamed: Vec<String>) {
+    unnamed.sort();
+    unnamed.dedup();
+    assert!(
+        unnamed.is_empty(),
+        "security findings without their weakness:\n{}",
+        unnamed.join("\n")
+    );
+}
+
 /// Asserts the multisets are equal, listing what is missing and what is extra.
 fn assert_rows(actual: &[Row], expected: &[Row], what: &str) {
     let missing: Vec<_> = expected.iter().filter(|row| !actual.contains(row)).collect();
@@ -236,14 +247,11 @@ async fn directory_tools_find_exactly_the_planted_problems() {
         secret_rules.len()
     );
 
-    let unnamed: Vec<String> = findings
-        .iter()
-        .filter_map(|(tool, f)| weakness_unnamed(tool, f))
-        .collect();
-    assert!(
-        unnamed.is_empty(),
-        "security findings without their weakness:\n{}",
-        unnamed.join("\n")
+    assert_all_named(
+        findings
+            .iter()
+            .filter_map(|(tool, f)| weakness_unnamed(tool, f))
+            .collect(),
     );
     for (tool, finding) in &findings {
         assert!(
@@ -286,7 +294,7 @@ async fn directory_tools_are_silent_on_clean_code() {
 #[tokio::test]
 async fn each_tool_finds_exactly_its_planted_problems_and_nothing_on_clean_code() {
     let mut checked = 0;
-    let mut unnamed = Vec::new();
+    let mut unnamed: Vec<String> = Vec::new();
     for id in directory_tool_ids() {
         let dir = fixtures().join("tools").join(id);
         if !dir.is_dir() {
@@ -321,13 +329,7 @@ async fn each_tool_finds_exactly_its_planted_problems_and_nothing_on_clean_code(
         checked += 1;
     }
     assert!(checked >= 4, "only {checked} tools have fixtures of their own");
-    unnamed.sort();
-    unnamed.dedup();
-    assert!(
-        unnamed.is_empty(),
-        "security findings without their weakness:\n{}",
-        unnamed.join("\n")
-    );
+    assert_all_named(unnamed);
 }
 
 /// Serves a fixture site: each file under `root` at its path (a path
@@ -516,7 +518,7 @@ async fn tls_checks_redirects_issuers_host_names_and_expiry() {
 #[tokio::test]
 async fn each_url_tool_finds_exactly_its_planted_problems_and_nothing_on_a_clean_site() {
     let mut checked = 0;
-    let mut unnamed = Vec::new();
+    let mut unnamed: Vec<String> = Vec::new();
     for tool_spec in natives().iter().map(|t| t.spec().clone()) {
         let dir = fixtures().join("tools").join(tool_spec.id);
         // A tool for both target kinds keeps directory fixtures there (no targets.txt).
@@ -567,13 +569,7 @@ async fn each_url_tool_finds_exactly_its_planted_problems_and_nothing_on_a_clean
         checked += 1;
     }
     assert!(checked >= 1, "no URL tool has fixtures of its own");
-    unnamed.sort();
-    unnamed.dedup();
-    assert!(
-        unnamed.is_empty(),
-        "security findings without their weakness:\n{}",
-        unnamed.join("\n")
-    );
+    assert_all_named(unnamed);
 }
 
 /// A tool's `expected.tsv`: rule, path, line (empty when the finding is about

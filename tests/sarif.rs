@@ -83,6 +83,35 @@ fn within_github_limits(document: &Value) {
     }
 }
 
+/// Runs `livescan scan dir-planted --server … --format sarif --output
+/// PATH ARGS` under umask 022, as a CI job would, and checks it passed.
+async fn sarif_into(server: &TestServer, path: &Path, args: &str) {
+    let command = format!(
+        "umask 022 && exec {} scan {} --server {} --format sarif --output {} --fail-on none {args}",
+        env!("CARGO_BIN_EXE_livescan"),
+        fixtures().join("dir-planted").display(),
+        server.base,
+        path.display()
+    );
+    let output = tokio::task::spawn_blocking({
+        let key = server.key.clone();
+        move || {
+            Command::new("sh")
+                .args(["-c", &command])
+                .env("LIVESCAN_API_KEY", key)
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_servers_sarif_is_one_valid_run_that_github_accepts() {
     let server = TestServer::start().await;
@@ -169,31 +198,7 @@ async fn the_clis_sarif_is_the_servers_document_in_a_file_anyone_may_read() {
     let out = tempfile::tempdir().unwrap();
     let path = out.path().join("livescan.sarif");
     let planted = fixtures().join("dir-planted");
-    let command = format!(
-        "umask 022 && exec {} scan {} --server {} --format sarif --output {} --fail-on none \
-         --tools secrets,merge-conflicts,todo-comments",
-        env!("CARGO_BIN_EXE_livescan"),
-        planted.display(),
-        server.base,
-        path.display()
-    );
-    let output = tokio::task::spawn_blocking({
-        let key = server.key.clone();
-        move || {
-            Command::new("sh")
-                .args(["-c", &command])
-                .env("LIVESCAN_API_KEY", key)
-                .output()
-                .unwrap()
-        }
-    })
-    .await
-    .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    sarif_into(&server, &path, "--tools secrets,merge-conflicts,todo-comments").await;
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o644, "{mode:o}");
     let written: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
@@ -224,34 +229,14 @@ async fn the_clis_sarif_is_the_servers_document_in_a_file_anyone_may_read() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn merged_sarif_has_one_result_per_issue_with_every_tool_that_saw_it() {
     let server = TestServer::with_catalog(common::installed_catalog(), 4).await;
-    let planted = fixtures().join("dir-planted");
     let out = tempfile::tempdir().unwrap();
     let path = out.path().join("merged.sarif");
-    let command = format!(
-        "exec {} scan {} --server {} --format sarif --sarif-merge --output {} --fail-on none \
-         --tools secrets,detect-secrets,merge-conflicts",
-        env!("CARGO_BIN_EXE_livescan"),
-        planted.display(),
-        server.base,
-        path.display()
-    );
-    let output = tokio::task::spawn_blocking({
-        let key = server.key.clone();
-        move || {
-            Command::new("sh")
-                .args(["-c", &command])
-                .env("LIVESCAN_API_KEY", key)
-                .output()
-                .unwrap()
-        }
-    })
-    .await
-    .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    sarif_into(
+        &server,
+        &path,
+        "--sarif-merge --tools secrets,detect-secrets,merge-conflicts",
+    )
+    .await;
     let written: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     validate(&written).unwrap();
     within_github_limits(&written);

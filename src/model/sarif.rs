@@ -46,13 +46,7 @@ pub fn document<'a>(
     source_root: Option<&str>,
     runs: Runs,
 ) -> Value {
-    // By tool name: the same reports make the same document, whatever
-    // order they finished in.
-    let mut ran: Vec<&ToolReport> = reports
-        .into_iter()
-        .filter(|r| matches!(r.status, ToolStatus::Completed | ToolStatus::Failed))
-        .collect();
-    ran.sort_by(|a, b| a.tool_name.cmp(&b.tool_name));
+    let ran = ran(reports);
     let runs: Vec<Value> = match runs {
         Runs::One => vec![run(&ran, "livescan", &format!("{CATEGORY}/"), source_root)],
         Runs::PerTool => ran
@@ -68,6 +62,17 @@ pub fn document<'a>(
         "version": "2.1.0",
         "runs": runs,
     })
+}
+
+/// The reports of tools that ran, by tool name: the same reports make the
+/// same document, whatever order they finished in.
+fn ran<'a>(reports: impl IntoIterator<Item = &'a ToolReport>) -> Vec<&'a ToolReport> {
+    let mut ran: Vec<&ToolReport> = reports
+        .into_iter()
+        .filter(|r| matches!(r.status, ToolStatus::Completed | ToolStatus::Failed))
+        .collect();
+    ran.sort_by(|a, b| a.tool_name.cmp(&b.tool_name));
+    ran
 }
 
 /// One run of the results of `reports`, its driver named `driver`. With
@@ -140,11 +145,7 @@ pub fn merged_document<'a>(
     analysis: &Intelligence,
     source_root: Option<&str>,
 ) -> Value {
-    let mut ran: Vec<&ToolReport> = reports
-        .into_iter()
-        .filter(|r| matches!(r.status, ToolStatus::Completed | ToolStatus::Failed))
-        .collect();
-    ran.sort_by(|a, b| a.tool_name.cmp(&b.tool_name));
+    let ran = ran(reports);
     let by_fingerprint: std::collections::HashMap<&str, (&ToolReport, &Finding)> = ran
         .iter()
         .flat_map(|report| {
