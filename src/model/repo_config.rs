@@ -416,6 +416,24 @@ mod tests {
     }
 
     #[test]
+    fn a_huge_file_or_too_many_patterns_is_refused() {
+        let huge = format!("# {}\n", "x".repeat(MAX_BYTES));
+        assert!(
+            RepoConfig::parse(&huge)
+                .unwrap_err()
+                .contains("the most read is 65536")
+        );
+        let patterns: Vec<String> = (0..=MAX_PATTERNS).map(|i| format!("\"dir{i}/\"")).collect();
+        let many = format!("exclude = [{}]\n", patterns.join(", "));
+        assert!(many.len() < MAX_BYTES);
+        let err = RepoConfig::parse(&many).unwrap_err();
+        assert_eq!(
+            err,
+            format!("holds {} patterns; the most is {MAX_PATTERNS}", MAX_PATTERNS + 1)
+        );
+    }
+
+    #[test]
     fn dates_are_toml_dates_or_strings() {
         let config = RepoConfig::parse(
             "[[ignore]]\nrule = \"a\"\nexpires = 2027-01-01\n[[ignore]]\nrule = \"b\"\nexpires = \"2027-02-01\"\n",
