@@ -3,9 +3,8 @@
 //! code-scanning services read it).
 
 use super::baseline::Baseline;
-use livescan::model::{
-    BaselineState, BySeverity, Intelligence, Refund, SessionStatus, Summary, Target, ToolReport, sarif,
-};
+use livescan::model::finding::{mark_against_baseline, new_by_severity};
+use livescan::model::{Intelligence, Refund, SessionStatus, Summary, Target, ToolReport, sarif};
 use serde::Serialize;
 
 /// Everything a scan produced, whichever way it was followed.
@@ -45,18 +44,10 @@ impl ScanReport {
     /// Marks each listed finding `new` or `unchanged` against `baseline`
     /// and counts the new ones (not suppressed) by severity in the summary.
     pub fn compare(&mut self, baseline: &Baseline) {
-        let mut new = BySeverity::default();
-        for finding in self.tool_reports.iter_mut().flat_map(|r| &mut r.result.findings) {
-            let state = match baseline.has(&finding.fingerprint) {
-                true => BaselineState::Unchanged,
-                false => BaselineState::New,
-            };
-            if state == BaselineState::New && !finding.is_suppressed() {
-                new.add(finding.severity, 1);
-            }
-            finding.baseline_state = Some(state);
-        }
-        self.summary.new_by_severity = Some(new);
+        let findings = self.tool_reports.iter_mut().flat_map(|r| &mut r.result.findings);
+        mark_against_baseline(findings, |print| baseline.has(print));
+        let findings = self.tool_reports.iter().flat_map(|r| &r.result.findings);
+        self.summary.new_by_severity = Some(new_by_severity(findings));
     }
 
     pub fn json(&self) -> String {

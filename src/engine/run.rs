@@ -5,11 +5,12 @@
 use super::breaker::Verdict;
 use super::metrics::{Raised, StatusLabel, ToolLabel, ToolOutcome, metrics};
 use super::{EngineError, Inner};
+use crate::model::finding::mark_against_baseline;
 use crate::model::intelligence;
 use crate::model::repo_config::Rules;
 use crate::model::{
-    BaselineState, EventKind, Outcome, SelectedTool, SessionMeta, SessionState, SessionStatus, Target,
-    ToolReport, ToolStatus,
+    EventKind, Outcome, SelectedTool, SessionMeta, SessionState, SessionStatus, Target, ToolReport,
+    ToolStatus,
 };
 use crate::store::SessionEnd;
 use crate::tools::{Availability, FindingSink, Inventory, Pages, ToolContext, ToolError, ToolTarget, redact};
@@ -417,12 +418,7 @@ impl ToolJob {
             rules.apply(report, chrono::Utc::now().date_naive());
         }
         if let Some(baseline) = &self.baseline {
-            for finding in &mut report.result.findings {
-                finding.baseline_state = Some(match baseline.contains(&finding.fingerprint) {
-                    true => BaselineState::Unchanged,
-                    false => BaselineState::New,
-                });
-            }
+            mark_against_baseline(&mut report.result.findings, |print| baseline.contains(print));
         }
         report.recount();
         // Rule descriptions only for the rules of listed findings.

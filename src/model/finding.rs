@@ -186,6 +186,31 @@ pub enum BaselineState {
     Unchanged,
 }
 
+/// Marks each finding `new` or `unchanged` by whether the baseline `had`
+/// its fingerprint.
+pub fn mark_against_baseline<'a>(
+    findings: impl IntoIterator<Item = &'a mut Finding>,
+    had: impl Fn(&str) -> bool,
+) {
+    for finding in findings {
+        finding.baseline_state = Some(match had(&finding.fingerprint) {
+            true => BaselineState::Unchanged,
+            false => BaselineState::New,
+        });
+    }
+}
+
+/// The findings a baseline did not have, suppressed ones left out, by severity.
+pub fn new_by_severity<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> super::BySeverity {
+    let mut new = super::BySeverity::default();
+    for finding in findings {
+        if finding.baseline_state == Some(BaselineState::New) && !finding.is_suppressed() {
+            new.add(finding.severity, 1);
+        }
+    }
+    new
+}
+
 impl BaselineState {
     pub fn as_str(self) -> &'static str {
         match self {

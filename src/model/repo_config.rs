@@ -278,9 +278,10 @@ impl Rules {
         self.exclude.is_match(rel)
     }
 
-    /// Applies the config to a finished report on `today`: drops findings
-    /// under excluded paths, overrides severities, marks suppressed findings,
-    /// then counts the report again.
+    /// Applies the config to a finished report's findings on `today`:
+    /// drops those under excluded paths, overrides severities and marks the
+    /// suppressed ones. The caller counts the report again
+    /// ([`ToolReport::recount`]) once every such step is done.
     pub fn apply(&self, report: &mut ToolReport, today: NaiveDate) {
         let tool = report.tool_name.clone();
         let tool_exclude = self.tool_exclude.get(&tool);
@@ -318,7 +319,6 @@ impl Rules {
                 finding.suppression = expired;
             }
         }
-        report.recount();
     }
 
     /// The most specific severity override for the finding's rule: an exact
@@ -475,6 +475,7 @@ expires = "2027-01-01"
         ];
         let mut before = report(findings.clone());
         rules.apply(&mut before, day("2026-12-31"));
+        before.recount();
         let kept: Vec<(&str, Severity, bool)> = before
             .result
             .findings
@@ -498,6 +499,7 @@ expires = "2027-01-01"
         // From the day it expires, the finding reports again, saying why.
         let mut after = report(findings);
         rules.apply(&mut after, day("2027-01-01"));
+        after.recount();
         assert_eq!(after.findings_count, 3);
         assert_eq!(after.result.suppressed, 0);
         let expired = after
@@ -516,6 +518,7 @@ expires = "2027-01-01"
             .unwrap();
         let mut all = report(vec![at("generic-token", Severity::High, "a.py")]);
         rules.apply(&mut all, day("2026-12-01"));
+        all.recount();
         assert_eq!(all.result.outcome, Some(Outcome::Clean));
         assert_eq!((all.findings_count, all.result.suppressed), (0, 1));
     }

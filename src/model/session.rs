@@ -1,7 +1,7 @@
 //! Sessions as a fold of their event log: the events, the tool reports, and
 //! the progress and summary arithmetic every view (REST, gRPC, CLI) shares.
 
-use super::finding::{BaselineState, Category, Finding, Origin, Severity, TargetKind};
+use super::finding::{Category, Finding, Origin, Severity, TargetKind};
 use super::intelligence::{Intelligence, Narrative};
 use super::repo_config::RepoConfig;
 use super::time::{self, Timestamp};
@@ -890,13 +890,8 @@ impl SessionState {
             summary.suppressed += report.result.suppressed;
         }
         if self.meta.options.baseline.is_some() {
-            let mut new = BySeverity::default();
-            for finding in self.reports.iter().flat_map(|r| &r.result.findings) {
-                if finding.baseline_state == Some(BaselineState::New) && !finding.is_suppressed() {
-                    new.add(finding.severity, 1);
-                }
-            }
-            summary.new_by_severity = Some(new);
+            let findings = self.reports.iter().flat_map(|r| &r.result.findings);
+            summary.new_by_severity = Some(super::finding::new_by_severity(findings));
         }
         summary
     }
