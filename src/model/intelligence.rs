@@ -401,6 +401,7 @@ pub fn analyse<'a>(reports: impl IntoIterator<Item = &'a ToolReport>) -> Intelli
     // lines move, unlike the line itself.
     let mut nth: BTreeMap<(&str, &str), u32> = BTreeMap::new();
     let mut issues: Vec<Issue> = Vec::new();
+    let mut by_place = BTreeMap::new();
     for seen in groups.values_mut() {
         seen.sort_by(|a, b| {
             (a.0, &a.2.rule_id, &a.2.fingerprint).cmp(&(b.0, &b.2.rule_id, &b.2.fingerprint))
@@ -442,6 +443,7 @@ pub fn analyse<'a>(reports: impl IntoIterator<Item = &'a ToolReport>) -> Intelli
             fingerprints: seen.iter().map(|(_, _, f)| f.fingerprint.clone()).collect(),
             score: (score * 10.0).round() as u32,
         });
+        count_hotspot(&mut by_place, at, issues.last().expect("just pushed"));
     }
     issues.sort_by(|a, b| {
         (b.score, a.severity, &a.location, &a.id).cmp(&(a.score, b.severity, &b.location, &b.id))
@@ -450,7 +452,7 @@ pub fn analyse<'a>(reports: impl IntoIterator<Item = &'a ToolReport>) -> Intelli
     let risk_score = risk(raw, issues.first().map(|i| i.severity));
     let grade = observatory_grade(100 - risk_score).to_string();
     let priorities = priorities(&issues, &groups);
-    let hotspots = hotspots(&issues);
+    let hotspots = hotspots(by_place);
     let mut by_owasp = BTreeMap::new();
     for issue in &issues {
         if let Some(category) = &issue.owasp {
@@ -589,24 +591,21 @@ fn priorities(issues: &[Issue], groups: &Groups<'_>) -> Vec<Priority> {
         .collect()
 }
 
-fn hotspots(issues: &[Issue]) -> Vec<Hotspot> {
-    let mut by_place: BTreeMap<&str, Hotspot> = BTreeMap::new();
-    for issue in issues {
-        let place = issue
-            .location
-            .rsplit_once(':')
-            .filter(|(_, line)| line.chars().all(|c| c.is_ascii_digit()) && !line.is_empty())
-            .map_or(issue.location.as_str(), |(path, _)| path);
-        let spot = by_place.entry(place).or_insert_with(|| Hotspot {
-            location: place.to_string(),
-            issues: 0,
-            worst: issue.severity,
-            score: 0,
-        });
-        spot.issues += 1;
-        spot.worst = spot.worst.min(issue.severity);
-        spot.score += issue.score;
-    }
+/// Adds `issue`, found at `place` (its file or page), to the hot spots.
+fn count_hotspot(by_place: &mut BTreeMap<String, Hotspot>, place: &str, issue: &Issue) {
+    let spot = by_place.entry(place.to_string()).or_insert_with(|| Hotspot {
+        location: place.to_string(),
+        issues: 0,
+        worst: issue.severity,
+        score: 0,
+    });
+    spot.issues += 1;
+    spot.worst = spot.worst.min(issue.severity);
+    spot.score += issue.score;
+}
+
+/// The places with the highest summed scores, at most [`MAX_PRIORITIES`].
+fn hotspots(by_place: BTreeMap<String, Hotspot>) -> Vec<Hotspot> {
     let mut spots: Vec<Hotspot> = by_place.into_values().collect();
     spots.sort_by(|a, b| (b.score, &a.location).cmp(&(a.score, &b.location)));
     spots.truncate(MAX_PRIORITIES);
@@ -733,6 +732,12 @@ mod tests {
         assert!(first.what_to_do.starts_with("Revoke the credential"), "{first:?}");
         assert!(first.why.contains("reported by 3 tools"), "{}", first.why);
         assert!(first.why.contains("committed"), "{}", first.why);
+        let spots: Vec<(&str, u32)> = analysis
+            .hotspots
+            .iter()
+            .map(|h| (h.location.as_str(), h.issues))
+            .collect();
+        assert_eq!(spots, [(".env", 1), ("app.py", 1), ("tests/fixture.py", 1)]);
         assert_eq!(analysis.by_owasp["A03:2021-Injection"], 1);
         assert_eq!(
             analysis.by_owasp["A07:2021-Identification and Authentication Failures"],
