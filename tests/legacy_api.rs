@@ -17,7 +17,7 @@ async fn get(client: &reqwest::Client, url: &str) -> (u16, reqwest::header::Head
 }
 
 fn assert_deprecated(headers: &reqwest::header::HeaderMap) {
-    assert_eq!(headers["deprecation"], "@1764547200");
+    assert_eq!(headers["deprecation"], "@1796083200");
     let link = headers["link"].to_str().unwrap();
     assert!(
         link.contains("</api/sessions>; rel=\"successor-version\""),

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 
 /// When the Scans API was deprecated (RFC 9745: `@` and Unix seconds):
 /// 2026-12-01T00:00:00Z, the release that brought it back as a shim.
-const DEPRECATED_SINCE: &str = "@1764547200";
+const DEPRECATED_SINCE: &str = "@1796083200";
 /// Where its successor is documented.
 const SUCCESSOR: &str = "</api/sessions>; rel=\"successor-version\", </openapi.json>; rel=\"service-desc\"";
 
