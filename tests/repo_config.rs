@@ -192,7 +192,9 @@ async fn a_bad_livescan_toml_is_refused_naming_the_key_and_nothing_is_charged() 
     let server = server_for(root).await;
     let (_, before) = server.get("/api/account").await;
     let directory = root.display().to_string();
+    let huge = "#".repeat(200_000);
     let cases = [
+        (huge.as_str(), "livescan.toml", "is larger than 65536 bytes"),
         (
             "tools = [\"secrets\"]\ntols = 1\n",
             "livescan.toml",

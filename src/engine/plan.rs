@@ -164,6 +164,12 @@ pub fn read_root_config(root: &Path) -> Result<Option<String>, EngineError> {
     file.take(repo_config::MAX_BYTES as u64 + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| refuse(format!("cannot be read: {e}")))?;
+    if bytes.len() > repo_config::MAX_BYTES {
+        return Err(refuse(format!(
+            "is larger than {} bytes, the most livescan reads",
+            repo_config::MAX_BYTES
+        )));
+    }
     String::from_utf8(bytes)
         .map(Some)
         .map_err(|_| refuse("is not UTF-8 text".into()))
