@@ -4,6 +4,10 @@
 //! runner's own rules — exit codes, unparsable output, cancellation killing
 //! the whole process group — with small `sh` descriptors.
 
+#[path = "support/weakness.rs"]
+mod weakness;
+
+use livescan::model::Category;
 use livescan::tools::external::{self, ExternalTool, parse_descriptor};
 use livescan::tools::{
     Availability, Fetcher, FindingSink, Inventory, Pages, Tool, ToolContext, ToolError, ToolTarget, Workspace,
@@ -93,6 +97,7 @@ const RULES_DESCRIBED: &[&str] = &["bandit", "checkov", "flawfinder", "ruff", "s
 async fn each_external_tool_finds_exactly_its_planted_problems() {
     let tools = external::all(&tool_dirs());
     assert!(tools.len() >= 6);
+    let mut unnamed = Vec::new();
     for tool in tools {
         let id = tool.spec().id;
         let dir = root().join("tests/fixtures/external").join(id);
@@ -135,6 +140,24 @@ async fn each_external_tool_finds_exactly_its_planted_problems() {
                 "{id}: {rules:#?}"
             );
         }
+        // A security scanner's findings name their weakness, unless the
+        // descriptor lists the rule as hygiene (and then they name none).
+        if tool.spec().category == Category::Security {
+            let text =
+                std::fs::read_to_string(root().join(format!("src/tools/external/descriptors/{id}.toml")))
+                    .unwrap();
+            let descriptor = parse_descriptor(id, &text).unwrap();
+            for finding in findings
+                .iter()
+                .filter(|f| f.rule_id != external::FILE_NOT_ANALYZED)
+            {
+                if descriptor.no_weakness.contains(&finding.rule_id) {
+                    assert_eq!(finding.cwe, None, "{id}/{}", finding.rule_id);
+                } else {
+                    unnamed.extend(weakness::unnamed(id, finding));
+                }
+            }
+        }
         for finding in &findings {
             assert!(
                 finding.original_level.is_some(),
@@ -158,6 +181,7 @@ async fn each_external_tool_finds_exactly_its_planted_problems() {
         result.unwrap_or_else(|e| panic!("{id} failed on its clean fixtures: {e}"));
         assert!(clean.is_empty(), "{id} on its clean fixtures: {clean:#?}");
     }
+    weakness::assert_all_named(unnamed);
 }
 
 /// A descriptor for `sh -c SCRIPT` over `*.txt` files, reading SARIF from stdout.

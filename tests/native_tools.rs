@@ -4,6 +4,9 @@
 //! web fixtures, and `large-files` over files created at test time. Planted
 //! fixtures must produce exactly the rows of their `*.expected.tsv` file.
 
+#[path = "support/weakness.rs"]
+mod weakness;
+
 use axum::Router;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{Html, IntoResponse};
@@ -116,9 +119,7 @@ fn expected(file: &Path) -> Vec<Row> {
     rows
 }
 
-/// A security tool's finding names its weakness (a CWE) and, through it,
-/// its OWASP Top 10 category: what the analysis merges and counts issues
-/// by. The tables live with each tool's rules; this holds them complete.
+/// What a security finding of a native tool lacks of its weakness.
 fn weakness_unnamed(tool: &str, finding: &Finding) -> Option<String> {
     let category = native::all(&CatalogOptions::default())
         .into_iter()
@@ -128,27 +129,7 @@ fn weakness_unnamed(tool: &str, finding: &Finding) -> Option<String> {
     if category != Some(Category::Security) || tool == "security-txt" {
         return None;
     }
-    let Some(cwe) = finding.cwe else {
-        return Some(format!("{tool}/{}: no CWE", finding.rule_id));
-    };
-    let outside = livescan::model::intelligence::OUTSIDE_TOP_TEN.contains(&cwe);
-    (livescan::model::intelligence::owasp_category(cwe).is_none() && !outside).then(|| {
-        format!(
-            "{tool}/{}: CWE-{cwe} is in no OWASP Top 10 category",
-            finding.rule_id
-        )
-    })
-}
-
-/// Fails listing every security finding [`weakness_unnamed`] found wanting.
-fn assert_all_named(mut unnamed: Vec<String>) {
-    unnamed.sort();
-    unnamed.dedup();
-    assert!(
-        unnamed.is_empty(),
-        "security findings without their weakness:\n{}",
-        unnamed.join("\n")
-    );
+    weakness::unnamed(tool, finding)
 }
 
 /// Asserts the multisets are equal, listing what is missing and what is extra.
@@ -247,7 +228,7 @@ async fn directory_tools_find_exactly_the_planted_problems() {
         secret_rules.len()
     );
 
-    assert_all_named(
+    weakness::assert_all_named(
         findings
             .iter()
             .filter_map(|(tool, f)| weakness_unnamed(tool, f))
@@ -329,7 +310,7 @@ async fn each_tool_finds_exactly_its_planted_problems_and_nothing_on_clean_code(
         checked += 1;
     }
     assert!(checked >= 4, "only {checked} tools have fixtures of their own");
-    assert_all_named(unnamed);
+    weakness::assert_all_named(unnamed);
 }
 
 /// Serves a fixture site: each file under `root` at its path (a path
@@ -569,7 +550,7 @@ async fn each_url_tool_finds_exactly_its_planted_problems_and_nothing_on_a_clean
         checked += 1;
     }
     assert!(checked >= 1, "no URL tool has fixtures of its own");
-    assert_all_named(unnamed);
+    weakness::assert_all_named(unnamed);
 }
 
 /// A tool's `expected.tsv`: rule, path, line (empty when the finding is about

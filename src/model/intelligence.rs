@@ -50,12 +50,19 @@ pub struct Intelligence {
     pub narrative: Option<Narrative>,
 }
 
-/// What a language model wrote about the issues, and which model.
+/// What a language model wrote about the issues (or why it wrote
+/// nothing), and which model.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Narrative {
-    pub text: String,
+    /// The model's text; `None` when it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
     pub model: String,
+    /// Why there is no text: the model timed out, failed or answered
+    /// something unusable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl Intelligence {
@@ -236,8 +243,10 @@ pub fn owasp_category(cwe: u32) -> Option<&'static str> {
 }
 
 /// Weaknesses that security tools report which no OWASP Top 10 (2021)
-/// category covers (resources without limits).
-pub const OUTSIDE_TOP_TEN: &[u32] = &[400, 770];
+/// category covers: resources without limits, and the memory-safety,
+/// integer and race weaknesses of native code (buffer overflows, format
+/// strings, check-then-use).
+pub const OUTSIDE_TOP_TEN: &[u32] = &[119, 120, 126, 134, 190, 362, 367, 400, 676, 770, 785];
 
 /// What to do about a weakness, where livescan has advice of its own.
 fn remedy(cwe: Option<u32>) -> Option<&'static str> {

@@ -170,6 +170,17 @@ pub struct Descriptor {
     /// other rule's.
     #[serde(default)]
     pub cwe: BTreeMap<String, u32>,
+    /// Rules of a security scanner reviewed as hygiene rather than a
+    /// weakness (a cache left in an image, a missing health probe): they
+    /// carry no CWE, whatever `"*"` says.
+    #[serde(default)]
+    pub no_weakness: Vec<String>,
+    /// The scanner's rules overlap (a data-flow rule and a pattern rule on
+    /// the same call): one finding per weakness per line is kept. Without
+    /// it, distinct rules on one line are distinct problems (no CPU limit,
+    /// no memory limit on one container).
+    #[serde(default)]
+    pub overlapping_rules: bool,
     /// Rule ids that report a problem with the run, not with the code.
     #[serde(default)]
     pub error_rules: Vec<String>,
@@ -434,10 +445,11 @@ impl Tool for ExternalTool {
                 let outcome = run.execute().await?;
                 let classified = parse::classify(&this.descriptor, root, outcome)?;
                 ctx_ref.findings.describe_rules(classified.rules);
-                Ok(at_most_low_in_tests(
-                    most_specific(classified.findings),
-                    this.descriptor.category,
-                ))
+                let findings = match this.descriptor.overlapping_rules {
+                    true => most_specific(classified.findings),
+                    false => classified.findings,
+                };
+                Ok(at_most_low_in_tests(findings, this.descriptor.category))
             };
             // Asked beside the scan, so it adds no time to the first run.
             let scanner = self.scanner(executable, &ctx.workspace);

@@ -236,13 +236,14 @@ fn normalise(descriptor: &Descriptor, root: &Path, reported: Reported) -> Findin
     finding.original_level = Some(reported.level);
     finding.help_uri = reported.help;
     // The descriptor's table wins, then what the tool said, then the
-    // descriptor's default (`"*"`).
+    // descriptor's default (`"*"`); a rule reviewed as hygiene has none.
     finding.cwe = descriptor
         .cwe
         .get(&reported.rule)
         .copied()
         .or(reported.cwe)
-        .or_else(|| descriptor.cwe.get("*").copied());
+        .or_else(|| descriptor.cwe.get("*").copied())
+        .filter(|_| !descriptor.no_weakness.contains(&reported.rule));
     finding
 }
 
