@@ -48,14 +48,23 @@ async fn store_ended_sessions(database: &Path, user: &str, count: u64) {
             created_at: time::from_millis(1_600_000_000_000 + i as i64),
         };
         let started = store
-            .create_session(&meta, &EventKind::SessionStarted { tools: vec![] }, 0)
+            .create_session(
+                &meta,
+                &EventKind::SessionStarted {
+                    tools: vec![],
+                    analysis_cost: 0,
+                },
+                0,
+            )
             .await
             .unwrap();
         let end = SessionEnd {
             status: SessionStatus::Completed,
             error: None,
             refunded_tools: vec![],
+            analysis_refunded: false,
             refund_credits: 0,
+            narrative_follows: false,
         };
         let ended = store.finish_session(&meta, &end).await.unwrap().unwrap();
         let mut state = SessionState::new(meta);

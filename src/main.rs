@@ -827,6 +827,11 @@ fn print_tools(catalog: &Catalog) {
             spec.summary
         );
     }
+    println!(
+        "\nanalysis: {} credit. {}.",
+        livescan::tools::ANALYSIS_COST,
+        livescan::tools::ANALYSIS_SUMMARY
+    );
     if !missing.is_empty() {
         println!("\nUnavailable here (asked for by name, they are skipped and refunded):");
         for (id, reason, hint) in missing {

@@ -104,8 +104,9 @@ fn ledger_sum(account: &Value) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_starts_take_exactly_the_credits_there_are() {
     let server = TestServer::start().await;
-    // todo-comments costs 1: the balance covers exactly ten sessions.
-    let (_, alice) = server.account("alice", 10).await;
+    // todo-comments costs 1 and the analysis 1: the balance covers
+    // exactly ten sessions.
+    let (_, alice) = server.account("alice", 20).await;
     let body = json!({ "target": { "directory": directory() }, "tools": ["todo-comments"] });
     let starts = (0..100).map(|_| {
         let request = alice.post(server.url("/api/sessions")).json(&body);
@@ -125,7 +126,7 @@ async fn concurrent_starts_take_exactly_the_credits_there_are() {
     assert_eq!((accepted.len(), refused.len()), (10, 90), "{answers:?}");
     for body in &refused {
         assert_eq!(body["error"]["code"], "insufficient_credits");
-        assert_eq!(body["error"]["details"]["required"], 1);
+        assert_eq!(body["error"]["details"]["required"], 2);
         assert_eq!(body["error"]["details"]["balance"], 0);
     }
     for body in &accepted {
@@ -176,7 +177,7 @@ async fn concurrent_starts_take_exactly_the_credits_there_are() {
     )
     .unwrap();
     assert_eq!(details["code"], "insufficient_credits");
-    assert_eq!(details["details"]["required"], 2);
+    assert_eq!(details["details"]["required"], 3);
     assert_eq!(details["details"]["balance"], 0);
 }
 
@@ -190,7 +191,8 @@ async fn failed_timed_out_and_skipped_tools_are_refunded_once() {
         "timeout": 1000
     });
     let id = &common::start_with(&alice, &server.base, body).await;
-    assert_eq!(account(&server, &alice).await["balance"], 100 - 17);
+    // The tools' 17 credits, and 1 for the analysis.
+    assert_eq!(account(&server, &alice).await["balance"], 100 - 18);
 
     let session = common::wait_terminal(&alice, &server.base, id).await;
     assert_eq!(session["status"], "partial", "{session}");
@@ -198,22 +200,22 @@ async fn failed_timed_out_and_skipped_tools_are_refunded_once() {
     assert_eq!(reports["fails"]["result"]["outcome"], "tool_error");
     assert_eq!(reports["hangs"]["result"]["outcome"], "timed_out");
     assert_eq!(reports["missing"]["status"], "skipped");
-    assert_eq!(session["creditsReserved"], 17);
+    assert_eq!(session["creditsReserved"], 18);
     assert_eq!(
         session["refund"],
-        json!({ "refundedCredits": 10, "toolsRefunded": ["fails", "hangs", "missing"], "newBalance": 93 })
+        json!({ "refundedCredits": 10, "toolsRefunded": ["fails", "hangs", "missing"], "newBalance": 92 })
     );
 
     let account = account(&server, &alice).await;
-    assert_eq!(account["balance"], 93);
-    assert_eq!(ledger_sum(&account), 93, "{account}");
+    assert_eq!(account["balance"], 92);
+    assert_eq!(ledger_sum(&account), 92, "{account}");
     let kinds: Vec<(&str, i64)> = account["ledger"]
         .as_array()
         .unwrap()
         .iter()
         .map(|e| (e["kind"].as_str().unwrap(), e["amount"].as_i64().unwrap()))
         .collect();
-    assert_eq!(kinds, vec![("refund", 10), ("reserve", -17), ("grant", 100)]);
+    assert_eq!(kinds, vec![("refund", 10), ("reserve", -18), ("grant", 100)]);
 
     // The pushed end carries the same refund, and gRPC's account agrees.
     let mut grpc = server.grpc().await;
@@ -245,16 +247,74 @@ async fn failed_timed_out_and_skipped_tools_are_refunded_once() {
         .refund
         .unwrap();
     assert_eq!(refund.tools_refunded, vec!["fails", "hangs", "missing"]);
-    assert_eq!((refund.refunded_credits, refund.new_balance), (10, 93));
+    assert_eq!((refund.refunded_credits, refund.new_balance), (10, 92));
     let grpc_account = grpc
         .get_account(pb::GetAccountRequest {})
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(grpc_account.balance, 93);
+    assert_eq!(grpc_account.balance, 92);
     assert_eq!(grpc_account.ledger.len(), 3);
     assert_eq!(grpc_account.ledger[0].kind(), pb::LedgerKind::Refund);
     assert_eq!(&grpc_account.ledger[0].session_id, id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_analysis_costs_what_the_catalog_says_and_comes_back_when_not_made() {
+    let server = TestServer::with_catalog(faulty_catalog(), 4).await;
+    let (key, alice) = server.account("alice", 100).await;
+    let (_, tools) = json_of(alice.get(server.url("/api/tools")).send().await.unwrap()).await;
+    assert_eq!(tools["analysis"]["cost"], 1, "{tools}");
+    let mut grpc = server.grpc_with_key(&key).await;
+    let catalog = grpc
+        .list_tools(pb::ListToolsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(catalog.analysis_cost, 1);
+
+    // Without the analysis: the tool's 7 credits only, and no analysis.
+    let without =
+        json!({ "target": { "directory": directory() }, "tools": ["ok"], "enableIntelligence": false });
+    let id = common::start_with(&alice, &server.base, without).await;
+    let session = common::wait_terminal(&alice, &server.base, &id).await;
+    assert_eq!(session["creditsReserved"], 7);
+    assert!(session["intelligence"].is_null(), "{session}");
+    assert!(session["refund"].is_null(), "{session}");
+    assert_eq!(account(&server, &alice).await["balance"], 93);
+
+    // With it (the default): 8 credits, kept, since the analysis was made.
+    let with = json!({ "target": { "directory": directory() }, "tools": ["ok"] });
+    let id = common::start_with(&alice, &server.base, with).await;
+    let session = common::wait_terminal(&alice, &server.base, &id).await;
+    assert_eq!(session["creditsReserved"], 8);
+    assert!(session["intelligence"]["grade"].is_string(), "{session}");
+    assert!(session["refund"].is_null(), "{session}");
+    assert_eq!(account(&server, &alice).await["balance"], 85);
+
+    // Cancelled before the analysis: it is refunded with the tool.
+    let hangs = json!({ "target": { "directory": directory() }, "tools": ["hangs"] });
+    let id = common::start_with(&alice, &server.base, hangs).await;
+    assert_eq!(account(&server, &alice).await["balance"], 81);
+    let (status, body) = json_of(
+        alice
+            .post(server.url(&format!("/api/sessions/{id}/cancel")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let session = common::wait_terminal(&alice, &server.base, &id).await;
+    assert_eq!(session["status"], "cancelled");
+    assert!(session["intelligence"].is_null(), "{session}");
+    assert_eq!(
+        session["refund"],
+        json!({ "refundedCredits": 4, "toolsRefunded": ["hangs"], "analysisRefunded": true, "newBalance": 85 })
+    );
+    let account = account(&server, &alice).await;
+    assert_eq!(account["balance"], 85);
+    assert_eq!(ledger_sum(&account), 85, "{account}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -246,7 +246,8 @@ async fn refunds_are_paid_exactly_once_across_crashes() {
     });
     let id = common::start_with(&alice, &first.base, body).await;
     wait_for_requests(&probes, 1).await;
-    assert_eq!(account(&first, &alice).await["balance"], 7);
+    // The tools' 3 credits and the analysis' 1.
+    assert_eq!(account(&first, &alice).await["balance"], 6);
 
     // kill -9 before the end, then let the gated request through.
     first.kill();
@@ -254,8 +255,9 @@ async fn refunds_are_paid_exactly_once_across_crashes() {
     let mut second = RealServer::start(data_dir.path(), "127.0.0.1:0");
     let session = common::wait_terminal(&alice, &second.base, &id).await;
     assert_eq!(session["status"], "partial", "{session}");
+    // The analysis was made: only the tools come back.
     let refund =
-        json!({ "refundedCredits": 3, "toolsRefunded": ["http-headers", "exposed-paths"], "newBalance": 10 });
+        json!({ "refundedCredits": 3, "toolsRefunded": ["http-headers", "exposed-paths"], "newBalance": 9 });
     assert_eq!(session["refund"], refund);
     assert_eq!(pages.load(Ordering::SeqCst), 1, "only exposed-paths ran again");
 
@@ -267,14 +269,14 @@ async fn refunds_are_paid_exactly_once_across_crashes() {
         refund
     );
     let account = account(&third, &alice).await;
-    assert_eq!(account["balance"], 10, "{account}");
+    assert_eq!(account["balance"], 9, "{account}");
     let entries: Vec<(&str, i64)> = account["ledger"]
         .as_array()
         .unwrap()
         .iter()
         .map(|e| (e["kind"].as_str().unwrap(), e["amount"].as_i64().unwrap()))
         .collect();
-    assert_eq!(entries, vec![("refund", 3), ("reserve", -3), ("grant", 10)]);
+    assert_eq!(entries, vec![("refund", 3), ("reserve", -4), ("grant", 10)]);
 
     // The CLI's summary shows a refund too (with the local key it found).
     let (code, stdout, stderr) = common::livescan(&[

@@ -1,8 +1,10 @@
 //! The optional narrative from a language model, against a small local
 //! server on 127.0.0.1 that speaks the chat-completions protocol: a good
 //! answer is added to the analysis after the session's end, told nothing
-//! a finding said; a slow, a failing and a malformed answer leave the
-//! session completed on time, its analysis without a narrative.
+//! a finding said, and reaches the session's watchers (gRPC and SSE) as
+//! the last event of their streams; a slow, a failing and a malformed
+//! answer leave the session completed on time, its narrative saying why
+//! there is no text.
 
 mod common;
 
@@ -10,8 +12,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use common::{TestServer, fixtures, test_catalog};
+use common::{Sse, TestServer, fixtures, read_sse, test_catalog};
 use livescan::engine::narrative::NarratorConfig;
+use livescan::proto::WatchSessionRequest;
+use livescan::proto::watch_session_response::Event as WatchEvent;
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -36,13 +40,17 @@ async fn chat(State(model): State<Model>, headers: HeaderMap, body: String) -> R
     let request: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
     model.heard.lock().unwrap().push((headers, request));
     match model.answer {
-        Answer::Good => axum::Json(json!({
+        Answer::Good => {
+            // Long enough for the watchers to be waiting when it comes.
+            tokio::time::sleep(Duration::from_millis(700)).await;
+            axum::Json(json!({
             "id": "chatcmpl-1",
             "object": "chat.completion",
             "choices": [{ "index": 0, "finish_reason": "stop",
                 "message": { "role": "assistant", "content": "  Rotate the leaked keys first.  " } }]
-        }))
-        .into_response(),
+            }))
+            .into_response()
+        }
         Answer::Slow => {
             tokio::time::sleep(Duration::from_secs(30)).await;
             StatusCode::OK.into_response()
@@ -81,15 +89,60 @@ async fn server_with_model(url: &str) -> TestServer {
     .await
 }
 
-/// Scans the planted secrets; the finished session and how long the end took.
-async fn scan(server: &TestServer) -> (Value, Duration) {
+/// What the session's watchers received, read to the end of their streams.
+struct Watched {
+    /// Event names of the SSE stream, from the start.
+    sse: Vec<Sse>,
+    /// Kinds of the WatchSession stream's messages, heartbeats left out.
+    grpc: Vec<WatchEvent>,
+}
+
+/// Scans the planted secrets with an SSE and a gRPC watcher following from
+/// the start; the finished session, how long the end took, and what the
+/// watchers received.
+async fn scan(server: &TestServer) -> (Value, Duration, Watched) {
     let started = Instant::now();
     let directory = fixtures().join("dir-planted").display().to_string();
     let id = server
         .start_session(json!({ "target": { "directory": directory }, "tools": ["secrets"] }))
         .await;
+    let sse = server
+        .client()
+        .get(server.url(&format!("/api/sessions/{id}/events?after=0")))
+        .send()
+        .await
+        .unwrap();
+    let sse = tokio::spawn(read_sse(sse));
+    let mut grpc = server.grpc().await;
+    let mut stream = grpc
+        .watch_session(WatchSessionRequest {
+            session_id: id.clone(),
+            after_seq: Some(0),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let grpc = tokio::spawn(async move {
+        let mut events = Vec::new();
+        while let Some(message) = tokio::time::timeout(Duration::from_secs(30), stream.message())
+            .await
+            .expect("the stream ends")
+            .unwrap()
+        {
+            match message.event.unwrap() {
+                WatchEvent::Heartbeat(_) => {}
+                event => events.push(event),
+            }
+        }
+        events
+    });
     let session = server.wait_finished(&id).await;
-    (session, started.elapsed())
+    let took = started.elapsed();
+    let watched = Watched {
+        sse: sse.await.unwrap(),
+        grpc: grpc.await.unwrap(),
+    };
+    (session, took, watched)
 }
 
 /// The session's narrative, once it arrived (within `wait`).
@@ -112,16 +165,16 @@ async fn narrative_of(server: &TestServer, id: &str, wait: Duration) -> Option<V
 async fn a_models_narrative_follows_the_analysis_and_hears_no_secret() {
     let (url, heard) = model_server(Answer::Good).await;
     let server = server_with_model(&url).await;
-    let (session, _) = scan(&server).await;
+    let (session, _, watched) = scan(&server).await;
     assert_eq!(session["status"], "completed");
     let id = session["sessionId"].as_str().unwrap();
     let narrative = narrative_of(&server, id, Duration::from_secs(10))
         .await
         .expect("a narrative");
-    assert_eq!(
-        narrative,
-        json!({ "text": "Rotate the leaked keys first.", "model": "test-model" })
-    );
+    let expected = json!({ "text": "Rotate the leaked keys first.", "model": "test-model" });
+    assert_eq!(narrative, expected);
+    // The watchers got it too, as the last event of their streams.
+    assert_ends_with_narrative(&watched, &expected);
 
     let heard = heard.lock().unwrap().clone();
     assert_eq!(heard.len(), 1);
@@ -151,8 +204,7 @@ async fn a_models_narrative_follows_the_analysis_and_hears_no_secret() {
         "a finding's message sent to the model"
     );
 
-    // The narrative is an event of its own in the log, after the end (so
-    // the streams, which end at session_finished, do not wait for it).
+    // The narrative is an event of its own in the log, after the end.
     let events = livescan::store::events_after(&*server.store, id, 0)
         .await
         .unwrap();
@@ -167,18 +219,74 @@ async fn a_models_narrative_follows_the_analysis_and_hears_no_secret() {
     assert_eq!(full["status"], "completed");
 }
 
+/// Both watchers saw the analysis, an end announcing the narrative, then
+/// `narrative` (as in the full view) last.
+fn assert_ends_with_narrative(watched: &Watched, narrative: &Value) {
+    let names: Vec<&str> = watched.sse.iter().map(|e| e.event.as_str()).collect();
+    assert_eq!(
+        names[names.len() - 3..],
+        ["analysis", "session_finished", "narrative"],
+        "{names:?}"
+    );
+    let end = &watched.sse[names.len() - 2].data;
+    assert_eq!(end["narrativeFollows"], true, "{end}");
+    assert_eq!(watched.sse.last().unwrap().data["narrative"], *narrative);
+
+    let grpc = &watched.grpc;
+    assert!(
+        matches!(grpc[grpc.len() - 3], WatchEvent::Analysis(_)),
+        "{grpc:?}"
+    );
+    let WatchEvent::SessionFinished(end) = &grpc[grpc.len() - 2] else {
+        panic!("no end before the narrative: {grpc:?}")
+    };
+    assert!(end.narrative_follows);
+    let WatchEvent::Narrative(last) = grpc.last().unwrap() else {
+        panic!("the narrative is not last: {grpc:?}")
+    };
+    assert_eq!(last.model, narrative["model"].as_str().unwrap());
+    assert_eq!(last.text, narrative["text"].as_str().unwrap_or(""));
+    assert_eq!(last.error, narrative["error"].as_str().unwrap_or(""));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_failing_or_malformed_model_leaves_the_session_completed_on_time() {
-    for answer in [Answer::Slow, Answer::Failing, Answer::Malformed] {
+    for (answer, error) in [
+        (Answer::Slow, "the model did not answer within 2000 ms"),
+        (Answer::Failing, "the model answered 500 Internal Server Error"),
+        (
+            Answer::Malformed,
+            "the model's answer has no choices[0].message.content",
+        ),
+    ] {
         let (url, heard) = model_server(answer).await;
         let server = server_with_model(&url).await;
-        let (session, took) = scan(&server).await;
+        let (session, took, watched) = scan(&server).await;
         assert_eq!(session["status"], "completed");
         // The end never waits for the model (which takes 30 s when slow).
         assert!(took < Duration::from_secs(10), "took {took:?}");
         assert!(session["intelligence"]["priorities"].is_array(), "{session:#}");
         let id = session["sessionId"].as_str().unwrap();
-        assert_eq!(narrative_of(&server, id, Duration::from_secs(3)).await, None);
+        // Why there is no text, without the model's address or its words.
+        let expected = json!({ "model": "test-model", "error": error });
+        let narrative = narrative_of(&server, id, Duration::from_secs(5)).await;
+        assert_eq!(narrative.as_ref(), Some(&expected));
+        assert_ends_with_narrative(&watched, &expected);
         assert_eq!(heard.lock().unwrap().len(), 1, "asked once");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_model_the_streams_end_at_the_end() {
+    let server = TestServer::start().await;
+    let (session, _, watched) = scan(&server).await;
+    assert_eq!(session["status"], "completed");
+    assert!(session["intelligence"]["narrative"].is_null(), "{session:#}");
+    let last = watched.sse.last().unwrap();
+    assert_eq!(last.event, "session_finished");
+    assert!(last.data.get("narrativeFollows").is_none(), "{}", last.data);
+    let Some(WatchEvent::SessionFinished(end)) = watched.grpc.last() else {
+        panic!("the stream does not end at the end: {:?}", watched.grpc)
+    };
+    assert!(!end.narrative_follows);
 }

@@ -107,7 +107,8 @@ async fn directory_session_follows_the_reference_polling_flows() {
     );
     assert_eq!(full["progress"]["percentage"], 100);
     assert_eq!(full["userId"], server.user_id.as_str());
-    // Each selected tool's cost, as the catalog lists it, was reserved.
+    // Each selected tool's cost, and the analysis', as the catalog lists
+    // them, were reserved.
     let (_, catalog) = server.get("/api/tools").await;
     let cost = |id: &str| {
         catalog["tools"]
@@ -118,7 +119,8 @@ async fn directory_session_follows_the_reference_polling_flows() {
             .map_or(0, |t| t["cost"].as_u64().unwrap())
     };
     let reserved: u64 = reports.keys().map(|id| cost(id)).sum();
-    assert_eq!(full["creditsReserved"], reserved);
+    let analysis = catalog["analysis"]["cost"].as_u64().unwrap();
+    assert_eq!(full["creditsReserved"], reserved + analysis);
     assert!(
         full.get("refund").is_none(),
         "nothing failed, nothing refunded: {full}"

@@ -344,12 +344,18 @@ impl Console {
         text.push('\n');
         match credits {
             Credits::NotCharged => {}
-            Credits::Charged(Some(refund)) if refund.refunded_credits > 0 => text.push_str(&format!(
-                "  Credits refunded: {} for {} (balance {})\n",
-                refund.refunded_credits,
-                refund.tools_refunded.join(", "),
-                refund.new_balance
-            )),
+            Credits::Charged(Some(refund)) if refund.refunded_credits > 0 => {
+                let mut what = refund.tools_refunded.clone();
+                if refund.analysis_refunded {
+                    what.push("the analysis".to_string());
+                }
+                text.push_str(&format!(
+                    "  Credits refunded: {} for {} (balance {})\n",
+                    refund.refunded_credits,
+                    what.join(", "),
+                    refund.new_balance
+                ))
+            }
             Credits::Charged(_) => text.push_str("  Credits refunded: 0 (no tool failed)\n"),
         }
         text

@@ -254,6 +254,7 @@ pub async fn in_process(
                     status,
                     error,
                     refund,
+                    ..
                 } => {
                     return Ok(output.finished(
                         directory.map(|dir| dir.display().to_string()),

@@ -381,7 +381,7 @@ impl Engine {
             options: plan.options,
             created_at,
         };
-        let cost = plan.tools.iter().map(|t| u64::from(t.cost)).sum();
+        let cost = plan.tools.iter().map(|t| u64::from(t.cost)).sum::<u64>() + u64::from(plan.analysis_cost);
         // Storing and launching happen in a task of their own: if the
         // caller goes away (a client that disconnects mid-request), a
         // session that was committed is still launched, never left
@@ -391,7 +391,14 @@ impl Engine {
             async move {
             let first = inner
                 .store
-                .create_session(&meta, &EventKind::SessionStarted { tools: plan.tools }, cost)
+                .create_session(
+                    &meta,
+                    &EventKind::SessionStarted {
+                        tools: plan.tools,
+                        analysis_cost: plan.analysis_cost,
+                    },
+                    cost,
+                )
                 .await?;
             metrics::metrics().sessions_started.inc();
             let state = Arc::new(SessionState::fold(meta, [&first]));
@@ -494,9 +501,16 @@ impl Engine {
         self.inner.load(meta).await
     }
 
+    /// Nothing will be added to the session's log any more: it has ended,
+    /// and no narrative is being written for it here.
+    pub fn log_complete(&self, state: &SessionState) -> bool {
+        state.is_finished()
+            && !(state.awaits_narrative() && self.inner.notifier.newest(&state.meta.session_id).is_some())
+    }
+
     /// Streams the session: a snapshot first (or the events after `after`),
     /// then each event as it happens, heartbeats when idle, ending after the
-    /// session-finished event.
+    /// session-finished event or the narrative it announces.
     pub async fn watch(
         &self,
         caller: &Caller,

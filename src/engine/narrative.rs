@@ -63,7 +63,22 @@ impl Narrator {
         }
     }
 
-    /// The model's narrative of `analysis`, or why there is none.
+    /// Why a request to the model failed, as its readers may see it: the
+    /// model's address and the transport's details go to the log only.
+    fn unreachable(&self, err: &reqwest::Error) -> String {
+        tracing::warn!(error = %err, "the model could not be asked");
+        if err.is_timeout() {
+            format!(
+                "the model did not answer within {} ms",
+                self.config.timeout.as_millis()
+            )
+        } else {
+            "the model could not be reached".to_string()
+        }
+    }
+
+    /// The model's narrative of `analysis`, or why there is none, in words
+    /// fit for the session's readers.
     pub async fn narrate(&self, analysis: &Intelligence) -> Result<String, String> {
         let body = json!({
             "model": self.config.model,
@@ -77,17 +92,10 @@ impl Narrator {
         if let Some(key) = &self.config.api_key {
             request = request.bearer_auth(key);
         }
-        let mut response = request
-            .send()
-            .await
-            .map_err(|e| format!("the model did not answer: {e}"))?;
+        let mut response = request.send().await.map_err(|e| self.unreachable(&e))?;
         let status = response.status();
         let mut bytes = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| format!("the model's answer was cut off: {e}"))?
-        {
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.unreachable(&e))? {
             if bytes.len() + chunk.len() > MAX_ANSWER_BYTES {
                 return Err(format!("the model's answer is over {MAX_ANSWER_BYTES} bytes"));
             }
@@ -95,13 +103,13 @@ impl Narrator {
         }
         if !status.is_success() {
             let text = String::from_utf8_lossy(&bytes);
-            return Err(format!(
-                "the model answered {status}: {}",
-                crate::model::text::bounded(&text, 300)
-            ));
+            tracing::warn!(%status, body = %crate::model::text::bounded(&text, 300), "the model failed");
+            return Err(format!("the model answered {status}"));
         }
-        let answer: Value =
-            serde_json::from_slice(&bytes).map_err(|e| format!("the model's answer is not JSON: {e}"))?;
+        let answer: Value = serde_json::from_slice(&bytes).map_err(|e| {
+            tracing::warn!(error = %e, "the model's answer is not JSON");
+            "the model's answer is not JSON".to_string()
+        })?;
         let content = answer
             .pointer("/choices/0/message/content")
             .and_then(Value::as_str)

@@ -33,6 +33,8 @@ pub struct Plan {
     pub target: Target,
     pub options: SessionOptions,
     pub tools: Vec<SelectedTool>,
+    /// Credits the analysis costs: none when it is not asked for.
+    pub analysis_cost: u32,
 }
 
 /// Plans a session for `target` (from [`validate_target`]); `root_config`
@@ -96,12 +98,18 @@ pub fn plan(
         target.kind(),
         catalog,
     )?;
+    let enable_intelligence = request.enable_intelligence.unwrap_or(true);
     Ok(Plan {
         target,
+        analysis_cost: if enable_intelligence {
+            crate::tools::ANALYSIS_COST
+        } else {
+            0
+        },
         options: SessionOptions {
             categories,
             exclude_tools: request.exclude_tools,
-            enable_intelligence: request.enable_intelligence.unwrap_or(true),
+            enable_intelligence,
             timeout,
             max_concurrent: max_concurrent as u32,
             config,

@@ -54,12 +54,14 @@ impl Inner {
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(Duration::from_secs(5));
             }
-            self.notifier.close(&session_id);
             self.lock_running().remove(&session_id);
             self.session_ended.notify_waiters();
             drop(running);
-            // After the end, never before it: the model's narrative.
+            // After the end, never before it: the model's narrative. The
+            // session's channel stays open for it, so that its watchers,
+            // told by the end that it follows, receive it too.
             self.narrate(&state.meta).await;
+            self.notifier.close(&session_id);
         };
         tokio::spawn(task.instrument(span));
     }
@@ -247,12 +249,15 @@ impl Inner {
             }
             Ok(()) => (SessionStatus::Partial, None),
         };
-        let (refunded_tools, refund_credits) = state.refund_due();
+        let due = state.refund_due();
+        let refund_credits = due.credits;
         let end = SessionEnd {
             status,
             error,
-            refunded_tools,
+            refunded_tools: due.tools,
+            analysis_refunded: due.analysis,
             refund_credits,
+            narrative_follows: self.narrator.is_some() && state.intelligence.is_some(),
         };
         // The refund is stored with the end, in one transaction: a second
         // finish (after a restart, say) finds the end and moves nothing.
@@ -292,19 +297,20 @@ impl Inner {
 }
 
 impl Inner {
-    /// Asks the configured model for the narrative of the session's
-    /// analysis and records it. A slow, failing or malformed answer is
-    /// logged and leaves the analysis without one; a shutdown stops the wait.
+    /// Asks the configured model for the narrative the session's end
+    /// announced, and records it: the text, or why there is none (a slow,
+    /// failing or malformed answer). A shutdown stops the wait, and the
+    /// session keeps no narrative.
     async fn narrate(&self, meta: &SessionMeta) {
         let Some(narrator) = &self.narrator else { return };
-        let analysis = match self.load(meta.clone()).await {
-            Ok(state) => state.intelligence.clone(),
+        let state = match self.load(meta.clone()).await {
+            Ok(state) => state,
             Err(err) => {
                 tracing::warn!(error = %err, "cannot read the analysis for its narrative");
                 return;
             }
         };
-        let Some(analysis) = analysis.filter(|a| a.narrative.is_none()) else {
+        let Some(analysis) = state.intelligence.clone().filter(|_| state.awaits_narrative()) else {
             return;
         };
         let answer = tokio::select! {
@@ -312,17 +318,14 @@ impl Inner {
             () = self.stopping.cancelled() => return,
             answer = narrator.narrate(&analysis) => answer,
         };
-        let text = match answer {
-            Ok(text) => text,
-            Err(reason) => {
-                tracing::warn!(%reason, "the analysis has no narrative");
-                return;
-            }
-        };
+        if let Err(reason) = &answer {
+            tracing::warn!(%reason, "the analysis has no narrative");
+        }
         let kind = EventKind::Narrative {
             narrative: intelligence::Narrative {
-                text,
                 model: narrator.model().to_string(),
+                error: answer.as_ref().err().cloned(),
+                text: answer.ok(),
             },
         };
         match self.append(&meta.session_id, &kind).await {

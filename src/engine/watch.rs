@@ -67,8 +67,16 @@ impl Published {
         Published::new(event, state)
     }
 
-    pub fn ends_session(&self) -> bool {
-        self.summary.is_some()
+    /// Nothing follows the event in its session's log: the end, unless it
+    /// announces a narrative, or that narrative.
+    pub fn ends_log(&self) -> bool {
+        match &self.event.kind {
+            EventKind::SessionFinished {
+                narrative_follows, ..
+            } => !narrative_follows,
+            EventKind::Narrative { .. } => true,
+            _ => false,
+        }
     }
 
     /// The event in `encoding`: encoded by the first watcher that asks, and
@@ -282,7 +290,8 @@ pub struct WatchParams {
 
 /// Streams a session: a snapshot (or the events after `after`), then every
 /// event as it is stored, heartbeats while idle, and the end after the
-/// session-finished event (or after an error). The stream does its work
+/// session-finished event, or after the narrative it announces (or after an
+/// error). The stream does its work
 /// when its reader asks for the next item: nothing is queued per watcher.
 pub fn stream(
     store: Arc<dyn Store>,
@@ -378,6 +387,9 @@ struct Watcher {
     heartbeat: Duration,
     key_id: Option<String>,
     key_checked: tokio::time::Instant,
+    /// The session has ended (its narrative may still follow).
+    finished: bool,
+    /// Nothing more will be sent.
     ended: bool,
 }
 
@@ -401,7 +413,8 @@ impl Watcher {
             meta: params.start.meta.clone(),
             cursor: params.start.cursor,
             own,
-            ended: params.start.is_finished(),
+            finished: params.start.is_finished(),
+            ended: params.start.is_finished() && !params.start.awaits_narrative(),
             snapshot: params.snapshot.then_some(params.start),
             pending: VecDeque::new(),
             heartbeat: params.heartbeat,
@@ -421,7 +434,8 @@ impl Watcher {
         loop {
             if let Some(published) = self.pending.pop_front() {
                 self.cursor = published.event.seq;
-                self.ended = published.ends_session();
+                self.finished |= published.summary.is_some();
+                self.ended = published.ends_log();
                 return Some(Ok(WatchItem::Event(published)));
             }
             if self.stopping.is_cancelled() {
@@ -433,6 +447,10 @@ impl Watcher {
             match self.read().await {
                 Err(err) => return Some(Err(err)),
                 Ok(()) if !self.pending.is_empty() => continue,
+                // The end announced a narrative that nobody here is
+                // writing any more (it failed to be stored, or the server
+                // restarted): the log is complete.
+                Ok(()) if self.finished && !self.channel_open() => return None,
                 Ok(()) => {}
             }
             let stopping = self.stopping.clone();
@@ -447,6 +465,12 @@ impl Watcher {
                 }));
             }
         }
+    }
+
+    /// The session's channel is open: it runs here, or its narrative is
+    /// being written here.
+    fn channel_open(&self) -> bool {
+        self.channel.as_ref().is_some_and(|c| !lock(&c.tail).closed)
     }
 
     /// Re-checks the key that opened the stream, at most once a heartbeat.
@@ -516,7 +540,14 @@ mod tests {
     async fn session_with_events(store: &SqliteStore, tools: usize) -> (SessionState, Vec<Event>) {
         let meta = crate::model::session::sample_meta("s", "u", 0);
         let started = store
-            .create_session(&meta, &EventKind::SessionStarted { tools: vec![] }, 0)
+            .create_session(
+                &meta,
+                &EventKind::SessionStarted {
+                    tools: vec![],
+                    analysis_cost: 0,
+                },
+                0,
+            )
             .await
             .unwrap();
         let mut state = SessionState::new(meta);
@@ -575,6 +606,44 @@ mod tests {
         assert!(woken.has_changed().unwrap(), "watchers are woken");
         assert_eq!(*channel.newest.borrow(), events[0].seq);
         assert!(matches!(channel.after(1), Read::Store));
+    }
+
+    #[tokio::test]
+    async fn a_narrative_nobody_writes_any_more_ends_the_stream_at_the_end() {
+        use futures::StreamExt;
+        // The end announced a narrative, and the server that was to write
+        // it stopped: the session runs nowhere, and its stream ends.
+        let store = SqliteStore::temporary().await.unwrap();
+        let (start, _) = session_with_events(&store, 1).await;
+        let end = EventKind::SessionFinished {
+            status: crate::model::SessionStatus::Completed,
+            error: None,
+            refund: None,
+            narrative_follows: true,
+        };
+        store.append("s", &end).await.unwrap().unwrap();
+        let params = WatchParams {
+            start: Arc::new(start),
+            snapshot: false,
+            heartbeat: Duration::from_secs(60),
+            key_id: None,
+        };
+        let items = stream(
+            Arc::new(store),
+            &Notifier::default(),
+            CancellationToken::new(),
+            params,
+        );
+        let names: Vec<&str> = tokio::time::timeout(Duration::from_secs(5), items.collect::<Vec<_>>())
+            .await
+            .expect("the stream ends")
+            .into_iter()
+            .map(|item| match item.unwrap() {
+                WatchItem::Event(published) => published.event.kind.name(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(names, ["tool_started", "session_finished"]);
     }
 
     #[tokio::test]

@@ -528,7 +528,19 @@ pub struct SelectedTool {
 pub struct Refund {
     pub refunded_credits: u64,
     pub tools_refunded: Vec<String>,
+    /// The analysis (`enableIntelligence`) was paid for and not delivered.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub analysis_refunded: bool,
     pub new_balance: i64,
+}
+
+/// What a session owes back when it ends: the credits of the tools that
+/// did not complete, and of the analysis if it was paid for and not made.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RefundDue {
+    pub tools: Vec<String>,
+    pub analysis: bool,
+    pub credits: u64,
 }
 
 /// Everything that can happen to a session. Stored in order with a gap-free
@@ -538,6 +550,10 @@ pub struct Refund {
 pub enum EventKind {
     SessionStarted {
         tools: Vec<SelectedTool>,
+        /// Credits reserved for the analysis of the findings
+        /// (`enableIntelligence`), as the catalog priced it.
+        #[serde(default, rename = "analysisCost", skip_serializing_if = "is_zero")]
+        analysis_cost: u32,
     },
     SessionRunning,
     ToolStarted {
@@ -563,6 +579,14 @@ pub enum EventKind {
         error: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         refund: Option<Refund>,
+        /// A model is writing the analysis' narrative: a `narrative` event
+        /// (its text, or why there is none) follows the end.
+        #[serde(
+            default,
+            rename = "narrativeFollows",
+            skip_serializing_if = "std::ops::Not::not"
+        )]
+        narrative_follows: bool,
     },
 }
 
@@ -704,6 +728,10 @@ pub struct SessionState {
     pub cursor: u64,
     /// The analysis of the findings, once the session has one.
     pub intelligence: Option<Arc<Intelligence>>,
+    /// The end said a narrative follows it.
+    pub narrative_follows: bool,
+    /// Credits reserved for the analysis.
+    pub analysis_cost: u32,
 }
 
 /// A session as a list shows it: where it stands, without its reports.
@@ -747,6 +775,8 @@ impl SessionState {
             completed_at: None,
             cursor: 0,
             intelligence: None,
+            narrative_follows: false,
+            analysis_cost: 0,
         }
     }
 
@@ -762,7 +792,8 @@ impl SessionState {
     pub fn apply(&mut self, event: &Event) {
         debug_assert!(event.seq > self.cursor, "events must be applied in order");
         match &event.kind {
-            EventKind::SessionStarted { tools } => {
+            EventKind::SessionStarted { tools, analysis_cost } => {
+                self.analysis_cost = *analysis_cost;
                 self.reports = tools
                     .iter()
                     .map(|t| Arc::new(ToolReport::pending(&t.name, t.category)))
@@ -800,7 +831,9 @@ impl SessionState {
                 status,
                 error,
                 refund,
+                narrative_follows,
             } => {
+                self.narrative_follows = *narrative_follows;
                 self.status = *status;
                 self.error = error.clone();
                 self.refund = refund.clone();
@@ -846,6 +879,12 @@ impl SessionState {
 
     pub fn is_finished(&self) -> bool {
         self.status.is_terminal()
+    }
+
+    /// The session has ended and its log still awaits the narrative the
+    /// end announced.
+    pub fn awaits_narrative(&self) -> bool {
+        self.narrative_follows && self.intelligence.as_ref().is_some_and(|i| i.narrative.is_none())
     }
 
     pub fn progress(&self) -> Progress {
@@ -929,7 +968,7 @@ impl SessionState {
     /// What ending the session now would refund: every tool that failed, was
     /// skipped or has not finished (it will be skipped), in run order, and
     /// the sum of the credits reserved for them.
-    pub fn refund_due(&self) -> (Vec<String>, u64) {
+    pub fn refund_due(&self) -> RefundDue {
         let owed: Vec<&SelectedTool> = self
             .selected
             .iter()
@@ -938,13 +977,23 @@ impl SessionState {
                     .is_none_or(|r| r.status != ToolStatus::Completed)
             })
             .collect();
-        let credits = owed.iter().map(|t| u64::from(t.cost)).sum();
-        (owed.into_iter().map(|t| t.name.clone()).collect(), credits)
+        let analysis = self.analysis_cost > 0 && self.intelligence.is_none();
+        let credits = owed.iter().map(|t| u64::from(t.cost)).sum::<u64>()
+            + if analysis {
+                u64::from(self.analysis_cost)
+            } else {
+                0
+            };
+        RefundDue {
+            tools: owed.into_iter().map(|t| t.name.clone()).collect(),
+            analysis,
+            credits,
+        }
     }
 
     /// The credits reserved when the session started.
     pub fn reserved_credits(&self) -> u64 {
-        self.selected.iter().map(|t| u64::from(t.cost)).sum()
+        self.selected.iter().map(|t| u64::from(t.cost)).sum::<u64>() + u64::from(self.analysis_cost)
     }
 }
 
@@ -1010,7 +1059,14 @@ mod tests {
             })
             .collect();
         let events = vec![
-            event(1, 1_000, EventKind::SessionStarted { tools }),
+            event(
+                1,
+                1_000,
+                EventKind::SessionStarted {
+                    tools,
+                    analysis_cost: 0,
+                },
+            ),
             event(2, 1_001, EventKind::SessionRunning),
             event(3, 1_002, EventKind::ToolStarted { tool: "a".into() }),
             event(4, 1_003, EventKind::ToolStarted { tool: "b".into() }),
@@ -1067,8 +1123,54 @@ mod tests {
         assert_eq!(state.reserved_credits(), 8);
         assert_eq!(
             state.refund_due(),
-            (vec!["b".to_string(), "c".to_string(), "d".to_string()], 6)
+            RefundDue {
+                tools: vec!["b".to_string(), "c".to_string(), "d".to_string()],
+                analysis: false,
+                credits: 6
+            }
         );
+    }
+
+    #[test]
+    fn an_analysis_paid_for_and_not_made_is_owed_back() {
+        let started = EventKind::SessionStarted {
+            tools: vec![SelectedTool {
+                name: "a".into(),
+                category: Category::Security,
+                cost: 2,
+            }],
+            analysis_cost: 1,
+        };
+        let report = ToolReport::finished("a", Category::Security, Outcome::Clean, 1, vec![], None);
+        let mut state = SessionState::fold(
+            sample_meta("s", "u", 0),
+            [
+                &event(1, 1_000, started),
+                &event(
+                    2,
+                    1_001,
+                    EventKind::ToolFinished {
+                        report: Box::new(report),
+                    },
+                ),
+            ],
+        );
+        assert_eq!(state.reserved_credits(), 3);
+        let owed = RefundDue {
+            tools: vec![],
+            analysis: true,
+            credits: 1,
+        };
+        assert_eq!(state.refund_due(), owed);
+        let analysis = crate::model::intelligence::analyse(std::iter::empty());
+        state.apply(&event(
+            3,
+            1_002,
+            EventKind::Analysis {
+                intelligence: Box::new(analysis),
+            },
+        ));
+        assert_eq!(state.refund_due(), RefundDue::default());
     }
 
     #[test]

@@ -48,9 +48,13 @@ pub struct ListedSession {
 pub struct SessionEnd {
     pub status: SessionStatus,
     pub error: Option<String>,
-    /// Tools whose credits go back, in run order. Empty: no refund.
+    /// Tools whose credits go back, in run order.
     pub refunded_tools: Vec<String>,
+    /// The analysis' credits go back too. Neither: no refund.
+    pub analysis_refunded: bool,
     pub refund_credits: u64,
+    /// A `narrative` event will follow the end.
+    pub narrative_follows: bool,
 }
 
 impl From<sqlx::Error> for StoreError {

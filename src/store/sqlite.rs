@@ -494,7 +494,7 @@ impl Store for SqliteStore {
         let end = end.clone();
         let amount = db_credits(end.refund_credits)?;
         self.write(Statements::Several, move |conn| {
-            let refund = if end.refunded_tools.is_empty() {
+            let refund = if end.refunded_tools.is_empty() && !end.analysis_refunded {
                 None
             } else {
                 let balance = move_credits(conn, &user, amount)?
@@ -502,6 +502,7 @@ impl Store for SqliteStore {
                 Some(Refund {
                     refunded_credits: end.refund_credits,
                     tools_refunded: end.refunded_tools,
+                    analysis_refunded: end.analysis_refunded,
                     new_balance: balance,
                 })
             };
@@ -509,6 +510,7 @@ impl Store for SqliteStore {
                 status: end.status,
                 error: end.error,
                 refund: refund.clone(),
+                narrative_follows: end.narrative_follows,
             };
             let Some(event) = append_with(conn, &session_id, Stored::new(kind)?)? else {
                 // Already ended (and refunded then): roll the balance back.
@@ -891,7 +893,10 @@ mod tests {
         let first = store
             .create_session(
                 &meta("s1", "u", 1),
-                &EventKind::SessionStarted { tools: vec![] },
+                &EventKind::SessionStarted {
+                    tools: vec![],
+                    analysis_cost: 0,
+                },
                 0,
             )
             .await
@@ -933,6 +938,7 @@ mod tests {
             status: crate::model::SessionStatus::Completed,
             error: None,
             refund: None,
+            narrative_follows: false,
         };
         assert!(store.append("s1", &end).await.unwrap().is_some());
         assert!(
@@ -953,7 +959,10 @@ mod tests {
         store
             .create_session(
                 &meta("s2", "u", 2),
-                &EventKind::SessionStarted { tools: vec![] },
+                &EventKind::SessionStarted {
+                    tools: vec![],
+                    analysis_cost: 0,
+                },
                 0,
             )
             .await
@@ -988,7 +997,10 @@ mod tests {
     async fn credits_are_reserved_at_start_and_refunded_once_at_the_end() {
         let store = SqliteStore::temporary().await.unwrap();
         store.create_user("u", "alice", 5).await.unwrap();
-        let started = EventKind::SessionStarted { tools: vec![] };
+        let started = EventKind::SessionStarted {
+            tools: vec![],
+            analysis_cost: 0,
+        };
         store
             .create_session(&meta("s1", "u", 1), &started, 3)
             .await
@@ -1014,7 +1026,9 @@ mod tests {
             status: crate::model::SessionStatus::Partial,
             error: None,
             refunded_tools: vec!["a".into(), "b".into()],
+            analysis_refunded: false,
             refund_credits: 2,
+            narrative_follows: false,
         };
         let event = store
             .finish_session(&meta("s1", "u", 1), &end)
@@ -1066,7 +1080,10 @@ mod tests {
             .map(|i| {
                 let store = store.clone();
                 tokio::spawn(async move {
-                    let started = EventKind::SessionStarted { tools: vec![] };
+                    let started = EventKind::SessionStarted {
+                        tools: vec![],
+                        analysis_cost: 0,
+                    };
                     store
                         .create_session(&meta(&format!("s{i}"), "u", i), &started, 1)
                         .await
@@ -1122,7 +1139,10 @@ mod tests {
                 store
                     .create_session(
                         &meta(id, user, ms),
-                        &EventKind::SessionStarted { tools: vec![] },
+                        &EventKind::SessionStarted {
+                            tools: vec![],
+                            analysis_cost: 0,
+                        },
                         0,
                     )
                     .await
@@ -1132,6 +1152,7 @@ mod tests {
                 status: crate::model::SessionStatus::Completed,
                 error: None,
                 refund: None,
+                narrative_follows: false,
             };
             store.append("a", &end).await.unwrap();
         }
@@ -1210,7 +1231,10 @@ mod tests {
         store
             .create_session(
                 &meta("d", "u2", 2),
-                &EventKind::SessionStarted { tools: vec![] },
+                &EventKind::SessionStarted {
+                    tools: vec![],
+                    analysis_cost: 0,
+                },
                 0,
             )
             .await

@@ -537,6 +537,14 @@ pub struct CatalogOptions {
     pub tool_dirs: Vec<std::path::PathBuf>,
 }
 
+/// Credits the analysis of a session's findings (`enableIntelligence`)
+/// costs, listed with the catalog: one more pass over every finding,
+/// priced like a light tool, and refunded when it is not made.
+pub const ANALYSIS_COST: u32 = 1;
+/// What the analysis is, where the catalog lists its cost.
+pub const ANALYSIS_SUMMARY: &str =
+    "The findings of every tool merged, ranked and graded (enableIntelligence); refunded when it is not made";
+
 /// The set of tools a server offers, in a stable order.
 #[derive(Clone, Default)]
 pub struct Catalog {

@@ -34,7 +34,8 @@ def test_grpc_402_with_a_poor_key(env: Env) -> None:
     assert error.code == "insufficient_credits"
     assert error.http_status == 402
     assert error.grpc_status == grpc.StatusCode.FAILED_PRECONDITION
-    assert error.details == {"required": 1, "balance": 0}
+    # The tool's credit and the analysis'.
+    assert error.details == {"required": 2, "balance": 0}
     assert "insufficient credits" in error.message
 
 
@@ -44,7 +45,7 @@ def test_rest_402_with_a_poor_key(env: Env) -> None:
         poor.start(planted(env), tools=["secrets", "merge-conflicts"])
     error = caught.value
     assert (error.code, error.http_status, error.grpc_status) == ("insufficient_credits", 402, None)
-    assert error.details == {"required": 2, "balance": 0}
+    assert error.details == {"required": 3, "balance": 0}
     assert poor.account()["balance"] == 0
 
 

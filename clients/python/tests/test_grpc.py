@@ -210,8 +210,10 @@ def test_cancel_ends_the_watch_and_the_poll(env: Env, client: Client, rest: Rest
     assert_gap_free([first, *rest_of_it])
     reports = Counter(m.tool_finished.tool_name for m in rest_of_it if m.WhichOneof("event") == "tool_finished")
     assert sorted(reports) == sorted(tools) and set(reports.values()) == {1}, reports
+    # Every tool's credit back, and the analysis', which a cancel leaves unmade.
     refund = rest_of_it[-1].session_finished.refund
-    assert sorted(refund.tools_refunded) == sorted(tools) and refund.refunded_credits == len(tools)
+    assert sorted(refund.tools_refunded) == sorted(tools) and refund.analysis_refunded
+    assert refund.refunded_credits == len(tools) + 1
 
     poller = rest.poll(started.session_id, "progress", interval=0.05, timeout=30)
     assert sorted(r["toolName"] for r in poller) == sorted(tools)

@@ -112,8 +112,9 @@ const TERMINAL = new Set<SessionStatus>([
  * Streams a session's WatchSession messages: a snapshot (unless `afterSeq` is
  * given), then every event, heartbeats included. When the connection drops it
  * reconnects with `afterSeq` = the last seq it yielded, so each event comes
- * exactly once and in order. Ends after `sessionFinished` (or after a snapshot
- * of a session that already finished). Errors are LivescanErrors.
+ * exactly once and in order. Ends after `sessionFinished`, or after the
+ * `narrative` it announces with `narrativeFollows` (or after a snapshot of a
+ * session that already finished). Errors are LivescanErrors.
  */
 export async function* watchSession(
   client: SessionServiceClient,
@@ -125,6 +126,8 @@ export async function* watchSession(
   const baseDelay = options.retryDelayMs ?? 200;
   let lastSeq = options.afterSeq;
   let failures = 0;
+  // After a session_finished that announced a narrative: only that is left.
+  let finished = false;
 
   for (;;) {
     let received = 0;
@@ -143,11 +146,16 @@ export async function* watchSession(
           lastSeq = message.seq;
         }
         yield message;
-        if (event.case === "sessionFinished") return;
+        if (event.case === "sessionFinished") {
+          if (!event.value.narrativeFollows) return;
+          finished = true;
+        }
+        if (event.case === "narrative") return;
         if (event.case === "snapshot" && TERMINAL.has(event.value.status)) return;
       }
-      // A clean end with nothing in it: nothing comes after lastSeq.
-      if (received === 0) return;
+      // A clean end with nothing in it, or after the end (the narrative
+      // will not come): nothing comes after lastSeq.
+      if (received === 0 || finished) return;
       // A clean end before session_finished: the connection was cut; resume.
       throw new ConnectError("stream ended before session_finished", Code.Unavailable);
     } catch (err) {

@@ -172,6 +172,8 @@ export interface Summary {
 export interface Refund {
   refundedCredits?: number;
   toolsRefunded?: string[];
+  /** The analysis was paid for and not made; its credits are in `refundedCredits`. */
+  analysisRefunded?: boolean;
   newBalance?: number;
 }
 
@@ -259,6 +261,8 @@ export interface Tool {
 export interface ToolList {
   tools: Tool[];
   total: number;
+  /** The analysis of a session's findings (`enableIntelligence`): its price, refunded when it is not made. */
+  analysis: { cost: number; summary: string };
 }
 
 export interface LedgerEntry {
@@ -300,8 +304,11 @@ export interface Intelligence {
   hotspots: { location: string; issues: number; worst: Severity; score: number }[];
   /** Issues per OWASP Top 10 (2021) category. */
   byOwasp: Record<string, number>;
-  /** A language model's reading of the issues (`serve --llm-url`); it may come after the session's end. */
-  narrative?: { text: string; model: string };
+  /**
+   * A language model's reading of the issues (`serve --llm-url`); it may come after the session's end:
+   * its `text`, or the `error` that left it without one.
+   */
+  narrative?: { text?: string; model: string; error?: string };
 }
 
 /** One problem, however many tools reported it. */

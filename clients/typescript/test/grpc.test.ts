@@ -221,7 +221,7 @@ describe("unary calls over gRPC-web", () => {
       status: 402,
       code: "insufficient_credits",
       grpcCode: Code.FailedPrecondition,
-      details: { balance: 0, required: 1 },
+      details: { balance: 0, required: 2 },
     });
   });
 

@@ -216,7 +216,7 @@ describe("REST calls", () => {
       .startSession(plantedCompleted(env))
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LivescanError);
-    expect(err).toMatchObject({ status: 402, code: "insufficient_credits", details: { balance: 0, required: 2 } });
+    expect(err).toMatchObject({ status: 402, code: "insufficient_credits", details: { balance: 0, required: 3 } });
   });
 
   test("404 for an unknown session, 400 for a bad request", async () => {

@@ -69,7 +69,7 @@ const SHAPES = {
     ["totalFindings", "bySeverity", "byCategory", "toolsRun", "toolsSkipped", "toolsFailed"],
     ["suppressed", "newBySeverity"],
   ),
-  Refund: keysOf<Refund>()([], ["refundedCredits", "toolsRefunded", "newBalance"]),
+  Refund: keysOf<Refund>()([], ["refundedCredits", "toolsRefunded", "analysisRefunded", "newBalance"]),
   Started: keysOf<StartSessionResponse>()(["sessionId", "scanId", "status", "message", "pollUrls", "cursor", "lastUpdated"], []),
   StartRequest: keysOf<StartSessionRequest>()(
     ["target"],
@@ -81,7 +81,7 @@ const SHAPES = {
     ["narrative"],
   ),
   SessionList: keysOf<SessionList>()(["sessions", "total", "nextBefore"], []),
-  ToolList: keysOf<ToolList>()(["tools", "total"], []),
+  ToolList: keysOf<ToolList>()(["tools", "total", "analysis"], []),
 };
 
 /** Schemas nested inside others in the OpenAPI document. */

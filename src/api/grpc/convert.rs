@@ -381,6 +381,7 @@ pub fn from_refund(r: &pb::Refund) -> Refund {
     Refund {
         refunded_credits: r.refunded_credits,
         tools_refunded: r.tools_refunded.clone(),
+        analysis_refunded: r.analysis_refunded,
         new_balance: r.new_balance,
     }
 }
@@ -415,6 +416,7 @@ pub fn refund(r: &Refund) -> pb::Refund {
         refunded_credits: r.refunded_credits,
         tools_refunded: r.tools_refunded.clone(),
         new_balance: r.new_balance,
+        analysis_refunded: r.analysis_refunded,
     }
 }
 
@@ -522,16 +524,18 @@ pub fn from_intelligence(analysis: &pb::Intelligence) -> Intelligence {
             .narrative
             .as_ref()
             .map(|n| crate::model::intelligence::Narrative {
-                text: n.text.clone(),
+                text: Some(n.text.clone()).filter(|t| !t.is_empty()),
                 model: n.model.clone(),
+                error: Some(n.error.clone()).filter(|e| !e.is_empty()),
             }),
     }
 }
 
 pub fn narrative(narrative: &crate::model::intelligence::Narrative) -> pb::Narrative {
     pb::Narrative {
-        text: narrative.text.clone(),
+        text: narrative.text.clone().unwrap_or_default(),
         model: narrative.model.clone(),
+        error: narrative.error.clone().unwrap_or_default(),
     }
 }
 

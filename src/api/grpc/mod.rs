@@ -190,6 +190,7 @@ impl SessionService for GrpcSessions {
         self.caller(&request).await?;
         Ok(Response::new(pb::ListToolsResponse {
             tools: self.engine.tools().iter().map(convert::tool).collect(),
+            analysis_cost: crate::tools::ANALYSIS_COST,
         }))
     }
 
@@ -233,7 +234,7 @@ fn snapshot_message(state: &SessionState) -> pb::WatchSessionResponse {
 fn event_message(published: &Published) -> pb::WatchSessionResponse {
     let event = &published.event;
     let message = match &event.kind {
-        EventKind::SessionStarted { tools } => WatchEvent::SessionStarted(pb::SessionStarted {
+        EventKind::SessionStarted { tools, .. } => WatchEvent::SessionStarted(pb::SessionStarted {
             tools: tools.iter().map(|t| t.name.clone()).collect(),
         }),
         EventKind::SessionRunning => WatchEvent::SessionRunning(pb::SessionRunning {}),
@@ -248,11 +249,13 @@ fn event_message(published: &Published) -> pb::WatchSessionResponse {
             status,
             error,
             refund,
+            narrative_follows,
         } => WatchEvent::SessionFinished(pb::SessionFinished {
             status: convert::session_status(*status).into(),
             summary: published.summary.as_ref().map(convert::summary),
             error: error.clone().unwrap_or_default(),
             refund: refund.as_ref().map(convert::refund),
+            narrative_follows: *narrative_follows,
         }),
     };
     pb::WatchSessionResponse {

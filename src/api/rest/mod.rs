@@ -383,7 +383,7 @@ async fn session_events(
     let after = from_header.or(from_query);
     if let Some(after) = after {
         let state = engine.session(&caller, &id).await?;
-        if state.is_finished() && after >= state.cursor {
+        if engine.log_complete(&state) && after >= state.cursor {
             // Nothing will ever follow: 204 tells an EventSource to stop reconnecting.
             return Ok(StatusCode::NO_CONTENT.into_response());
         }

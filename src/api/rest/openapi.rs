@@ -192,7 +192,8 @@ fn examples() -> Vec<(&'static str, &'static str, &'static str, Value)> {
             "200",
             json!({ "tools": [{ "id": "secrets", "category": "security",
             "targets": ["directory"], "available": true, "cost": 1,
-            "summary": "Hard-coded credentials: well-known token formats and random-looking secrets" }], "total": 1 }),
+            "summary": "Hard-coded credentials: well-known token formats and random-looking secrets" }], "total": 1,
+            "analysis": { "cost": 1, "summary": "The findings of every tool merged, ranked and graded" } }),
         ),
         (
             "/api/account",
@@ -305,8 +306,10 @@ fn operations(tool_ids: &[&str]) -> Value {
                 "get": {
                     "summary": "Follow a session as server-sent events",
                     "description": "First a `snapshot` event (the full session), or with Last-Event-ID / after the events \
-                        after that sequence number; then session_running, tool_started, tool_finished, cancel_requested \
-                        and finally session_finished, after which the stream ends. Each SSE id is the sequence number.",
+                        after that sequence number; then session_running, tool_started, tool_finished, cancel_requested, \
+                        analysis and finally session_finished, after which the stream ends, unless session_finished says \
+                        `narrativeFollows`: then the `narrative` event (the model's text or why there is none) is the last. \
+                        Each SSE id is the sequence number.",
                     "parameters": [
                         session_id_param(),
                         { "name": "after", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 0, "maximum": u64::MAX } },
@@ -318,7 +321,7 @@ fn operations(tool_ids: &[&str]) -> Value {
                             "description": "Each event's data is a JSON object: the Session for `snapshot`; \
                                 otherwise the stored event (seq, at, type, and report / tool / status) with \
                                 the progress after it, and the summary on session_finished." } } } },
-                        "204": { "description": "The session has finished and nothing follows the given cursor" },
+                        "204": { "description": "The session has finished and nothing will follow the given cursor" },
                         "400": error_response("Invalid cursor"),
                         "404": error_response("No such session")
                     }
@@ -607,6 +610,8 @@ fn operations(tool_ids: &[&str]) -> Value {
                     "type": "object",
                     "properties": { "refundedCredits": { "type": "integer" },
                         "toolsRefunded": { "type": "array", "items": { "type": "string" } },
+                        "analysisRefunded": { "type": "boolean",
+                            "description": "The analysis was paid for and not made; its credits are in refundedCredits" },
                         "newBalance": { "type": "integer" } }
                 },
                 "Session": {
@@ -719,10 +724,12 @@ fn operations(tool_ids: &[&str]) -> Value {
                                 "location": { "type": "string" }, "issues": { "type": "integer" },
                                 "worst": { "enum": severities }, "score": { "type": "integer" } } } },
                         "byOwasp": { "type": "object", "additionalProperties": { "type": "integer" } },
-                        "narrative": { "type": "object", "required": ["text", "model"],
+                        "narrative": { "type": "object", "required": ["model"],
                             "description": "A language model's reading of the issues (serve --llm-url), recorded after the \
-                                session's end, so it may come later than the rest",
-                            "properties": { "text": { "type": "string" }, "model": { "type": "string" } } }
+                                session's end, so it may come later than the rest: its `text`, or the `error` that left \
+                                it without one",
+                            "properties": { "text": { "type": "string" }, "model": { "type": "string" },
+                                "error": { "type": "string" } } }
                     }
                 },
                 "SessionProgress": {
@@ -769,7 +776,7 @@ fn operations(tool_ids: &[&str]) -> Value {
                 },
                 "ToolList": {
                     "type": "object",
-                    "required": ["tools", "total"],
+                    "required": ["tools", "total", "analysis"],
                     "properties": {
                         "tools": { "type": "array", "items": { "type": "object",
                             "required": ["id", "category", "targets", "available", "cost", "summary"],
@@ -784,7 +791,10 @@ fn operations(tool_ids: &[&str]) -> Value {
                                     "properties": { "state": { "enum": ["closed", "open", "half-open"] },
                                         "failures": { "type": "integer" },
                                         "retryAt": { "type": "string", "format": "date-time" } } } } } },
-                        "total": { "type": "integer" }
+                        "total": { "type": "integer" },
+                        "analysis": { "type": "object", "required": ["cost", "summary"],
+                            "description": "The analysis of a session's findings (enableIntelligence): its price, refunded when it is not made",
+                            "properties": { "cost": { "type": "integer" }, "summary": { "type": "string" } } }
                     }
                 },
                 "Error": {

@@ -186,7 +186,14 @@ pub fn tools(tools: &[ToolInfo]) -> Value {
             entry
         })
         .collect();
-    json!({ "tools": entries, "total": tools.len() })
+    json!({
+        "tools": entries,
+        "total": tools.len(),
+        "analysis": {
+            "cost": crate::tools::ANALYSIS_COST,
+            "summary": crate::tools::ANALYSIS_SUMMARY,
+        },
+    })
 }
 
 /// `GET /api/account`: the balance and the newest ledger entries.

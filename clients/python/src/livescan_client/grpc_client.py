@@ -244,7 +244,8 @@ class Client:
         the events after that sequence number. A stream broken by the network
         (UNAVAILABLE or another transport error) is resumed with the last seq
         received, so every event is yielded once, in order, without gaps. The
-        generator ends after ``session_finished`` (or after a snapshot of a
+        generator ends after ``session_finished``, or after the ``narrative``
+        it announces with ``narrative_follows`` (or after a snapshot of a
         session that had already finished). Heartbeats are skipped unless
         ``include_heartbeats``. Errors the server answers (not found, refused
         key, ...) raise :class:`LivescanError` at once; so does a connection
@@ -269,7 +270,9 @@ class Client:
                         continue  # already yielded before a reconnect
                     cursor = message.seq
                     yield message
-                    if kind == "session_finished" or (
+                    if kind == "session_finished" and not message.session_finished.narrative_follows:
+                        return
+                    if kind == "narrative" or (
                         kind == "snapshot" and is_terminal(message.snapshot.status)
                     ):
                         return

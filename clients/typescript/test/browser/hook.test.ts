@@ -81,7 +81,7 @@ describe("useSessionPolling in Chromium", () => {
     const error = result.current.error;
     expect(error).toBeInstanceOf(LivescanError);
     // 402, not 401: the key went through the dev server's proxy to the server.
-    expect(error).toMatchObject({ status: 402, code: "insufficient_credits", details: { balance: 0, required: 1 } });
+    expect(error).toMatchObject({ status: 402, code: "insufficient_credits", details: { balance: 0, required: 2 } });
     expect(result.current).toMatchObject({ isLoading: false, isComplete: false, sessionId: null });
     await delay(INTERVAL * 3);
     expect(rec.calls.length).toBe(1);

@@ -86,7 +86,7 @@ describe("gRPC-web from the page", () => {
       status: 402,
       code: "insufficient_credits",
       grpcCode: Code.FailedPrecondition,
-      details: { balance: 0, required: 1 },
+      details: { balance: 0, required: 2 },
     });
     const refused = await createSessionClient({ apiKey: "lsk_000000000000_" + "0".repeat(40) })
       .listTools({})

@@ -243,6 +243,7 @@ function showAnalysis(analysis) {
   $("analysis-grade").className = `grade grade-${analysis.grade[0].toLowerCase()}`;
   $("analysis-risk").textContent = `risk ${analysis.riskScore}/100 · ${plural(analysis.findings, "finding")} merged into ${plural(analysis.issueCount, "issue")}`;
   $("analysis-summary").textContent = analysis.summary;
+  showNarrative(analysis.narrative);
   const list = $("analysis-priorities");
   list.replaceChildren();
   for (const priority of analysis.priorities) {
@@ -256,6 +257,17 @@ function showAnalysis(analysis) {
   $("issue-search").oninput = filter;
   filter();
   $("analysis").hidden = false;
+}
+
+/** The model's narrative of the analysis, or why there is none. */
+function showNarrative(narrative) {
+  const shown = $("analysis-narrative");
+  shown.hidden = !narrative;
+  if (!narrative) return;
+  shown.textContent = narrative.text
+    ? `${narrative.text}\n— ${narrative.model}`
+    : `No narrative from ${narrative.model}: ${narrative.error}`;
+  shown.classList.toggle("failed", !narrative.text);
 }
 
 function describeTarget(target) {
@@ -379,6 +391,7 @@ class SessionView {
     if (type === "session_running" || type === "tool_started") this.setStatus("running");
     if (type === "tool_finished") this.addReport(data.report);
     if (type === "analysis") showAnalysis(data.intelligence);
+    if (type === "narrative") showNarrative(data.narrative);
     if (type === "session_finished") this.showEnd(data);
   }
 

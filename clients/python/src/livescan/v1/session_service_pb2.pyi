@@ -226,16 +226,18 @@ class ToolStarted(_message.Message):
     def __init__(self, tool_name: _Optional[str] = ...) -> None: ...
 
 class SessionFinished(_message.Message):
-    __slots__ = ("status", "summary", "error", "refund")
+    __slots__ = ("status", "summary", "error", "refund", "narrative_follows")
     STATUS_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     REFUND_FIELD_NUMBER: _ClassVar[int]
+    NARRATIVE_FOLLOWS_FIELD_NUMBER: _ClassVar[int]
     status: SessionStatus
     summary: Summary
     error: str
     refund: Refund
-    def __init__(self, status: _Optional[_Union[SessionStatus, str]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ..., error: _Optional[str] = ..., refund: _Optional[_Union[Refund, _Mapping]] = ...) -> None: ...
+    narrative_follows: bool
+    def __init__(self, status: _Optional[_Union[SessionStatus, str]] = ..., summary: _Optional[_Union[Summary, _Mapping]] = ..., error: _Optional[str] = ..., refund: _Optional[_Union[Refund, _Mapping]] = ..., narrative_follows: bool = ...) -> None: ...
 
 class CancelRequested(_message.Message):
     __slots__ = ()
@@ -331,12 +333,14 @@ class Intelligence(_message.Message):
     def __init__(self, risk_score: _Optional[int] = ..., grade: _Optional[str] = ..., summary: _Optional[str] = ..., findings: _Optional[int] = ..., issue_count: _Optional[int] = ..., corroborated: _Optional[int] = ..., issues: _Optional[_Iterable[_Union[Issue, _Mapping]]] = ..., priorities: _Optional[_Iterable[_Union[Priority, _Mapping]]] = ..., hotspots: _Optional[_Iterable[_Union[Hotspot, _Mapping]]] = ..., by_owasp: _Optional[_Mapping[str, int]] = ..., narrative: _Optional[_Union[Narrative, _Mapping]] = ...) -> None: ...
 
 class Narrative(_message.Message):
-    __slots__ = ("text", "model")
+    __slots__ = ("text", "model", "error")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
     text: str
     model: str
-    def __init__(self, text: _Optional[str] = ..., model: _Optional[str] = ...) -> None: ...
+    error: str
+    def __init__(self, text: _Optional[str] = ..., model: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
 
 class Issue(_message.Message):
     __slots__ = ("id", "title", "severity", "confidence", "cwe", "owasp", "location", "exposure", "seen_by", "fingerprints", "score", "category")
@@ -591,14 +595,16 @@ class SeverityCounts(_message.Message):
     def __init__(self, critical: _Optional[int] = ..., high: _Optional[int] = ..., medium: _Optional[int] = ..., low: _Optional[int] = ..., info: _Optional[int] = ...) -> None: ...
 
 class Refund(_message.Message):
-    __slots__ = ("refunded_credits", "tools_refunded", "new_balance")
+    __slots__ = ("refunded_credits", "tools_refunded", "new_balance", "analysis_refunded")
     REFUNDED_CREDITS_FIELD_NUMBER: _ClassVar[int]
     TOOLS_REFUNDED_FIELD_NUMBER: _ClassVar[int]
     NEW_BALANCE_FIELD_NUMBER: _ClassVar[int]
+    ANALYSIS_REFUNDED_FIELD_NUMBER: _ClassVar[int]
     refunded_credits: int
     tools_refunded: _containers.RepeatedScalarFieldContainer[str]
     new_balance: int
-    def __init__(self, refunded_credits: _Optional[int] = ..., tools_refunded: _Optional[_Iterable[str]] = ..., new_balance: _Optional[int] = ...) -> None: ...
+    analysis_refunded: bool
+    def __init__(self, refunded_credits: _Optional[int] = ..., tools_refunded: _Optional[_Iterable[str]] = ..., new_balance: _Optional[int] = ..., analysis_refunded: bool = ...) -> None: ...
 
 class ListSessionsRequest(_message.Message):
     __slots__ = ("limit", "before")
@@ -635,10 +641,12 @@ class ListToolsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ListToolsResponse(_message.Message):
-    __slots__ = ("tools",)
+    __slots__ = ("tools", "analysis_cost")
     TOOLS_FIELD_NUMBER: _ClassVar[int]
+    ANALYSIS_COST_FIELD_NUMBER: _ClassVar[int]
     tools: _containers.RepeatedCompositeFieldContainer[Tool]
-    def __init__(self, tools: _Optional[_Iterable[_Union[Tool, _Mapping]]] = ...) -> None: ...
+    analysis_cost: int
+    def __init__(self, tools: _Optional[_Iterable[_Union[Tool, _Mapping]]] = ..., analysis_cost: _Optional[int] = ...) -> None: ...
 
 class Tool(_message.Message):
     __slots__ = ("id", "category", "targets", "available", "unavailable_reason", "install_hint", "cost", "summary", "circuit_state", "circuit_failures", "circuit_retry_at")
