@@ -87,8 +87,10 @@ async fn main() {
         allow_private: false,
         excluded: vec![data_dir.path().to_path_buf()],
     };
-    // An account whose key the client sends; enough credits for every session.
-    let (_, key) = accounts::create_account(&*store, "bench", (TOOLS * SESSIONS) as u64, None)
+    // An account whose key the client sends; enough credits for every
+    // session's tools and its analysis.
+    let credits = (TOOLS as u64 + u64::from(livescan::tools::ANALYSIS_COST)) * SESSIONS as u64;
+    let (_, key) = accounts::create_account(&*store, "bench", credits, None)
         .await
         .unwrap();
     let engine = Engine::open(
