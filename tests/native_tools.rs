@@ -27,6 +27,9 @@ const URL_TOOLS: [&str; 2] = ["http-headers", "html-a11y"];
 /// Tools that only act on HTTPS pages: their fixture sites are served over
 /// HTTPS with a test CA. (`tls` has a test of its own.)
 const HTTPS_ONLY_TOOLS: [&str; 1] = ["mixed-content"];
+/// Tools that need a browser: tests/browser_tools.rs runs them on pages
+/// written by script.
+const BROWSER_TOOLS: [&str; 3] = ["axe", "console-errors", "third-party"];
 
 /// Every native tool, with the fixture advisory database.
 fn natives() -> Vec<Arc<dyn Tool>> {
@@ -171,6 +174,7 @@ fn catalog_specs_are_complete() {
             fixtures_of_its_own
                 || DIR_PLANTED_TOOLS.contains(&spec.id)
                 || URL_TOOLS.contains(&spec.id)
+                || BROWSER_TOOLS.contains(&spec.id)
                 || spec.id == "tls",
             "{} has no fixtures",
             spec.id

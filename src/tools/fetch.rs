@@ -284,6 +284,11 @@ impl Fetcher {
         self.tls.clone()
     }
 
+    /// Whether private addresses may be fetched (a test, a trusted network).
+    pub fn allows_private(&self) -> bool {
+        self.allow_private
+    }
+
     /// The addresses of `host` this fetcher may connect to.
     pub async fn addresses(&self, host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
         allowed_addresses(host, port, self.allow_private).await
@@ -427,6 +432,8 @@ type PageSlot = Arc<OnceCell<Result<Arc<Page>, String>>>;
 pub struct Pages {
     fetcher: Arc<Fetcher>,
     cache: Mutex<HashMap<String, PageSlot>>,
+    /// The same URLs rendered by a browser, for the tools that need one.
+    pub renderings: crate::tools::browser::Renderings,
 }
 
 impl Pages {
@@ -439,6 +446,7 @@ impl Pages {
         Arc::new(Pages {
             fetcher,
             cache: Mutex::new(HashMap::new()),
+            renderings: Default::default(),
         })
     }
 

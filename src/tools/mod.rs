@@ -9,6 +9,7 @@
 //! directory tool reads that inventory; URL tools fetch through one
 //! [`fetch::Fetcher`] that enforces the target address policy.
 
+pub mod browser;
 pub mod external;
 pub mod fetch;
 pub mod inventory;
@@ -236,6 +237,23 @@ impl ToolContext {
             () = self.cancel.cancelled() => Err(ToolError::Cancelled),
         }
     }
+
+    /// The session's rendering of `url` by the browser; as for [`Self::page`].
+    pub async fn rendered(
+        &self,
+        url: &str,
+        setup: &browser::BrowserSetup,
+    ) -> Result<Arc<browser::Rendered>, ToolError> {
+        let allow_private = self.pages.fetcher().allows_private();
+        let rendering = self
+            .pages
+            .renderings
+            .get(url, setup, &self.workspace, allow_private);
+        tokio::select! {
+            rendered = rendering => rendered.map_err(ToolError::Failed),
+            () = self.cancel.cancelled() => Err(ToolError::Cancelled),
+        }
+    }
 }
 
 /// Why a run did not complete normally.
@@ -432,6 +450,78 @@ impl<C: PageCheck> Tool for PageTool<C> {
                     (found, check.0.measure(&page))
                 })
                 .await?;
+                ctx.findings.measure(metrics);
+                Ok(found)
+            }
+        })
+    }
+}
+
+/// A check of a page as the browser rendered it (see [`browser`]).
+pub trait RenderedCheck: Send + Sync + 'static {
+    fn spec(&self) -> &ToolSpec;
+
+    /// What the check needs beside the browser and this machine lacks, if
+    /// anything: the reason and how to install it.
+    fn missing(&self, _setup: &browser::BrowserSetup) -> Option<(String, String)> {
+        None
+    }
+
+    /// The page's findings; an `Err` (the check could not run on it)
+    /// fails the run.
+    fn check(&self, page: &browser::Rendered, out: &mut Vec<Finding>) -> Result<(), String>;
+
+    /// Measurements of the page beside the findings (none by default).
+    fn measure(&self, _page: &browser::Rendered) -> Vec<Metric> {
+        Vec::new()
+    }
+}
+
+/// Renders each URL of the target (once per session, shared by every
+/// browser tool) and runs a [`RenderedCheck`] on it. A URL that cannot be
+/// rendered fails the run; findings for the pages before it are kept.
+pub struct RenderedTool<C> {
+    pub check: C,
+    pub setup: Arc<browser::BrowserSetup>,
+}
+
+impl<C: RenderedCheck> Tool for RenderedTool<C> {
+    fn spec(&self) -> &ToolSpec {
+        self.check.spec()
+    }
+
+    fn availability(&self) -> Availability {
+        if self.setup.chromium.is_none() {
+            return Availability::Unavailable {
+                reason: "no Chromium on this machine".into(),
+                install_hint:
+                    "apt-get install chromium, or set LIVESCAN_CHROMIUM to a Chromium or Chrome executable"
+                        .into(),
+            };
+        }
+        match self.check.missing(&self.setup) {
+            Some((reason, install_hint)) => Availability::Unavailable { reason, install_hint },
+            None => Availability::Available,
+        }
+    }
+
+    /// A browser and its renderers take far more than an analyzer.
+    fn weight(&self) -> usize {
+        2
+    }
+
+    fn run(self: Arc<Self>, ctx: Arc<ToolContext>) -> BoxFuture<'static, Result<(), ToolError>> {
+        per_url(ctx, move |ctx, url| {
+            let tool = self.clone();
+            async move {
+                let page = ctx.rendered(&url, &tool.setup).await?;
+                let (found, metrics) = off_runtime(move || {
+                    let mut found = Vec::new();
+                    let checked = tool.check.check(&page, &mut found);
+                    checked.map(|()| (found, tool.check.measure(&page)))
+                })
+                .await?
+                .map_err(ToolError::Failed)?;
                 ctx.findings.measure(metrics);
                 Ok(found)
             }

@@ -10,7 +10,7 @@
 
 mod batch;
 mod parse;
-mod process;
+pub(crate) mod process;
 pub mod rules;
 
 use crate::model::{Category, Finding, Scanner, Severity, TargetKind};

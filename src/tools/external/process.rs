@@ -38,7 +38,7 @@ pub struct Run<'a> {
 
 /// Kills the child's whole process group when the run ends any way at all,
 /// including when the engine drops the run at its deadline.
-struct GroupKiller(Option<u32>);
+pub(crate) struct GroupKiller(pub(crate) Option<u32>);
 
 impl Drop for GroupKiller {
     fn drop(&mut self) {
@@ -64,7 +64,7 @@ async fn read_capped(mut from: impl AsyncRead + Unpin) -> std::io::Result<(Vec<u
 
 /// In the child, before exec: die with the server (SIGKILL when the parent
 /// goes, and not at all if it is already gone), and cap data memory.
-fn limit_child(parent: u32, memory: Option<u64>) -> std::io::Result<()> {
+pub(crate) fn limit_child(parent: u32, memory: Option<u64>) -> std::io::Result<()> {
     #[cfg(target_os = "linux")]
     {
         // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number only.

@@ -21,7 +21,7 @@ static SPEC: ToolSpec = ToolSpec {
     category: Category::Accessibility,
     targets: &[TargetKind::Directory, TargetKind::Url, TargetKind::Urls],
     cost: 1,
-    summary: "Accessibility gaps in HTML pages and files: lang, title, alt text, labels, names, ARIA, headings, lists",
+    summary: "Accessibility gaps in HTML as served: lang, title, alt text, labels, names, ARIA, headings (axe rules, no browser)",
 };
 
 const HELP_BASE: &str = "https://dequeuniversity.com/rules/axe/4.10/";

@@ -1,9 +1,12 @@
-//! Native analyzers: Rust implementations that are always available.
+//! Native analyzers: Rust implementations, always available but for the
+//! browser tools, which need Chromium (and `axe`, axe-core).
 
 pub mod advisories;
+mod axe;
 mod binary_artifacts;
 pub mod complexity;
 mod config_syntax;
+mod console_errors;
 mod cookies;
 mod dangerous_calls;
 mod debug_statements;
@@ -28,6 +31,7 @@ pub(crate) mod secrets;
 mod security_txt;
 mod sensitive_files;
 mod server_banner;
+mod third_party;
 mod tls;
 mod todo_comments;
 mod unminified_assets;
@@ -35,12 +39,14 @@ mod vulnerable_dependencies;
 mod weak_crypto;
 mod whitespace;
 
-use super::{ByTarget, CatalogOptions, FileTool, PageTool, Tool};
+use super::browser::BrowserSetup;
+use super::{ByTarget, CatalogOptions, FileTool, PageTool, RenderedTool, Tool};
 pub use secrets::keywords as secret_keywords;
 use std::sync::Arc;
 
 /// Every native tool, in catalog order.
 pub fn all(options: &CatalogOptions) -> Vec<Arc<dyn Tool>> {
+    let browser = Arc::new(BrowserSetup::discover(&options.tool_dirs));
     vec![
         Arc::new(FileTool(secrets::Secrets::new())),
         Arc::new(FileTool(merge_conflicts::MergeConflicts)),
@@ -78,5 +84,17 @@ pub fn all(options: &CatalogOptions) -> Vec<Arc<dyn Tool>> {
         Arc::new(security_txt::SecurityTxt),
         Arc::new(page_weight::PageWeight),
         Arc::new(tls::Tls),
+        Arc::new(RenderedTool {
+            check: axe::Axe,
+            setup: browser.clone(),
+        }),
+        Arc::new(RenderedTool {
+            check: console_errors::ConsoleErrors,
+            setup: browser.clone(),
+        }),
+        Arc::new(RenderedTool {
+            check: third_party::ThirdParty,
+            setup: browser,
+        }),
     ]
 }
