@@ -243,10 +243,13 @@ pub fn owasp_category(cwe: u32) -> Option<&'static str> {
 }
 
 /// Weaknesses that security tools report which no OWASP Top 10 (2021)
-/// category covers: resources without limits, and the memory-safety,
-/// integer and race weaknesses of native code (buffer overflows, format
-/// strings, check-then-use).
-pub const OUTSIDE_TOP_TEN: &[u32] = &[119, 120, 126, 134, 190, 362, 367, 400, 676, 770, 785];
+/// category covers: resources without limits and regular expressions that
+/// backtrack without end, the memory-safety, integer and race weaknesses of
+/// native code (buffer overflows, format strings, check-then-use), timing
+/// side channels and look-alike (bidirectional) characters.
+pub const OUTSIDE_TOP_TEN: &[u32] = &[
+    119, 120, 126, 134, 190, 208, 362, 367, 400, 676, 770, 785, 1007, 1333,
+];
 
 /// What to do about a weakness, where livescan has advice of its own.
 fn remedy(cwe: Option<u32>) -> Option<&'static str> {
