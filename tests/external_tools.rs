@@ -93,6 +93,32 @@ fn expected(file: &Path) -> Vec<Row> {
 /// names none).
 const RULES_DESCRIBED: &[&str] = &["bandit", "checkov", "flawfinder", "ruff", "semgrep"];
 
+#[test]
+fn every_descriptor_is_in_the_catalog_and_has_fixtures() {
+    let mut shipped: Vec<String> = std::fs::read_dir(root().join("src/tools/external/descriptors"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "toml"))
+        .map(|path| path.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    shipped.sort();
+    let mut loaded: Vec<String> = external::all(&[])
+        .iter()
+        .map(|t| t.spec().id.to_string())
+        .collect();
+    loaded.sort();
+    assert_eq!(
+        loaded, shipped,
+        "descriptor files and the catalog's external tools"
+    );
+    let mut fixtures: Vec<String> = std::fs::read_dir(root().join("tests/fixtures/external"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    fixtures.sort();
+    assert_eq!(fixtures, shipped, "fixture directories and descriptors");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_external_tool_finds_exactly_its_planted_problems() {
     let tools = external::all(&tool_dirs());
@@ -341,6 +367,43 @@ fn shipped(id: &str) -> Arc<dyn Tool> {
         .into_iter()
         .find(|tool| tool.spec().id == id)
         .unwrap_or_else(|| panic!("no shipped descriptor {id}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scanned_document_cannot_make_spectral_fetch_anything() {
+    // A local server standing in for what a remote `$ref` names.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let asked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = asked.clone();
+    tokio::spawn(async move {
+        while let Ok((_socket, _)) = listener.accept().await {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("openapi.yaml"),
+        format!(
+            "openapi: 3.0.3\ninfo:\n  title: t\n  version: '1'\npaths:\n  /a:\n    $ref: 'http://{address}/a.yaml'\n"
+        ),
+    )
+    .unwrap();
+    let (result, findings) = run_on(shipped("spectral"), dir.path(), CancellationToken::new()).await;
+    result.unwrap();
+    let refused = findings
+        .iter()
+        .find(|f| f.rule_id == "invalid-ref")
+        .unwrap_or_else(|| panic!("{findings:#?}"));
+    assert!(
+        refused.message.contains("remote references are not followed"),
+        "{refused:?}"
+    );
+    assert_eq!(
+        asked.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "spectral connected"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -41,6 +41,15 @@ const DESCRIPTORS: &[(&str, &str)] = &[
     ("eslint", include_str!("descriptors/eslint.toml")),
     ("html-validate", include_str!("descriptors/html-validate.toml")),
     ("stylelint", include_str!("descriptors/stylelint.toml")),
+    (
+        "eslint-security",
+        include_str!("descriptors/eslint-security.toml"),
+    ),
+    ("zizmor", include_str!("descriptors/zizmor.toml")),
+    ("cfn-lint", include_str!("descriptors/cfn-lint.toml")),
+    ("spectral", include_str!("descriptors/spectral.toml")),
+    ("htmlhint", include_str!("descriptors/htmlhint.toml")),
+    ("vulture", include_str!("descriptors/vulture.toml")),
 ];
 
 /// The rule of the finding that says a scanner failed on one file (which
@@ -52,6 +61,7 @@ pub const FILE_NOT_ANALYZED: &str = "file-not-analyzed";
 pub const DEFAULT_TOOL_DIRS: &[&str] = &[
     ".tools/scanners/bin",
     ".tools/detect-secrets/bin",
+    ".tools/linters/bin",
     ".tools/node/node_modules/.bin",
 ];
 
@@ -170,6 +180,17 @@ pub struct Descriptor {
     /// other rule's.
     #[serde(default)]
     pub cwe: BTreeMap<String, u32>,
+    /// For `format = "lines"`: a regular expression over each line of the
+    /// tool's output, with named groups `path` and `message` (and any of
+    /// `line`, `column`, `rule`, `level`).
+    #[serde(default, with = "line_pattern")]
+    pub line_pattern: Option<regex::Regex>,
+    /// Only files whose first 64 KiB hold one of these strings are the
+    /// tool's (a CloudFormation template, an OpenAPI document): a linter of
+    /// one YAML or JSON format must not judge every YAML or JSON file. Needs
+    /// `{files}` in `args`.
+    #[serde(default)]
+    pub contains: Vec<String>,
     /// Rules of a security scanner reviewed as hygiene rather than a
     /// weakness (a cache left in an image, a missing health probe): they
     /// carry no CWE, whatever `"*"` says.
@@ -203,6 +224,17 @@ fn default_weight() -> usize {
     2
 }
 
+/// A `line_pattern` read from a descriptor: compiled when it is parsed.
+mod line_pattern {
+    use serde::Deserialize;
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<regex::Regex>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|pattern| regex::Regex::new(&pattern).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
 /// Parses a descriptor, naming the file in every error.
 pub fn parse_descriptor(name: &str, text: &str) -> Result<Descriptor, String> {
     let descriptor: Descriptor = toml::from_str(text).map_err(|e| format!("descriptor {name}: {e}"))?;
@@ -210,6 +242,26 @@ pub fn parse_descriptor(name: &str, text: &str) -> Result<Descriptor, String> {
         return Err(format!("descriptor {name}: its id is `{}`", descriptor.id));
     }
     globset(&descriptor.files).map_err(|e| format!("descriptor {name}: files: {e}"))?;
+    let lines = descriptor.format == parse::Format::Lines;
+    match &descriptor.line_pattern {
+        None if lines => return Err(format!("descriptor {name}: format `lines` needs a line_pattern")),
+        Some(_) if !lines => return Err(format!("descriptor {name}: line_pattern is for format `lines`")),
+        Some(pattern)
+            if !["path", "message"]
+                .iter()
+                .all(|g| pattern.capture_names().any(|n| n == Some(*g))) =>
+        {
+            return Err(format!(
+                "descriptor {name}: line_pattern needs the named groups `path` and `message`"
+            ));
+        }
+        _ => {}
+    }
+    if !descriptor.contains.is_empty() && !descriptor.args.iter().any(|arg| arg == "{files}") {
+        return Err(format!(
+            "descriptor {name}: contains: the tool must be given its files (`{{files}}` in args)"
+        ));
+    }
     let mut descriptor = descriptor;
     for file in &mut descriptor.config {
         let relative = Path::new(&file.name)
@@ -339,12 +391,31 @@ impl ExternalTool {
 
     /// The source files of the inventory this tool looks at, as paths under
     /// `root` (the session's view, which holds the source files only).
+    /// Reads the head of each candidate when the descriptor says what its
+    /// files contain.
     fn matching(&self, inventory: &Inventory, root: &Path) -> Vec<PathBuf> {
         inventory
             .files_seen(|origin| self.sees(origin))
             .filter(|f| self.files.is_match(&f.rel))
+            .filter(|f| self.descriptor.contains.is_empty() || self.holds_marker(inventory, f))
             .map(|f| root.join(&f.rel))
             .collect()
+    }
+
+    /// Whether the first 64 KiB of `file` hold one of the descriptor's
+    /// `contains` strings.
+    fn holds_marker(&self, inventory: &Inventory, file: &crate::tools::FileEntry) -> bool {
+        use std::io::Read;
+        let mut head = Vec::new();
+        let read = inventory
+            .open(file)
+            .and_then(|opened| opened.take(64 * 1024).read_to_end(&mut head));
+        read.is_ok()
+            && self
+                .descriptor
+                .contains
+                .iter()
+                .any(|marker| head.windows(marker.len()).any(|w| w == marker.as_bytes()))
     }
 }
 
@@ -421,14 +492,18 @@ impl Tool for ExternalTool {
             // own files.
             let view_inventory = inventory.clone();
             let work_dir = ctx.workspace.dir.clone();
-            let root = crate::tools::off_runtime(move || {
-                view_inventory
-                    .view(&work_dir)
-                    .map(|view| view.root().to_path_buf())
+            let this = self.clone();
+            let (root, files) = crate::tools::off_runtime(move || {
+                let root = view_inventory.view(&work_dir)?.root().to_path_buf();
+                let files = this.matching(&view_inventory, &root);
+                Ok::<_, String>((root, files))
             })
             .await?
             .map_err(ToolError::Failed)?;
-            let files = self.matching(inventory, &root);
+            if files.is_empty() {
+                // None of the candidates is in the tool's format.
+                return Ok(());
+            }
             let config = self.config_for(inventory);
             let (this, executable, root, ctx_ref, config) = (&self, &executable, &root, &ctx, &config);
             let run_over = |files: Vec<PathBuf>| async move {

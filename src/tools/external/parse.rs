@@ -27,6 +27,9 @@ pub enum Format {
     EslintJson,
     HtmlValidateJson,
     StylelintJson,
+    /// One finding per line of output that the descriptor's `line_pattern`
+    /// matches (see [`lines`]).
+    Lines,
 }
 
 /// A finding as the tool reported it, before normalisation.
@@ -117,6 +120,7 @@ pub fn classify(descriptor: &Descriptor, root: &Path, outcome: Outcome) -> Resul
         Format::DetectSecretsJson => detect_secrets(&outcome.report),
         Format::EslintJson | Format::HtmlValidateJson => eslint_like(&outcome.report, descriptor.format),
         Format::StylelintJson => stylelint(&outcome.report),
+        Format::Lines => Ok(lines(descriptor, &outcome.report)),
     }
     .map_err(|e| {
         failed(format!(
@@ -144,7 +148,11 @@ pub fn classify(descriptor: &Descriptor, root: &Path, outcome: Outcome) -> Resul
     Ok(Classified {
         findings: reported
             .into_iter()
-            .map(|r| normalise(descriptor, root, r))
+            .map(|r| {
+                // `../../view/a.yaml`, from a scanner that ran elsewhere.
+                let path = under_cwd(&outcome.cwd, root, &r.path).unwrap_or(r.path);
+                normalise(descriptor, root, Reported { path, ..r })
+            })
             .collect(),
         rules: about.rules,
     })
@@ -209,7 +217,7 @@ fn relative(root: &Path, raw: &str) -> String {
         return raw;
     }
     let raw = raw.trim_start_matches("./");
-    if root.join(raw).exists() {
+    if !raw.split('/').any(|part| part == "..") && root.join(raw).exists() {
         return raw.to_string();
     }
     // Some tools write paths relative to somewhere else, with the `../`
@@ -217,9 +225,30 @@ fn relative(root: &Path, raw: &str) -> String {
     // the longest tail of the path that exists under the root is the file.
     let parts: Vec<&str> = raw.split('/').collect();
     (1..parts.len())
+        .filter(|&skip| !parts[skip..].contains(&".."))
         .map(|skip| parts[skip..].join("/"))
         .find(|tail| root.join(tail).is_file())
         .unwrap_or_else(|| raw.to_string())
+}
+
+/// A relative `raw` with `..` in it, resolved against the directory the
+/// scanner ran in without touching the disk: the absolute path, when it
+/// lies under `root`.
+fn under_cwd(cwd: &Path, root: &Path, raw: &str) -> Option<String> {
+    if Path::new(raw).is_absolute() || !raw.split('/').any(|part| part == "..") {
+        return None;
+    }
+    let mut resolved = cwd.to_path_buf();
+    for part in raw.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                resolved.pop();
+            }
+            part => resolved.push(part),
+        }
+    }
+    resolved.starts_with(root).then(|| resolved.display().to_string())
 }
 
 fn normalise(descriptor: &Descriptor, root: &Path, reported: Reported) -> Finding {
@@ -539,6 +568,33 @@ fn sqlfluff(text: &str) -> Result<Vec<Reported>, String> {
     Ok(out)
 }
 
+/// The descriptor's `line_pattern` over the tool's output: each matching
+/// line is a finding, from the pattern's named groups `path`, `line`,
+/// `column`, `rule` (spaces become dashes; else the descriptor's id),
+/// `level` (else `warning`) and `message`.
+fn lines(descriptor: &Descriptor, text: &str) -> Vec<Reported> {
+    let Some(pattern) = &descriptor.line_pattern else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter_map(|line| pattern.captures(line))
+        .map(|c| {
+            let group = |name: &str| c.name(name).map(|m| m.as_str().trim().to_string());
+            Reported {
+                rule: group("rule")
+                    .map(|rule| rule.replace(' ', "-"))
+                    .unwrap_or_else(|| descriptor.id.clone()),
+                level: group("level").unwrap_or_else(|| "warning".to_string()),
+                message: group("message").unwrap_or_default(),
+                path: group("path").unwrap_or_default(),
+                line: group("line").and_then(|l| l.parse().ok()),
+                column: group("column").and_then(|l| l.parse().ok()),
+                ..Default::default()
+            }
+        })
+        .collect()
+}
+
 static CODESPELL_LINE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^(.+?):(\d+): (.+?) ==> (.+?)(?:  \| (.*))?$").expect("valid"));
 
@@ -697,6 +753,24 @@ fn stylelint(text: &str) -> Result<Vec<Reported>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_written_from_another_directory_are_read_under_the_root() {
+        let root = tempfile::tempdir().unwrap();
+        let view = root.path().join("view-x");
+        std::fs::create_dir(&view).unwrap();
+        std::fs::write(view.join("a.html"), "").unwrap();
+        let cwd = root.path().join("run-y/work");
+        let resolved = under_cwd(&cwd, &view, "../../view-x/a.html").unwrap();
+        assert_eq!(relative(&view, &resolved), "a.html");
+        assert_eq!(under_cwd(&cwd, &view, "../../elsewhere/a.html"), None);
+        assert_eq!(
+            under_cwd(&cwd, &view, "a.html"),
+            None,
+            "no `..`: left to `relative`"
+        );
+        assert_eq!(relative(&view, "./a.html"), "a.html");
+    }
 
     #[test]
     fn sarif_levels_come_from_results_or_rules() {

@@ -21,6 +21,8 @@ pub struct Outcome {
     pub stderr: String,
     /// The memory cap the child ran under, if any.
     pub memory_limit: Option<u64>,
+    /// Where the child ran: what relative paths in its report start from.
+    pub cwd: PathBuf,
 }
 
 pub struct Run<'a> {
@@ -138,13 +140,14 @@ impl Run<'_> {
                 .chain(std::env::split_paths(&system_path)),
         )
         .map_err(|e| ToolError::Failed(format!("cannot build PATH: {e}")))?;
+        let cwd = match self.descriptor.cwd {
+            WorkDir::Temp => work.clone(),
+            WorkDir::Root => self.root.to_path_buf(),
+        };
         let mut command = tokio::process::Command::new(self.executable);
         command
             .args(&args)
-            .current_dir(match self.descriptor.cwd {
-                WorkDir::Temp => work.as_path(),
-                WorkDir::Root => self.root,
-            })
+            .current_dir(&cwd)
             .env_clear()
             .env("PATH", path)
             .env("HOME", &home)
@@ -225,6 +228,7 @@ impl Run<'_> {
             report,
             stderr,
             memory_limit: memory,
+            cwd,
         })
     }
 }
