@@ -43,7 +43,9 @@ fn app_page(third_party: &str) -> String {
 }
 
 /// A page with nothing wrong, also written by its script.
-const CLEAN_PAGE: &str = r#"<!doctype html><html lang="en"><head><title>Clean</title></head>
+const CLEAN_PAGE: &str = r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Clean</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="description" content="A clean page."><link rel="icon" href="data:,"></head>
 <body><main id="root"></main>
 <script>
   document.getElementById("root").innerHTML =
@@ -216,6 +218,51 @@ async fn the_browser_sees_what_scripts_write_and_renders_each_page_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lighthouse_scores_the_rendered_page_and_names_failed_audits() {
+    assert_eq!(
+        tool("lighthouse").availability(),
+        livescan::tools::Availability::Available,
+        "run scripts/install-test-tools"
+    );
+    let site = local_site(Arc::new(AtomicUsize::new(0))).await;
+    let pages = Pages::new(Arc::new(Fetcher::new(true)));
+    let score = |metrics: &[Metric], category: &str| {
+        metrics
+            .iter()
+            .find(|m| m.name == format!("lighthouse {category}"))
+            .map(|m| m.value.clone())
+            .unwrap_or_else(|| panic!("no {category} score: {metrics:#?}"))
+    };
+
+    let (findings, metrics) = run("lighthouse", &format!("{site}/app"), &pages).await.unwrap();
+    let accessibility: u32 = score(&metrics, "accessibility").parse().unwrap();
+    assert!(accessibility < 90, "{metrics:#?}");
+    for category in ["performance", "best-practices", "seo"] {
+        score(&metrics, category);
+    }
+    let audits: Vec<(&str, &str)> = findings
+        .iter()
+        .map(|f| (f.rule_id.as_str(), f.message.as_str()))
+        .collect();
+    // What the script wrote: an image without alt text, a nameless button.
+    assert!(
+        audits
+            .iter()
+            .any(|(id, m)| *id == "image-alt" && m.ends_with("— body > main#root > img")),
+        "{audits:#?}"
+    );
+    assert!(audits.iter().any(|(id, _)| *id == "button-name"), "{audits:#?}");
+    assert!(
+        audits.iter().any(|(id, _)| *id == "errors-in-console"),
+        "{audits:#?}"
+    );
+
+    let (findings, metrics) = run("lighthouse", &format!("{site}/clean"), &pages).await.unwrap();
+    assert!(findings.is_empty(), "lighthouse on the clean page: {findings:#?}");
+    assert_eq!(score(&metrics, "accessibility"), "100");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_that_cannot_load_fails_the_run_saying_why() {
     let pages = Pages::new(Arc::new(Fetcher::new(true)));
     // Nothing listens there.
@@ -283,6 +330,14 @@ async fn every_request_a_page_makes_meets_the_address_guard() {
     assert!(
         refused.iter().any(|m| m.contains("169.254.169.254")),
         "{refused:#?}"
+    );
+    // Lighthouse starts a browser of its own, behind a guard of its own.
+    let (_, metrics) = run("lighthouse", &format!("http://{public}/"), &pages)
+        .await
+        .unwrap();
+    assert!(
+        metrics.iter().any(|m| m.name == "lighthouse accessibility"),
+        "{metrics:#?}"
     );
     assert_eq!(
         hits.load(Ordering::SeqCst),

@@ -29,7 +29,7 @@ const URL_TOOLS: [&str; 2] = ["http-headers", "html-a11y"];
 const HTTPS_ONLY_TOOLS: [&str; 1] = ["mixed-content"];
 /// Tools that need a browser: tests/browser_tools.rs runs them on pages
 /// written by script.
-const BROWSER_TOOLS: [&str; 3] = ["axe", "console-errors", "third-party"];
+const BROWSER_TOOLS: [&str; 4] = ["axe", "console-errors", "third-party", "lighthouse"];
 
 /// Every native tool, with the fixture advisory database.
 fn natives() -> Vec<Arc<dyn Tool>> {

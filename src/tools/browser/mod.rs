@@ -15,8 +15,7 @@ mod cdp;
 pub mod guard;
 
 use crate::tools::Workspace;
-use crate::tools::external::process::{GroupKiller, limit_child};
-use crate::tools::workspace::OWNER_VAR;
+use crate::tools::external::process::{GroupKiller, confined};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -178,11 +177,16 @@ struct Browser {
     _profile: tempfile::TempDir,
 }
 
-/// The flags that keep Chromium quiet, private and pointed at the guard.
-fn flags(profile: &Path) -> Vec<String> {
+/// Where a browser sends what leaves outside a page's own proxy: a closed
+/// port on loopback.
+const PAGE_PROXY_ONLY: &str = "http://127.0.0.1:9";
+
+/// The flags that keep Chromium quiet and private, in `profile` (else where
+/// whoever starts it chooses), with every request through `proxy`
+/// (loopback included).
+pub(crate) fn flags(profile: Option<&Path>, proxy: &str) -> Vec<String> {
     let mut flags: Vec<String> = [
         "--headless=new",
-        "--remote-debugging-pipe",
         "--no-first-run",
         "--no-default-browser-check",
         "--disable-background-networking",
@@ -198,9 +202,6 @@ fn flags(profile: &Path) -> Vec<String> {
         "--disable-features=Translate,OptimizationHints,MediaRouter,DialMediaRouteProvider,\
          NetworkTimeServiceQuerying,AutofillServerCommunication,CertificateTransparencyComponentUpdater,\
          InterestFeedContentSuggestions,PrivacySandboxSettings4",
-        // Anything that would leave outside a page's own proxy meets a
-        // closed port on loopback.
-        "--proxy-server=http://127.0.0.1:9",
         "--proxy-bypass-list=<-loopback>",
         "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
         "--disable-gpu",
@@ -215,8 +216,10 @@ fn flags(profile: &Path) -> Vec<String> {
     if unsafe { libc::geteuid() } == 0 {
         flags.push("--no-sandbox".into());
     }
-    flags.push(format!("--user-data-dir={}", profile.display()));
-    flags.push("about:blank".into());
+    flags.push(format!("--proxy-server={proxy}"));
+    if let Some(profile) = profile {
+        flags.push(format!("--user-data-dir={}", profile.display()));
+    }
     flags
 }
 
@@ -251,25 +254,19 @@ impl Browser {
             .map_err(|e| format!("cannot make the browser's profile: {e}"))?;
         let (commands_read, commands_write) = pipe().map_err(|e| e.to_string())?;
         let (answers_read, answers_write) = pipe().map_err(|e| e.to_string())?;
-        let mut command = tokio::process::Command::new(chromium);
-        command
-            .args(flags(profile.path()))
-            .env_clear()
-            .env("HOME", profile.path())
-            .env("PATH", "/usr/bin:/bin")
-            .env("LANG", "C.UTF-8")
-            .env(OWNER_VAR, &workspace.owner)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .kill_on_drop(true);
-        let parent = std::process::id();
         let memory = workspace.child_memory.map(|cap| cap.max(BROWSER_MEMORY));
+        let mut command = confined(chromium, profile.path(), workspace, memory);
+        command
+            .args(flags(Some(profile.path()), PAGE_PROXY_ONLY))
+            .arg("--remote-debugging-pipe")
+            .arg("about:blank")
+            .env("PATH", "/usr/bin:/bin")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
         let (child_reads, child_writes) = (commands_read.as_raw_fd(), answers_write.as_raw_fd());
         // SAFETY: the closure runs in the forked child before exec and only
-        // makes async-signal-safe calls (fcntl, dup2, prctl, getppid,
-        // setrlimit). The browser reads commands on fd 3 and answers on fd 4.
+        // makes async-signal-safe calls (fcntl, dup2). The browser reads
+        // commands on fd 3 and answers on fd 4.
         unsafe {
             command.pre_exec(move || {
                 let reads = libc::fcntl(child_reads, libc::F_DUPFD_CLOEXEC, 10);
@@ -277,7 +274,7 @@ impl Browser {
                 if reads < 0 || writes < 0 || libc::dup2(reads, 3) < 0 || libc::dup2(writes, 4) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
-                limit_child(parent, memory)
+                Ok(())
             });
         }
         let child = command

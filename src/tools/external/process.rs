@@ -53,7 +53,7 @@ impl Drop for GroupKiller {
     }
 }
 
-async fn read_capped(mut from: impl AsyncRead + Unpin) -> std::io::Result<(Vec<u8>, bool)> {
+pub(crate) async fn read_capped(mut from: impl AsyncRead + Unpin) -> std::io::Result<(Vec<u8>, bool)> {
     let mut buffer = Vec::new();
     (&mut from)
         .take(MAX_OUTPUT_BYTES as u64 + 1)
@@ -64,9 +64,41 @@ async fn read_capped(mut from: impl AsyncRead + Unpin) -> std::io::Result<(Vec<u
     Ok((buffer, over))
 }
 
+/// A child confined as every tool's child is: its environment cleared but
+/// for a private `HOME`, `LANG`, `NO_COLOR` and the workspace's owner tag; no
+/// stdin, stdout and stderr piped; its own process group (killed when the
+/// command's child is dropped); death with the server; and `memory` as its
+/// data memory cap. Callers add arguments, `PATH` and their own variables.
+pub(crate) fn confined(
+    executable: &Path,
+    home: &Path,
+    workspace: &Workspace,
+    memory: Option<u64>,
+) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(executable);
+    command
+        .env_clear()
+        .env("HOME", home)
+        .env("LANG", "C.UTF-8")
+        .env("NO_COLOR", "1")
+        .env(OWNER_VAR, &workspace.owner)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    let parent = std::process::id();
+    // SAFETY: the closure runs in the forked child before exec and only
+    // makes async-signal-safe calls (prctl, getppid, setrlimit).
+    unsafe {
+        command.pre_exec(move || limit_child(parent, memory));
+    }
+    command
+}
+
 /// In the child, before exec: die with the server (SIGKILL when the parent
 /// goes, and not at all if it is already gone), and cap data memory.
-pub(crate) fn limit_child(parent: u32, memory: Option<u64>) -> std::io::Result<()> {
+fn limit_child(parent: u32, memory: Option<u64>) -> std::io::Result<()> {
     #[cfg(target_os = "linux")]
     {
         // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number only.
@@ -144,39 +176,23 @@ impl Run<'_> {
             WorkDir::Temp => work.clone(),
             WorkDir::Root => self.root.to_path_buf(),
         };
-        let mut command = tokio::process::Command::new(self.executable);
+        let memory = self.workspace.child_memory.map(|cap| {
+            let least = self.descriptor.min_memory_mb.unwrap_or(0) * 1024 * 1024;
+            cap.max(least)
+        });
+        let mut command = confined(self.executable, &home, self.workspace, memory);
         command
             .args(&args)
             .current_dir(&cwd)
-            .env_clear()
             .env("PATH", path)
-            .env("HOME", &home)
             .env("XDG_CACHE_HOME", home.join(".cache"))
             .env("XDG_CONFIG_HOME", home.join(".config"))
-            .env("LANG", "C.UTF-8")
-            .env("NO_COLOR", "1")
             .envs(
                 self.descriptor
                     .env
                     .iter()
                     .map(|(k, v)| (k, v.replace("{out}", &out.display().to_string()))),
-            )
-            .env(OWNER_VAR, &self.workspace.owner)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true);
-        let memory = self.workspace.child_memory.map(|cap| {
-            let least = self.descriptor.min_memory_mb.unwrap_or(0) * 1024 * 1024;
-            cap.max(least)
-        });
-        let parent = std::process::id();
-        // SAFETY: the closure runs in the forked child before exec and only
-        // makes async-signal-safe calls (prctl, getppid, setrlimit).
-        unsafe {
-            command.pre_exec(move || limit_child(parent, memory));
-        }
+            );
         let mut child = command
             .spawn()
             .map_err(|e| failed(&format!("cannot start {}", self.executable.display()), e))?;
@@ -262,32 +278,17 @@ pub async fn version_of(
             .chain(std::env::split_paths(&system_path)),
     )
     .ok()?;
-    let mut command = tokio::process::Command::new(executable);
+    let mut command = confined(executable, home.path(), workspace, workspace.child_memory);
     command
         .arg("--version")
         .current_dir(home.path())
-        .env_clear()
         .env("PATH", path)
-        .env("HOME", home.path())
-        .env("LANG", "C.UTF-8")
-        .env("NO_COLOR", "1")
         .envs(
             descriptor
                 .env
                 .iter()
                 .map(|(k, v)| (k, v.replace("{out}", &home.path().display().to_string()))),
-        )
-        .env(OWNER_VAR, &workspace.owner)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    let (parent, memory) = (std::process::id(), workspace.child_memory);
-    // SAFETY: as in `Run::execute`: only async-signal-safe calls before exec.
-    unsafe {
-        command.pre_exec(move || limit_child(parent, memory));
-    }
+        );
     let mut child = command.spawn().ok()?;
     let _killer = GroupKiller(child.id());
     let stdout = read_capped(child.stdout.take()?);

@@ -21,6 +21,7 @@ mod kubernetes;
 mod lang;
 mod large_assets;
 mod large_files;
+mod lighthouse;
 mod long_lines;
 mod merge_conflicts;
 mod missing_lockfile;
@@ -94,7 +95,8 @@ pub fn all(options: &CatalogOptions) -> Vec<Arc<dyn Tool>> {
         }),
         Arc::new(RenderedTool {
             check: third_party::ThirdParty,
-            setup: browser,
+            setup: browser.clone(),
         }),
+        Arc::new(lighthouse::Lighthouse::new(browser, &options.tool_dirs)),
     ]
 }
