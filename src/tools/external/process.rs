@@ -53,7 +53,7 @@ impl Drop for GroupKiller {
     }
 }
 
-pub(crate) async fn read_capped(mut from: impl AsyncRead + Unpin) -> std::io::Result<(Vec<u8>, bool)> {
+async fn read_capped(mut from: impl AsyncRead + Unpin) -> std::io::Result<(Vec<u8>, bool)> {
     let mut buffer = Vec::new();
     (&mut from)
         .take(MAX_OUTPUT_BYTES as u64 + 1)
@@ -94,6 +94,44 @@ pub(crate) fn confined(
         command.pre_exec(move || limit_child(parent, memory));
     }
     command
+}
+
+/// What a child printed (each stream capped, and whether it went past the
+/// cap) and how it ended.
+pub(crate) struct Ended {
+    pub stdout: (Vec<u8>, bool),
+    pub stderr: (Vec<u8>, bool),
+    pub status: std::process::ExitStatus,
+}
+
+/// Starts `command` (made by [`confined`]), reads its output and waits for
+/// it; its whole process group is killed when this returns or is dropped,
+/// and a cancel wins.
+pub(crate) async fn run_to_end(
+    mut command: tokio::process::Command,
+    executable: &Path,
+    cancel: &CancellationToken,
+) -> Result<Ended, ToolError> {
+    let failed = |what: &str, e: std::io::Error| ToolError::Failed(format!("{what}: {e}"));
+    let mut child = command
+        .spawn()
+        .map_err(|e| failed(&format!("cannot start {}", executable.display()), e))?;
+    let _killer = GroupKiller(child.id());
+    let stdout = read_capped(child.stdout.take().expect("stdout is piped"));
+    let stderr = read_capped(child.stderr.take().expect("stderr is piped"));
+    let finished = async {
+        let (stdout, stderr) = tokio::try_join!(stdout, stderr)?;
+        let status = child.wait().await?;
+        Ok::<_, std::io::Error>(Ended {
+            stdout,
+            stderr,
+            status,
+        })
+    };
+    tokio::select! {
+        result = finished => result.map_err(|e| failed("reading the tool's output failed", e)),
+        () = cancel.cancelled() => Err(ToolError::Cancelled),
+    }
 }
 
 /// In the child, before exec: die with the server (SIGKILL when the parent
@@ -193,21 +231,11 @@ impl Run<'_> {
                     .iter()
                     .map(|(k, v)| (k, v.replace("{out}", &out.display().to_string()))),
             );
-        let mut child = command
-            .spawn()
-            .map_err(|e| failed(&format!("cannot start {}", self.executable.display()), e))?;
-        let _killer = GroupKiller(child.id());
-        let stdout = read_capped(child.stdout.take().expect("stdout is piped"));
-        let stderr = read_capped(child.stderr.take().expect("stderr is piped"));
-        let finished = async {
-            let (stdout, stderr) = tokio::try_join!(stdout, stderr)?;
-            let status = child.wait().await?;
-            Ok::<_, std::io::Error>((stdout, stderr, status))
-        };
-        let ((stdout, stdout_over), (stderr, stderr_over), status) = tokio::select! {
-            result = finished => result.map_err(|e| failed("reading the tool's output failed", e))?,
-            () = self.cancel.cancelled() => return Err(ToolError::Cancelled),
-        };
+        let Ended {
+            stdout: (stdout, stdout_over),
+            stderr: (stderr, stderr_over),
+            status,
+        } = run_to_end(command, self.executable, self.cancel).await?;
         let too_much = || {
             ToolError::Failed(format!(
                 "the tool wrote more than {} MiB of output",
@@ -289,16 +317,12 @@ pub async fn version_of(
                 .iter()
                 .map(|(k, v)| (k, v.replace("{out}", &home.path().display().to_string()))),
         );
-    let mut child = command.spawn().ok()?;
-    let _killer = GroupKiller(child.id());
-    let stdout = read_capped(child.stdout.take()?);
-    let stderr = read_capped(child.stderr.take()?);
-    let finished = async {
-        let ((stdout, _), (stderr, _)) = tokio::try_join!(stdout, stderr)?;
-        child.wait().await?;
-        Ok::<_, std::io::Error>([stdout, stderr].concat())
-    };
-    let output = tokio::time::timeout(VERSION_TIMEOUT, finished).await.ok()?.ok()?;
+    let never = CancellationToken::new();
+    let ended = tokio::time::timeout(VERSION_TIMEOUT, run_to_end(command, executable, &never))
+        .await
+        .ok()?
+        .ok()?;
+    let output = [ended.stdout.0, ended.stderr.0].concat();
     first_version(&String::from_utf8_lossy(&output))
 }
 

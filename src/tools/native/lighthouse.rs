@@ -6,7 +6,7 @@
 
 use crate::model::{Category, Finding, Metric, Severity, TargetKind};
 use crate::tools::browser::{self, BrowserSetup, guard};
-use crate::tools::external::process::{GroupKiller, MAX_OUTPUT_BYTES, confined, read_capped};
+use crate::tools::external::process::{Ended, MAX_OUTPUT_BYTES, confined, run_to_end};
 use crate::tools::{Availability, Tool, ToolContext, ToolError, ToolSpec, per_url};
 use futures::future::BoxFuture;
 use serde_json::Value;
@@ -126,21 +126,11 @@ impl Lighthouse {
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("TMPDIR", private.path())
             .env("CHROME_PATH", chromium);
-        let mut child = command
-            .spawn()
-            .map_err(|e| failed(&format!("cannot start {}", executable.display()), &e))?;
-        let _killer = GroupKiller(child.id());
-        let stdout = read_capped(child.stdout.take().expect("stdout is piped"));
-        let stderr = read_capped(child.stderr.take().expect("stderr is piped"));
-        let finished = async {
-            let (stdout, stderr) = tokio::try_join!(stdout, stderr)?;
-            let status = child.wait().await?;
-            Ok::<_, std::io::Error>((stdout, stderr, status))
-        };
-        let ((stdout, over), (stderr, _), status) = tokio::select! {
-            result = finished => result.map_err(|e| failed("reading Lighthouse's report failed", &e))?,
-            () = ctx.cancel.cancelled() => return Err(ToolError::Cancelled),
-        };
+        let Ended {
+            stdout: (stdout, over),
+            stderr: (stderr, _),
+            status,
+        } = run_to_end(command, executable, &ctx.cancel).await?;
         if over {
             return Err(ToolError::Failed(format!(
                 "Lighthouse wrote more than {} MiB",
