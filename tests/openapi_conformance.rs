@@ -35,12 +35,16 @@ async fn the_server_does_what_its_openapi_document_says() {
     let id = server
         .start_session(serde_json::json!({ "target": { "directory": dir } }))
         .await;
-    server.wait_finished(&id).await;
+    let finished = server.wait_finished(&id).await;
+    // The legacy scan of the same session: schemathesis otherwise learns a
+    // scanId only from POST /api/v1/scans, which the rate limit may refuse.
+    let scan_id = finished["scanId"].as_str().unwrap();
     let workdir = tempfile::tempdir().unwrap();
     std::fs::write(
         workdir.path().join("schemathesis.toml"),
         format!(
-            "[[operations]]\ninclude-path-regex = \"\\\\{{id\\\\}}\"\nparameters = {{ id = \"{id}\" }}\n"
+            "[[operations]]\ninclude-path-regex = \"\\\\{{id\\\\}}\"\nparameters = {{ id = \"{id}\" }}\n\n\
+             [[operations]]\ninclude-path-regex = \"\\\\{{scanId\\\\}}\"\nparameters = {{ scanId = \"{scan_id}\" }}\n"
         ),
     )
     .unwrap();
