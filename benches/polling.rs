@@ -61,9 +61,7 @@ async fn store_ended_sessions(database: &Path, user: &str, count: u64) {
         let end = SessionEnd {
             status: SessionStatus::Completed,
             error: None,
-            refunded_tools: vec![],
-            analysis_refunded: false,
-            refund_credits: 0,
+            refund: Default::default(),
             narrative_follows: false,
         };
         let ended = store.finish_session(&meta, &end).await.unwrap().unwrap();

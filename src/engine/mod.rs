@@ -368,6 +368,7 @@ impl Engine {
             self.check_baseline(caller, baseline).await?;
         }
         let plan = plan::plan(request, target, root_config, &self.inner.catalog)?;
+        let cost = plan.credits();
         let created_at = time::from_millis(time::now_millis());
         let meta = SessionMeta {
             session_id: new_session_id(),
@@ -381,7 +382,6 @@ impl Engine {
             options: plan.options,
             created_at,
         };
-        let cost = plan.tools.iter().map(|t| u64::from(t.cost)).sum::<u64>() + u64::from(plan.analysis_cost);
         // Storing and launching happen in a task of their own: if the
         // caller goes away (a client that disconnects mid-request), a
         // session that was committed is still launched, never left

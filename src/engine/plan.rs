@@ -37,6 +37,13 @@ pub struct Plan {
     pub analysis_cost: u32,
 }
 
+impl Plan {
+    /// The credits the session reserves: its tools' and its analysis'.
+    pub fn credits(&self) -> u64 {
+        self.tools.iter().map(|t| u64::from(t.cost)).sum::<u64>() + u64::from(self.analysis_cost)
+    }
+}
+
 /// Plans a session for `target` (from [`validate_target`]); `root_config`
 /// is the text of the `livescan.toml` at the target's root, if it has one.
 /// The request's own `config` replaces it; its tool selection applies when

@@ -249,14 +249,12 @@ impl Inner {
             }
             Ok(()) => (SessionStatus::Partial, None),
         };
-        let due = state.refund_due();
-        let refund_credits = due.credits;
+        let refund = state.refund_due();
+        let refund_credits = refund.credits;
         let end = SessionEnd {
             status,
             error,
-            refunded_tools: due.tools,
-            analysis_refunded: due.analysis,
-            refund_credits,
+            refund,
             narrative_follows: self.narrator.is_some() && state.intelligence.is_some(),
         };
         // The refund is stored with the end, in one transaction: a second

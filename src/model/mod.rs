@@ -20,9 +20,9 @@ pub use finding::{BaselineState, Category, Finding, Origin, Severity, TargetKind
 pub use intelligence::Intelligence;
 pub use repo_config::{RepoConfig, Suppression, SuppressionKind};
 pub use session::{
-    BySeverity, Event, EventKind, Metric, Omitted, Outcome, Progress, RawTarget, Refund, RuleInfo, Scanner,
-    SelectedTool, SessionListing, SessionMeta, SessionOptions, SessionState, SessionStatus, StartRequest,
-    Summary, Target, ToolReport, ToolResult, ToolStatus,
+    BySeverity, Event, EventKind, Metric, Omitted, Outcome, Progress, RawTarget, Refund, RefundDue, RuleInfo,
+    Scanner, SelectedTool, SessionListing, SessionMeta, SessionOptions, SessionState, SessionStatus,
+    StartRequest, Summary, Target, ToolReport, ToolResult, ToolStatus,
 };
 pub use time::Timestamp;
 pub use upload::Upload;

@@ -536,7 +536,7 @@ pub struct Refund {
 
 /// What a session owes back when it ends: the credits of the tools that
 /// did not complete, and of the analysis if it was paid for and not made.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RefundDue {
     pub tools: Vec<String>,
     pub analysis: bool,
@@ -978,12 +978,8 @@ impl SessionState {
             })
             .collect();
         let analysis = self.analysis_cost > 0 && self.intelligence.is_none();
-        let credits = owed.iter().map(|t| u64::from(t.cost)).sum::<u64>()
-            + if analysis {
-                u64::from(self.analysis_cost)
-            } else {
-                0
-            };
+        let analysis_credits = if analysis { self.analysis_cost } else { 0 };
+        let credits = owed.iter().map(|t| u64::from(t.cost)).sum::<u64>() + u64::from(analysis_credits);
         RefundDue {
             tools: owed.into_iter().map(|t| t.name.clone()).collect(),
             analysis,

@@ -12,7 +12,8 @@
 pub mod sqlite;
 
 use crate::model::{
-    Account, Event, EventKind, KeyRecord, LedgerEntry, SessionListing, SessionMeta, SessionStatus, Upload,
+    Account, Event, EventKind, KeyRecord, LedgerEntry, RefundDue, SessionListing, SessionMeta, SessionStatus,
+    Upload,
 };
 use async_trait::async_trait;
 
@@ -48,11 +49,9 @@ pub struct ListedSession {
 pub struct SessionEnd {
     pub status: SessionStatus,
     pub error: Option<String>,
-    /// Tools whose credits go back, in run order.
-    pub refunded_tools: Vec<String>,
-    /// The analysis' credits go back too. Neither: no refund.
-    pub analysis_refunded: bool,
-    pub refund_credits: u64,
+    /// What goes back to the owner: nothing when it names no tool and not
+    /// the analysis.
+    pub refund: RefundDue,
     /// A `narrative` event will follow the end.
     pub narrative_follows: bool,
 }
@@ -88,7 +87,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Event, StoreError>;
 
     /// Appends the session-finished event and, in the same transaction, gives
-    /// the owner back `end.refund_credits`. Returns `None` (and moves no
+    /// the owner back `end.refund.credits`. Returns `None` (and moves no
     /// credits) when the session had already ended.
     async fn finish_session(&self, meta: &SessionMeta, end: &SessionEnd)
     -> Result<Option<Event>, StoreError>;

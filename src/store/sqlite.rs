@@ -492,17 +492,18 @@ impl Store for SqliteStore {
         let user = meta.user_id.clone();
         let session_id = meta.session_id.clone();
         let end = end.clone();
-        let amount = db_credits(end.refund_credits)?;
+        let amount = db_credits(end.refund.credits)?;
         self.write(Statements::Several, move |conn| {
-            let refund = if end.refunded_tools.is_empty() && !end.analysis_refunded {
+            let due = end.refund;
+            let refund = if due.tools.is_empty() && !due.analysis {
                 None
             } else {
                 let balance = move_credits(conn, &user, amount)?
                     .ok_or_else(|| StoreError::UnknownUser(user.clone()))?;
                 Some(Refund {
-                    refunded_credits: end.refund_credits,
-                    tools_refunded: end.refunded_tools,
-                    analysis_refunded: end.analysis_refunded,
+                    refunded_credits: due.credits,
+                    tools_refunded: due.tools,
+                    analysis_refunded: due.analysis,
                     new_balance: balance,
                 })
             };
@@ -1025,9 +1026,11 @@ mod tests {
         let end = SessionEnd {
             status: crate::model::SessionStatus::Partial,
             error: None,
-            refunded_tools: vec!["a".into(), "b".into()],
-            analysis_refunded: false,
-            refund_credits: 2,
+            refund: crate::model::RefundDue {
+                tools: vec!["a".into(), "b".into()],
+                analysis: false,
+                credits: 2,
+            },
             narrative_follows: false,
         };
         let event = store

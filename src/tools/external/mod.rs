@@ -732,4 +732,25 @@ mod tests {
         );
         assert!(install_hint.contains("pip install"), "{install_hint}");
     }
+
+    #[test]
+    fn line_patterns_and_contents_are_checked_when_a_descriptor_is_read() {
+        let vulture = DESCRIPTORS.iter().find(|(name, _)| *name == "vulture").unwrap().1;
+        let refused = |from: &str, to: &str| {
+            let text = vulture.replacen(from, to, 1);
+            assert_ne!(text, vulture, "`{from}` is in the descriptor");
+            parse_descriptor("vulture", &text).unwrap_err()
+        };
+        let err = refused("(?P<message>", "(?P<text>");
+        assert!(err.contains("named groups `path` and `message`"), "{err}");
+        let err = refused("^(?P<path>", "^((?P<path>");
+        assert!(err.contains("descriptor vulture"), "{err}");
+        let err = refused("format = \"lines\"", "format = \"sarif\"");
+        assert!(err.contains("line_pattern is for format `lines`"), "{err}");
+        let err = refused("\"{files}\"]", "\"{root}\"]\ncontains = [\"x\"]");
+        assert!(
+            err.contains("contains: the tool must be given its files"),
+            "{err}"
+        );
+    }
 }
