@@ -10,7 +10,7 @@ mod common;
 use common::percentile;
 use futures::future::BoxFuture;
 use livescan::engine::{Engine, EngineConfig, TargetPolicy, accounts};
-use livescan::model::{Category, TargetKind};
+use livescan::model::{Category, Ecosystem, TargetKind};
 use livescan::proto as pb;
 use livescan::store::SqliteStore;
 use livescan::tools::{Catalog, Tool, ToolContext, ToolError, ToolSpec};
@@ -67,6 +67,7 @@ async fn main() {
             spec: ToolSpec {
                 id,
                 category: Category::CodeQuality,
+                ecosystem: Ecosystem::Any,
                 targets: &[TargetKind::Directory],
                 cost: 1,
                 summary: "sleeps",

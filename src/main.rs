@@ -25,7 +25,7 @@ use cli::scan::{ScanOptions, ScanOutput};
 use livescan::engine::uploads::{UploadConfig, UploadLimits};
 use livescan::engine::{Engine, EngineConfig, RateLimit, TargetPolicy};
 use livescan::model::sarif;
-use livescan::tools::{Availability, Catalog, CatalogOptions};
+use livescan::tools::{Catalog, CatalogOptions};
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
@@ -99,8 +99,11 @@ struct ToolsArgs {
     #[command(flatten)]
     tools: ToolArgs,
     /// Print the list as JSON, as `GET /api/tools` answers it, for scripts.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "markdown")]
     json: bool,
+    /// Print the README's catalog tables (Markdown), whatever is installed.
+    #[arg(long)]
+    markdown: bool,
 }
 
 /// Where tools find what they need on this machine.
@@ -408,8 +411,11 @@ fn main() -> ExitCode {
                     let breakers = livescan::engine::breaker::Breakers::new(1, Duration::ZERO);
                     let infos = livescan::engine::tool_infos(&catalog, &breakers);
                     println!("{:#}", livescan::api::rest::tools_document(&infos));
+                } else if args.markdown {
+                    print!("{}", livescan::tools::listing::readme());
                 } else {
-                    print_tools(&catalog);
+                    let tools: Vec<_> = catalog.iter().cloned().collect();
+                    print!("{}", livescan::tools::listing::console(&tools));
                 }
                 Ok(ExitCode::SUCCESS)
             }
@@ -792,50 +798,4 @@ fn current_umask() -> u32 {
     let mask = unsafe { libc::umask(0o022) };
     unsafe { libc::umask(mask) };
     mask
-}
-
-/// The catalog as a table, then how to install each unavailable tool.
-fn print_tools(catalog: &Catalog) {
-    let width = catalog
-        .iter()
-        .map(|t| t.spec().id.len())
-        .max()
-        .unwrap_or(2)
-        .max(2);
-    println!(
-        "{:<width$}  {:<13}  {:<14}  {:<9}  {:>4}  SUMMARY",
-        "ID", "CATEGORY", "TARGETS", "AVAILABLE", "COST"
-    );
-    let mut missing = Vec::new();
-    for tool in catalog.iter() {
-        let spec = tool.spec();
-        let targets: Vec<&str> = spec.targets.iter().map(|k| k.as_str()).collect();
-        let available = match tool.availability() {
-            Availability::Available => "yes",
-            Availability::Unavailable { reason, install_hint } => {
-                missing.push((spec.id, reason, install_hint));
-                "no"
-            }
-        };
-        println!(
-            "{:<width$}  {:<13}  {:<14}  {:<9}  {:>4}  {}",
-            spec.id,
-            spec.category.as_str(),
-            targets.join(","),
-            available,
-            spec.cost,
-            spec.summary
-        );
-    }
-    println!(
-        "\nanalysis: {} credit. {}.",
-        livescan::tools::ANALYSIS_COST,
-        livescan::tools::ANALYSIS_SUMMARY
-    );
-    if !missing.is_empty() {
-        println!("\nUnavailable here (asked for by name, they are skipped and refunded):");
-        for (id, reason, hint) in missing {
-            println!("  {id}: {reason}; {hint}");
-        }
-    }
 }

@@ -8,7 +8,7 @@ mod common;
 use common::{TestServer, fixtures};
 use futures::future::BoxFuture;
 use livescan::engine::{RateLimit, accounts};
-use livescan::model::{Category, TargetKind};
+use livescan::model::{Category, Ecosystem, TargetKind};
 use livescan::proto as pb;
 use livescan::tools::{Availability, Catalog, Tool, ToolContext, ToolError, ToolSpec};
 use serde_json::{Value, json};
@@ -21,6 +21,7 @@ fn spec(id: &'static str, cost: u32) -> ToolSpec {
     ToolSpec {
         id,
         category: Category::CodeQuality,
+        ecosystem: Ecosystem::Any,
         targets: DIR,
         cost,
         summary: "test tool",

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{RealServer, fixtures};
+use common::{RealServer, copy_tree, fixtures};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -17,20 +17,6 @@ fn recipe(name: &str) -> serde_yaml_ng::Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/ci").join(name);
     serde_yaml_ng::from_str(&std::fs::read_to_string(&path).unwrap())
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// `from` copied into `to`, as a CI runner's checkout of it.
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 /// The file a `livescan scan` command writes its report into.

@@ -10,7 +10,7 @@ mod common;
 
 use common::{Broken, TestServer, fixtures};
 use futures::future::BoxFuture;
-use livescan::model::{Category, Finding, Severity, TargetKind};
+use livescan::model::{Category, Ecosystem, Finding, Severity, TargetKind};
 use livescan::tools::{Catalog, Tool, ToolContext, ToolError, ToolSpec};
 use std::path::Path;
 use std::sync::Arc;
@@ -76,6 +76,7 @@ async fn the_dashboard_shows_rows_live_then_the_summary_and_refund_in_chromium()
         spec: ToolSpec {
             id: "gate",
             category: Category::Security,
+            ecosystem: Ecosystem::Any,
             targets: &[TargetKind::Directory],
             cost: 1,
             summary: "holds the session open for the test",
@@ -139,7 +140,7 @@ async fn the_dashboard_shows_rows_live_then_the_summary_and_refund_in_chromium()
             state["refund"]
                 .as_str()
                 .unwrap()
-                .starts_with("Refunded 2 credits for broken · balance "),
+                .starts_with("Refunded 3 credits for html-a11y, broken · balance "),
             "{state}"
         );
         let rows = state["rows"].as_array().unwrap();

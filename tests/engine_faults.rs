@@ -6,7 +6,7 @@ mod common;
 
 use common::{TestServer, fixtures};
 use futures::future::BoxFuture;
-use livescan::model::{Category, TargetKind};
+use livescan::model::{Category, Ecosystem, TargetKind};
 use livescan::model::{Finding, Severity};
 use livescan::tools::{Availability, Catalog, Tool, ToolContext, ToolError, ToolSpec};
 use serde_json::json;
@@ -20,6 +20,7 @@ fn spec(id: &'static str) -> ToolSpec {
     ToolSpec {
         id,
         category: Category::CodeQuality,
+        ecosystem: Ecosystem::Any,
         targets: DIR,
         cost: 1,
         summary: "test tool",

@@ -215,6 +215,7 @@ fn sh_tool(script: &str) -> Arc<dyn Tool> {
     let text = format!(
         r#"id = "sh-test"
 category = "code-quality"
+ecosystem = "any"
 cost = 1
 summary = "test"
 command = "sh"

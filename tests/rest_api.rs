@@ -121,14 +121,41 @@ async fn directory_session_follows_the_reference_polling_flows() {
     let reserved: u64 = reports.keys().map(|id| cost(id)).sum();
     let analysis = catalog["analysis"]["cost"].as_u64().unwrap();
     assert_eq!(full["creditsReserved"], reserved + analysis);
+    // Nothing failed; the tools that found nothing of theirs to analyse
+    // (no Dockerfile, no HTML here) were skipped and are refunded, and
+    // only those.
+    let mut idle: Vec<&str> = reports
+        .iter()
+        .filter(|(_, r)| r["result"]["skipReason"] == "nothing to analyse")
+        .map(|(id, _)| id.as_str())
+        .collect();
+    idle.sort();
+    assert!(!idle.is_empty(), "{full}");
     assert!(
-        full.get("refund").is_none(),
-        "nothing failed, nothing refunded: {full}"
+        reports
+            .values()
+            .all(|r| r["status"] == "completed" || r["result"]["skipReason"] == "nothing to analyse"),
+        "{full}"
+    );
+    let mut refunded: Vec<&str> = full["refund"]["toolsRefunded"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    refunded.sort();
+    assert_eq!(refunded, idle, "{full}");
+    assert_eq!(
+        full["refund"]["refundedCredits"].as_u64().unwrap(),
+        idle.iter().map(|id| cost(id)).sum::<u64>()
     );
     assert!(full["completedAt"].is_string());
-    // session_started, session_running, a start and a report per tool, the
-    // analysis, session_finished.
-    assert_eq!(full["cursor"].as_u64().unwrap(), 4 + 2 * reports.len() as u64);
+    // session_started, session_running, a start and a report per tool (a
+    // skipped tool only a report), the analysis, session_finished.
+    assert_eq!(
+        full["cursor"].as_u64().unwrap(),
+        4 + 2 * reports.len() as u64 - idle.len() as u64
+    );
 
     // The summary is the sum of the reports.
     let mut by_severity: HashMap<String, u64> = HashMap::new();

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{TestServer, fixtures};
+use common::{TestServer, copy_tree, fixtures};
 use serde_json::{Value, json};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -114,8 +114,31 @@ async fn sarif_into(server: &TestServer, path: &Path, args: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_servers_sarif_is_one_valid_run_that_github_accepts() {
-    let server = TestServer::start().await;
-    let dir = fixtures().join("dir-planted").display().to_string();
+    // dir-planted, plus a page, a Dockerfile and a workflow: files for
+    // more tools than GitHub takes runs (tools with nothing to analyse are
+    // skipped, not run).
+    let tree = tempfile::tempdir().unwrap();
+    let root = tree.path().canonicalize().unwrap();
+    copy_tree(&fixtures().join("dir-planted"), &root);
+    std::fs::create_dir_all(root.join("web")).unwrap();
+    std::fs::write(
+        root.join("web/index.html"),
+        "<!doctype html>\n<html><head><title>Shop</title></head>\n<body><img src=\"cart.png\"></body></html>\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("Dockerfile"), "FROM python:latest\nCOPY . /app\n").unwrap();
+    std::fs::create_dir_all(root.join(".github/workflows")).unwrap();
+    std::fs::write(
+        root.join(".github/workflows/ci.yml"),
+        "on: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n",
+    )
+    .unwrap();
+    let scan_root = root.clone();
+    let server = TestServer::with_config(common::test_catalog(), |config| {
+        config.policy.scan_roots = vec![scan_root];
+    })
+    .await;
+    let dir = root.display().to_string();
     let id = server
         .start_session(json!({ "target": { "directory": dir } }))
         .await;

@@ -131,6 +131,7 @@ impl Caller {
 pub struct ToolInfo {
     pub id: &'static str,
     pub category: crate::model::Category,
+    pub ecosystem: crate::model::Ecosystem,
     pub targets: Vec<TargetKind>,
     pub availability: Availability,
     pub cost: u32,
@@ -147,6 +148,7 @@ pub fn tool_infos(catalog: &Catalog, breakers: &breaker::Breakers) -> Vec<ToolIn
             ToolInfo {
                 id: spec.id,
                 category: spec.category,
+                ecosystem: spec.ecosystem,
                 targets: spec.targets.to_vec(),
                 availability: tool.availability(),
                 cost: spec.cost,

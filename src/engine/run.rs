@@ -244,9 +244,7 @@ impl Inner {
         let (status, error) = match outcome {
             _ if cancelled => (SessionStatus::Cancelled, None),
             Err(error) => (SessionStatus::Failed, Some(error)),
-            Ok(()) if state.reports.iter().all(|r| r.status == ToolStatus::Completed) => {
-                (SessionStatus::Completed, None)
-            }
+            Ok(()) if state.reports.iter().all(|r| r.is_done()) => (SessionStatus::Completed, None),
             Ok(()) => (SessionStatus::Partial, None),
         };
         let refund = state.refund_due();
@@ -451,6 +449,18 @@ impl ToolJob {
                 0,
                 FindingSink::default(),
                 Some(format!("not installed: {reason} ({install_hint})")),
+            );
+        }
+        let (checked, target) = (tool.clone(), self.target.clone());
+        if !crate::tools::off_runtime(move || checked.has_work(&target))
+            .await
+            .unwrap_or(true)
+        {
+            return self.report(
+                Outcome::Skipped,
+                0,
+                FindingSink::default(),
+                Some(crate::model::session::NOTHING_TO_ANALYSE.into()),
             );
         }
         if let Err(reason) = self.inner.breakers.allow(&self.tool.name) {

@@ -98,6 +98,93 @@ impl FromStr for Category {
     }
 }
 
+/// What a tool looks at, for grouping a catalog of a hundred tools: a
+/// language's sources, a kind of file, or web sites. `Any` is every file
+/// whatever its language (secrets, merge conflicts, large files).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Ecosystem {
+    Any,
+    Dependencies,
+    Python,
+    Javascript,
+    Web,
+    Shell,
+    CCpp,
+    Java,
+    Go,
+    Ruby,
+    Php,
+    Perl,
+    Lua,
+    Solidity,
+    Sql,
+    Containers,
+    Infrastructure,
+    Ci,
+    Config,
+    Docs,
+    Website,
+}
+
+impl Ecosystem {
+    pub const ALL: [Ecosystem; 21] = [
+        Ecosystem::Any,
+        Ecosystem::Dependencies,
+        Ecosystem::Python,
+        Ecosystem::Javascript,
+        Ecosystem::Web,
+        Ecosystem::Shell,
+        Ecosystem::CCpp,
+        Ecosystem::Java,
+        Ecosystem::Go,
+        Ecosystem::Ruby,
+        Ecosystem::Php,
+        Ecosystem::Perl,
+        Ecosystem::Lua,
+        Ecosystem::Solidity,
+        Ecosystem::Sql,
+        Ecosystem::Containers,
+        Ecosystem::Infrastructure,
+        Ecosystem::Ci,
+        Ecosystem::Config,
+        Ecosystem::Docs,
+        Ecosystem::Website,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ecosystem::Any => "any",
+            Ecosystem::Dependencies => "dependencies",
+            Ecosystem::Python => "python",
+            Ecosystem::Javascript => "javascript",
+            Ecosystem::Web => "web",
+            Ecosystem::Shell => "shell",
+            Ecosystem::CCpp => "c-cpp",
+            Ecosystem::Java => "java",
+            Ecosystem::Go => "go",
+            Ecosystem::Ruby => "ruby",
+            Ecosystem::Php => "php",
+            Ecosystem::Perl => "perl",
+            Ecosystem::Lua => "lua",
+            Ecosystem::Solidity => "solidity",
+            Ecosystem::Sql => "sql",
+            Ecosystem::Containers => "containers",
+            Ecosystem::Infrastructure => "infrastructure",
+            Ecosystem::Ci => "ci",
+            Ecosystem::Config => "config",
+            Ecosystem::Docs => "docs",
+            Ecosystem::Website => "website",
+        }
+    }
+}
+
+impl fmt::Display for Ecosystem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What kind of target a tool can scan.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -16,7 +16,7 @@ pub mod time;
 pub mod upload;
 
 pub use account::{Account, KeyRecord, KeyState, LedgerEntry, LedgerKind};
-pub use finding::{BaselineState, Category, Finding, Origin, Severity, TargetKind, fingerprint};
+pub use finding::{BaselineState, Category, Ecosystem, Finding, Origin, Severity, TargetKind, fingerprint};
 pub use intelligence::Intelligence;
 pub use repo_config::{RepoConfig, Suppression, SuppressionKind};
 pub use session::{

@@ -349,7 +349,19 @@ pub struct ToolReport {
     pub finished_seq: Option<u64>,
 }
 
+/// Why a tool was skipped when the target holds no file it looks at: a
+/// skip that leaves the session complete, not partial.
+pub const NOTHING_TO_ANALYSE: &str = "nothing to analyse";
+
 impl ToolReport {
+    /// Whether the tool did all it had to: it completed, or it had nothing
+    /// to analyse in the target.
+    pub fn is_done(&self) -> bool {
+        self.status == ToolStatus::Completed
+            || (self.status == ToolStatus::Skipped
+                && self.result.skip_reason.as_deref() == Some(NOTHING_TO_ANALYSE))
+    }
+
     pub fn pending(tool_name: &str, category: Category) -> Self {
         ToolReport {
             tool_name: tool_name.to_string(),

@@ -13,12 +13,13 @@ pub mod browser;
 pub mod external;
 pub mod fetch;
 pub mod inventory;
+pub mod listing;
 pub mod native;
 pub mod origin;
 pub mod redact;
 pub mod workspace;
 
-use crate::model::{Category, Finding, Metric, Omitted, RuleInfo, Scanner, TargetKind};
+use crate::model::{Category, Ecosystem, Finding, Metric, Omitted, RuleInfo, Scanner, TargetKind};
 use futures::future::BoxFuture;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -37,6 +38,8 @@ pub struct ToolSpec {
     /// Stable identifier used in requests and reports (`secrets`, `http-headers`).
     pub id: &'static str,
     pub category: Category,
+    /// What it looks at: a language, a kind of file, or web sites.
+    pub ecosystem: Ecosystem,
     /// The target kinds this tool can scan.
     pub targets: &'static [TargetKind],
     /// Credits one run of this tool costs.
@@ -294,6 +297,13 @@ pub trait Tool: Send + Sync + 'static {
         origin == Origin::Source
     }
 
+    /// Whether the target holds anything this tool looks at, judged without
+    /// reading files: a tool with nothing to analyse is skipped (and
+    /// refunded) rather than run. By default, always.
+    fn has_work(&self, _target: &ToolTarget) -> bool {
+        true
+    }
+
     /// How much of the server's capacity for running tools a run takes
     /// (see `engine::slots`): 1 for an analyzer in this process.
     fn weight(&self) -> usize {
@@ -354,6 +364,15 @@ impl<C: FileCheck> Tool for FileTool<C> {
 
     fn sees(&self, origin: Origin) -> bool {
         self.0.sees(origin)
+    }
+
+    fn has_work(&self, target: &ToolTarget) -> bool {
+        match target {
+            ToolTarget::Directory(inventory) => inventory
+                .files_seen(|origin| self.0.sees(origin))
+                .any(|file| self.0.wants(file)),
+            ToolTarget::Urls(_) => false,
+        }
     }
 
     fn weight(&self) -> usize {
@@ -580,6 +599,13 @@ impl Tool for ByTarget {
         self.directory.spec()
     }
 
+    fn has_work(&self, target: &ToolTarget) -> bool {
+        match target {
+            ToolTarget::Directory(_) => self.directory.has_work(target),
+            ToolTarget::Urls(_) => self.urls.has_work(target),
+        }
+    }
+
     fn run(self: Arc<Self>, ctx: Arc<ToolContext>) -> BoxFuture<'static, Result<(), ToolError>> {
         match ctx.target {
             ToolTarget::Directory(_) => self.directory.clone().run(ctx),
@@ -682,11 +708,12 @@ impl Catalog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Category, Severity};
+    use crate::model::{Category, Ecosystem, Severity};
 
     static SEEN: ToolSpec = ToolSpec {
         id: "seen",
         category: Category::CodeQuality,
+        ecosystem: Ecosystem::Python,
         targets: &[TargetKind::Directory],
         cost: 1,
         summary: "Reports every Python file it is given",

@@ -603,6 +603,7 @@ impl Broken {
         Broken(livescan::tools::ToolSpec {
             id: "broken",
             category,
+            ecosystem: livescan::model::Ecosystem::Any,
             targets: &[livescan::model::TargetKind::Directory],
             cost: 2,
             summary: "fails every run",
@@ -623,5 +624,20 @@ impl livescan::tools::Tool for Broken {
                 "the scanner crashed (exit code 139)".into(),
             ))
         })
+    }
+}
+
+/// `from` copied into `to` (made if missing): a checkout of a fixture tree
+/// that a test may change.
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
     }
 }

@@ -6,7 +6,7 @@
 
 use crate::common::{self, TestServer};
 use futures::future::BoxFuture;
-use livescan::model::{Category, Finding, Severity, TargetKind};
+use livescan::model::{Category, Ecosystem, Finding, Severity, TargetKind};
 use livescan::tools::{Catalog, Tool, ToolContext, ToolError, ToolSpec};
 use serde_json::json;
 use std::sync::Arc;
@@ -48,6 +48,7 @@ fn flood(count: usize, message_chars: usize) -> Catalog {
         spec: ToolSpec {
             id: "flood",
             category: Category::CodeQuality,
+            ecosystem: Ecosystem::Any,
             targets: &[TargetKind::Directory],
             cost: 1,
             summary: "finds a great many problems",

@@ -58,7 +58,11 @@ async fn no_tool_reports_a_byte_from_outside_the_target() {
         "a byte from outside the target leaked: {body}"
     );
     for (tool, report) in session["toolReports"].as_object().unwrap() {
-        assert_eq!(report["status"], "completed", "{tool}: {report}");
+        // A tool whose files here are all links has nothing to analyse.
+        assert!(
+            report["status"] == "completed" || report["result"]["skipReason"] == "nothing to analyse",
+            "{tool}: {report}"
+        );
         for finding in report["result"]["findings"].as_array().unwrap() {
             let path = finding["path"].as_str().unwrap_or_default();
             assert!(

@@ -17,6 +17,29 @@ export function isTerminalStatus(status: string): status is TerminalStatus {
 }
 
 export type Category = "security" | "code-quality" | "accessibility" | "performance";
+/** What a tool looks at (`GET /api/tools`). */
+export type Ecosystem =
+  | "any"
+  | "dependencies"
+  | "python"
+  | "javascript"
+  | "web"
+  | "shell"
+  | "c-cpp"
+  | "java"
+  | "go"
+  | "ruby"
+  | "php"
+  | "perl"
+  | "lua"
+  | "solidity"
+  | "sql"
+  | "containers"
+  | "infrastructure"
+  | "ci"
+  | "config"
+  | "docs"
+  | "website";
 export type ToolStatus = "pending" | "running" | "completed" | "failed" | "skipped";
 export type Outcome = "clean" | "findings" | "tool_error" | "timed_out" | "skipped";
 export type Severity = "critical" | "high" | "medium" | "low" | "info";
@@ -248,6 +271,8 @@ export interface SessionList {
 export interface Tool {
   id: string;
   category: Category;
+  /** What it looks at: a language (`python`, `c-cpp`, …), a kind of file, `any` file, or `website`. */
+  ecosystem: Ecosystem;
   targets: ("directory" | "url" | "urls")[];
   available: boolean;
   /** Credits one run costs. */

@@ -104,7 +104,7 @@ const NESTED = {
   Tool: [
     ["ToolList", "tools", "items"],
     keysOf<Tool>()(
-      ["id", "category", "targets", "available", "cost", "summary"],
+      ["id", "category", "ecosystem", "targets", "available", "cost", "summary"],
       ["unavailableReason", "installHint", "circuit"],
     ),
   ],

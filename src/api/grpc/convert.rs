@@ -655,6 +655,7 @@ pub fn tool(info: &ToolInfo) -> pb::Tool {
     pb::Tool {
         id: info.id.to_string(),
         category: category(info.category).into(),
+        ecosystem: info.ecosystem.as_str().to_string(),
         targets: info.targets.iter().map(|k| k.as_str().to_string()).collect(),
         available,
         unavailable_reason,

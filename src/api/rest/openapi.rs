@@ -190,7 +190,7 @@ fn examples() -> Vec<(&'static str, &'static str, &'static str, Value)> {
             "/api/tools",
             "get",
             "200",
-            json!({ "tools": [{ "id": "secrets", "category": "security",
+            json!({ "tools": [{ "id": "secrets", "category": "security", "ecosystem": "any",
             "targets": ["directory"], "available": true, "cost": 1,
             "summary": "Hard-coded credentials: well-known token formats and random-looking secrets" }], "total": 1,
             "analysis": { "cost": 1, "summary": "The findings of every tool merged, ranked and graded" } }),
@@ -238,6 +238,7 @@ fn examples() -> Vec<(&'static str, &'static str, &'static str, Value)> {
 fn operations(tool_ids: &[&str]) -> Value {
     let severities = json!(["critical", "high", "medium", "low", "info"]);
     let categories = json!(["security", "code-quality", "accessibility", "performance"]);
+    let ecosystems: Vec<&str> = crate::model::Ecosystem::ALL.iter().map(|e| e.as_str()).collect();
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -779,9 +780,11 @@ fn operations(tool_ids: &[&str]) -> Value {
                     "required": ["tools", "total", "analysis"],
                     "properties": {
                         "tools": { "type": "array", "items": { "type": "object",
-                            "required": ["id", "category", "targets", "available", "cost", "summary"],
+                            "required": ["id", "category", "ecosystem", "targets", "available", "cost", "summary"],
                             "properties": {
                                 "id": { "type": "string" }, "category": { "enum": categories },
+                                "ecosystem": { "enum": ecosystems,
+                                    "description": "What the tool looks at: a language's sources, a kind of file (`any` is every file), or web sites." },
                                 "targets": { "type": "array", "items": { "enum": ["directory", "url", "urls"] } },
                                 "available": { "type": "boolean" }, "cost": { "type": "integer" },
                                 "summary": { "type": "string" }, "unavailableReason": { "type": "string" },

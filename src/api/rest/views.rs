@@ -167,6 +167,7 @@ pub fn tools(tools: &[ToolInfo]) -> Value {
             let mut entry = json!({
                 "id": t.id,
                 "category": t.category,
+                "ecosystem": t.ecosystem,
                 "targets": t.targets,
                 "available": t.availability == crate::tools::Availability::Available,
                 "cost": t.cost,

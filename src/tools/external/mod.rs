@@ -13,7 +13,7 @@ mod parse;
 pub(crate) mod process;
 pub mod rules;
 
-use crate::model::{Category, Finding, Scanner, Severity, TargetKind};
+use crate::model::{Category, Ecosystem, Finding, Scanner, Severity, TargetKind};
 use crate::tools::{Availability, Inventory, Tool, ToolContext, ToolError, ToolSpec, ToolTarget, Workspace};
 use futures::future::BoxFuture;
 use serde::Deserialize;
@@ -50,6 +50,26 @@ const DESCRIPTORS: &[(&str, &str)] = &[
     ("spectral", include_str!("descriptors/spectral.toml")),
     ("htmlhint", include_str!("descriptors/htmlhint.toml")),
     ("vulture", include_str!("descriptors/vulture.toml")),
+    ("mypy", include_str!("descriptors/mypy.toml")),
+    ("typos", include_str!("descriptors/typos.toml")),
+    ("ansible-lint", include_str!("descriptors/ansible-lint.toml")),
+    ("biome", include_str!("descriptors/biome.toml")),
+    ("oxlint", include_str!("descriptors/oxlint.toml")),
+    ("dclint", include_str!("descriptors/dclint.toml")),
+    ("markdownlint", include_str!("descriptors/markdownlint.toml")),
+    ("secretlint", include_str!("descriptors/secretlint.toml")),
+    ("solhint", include_str!("descriptors/solhint.toml")),
+    ("eslint-a11y", include_str!("descriptors/eslint-a11y.toml")),
+    ("cppcheck", include_str!("descriptors/cppcheck.toml")),
+    ("perlcritic", include_str!("descriptors/perlcritic.toml")),
+    ("rubocop", include_str!("descriptors/rubocop.toml")),
+    ("phpcs-security", include_str!("descriptors/phpcs-security.toml")),
+    ("luacheck", include_str!("descriptors/luacheck.toml")),
+    ("chktex", include_str!("descriptors/chktex.toml")),
+    ("jscpd", include_str!("descriptors/jscpd.toml")),
+    ("eslint-dom-xss", include_str!("descriptors/eslint-dom-xss.toml")),
+    ("eslint-sdl", include_str!("descriptors/eslint-sdl.toml")),
+    ("tsc", include_str!("descriptors/tsc.toml")),
 ];
 
 /// The rule of the finding that says a scanner failed on one file (which
@@ -62,6 +82,7 @@ pub const DEFAULT_TOOL_DIRS: &[&str] = &[
     ".tools/scanners/bin",
     ".tools/detect-secrets/bin",
     ".tools/linters/bin",
+    ".tools/ansible/bin",
     ".tools/node/node_modules/.bin",
 ];
 
@@ -150,6 +171,7 @@ pub struct ConfigFile {
 pub struct Descriptor {
     pub id: String,
     pub category: Category,
+    pub ecosystem: Ecosystem,
     pub cost: u32,
     pub summary: String,
     pub command: String,
@@ -342,6 +364,7 @@ impl ExternalTool {
             // Descriptors are loaded once per process; their ids live as long.
             id: Box::leak(descriptor.id.clone().into_boxed_str()),
             category: descriptor.category,
+            ecosystem: descriptor.ecosystem,
             targets: &[TargetKind::Directory],
             cost: descriptor.cost,
             summary: Box::leak(descriptor.summary.clone().into_boxed_str()),
@@ -474,19 +497,21 @@ impl Tool for ExternalTool {
         self.descriptor.secret_rules.iter().any(|r| r == rule)
     }
 
+    fn has_work(&self, target: &ToolTarget) -> bool {
+        match target {
+            ToolTarget::Directory(inventory) => inventory
+                .files_seen(|origin| self.sees(origin))
+                .any(|f| self.files.is_match(&f.rel)),
+            ToolTarget::Urls(_) => false,
+        }
+    }
+
     fn run(self: Arc<Self>, ctx: Arc<ToolContext>) -> BoxFuture<'static, Result<(), ToolError>> {
         Box::pin(async move {
             let ToolTarget::Directory(inventory) = &ctx.target else {
                 return Err(ToolError::UnsupportedTarget);
             };
             let executable = self.executable.clone().map_err(ToolError::Failed)?;
-            if !inventory
-                .files_seen(|origin| self.sees(origin))
-                .any(|f| self.files.is_match(&f.rel))
-            {
-                // Nothing this tool reads: a clean run, without spawning it.
-                return Ok(());
-            }
             // Scanners walk trees themselves and may follow links: they are
             // pointed at the session's view, which holds only the target's
             // own files.
@@ -618,6 +643,7 @@ mod tests {
         let text = r#"
             id = "packs"
             category = "security"
+            ecosystem = "any"
             cost = 1
             summary = "s"
             command = "true"

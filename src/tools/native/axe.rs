@@ -4,7 +4,7 @@
 //! reads the HTML as served) cannot see. Every failing rule is a finding
 //! per element (its CSS selector), with axe's impact as the severity.
 
-use crate::model::{Category, Finding, Severity, TargetKind};
+use crate::model::{Category, Ecosystem, Finding, Severity, TargetKind};
 use crate::tools::browser::{BrowserSetup, Rendered};
 use crate::tools::{RenderedCheck, ToolSpec};
 use serde_json::Value;
@@ -12,6 +12,7 @@ use serde_json::Value;
 static SPEC: ToolSpec = ToolSpec {
     id: "axe",
     category: Category::Accessibility,
+    ecosystem: Ecosystem::Website,
     targets: &[TargetKind::Url, TargetKind::Urls],
     cost: 2,
     summary: "Accessibility of the page as rendered, scripts included: every failing axe-core rule, per element (axe-core in Chromium)",

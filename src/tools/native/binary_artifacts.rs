@@ -3,12 +3,13 @@
 //! jars, Python bytecode, zip and tar archives). They bloat every clone,
 //! cannot be reviewed, and drift from the code they were built from.
 
-use crate::model::{Category, Finding, Severity, TargetKind};
+use crate::model::{Category, Ecosystem, Finding, Severity, TargetKind};
 use crate::tools::{FileCheck, FileEntry, Origin, ToolSpec};
 
 static SPEC: ToolSpec = ToolSpec {
     id: "binary-artifacts",
     category: Category::CodeQuality,
+    ecosystem: Ecosystem::Any,
     targets: &[TargetKind::Directory],
     cost: 1,
     summary: "Committed executables, libraries, object files, bytecode and archives",

@@ -9,7 +9,7 @@
 
 use super::lang::Lang;
 use super::rules::to_u32;
-use crate::model::{Category, Finding, Severity, TargetKind};
+use crate::model::{Category, Ecosystem, Finding, Severity, TargetKind};
 use crate::tools::{FileCheck, FileEntry, ToolSpec};
 use std::sync::LazyLock;
 use tree_sitter::{Language, Node, Parser, Tree};
@@ -17,6 +17,7 @@ use tree_sitter::{Language, Node, Parser, Tree};
 static SPEC: ToolSpec = ToolSpec {
     id: "complexity",
     category: Category::CodeQuality,
+    ecosystem: Ecosystem::Any,
     targets: &[TargetKind::Directory],
     cost: 2,
     summary: "Long functions, deep nesting and high cyclomatic complexity (Python, JS/TS, Rust, Go; tree-sitter)",

@@ -6,12 +6,13 @@
 
 use super::lang::Lang;
 use super::rules::to_u32;
-use crate::model::{Category, Finding, Severity, TargetKind};
+use crate::model::{Category, Ecosystem, Finding, Severity, TargetKind};
 use crate::tools::{FileCheck, FileEntry, ToolSpec};
 
 static SPEC: ToolSpec = ToolSpec {
     id: "config-syntax",
     category: Category::CodeQuality,
+    ecosystem: Ecosystem::Config,
     targets: &[TargetKind::Directory],
     cost: 1,
     summary: "JSON, YAML and TOML files that do not parse (with the line), YAML duplicate keys",

@@ -3,13 +3,14 @@
 //! requests that failed or answered an error status, and requests the scan's
 //! address policy refused (a page that loads from a private address).
 
-use crate::model::{Category, Finding, Severity, TargetKind};
+use crate::model::{Category, Ecosystem, Finding, Severity, TargetKind};
 use crate::tools::browser::Rendered;
 use crate::tools::{RenderedCheck, ToolSpec};
 
 static SPEC: ToolSpec = ToolSpec {
     id: "console-errors",
     category: Category::CodeQuality,
+    ecosystem: Ecosystem::Website,
     targets: &[TargetKind::Url, TargetKind::Urls],
     cost: 1,
     summary: "JavaScript errors and failed requests while the page loads in a browser (Chromium)",

@@ -2,12 +2,13 @@
 //! cookies readable from JavaScript (no `HttpOnly`), cookies sent over plain
 //! HTTP or without `Secure` on HTTPS, and missing or unsafe `SameSite`.
 
-use crate::model::{Category, Finding, Severity, TargetKind};
+use crate::model::{Category, Ecosystem, Finding, Severity, TargetKind};
 use crate::tools::{Page, PageCheck, ToolSpec};
 
 static SPEC: ToolSpec = ToolSpec {
     id: "cookies",
     category: Category::Security,
+    ecosystem: Ecosystem::Website,
     targets: &[TargetKind::Url, TargetKind::Urls],
     cost: 1,
     summary: "Cookies without Secure, HttpOnly (session cookies) or SameSite",

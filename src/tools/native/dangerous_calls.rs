@@ -5,12 +5,13 @@
 
 use super::lang::Lang::{self, *};
 use super::rules::{LineRule, LineRules, line_rule as rule};
-use crate::model::{Category, Severity::*, TargetKind};
+use crate::model::{Category, Ecosystem, Severity::*, TargetKind};
 use crate::tools::ToolSpec;
 
 static SPEC: ToolSpec = ToolSpec {
     id: "dangerous-calls",
     category: Category::Security,
+    ecosystem: Ecosystem::Any,
     targets: &[TargetKind::Directory],
     cost: 2,
     summary: "eval/exec, shell commands built from strings, unsafe deserialisation, SQL built by concatenation, innerHTML",

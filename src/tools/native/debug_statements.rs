@@ -4,12 +4,13 @@
 
 use super::lang::Lang::*;
 use super::rules::{LineRule, LineRules, line_rule as rule};
-use crate::model::{Category, Severity::*, TargetKind};
+use crate::model::{Category, Ecosystem, Severity::*, TargetKind};
 use crate::tools::ToolSpec;
 
 static SPEC: ToolSpec = ToolSpec {
     id: "debug-statements",
     category: Category::CodeQuality,
+    ecosystem: Ecosystem::Any,
     targets: &[TargetKind::Directory],
     cost: 1,
     summary: "Debugger breakpoints and debug printing left in code",

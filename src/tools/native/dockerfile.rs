@@ -6,7 +6,7 @@
 
 use super::lang::Lang;
 use super::rules::to_u32;
-use crate::model::{Category, Finding, Severity, TargetKind};
+use crate::model::{Category, Ecosystem, Finding, Severity, TargetKind};
 use crate::tools::{FileCheck, FileEntry, ToolSpec};
 use regex::Regex;
 use std::sync::LazyLock;
@@ -14,6 +14,7 @@ use std::sync::LazyLock;
 static SPEC: ToolSpec = ToolSpec {
     id: "dockerfile",
     category: Category::Security,
+    ecosystem: Ecosystem::Containers,
     targets: &[TargetKind::Directory],
     cost: 1,
     summary: "Dockerfiles: root user, latest/untagged images, curl piped to a shell, secrets in ENV/ARG, ADD from URLs",

@@ -6,7 +6,7 @@
 
 use super::lang::Lang;
 use super::rules::to_u32;
-use crate::model::{Category, Finding, Severity, TargetKind};
+use crate::model::{Category, Ecosystem, Finding, Severity, TargetKind};
 use crate::tools::{Tool, ToolContext, ToolError, ToolSpec, analyse_inventory};
 use futures::future::BoxFuture;
 use std::collections::HashMap;
@@ -15,6 +15,7 @@ use std::sync::Arc;
 static SPEC: ToolSpec = ToolSpec {
     id: "duplicate-code",
     category: Category::CodeQuality,
+    ecosystem: Ecosystem::Any,
     targets: &[TargetKind::Directory],
     cost: 2,
     summary: "Blocks of six or more significant lines repeated across files",

@@ -7,7 +7,7 @@
 //! with its home page for every path (a "soft 404") is not a finding. The
 //! probes are few, fetched one host turn at a time like every other request.
 
-use crate::model::{Category, Finding, Severity, TargetKind};
+use crate::model::{Category, Ecosystem, Finding, Severity, TargetKind};
 use crate::tools::{Page, Tool, ToolContext, ToolError, ToolSpec, ToolTarget, origins};
 use futures::future::BoxFuture;
 use std::sync::Arc;
@@ -15,6 +15,7 @@ use std::sync::Arc;
 static SPEC: ToolSpec = ToolSpec {
     id: "exposed-paths",
     category: Category::Security,
+    ecosystem: Ecosystem::Website,
     targets: &[TargetKind::Url, TargetKind::Urls],
     cost: 2,
     summary: "Probes each origin for exposed /.git/, /.env, backups, dumps, server-status, phpinfo",

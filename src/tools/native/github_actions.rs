@@ -8,7 +8,7 @@
 //! `run:` blocks are delimited, so every finding has its exact line.
 
 use super::rules::to_u32;
-use crate::model::{Category, Finding, Severity, TargetKind};
+use crate::model::{Category, Ecosystem, Finding, Severity, TargetKind};
 use crate::tools::{FileCheck, FileEntry, ToolSpec};
 use regex::Regex;
 use std::sync::LazyLock;
@@ -16,6 +16,7 @@ use std::sync::LazyLock;
 static SPEC: ToolSpec = ToolSpec {
     id: "github-actions",
     category: Category::Security,
+    ecosystem: Ecosystem::Ci,
     targets: &[TargetKind::Directory],
     cost: 1,
     summary: "GitHub workflows: pull_request_target checkouts, script injection, unpinned actions, write-all",

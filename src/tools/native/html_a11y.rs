@@ -10,7 +10,7 @@
 //! is named by a visible descendant's `aria-label` (such as an icon's).
 
 use super::rules::to_u32;
-use crate::model::{Category, Finding, Severity, TargetKind};
+use crate::model::{Category, Ecosystem, Finding, Severity, TargetKind};
 use crate::tools::{FileCheck, FileEntry, Page, PageCheck, ToolSpec};
 use ego_tree::NodeId;
 use scraper::{ElementRef, Html, Selector};
@@ -19,6 +19,7 @@ use std::collections::{HashMap, HashSet};
 static SPEC: ToolSpec = ToolSpec {
     id: "html-a11y",
     category: Category::Accessibility,
+    ecosystem: Ecosystem::Web,
     targets: &[TargetKind::Directory, TargetKind::Url, TargetKind::Urls],
     cost: 1,
     summary: "Accessibility gaps in HTML as served: lang, title, alt text, labels, names, ARIA, headings (axe rules, no browser)",

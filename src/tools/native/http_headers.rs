@@ -9,13 +9,14 @@
 //! grade over its ten tests.
 
 use super::cookies::{Cookie, is_session_like};
-use crate::model::{Category, Finding, Metric, Severity, TargetKind};
+use crate::model::{Category, Ecosystem, Finding, Metric, Severity, TargetKind};
 use crate::tools::{Page, PageCheck, ToolSpec};
 use scraper::{Html, Selector};
 
 static SPEC: ToolSpec = ToolSpec {
     id: "http-headers",
     category: Category::Security,
+    ecosystem: Ecosystem::Website,
     targets: &[TargetKind::Url, TargetKind::Urls],
     cost: 1,
     summary: "Missing or weak security headers: HTTPS/HSTS, CSP, nosniff, framing and Referrer-Policy",

@@ -4,12 +4,13 @@
 
 use super::lang::Lang::{self, *};
 use super::rules::{LineRule, LineRules, line_rule as rule};
-use crate::model::{Category, Severity::*, TargetKind};
+use crate::model::{Category, Ecosystem, Severity::*, TargetKind};
 use crate::tools::ToolSpec;
 
 static SPEC: ToolSpec = ToolSpec {
     id: "insecure-transport",
     category: Category::Security,
+    ecosystem: Ecosystem::Any,
     targets: &[TargetKind::Directory],
     cost: 1,
     summary: "http:// endpoints and TLS verification turned off (Python, JS, Go, Rust, Java, curl)",

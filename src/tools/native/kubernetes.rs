@@ -9,13 +9,14 @@
 
 use super::lang::Lang;
 use super::rules::to_u32;
-use crate::model::{Category, Finding, Severity, TargetKind};
+use crate::model::{Category, Ecosystem, Finding, Severity, TargetKind};
 use crate::tools::{FileCheck, FileEntry, ToolSpec};
 use serde_yaml_ng::Value;
 
 static SPEC: ToolSpec = ToolSpec {
     id: "kubernetes",
     category: Category::Security,
+    ecosystem: Ecosystem::Containers,
     targets: &[TargetKind::Directory],
     cost: 1,
     summary: "Kubernetes workloads: privileged, host namespaces, hostPath, running as root, no resource limits",

@@ -2,12 +2,13 @@
 //! images over 300 KiB, fonts over 200 KiB, script and style bundles over
 //! 500 KiB, videos over 2 MiB. Judged by extension and size alone.
 
-use crate::model::{Category, Finding, Severity, TargetKind};
+use crate::model::{Category, Ecosystem, Finding, Severity, TargetKind};
 use crate::tools::{FileCheck, FileEntry, Origin, ToolSpec};
 
 static SPEC: ToolSpec = ToolSpec {
     id: "large-assets",
     category: Category::Performance,
+    ecosystem: Ecosystem::Web,
     targets: &[TargetKind::Directory],
     cost: 1,
     summary: "Images over 300 KiB, fonts over 200 KiB, JS/CSS bundles over 500 KiB, videos over 2 MiB",

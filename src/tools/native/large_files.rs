@@ -1,12 +1,13 @@
 //! The `large-files` tool: files big enough to bloat a repository or slow
 //! clones and builds, judged from their size alone (contents are never read).
 
-use crate::model::{Category, Finding, Severity, TargetKind};
+use crate::model::{Category, Ecosystem, Finding, Severity, TargetKind};
 use crate::tools::{FileCheck, FileEntry, Origin, ToolSpec};
 
 static SPEC: ToolSpec = ToolSpec {
     id: "large-files",
     category: Category::Performance,
+    ecosystem: Ecosystem::Any,
     targets: &[TargetKind::Directory],
     cost: 1,
     summary: "Files of 1 MiB or more (10 MiB or more: very large) checked into the tree",

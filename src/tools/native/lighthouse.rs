@@ -4,7 +4,7 @@
 //! the report's metrics; each audit that fails, with its savings or the
 //! elements it is about, is a finding under the audit's own id.
 
-use crate::model::{Category, Finding, Metric, Severity, TargetKind};
+use crate::model::{Category, Ecosystem, Finding, Metric, Severity, TargetKind};
 use crate::tools::browser::{self, BrowserSetup, guard};
 use crate::tools::external::process::{Ended, MAX_OUTPUT_BYTES, confined, run_to_end};
 use crate::tools::{Availability, Tool, ToolContext, ToolError, ToolSpec, per_url};
@@ -17,6 +17,7 @@ use std::sync::Arc;
 static SPEC: ToolSpec = ToolSpec {
     id: "lighthouse",
     category: Category::Performance,
+    ecosystem: Ecosystem::Website,
     targets: &[TargetKind::Url, TargetKind::Urls],
     cost: 3,
     summary: "Lighthouse on the rendered page: performance, accessibility, best-practice and SEO scores and failed audits",

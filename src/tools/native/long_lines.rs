@@ -5,12 +5,13 @@
 
 use super::lang::Lang;
 use super::rules::to_u32;
-use crate::model::{Category, Finding, Severity, TargetKind};
+use crate::model::{Category, Ecosystem, Finding, Severity, TargetKind};
 use crate::tools::{FileCheck, FileEntry, ToolSpec};
 
 static SPEC: ToolSpec = ToolSpec {
     id: "long-lines",
     category: Category::CodeQuality,
+    ecosystem: Ecosystem::Any,
     targets: &[TargetKind::Directory],
     cost: 1,
     summary: "Lines of code or configuration longer than 120 characters",

@@ -4,12 +4,13 @@
 //! separator); a separator on its own, such as a Markdown or RST underline, is
 //! not one.
 
-use crate::model::{Category, Finding, Severity, TargetKind};
+use crate::model::{Category, Ecosystem, Finding, Severity, TargetKind};
 use crate::tools::{FileCheck, FileEntry, ToolSpec};
 
 static SPEC: ToolSpec = ToolSpec {
     id: "merge-conflicts",
     category: Category::CodeQuality,
+    ecosystem: Ecosystem::Any,
     targets: &[TargetKind::Directory],
     cost: 1,
     summary: "Unresolved merge conflict markers (<<<<<<< / ======= / >>>>>>>) left in files",

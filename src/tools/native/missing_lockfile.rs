@@ -4,7 +4,7 @@
 //! requirements but no `go.sum`, `Gemfile`, `composer.json`). Without one,
 //! every install may pull different code, including a compromised release.
 
-use crate::model::{Category, Finding, Severity, TargetKind};
+use crate::model::{Category, Ecosystem, Finding, Severity, TargetKind};
 use crate::tools::{
     FindingSink, Inventory, Origin, Tool, ToolContext, ToolError, ToolSpec, analyse_inventory,
 };
@@ -15,6 +15,7 @@ use std::sync::Arc;
 static SPEC: ToolSpec = ToolSpec {
     id: "missing-lockfile",
     category: Category::Security,
+    ecosystem: Ecosystem::Dependencies,
     targets: &[TargetKind::Directory],
     cost: 1,
     summary: "Dependency manifests (npm, Pipenv, Poetry, Go, Bundler, Composer) without their lock file",

@@ -3,13 +3,14 @@
 //! active mixed content (the page breaks) and warn on passive content; either
 //! way whoever sits on the path can read or change those requests.
 
-use crate::model::{Category, Finding, Severity, TargetKind};
+use crate::model::{Category, Ecosystem, Finding, Severity, TargetKind};
 use crate::tools::{Page, PageCheck, ToolSpec};
 use scraper::{Html, Selector};
 
 static SPEC: ToolSpec = ToolSpec {
     id: "mixed-content",
     category: Category::Security,
+    ecosystem: Ecosystem::Website,
     targets: &[TargetKind::Url, TargetKind::Urls],
     cost: 1,
     summary: "HTTPS pages loading scripts, styles, frames, images or forms over plain HTTP",

@@ -6,7 +6,7 @@
 //! The page's scripts, styles and images (up to [`MAX_RESOURCES`]) are
 //! fetched too, through the session's shared pages, to weigh them.
 
-use crate::model::{Category, Finding, Severity, TargetKind};
+use crate::model::{Category, Ecosystem, Finding, Severity, TargetKind};
 use crate::tools::{Page, Tool, ToolContext, ToolError, ToolSpec, per_url};
 use futures::future::BoxFuture;
 use reqwest::Url;
@@ -17,6 +17,7 @@ use std::time::Duration;
 static SPEC: ToolSpec = ToolSpec {
     id: "page-weight",
     category: Category::Performance,
+    ecosystem: Ecosystem::Website,
     targets: &[TargetKind::Url, TargetKind::Urls],
     cost: 2,
     summary: "Slow first byte, no compression or caching, redirects, heavy pages, render-blocking scripts",

@@ -7,7 +7,7 @@
 //! rule knows.
 
 use super::rules::to_u32;
-use crate::model::{Category, Finding, Severity, TargetKind};
+use crate::model::{Category, Ecosystem, Finding, Severity, TargetKind};
 use crate::tools::origin::{is_docs_path, is_test_path};
 use crate::tools::{FileCheck, FileEntry, ToolSpec};
 use aho_corasick::{AhoCorasick, AhoCorasickKind};
@@ -17,6 +17,7 @@ use std::collections::HashMap;
 static SPEC: ToolSpec = ToolSpec {
     id: "secrets",
     category: Category::Security,
+    ecosystem: Ecosystem::Any,
     targets: &[TargetKind::Directory],
     cost: 1,
     summary: "Hard-coded credentials: cloud keys, API tokens, webhooks, JWTs and private keys",

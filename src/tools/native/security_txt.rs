@@ -3,7 +3,7 @@
 //! `Expires:` that has not passed, so people who find a vulnerability know
 //! where to report it.
 
-use crate::model::{Category, Finding, Severity, TargetKind, time};
+use crate::model::{Category, Ecosystem, Finding, Severity, TargetKind, time};
 use crate::tools::{Tool, ToolContext, ToolError, ToolSpec, ToolTarget, origins};
 use futures::future::BoxFuture;
 use std::sync::Arc;
@@ -11,6 +11,7 @@ use std::sync::Arc;
 static SPEC: ToolSpec = ToolSpec {
     id: "security-txt",
     category: Category::Security,
+    ecosystem: Ecosystem::Website,
     targets: &[TargetKind::Url, TargetKind::Urls],
     cost: 1,
     summary: "A missing, contactless or expired /.well-known/security.txt (RFC 9116)",

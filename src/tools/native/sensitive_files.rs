@@ -3,12 +3,13 @@
 //! Terraform state and shell histories. Contents are never read (the
 //! `secrets` tool reads them).
 
-use crate::model::{Category, Finding, Severity, TargetKind};
+use crate::model::{Category, Ecosystem, Finding, Severity, TargetKind};
 use crate::tools::{FileCheck, FileEntry, Origin, ToolSpec};
 
 static SPEC: ToolSpec = ToolSpec {
     id: "sensitive-files",
     category: Category::Security,
+    ecosystem: Ecosystem::Any,
     targets: &[TargetKind::Directory],
     cost: 1,
     summary: "Committed .env files, private keys, key stores, credential files, Terraform state",

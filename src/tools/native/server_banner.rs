@@ -3,12 +3,13 @@
 //! PHP/7.2.1`, `X-AspNet-Version`), which narrows the search for a known
 //! exploit to one lookup.
 
-use crate::model::{Category, Finding, Severity, TargetKind};
+use crate::model::{Category, Ecosystem, Finding, Severity, TargetKind};
 use crate::tools::{Page, PageCheck, ToolSpec};
 
 static SPEC: ToolSpec = ToolSpec {
     id: "server-banner",
     category: Category::Security,
+    ecosystem: Ecosystem::Website,
     targets: &[TargetKind::Url, TargetKind::Urls],
     cost: 1,
     summary: "Server, X-Powered-By and framework headers that disclose software versions",

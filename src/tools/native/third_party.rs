@@ -3,7 +3,7 @@
 //! the scripts and stylesheets it includes from them without Subresource
 //! Integrity (`integrity=`), which run whatever that origin serves today.
 
-use crate::model::{Category, Finding, Metric, Severity, TargetKind};
+use crate::model::{Category, Ecosystem, Finding, Metric, Severity, TargetKind};
 use crate::tools::browser::Rendered;
 use crate::tools::{RenderedCheck, ToolSpec};
 use std::collections::BTreeMap;
@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 static SPEC: ToolSpec = ToolSpec {
     id: "third-party",
     category: Category::Security,
+    ecosystem: Ecosystem::Website,
     targets: &[TargetKind::Url, TargetKind::Urls],
     cost: 1,
     summary: "Third-party origins of the rendered page, their bytes, and scripts or stylesheets included without SRI (Chromium)",

@@ -4,7 +4,7 @@
 //! expires. The handshake is made here, through the same address policy and
 //! trusted roots as every fetch, so the certificate itself can be read.
 
-use crate::model::{Category, Finding, Severity, TargetKind};
+use crate::model::{Category, Ecosystem, Finding, Severity, TargetKind};
 use crate::tools::{Fetcher, Tool, ToolContext, ToolError, ToolSpec, per_url};
 use futures::future::BoxFuture;
 use reqwest::Url;
@@ -15,6 +15,7 @@ use std::time::Duration;
 static SPEC: ToolSpec = ToolSpec {
     id: "tls",
     category: Category::Security,
+    ecosystem: Ecosystem::Website,
     targets: &[TargetKind::Url, TargetKind::Urls],
     cost: 1,
     summary: "HTTPS: redirect from plain HTTP, certificate issuer, validity, host name and expiry",

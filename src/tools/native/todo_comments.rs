@@ -8,7 +8,7 @@
 //! are redacted from the message.
 
 use super::rules::to_u32;
-use crate::model::{Category, Finding, Severity, TargetKind};
+use crate::model::{Category, Ecosystem, Finding, Severity, TargetKind};
 use crate::tools::{FileCheck, FileEntry, ToolSpec};
 use regex::{Captures, Regex};
 use std::sync::LazyLock;
@@ -16,6 +16,7 @@ use std::sync::LazyLock;
 static SPEC: ToolSpec = ToolSpec {
     id: "todo-comments",
     category: Category::CodeQuality,
+    ecosystem: Ecosystem::Any,
     targets: &[TargetKind::Directory],
     cost: 1,
     summary: "TODO, FIXME, HACK and XXX markers left in code comments",

@@ -5,12 +5,13 @@
 //! be readable.
 
 use super::rules::to_u32;
-use crate::model::{Category, Finding, Severity, TargetKind};
+use crate::model::{Category, Ecosystem, Finding, Severity, TargetKind};
 use crate::tools::{FileCheck, FileEntry, Origin, ToolSpec};
 
 static SPEC: ToolSpec = ToolSpec {
     id: "unminified-assets",
     category: Category::Performance,
+    ecosystem: Ecosystem::Web,
     targets: &[TargetKind::Directory],
     cost: 1,
     summary: "Unminified JavaScript and CSS in served directories (dist/, public/, static/, ...)",

@@ -9,7 +9,7 @@
 
 use super::advisories::{Advisory, Affected, Database, normalise};
 use super::rules::to_u32;
-use crate::model::{Category, Finding, Metric, Severity, TargetKind};
+use crate::model::{Category, Ecosystem, Finding, Metric, Severity, TargetKind};
 use crate::tools::{
     Availability, FindingSink, Inventory, Origin, Tool, ToolContext, ToolError, ToolSpec, analyse_inventory,
 };
@@ -23,6 +23,7 @@ use std::sync::{Arc, OnceLock};
 static SPEC: ToolSpec = ToolSpec {
     id: "vulnerable-dependencies",
     category: Category::Security,
+    ecosystem: Ecosystem::Dependencies,
     targets: &[TargetKind::Directory],
     cost: 2,
     summary: "Locked and pinned dependencies with known advisories (offline OSV data: built-in snapshot, --advisory-db)",

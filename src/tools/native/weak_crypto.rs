@@ -4,12 +4,13 @@
 
 use super::lang::Lang::*;
 use super::rules::{LineRule, LineRules, line_rule as rule};
-use crate::model::{Category, Severity::*, TargetKind};
+use crate::model::{Category, Ecosystem, Severity::*, TargetKind};
 use crate::tools::ToolSpec;
 
 static SPEC: ToolSpec = ToolSpec {
     id: "weak-crypto",
     category: Category::Security,
+    ecosystem: Ecosystem::Any,
     targets: &[TargetKind::Directory],
     cost: 1,
     summary: "MD5/SHA-1 for passwords, DES/RC4/ECB, non-cryptographic randomness for tokens",
