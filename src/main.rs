@@ -409,7 +409,7 @@ fn main() -> ExitCode {
                 if args.json {
                     // A process of its own has no tool whose circuit is open.
                     let breakers = livescan::engine::breaker::Breakers::new(1, Duration::ZERO);
-                    let infos = livescan::engine::tool_infos(&catalog, &breakers);
+                    let infos = livescan::engine::tool_infos(&catalog, &breakers, &Default::default());
                     println!("{:#}", livescan::api::rest::tools_document(&infos));
                 } else if args.markdown {
                     print!("{}", livescan::tools::listing::readme());

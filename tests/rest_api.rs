@@ -150,6 +150,22 @@ async fn directory_session_follows_the_reference_polling_flows() {
         idle.iter().map(|id| cost(id)).sum::<u64>()
     );
     assert!(full["completedAt"].is_string());
+    // The tool list now knows how long each tool that ran took: this
+    // server's only runs.
+    let (_, catalog) = server.get("/api/tools").await;
+    for entry in catalog["tools"].as_array().unwrap() {
+        let id = entry["id"].as_str().unwrap();
+        match reports.get(id) {
+            Some(report) if report["status"] == "completed" => {
+                assert_eq!(entry["runs"], 1, "{entry}");
+                assert_eq!(entry["averageDuration"], report["duration"], "{entry}");
+            }
+            _ => assert!(
+                entry.get("runs").is_none() && entry.get("averageDuration").is_none(),
+                "{entry}"
+            ),
+        }
+    }
     // session_started, session_running, a start and a report per tool (a
     // skipped tool only a report), the analysis, session_finished.
     assert_eq!(
@@ -189,7 +205,11 @@ async fn directory_session_follows_the_reference_polling_flows() {
         summary["bySeverity"]["critical"].as_u64().unwrap() > 0,
         "planted private keys are critical"
     );
-    assert_eq!(summary["toolsRun"].as_u64().unwrap(), reports.len() as u64);
+    assert_eq!(
+        summary["toolsRun"].as_u64().unwrap(),
+        (reports.len() - idle.len()) as u64,
+        "a tool with nothing to analyse did not run"
+    );
 
     // Polling with lastUpdated after the end returns nothing new.
     let encoded: String = url::form_urlencoded::byte_serialize(since.as_bytes()).collect();

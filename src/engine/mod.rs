@@ -137,10 +137,17 @@ pub struct ToolInfo {
     pub cost: u32,
     pub summary: &'static str,
     pub circuit: breaker::Circuit,
+    /// Its past runs on this server, when it has run.
+    pub runs: Option<crate::store::ToolRuns>,
 }
 
-/// `catalog` with each tool's availability here and its circuit in `breakers`.
-pub fn tool_infos(catalog: &Catalog, breakers: &breaker::Breakers) -> Vec<ToolInfo> {
+/// `catalog` with each tool's availability here, its circuit in `breakers`
+/// and its past `runs`.
+pub fn tool_infos(
+    catalog: &Catalog,
+    breakers: &breaker::Breakers,
+    runs: &std::collections::BTreeMap<String, crate::store::ToolRuns>,
+) -> Vec<ToolInfo> {
     catalog
         .iter()
         .map(|tool| {
@@ -154,6 +161,7 @@ pub fn tool_infos(catalog: &Catalog, breakers: &breaker::Breakers) -> Vec<ToolIn
                 cost: spec.cost,
                 summary: spec.summary,
                 circuit: breakers.circuit(spec.id),
+                runs: runs.get(spec.id).copied(),
             }
         })
         .collect()
@@ -552,9 +560,14 @@ impl Engine {
         ))
     }
 
-    /// The catalog with each tool's availability here.
-    pub fn tools(&self) -> Vec<ToolInfo> {
-        tool_infos(&self.inner.catalog, &self.inner.breakers)
+    /// The catalog with each tool's availability here and how long its
+    /// past runs took (left out when the store cannot say).
+    pub async fn tools(&self) -> Vec<ToolInfo> {
+        let runs = self.inner.store.tool_runs().await.unwrap_or_else(|err| {
+            tracing::warn!(error = %err, "could not read the tools' past runs");
+            Default::default()
+        });
+        tool_infos(&self.inner.catalog, &self.inner.breakers, &runs)
     }
 
     /// Sessions currently running in this process.

@@ -16,6 +16,7 @@ use crate::model::{
     Upload,
 };
 use async_trait::async_trait;
+use std::collections::BTreeMap;
 
 pub use sqlite::SqliteStore;
 
@@ -74,6 +75,13 @@ impl From<serde_json::Error> for StoreError {
     }
 }
 
+/// A tool's past runs, for the tool list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ToolRuns {
+    pub runs: u64,
+    pub average_ms: u64,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Stores a new session together with its first event (seq 1), taking
@@ -129,6 +137,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Adds `credits` to a user's balance; returns the new balance.
     async fn grant(&self, user_id: &str, credits: u64, note: &str) -> Result<i64, StoreError>;
+
+    /// How many times each tool ran (completed or failed) and how long it
+    /// took on average, by tool id.
+    async fn tool_runs(&self) -> Result<BTreeMap<String, ToolRuns>, StoreError>;
 
     /// A user's newest ledger entries, newest first.
     async fn ledger(&self, user_id: &str, limit: u32) -> Result<Vec<LedgerEntry>, StoreError>;

@@ -20,7 +20,7 @@
 //! for the next batch. Nothing is reported as stored unless its COMMIT
 //! succeeded: every write of a batch that failed gets the error.
 
-use super::{ListedSession, SessionEnd, Store, StoreError};
+use super::{ListedSession, SessionEnd, Store, StoreError, ToolRuns};
 use crate::model::{
     Account, Event, EventKind, KeyRecord, LedgerEntry, LedgerKind, Refund, SessionListing, SessionMeta,
     Upload, time,
@@ -29,6 +29,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,6 +45,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0006_one_analysis.sql"),
     include_str!("../../migrations/sqlite/0007_scan_ids.sql"),
     include_str!("../../migrations/sqlite/0008_one_narrative.sql"),
+    include_str!("../../migrations/sqlite/0009_tool_runs.sql"),
 ];
 
 #[derive(Clone, Debug)]
@@ -706,6 +708,25 @@ impl Store for SqliteStore {
             Ok(Done::Keep(balance))
         })
         .await
+    }
+
+    async fn tool_runs(&self) -> Result<BTreeMap<String, ToolRuns>, StoreError> {
+        let rows = sqlx::query("SELECT tool, runs, total_ms FROM tool_runs")
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let runs = row.try_get::<i64, _>(1)?.max(1) as u64;
+                let total = row.try_get::<i64, _>(2)?.max(0) as u64;
+                Ok((
+                    row.try_get::<String, _>(0)?,
+                    ToolRuns {
+                        runs,
+                        average_ms: total / runs,
+                    },
+                ))
+            })
+            .collect()
     }
 
     async fn ledger(&self, user_id: &str, limit: u32) -> Result<Vec<LedgerEntry>, StoreError> {

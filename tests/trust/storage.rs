@@ -193,6 +193,11 @@ impl Store for SlowToAnswer {
         tokio::time::sleep(Duration::from_millis(300)).await;
         Ok(event)
     }
+    async fn tool_runs(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, livescan::store::ToolRuns>, StoreError> {
+        self.0.tool_runs().await
+    }
     async fn finish_session(
         &self,
         meta: &SessionMeta,

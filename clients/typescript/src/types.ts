@@ -280,6 +280,10 @@ export interface Tool {
   summary: string;
   unavailableReason?: string;
   installHint?: string;
+  /** Milliseconds its past runs on this server took on average; absent before its first run. */
+  averageDuration?: number;
+  /** How many times it ran (completed or failed) on this server. */
+  runs?: number;
   circuit?: { state: "closed" | "open" | "half-open"; failures: number; retryAt?: string };
 }
 

@@ -189,7 +189,7 @@ impl SessionService for GrpcSessions {
     ) -> Result<Response<pb::ListToolsResponse>, Status> {
         self.caller(&request).await?;
         Ok(Response::new(pb::ListToolsResponse {
-            tools: self.engine.tools().iter().map(convert::tool).collect(),
+            tools: self.engine.tools().await.iter().map(convert::tool).collect(),
             analysis_cost: crate::tools::ANALYSIS_COST,
         }))
     }

@@ -445,7 +445,7 @@ const FRAME_END: &[u8] = b"\n\n";
 
 async fn list_tools(State(engine): State<Engine>, headers: HeaderMap) -> ApiResult {
     caller(&engine, &headers).await?;
-    Ok(Json(views::tools(&engine.tools())).into_response())
+    Ok(Json(views::tools(&engine.tools().await)).into_response())
 }
 
 /// Receives a directory as a tar or tar.gz body, streamed to disk as it
@@ -471,7 +471,7 @@ async fn health(State(engine): State<Engine>) -> Json<Value> {
 }
 
 async fn openapi_document(State(engine): State<Engine>) -> Json<Value> {
-    let tools = engine.tools();
+    let tools = engine.tools().await;
     let ids: Vec<&str> = tools.iter().map(|t| t.id).collect();
     Json(openapi::document(&ids))
 }

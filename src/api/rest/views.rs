@@ -177,6 +177,10 @@ pub fn tools(tools: &[ToolInfo]) -> Value {
                     "failures": t.circuit.failures,
                 },
             });
+            if let Some(runs) = &t.runs {
+                entry["averageDuration"] = json!(runs.average_ms);
+                entry["runs"] = json!(runs.runs);
+            }
             if let Some(at) = &t.circuit.retry_at {
                 entry["circuit"]["retryAt"] = ts(at);
             }
