@@ -70,6 +70,30 @@ const DESCRIPTORS: &[(&str, &str)] = &[
     ("eslint-dom-xss", include_str!("descriptors/eslint-dom-xss.toml")),
     ("eslint-sdl", include_str!("descriptors/eslint-sdl.toml")),
     ("tsc", include_str!("descriptors/tsc.toml")),
+    ("dlint", include_str!("descriptors/dlint.toml")),
+    ("djlint", include_str!("descriptors/djlint.toml")),
+    ("njsscan", include_str!("descriptors/njsscan.toml")),
+    ("doc8", include_str!("descriptors/doc8.toml")),
+    ("cmakelint", include_str!("descriptors/cmakelint.toml")),
+    ("checkstyle", include_str!("descriptors/checkstyle.toml")),
+    ("phpmd", include_str!("descriptors/phpmd.toml")),
+    ("puppet-lint", include_str!("descriptors/puppet-lint.toml")),
+    (
+        "eslint-react-hooks",
+        include_str!("descriptors/eslint-react-hooks.toml"),
+    ),
+    ("eslint-vue", include_str!("descriptors/eslint-vue.toml")),
+    ("eslint-regexp", include_str!("descriptors/eslint-regexp.toml")),
+    ("alex", include_str!("descriptors/alex.toml")),
+    (
+        "check-jsonschema",
+        include_str!("descriptors/check-jsonschema.toml"),
+    ),
+    ("bashate", include_str!("descriptors/bashate.toml")),
+    ("proselint", include_str!("descriptors/proselint.toml")),
+    ("mobsfscan", include_str!("descriptors/mobsfscan.toml")),
+    ("mobsfscan-ios", include_str!("descriptors/mobsfscan-ios.toml")),
+    ("pyright", include_str!("descriptors/pyright.toml")),
 ];
 
 /// The rule of the finding that says a scanner failed on one file (which
@@ -83,6 +107,8 @@ pub const DEFAULT_TOOL_DIRS: &[&str] = &[
     ".tools/detect-secrets/bin",
     ".tools/linters/bin",
     ".tools/ansible/bin",
+    ".tools/libsast/bin",
+    ".tools/check-jsonschema/bin",
     ".tools/node/node_modules/.bin",
 ];
 
