@@ -25,15 +25,19 @@ fn url_tools() -> Vec<&'static str> {
 /// A watcher's events: (sequence number, event name).
 type Seen = Vec<(u64, String)>;
 
-/// Watches from `after`, or from a snapshot (announced on `ready`);
-/// returns where the events start and the events.
+/// What a watcher saw: where its events start, the tools whose reports its
+/// snapshot already held (a tool that needs no page, such as
+/// `security-txt`, may finish before a watcher connects), and the events.
+type Watched = (u64, Vec<String>, Seen);
+
+/// Watches from `after`, or from a snapshot (announced on `ready`).
 async fn grpc_watcher(
     base: String,
     key: String,
     id: String,
     after: Option<u64>,
     ready: mpsc::Sender<()>,
-) -> (u64, Seen) {
+) -> Watched {
     let mut grpc = grpc_client(&base, &key).await;
     let mut stream = grpc
         .watch_session(pb::WatchSessionRequest {
@@ -44,13 +48,22 @@ async fn grpc_watcher(
         .unwrap()
         .into_inner();
     let mut seen = Vec::new();
-    let start = match after {
-        Some(after) => after,
+    let (start, finished) = match after {
+        Some(after) => (after, Vec::new()),
         None => {
             let snapshot = stream.message().await.unwrap().expect("a snapshot first");
-            assert!(matches!(snapshot.event, Some(Event::Snapshot(_))));
+            let Some(Event::Snapshot(session)) = snapshot.event else {
+                panic!("a snapshot first, not {snapshot:?}");
+            };
             ready.send(()).await.unwrap();
-            snapshot.seq
+            let waiting = [pb::ToolStatus::Pending as i32, pb::ToolStatus::Running as i32];
+            let finished = session
+                .tool_reports
+                .iter()
+                .filter(|r| !waiting.contains(&r.status))
+                .map(|r| r.tool_name.clone())
+                .collect();
+            (snapshot.seq, finished)
         }
     };
     while let Some(message) = stream.message().await.unwrap() {
@@ -62,11 +75,11 @@ async fn grpc_watcher(
         };
         seen.push((message.seq, name));
     }
-    (start, seen)
+    (start, finished, seen)
 }
 
-/// Watches over SSE from a snapshot; returns where the events start and the events.
-async fn sse_watcher(base: String, key: String, id: String) -> (u64, Seen) {
+/// Watches over SSE from a snapshot.
+async fn sse_watcher(base: String, key: String, id: String) -> Watched {
     let response = common::http_with_key(&key)
         .get(format!("{base}/api/sessions/{id}/events"))
         .send()
@@ -75,6 +88,13 @@ async fn sse_watcher(base: String, key: String, id: String) -> (u64, Seen) {
     let events = read_sse(response).await;
     assert_eq!(events[0].event, "snapshot");
     let seq = |event: &common::Sse| event.id.as_deref().unwrap().parse::<u64>().unwrap();
+    let finished = events[0].data["toolReports"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| !matches!(r["status"].as_str(), Some("pending" | "running")))
+        .map(|(tool, _)| tool.clone())
+        .collect();
     let seen = events[1..]
         .iter()
         .map(|e| {
@@ -87,12 +107,14 @@ async fn sse_watcher(base: String, key: String, id: String) -> (u64, Seen) {
             (seq(e), name)
         })
         .collect();
-    (seq(&events[0]), seen)
+    (seq(&events[0]), finished, seen)
 }
 
 /// Checks that `seen` runs without a gap or repeat from `after + 1` to the
-/// session's end, and holds each tool's report once.
-fn assert_whole(seen: &Seen, after: u64, tools: &[&str], who: &str) {
+/// session's end, and holds each tool's report once unless the snapshot
+/// had it (`finished`).
+fn assert_whole((after, finished, seen): &Watched, tools: &[&str], who: &str) {
+    let after = *after;
     let seqs: Vec<u64> = seen.iter().map(|(seq, _)| *seq).collect();
     let expected: Vec<u64> = (after + 1..=after + seqs.len() as u64).collect();
     assert_eq!(seqs, expected, "{who}: gaps or repeats in {seen:?}");
@@ -102,7 +124,11 @@ fn assert_whole(seen: &Seen, after: u64, tools: &[&str], who: &str) {
             .iter()
             .filter(|(_, name)| *name == format!("tool_finished {tool}"))
             .count();
-        assert_eq!(reports, 1, "{who}: {tool} reported {reports} times in {seen:?}");
+        let expected = usize::from(!finished.iter().any(|f| f == tool));
+        assert_eq!(
+            reports, expected,
+            "{who}: {tool} reported {reports} times in {seen:?} after a snapshot with {finished:?}"
+        );
     }
 }
 
@@ -133,14 +159,15 @@ async fn every_watcher_gets_every_event_once_in_order_while_reports_arrive_toget
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     open.send(true).unwrap();
     for (i, watcher) in watchers.into_iter().enumerate() {
-        let (start, seen) = watcher.await.unwrap();
-        assert_whole(&seen, start, &tools, &format!("watcher {i}"));
+        let watched = watcher.await.unwrap();
+        assert_whole(&watched, &tools, &format!("watcher {i}"));
     }
     // Watchers that come later and resume mid-log get exactly the rest.
     let (base, key) = (server.base.clone(), server.key.clone());
-    let (_, all) = grpc_watcher(base.clone(), key.clone(), id.clone(), Some(0), ready.clone()).await;
-    assert_whole(&all, 0, &tools, "a watcher resuming from 0");
+    let from_zero = grpc_watcher(base.clone(), key.clone(), id.clone(), Some(0), ready.clone()).await;
+    assert_whole(&from_zero, &tools, "a watcher resuming from 0");
+    let all = from_zero.2;
     let middle = all.len() / 2;
-    let (_, rest) = grpc_watcher(base, key, id, Some(middle as u64), ready).await;
+    let (_, _, rest) = grpc_watcher(base, key, id, Some(middle as u64), ready).await;
     assert_eq!(rest, all[middle..].to_vec(), "a watcher resuming from {middle}");
 }

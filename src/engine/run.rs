@@ -451,10 +451,13 @@ impl ToolJob {
                 Some(format!("not installed: {reason} ({install_hint})")),
             );
         }
+        // Only a directory can lack a tool's files; walking its inventory
+        // is work for a blocking thread.
         let (checked, target) = (tool.clone(), self.target.clone());
-        if !crate::tools::off_runtime(move || checked.has_work(&target))
-            .await
-            .unwrap_or(true)
+        if matches!(target, ToolTarget::Directory(_))
+            && !crate::tools::off_runtime(move || checked.has_work(&target))
+                .await
+                .unwrap_or(true)
         {
             return self.report(
                 Outcome::Skipped,

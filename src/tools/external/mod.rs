@@ -94,6 +94,15 @@ const DESCRIPTORS: &[(&str, &str)] = &[
     ("mobsfscan", include_str!("descriptors/mobsfscan.toml")),
     ("mobsfscan-ios", include_str!("descriptors/mobsfscan-ios.toml")),
     ("pyright", include_str!("descriptors/pyright.toml")),
+    ("eslint-sonarjs", include_str!("descriptors/eslint-sonarjs.toml")),
+    (
+        "eslint-no-secrets",
+        include_str!("descriptors/eslint-no-secrets.toml"),
+    ),
+    ("eslint-node", include_str!("descriptors/eslint-node.toml")),
+    ("eslint-promise", include_str!("descriptors/eslint-promise.toml")),
+    ("eslint-toml", include_str!("descriptors/eslint-toml.toml")),
+    ("eslint-jsonc", include_str!("descriptors/eslint-jsonc.toml")),
 ];
 
 /// The rule of the finding that says a scanner failed on one file (which
