@@ -453,9 +453,9 @@ impl ToolJob {
         }
         // Only a directory can lack a tool's files; walking its inventory
         // is work for a blocking thread.
-        let (checked, target) = (tool.clone(), self.target.clone());
-        if matches!(target, ToolTarget::Directory(_))
-            && !crate::tools::off_runtime(move || checked.has_work(&target))
+        if let ToolTarget::Directory(inventory) = &self.target
+            && let (checked, inventory) = (tool.clone(), inventory.clone())
+            && !crate::tools::off_runtime(move || checked.has_work(&inventory))
                 .await
                 .unwrap_or(true)
         {

@@ -297,10 +297,10 @@ pub trait Tool: Send + Sync + 'static {
         origin == Origin::Source
     }
 
-    /// Whether the target holds anything this tool looks at, judged without
-    /// reading files: a tool with nothing to analyse is skipped (and
-    /// refunded) rather than run. By default, always.
-    fn has_work(&self, _target: &ToolTarget) -> bool {
+    /// Whether a directory holds anything this tool looks at, judged from
+    /// its inventory without reading files: a tool with nothing to analyse
+    /// is skipped (and refunded) rather than run. By default, always.
+    fn has_work(&self, _inventory: &Inventory) -> bool {
         true
     }
 
@@ -366,13 +366,10 @@ impl<C: FileCheck> Tool for FileTool<C> {
         self.0.sees(origin)
     }
 
-    fn has_work(&self, target: &ToolTarget) -> bool {
-        match target {
-            ToolTarget::Directory(inventory) => inventory
-                .files_seen(|origin| self.0.sees(origin))
-                .any(|file| self.0.wants(file)),
-            ToolTarget::Urls(_) => false,
-        }
+    fn has_work(&self, inventory: &Inventory) -> bool {
+        inventory
+            .files_seen(|origin| self.0.sees(origin))
+            .any(|file| self.0.wants(file))
     }
 
     fn weight(&self) -> usize {
@@ -599,11 +596,8 @@ impl Tool for ByTarget {
         self.directory.spec()
     }
 
-    fn has_work(&self, target: &ToolTarget) -> bool {
-        match target {
-            ToolTarget::Directory(_) => self.directory.has_work(target),
-            ToolTarget::Urls(_) => self.urls.has_work(target),
-        }
+    fn has_work(&self, inventory: &Inventory) -> bool {
+        self.directory.has_work(inventory)
     }
 
     fn run(self: Arc<Self>, ctx: Arc<ToolContext>) -> BoxFuture<'static, Result<(), ToolError>> {

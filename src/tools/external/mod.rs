@@ -14,7 +14,9 @@ pub(crate) mod process;
 pub mod rules;
 
 use crate::model::{Category, Ecosystem, Finding, Scanner, Severity, TargetKind};
-use crate::tools::{Availability, Inventory, Tool, ToolContext, ToolError, ToolSpec, ToolTarget, Workspace};
+use crate::tools::{
+    Availability, FileEntry, Inventory, Tool, ToolContext, ToolError, ToolSpec, ToolTarget, Workspace,
+};
 use futures::future::BoxFuture;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -452,17 +454,22 @@ impl ExternalTool {
     /// Reads the head of each candidate when the descriptor says what its
     /// files contain.
     fn matching(&self, inventory: &Inventory, root: &Path) -> Vec<PathBuf> {
-        inventory
-            .files_seen(|origin| self.sees(origin))
-            .filter(|f| self.files.is_match(&f.rel))
+        self.candidates(inventory)
             .filter(|f| self.descriptor.contains.is_empty() || self.holds_marker(inventory, f))
             .map(|f| root.join(&f.rel))
             .collect()
     }
 
+    /// The source files of the inventory whose paths the tool's globs match.
+    fn candidates<'a>(&'a self, inventory: &'a Inventory) -> impl Iterator<Item = &'a FileEntry> {
+        inventory
+            .files_seen(|origin| self.sees(origin))
+            .filter(|f| self.files.is_match(&f.rel))
+    }
+
     /// Whether the first 64 KiB of `file` hold one of the descriptor's
     /// `contains` strings.
-    fn holds_marker(&self, inventory: &Inventory, file: &crate::tools::FileEntry) -> bool {
+    fn holds_marker(&self, inventory: &Inventory, file: &FileEntry) -> bool {
         use std::io::Read;
         let mut head = Vec::new();
         let read = inventory
@@ -532,13 +539,8 @@ impl Tool for ExternalTool {
         self.descriptor.secret_rules.iter().any(|r| r == rule)
     }
 
-    fn has_work(&self, target: &ToolTarget) -> bool {
-        match target {
-            ToolTarget::Directory(inventory) => inventory
-                .files_seen(|origin| self.sees(origin))
-                .any(|f| self.files.is_match(&f.rel)),
-            ToolTarget::Urls(_) => false,
-        }
+    fn has_work(&self, inventory: &Inventory) -> bool {
+        self.candidates(inventory).next().is_some()
     }
 
     fn run(self: Arc<Self>, ctx: Arc<ToolContext>) -> BoxFuture<'static, Result<(), ToolError>> {
