@@ -104,6 +104,10 @@ struct ToolsArgs {
     /// Print the README's catalog tables (Markdown), whatever is installed.
     #[arg(long)]
     markdown: bool,
+    /// Average durations and versions come from the runs stored here, when
+    /// it holds a database (it is not created).
+    #[command(flatten)]
+    data_dir: DataDir,
 }
 
 /// Where tools find what they need on this machine.
@@ -405,17 +409,19 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve(args).await.map(|()| ExitCode::SUCCESS),
             Command::Scan(args) => scan(args).await,
             Command::Tools(args) => {
-                let catalog = args.tools.catalog();
-                if args.json {
-                    // A process of its own has no tool whose circuit is open.
-                    let breakers = livescan::engine::breaker::Breakers::new(1, Duration::ZERO);
-                    let infos = livescan::engine::tool_infos(&catalog, &breakers, &Default::default());
-                    println!("{:#}", livescan::api::rest::tools_document(&infos));
-                } else if args.markdown {
+                if args.markdown {
                     print!("{}", livescan::tools::listing::readme());
+                    return Ok(ExitCode::SUCCESS);
+                }
+                let catalog = args.tools.catalog();
+                // A process of its own has no tool whose circuit is open.
+                let breakers = livescan::engine::breaker::Breakers::new(1, Duration::ZERO);
+                let infos =
+                    livescan::engine::tool_infos(&catalog, &breakers, &past_runs(&args.data_dir).await);
+                if args.json {
+                    println!("{:#}", livescan::api::rest::tools_document(&infos));
                 } else {
-                    let tools: Vec<_> = catalog.iter().cloned().collect();
-                    print!("{}", livescan::tools::listing::console(&tools));
+                    print!("{}", cli::tools::table(&infos));
                 }
                 Ok(ExitCode::SUCCESS)
             }
@@ -447,6 +453,23 @@ fn main() -> ExitCode {
     result.unwrap_or_else(|err| {
         eprintln!("livescan: {err:#}");
         ExitCode::from(2)
+    })
+}
+
+/// The tools' past runs stored in `data_dir`, when it holds a database;
+/// none (said on stderr) when it cannot be read.
+async fn past_runs(data_dir: &DataDir) -> std::collections::BTreeMap<String, livescan::store::ToolRuns> {
+    use livescan::store::Store;
+    if !data_dir.database().is_file() {
+        return Default::default();
+    }
+    let runs = match data_dir.open_store().await {
+        Ok(store) => store.tool_runs().await.map_err(anyhow::Error::from),
+        Err(err) => Err(err),
+    };
+    runs.unwrap_or_else(|err| {
+        eprintln!("livescan: past runs left out: {err:#}");
+        Default::default()
     })
 }
 

@@ -159,6 +159,16 @@ async fn directory_session_follows_the_reference_polling_flows() {
             Some(report) if report["status"] == "completed" => {
                 assert_eq!(entry["runs"], 1, "{entry}");
                 assert_eq!(entry["averageDuration"], report["duration"], "{entry}");
+                // The version that ran: the scanner's; with none run (a
+                // native analyzer, or a scanner whose files held nothing in
+                // its format), livescan's own or none yet.
+                match &report["result"]["scanner"] {
+                    serde_json::Value::Null => assert!(
+                        entry.get("version").is_none() || entry["version"] == env!("CARGO_PKG_VERSION"),
+                        "{entry}"
+                    ),
+                    scanner => assert_eq!(entry["version"], scanner["version"], "{entry}"),
+                }
             }
             _ => assert!(
                 entry.get("runs").is_none() && entry.get("averageDuration").is_none(),

@@ -1,7 +1,7 @@
 //! The command-line client: live console rendering, the scan runner (in
 //! process, pushed over gRPC, or polled over REST), packing and uploading a
 //! directory for a server that cannot see it, baselines of earlier scans,
-//! the report documents, and the account commands.
+//! the report documents, the tool list, and the account commands.
 
 pub mod baseline;
 pub mod console;
@@ -9,3 +9,4 @@ pub mod keys;
 pub mod pack;
 pub mod report;
 pub mod scan;
+pub mod tools;

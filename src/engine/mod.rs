@@ -137,6 +137,10 @@ pub struct ToolInfo {
     pub cost: u32,
     pub summary: &'static str,
     pub circuit: breaker::Circuit,
+    /// The version a run uses: livescan's for a native analyzer; for a
+    /// scanner, what it said when asked in this process, else what its
+    /// last stored run said.
+    pub version: Option<String>,
     /// Its past runs on this server, when it has run.
     pub runs: Option<crate::store::ToolRuns>,
 }
@@ -161,7 +165,10 @@ pub fn tool_infos(
                 cost: spec.cost,
                 summary: spec.summary,
                 circuit: breakers.circuit(spec.id),
-                runs: runs.get(spec.id).copied(),
+                version: tool
+                    .version()
+                    .or_else(|| runs.get(spec.id).and_then(|r| r.version.clone())),
+                runs: runs.get(spec.id).cloned(),
             }
         })
         .collect()

@@ -76,10 +76,12 @@ impl From<serde_json::Error> for StoreError {
 }
 
 /// A tool's past runs, for the tool list.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ToolRuns {
     pub runs: u64,
     pub average_ms: u64,
+    /// The version of the scanner that ran last, when it said.
+    pub version: Option<String>,
 }
 
 #[async_trait]

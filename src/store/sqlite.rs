@@ -711,7 +711,7 @@ impl Store for SqliteStore {
     }
 
     async fn tool_runs(&self) -> Result<BTreeMap<String, ToolRuns>, StoreError> {
-        let rows = sqlx::query("SELECT tool, runs, total_ms FROM tool_runs")
+        let rows = sqlx::query("SELECT tool, runs, total_ms, version FROM tool_runs")
             .fetch_all(&self.reader)
             .await?;
         rows.iter()
@@ -723,6 +723,7 @@ impl Store for SqliteStore {
                     ToolRuns {
                         runs,
                         average_ms: total / runs,
+                        version: row.try_get(3)?,
                     },
                 ))
             })
@@ -906,6 +907,96 @@ mod tests {
                 None,
             )),
         }
+    }
+
+    /// A report of `tool` that took `duration` ms and ran `version`.
+    fn ran(tool: &str, duration: u64, version: Option<&str>) -> EventKind {
+        let mut report =
+            ToolReport::finished(tool, Category::Security, Outcome::Clean, duration, vec![], None);
+        report.result.scanner = version.map(|version| crate::model::Scanner {
+            name: tool.into(),
+            version: Some(version.into()),
+        });
+        EventKind::ToolFinished {
+            report: Box::new(report),
+        }
+    }
+
+    #[tokio::test]
+    async fn tool_runs_keep_the_average_and_the_last_version_said() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        let started = EventKind::SessionStarted {
+            tools: vec![],
+            analysis_cost: 0,
+        };
+        {
+            // Reports stored before the table existed are counted when it is made.
+            let store = SqliteStore::open(&path).await.unwrap();
+            store
+                .create_session(&meta("s1", "u", 1), &started, 0)
+                .await
+                .unwrap();
+            store
+                .append("s1", &ran("bandit", 100, Some("1.9.3")))
+                .await
+                .unwrap();
+            store.append("s1", &ran("secrets", 7, None)).await.unwrap();
+            let skipped = EventKind::ToolFinished {
+                report: Box::new(ToolReport::finished(
+                    "eslint",
+                    Category::Security,
+                    Outcome::Skipped,
+                    0,
+                    vec![],
+                    None,
+                )),
+            };
+            store.append("s1", &skipped).await.unwrap();
+        }
+        {
+            let pool = SqlitePool::connect(&format!("sqlite://{}", path.display()))
+                .await
+                .unwrap();
+            sqlx::raw_sql("DROP TRIGGER tool_run_finished; DROP TABLE tool_runs; PRAGMA user_version = 8")
+                .execute(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+        }
+        let store = SqliteStore::open(&path).await.unwrap();
+        let runs = store.tool_runs().await.unwrap();
+        assert_eq!(
+            runs.keys().collect::<Vec<_>>(),
+            ["bandit", "secrets"],
+            "a skip is not a run"
+        );
+        assert_eq!(runs["bandit"].version.as_deref(), Some("1.9.3"));
+        assert_eq!(runs["secrets"].version, None);
+        // New reports are counted as they are stored; a report that names no
+        // version leaves the last one said.
+        store
+            .create_session(&meta("s2", "u", 2), &started, 0)
+            .await
+            .unwrap();
+        store
+            .append("s2", &ran("bandit", 300, Some("1.9.4")))
+            .await
+            .unwrap();
+        store
+            .create_session(&meta("s3", "u", 3), &started, 0)
+            .await
+            .unwrap();
+        store.append("s3", &ran("bandit", 200, None)).await.unwrap();
+        let bandit = &store.tool_runs().await.unwrap()["bandit"];
+        assert_eq!(
+            bandit,
+            &ToolRuns {
+                runs: 3,
+                average_ms: 200,
+                version: Some("1.9.4".into())
+            }
+        );
     }
 
     #[tokio::test]

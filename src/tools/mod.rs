@@ -290,6 +290,13 @@ pub trait Tool: Send + Sync + 'static {
         Availability::Available
     }
 
+    /// The version a run would use, when known without running anything:
+    /// a native analyzer is livescan's own; a scanner's is known once it
+    /// has been asked.
+    fn version(&self) -> Option<String> {
+        Some(env!("CARGO_PKG_VERSION").to_string())
+    }
+
     /// Whether the tool looks at files of this origin (directory targets):
     /// by default only at source files, not at vendored, generated,
     /// minified or binary ones.

@@ -284,6 +284,8 @@ export interface Tool {
   averageDuration?: number;
   /** How many times it ran (completed or failed) on this server. */
   runs?: number;
+  /** The version a run uses; for an external scanner, absent until it has run once. */
+  version?: string;
   circuit?: { state: "closed" | "open" | "half-open"; failures: number; retryAt?: string };
 }
 

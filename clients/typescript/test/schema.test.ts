@@ -105,7 +105,7 @@ const NESTED = {
     ["ToolList", "tools", "items"],
     keysOf<Tool>()(
       ["id", "category", "ecosystem", "targets", "available", "cost", "summary"],
-      ["unavailableReason", "installHint", "circuit", "averageDuration", "runs"],
+      ["unavailableReason", "installHint", "circuit", "averageDuration", "runs", "version"],
     ),
   ],
 } satisfies Record<string, [string[], Shape]>;

@@ -665,8 +665,9 @@ pub fn tool(info: &ToolInfo) -> pb::Tool {
         circuit_state: info.circuit.state.as_str().to_string(),
         circuit_failures: info.circuit.failures,
         circuit_retry_at: info.circuit.retry_at.as_ref().map(timestamp),
-        average_duration_ms: info.runs.map(|runs| runs.average_ms),
-        runs: info.runs.map_or(0, |runs| runs.runs),
+        average_duration_ms: info.runs.as_ref().map(|runs| runs.average_ms),
+        runs: info.runs.as_ref().map_or(0, |runs| runs.runs),
+        version: info.version.clone(),
     }
 }
 

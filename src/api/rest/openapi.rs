@@ -792,6 +792,8 @@ fn operations(tool_ids: &[&str]) -> Value {
                                 "averageDuration": { "type": "integer",
                                     "description": "Milliseconds its past runs on this server took on average; absent before its first run" },
                                 "runs": { "type": "integer", "description": "How many times it ran (completed or failed) on this server" },
+                                "version": { "type": "string",
+                                    "description": "The version a run uses: livescan's for a native analyzer; for an external scanner, what it printed when last asked (absent until it has run once)" },
                                 "circuit": { "type": "object", "required": ["state", "failures"],
                                     "description": "The tool's circuit breaker: open after repeated tool errors (the tool is skipped and refunded), half-open when a trial run is allowed",
                                     "properties": { "state": { "enum": ["closed", "open", "half-open"] },

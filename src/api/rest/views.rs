@@ -177,6 +177,9 @@ pub fn tools(tools: &[ToolInfo]) -> Value {
                     "failures": t.circuit.failures,
                 },
             });
+            if let Some(version) = &t.version {
+                entry["version"] = json!(version);
+            }
             if let Some(runs) = &t.runs {
                 entry["averageDuration"] = json!(runs.average_ms);
                 entry["runs"] = json!(runs.runs);

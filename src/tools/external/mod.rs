@@ -539,6 +539,10 @@ impl Tool for ExternalTool {
         self.descriptor.secret_rules.iter().any(|r| r == rule)
     }
 
+    fn version(&self) -> Option<String> {
+        self.version.get().cloned().flatten()
+    }
+
     fn has_work(&self, inventory: &Inventory) -> bool {
         self.candidates(inventory).next().is_some()
     }

@@ -71,6 +71,17 @@ impl Tool for Lighthouse {
         }
     }
 
+    /// The `version` of the npm package the executable belongs to.
+    fn version(&self) -> Option<String> {
+        let package = self
+            .executable
+            .as_ref()?
+            .parent()?
+            .join("../lighthouse/package.json");
+        let package: serde_json::Value = serde_json::from_slice(&std::fs::read(package).ok()?).ok()?;
+        package["version"].as_str().map(String::from)
+    }
+
     fn weight(&self) -> usize {
         3
     }

@@ -649,7 +649,7 @@ class ListToolsResponse(_message.Message):
     def __init__(self, tools: _Optional[_Iterable[_Union[Tool, _Mapping]]] = ..., analysis_cost: _Optional[int] = ...) -> None: ...
 
 class Tool(_message.Message):
-    __slots__ = ("id", "category", "targets", "available", "unavailable_reason", "install_hint", "cost", "summary", "circuit_state", "circuit_failures", "circuit_retry_at", "ecosystem", "average_duration_ms", "runs")
+    __slots__ = ("id", "category", "targets", "available", "unavailable_reason", "install_hint", "cost", "summary", "circuit_state", "circuit_failures", "circuit_retry_at", "ecosystem", "average_duration_ms", "runs", "version")
     ID_FIELD_NUMBER: _ClassVar[int]
     CATEGORY_FIELD_NUMBER: _ClassVar[int]
     TARGETS_FIELD_NUMBER: _ClassVar[int]
@@ -664,6 +664,7 @@ class Tool(_message.Message):
     ECOSYSTEM_FIELD_NUMBER: _ClassVar[int]
     AVERAGE_DURATION_MS_FIELD_NUMBER: _ClassVar[int]
     RUNS_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
     id: str
     category: Category
     targets: _containers.RepeatedScalarFieldContainer[str]
@@ -678,7 +679,8 @@ class Tool(_message.Message):
     ecosystem: str
     average_duration_ms: int
     runs: int
-    def __init__(self, id: _Optional[str] = ..., category: _Optional[_Union[Category, str]] = ..., targets: _Optional[_Iterable[str]] = ..., available: bool = ..., unavailable_reason: _Optional[str] = ..., install_hint: _Optional[str] = ..., cost: _Optional[int] = ..., summary: _Optional[str] = ..., circuit_state: _Optional[str] = ..., circuit_failures: _Optional[int] = ..., circuit_retry_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ecosystem: _Optional[str] = ..., average_duration_ms: _Optional[int] = ..., runs: _Optional[int] = ...) -> None: ...
+    version: str
+    def __init__(self, id: _Optional[str] = ..., category: _Optional[_Union[Category, str]] = ..., targets: _Optional[_Iterable[str]] = ..., available: bool = ..., unavailable_reason: _Optional[str] = ..., install_hint: _Optional[str] = ..., cost: _Optional[int] = ..., summary: _Optional[str] = ..., circuit_state: _Optional[str] = ..., circuit_failures: _Optional[int] = ..., circuit_retry_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ecosystem: _Optional[str] = ..., average_duration_ms: _Optional[int] = ..., runs: _Optional[int] = ..., version: _Optional[str] = ...) -> None: ...
 
 class GetAccountRequest(_message.Message):
     __slots__ = ()
