@@ -1,12 +1,13 @@
 //! Running a scanner over a list of files: in batches that fit on a command
-//! line, and, when a batch fails, in halves until the files that break the
-//! scanner are found. Those files are reported as not analysed and the rest
+//! line (and keep apart files the scanner cannot take together), and, when
+//! a batch fails, in halves until the files that break the scanner are
+//! found. Those files are reported as not analysed and the rest
 //! of the report stands: one hostile or odd file never costs a whole run.
 
 use crate::tools::ToolError;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Most files one run is given.
 const MAX_BATCH_FILES: usize = 1000;
@@ -46,17 +47,34 @@ fn batches(files: Vec<PathBuf>) -> VecDeque<Vec<PathBuf>> {
     batches
 }
 
-/// Runs `run` over `files` batch by batch. A batch whose run fails is split
+/// `files` in groups where no two share a name (as `name` gives it): the
+/// n-th file of each name goes to the n-th group, in order within each.
+pub fn apart(files: Vec<PathBuf>, name: impl Fn(&Path) -> String) -> Vec<Vec<PathBuf>> {
+    let mut taken: HashMap<String, usize> = HashMap::new();
+    let mut groups: Vec<Vec<PathBuf>> = Vec::new();
+    for file in files {
+        let nth = taken.entry(name(&file)).or_default();
+        if groups.len() == *nth {
+            groups.push(Vec::new());
+        }
+        groups[*nth].push(file);
+        *nth += 1;
+    }
+    groups
+}
+
+/// Runs `run` over each group of files batch by batch (a group's files may
+/// share a run; two groups' never do). A batch whose run fails is split
 /// in halves and each half run again; a single file that fails is not
 /// analysed. Errors other than a failure (a cancel) end everything, as does
 /// a scanner that fails on every file or more than [`MAX_FAILED_RUNS`] times.
-pub async fn run_isolating<T, F, Fut>(files: Vec<PathBuf>, mut run: F) -> Result<Isolated<T>, ToolError>
+pub async fn run_isolating<T, F, Fut>(groups: Vec<Vec<PathBuf>>, mut run: F) -> Result<Isolated<T>, ToolError>
 where
     F: FnMut(Vec<PathBuf>) -> Fut,
     Fut: Future<Output = Result<Vec<T>, ToolError>>,
 {
-    let total = files.len();
-    let mut queue = batches(files);
+    let total = groups.iter().map(Vec::len).sum::<usize>();
+    let mut queue: VecDeque<Vec<PathBuf>> = groups.into_iter().flat_map(batches).collect();
     let mut result = Isolated {
         found: Vec::new(),
         not_analysed: Vec::new(),
@@ -135,7 +153,7 @@ mod tests {
     async fn a_file_that_breaks_the_scanner_is_not_analysed_and_the_rest_stands() {
         let runs = Cell::new(0);
         let bad = ["/v/f37.js", "/v/f1200.js"];
-        let result = run_isolating(files(1500), |batch| scanner(batch, &bad, &runs))
+        let result = run_isolating(vec![files(1500)], |batch| scanner(batch, &bad, &runs))
             .await
             .unwrap();
         assert_eq!(result.found.len(), 1498);
@@ -156,13 +174,13 @@ mod tests {
             runs.set(runs.get() + 1);
             async move { Err::<Vec<()>, _>(ToolError::Failed(format!("bad config ({} files)", batch.len()))) }
         };
-        let err = run_isolating(files(3), always).await.unwrap_err();
+        let err = run_isolating(vec![files(3)], always).await.unwrap_err();
         assert!(
             matches!(err, ToolError::Failed(ref m) if m.contains("bad config")),
             "{err:?}"
         );
         let runs_before = runs.get();
-        let err = run_isolating(files(5000), always).await.unwrap_err();
+        let err = run_isolating(vec![files(5000)], always).await.unwrap_err();
         assert!(matches!(err, ToolError::Failed(_)));
         assert_eq!(
             runs.get() - runs_before,
@@ -173,7 +191,27 @@ mod tests {
 
     #[tokio::test]
     async fn a_cancel_ends_the_runs() {
-        let result = run_isolating(files(3), |_| async { Err::<Vec<()>, _>(ToolError::Cancelled) }).await;
+        let result = run_isolating(vec![files(3)], |_| async {
+            Err::<Vec<()>, _>(ToolError::Cancelled)
+        })
+        .await;
         assert!(matches!(result, Err(ToolError::Cancelled)));
+    }
+
+    #[test]
+    fn files_of_one_name_go_to_different_groups_in_order() {
+        let files: Vec<PathBuf> = ["a/x.py", "b/x.py", "a/y.py", "c/x.py", "b/y.py"]
+            .map(PathBuf::from)
+            .to_vec();
+        let stem = |file: &Path| file.file_stem().unwrap().to_string_lossy().into_owned();
+        let groups = apart(files, stem);
+        let names: Vec<Vec<&str>> = groups
+            .iter()
+            .map(|g| g.iter().map(|f| f.to_str().unwrap()).collect())
+            .collect();
+        assert_eq!(
+            names,
+            [vec!["a/x.py", "a/y.py"], vec!["b/x.py", "b/y.py"], vec!["c/x.py"]]
+        );
     }
 }

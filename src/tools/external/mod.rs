@@ -277,6 +277,30 @@ pub struct Descriptor {
     /// every quoted value in them is redacted before the report is stored.
     #[serde(default)]
     pub secret_rules: Vec<String>,
+    /// Never give one run two files that Python imports under the same
+    /// module name (`app/orders.py` in two projects of one repository):
+    /// mypy refuses the whole run.
+    #[serde(default)]
+    pub python_modules_apart: bool,
+}
+
+/// The module name Python (and mypy) gives `rel`: its stem, under each
+/// enclosing directory that is a package (one of `packages`, the
+/// directories holding an `__init__.py`), up to the first that is not.
+fn python_module(rel: &Path, packages: &std::collections::HashSet<&str>) -> String {
+    let mut parts: Vec<String> = rel
+        .file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .filter(|stem| stem != "__init__")
+        .into_iter()
+        .collect();
+    let mut dir = rel.parent();
+    while let Some(package) = dir.filter(|d| d.to_str().is_some_and(|d| packages.contains(d))) {
+        parts.extend(package.file_name().map(|n| n.to_string_lossy().into_owned()));
+        dir = package.parent();
+    }
+    parts.reverse();
+    parts.join(".")
 }
 
 fn default_weight() -> usize {
@@ -460,6 +484,27 @@ impl ExternalTool {
             .collect()
     }
 
+    /// The matching files in the groups the scanner can take in one run:
+    /// one group, or, with `python_modules_apart`, files that Python would
+    /// import under the same module name in different groups.
+    fn groups(&self, inventory: &Inventory, root: &Path) -> Vec<Vec<PathBuf>> {
+        let files = self.matching(inventory, root);
+        if !self.descriptor.python_modules_apart {
+            return vec![files];
+        }
+        let packages: std::collections::HashSet<&str> = inventory
+            .files_seen(|_| true)
+            .filter_map(|f| {
+                f.rel
+                    .strip_suffix("/__init__.py")
+                    .or_else(|| f.rel.strip_suffix("/__init__.pyi"))
+            })
+            .collect();
+        batch::apart(files, |file| {
+            python_module(file.strip_prefix(root).unwrap_or(file), &packages)
+        })
+    }
+
     /// The source files of the inventory whose paths the tool's globs match.
     fn candidates<'a>(&'a self, inventory: &'a Inventory) -> impl Iterator<Item = &'a FileEntry> {
         inventory
@@ -559,14 +604,14 @@ impl Tool for ExternalTool {
             let view_inventory = inventory.clone();
             let work_dir = ctx.workspace.dir.clone();
             let this = self.clone();
-            let (root, files) = crate::tools::off_runtime(move || {
+            let (root, groups) = crate::tools::off_runtime(move || {
                 let root = view_inventory.view(&work_dir)?.root().to_path_buf();
-                let files = this.matching(&view_inventory, &root);
-                Ok::<_, String>((root, files))
+                let groups = this.groups(&view_inventory, &root);
+                Ok::<_, String>((root, groups))
             })
             .await?
             .map_err(ToolError::Failed)?;
-            if files.is_empty() {
+            if groups.iter().all(Vec::is_empty) {
                 // None of the candidates is in the tool's format.
                 return Ok(());
             }
@@ -596,12 +641,12 @@ impl Tool for ExternalTool {
             let scanner = self.scanner(executable, &ctx.workspace);
             if !self.descriptor.args.iter().any(|arg| arg == "{files}") {
                 // The tool walks the root itself: one run.
-                let (found, scanner) = tokio::join!(run_over(files), scanner);
+                let (found, scanner) = tokio::join!(run_over(groups.concat()), scanner);
                 ctx.findings.ran(scanner);
                 ctx.findings.extend(found?);
                 return Ok(());
             }
-            let (isolated, scanner) = tokio::join!(batch::run_isolating(files, run_over), scanner);
+            let (isolated, scanner) = tokio::join!(batch::run_isolating(groups, run_over), scanner);
             ctx.findings.ran(scanner);
             let isolated = isolated?;
             ctx.findings.extend(isolated.found);
@@ -678,6 +723,49 @@ fn most_specific(findings: Vec<Finding>) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mypy_never_gets_two_files_of_one_module_name_in_a_run() {
+        let text = DESCRIPTORS.iter().find(|(name, _)| *name == "mypy").unwrap().1;
+        let tool = ExternalTool::new(parse_descriptor("mypy", text).unwrap(), &[]);
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/external/mypy/planted");
+        let inventory = Inventory::walk(&root, &[], &tokio_util::sync::CancellationToken::new()).unwrap();
+        let groups: Vec<Vec<String>> = tool
+            .groups(&inventory, &root)
+            .iter()
+            .map(|group| {
+                let mut rels: Vec<String> = group
+                    .iter()
+                    .map(|f| f.strip_prefix(&root).unwrap().to_string_lossy().into_owned())
+                    .collect();
+                rels.sort();
+                rels
+            })
+            .collect();
+        assert_eq!(
+            groups,
+            [
+                vec![
+                    "billing/__init__.py",
+                    "billing/invoice.py",
+                    "billing/report.py",
+                    "jobs/nightly/orders.py"
+                ],
+                vec!["jobs/weekly/orders.py"],
+            ]
+        );
+    }
+
+    #[test]
+    fn python_modules_are_named_up_to_the_last_package() {
+        let packages = ["shop/app", "shop/app/orders", "api"].into_iter().collect();
+        let name = |rel: &str| python_module(Path::new(rel), &packages);
+        assert_eq!(name("shop/app/orders/models.py"), "app.orders.models");
+        assert_eq!(name("shop/app/__init__.py"), "app");
+        assert_eq!(name("billing/orders.py"), "orders");
+        assert_eq!(name("tools/orders.pyi"), "orders");
+        assert_eq!(name("setup.py"), "setup");
+    }
 
     #[test]
     fn a_configuration_file_with_when_is_written_only_for_its_kind_of_file() {
