@@ -1,7 +1,8 @@
-//! The browser tools (`axe`, `console-errors`, `third-party`) on pages a
-//! local server writes with JavaScript: a real Chromium renders each page
-//! once per session for all of them and sees what a tool reading the HTML
-//! as served cannot; a clean page gives nothing. The address guard on every
+//! The browser tools (`axe`, `console-errors`, `third-party`,
+//! `rendered-mixed-content`) on pages a local server writes with
+//! JavaScript: a real Chromium renders each page once per session for all
+//! of them and sees what a tool reading the HTML as served cannot; a clean
+//! page gives nothing. The address guard on every
 //! request a page makes is tried inside a network namespace of the test's
 //! own (loopback only), where the page sits on an address the policy calls
 //! public and asks for loopback, private and metadata addresses.
@@ -344,4 +345,92 @@ async fn every_request_a_page_makes_meets_the_address_guard() {
         0,
         "nothing reached the private server"
     );
+}
+
+/// An HTTPS page whose script asks for a script and an image over plain
+/// HTTP after it loads: the browser blocks the script and loads the image
+/// (it upgrades images only on host names, not on an IP address), and
+/// `rendered-mixed-content` says so, where `mixed-content` reading the
+/// HTML as served sees nothing. The insecure server must not be on
+/// loopback (browsers trust plain HTTP there), so this runs in a network
+/// namespace of its own, on an address the policy calls public.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_browser_reports_mixed_content_that_scripts_ask_for() {
+    if !common::in_own_network_namespace("the_browser_reports_mixed_content_that_scripts_ask_for") {
+        return;
+    }
+    let added = std::process::Command::new("ip")
+        .args(["addr", "add", "11.0.0.1/32", "dev", "lo"])
+        .status()
+        .unwrap();
+    assert!(added.success());
+    let insecure = serve(
+        "11.0.0.1",
+        Router::new()
+            .route("/tracker.js", get(|| async { "window.tracked = true;" }))
+            .route(
+                "/pixel.png",
+                get(|| async { ([(axum::http::header::CONTENT_TYPE, "image/png")], PNG) }),
+            ),
+    )
+    .await;
+    let shop = format!(
+        r#"<!doctype html><html lang="en"><head><title>Shop</title></head><body><main></main>
+<script>
+  const tracker = document.createElement("script");
+  tracker.src = "http://{insecure}/tracker.js";
+  document.body.appendChild(tracker);
+  const pixel = document.createElement("img");
+  pixel.src = "http://{insecure}/pixel.png";
+  pixel.alt = "";
+  document.querySelector("main").appendChild(pixel);
+</script></body></html>"#
+    );
+    let ca = common::tls::TestCa::new();
+    let site = ca
+        .serve_on(
+            "11.0.0.1",
+            Router::new()
+                .route("/shop", get(move || async move { Html(shop) }))
+                .route("/clean", get(|| async { Html(CLEAN_PAGE) }))
+                .route(
+                    "/logo.png",
+                    get(|| async { ([(axum::http::header::CONTENT_TYPE, "image/png")], PNG) }),
+                ),
+            &["11.0.0.1"],
+            30,
+        )
+        .await;
+    // As `serve --ca-cert` makes it: the fetcher and the browser trust the CA.
+    let pages = Pages::new(Arc::new(Fetcher::with_roots(false, vec![ca.root()])));
+    let shop = format!("{site}/shop");
+    let (found, _) = run("rendered-mixed-content", &shop, &pages).await.unwrap();
+    assert_eq!(
+        rules(&found),
+        [
+            (
+                "mixed-content-blocked".to_string(),
+                format!(
+                    "the HTTPS page asks for the script http://{insecure}/tracker.js over plain HTTP: \
+                     the browser blocked it, so the page works only without it"
+                )
+            ),
+            (
+                "mixed-content-loaded".to_string(),
+                format!(
+                    "the HTTPS page asks for the image http://{insecure}/pixel.png over plain HTTP: \
+                     the browser loaded it over HTTP, where anyone on the path can read or replace it"
+                )
+            ),
+        ]
+    );
+    let (served, _) = run("mixed-content", &shop, &pages).await.unwrap();
+    assert!(
+        served.is_empty(),
+        "the HTML as served holds no http:// URL: {served:#?}"
+    );
+    let (clean, _) = run("rendered-mixed-content", &format!("{site}/clean"), &pages)
+        .await
+        .unwrap();
+    assert!(clean.is_empty(), "{clean:#?}");
 }

@@ -4,6 +4,8 @@
 //! web fixtures, and `large-files` over files created at test time. Planted
 //! fixtures must produce exactly the rows of their `*.expected.tsv` file.
 
+#[path = "common/tls.rs"]
+mod tls;
 #[path = "support/weakness.rs"]
 mod weakness;
 
@@ -29,7 +31,13 @@ const URL_TOOLS: [&str; 2] = ["http-headers", "html-a11y"];
 const HTTPS_ONLY_TOOLS: [&str; 1] = ["mixed-content"];
 /// Tools that need a browser: tests/browser_tools.rs runs them on pages
 /// written by script.
-const BROWSER_TOOLS: [&str; 4] = ["axe", "console-errors", "third-party", "lighthouse"];
+const BROWSER_TOOLS: [&str; 5] = [
+    "axe",
+    "console-errors",
+    "third-party",
+    "rendered-mixed-content",
+    "lighthouse",
+];
 
 /// Every native tool, with the fixture advisory database.
 fn natives() -> Vec<Arc<dyn Tool>> {
@@ -387,75 +395,9 @@ fn site_router(root: PathBuf) -> Router {
     Router::new().fallback(handler)
 }
 
-/// A certificate authority made for one test, and leaf certificates it signs.
-struct TestCa(rcgen::CertifiedIssuer<'static, rcgen::KeyPair>);
-
-impl TestCa {
-    fn new() -> TestCa {
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "livescan test CA");
-        TestCa(rcgen::CertifiedIssuer::self_signed(params, rcgen::KeyPair::generate().unwrap()).unwrap())
-    }
-
-    fn root(&self) -> rustls::pki_types::CertificateDer<'static> {
-        self.0.der().clone()
-    }
-
-    /// A fetcher that trusts this CA, as `serve --ca-cert` would make it.
-    fn fetcher(&self) -> Fetcher {
-        Fetcher::with_roots(true, vec![self.root()])
-    }
-
-    /// Serves `router` over HTTPS on 127.0.0.1 with a certificate for
-    /// `names`, valid from yesterday for `days` more days.
-    async fn serve(&self, router: Router, names: &[&str], days: i64) -> String {
-        use chrono::Datelike;
-        let key = rcgen::KeyPair::generate().unwrap();
-        let mut params =
-            rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
-        let date = |at: chrono::DateTime<chrono::Utc>| {
-            rcgen::date_time_ymd(at.year(), at.month() as u8, at.day() as u8)
-        };
-        params.not_before = date(chrono::Utc::now() - chrono::Duration::days(1));
-        params.not_after = date(chrono::Utc::now() + chrono::Duration::days(days));
-        let leaf = params.signed_by(&key, &self.0).unwrap();
-        let private = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
-        let config =
-            rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_safe_default_protocol_versions()
-                .unwrap()
-                .with_no_client_auth()
-                .with_single_cert(vec![leaf.der().clone()], private)
-                .unwrap();
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            while let Ok((tcp, _)) = listener.accept().await {
-                let (acceptor, router) = (acceptor.clone(), router.clone());
-                tokio::spawn(async move {
-                    // A client that refuses the certificate ends the handshake: fine.
-                    let Ok(tls) = acceptor.accept(tcp).await else {
-                        return;
-                    };
-                    let service = hyper_util::service::TowerToHyperService::new(router);
-                    let _ =
-                        hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
-                            .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
-                            .await;
-                });
-            }
-        });
-        format!("https://{address}")
-    }
-}
-
 #[tokio::test]
 async fn tls_checks_redirects_issuers_host_names_and_expiry() {
-    let ca = TestCa::new();
+    let ca = tls::TestCa::new();
     let site = fixtures().join("tools/cookies/clean");
     let good = ca
         .serve(site_router(site.clone()), &["127.0.0.1", "localhost"], 365)
@@ -514,7 +456,7 @@ async fn each_url_tool_finds_exactly_its_planted_problems_and_nothing_on_a_clean
         let targets = std::fs::read_to_string(dir.join("targets.txt")).unwrap();
         let paths: Vec<&str> = targets.lines().filter(|l| !l.trim().is_empty()).collect();
         // Tools that only look at HTTPS pages get their sites over HTTPS.
-        let ca = TestCa::new();
+        let ca = tls::TestCa::new();
         for site in ["planted", "clean"] {
             let (base, fetcher) = if HTTPS_ONLY_TOOLS.contains(&id) {
                 (

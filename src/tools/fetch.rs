@@ -202,6 +202,15 @@ pub async fn allowed_addresses(
     Ok(addrs)
 }
 
+/// The base64 SHA-256 of a DER certificate's SubjectPublicKeyInfo.
+fn spki_fingerprint(der: &[u8]) -> Option<String> {
+    use base64::Engine;
+    use sha2::Digest;
+    let (_, certificate) = x509_parser::parse_x509_certificate(der).ok()?;
+    let digest = sha2::Sha256::digest(certificate.public_key().raw);
+    Some(base64::engine::general_purpose::STANDARD.encode(digest))
+}
+
 /// Resolves host names and keeps only the addresses the policy allows.
 struct PolicyResolver;
 
@@ -230,6 +239,8 @@ pub struct Fetcher {
     /// The roots certificates are checked against: the public web's, plus
     /// any given (a company's own CA).
     tls: Arc<rustls::ClientConfig>,
+    /// The given roots' public keys, as the browser is told to trust them.
+    extra_root_keys: Vec<String>,
 }
 
 impl Fetcher {
@@ -244,6 +255,10 @@ impl Fetcher {
     ) -> Self {
         let mut roots = rustls::RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let extra_root_keys = extra_roots
+            .iter()
+            .filter_map(|der| spki_fingerprint(der))
+            .collect();
         let (_, ignored) = roots.add_parsable_certificates(extra_roots);
         if ignored > 0 {
             tracing::warn!(
@@ -276,7 +291,15 @@ impl Fetcher {
             allow_private,
             hosts: Mutex::new(HashMap::new()),
             tls: Arc::new(tls),
+            extra_root_keys,
         }
+    }
+
+    /// The SHA-256 fingerprints (base64) of the public keys of the extra
+    /// roots this fetcher trusts, for Chromium's
+    /// `--ignore-certificate-errors-spki-list`.
+    pub fn extra_root_keys(&self) -> &[String] {
+        &self.extra_root_keys
     }
 
     /// The TLS client configuration fetches use, for tools that inspect TLS itself.

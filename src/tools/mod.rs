@@ -247,11 +247,10 @@ impl ToolContext {
         url: &str,
         setup: &browser::BrowserSetup,
     ) -> Result<Arc<browser::Rendered>, ToolError> {
-        let allow_private = self.pages.fetcher().allows_private();
         let rendering = self
             .pages
             .renderings
-            .get(url, setup, &self.workspace, allow_private);
+            .get(url, setup, &self.workspace, self.pages.fetcher());
         tokio::select! {
             rendered = rendering => rendered.map_err(ToolError::Failed),
             () = self.cancel.cancelled() => Err(ToolError::Cancelled),

@@ -3,6 +3,8 @@
 //! and small REST/SSE/gRPC helpers that send the account's API key.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod tls;
+
 use livescan::engine::{Engine, EngineConfig, TargetPolicy, accounts};
 use livescan::store::SqliteStore;
 use livescan::tools::Catalog;

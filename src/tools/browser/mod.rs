@@ -111,6 +111,18 @@ pub struct ScriptError {
     pub source: Option<String>,
 }
 
+/// A request for plain HTTP made by an HTTPS page, as Chromium reported it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MixedContent {
+    /// The insecure URL the page asked for.
+    pub url: String,
+    /// What it was for: `Script`, `Image`, `Stylesheet`, `Form`, …
+    pub resource: String,
+    /// What the browser did: `MixedContentBlocked`,
+    /// `MixedContentAutomaticallyUpgraded` or `MixedContentWarning`.
+    pub resolution: String,
+}
+
 /// One URL as the browser rendered it.
 #[derive(Debug, Default)]
 pub struct Rendered {
@@ -123,6 +135,9 @@ pub struct Rendered {
     pub errors: Vec<ScriptError>,
     /// Requests the guard refused (policy or budget).
     pub refused: Vec<guard::Refusal>,
+    /// Requests the browser saw as mixed content (plain HTTP from an HTTPS
+    /// page), one per URL, in the order it reported them.
+    pub mixed_content: Vec<MixedContent>,
     /// axe-core's violations (its JSON), or why axe could not run.
     pub axe: Option<Result<Vec<Value>, String>>,
     /// The page did not get quiet within its budget; what was seen is kept.
@@ -147,7 +162,7 @@ impl Renderings {
         url: &str,
         setup: &BrowserSetup,
         workspace: &Workspace,
-        allow_private: bool,
+        fetcher: &crate::tools::Fetcher,
     ) -> Result<Arc<Rendered>, String> {
         let slot = self
             .pages
@@ -159,10 +174,17 @@ impl Renderings {
         slot.get_or_init(|| async {
             let browser = self
                 .browser
-                .get_or_init(|| async { Browser::launch(setup, workspace).await.map(Arc::new) })
+                .get_or_init(|| async {
+                    Browser::launch(setup, workspace, fetcher.extra_root_keys())
+                        .await
+                        .map(Arc::new)
+                })
                 .await
                 .clone()?;
-            browser.render(url, setup, allow_private).await.map(Arc::new)
+            browser
+                .render(url, setup, fetcher.allows_private())
+                .await
+                .map(Arc::new)
         })
         .await
         .clone()
@@ -183,8 +205,9 @@ const PAGE_PROXY_ONLY: &str = "http://127.0.0.1:9";
 
 /// The flags that keep Chromium quiet and private, in `profile` (else where
 /// whoever starts it chooses), with every request through `proxy`
-/// (loopback included).
-pub(crate) fn flags(profile: Option<&Path>, proxy: &str) -> Vec<String> {
+/// (loopback included), accepting certificate chains that hold one of
+/// `trusted_keys` (SPKI fingerprints of the server's own CAs).
+pub(crate) fn flags(profile: Option<&Path>, proxy: &str, trusted_keys: &[String]) -> Vec<String> {
     let mut flags: Vec<String> = [
         "--headless=new",
         "--no-first-run",
@@ -220,6 +243,12 @@ pub(crate) fn flags(profile: Option<&Path>, proxy: &str) -> Vec<String> {
     if let Some(profile) = profile {
         flags.push(format!("--user-data-dir={}", profile.display()));
     }
+    if !trusted_keys.is_empty() {
+        flags.push(format!(
+            "--ignore-certificate-errors-spki-list={}",
+            trusted_keys.join(",")
+        ));
+    }
     flags
 }
 
@@ -241,7 +270,13 @@ const BROWSER_MEMORY: u64 = 8 * 1024 * 1024 * 1024;
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 
 impl Browser {
-    async fn launch(setup: &BrowserSetup, workspace: &Workspace) -> Result<Browser, String> {
+    /// Starts Chromium, trusting certificate chains that hold one of
+    /// `trusted_keys` (the server's own CAs, when the site presents them).
+    async fn launch(
+        setup: &BrowserSetup,
+        workspace: &Workspace,
+        trusted_keys: &[String],
+    ) -> Result<Browser, String> {
         let chromium = setup
             .chromium
             .as_ref()
@@ -257,7 +292,7 @@ impl Browser {
         let memory = workspace.child_memory.map(|cap| cap.max(BROWSER_MEMORY));
         let mut command = confined(chromium, profile.path(), workspace, memory);
         command
-            .args(flags(Some(profile.path()), PAGE_PROXY_ONLY))
+            .args(flags(Some(profile.path()), PAGE_PROXY_ONLY, trusted_keys))
             .arg("--remote-debugging-pipe")
             .arg("about:blank")
             .env("PATH", "/usr/bin:/bin")
@@ -383,7 +418,13 @@ impl Browser {
             session: &session,
         };
         let loaded = async {
-            for domain in ["Page.enable", "Runtime.enable", "Network.enable", "Log.enable"] {
+            for domain in [
+                "Page.enable",
+                "Runtime.enable",
+                "Network.enable",
+                "Log.enable",
+                "Audits.enable",
+            ] {
                 page.call(domain, json!({})).await?;
             }
             // The page's CSP must not keep axe out.
@@ -439,6 +480,7 @@ impl Browser {
             html,
             requests: seen.requests,
             errors: seen.errors,
+            mixed_content: seen.mixed_content,
             refused: Vec::new(),
             axe,
             cut_short,
@@ -512,6 +554,7 @@ struct Seen {
     in_flight: usize,
     loaded: bool,
     errors: Vec<ScriptError>,
+    mixed_content: Vec<MixedContent>,
 }
 
 impl Seen {
@@ -568,6 +611,23 @@ impl Seen {
                             .unwrap_or("failed");
                         request.failed = Some(reason.to_string());
                     }
+                }
+            }
+            "Audits.issueAdded" if params["issue"]["code"] == "MixedContentIssue" => {
+                let details = &params["issue"]["details"]["mixedContentIssueDetails"];
+                let url = details["insecureURL"].as_str().unwrap_or_default();
+                if !url.is_empty()
+                    && self.mixed_content.len() < MAX_ERRORS
+                    && !self.mixed_content.iter().any(|seen| seen.url == url)
+                {
+                    self.mixed_content.push(MixedContent {
+                        url: url.to_string(),
+                        resource: details["resourceType"].as_str().unwrap_or("Other").to_string(),
+                        resolution: details["resolutionStatus"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string(),
+                    });
                 }
             }
             "Runtime.exceptionThrown" => {

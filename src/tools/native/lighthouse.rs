@@ -118,7 +118,12 @@ impl Lighthouse {
             .tempdir_in(&ctx.workspace.dir)
             .map_err(|e| failed("cannot make a private directory", &e))?;
         // Lighthouse's launcher makes the browser's profile in TMPDIR.
-        let chrome_flags = browser::flags(None, &format!("http://{}", guard.address)).join(" ");
+        let chrome_flags = browser::flags(
+            None,
+            &format!("http://{}", guard.address),
+            ctx.pages.fetcher().extra_root_keys(),
+        )
+        .join(" ");
         let memory = ctx.workspace.child_memory.map(|cap| cap.max(MEMORY));
         let mut command = confined(executable, private.path(), &ctx.workspace, memory);
         command

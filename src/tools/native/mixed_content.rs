@@ -1,7 +1,9 @@
 //! The `mixed-content` tool: HTTPS pages that load scripts, styles, frames,
 //! images or media over plain HTTP, or submit forms to it. Browsers block
 //! active mixed content (the page breaks) and warn on passive content; either
-//! way whoever sits on the path can read or change those requests.
+//! way whoever sits on the path can read or change those requests. This
+//! reads the HTML as served; `rendered-mixed-content` sees what the page's
+//! scripts request too, in a browser.
 
 use crate::model::{Category, Ecosystem, Finding, Severity, TargetKind};
 use crate::tools::{Page, PageCheck, ToolSpec};

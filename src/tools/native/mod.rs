@@ -27,6 +27,7 @@ mod merge_conflicts;
 mod missing_lockfile;
 mod mixed_content;
 mod page_weight;
+mod rendered_mixed_content;
 mod rules;
 pub(crate) mod secrets;
 mod security_txt;
@@ -95,6 +96,10 @@ pub fn all(options: &CatalogOptions) -> Vec<Arc<dyn Tool>> {
         }),
         Arc::new(RenderedTool {
             check: third_party::ThirdParty,
+            setup: browser.clone(),
+        }),
+        Arc::new(RenderedTool {
+            check: rendered_mixed_content::RenderedMixedContent,
             setup: browser.clone(),
         }),
         Arc::new(lighthouse::Lighthouse::new(browser, &options.tool_dirs)),
