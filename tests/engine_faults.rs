@@ -1,6 +1,7 @@
 //! Faulty and slow tools against a real server: a panic or a hang becomes a
 //! failed report with its reason and the session goes on; a timeout really
-//! stops the tool; the per-session and global caps hold.
+//! stops the tool; the per-session and global caps hold; the tools expected
+//! to take longest start first.
 
 mod common;
 
@@ -104,6 +105,30 @@ impl Tool for Gauge {
             self.peak.fetch_max(running, Ordering::SeqCst);
             tokio::time::sleep(Duration::from_millis(40)).await;
             self.now.fetch_sub(1, Ordering::SeqCst);
+            Ok(())
+        })
+    }
+}
+
+/// Takes its time, noting when it started.
+struct Timed {
+    spec: ToolSpec,
+    millis: u64,
+    weight: usize,
+    starts: Arc<std::sync::Mutex<Vec<&'static str>>>,
+}
+
+impl Tool for Timed {
+    fn spec(&self) -> &ToolSpec {
+        &self.spec
+    }
+    fn weight(&self) -> usize {
+        self.weight
+    }
+    fn run(self: Arc<Self>, _ctx: Arc<ToolContext>) -> BoxFuture<'static, Result<(), ToolError>> {
+        Box::pin(async move {
+            self.starts.lock().unwrap().push(self.spec.id);
+            tokio::time::sleep(Duration::from_millis(self.millis)).await;
             Ok(())
         })
     }
@@ -410,4 +435,29 @@ async fn no_tool_starts_after_a_cancel() {
         );
         assert_eq!(kinds.last(), Some(&"session_finished"));
     }
+}
+
+#[tokio::test]
+async fn the_tools_expected_to_take_longest_start_first() {
+    let starts = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut catalog = Catalog::builtin();
+    for (id, millis, weight) in [("quick", 10, 1), ("slow", 400, 1), ("wide", 10, 2)] {
+        catalog.add(Arc::new(Timed {
+            spec: spec(id),
+            millis,
+            weight,
+            starts: starts.clone(),
+        }));
+    }
+    let server = TestServer::with_catalog(catalog, 4).await;
+    let body = json!({ "target": { "directory": directory() }, "tools": ["quick", "slow", "wide"], "maxConcurrent": 1 });
+    // Never run here: the heavier first, equals in the order asked.
+    let first = server.start_session(body.clone()).await;
+    assert_eq!(server.wait_finished(&first).await["status"], "completed");
+    assert_eq!(*starts.lock().unwrap(), ["wide", "quick", "slow"]);
+    // Now their past runs say which is long.
+    starts.lock().unwrap().clear();
+    let second = server.start_session(body).await;
+    assert_eq!(server.wait_finished(&second).await["status"], "completed");
+    assert_eq!(starts.lock().unwrap()[0], "slow");
 }

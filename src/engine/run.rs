@@ -1,5 +1,5 @@
-//! Running one session: preparing the target, starting its unfinished tools in
-//! order under the session's `maxConcurrent` and the global fair cap, running
+//! Running one session: preparing the target, starting its unfinished tools
+//! longest first under the session's `maxConcurrent` and the global fair cap, running
 //! each tool with its deadline, and recording the session's end exactly once.
 
 use super::breaker::Verdict;
@@ -21,6 +21,11 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
+
+/// What a tool that has never run here is expected to take, per unit of
+/// its weight: a native analyzer (1) under a scanner process (2) under a
+/// heavy scanner (4), which is how they compare on a typical repository.
+const PRIOR_MS_PER_WEIGHT: u64 = 5_000;
 
 impl Inner {
     /// Runs the session in the background until it has recorded its end.
@@ -153,6 +158,7 @@ impl Inner {
                 .map_err(|e| e.to_string())?;
         }
 
+        let unfinished = self.longest_first(unfinished).await;
         let per_session = Arc::new(Semaphore::new(state.meta.options.max_concurrent as usize));
         // One fetch of each URL for all of this session's tools.
         let pages = Pages::new(self.fetcher.clone());
@@ -199,6 +205,26 @@ impl Inner {
         while running.join_next().await.is_some() {}
         drop(unpacked);
         Ok(())
+    }
+
+    /// `tools` in the order they should start: the longest expected first,
+    /// so that a heavy tool started last does not hold the session's end on
+    /// its own while the cores idle. Expected: the average of its past runs
+    /// here, else [`PRIOR_MS_PER_WEIGHT`] per unit of its weight. Equals keep
+    /// their order.
+    async fn longest_first(&self, mut tools: Vec<SelectedTool>) -> Vec<SelectedTool> {
+        let runs = self.store.tool_runs().await.unwrap_or_else(|err| {
+            tracing::debug!(error = %err, "tools start in catalog order: past runs unreadable");
+            Default::default()
+        });
+        tools.sort_by_cached_key(|tool| {
+            let weight = self.catalog.get(&tool.name).map_or(1, |t| t.weight());
+            let expected = runs
+                .get(&tool.name)
+                .map_or(weight as u64 * PRIOR_MS_PER_WEIGHT, |r| r.average_ms);
+            std::cmp::Reverse(expected)
+        });
+        tools
     }
 
     /// Records a skip for every tool that never ran, then the session's end.
