@@ -95,6 +95,21 @@ async fn local_site(loads: Arc<AtomicUsize>) -> String {
     format!("http://{}", serve("127.0.0.1", router).await)
 }
 
+/// Runs the test `path` inside a network namespace of its own (loopback
+/// only), where 11.0.0.1, an address the policy calls public, is on
+/// loopback: true inside, false in the outer process once it passed there.
+fn in_namespace_with_a_public_address(path: &str) -> bool {
+    if !common::in_own_network_namespace(path) {
+        return false;
+    }
+    let added = std::process::Command::new("ip")
+        .args(["addr", "add", "11.0.0.1/32", "dev", "lo"])
+        .status()
+        .unwrap();
+    assert!(added.success());
+    true
+}
+
 fn tool(id: &str) -> Arc<dyn Tool> {
     common::installed_catalog()
         .get(id)
@@ -276,15 +291,9 @@ async fn a_page_that_cannot_load_fails_the_run_saying_why() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_request_a_page_makes_meets_the_address_guard() {
-    if !common::in_own_network_namespace("every_request_a_page_makes_meets_the_address_guard") {
+    if !in_namespace_with_a_public_address("every_request_a_page_makes_meets_the_address_guard") {
         return;
     }
-    // Inside this namespace only: an address the policy calls public.
-    let added = std::process::Command::new("ip")
-        .args(["addr", "add", "11.0.0.1/32", "dev", "lo"])
-        .status()
-        .unwrap();
-    assert!(added.success());
     let hits = Arc::new(AtomicUsize::new(0));
     let counted = hits.clone();
     let private = serve(
@@ -356,14 +365,9 @@ async fn every_request_a_page_makes_meets_the_address_guard() {
 /// namespace of its own, on an address the policy calls public.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_browser_reports_mixed_content_that_scripts_ask_for() {
-    if !common::in_own_network_namespace("the_browser_reports_mixed_content_that_scripts_ask_for") {
+    if !in_namespace_with_a_public_address("the_browser_reports_mixed_content_that_scripts_ask_for") {
         return;
     }
-    let added = std::process::Command::new("ip")
-        .args(["addr", "add", "11.0.0.1/32", "dev", "lo"])
-        .status()
-        .unwrap();
-    assert!(added.success());
     let insecure = serve(
         "11.0.0.1",
         Router::new()
