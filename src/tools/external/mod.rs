@@ -213,9 +213,7 @@ pub struct Descriptor {
     pub summary: String,
     pub command: String,
     /// Arguments; `{root}` is the scanned directory, `{files}` the matching
-    /// files (one argument each), `{out}` the run's private directory,
-    /// `{cache}` a private directory that all the runs over one target's
-    /// batches share (an incremental cache that later batches reuse).
+    /// files (one argument each), `{out}` the run's private directory.
     pub args: Vec<String>,
     /// Glob patterns (relative to the root) of the files the tool looks at.
     pub files: Vec<String>,
@@ -618,17 +616,10 @@ impl Tool for ExternalTool {
                 return Ok(());
             }
             let config = self.config_for(inventory);
-            // Removed with the tool run, after its last batch.
-            let cache = tempfile::Builder::new()
-                .prefix("cache-")
-                .tempdir_in(&ctx.workspace.dir)
-                .map_err(|e| ToolError::Failed(format!("cannot make a private directory: {e}")))?;
             let (this, executable, root, ctx_ref, config) = (&self, &executable, &root, &ctx, &config);
-            let cache = cache.path();
             let run_over = |files: Vec<PathBuf>| async move {
                 let run = process::Run {
                     descriptor: &this.descriptor,
-                    cache,
                     config,
                     executable,
                     root,

@@ -33,8 +33,6 @@ pub struct Run<'a> {
     pub root: &'a Path,
     pub files: &'a [PathBuf],
     pub tool_dirs: &'a [PathBuf],
-    /// `{cache}`: a private directory that every run of one tool run shares.
-    pub cache: &'a Path,
     /// Where the run's private directory is made, and the child's limits.
     pub workspace: &'a Workspace,
     pub cancel: &'a CancellationToken,
@@ -171,8 +169,7 @@ impl Run<'_> {
         }
         vec![
             arg.replace("{root}", &self.root.display().to_string())
-                .replace("{out}", &out.display().to_string())
-                .replace("{cache}", &self.cache.display().to_string()),
+                .replace("{out}", &out.display().to_string()),
         ]
     }
 
