@@ -749,8 +749,9 @@ mod tests {
                     "billing/__init__.py",
                     "billing/invoice.py",
                     "billing/report.py",
-                    "jobs/nightly/orders.py"
+                    "jobs/monthly/orders.py"
                 ],
+                vec!["jobs/nightly/orders.py"],
                 vec!["jobs/weekly/orders.py"],
             ]
         );
