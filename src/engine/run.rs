@@ -213,6 +213,10 @@ impl Inner {
     /// here, else [`PRIOR_MS_PER_WEIGHT`] per unit of its weight. Equals keep
     /// their order.
     async fn longest_first(&self, mut tools: Vec<SelectedTool>) -> Vec<SelectedTool> {
+        if tools.len() < 2 {
+            // Nothing to order: spare the store a read on every start.
+            return tools;
+        }
         let runs = self.store.tool_runs().await.unwrap_or_else(|err| {
             tracing::debug!(error = %err, "tools start in catalog order: past runs unreadable");
             Default::default()
