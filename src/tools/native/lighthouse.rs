@@ -1,8 +1,9 @@
 //! The `lighthouse` tool: Lighthouse (npm `lighthouse`) on each URL, in
 //! this machine's Chromium, every request of the page through a guard of
-//! livescan's (the address policy, a budget). Its four category scores are
-//! the report's metrics; each audit that fails, with its savings or the
-//! elements it is about, is a finding under the audit's own id.
+//! livescan's (the address policy, a budget). Its four category scores and
+//! its timing metrics (first contentful paint, total blocking time, …) are
+//! the report's metrics; each other audit that fails, with its savings or
+//! the elements it is about, is a finding under the audit's own id.
 
 use crate::model::{Category, Ecosystem, Finding, Metric, Severity, TargetKind};
 use crate::tools::browser::{self, BrowserSetup, guard};
@@ -10,7 +11,7 @@ use crate::tools::external::process::{Ended, MAX_OUTPUT_BYTES, confined, run_to_
 use crate::tools::{Availability, Tool, ToolContext, ToolError, ToolSpec, per_url};
 use futures::future::BoxFuture;
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -192,6 +193,10 @@ fn read_report(report: &Value, url: &str) -> Result<(Vec<Finding>, Vec<Metric>),
     let mut metrics = Vec::new();
     // Each audit once, with the greatest weight any category gives it.
     let mut weights: BTreeMap<&str, f64> = BTreeMap::new();
+    // Timings measure the machine that ran the scan as much as the page:
+    // the same page scores differently on a busy one. They are metrics,
+    // as Lighthouse shows them, never findings.
+    let mut timings: BTreeSet<&str> = BTreeSet::new();
     for (id, category) in categories {
         let score = match category["score"].as_f64() {
             Some(score) => format!("{:.0}", score * 100.0),
@@ -206,8 +211,21 @@ fn read_report(report: &Value, url: &str) -> Result<(Vec<Finding>, Vec<Metric>),
             let (Some(audit), Some(weight)) = (reference["id"].as_str(), reference["weight"].as_f64()) else {
                 continue;
             };
+            if reference["group"] == "metrics" {
+                timings.insert(audit);
+                continue;
+            }
             let kept = weights.entry(audit).or_insert(weight);
             *kept = kept.max(weight);
+        }
+    }
+    for id in timings {
+        if let Some(shown) = report["audits"][id]["displayValue"].as_str() {
+            metrics.push(Metric {
+                name: format!("lighthouse {id}"),
+                value: shown.replace('\u{a0}', " "),
+                url: Some(url.to_string()),
+            });
         }
     }
     let mut findings = Vec::new();
@@ -298,13 +316,14 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn failed_audits_are_findings_and_categories_are_scores() {
+    fn failed_audits_are_findings_and_categories_and_timings_are_metrics() {
         let report = json!({
             "categories": {
                 "accessibility": { "score": 0.51, "auditRefs": [
                     { "id": "image-alt", "weight": 10 }, { "id": "heading-order", "weight": 3 } ] },
                 "seo": { "score": 0.8, "auditRefs": [ { "id": "image-alt", "weight": 1 } ] },
                 "performance": { "score": null, "auditRefs": [ { "id": "unsized-images", "weight": 5 },
+                    { "id": "total-blocking-time", "weight": 30, "group": "metrics" },
                     { "id": "diagnostics", "weight": 0 } ] }
             },
             "audits": {
@@ -315,6 +334,8 @@ mod tests {
                 "heading-order": { "title": "Headings in order", "score": 1, "scoreDisplayMode": "binary" },
                 "unsized-images": { "title": "Images without width and height", "score": 0.5,
                     "scoreDisplayMode": "metricSavings", "metricSavings": { "CLS": 0.12, "LCP": 0 } },
+                "total-blocking-time": { "title": "Total Blocking Time", "score": 0.2,
+                    "scoreDisplayMode": "numeric", "displayValue": "480\u{a0}ms" },
                 "diagnostics": { "title": "Diagnostics", "score": 0, "scoreDisplayMode": "binary" }
             }
         });
@@ -351,7 +372,8 @@ mod tests {
             [
                 ("lighthouse accessibility", "51"),
                 ("lighthouse performance", "n/a"),
-                ("lighthouse seo", "80")
+                ("lighthouse seo", "80"),
+                ("lighthouse total-blocking-time", "480 ms")
             ]
         );
     }
