@@ -64,6 +64,8 @@ async fn run(tool: Arc<dyn Tool>, inventory: Arc<Inventory>) -> Run {
         findings: findings.clone(),
         pages: Pages::new(Arc::new(Fetcher::new(false))),
         workspace: Arc::new(Workspace::scratch(std::env::temp_dir().join("livescan-bench"))),
+        shared: Default::default(),
+        capacity: Default::default(),
     });
     let id = tool.spec().id;
     let started = Instant::now();

@@ -129,6 +129,8 @@ async fn run(id: &str, url: &str, pages: &Arc<Pages>) -> Result<(Vec<Finding>, V
         workspace: Arc::new(livescan::tools::Workspace::scratch(
             std::env::temp_dir().join("livescan-tests"),
         )),
+        shared: Default::default(),
+        capacity: Default::default(),
     });
     tool(id).run(ctx).await.map_err(|e| e.to_string())?;
     Ok((findings.take(), findings.take_metrics()))

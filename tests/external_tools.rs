@@ -4,16 +4,19 @@
 //! runner's own rules — exit codes, unparsable output, cancellation killing
 //! the whole process group — with small `sh` descriptors.
 
+mod common;
 #[path = "support/weakness.rs"]
 mod weakness;
 
 use livescan::model::Category;
-use livescan::tools::external::{self, ExternalTool, parse_descriptor};
+use livescan::tools::external::{self, ExternalTool, SharedRun, parse_descriptor};
 use livescan::tools::{
-    Availability, Fetcher, FindingSink, Inventory, Pages, Tool, ToolContext, ToolError, ToolTarget, Workspace,
+    Availability, Capacity, Fetcher, FindingSink, Inventory, Pages, SharedRuns, Tool, ToolContext, ToolError,
+    ToolTarget, Workspace,
 };
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -58,17 +61,38 @@ async fn run_into_sink(
     workspace: Workspace,
 ) -> (Result<(), ToolError>, FindingSink) {
     let inventory = Inventory::walk(dir, &[], &CancellationToken::new()).unwrap();
+    let (ctx, findings) = context(
+        Arc::new(inventory),
+        cancel,
+        workspace,
+        Default::default(),
+        Capacity::default(),
+    );
+    let result = tool.run(ctx).await;
+    (result, findings)
+}
+
+/// A run's context over `inventory` in a session whose tools share
+/// `shared`, holding `capacity`; and where its findings go.
+fn context(
+    inventory: Arc<Inventory>,
+    cancel: CancellationToken,
+    workspace: Workspace,
+    shared: Arc<SharedRuns>,
+    capacity: Capacity,
+) -> (Arc<ToolContext>, FindingSink) {
     let findings = FindingSink::default();
     let ctx = Arc::new(ToolContext {
-        target: ToolTarget::Directory(Arc::new(inventory)),
+        target: ToolTarget::Directory(inventory),
         deadline: Instant::now() + Duration::from_secs(120),
         cancel,
         findings: findings.clone(),
         pages: Pages::new(Arc::new(Fetcher::new(false))),
         workspace: Arc::new(workspace),
+        shared,
+        capacity,
     });
-    let result = tool.run(ctx).await;
-    (result, findings)
+    (ctx, findings)
 }
 
 type Row = (String, String, Option<u32>);
@@ -208,6 +232,137 @@ async fn each_external_tool_finds_exactly_its_planted_problems() {
         assert!(clean.is_empty(), "{id} on its clean fixtures: {clean:#?}");
     }
     weakness::assert_all_named(unnamed);
+}
+
+/// Counts the times it is dropped: a run's capacity given back.
+struct Given(Arc<AtomicUsize>);
+
+impl Drop for Given {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Every finding of a run as a comparable row, sorted.
+fn full_rows(findings: Vec<livescan::model::Finding>) -> Vec<String> {
+    let mut rows: Vec<String> = findings
+        .into_iter()
+        .map(|f| {
+            format!(
+                "{} {:?} {:?}:{:?}:{:?} {}",
+                f.rule_id, f.severity, f.path, f.line, f.column, f.message
+            )
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sessions_eslint_tools_run_one_eslint_and_each_finds_what_it_finds_alone() {
+    let descriptors = root().join("src/tools/external/descriptors");
+    let mut ids: Vec<String> = std::fs::read_dir(&descriptors)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter_map(|path| {
+            let id = path.file_stem()?.to_string_lossy().into_owned();
+            let descriptor = parse_descriptor(&id, &std::fs::read_to_string(&path).ok()?).ok()?;
+            (descriptor.shared == Some(SharedRun::Eslint)).then_some(id)
+        })
+        .collect();
+    ids.sort();
+    assert!(ids.len() >= 10, "{ids:?}");
+    // One tree with all of their planted fixtures.
+    let tree = tempfile::tempdir().unwrap();
+    for id in &ids {
+        let planted = root().join("tests/fixtures/external").join(id).join("planted");
+        common::copy_tree(&planted, &tree.path().join(id));
+    }
+    // eslint behind a script that notes each start: `run` or `--version`.
+    let wrapper = tempfile::tempdir().unwrap();
+    let starts = wrapper.path().join("starts");
+    let real = tool_dirs()
+        .iter()
+        .map(|dir| dir.join("eslint"))
+        .find(|path| path.is_file())
+        .expect("eslint is installed: run scripts/install-test-tools");
+    let script = wrapper.path().join("eslint");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ncase \"$1\" in --version) echo version;; *) echo run;; esac >> '{}'\nexec '{}' \"$@\"\n",
+            starts.display(),
+            real.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let started = |what: &str| {
+        let log = std::fs::read_to_string(&starts).unwrap_or_default();
+        log.lines().filter(|line| *line == what).count()
+    };
+    let dirs: Vec<PathBuf> = std::iter::once(wrapper.path().to_path_buf())
+        .chain(tool_dirs())
+        .collect();
+    let tools: Vec<Arc<dyn Tool>> = external::all(&dirs)
+        .into_iter()
+        .filter(|tool| ids.iter().any(|id| id == tool.spec().id))
+        .collect();
+    assert_eq!(tools.len(), ids.len());
+    let inventory = Arc::new(Inventory::walk(tree.path(), &[], &CancellationToken::new()).unwrap());
+
+    // All at once, as a session that selected them runs them.
+    let shared = SharedRuns::new(ids.clone());
+    let given = Arc::new(AtomicUsize::new(0));
+    let capacities: Vec<Capacity> = tools
+        .iter()
+        .map(|_| Capacity::holding(Given(given.clone())))
+        .collect();
+    let together = futures::future::join_all(tools.iter().zip(&capacities).map(|(tool, capacity)| {
+        let (ctx, sink) = context(
+            inventory.clone(),
+            CancellationToken::new(),
+            workspace(),
+            shared.clone(),
+            capacity.clone(),
+        );
+        let tool = tool.clone();
+        async move {
+            let id = tool.spec().id;
+            tool.run(ctx).await.unwrap_or_else(|e| panic!("{id}: {e}"));
+            full_rows(sink.take())
+        }
+    }))
+    .await;
+    assert_eq!(started("run"), 1, "one eslint for all of them");
+    assert_eq!(started("version"), 1, "its version asked once for all of them");
+    assert_eq!(
+        given.load(Ordering::SeqCst),
+        tools.len() - 1,
+        "every tool but the one that ran eslint gave its capacity back while it waited"
+    );
+
+    // Each alone finds the same.
+    for (tool, found) in tools.iter().zip(together) {
+        let id = tool.spec().id;
+        let (ctx, sink) = context(
+            inventory.clone(),
+            CancellationToken::new(),
+            workspace(),
+            SharedRuns::new([id.to_string()]),
+            Capacity::default(),
+        );
+        tool.clone()
+            .run(ctx)
+            .await
+            .unwrap_or_else(|e| panic!("{id} alone: {e}"));
+        let alone = full_rows(sink.take());
+        assert!(!alone.is_empty(), "{id} finds its planted problems");
+        assert_eq!(found, alone, "{id}: with the others and alone");
+    }
+    assert_eq!(started("run"), 1 + tools.len());
+    assert_eq!(started("version"), 1);
 }
 
 /// A descriptor for `sh -c SCRIPT` over `*.txt` files, reading SARIF from stdout.

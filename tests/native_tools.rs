@@ -85,6 +85,8 @@ async fn run_with(id: &str, target: ToolTarget, fetcher: Fetcher) -> Vec<Finding
         workspace: Arc::new(livescan::tools::Workspace::scratch(
             std::env::temp_dir().join("livescan-tests"),
         )),
+        shared: Default::default(),
+        capacity: Default::default(),
     });
     tool(id)
         .run(ctx)
@@ -681,6 +683,8 @@ async fn url_only_tools_reject_directory_targets() {
             workspace: Arc::new(livescan::tools::Workspace::scratch(
                 std::env::temp_dir().join("livescan-tests"),
             )),
+            shared: Default::default(),
+            capacity: Default::default(),
         });
         assert!(tool(id).run(ctx).await.is_err(), "{id} accepted a directory");
     }
@@ -701,6 +705,8 @@ async fn http_headers_reports_an_observatory_grade_per_page() {
         workspace: Arc::new(livescan::tools::Workspace::scratch(
             std::env::temp_dir().join("livescan-tests"),
         )),
+        shared: Default::default(),
+        capacity: Default::default(),
     });
     tool("http-headers").run(ctx).await.unwrap();
     let metrics = sink.take_metrics();

@@ -13,7 +13,10 @@ use crate::model::{
     ToolStatus,
 };
 use crate::store::SessionEnd;
-use crate::tools::{Availability, FindingSink, Inventory, Pages, ToolContext, ToolError, ToolTarget, redact};
+use crate::tools::{
+    Availability, Capacity, FindingSink, Inventory, Pages, SharedRuns, ToolContext, ToolError, ToolTarget,
+    redact,
+};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -162,6 +165,7 @@ impl Inner {
         let per_session = Arc::new(Semaphore::new(state.meta.options.max_concurrent as usize));
         // One fetch of each URL for all of this session's tools.
         let pages = Pages::new(self.fetcher.clone());
+        let shared = SharedRuns::new(unfinished.iter().map(|tool| tool.name.clone()));
         let timeout = Duration::from_millis(state.meta.options.timeout);
         let mut running = JoinSet::new();
         for tool in unfinished {
@@ -181,12 +185,17 @@ impl Inner {
                 slot = self.slots.acquire(session_id, weight) => slot,
             };
             drop(waiting);
+            // Held until the run ends, or given back earlier by a run that
+            // only waits on another's work.
+            let capacity = Capacity::holding((permit, slot));
             let job = ToolJob {
                 inner: self.clone(),
                 session_id: session_id.clone(),
                 tool,
                 target: target.clone(),
                 pages: pages.clone(),
+                shared: shared.clone(),
+                capacity: capacity.clone(),
                 timeout,
                 session_token: token.clone(),
                 rules: rules.clone(),
@@ -197,7 +206,7 @@ impl Inner {
                 async move {
                     let _running = Raised::new(&metrics().tools_running);
                     job.run().await;
-                    drop((permit, slot));
+                    capacity.release();
                 }
                 .instrument(span),
             );
@@ -395,6 +404,8 @@ struct ToolJob {
     tool: SelectedTool,
     target: ToolTarget,
     pages: Arc<Pages>,
+    shared: Arc<SharedRuns>,
+    capacity: Capacity,
     timeout: Duration,
     session_token: CancellationToken,
     /// The session's `livescan.toml`, compiled.
@@ -526,6 +537,8 @@ impl ToolJob {
             findings: FindingSink::with_cap(self.inner.config.max_findings_per_report),
             pages: self.pages.clone(),
             workspace: self.inner.workspace.clone(),
+            shared: self.shared.clone(),
+            capacity: self.capacity.clone(),
         });
         let mut handle = tokio::spawn(tool.run(ctx.clone()));
         // The circuit breaker hears only what the tool did: a target that

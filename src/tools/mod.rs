@@ -229,6 +229,68 @@ pub struct ToolContext {
     /// session's view of a directory target), and how its child processes
     /// are limited and tagged.
     pub workspace: Arc<Workspace>,
+    /// What the session's tools share besides pages: which tools it runs,
+    /// and runs that several of them share.
+    pub shared: Arc<SharedRuns>,
+    /// The share of the server's capacity this run holds.
+    pub capacity: Capacity,
+}
+
+/// What the tools of one session share: the ids of the tools it runs, and a
+/// value per key that the first tool to ask makes (one eslint process for
+/// every eslint tool of the session, say).
+#[derive(Default)]
+pub struct SharedRuns {
+    selected: std::collections::HashSet<String>,
+    /// Keyed by type and name, so a value is always of its key's type.
+    values:
+        Mutex<std::collections::HashMap<(std::any::TypeId, String), Arc<dyn std::any::Any + Send + Sync>>>,
+}
+
+impl SharedRuns {
+    /// For a session that runs `selected`.
+    pub fn new(selected: impl IntoIterator<Item = String>) -> Arc<SharedRuns> {
+        Arc::new(SharedRuns {
+            selected: selected.into_iter().collect(),
+            values: Mutex::default(),
+        })
+    }
+
+    /// Whether the session runs the tool `id`.
+    pub fn selects(&self, id: &str) -> bool {
+        self.selected.contains(id)
+    }
+
+    /// The session's value under `key`, made on first use.
+    pub fn value<T: Default + Send + Sync + 'static>(&self, key: &str) -> Arc<T> {
+        let mut values = lock(&self.values);
+        let value = values
+            .entry((std::any::TypeId::of::<T>(), key.to_string()))
+            .or_insert_with(|| Arc::new(T::default()))
+            .clone();
+        value
+            .downcast::<T>()
+            .unwrap_or_else(|_| unreachable!("values are keyed by their type"))
+    }
+}
+
+/// The capacity a tool run holds (its session's permit and its weight of
+/// the server's slots), given back when the run ends or earlier, when it
+/// only waits on work another run does.
+#[derive(Clone, Default)]
+pub struct Capacity(Arc<Mutex<Option<Box<dyn Send>>>>);
+
+impl Capacity {
+    /// Capacity held by `guard` until it is released.
+    pub fn holding(guard: impl Send + 'static) -> Capacity {
+        Capacity(Arc::new(Mutex::new(Some(Box::new(guard)))))
+    }
+
+    /// Gives the capacity back; later calls do nothing.
+    pub fn release(&self) {
+        let guard = lock(&self.0).take();
+        drop(guard);
+    }
 }
 
 impl ToolContext {
@@ -764,6 +826,8 @@ mod tests {
                 findings: findings.clone(),
                 pages: Pages::new(Arc::new(Fetcher::new(false))),
                 workspace: Arc::new(Workspace::scratch(scratch.path().to_path_buf())),
+                shared: Default::default(),
+                capacity: Default::default(),
             });
             Arc::new(FileTool(Seen { parallel })).run(ctx).await.unwrap();
             let mut seen: Vec<(String, String)> = findings

@@ -12,6 +12,7 @@ mod batch;
 mod parse;
 pub(crate) mod process;
 pub mod rules;
+mod shared;
 
 use crate::model::{Category, Ecosystem, Finding, Scanner, Severity, TargetKind};
 use crate::tools::{
@@ -24,6 +25,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use parse::Format;
+pub use shared::SharedRun;
 
 /// Every descriptor shipped with livescan.
 const DESCRIPTORS: &[(&str, &str)] = &[
@@ -282,6 +284,10 @@ pub struct Descriptor {
     /// mypy refuses the whole run.
     #[serde(default)]
     pub python_modules_apart: bool,
+    /// A run shared with the session's other tools of the same kind
+    /// (`"eslint"`: one eslint process for all of them, see [`shared`]).
+    #[serde(default)]
+    pub shared: Option<SharedRun>,
 }
 
 /// The module name Python (and mypy) gives `rel`: its stem, under each
@@ -344,6 +350,9 @@ pub fn parse_descriptor(name: &str, text: &str) -> Result<Descriptor, String> {
         return Err(format!(
             "descriptor {name}: contains: the tool must be given its files (`{{files}}` in args)"
         ));
+    }
+    if let Some(refused) = descriptor.shared.and_then(|kind| kind.refuses(&descriptor)) {
+        return Err(format!("descriptor {name}: shared: {refused}"));
     }
     let mut descriptor = descriptor;
     for file in &mut descriptor.config {
@@ -415,8 +424,11 @@ pub struct ExternalTool {
     executable: Result<PathBuf, String>,
     /// Directories searched for commands, also put first on the child's PATH.
     tool_dirs: Vec<PathBuf>,
-    /// The program's version, asked once (`--version`) at its first run.
-    version: tokio::sync::OnceCell<Option<String>>,
+    /// The program's version, asked once (`--version`) at its first run;
+    /// shared by the tools of a shared run, which run one program.
+    version: Arc<tokio::sync::OnceCell<Option<String>>>,
+    /// The tools this one shares its run with, itself among them.
+    group: Option<Arc<shared::Group>>,
 }
 
 impl ExternalTool {
@@ -457,7 +469,8 @@ impl ExternalTool {
             spec,
             executable,
             tool_dirs: tool_dirs.to_vec(),
-            version: tokio::sync::OnceCell::new(),
+            version: Arc::default(),
+            group: None,
         }
     }
 
@@ -552,11 +565,24 @@ impl ExternalTool {
 /// The external tools of every shipped descriptor, looking for their
 /// commands in `tool_dirs` first.
 pub fn all(tool_dirs: &[PathBuf]) -> Vec<Arc<dyn Tool>> {
-    DESCRIPTORS
+    let descriptors: Vec<Descriptor> = DESCRIPTORS
         .iter()
-        .map(|(name, text)| {
-            let descriptor = parse_descriptor(name, text).unwrap_or_else(|e| panic!("{e}"));
-            Arc::new(ExternalTool::new(descriptor, tool_dirs)) as Arc<dyn Tool>
+        .map(|(name, text)| parse_descriptor(name, text).unwrap_or_else(|e| panic!("{e}")))
+        .collect();
+    let groups = shared::Group::all(&descriptors, tool_dirs);
+    descriptors
+        .into_iter()
+        .map(|descriptor| {
+            let tool = ExternalTool::new(descriptor, tool_dirs);
+            let tool = match tool.descriptor.shared.and_then(|kind| groups.get(&kind)) {
+                Some(group) => ExternalTool {
+                    version: group.version.clone(),
+                    group: Some(group.clone()),
+                    ..tool
+                },
+                None => tool,
+            };
+            Arc::new(tool) as Arc<dyn Tool>
         })
         .collect()
 }
@@ -613,6 +639,20 @@ impl Tool for ExternalTool {
             .map_err(ToolError::Failed)?;
             if groups.iter().all(Vec::is_empty) {
                 // None of the candidates is in the tool's format.
+                return Ok(());
+            }
+            if let Some(group) = &self.group {
+                let (classified, scanner) = tokio::join!(
+                    group.classified(&self.descriptor.id, &ctx, inventory, &root),
+                    self.scanner(&executable, &ctx.workspace)
+                );
+                ctx.findings.ran(scanner);
+                let classified = classified?;
+                ctx.findings.describe_rules(classified.rules);
+                ctx.findings.extend(at_most_low_in_tests(
+                    classified.findings,
+                    self.descriptor.category,
+                ));
                 return Ok(());
             }
             let config = self.config_for(inventory);
@@ -887,6 +927,24 @@ mod tests {
             "{reason}"
         );
         assert!(install_hint.contains("pip install"), "{install_hint}");
+    }
+
+    #[test]
+    fn only_eslint_tools_with_a_flat_configuration_share_a_run() {
+        let bandit = DESCRIPTORS[0].1;
+        let err = parse_descriptor("bandit", &format!("shared = \"eslint\"\n{bandit}")).unwrap_err();
+        assert!(
+            err.contains("descriptor bandit: shared:") && err.contains("eslint-json"),
+            "{err}"
+        );
+        let eslint = DESCRIPTORS.iter().find(|(name, _)| *name == "eslint").unwrap().1;
+        let renamed = eslint.replace("name = \"eslint.config.mjs\"", "name = \"other.mjs\"");
+        let err = parse_descriptor("eslint", &renamed).unwrap_err();
+        assert!(err.contains("a config file `eslint.config.mjs`"), "{err}");
+        assert_eq!(
+            parse_descriptor("eslint", eslint).unwrap().shared,
+            Some(SharedRun::Eslint)
+        );
     }
 
     #[test]
