@@ -390,6 +390,65 @@ install_hint = "it is /bin/sh"
     ))
 }
 
+/// A descriptor for `sh -c SCRIPT sh {cache} {files}` over `**/*.txt`, one
+/// file name per run, reading `path:message` lines, with a warm-up run.
+fn cached_sh_tool(script: &str, cache_arg: &str) -> Result<ExternalTool, String> {
+    let text = format!(
+        r#"id = "sh-cached"
+category = "code-quality"
+ecosystem = "any"
+cost = 1
+summary = "test"
+command = "sh"
+args = ["-c", {script:?}, "sh", "{cache_arg}", "{{files}}"]
+files = ["**/*.txt"]
+cwd = "temp"
+format = "lines"
+line_pattern = '^(?P<path>[^:]+):(?P<message>.*)$'
+output = "stdout"
+findings_exit = [1]
+clean_exit = [0]
+python_modules_apart = true
+warm_up = ["--warm-up"]
+install_hint = "it is /bin/sh"
+"#
+    );
+    Ok(ExternalTool::new(parse_descriptor("sh-cached", &text)?, &[]))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_run_starts_from_a_copy_of_the_warmed_cache_and_leaves_nothing_to_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    // Three files of one name: three runs.
+    for project in ["a", "b", "c"] {
+        std::fs::create_dir(dir.path().join(project)).unwrap();
+        std::fs::write(dir.path().join(project).join("x.txt"), "x").unwrap();
+    }
+    let warm_ups = dir.path().join("warm-ups");
+    let script = format!(
+        r#"cache=$1; shift
+if [ "$1" = --warm-up ]; then echo > "$cache/warmed"; echo >> '{}'; exit 0; fi
+seen=$(ls "$cache" | tr '\n' ' ')
+touch "$cache/run-$$"
+for file in "$@"; do echo "$file:$seen"; done
+exit 1"#,
+        warm_ups.display()
+    );
+    let tool = cached_sh_tool(&script, "{cache}").unwrap();
+    let (result, findings) = run_on(Arc::new(tool), dir.path(), CancellationToken::new()).await;
+    result.unwrap();
+    let seen: Vec<&str> = findings.iter().map(|f| f.message.trim()).collect();
+    assert_eq!(seen, ["warmed"; 3], "{findings:#?}");
+    let warm_ups = std::fs::read_to_string(&warm_ups).unwrap();
+    assert_eq!(warm_ups.lines().count(), 1, "one warm-up for the tool run");
+
+    let refused = cached_sh_tool(&script, "/tmp/cache").err().unwrap();
+    assert!(
+        refused.contains("descriptor sh-cached: warm_up:") && refused.contains("{cache}"),
+        "{refused}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exit_codes_and_output_are_checked_not_trusted() {
     let dir = tempfile::tempdir().unwrap();

@@ -284,6 +284,13 @@ pub struct Descriptor {
     /// mypy refuses the whole run.
     #[serde(default)]
     pub python_modules_apart: bool,
+    /// Arguments that take the place of `{files}` in one run before the
+    /// runs over the scanned files, to fill `{cache}` with what does not
+    /// depend on them (mypy's analysis of the standard library). Each run
+    /// over the scanned files then starts from a copy of that cache, so
+    /// nothing one run caches of the scanned files reaches another.
+    #[serde(default)]
+    pub warm_up: Vec<String>,
     /// A run shared with the session's other tools of the same kind
     /// (`"eslint"`: one eslint process for all of them, see [`shared`]).
     #[serde(default)]
@@ -349,6 +356,14 @@ pub fn parse_descriptor(name: &str, text: &str) -> Result<Descriptor, String> {
     if !descriptor.contains.is_empty() && !descriptor.args.iter().any(|arg| arg == "{files}") {
         return Err(format!(
             "descriptor {name}: contains: the tool must be given its files (`{{files}}` in args)"
+        ));
+    }
+    let takes_files = descriptor.args.iter().any(|arg| arg == "{files}");
+    let has_cache = descriptor.args.iter().any(|arg| arg.contains("{cache}"));
+    let warms_up = !descriptor.warm_up.is_empty();
+    if warms_up && !(takes_files && has_cache) {
+        return Err(format!(
+            "descriptor {name}: warm_up: the tool must be given its files (`{{files}}`) and a cache (`{{cache}}`) in args"
         ));
     }
     if let Some(refused) = descriptor.shared.and_then(|kind| kind.refuses(&descriptor)) {
@@ -543,6 +558,68 @@ impl ExternalTool {
 }
 
 impl ExternalTool {
+    /// The cache the descriptor's `warm_up` run fills, in a directory of the
+    /// tool run's own; none when it has no warm-up or the warm-up failed
+    /// (then each run starts with an empty cache, which is only slower).
+    async fn warm_up(
+        &self,
+        executable: &Path,
+        root: &Path,
+        ctx: &ToolContext,
+        config: &[&ConfigFile],
+    ) -> Result<Option<tempfile::TempDir>, ToolError> {
+        if self.descriptor.warm_up.is_empty() {
+            return Ok(None);
+        }
+        let template = tempfile::Builder::new()
+            .prefix("cache-")
+            .tempdir_in(&ctx.workspace.dir)
+            .map_err(|e| ToolError::Failed(format!("cannot make a private directory: {e}")))?;
+        let descriptor = Descriptor {
+            args: self
+                .descriptor
+                .args
+                .iter()
+                .flat_map(|arg| match arg.as_str() {
+                    "{files}" => self.descriptor.warm_up.clone(),
+                    _ => vec![arg.clone()],
+                })
+                .collect(),
+            ..self.descriptor.clone()
+        };
+        let warmed = process::Run {
+            descriptor: &descriptor,
+            config,
+            executable,
+            root,
+            files: &[],
+            tool_dirs: &self.tool_dirs,
+            workspace: &ctx.workspace,
+            cancel: &ctx.cancel,
+            cache: process::Cache::Fill(template.path()),
+        }
+        .execute()
+        .await;
+        match warmed {
+            Ok(outcome)
+                if outcome
+                    .exit_code
+                    .is_some_and(|code| self.descriptor.clean_exit.contains(&code)) =>
+            {
+                Ok(Some(template))
+            }
+            Err(ToolError::Cancelled) => Err(ToolError::Cancelled),
+            Ok(outcome) => {
+                tracing::debug!(tool = %self.descriptor.id, exit_code = ?outcome.exit_code, "the warm-up run failed; runs start with an empty cache");
+                Ok(None)
+            }
+            Err(err) => {
+                tracing::debug!(tool = %self.descriptor.id, error = %err, "the warm-up run failed; runs start with an empty cache");
+                Ok(None)
+            }
+        }
+    }
+
     /// The configuration files a run over `inventory` needs: those without
     /// `when`, and those for a kind of file the tool sees there.
     fn config_for(&self, inventory: &Inventory) -> Vec<&ConfigFile> {
@@ -656,6 +733,11 @@ impl Tool for ExternalTool {
                 return Ok(());
             }
             let config = self.config_for(inventory);
+            let template = self.warm_up(&executable, &root, &ctx, &config).await?;
+            let cache = match &template {
+                Some(template) => process::Cache::CopyOf(template.path()),
+                None => process::Cache::Fresh,
+            };
             let (this, executable, root, ctx_ref, config) = (&self, &executable, &root, &ctx, &config);
             let run_over = |files: Vec<PathBuf>| async move {
                 let run = process::Run {
@@ -667,6 +749,7 @@ impl Tool for ExternalTool {
                     tool_dirs: &this.tool_dirs,
                     workspace: &ctx_ref.workspace,
                     cancel: &ctx_ref.cancel,
+                    cache,
                 };
                 let outcome = run.execute().await?;
                 let classified = parse::classify(&this.descriptor, root, outcome)?;

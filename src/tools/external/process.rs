@@ -36,6 +36,19 @@ pub struct Run<'a> {
     /// Where the run's private directory is made, and the child's limits.
     pub workspace: &'a Workspace,
     pub cancel: &'a CancellationToken,
+    /// What `{cache}` starts as.
+    pub cache: Cache<'a>,
+}
+
+/// The directory `{cache}` names in a run's arguments.
+#[derive(Clone, Copy)]
+pub enum Cache<'a> {
+    /// An empty directory of the run's own.
+    Fresh,
+    /// A directory of the run's own that starts as a copy of this one.
+    CopyOf(&'a Path),
+    /// This directory itself, which the run fills.
+    Fill(&'a Path),
 }
 
 /// Kills the child's whole process group when the run ends any way at all,
@@ -51,6 +64,21 @@ impl Drop for GroupKiller {
             }
         }
     }
+}
+
+/// The files and directories under `from`, copied into `to` (made).
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            copy_dir(&entry.path(), &to.join(entry.file_name()))?;
+        } else if kind.is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name()))?;
+        }
+    }
+    Ok(())
 }
 
 async fn read_capped(mut from: impl AsyncRead + Unpin) -> std::io::Result<(Vec<u8>, bool)> {
@@ -163,13 +191,14 @@ fn limit_child(parent: u32, memory: Option<u64>) -> std::io::Result<()> {
 }
 
 impl Run<'_> {
-    fn expand(&self, arg: &str, out: &Path) -> Vec<String> {
+    fn expand(&self, arg: &str, out: &Path, cache: &Path) -> Vec<String> {
         if arg == "{files}" {
             return self.files.iter().map(|f| f.display().to_string()).collect();
         }
         vec![
             arg.replace("{root}", &self.root.display().to_string())
-                .replace("{out}", &out.display().to_string()),
+                .replace("{out}", &out.display().to_string())
+                .replace("{cache}", &cache.display().to_string()),
         ]
     }
 
@@ -187,6 +216,19 @@ impl Run<'_> {
         for dir in [&out, &home, &work] {
             std::fs::create_dir(dir).map_err(|e| failed("cannot make a private directory", e))?;
         }
+        let cache = match self.cache {
+            Cache::Fill(dir) => dir.to_path_buf(),
+            Cache::Fresh => {
+                let cache = private.path().join("cache");
+                std::fs::create_dir(&cache).map_err(|e| failed("cannot make a private directory", e))?;
+                cache
+            }
+            Cache::CopyOf(template) => {
+                let cache = private.path().join("cache");
+                copy_dir(template, &cache).map_err(|e| failed("cannot copy the tool's cache", e))?;
+                cache
+            }
+        };
         for file in self.config {
             let path = out.join(&file.name);
             if let Some(parent) = path.parent() {
@@ -200,7 +242,7 @@ impl Run<'_> {
             .descriptor
             .args
             .iter()
-            .flat_map(|a| self.expand(a, &out))
+            .flat_map(|a| self.expand(a, &out, &cache))
             .collect();
         let system_path = std::env::var_os("PATH").unwrap_or_default();
         let path = std::env::join_paths(

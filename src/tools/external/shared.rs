@@ -209,6 +209,7 @@ impl Group {
             tool_dirs: &leader.tool_dirs,
             workspace: &ctx.workspace,
             cancel: &ctx.cancel,
+            cache: super::process::Cache::Fresh,
         }
         .execute()
         .await?;
