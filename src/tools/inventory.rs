@@ -97,10 +97,10 @@ impl Inventory {
         let root_dir = open_root(root).map_err(unreadable)?;
         let excluded = dir_ids(excluded);
         // Read like every other file: beneath the root, never through a link.
-        let attributes = Attributes::parse(&String::from_utf8_lossy(&read_head(
-            &root_dir,
-            Path::new(".gitattributes"),
-        )));
+        // One buffer for every file's head: the walk allocates nothing per file for it.
+        let mut head = Vec::with_capacity(HEAD_BYTES as usize);
+        read_head(&root_dir, Path::new(".gitattributes"), &mut head);
+        let attributes = Attributes::parse(&String::from_utf8_lossy(&head));
         let root_meta = root_dir.metadata().map_err(unreadable)?;
         if excluded.contains(&(root_meta.dev(), root_meta.ino())) {
             return Err(unreadable(std::io::Error::other(
@@ -140,7 +140,6 @@ impl Inventory {
             if !file_type.is_file() {
                 continue;
             }
-            let Ok(metadata) = entry.metadata() else { continue };
             let Ok(rel) = entry.path().strip_prefix(root) else {
                 continue;
             };
@@ -149,12 +148,20 @@ impl Inventory {
                 .map(|c| c.as_os_str().to_string_lossy())
                 .collect::<Vec<_>>()
                 .join("/");
-            let head = read_head(&root_dir, Path::new(&rel));
+            // The size from the open that reads the head; from the entry
+            // only when the file cannot be opened (its head is then empty).
+            let size = match read_head(&root_dir, Path::new(&rel), &mut head) {
+                Some(size) => size,
+                None => match entry.metadata() {
+                    Ok(metadata) => metadata.len(),
+                    Err(_) => continue,
+                },
+            };
             files.push(FileEntry {
                 origin: super::origin::origin(&rel, &head, &attributes),
                 rel,
                 abs: entry.path().to_path_buf(),
-                size: metadata.len(),
+                size,
             });
         }
         files.sort_by(|a, b| a.rel.cmp(&b.rel));
@@ -327,12 +334,18 @@ fn linkat_following(from: &Path, to: &Path) -> std::io::Result<()> {
 
 /// The first 64 KiB of a file (empty when it cannot be read), for deciding
 /// where it comes from.
-fn read_head(root: &File, relative: &Path) -> Vec<u8> {
-    let mut head = Vec::new();
-    if let Ok(file) = open_beneath(root, relative) {
-        let _ = file.take(64 * 1024).read_to_end(&mut head);
-    }
-    head
+/// How much of each file the walk reads to judge its origin.
+const HEAD_BYTES: u64 = 64 * 1024;
+
+/// Replaces `head` with the first [`HEAD_BYTES`] of `relative` (opened as
+/// [`open_beneath`] does) and returns the file's size; `None`, with `head`
+/// empty, when it cannot be opened. Reads no further than the size the open
+/// found, so a small file costs one read, not a second one to find its end.
+fn read_head(root: &File, relative: &Path, head: &mut Vec<u8>) -> Option<u64> {
+    head.clear();
+    let (file, size) = open_sized(root, relative).ok()?;
+    let _ = file.take(size.min(HEAD_BYTES)).read_to_end(head);
+    Some(size)
 }
 
 fn open_root(root: &Path) -> std::io::Result<File> {
@@ -347,6 +360,11 @@ fn open_root(root: &Path) -> std::io::Result<File> {
 /// symlink and without leaving `root`; refuses anything but a regular file
 /// (a FIFO would block a reader forever; a device is not the repository's).
 fn open_beneath(root: &File, relative: &Path) -> std::io::Result<File> {
+    open_sized(root, relative).map(|(file, _)| file)
+}
+
+/// [`open_beneath`], with the file's size as the open found it.
+fn open_sized(root: &File, relative: &Path) -> std::io::Result<(File, u64)> {
     use std::ffi::CString;
     use std::os::fd::{AsRawFd, FromRawFd};
     use std::os::unix::ffi::OsStrExt;
@@ -384,10 +402,11 @@ fn open_beneath(root: &File, relative: &Path) -> std::io::Result<File> {
     }
     // SAFETY: the descriptor was just opened and is owned by nothing else.
     let file = unsafe { File::from_raw_fd(fd as i32) };
-    if !file.metadata()?.is_file() {
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
         return Err(std::io::Error::other("not a regular file"));
     }
-    Ok(file)
+    Ok((file, metadata.len()))
 }
 
 #[cfg(test)]
