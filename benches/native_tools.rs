@@ -1,7 +1,7 @@
 //! The native directory tools on a large real tree: each tool alone (time,
 //! what it read, MB/s), all of them at once as a session runs them, and
 //! `secrets` beside ripgrep looking for the same keywords on one thread
-//! (and detect-secrets, when installed).
+//! (and detect-secrets, when installed, given up after `DETECT_SECRETS_SECONDS`).
 //!
 //! Run: `cargo bench --bench native_tools -- [DIR]` (default: the crate
 //! sources under ~/.cargo/registry/src). `TOOLS=secrets,complexity` runs
@@ -19,6 +19,7 @@ use livescan::tools::{
     Fetcher, FileCheck, FindingSink, Inventory, Origin, Pages, Tool, ToolContext, ToolTarget, Workspace,
     native,
 };
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -114,19 +115,49 @@ fn ripgrep(root: &Path) -> Result<Duration, String> {
     }
 }
 
+/// detect-secrets over the corpus, for comparison; given up after
+/// `DETECT_SECRETS_SECONDS` (default 120: on the default corpus it is far
+/// slower than everything else here, and it runs on one core).
 fn detect_secrets(root: &Path) -> Result<(Duration, usize), String> {
     let program = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".tools/detect-secrets/bin/detect-secrets");
     if !program.exists() {
         return Err("not installed (scripts/install-test-tools installs it)".into());
     }
+    let limit = Duration::from_secs(
+        std::env::var("DETECT_SECRETS_SECONDS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(120),
+    );
+    // Its report goes to a file: a pipe nobody reads while it runs could fill and stall it.
+    let mut report = tempfile::tempfile().map_err(|e| e.to_string())?;
     let started = Instant::now();
-    let output = Command::new(&program)
+    let mut child = Command::new(&program)
         .args(["scan", "--all-files", "."])
         .current_dir(root)
-        .output()
+        .stdout(report.try_clone().map_err(|e| e.to_string())?)
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
         .map_err(|e| e.to_string())?;
+    while child.try_wait().map_err(|e| e.to_string())?.is_none() {
+        if started.elapsed() > limit {
+            // The whole group: it may have started workers of its own.
+            // SAFETY: kill(2) on a process group this bench started.
+            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+            let _ = child.wait();
+            return Err(format!(
+                "gave up after {} s (DETECT_SECRETS_SECONDS sets the limit)",
+                limit.as_secs()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let elapsed = started.elapsed();
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
+    let mut output = Vec::new();
+    std::io::Seek::rewind(&mut report).map_err(|e| e.to_string())?;
+    std::io::Read::read_to_end(&mut report, &mut output).map_err(|e| e.to_string())?;
+    let report: serde_json::Value = serde_json::from_slice(&output).unwrap_or_default();
     let count = report["results"].as_object().map_or(0, |files| {
         files.values().filter_map(|v| v.as_array()).map(Vec::len).sum()
     });
