@@ -146,6 +146,9 @@ impl From<StoreError> for EngineError {
             }
             // A key whose user or record vanished under it.
             StoreError::UnknownUser(_) | StoreError::UnknownKey(_) => EngineError::account_gone(),
+            StoreError::ScanIdTaken(id) => EngineError::Unavailable(format!(
+                "no free scan id ({id} was taken); start the session again"
+            )),
         }
     }
 }

@@ -31,7 +31,7 @@ use crate::model::{
     Account, Event, EventKind, LedgerEntry, SessionListing, SessionMeta, SessionState, StartRequest, Target,
     TargetKind, Upload, time,
 };
-use crate::store::{Store, events_after};
+use crate::store::{Store, StoreError, events_after};
 use crate::tools::{Availability, Catalog, Fetcher, Workspace};
 use error::{MAX_ECHO_CHARS, bounded};
 use futures::Stream;
@@ -387,13 +387,9 @@ impl Engine {
         let plan = plan::plan(request, target, root_config, &self.inner.catalog)?;
         let cost = plan.credits();
         let created_at = time::from_millis(time::now_millis());
-        let meta = SessionMeta {
+        let mut meta = SessionMeta {
             session_id: new_session_id(),
-            scan_id: format!(
-                "scan-{}-{:06x}",
-                created_at.timestamp(),
-                rand::rng().random::<u32>() & 0xff_ffff
-            ),
+            scan_id: new_scan_id(created_at.timestamp()),
             user_id: caller.user_id.clone(),
             target: plan.target,
             options: plan.options,
@@ -406,17 +402,14 @@ impl Engine {
         let inner = self.inner.clone();
         let stored = tokio::spawn(
             async move {
-            let first = inner
-                .store
-                .create_session(
-                    &meta,
-                    &EventKind::SessionStarted {
-                        tools: plan.tools,
-                        analysis_cost: plan.analysis_cost,
-                    },
-                    cost,
-                )
-                .await?;
+            let first = EventKind::SessionStarted {
+                tools: plan.tools,
+                analysis_cost: plan.analysis_cost,
+            };
+            let first = create_with_free_scan_id(&*inner.store, &mut meta, &first, cost, || {
+                new_scan_id(created_at.timestamp())
+            })
+            .await?;
             metrics::metrics().sessions_started.inc();
             let state = Arc::new(SessionState::fold(meta, [&first]));
             tracing::info!(session = %state.meta.session_id, target = %state.meta.target.describe(), tools = state.reports.len(), "session started");
@@ -660,6 +653,41 @@ impl Inner {
     }
 }
 
+/// How many scan ids a start tries before it gives up. A scan id has 24
+/// random bits per second, so at 1,500 starts a second about one start in
+/// 20,000 needs a second try.
+const SCAN_ID_TRIES: usize = 8;
+
+/// `scan-<unix seconds>-<6 hex digits>`, as the Scans API spells it.
+fn new_scan_id(unix_seconds: i64) -> String {
+    format!(
+        "scan-{unix_seconds}-{:06x}",
+        rand::rng().random::<u32>() & 0xff_ffff
+    )
+}
+
+/// Stores `meta` as a new session; while another session has its scan id
+/// (nothing was stored or charged then), with the next of `next_scan_id`.
+async fn create_with_free_scan_id(
+    store: &dyn Store,
+    meta: &mut SessionMeta,
+    first: &EventKind,
+    cost: u64,
+    mut next_scan_id: impl FnMut() -> String,
+) -> Result<Event, StoreError> {
+    let mut tries = 1;
+    loop {
+        match store.create_session(meta, first, cost).await {
+            Err(StoreError::ScanIdTaken(taken)) if tries < SCAN_ID_TRIES => {
+                tracing::debug!(scan_id = %taken, "scan id taken; drawing another");
+                tries += 1;
+                meta.scan_id = next_scan_id();
+            }
+            result => return result,
+        }
+    }
+}
+
 fn new_session_id() -> String {
     random_id("sess")
 }
@@ -673,4 +701,72 @@ fn random_id(prefix: &str) -> String {
         .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
         .collect();
     format!("{prefix}-{suffix}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::session::sample_meta;
+    use crate::store::SqliteStore;
+
+    fn meta(id: &str, scan_id: &str) -> SessionMeta {
+        let mut meta = sample_meta(id, "u", 1);
+        meta.scan_id = scan_id.into();
+        meta
+    }
+
+    async fn balance(store: &SqliteStore) -> i64 {
+        store.user("u").await.unwrap().unwrap().balance
+    }
+
+    #[tokio::test]
+    async fn a_start_whose_scan_id_is_taken_draws_another_and_is_charged_once() {
+        let store = SqliteStore::temporary().await.unwrap();
+        store.create_user("u", "alice", 10).await.unwrap();
+        let first = EventKind::SessionStarted {
+            tools: vec![],
+            analysis_cost: 0,
+        };
+        store
+            .create_session(&meta("s1", "scan-1-aaaaaa"), &first, 2)
+            .await
+            .unwrap();
+
+        // Taken: nothing stored, nothing charged.
+        let taken = store
+            .create_session(&meta("s2", "scan-1-aaaaaa"), &first, 2)
+            .await;
+        assert!(
+            matches!(&taken, Err(StoreError::ScanIdTaken(id)) if id == "scan-1-aaaaaa"),
+            "{taken:?}"
+        );
+        assert_eq!(balance(&store).await, 8);
+        assert!(store.session("s2").await.unwrap().is_none());
+
+        // Drawn again until free: stored once, under the free id, charged once.
+        let mut drawn = ["scan-1-aaaaaa", "scan-1-bbbbbb"].into_iter();
+        let mut second = meta("s2", "scan-1-aaaaaa");
+        create_with_free_scan_id(&store, &mut second, &first, 2, || drawn.next().unwrap().into())
+            .await
+            .unwrap();
+        assert_eq!(second.scan_id, "scan-1-bbbbbb");
+        assert_eq!(
+            store.session("s2").await.unwrap().unwrap().scan_id,
+            "scan-1-bbbbbb"
+        );
+        assert_eq!(balance(&store).await, 6);
+
+        // Never free: it gives up after SCAN_ID_TRIES, with nothing charged.
+        let mut draws = 0;
+        let mut third = meta("s3", "scan-1-aaaaaa");
+        let gave_up = create_with_free_scan_id(&store, &mut third, &first, 2, || {
+            draws += 1;
+            "scan-1-bbbbbb".into()
+        })
+        .await;
+        assert!(matches!(gave_up, Err(StoreError::ScanIdTaken(_))), "{gave_up:?}");
+        assert_eq!(draws, SCAN_ID_TRIES - 1);
+        assert_eq!(balance(&store).await, 6);
+        assert!(store.session("s3").await.unwrap().is_none());
+    }
 }

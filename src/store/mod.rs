@@ -34,6 +34,9 @@ pub enum StoreError {
     UnknownKey(String),
     #[error("insufficient credits: {required} required, {balance} available")]
     InsufficientCredits { required: u64, balance: i64 },
+    /// Another session already has this scan id; nothing was stored.
+    #[error("the scan id {0} is taken")]
+    ScanIdTaken(String),
 }
 
 /// A session in a list: its metadata and, once it has ended, its stored
@@ -88,7 +91,8 @@ pub struct ToolRuns {
 pub trait Store: Send + Sync + 'static {
     /// Stores a new session together with its first event (seq 1), taking
     /// `cost` credits from the owner's balance in the same transaction, or
-    /// nothing at all when the balance is short (`InsufficientCredits`).
+    /// nothing at all when the balance is short (`InsufficientCredits`) or
+    /// another session has its scan id (`ScanIdTaken`).
     async fn create_session(
         &self,
         meta: &SessionMeta,

@@ -472,7 +472,16 @@ impl Store for SqliteStore {
                 meta.created_at.timestamp_millis(),
                 serde_json::to_string(&meta)?,
                 meta.scan_id
-            ])?;
+            ])
+            .map_err(|err| match &err {
+                rusqlite::Error::SqliteFailure(failure, Some(message))
+                    if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                        && message.contains("sessions.scan_id") =>
+                {
+                    StoreError::ScanIdTaken(meta.scan_id.clone())
+                }
+                _ => err.into(),
+            })?;
             conn.prepare_cached(
                 "INSERT INTO session_counts (user_id, sessions) VALUES (?1, 1)
                  ON CONFLICT (user_id) DO UPDATE SET sessions = sessions + 1",
