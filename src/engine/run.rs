@@ -628,11 +628,6 @@ fn panic_message(join: tokio::task::JoinError) -> String {
     if !join.is_panic() {
         return "the tool was stopped".to_string();
     }
-    let payload = join.into_panic();
-    let text = payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic payload".to_string());
+    let text = crate::tools::panic_text(join.into_panic().as_ref());
     format!("the tool crashed: {text}")
 }

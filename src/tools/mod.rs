@@ -12,6 +12,7 @@
 pub mod browser;
 pub mod external;
 pub mod fetch;
+mod file_checks;
 pub mod inventory;
 pub mod listing;
 pub mod native;
@@ -22,12 +23,14 @@ pub mod workspace;
 use crate::model::{Category, Ecosystem, Finding, Metric, Omitted, RuleInfo, Scanner, TargetKind};
 use futures::future::BoxFuture;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 pub use fetch::{FetchError, Fetcher, Page, Pages};
+pub(crate) use file_checks::panic_text;
+pub use file_checks::{FileCheck, FilePass, FileTool};
 pub use inventory::{FileEntry, Inventory, LeftOut};
 pub use origin::Origin;
 pub use workspace::Workspace;
@@ -141,6 +144,30 @@ impl FindingSink {
             metrics: Arc::default(),
             read: Arc::default(),
             about: Arc::default(),
+        }
+    }
+
+    /// An empty sink with this one's cap.
+    pub fn empty_like(&self) -> Self {
+        Self::with_cap(lock(&self.collected).cap)
+    }
+
+    /// Moves everything `other` holds into this sink: findings, omitted
+    /// counts, measurements, reads, rules and program.
+    pub fn absorb(&self, other: &FindingSink) {
+        self.extend(other.take());
+        lock(&self.collected).omitted.add(&other.take_omitted());
+        self.measure(std::mem::take(&mut *lock(&other.metrics)));
+        for (mine, theirs) in [
+            (&self.read.files, &other.read.files),
+            (&self.read.bytes, &other.read.bytes),
+        ] {
+            mine.fetch_add(theirs.swap(0, Ordering::Relaxed), Ordering::Relaxed);
+        }
+        let (rules, scanner) = other.take_about();
+        self.describe_rules(rules.into_values());
+        if let Some(scanner) = scanner {
+            self.ran(scanner);
         }
     }
 
@@ -385,121 +412,6 @@ pub trait Tool: Send + Sync + 'static {
     }
 
     fn run(self: Arc<Self>, ctx: Arc<ToolContext>) -> BoxFuture<'static, Result<(), ToolError>>;
-}
-
-/// A check applied to each file of a directory inventory.
-pub trait FileCheck: Send + Sync + 'static {
-    fn spec(&self) -> &ToolSpec;
-
-    /// Whether the check needs the file's text (binary and oversized files are
-    /// then skipped); checks that only look at metadata return false.
-    fn needs_text(&self) -> bool {
-        true
-    }
-
-    /// Whether the check looks at files of this origin (see [`Tool::sees`]).
-    fn sees(&self, origin: Origin) -> bool {
-        origin == Origin::Source
-    }
-
-    /// Whether the check looks at this file at all, judged from its path and
-    /// size alone; a file it does not want is never read for it.
-    fn wants(&self, _file: &FileEntry) -> bool {
-        true
-    }
-
-    /// Whether files are worth checking on every core at once (a check that
-    /// costs far more than reading the file); findings then arrive out of
-    /// file order, which the report's own order makes invisible.
-    fn parallel(&self) -> bool {
-        false
-    }
-
-    /// Examines one file; `text` is `Some` exactly when `needs_text()` is true
-    /// and the file is readable text.
-    fn check(&self, file: &FileEntry, text: Option<&str>, out: &mut Vec<Finding>);
-}
-
-/// Runs a [`FileCheck`] over the session's inventory on a blocking thread
-/// (on every core for a check that asks for it), reading only the files
-/// it wants and stopping at the next file once the run is cancelled.
-pub struct FileTool<C>(pub C);
-
-impl<C: FileCheck> Tool for FileTool<C> {
-    fn spec(&self) -> &ToolSpec {
-        self.0.spec()
-    }
-
-    fn sees(&self, origin: Origin) -> bool {
-        self.0.sees(origin)
-    }
-
-    fn has_work(&self, inventory: &Inventory) -> bool {
-        inventory
-            .files_seen(|origin| self.0.sees(origin))
-            .any(|file| self.0.wants(file))
-    }
-
-    fn weight(&self) -> usize {
-        self.threads()
-    }
-
-    fn run(self: Arc<Self>, ctx: Arc<ToolContext>) -> BoxFuture<'static, Result<(), ToolError>> {
-        Box::pin(async move {
-            let ToolTarget::Directory(inventory) = ctx.target.clone() else {
-                return Err(ToolError::UnsupportedTarget);
-            };
-            off_runtime(move || {
-                let files: Vec<&FileEntry> = inventory
-                    .files_seen(|origin| self.0.sees(origin))
-                    .filter(|file| self.0.wants(file))
-                    .collect();
-                let next = AtomicUsize::new(0);
-                // Each thread takes the next file until none is left.
-                let work = || {
-                    let mut found = Vec::new();
-                    while let Some(file) = files.get(next.fetch_add(1, Ordering::Relaxed)) {
-                        if ctx.cancel.is_cancelled() {
-                            return Err(ToolError::Cancelled);
-                        }
-                        if !self.0.needs_text() {
-                            self.0.check(file, None, &mut found);
-                        } else if let Some(text) = inventory.read_text(file) {
-                            ctx.findings.read(text.len());
-                            self.0.check(file, Some(&text), &mut found);
-                        }
-                        if !found.is_empty() {
-                            ctx.findings.extend(found.drain(..));
-                        }
-                    }
-                    Ok(())
-                };
-                std::thread::scope(|scope| {
-                    let helpers: Vec<_> = (1..self.threads()).map(|_| scope.spawn(work)).collect();
-                    let mine = work();
-                    helpers.into_iter().fold(mine, |result, helper| {
-                        let theirs = helper
-                            .join()
-                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                        result.and(theirs)
-                    })
-                })
-            })
-            .await?
-        })
-    }
-}
-
-impl<C: FileCheck> FileTool<C> {
-    /// How many threads a run uses: every core for a check that asks for
-    /// them, else one.
-    fn threads(&self) -> usize {
-        if self.0.parallel() {
-            std::thread::available_parallelism().map_or(1, |n| n.get())
-        } else {
-            1
-        }
-    }
 }
 
 /// A check applied to each fetched page of a URL target.
@@ -764,98 +676,5 @@ impl Catalog {
 
     pub fn ids(&self) -> Vec<&'static str> {
         self.tools.iter().map(|t| t.spec().id).collect()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::{Category, Ecosystem, Severity};
-
-    static SEEN: ToolSpec = ToolSpec {
-        id: "seen",
-        category: Category::CodeQuality,
-        ecosystem: Ecosystem::Python,
-        targets: &[TargetKind::Directory],
-        cost: 1,
-        summary: "Reports every Python file it is given",
-    };
-
-    /// A check that wants Python files only and reports each one it reads.
-    struct Seen {
-        parallel: bool,
-    }
-
-    impl FileCheck for Seen {
-        fn spec(&self) -> &ToolSpec {
-            &SEEN
-        }
-
-        fn wants(&self, file: &FileEntry) -> bool {
-            file.rel.ends_with(".py")
-        }
-
-        fn parallel(&self) -> bool {
-            self.parallel
-        }
-
-        fn check(&self, file: &FileEntry, text: Option<&str>, out: &mut Vec<Finding>) {
-            let length = text.map_or(0, str::len);
-            out.push(
-                Finding::new("seen", Severity::Low, format!("{length} bytes")).at_path(&file.rel, None, None),
-            );
-        }
-    }
-
-    #[tokio::test]
-    async fn a_file_tool_reads_only_the_files_its_check_wants_and_says_what_it_read() {
-        let tree = tempfile::tempdir().unwrap();
-        let python: Vec<String> = (0..40).map(|i| format!("m{i:02}.py")).collect();
-        for (i, name) in python.iter().enumerate() {
-            std::fs::write(tree.path().join(name), "x = 1\n".repeat(i + 1)).unwrap();
-        }
-        std::fs::write(tree.path().join("notes.txt"), "not python\n".repeat(1000)).unwrap();
-        let inventory = Arc::new(Inventory::walk(tree.path(), &[], &CancellationToken::new()).unwrap());
-        let scratch = tempfile::tempdir().unwrap();
-        for parallel in [false, true] {
-            let findings = FindingSink::default();
-            let ctx = Arc::new(ToolContext {
-                target: ToolTarget::Directory(inventory.clone()),
-                deadline: Instant::now() + std::time::Duration::from_secs(60),
-                cancel: CancellationToken::new(),
-                findings: findings.clone(),
-                pages: Pages::new(Arc::new(Fetcher::new(false))),
-                workspace: Arc::new(Workspace::scratch(scratch.path().to_path_buf())),
-                shared: Default::default(),
-                capacity: Default::default(),
-            });
-            Arc::new(FileTool(Seen { parallel })).run(ctx).await.unwrap();
-            let mut seen: Vec<(String, String)> = findings
-                .take()
-                .into_iter()
-                .map(|f| (f.path.unwrap_or_default(), f.message))
-                .collect();
-            seen.sort();
-            let expected: Vec<(String, String)> = python
-                .iter()
-                .enumerate()
-                .map(|(i, name)| (name.clone(), format!("{} bytes", 6 * (i + 1))))
-                .collect();
-            assert_eq!(seen, expected, "parallel: {parallel}");
-            let read: Vec<(String, String)> = findings
-                .take_metrics()
-                .into_iter()
-                .map(|m| (m.name, m.value))
-                .collect();
-            let bytes: usize = (1..=40).map(|n| 6 * n).sum();
-            assert_eq!(
-                read,
-                [
-                    ("files read".to_string(), "40".to_string()),
-                    ("bytes read".to_string(), bytes.to_string())
-                ],
-                "parallel: {parallel}"
-            );
-        }
     }
 }

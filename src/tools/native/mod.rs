@@ -29,7 +29,7 @@ mod mixed_content;
 mod page_weight;
 mod rendered_mixed_content;
 mod rules;
-pub(crate) mod secrets;
+pub mod secrets;
 mod security_txt;
 mod sensitive_files;
 mod server_banner;
@@ -42,41 +42,43 @@ mod weak_crypto;
 mod whitespace;
 
 use super::browser::BrowserSetup;
-use super::{ByTarget, CatalogOptions, FileTool, PageTool, RenderedTool, Tool};
-pub use secrets::keywords as secret_keywords;
+use super::{ByTarget, CatalogOptions, FilePass, FileTool, PageTool, RenderedTool, Tool};
 use std::sync::Arc;
 
 /// Every native tool, in catalog order.
 pub fn all(options: &CatalogOptions) -> Vec<Arc<dyn Tool>> {
     let browser = Arc::new(BrowserSetup::discover(&options.tool_dirs));
+    // The cheap file checks share one read of each file per session;
+    // `complexity`, bound by parsing, runs on its own.
+    let pass = Arc::new(FilePass::default());
     vec![
-        Arc::new(FileTool(secrets::Secrets::new())),
-        Arc::new(FileTool(merge_conflicts::MergeConflicts)),
-        Arc::new(FileTool(todo_comments::TodoComments)),
-        Arc::new(FileTool(large_files::LargeFiles)),
-        Arc::new(FileTool(dangerous_calls::tool())),
-        Arc::new(FileTool(weak_crypto::tool())),
-        Arc::new(FileTool(insecure_transport::tool())),
-        Arc::new(FileTool(debug_statements::tool())),
-        Arc::new(FileTool(sensitive_files::SensitiveFiles)),
+        pass.join(secrets::Secrets::new()),
+        pass.join(merge_conflicts::MergeConflicts),
+        pass.join(todo_comments::TodoComments),
+        pass.join(large_files::LargeFiles),
+        pass.join(dangerous_calls::tool()),
+        pass.join(weak_crypto::tool()),
+        pass.join(insecure_transport::tool()),
+        pass.join(debug_statements::tool()),
+        pass.join(sensitive_files::SensitiveFiles),
         Arc::new(vulnerable_dependencies::VulnerableDependencies::new(
             options.advisory_db.clone(),
         )),
-        Arc::new(FileTool(dockerfile::Dockerfile)),
-        Arc::new(FileTool(github_actions::GithubActions)),
-        Arc::new(FileTool(kubernetes::Kubernetes)),
+        pass.join(dockerfile::Dockerfile),
+        pass.join(github_actions::GithubActions),
+        pass.join(kubernetes::Kubernetes),
         Arc::new(missing_lockfile::MissingLockfile),
-        Arc::new(FileTool(long_lines::LongLines)),
+        pass.join(long_lines::LongLines),
         Arc::new(FileTool(complexity::Complexity)),
         Arc::new(duplicate_code::DuplicateCode),
-        Arc::new(FileTool(binary_artifacts::BinaryArtifacts)),
-        Arc::new(FileTool(whitespace::Whitespace)),
-        Arc::new(FileTool(config_syntax::ConfigSyntax)),
-        Arc::new(FileTool(large_assets::LargeAssets)),
-        Arc::new(FileTool(unminified_assets::UnminifiedAssets)),
+        pass.join(binary_artifacts::BinaryArtifacts),
+        pass.join(whitespace::Whitespace),
+        pass.join(config_syntax::ConfigSyntax),
+        pass.join(large_assets::LargeAssets),
+        pass.join(unminified_assets::UnminifiedAssets),
         Arc::new(PageTool(http_headers::HttpHeaders)),
         Arc::new(ByTarget {
-            directory: Arc::new(FileTool(html_a11y::HtmlA11y)),
+            directory: pass.join(html_a11y::HtmlA11y),
             urls: Arc::new(PageTool(html_a11y::HtmlA11y)),
         }),
         Arc::new(PageTool(cookies::Cookies)),

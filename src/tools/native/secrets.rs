@@ -715,6 +715,12 @@ pub struct Secrets {
     keyword_rules: Vec<Vec<usize>>,
 }
 
+impl Default for Secrets {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Secrets {
     pub fn new() -> Self {
         let regexes = RULES
