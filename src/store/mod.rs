@@ -9,6 +9,8 @@
 //! crash can never charge or refund a session twice. Uploads are recorded
 //! here too; their archives are files named by digest ([`crate::engine::uploads`]).
 
+#[cfg(test)]
+mod conformance;
 pub mod sqlite;
 
 use crate::model::{

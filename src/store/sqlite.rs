@@ -901,38 +901,12 @@ mod tests {
     use super::*;
     use crate::model::{Category, Outcome, ToolReport};
 
-    fn meta(id: &str, user: &str, created_ms: i64) -> SessionMeta {
-        crate::model::session::sample_meta(id, user, created_ms)
-    }
+    use crate::store::conformance::{meta, ran};
 
-    fn report(tool: &str) -> EventKind {
-        EventKind::ToolFinished {
-            report: Box::new(ToolReport::finished(
-                tool,
-                Category::Security,
-                Outcome::Clean,
-                1,
-                vec![],
-                None,
-            )),
-        }
-    }
-
-    /// A report of `tool` that took `duration` ms and ran `version`.
-    fn ran(tool: &str, duration: u64, version: Option<&str>) -> EventKind {
-        let mut report =
-            ToolReport::finished(tool, Category::Security, Outcome::Clean, duration, vec![], None);
-        report.result.scanner = version.map(|version| crate::model::Scanner {
-            name: tool.into(),
-            version: Some(version.into()),
-        });
-        EventKind::ToolFinished {
-            report: Box::new(report),
-        }
-    }
+    crate::store::conformance::store_contract!(SqliteStore::temporary().await.unwrap());
 
     #[tokio::test]
-    async fn tool_runs_keep_the_average_and_the_last_version_said() {
+    async fn reports_stored_before_the_tool_runs_table_are_counted_when_it_is_made() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db.sqlite");
         let started = EventKind::SessionStarted {
@@ -982,8 +956,7 @@ mod tests {
         );
         assert_eq!(runs["bandit"].version.as_deref(), Some("1.9.3"));
         assert_eq!(runs["secrets"].version, None);
-        // New reports are counted as they are stored; a report that names no
-        // version leaves the last one said.
+        // Counting goes on as reports are stored (the contract's check).
         store
             .create_session(&meta("s2", "u", 2), &started, 0)
             .await
@@ -992,251 +965,8 @@ mod tests {
             .append("s2", &ran("bandit", 300, Some("1.9.4")))
             .await
             .unwrap();
-        store
-            .create_session(&meta("s3", "u", 3), &started, 0)
-            .await
-            .unwrap();
-        store.append("s3", &ran("bandit", 200, None)).await.unwrap();
         let bandit = &store.tool_runs().await.unwrap()["bandit"];
-        assert_eq!(
-            bandit,
-            &ToolRuns {
-                runs: 3,
-                average_ms: 200,
-                version: Some("1.9.4".into())
-            }
-        );
-    }
-
-    #[tokio::test]
-    async fn appends_are_gap_free_strictly_later_and_deduplicated() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("db.sqlite")).await.unwrap();
-        let first = store
-            .create_session(
-                &meta("s1", "u", 1),
-                &EventKind::SessionStarted {
-                    tools: vec![],
-                    analysis_cost: 0,
-                },
-                0,
-            )
-            .await
-            .unwrap();
-        assert_eq!(first.seq, 1);
-
-        // Many concurrent appends: sequence numbers 2..=41 with no gaps.
-        let mut tasks = Vec::new();
-        for i in 0..40 {
-            let store = store.clone();
-            tasks.push(tokio::spawn(async move {
-                store
-                    .append(
-                        "s1",
-                        &EventKind::ToolStarted {
-                            tool: format!("t{i}"),
-                        },
-                    )
-                    .await
-            }));
-        }
-        for task in tasks {
-            task.await.unwrap().unwrap().unwrap();
-        }
-        let events = store.events_after("s1", 0, 1000).await.unwrap();
-        let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
-        assert_eq!(seqs, (1..=41).collect::<Vec<_>>());
-        assert!(
-            events.windows(2).all(|w| w[0].at < w[1].at),
-            "times strictly increase"
-        );
-
-        assert!(store.append("s1", &report("a")).await.unwrap().is_some());
-        assert!(
-            store.append("s1", &report("a")).await.unwrap().is_none(),
-            "second report dropped"
-        );
-        let end = EventKind::SessionFinished {
-            status: crate::model::SessionStatus::Completed,
-            error: None,
-            refund: None,
-            narrative_follows: false,
-        };
-        assert!(store.append("s1", &end).await.unwrap().is_some());
-        assert!(
-            store.append("s1", &end).await.unwrap().is_none(),
-            "second end dropped"
-        );
-        assert!(
-            store
-                .append("s1", &EventKind::CancelRequested)
-                .await
-                .unwrap()
-                .is_none(),
-            "nothing after the end"
-        );
-        assert_eq!(store.events_after("s1", 40, 10).await.unwrap().len(), 3);
-
-        // After a cancel no tool starts, but the skips are still recorded.
-        store
-            .create_session(
-                &meta("s2", "u", 2),
-                &EventKind::SessionStarted {
-                    tools: vec![],
-                    analysis_cost: 0,
-                },
-                0,
-            )
-            .await
-            .unwrap();
-        let start = EventKind::ToolStarted { tool: "a".into() };
-        assert!(store.append("s2", &start).await.unwrap().is_some());
-        assert!(
-            store
-                .append("s2", &EventKind::CancelRequested)
-                .await
-                .unwrap()
-                .is_some()
-        );
-        assert!(
-            store
-                .append("s2", &EventKind::ToolStarted { tool: "b".into() })
-                .await
-                .unwrap()
-                .is_none(),
-            "no start after a cancel"
-        );
-        assert!(store.append("s2", &report("b")).await.unwrap().is_some());
-
-        let unknown = store.append("nope", &EventKind::SessionRunning).await;
-        assert!(
-            matches!(unknown, Err(StoreError::UnknownSession(_))),
-            "{unknown:?}"
-        );
-    }
-
-    #[tokio::test]
-    async fn credits_are_reserved_at_start_and_refunded_once_at_the_end() {
-        let store = SqliteStore::temporary().await.unwrap();
-        store.create_user("u", "alice", 5).await.unwrap();
-        let started = EventKind::SessionStarted {
-            tools: vec![],
-            analysis_cost: 0,
-        };
-        store
-            .create_session(&meta("s1", "u", 1), &started, 3)
-            .await
-            .unwrap();
-        assert_eq!(store.user("u").await.unwrap().unwrap().balance, 2);
-
-        let short = store.create_session(&meta("s2", "u", 2), &started, 3).await;
-        assert!(
-            matches!(
-                short,
-                Err(StoreError::InsufficientCredits {
-                    required: 3,
-                    balance: 2
-                })
-            ),
-            "{short:?}"
-        );
-        assert!(store.session("s2").await.unwrap().is_none(), "nothing stored");
-        let nobody = store.create_session(&meta("s3", "ghost", 3), &started, 1).await;
-        assert!(matches!(nobody, Err(StoreError::UnknownUser(_))), "{nobody:?}");
-
-        let end = SessionEnd {
-            status: crate::model::SessionStatus::Partial,
-            error: None,
-            refund: crate::model::RefundDue {
-                tools: vec!["a".into(), "b".into()],
-                analysis: false,
-                credits: 2,
-            },
-            narrative_follows: false,
-        };
-        let event = store
-            .finish_session(&meta("s1", "u", 1), &end)
-            .await
-            .unwrap()
-            .unwrap();
-        let EventKind::SessionFinished { refund, .. } = event.kind else {
-            panic!("not an end: {:?}", event.kind)
-        };
-        assert_eq!(refund.unwrap().new_balance, 4);
-        assert!(
-            store
-                .finish_session(&meta("s1", "u", 1), &end)
-                .await
-                .unwrap()
-                .is_none(),
-            "a second end is dropped"
-        );
-        assert_eq!(
-            store.user("u").await.unwrap().unwrap().balance,
-            4,
-            "refunded once"
-        );
-
-        let ledger = store.ledger("u", 10).await.unwrap();
-        let amounts: Vec<(LedgerKind, i64, i64)> = ledger
-            .iter()
-            .map(|e| (e.kind, e.amount, e.balance_after))
-            .collect();
-        assert_eq!(
-            amounts,
-            vec![
-                (LedgerKind::Refund, 2, 4),
-                (LedgerKind::Reserve, -3, 2),
-                (LedgerKind::Grant, 5, 5)
-            ]
-        );
-        assert_eq!(ledger.iter().map(|e| e.amount).sum::<i64>(), 4);
-    }
-
-    #[tokio::test]
-    async fn writes_committed_together_still_succeed_or_fail_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("db.sqlite")).await.unwrap();
-        store.create_user("u", "alice", 10).await.unwrap();
-        // Thirty starts at once share transactions; each costs 1 of the 10
-        // credits, so twenty are refused, each rolling back only itself.
-        let starts: Vec<_> = (0..30)
-            .map(|i| {
-                let store = store.clone();
-                tokio::spawn(async move {
-                    let started = EventKind::SessionStarted {
-                        tools: vec![],
-                        analysis_cost: 0,
-                    };
-                    store
-                        .create_session(&meta(&format!("s{i}"), "u", i), &started, 1)
-                        .await
-                })
-            })
-            .collect();
-        let mut stored = 0;
-        for start in starts {
-            match start.await.unwrap() {
-                Ok(event) => {
-                    assert_eq!(event.seq, 1);
-                    stored += 1;
-                }
-                Err(StoreError::InsufficientCredits {
-                    required: 1,
-                    balance: 0,
-                }) => {}
-                Err(other) => panic!("unexpected {other}"),
-            }
-        }
-        assert_eq!(stored, 10);
-        assert_eq!(store.user("u").await.unwrap().unwrap().balance, 0);
-        let (listed, total) = store.list_sessions("u", 100, None).await.unwrap();
-        assert_eq!((listed.len(), total), (10, 10));
-        let reserves = store.ledger("u", 100).await.unwrap();
-        assert_eq!(
-            reserves.iter().filter(|l| l.kind == LedgerKind::Reserve).count(),
-            10
-        );
+        assert_eq!((bandit.runs, bandit.average_ms), (2, 200));
     }
 
     #[tokio::test]
@@ -1254,72 +984,35 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn sessions_survive_reopen_and_list_newest_first() {
+    async fn sessions_and_their_logs_survive_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db.sqlite");
-        {
-            let store = SqliteStore::open(&path).await.unwrap();
-            for (id, user, ms) in [("a", "u1", 1), ("b", "u1", 2), ("c", "u2", 3)] {
-                store
-                    .create_session(
-                        &meta(id, user, ms),
-                        &EventKind::SessionStarted {
-                            tools: vec![],
-                            analysis_cost: 0,
-                        },
-                        0,
-                    )
-                    .await
-                    .unwrap();
-            }
-            let end = EventKind::SessionFinished {
-                status: crate::model::SessionStatus::Completed,
-                error: None,
-                refund: None,
-                narrative_follows: false,
-            };
-            store.append("a", &end).await.unwrap();
-        }
-        let store = SqliteStore::open(&path).await.unwrap();
-        let listing = SessionListing {
-            status: crate::model::SessionStatus::Completed,
-            progress: crate::model::Progress::default(),
-            summary: crate::model::Summary::default(),
-            completed_at: Some(time::from_millis(5)),
-            last_updated: time::from_millis(5),
-            cursor: 2,
+        let started = EventKind::SessionStarted {
+            tools: vec![],
+            analysis_cost: 0,
         };
-        store.save_listing("a", &listing).await.unwrap();
-        let (sessions, total) = store.list_sessions("u1", 10, None).await.unwrap();
-        assert_eq!(total, 2);
-        assert_eq!(
-            sessions
-                .iter()
-                .map(|m| m.meta.session_id.as_str())
-                .collect::<Vec<_>>(),
-            vec!["b", "a"]
-        );
-        assert_eq!(sessions[0].listing, None, "b has not ended");
-        assert_eq!(sessions[1].listing, Some(listing));
+        let written = {
+            let store = SqliteStore::open(&path).await.unwrap();
+            store.create_user("u1", "alice", 5).await.unwrap();
+            store
+                .create_session(&meta("a", "u1", 1), &started, 2)
+                .await
+                .unwrap();
+            store.append("a", &ran("bandit", 100, None)).await.unwrap();
+            store.events_after("a", 0, 10).await.unwrap()
+        };
+        let store = SqliteStore::open(&path).await.unwrap();
         assert_eq!(store.session("a").await.unwrap().unwrap(), meta("a", "u1", 1));
-        let (older, _) = store.list_sessions("u1", 10, Some("b")).await.unwrap();
-        assert_eq!(
-            older
-                .iter()
-                .map(|m| m.meta.session_id.as_str())
-                .collect::<Vec<_>>(),
-            vec!["a"]
-        );
-        let (none, _) = store.list_sessions("u2", 10, Some("b")).await.unwrap();
-        assert!(none.is_empty(), "another user's session is no cursor");
-        let unfinished: Vec<_> = store
-            .unfinished_sessions()
+        assert_eq!(store.events_after("a", 0, 10).await.unwrap(), written);
+        assert_eq!(store.user("u1").await.unwrap().unwrap().balance, 3);
+        let (listed, total) = store.list_sessions("u1", 10, None).await.unwrap();
+        assert_eq!((listed.len(), total), (1, 1));
+        let next = store
+            .append("a", &ran("semgrep", 1, None))
             .await
             .unwrap()
-            .into_iter()
-            .map(|m| m.session_id)
-            .collect();
-        assert_eq!(unfinished, vec!["b", "c"]);
+            .unwrap();
+        assert_eq!(next.seq, 3, "numbering goes on");
     }
 
     #[tokio::test]
@@ -1364,5 +1057,95 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(store.list_sessions("u2", 10, None).await.unwrap().1, 2);
+    }
+
+    /// Whether every field of `stored` is in `loaded` with the same value:
+    /// what was written survives a load and a save, whatever was added since.
+    fn keeps(stored: &serde_json::Value, loaded: &serde_json::Value) -> bool {
+        use serde_json::Value;
+        match (stored, loaded) {
+            (Value::Object(stored), Value::Object(loaded)) => stored
+                .iter()
+                .all(|(field, value)| loaded.get(field).is_some_and(|l| keeps(value, l))),
+            (Value::Array(stored), Value::Array(loaded)) => {
+                stored.len() == loaded.len() && stored.iter().zip(loaded).all(|(s, l)| keeps(s, l))
+            }
+            _ => stored == loaded,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_database_written_by_the_release_of_2026_12_03_still_loads_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        let dump = include_str!("../../tests/fixtures/store/release-2026-12-03.sql");
+        Connection::open(&path).unwrap().execute_batch(dump).unwrap();
+        let raw = Connection::open(&path).unwrap();
+        let store = SqliteStore::open(&path).await.unwrap();
+
+        let (sessions, total) = store.list_sessions("local", 100, None).await.unwrap();
+        assert_eq!(total, 4);
+        let mut kinds = BTreeMap::new();
+        for listed in &sessions {
+            let id = &listed.meta.session_id;
+            let stored: String = raw
+                .query_row("SELECT meta FROM sessions WHERE id = ?1", [id], |row| row.get(0))
+                .unwrap();
+            let loaded = serde_json::to_value(store.session(id).await.unwrap().unwrap()).unwrap();
+            assert!(
+                keeps(&serde_json::from_str(&stored).unwrap(), &loaded),
+                "{id}: {stored}"
+            );
+            assert!(listed.listing.is_some(), "{id} ended and has its listing");
+
+            let events = super::super::events_after(&store, id, 0).await.unwrap();
+            let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+            assert_eq!(seqs, (1..=events.len() as u64).collect::<Vec<_>>(), "{id}");
+            assert!(
+                matches!(events.last().unwrap().kind, EventKind::SessionFinished { .. }),
+                "{id} ends with its end"
+            );
+            let mut payloads = raw
+                .prepare("SELECT payload FROM events WHERE session_id = ?1 ORDER BY seq")
+                .unwrap();
+            let stored: Vec<String> = payloads
+                .query_map([id], |row| row.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert_eq!(stored.len(), events.len());
+            for (stored, event) in stored.iter().zip(&events) {
+                let loaded = serde_json::to_value(&event.kind).unwrap();
+                assert!(
+                    keeps(&serde_json::from_str(stored).unwrap(), &loaded),
+                    "{id}: {stored}"
+                );
+                *kinds
+                    .entry(loaded["type"].as_str().unwrap().to_string())
+                    .or_insert(0) += 1;
+            }
+        }
+        let kinds: Vec<(&str, usize)> = kinds.iter().map(|(k, n)| (k.as_str(), *n)).collect();
+        assert_eq!(
+            kinds,
+            [
+                ("analysis", 3),
+                ("cancel_requested", 1),
+                ("session_finished", 4),
+                ("session_running", 4),
+                ("session_started", 4),
+                ("tool_finished", 100),
+                ("tool_started", 11)
+            ]
+        );
+        let ledger = store.ledger("local", 100).await.unwrap();
+        assert_eq!(ledger.len(), 8);
+        let balance = store.user("local").await.unwrap().unwrap().balance;
+        assert_eq!(
+            ledger.iter().map(|e| e.amount).sum::<i64>(),
+            balance,
+            "the ledger adds up"
+        );
+        assert_eq!(balance, 999_988);
     }
 }
