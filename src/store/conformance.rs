@@ -63,6 +63,14 @@ pub(super) fn ran(tool: &str, duration: u64, version: Option<&str>) -> EventKind
     }
 }
 
+/// The report of `tool` skipped: not a run.
+pub(super) fn skipped(tool: &str) -> EventKind {
+    let report = ToolReport::finished(tool, Category::Security, Outcome::Skipped, 0, vec![], None);
+    EventKind::ToolFinished {
+        report: Box::new(report),
+    }
+}
+
 fn report(tool: &str) -> EventKind {
     ran(tool, 1, None)
 }
@@ -381,17 +389,7 @@ pub(crate) async fn tool_runs_keep_the_average_and_the_last_version_said(store: 
         .append("s1", &ran("bandit", 100, Some("1.9.3")))
         .await
         .unwrap();
-    let skipped = EventKind::ToolFinished {
-        report: Box::new(ToolReport::finished(
-            "eslint",
-            Category::Security,
-            Outcome::Skipped,
-            0,
-            vec![],
-            None,
-        )),
-    };
-    store.append("s1", &skipped).await.unwrap();
+    store.append("s1", &skipped("eslint")).await.unwrap();
     store
         .append("s2", &ran("bandit", 300, Some("1.9.4")))
         .await

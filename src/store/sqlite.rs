@@ -899,9 +899,8 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Category, Outcome, ToolReport};
 
-    use crate::store::conformance::{meta, ran};
+    use crate::store::conformance::{meta, ran, skipped};
 
     crate::store::conformance::store_contract!(SqliteStore::temporary().await.unwrap());
 
@@ -925,17 +924,7 @@ mod tests {
                 .await
                 .unwrap();
             store.append("s1", &ran("secrets", 7, None)).await.unwrap();
-            let skipped = EventKind::ToolFinished {
-                report: Box::new(ToolReport::finished(
-                    "eslint",
-                    Category::Security,
-                    Outcome::Skipped,
-                    0,
-                    vec![],
-                    None,
-                )),
-            };
-            store.append("s1", &skipped).await.unwrap();
+            store.append("s1", &skipped("eslint")).await.unwrap();
         }
         {
             let pool = SqlitePool::connect(&format!("sqlite://{}", path.display()))
