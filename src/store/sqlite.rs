@@ -899,7 +899,6 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-
     use crate::store::conformance::{meta, ran, skipped};
 
     crate::store::conformance::store_contract!(SqliteStore::temporary().await.unwrap());
