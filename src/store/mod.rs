@@ -11,6 +11,8 @@
 
 #[cfg(test)]
 mod conformance;
+pub mod postgres;
+mod rows;
 pub mod sqlite;
 
 use crate::model::{
@@ -20,6 +22,7 @@ use crate::model::{
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 #[derive(Clone, Debug, thiserror::Error)]

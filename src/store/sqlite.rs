@@ -20,6 +20,7 @@
 //! for the next batch. Nothing is reported as stored unless its COMMIT
 //! succeeded: every write of a batch that failed gets the error.
 
+use super::rows::{self, AccountRow, EventRow, KeyRow, LedgerRow, ListedRow, Stored, ToolRunsRow, UploadRow};
 use super::{ListedSession, SessionEnd, Store, StoreError, ToolRuns};
 use crate::model::{
     Account, Event, EventKind, KeyRecord, LedgerEntry, LedgerKind, Refund, SessionListing, SessionMeta,
@@ -27,8 +28,8 @@ use crate::model::{
 };
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
+use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -263,65 +264,6 @@ async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn event_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Event, StoreError> {
-    let payload: String = row.try_get("payload")?;
-    Ok(Event {
-        seq: row.try_get::<i64, _>("seq")? as u64,
-        at: time::from_millis(row.try_get("at_ms")?),
-        kind: serde_json::from_str(&payload)?,
-    })
-}
-
-fn account_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Account, StoreError> {
-    Ok(Account {
-        user_id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        balance: row.try_get("balance")?,
-        created_at: time::from_millis(row.try_get("created_ms")?),
-    })
-}
-
-fn key_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<KeyRecord, StoreError> {
-    let millis = |column: &str| -> Result<Option<i64>, StoreError> { Ok(row.try_get(column)?) };
-    Ok(KeyRecord {
-        key_id: row.try_get("id")?,
-        user_id: row.try_get("user_id")?,
-        name: row.try_get("name")?,
-        hash: row.try_get("hash")?,
-        created_at: time::from_millis(row.try_get("created_ms")?),
-        expires_at: millis("expires_ms")?.map(time::from_millis),
-        revoked_at: millis("revoked_ms")?.map(time::from_millis),
-    })
-}
-
-fn upload_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Upload, StoreError> {
-    let count = |column: &str| -> Result<u64, StoreError> { Ok(row.try_get::<i64, _>(column)? as u64) };
-    Ok(Upload {
-        upload_id: row.try_get("id")?,
-        user_id: row.try_get("user_id")?,
-        digest: row.try_get("digest")?,
-        bytes: count("bytes")?,
-        files: count("files")?,
-        unpacked_bytes: count("unpacked_bytes")?,
-        created_at: time::from_millis(row.try_get("created_ms")?),
-        last_used_at: time::from_millis(row.try_get("last_used_ms")?),
-        config: row.try_get("config")?,
-    })
-}
-
-fn ledger_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<LedgerEntry, StoreError> {
-    let kind: String = row.try_get("kind")?;
-    Ok(LedgerEntry {
-        id: row.try_get("id")?,
-        at: time::from_millis(row.try_get("at_ms")?),
-        kind: kind.parse().map_err(StoreError::Corrupt)?,
-        amount: row.try_get("amount")?,
-        balance_after: row.try_get("balance_after")?,
-        session_id: row.try_get("session_id")?,
-        note: row.try_get("note")?,
-    })
-}
-
 /// One ledger line, written inside the transaction that moved the credits.
 struct LedgerLine<'a> {
     user_id: &'a str,
@@ -360,16 +302,6 @@ fn move_credits(conn: &Connection, user_id: &str, delta: i64) -> Result<Option<i
         .optional()?)
 }
 
-/// Credits as the database stores them (signed 64-bit).
-fn db_credits(amount: u64) -> Result<i64, StoreError> {
-    i64::try_from(amount).map_err(|_| StoreError::Corrupt(format!("{amount} credits is out of range")))
-}
-
-fn meta_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<SessionMeta, StoreError> {
-    let meta: String = row.try_get("meta")?;
-    Ok(serde_json::from_str(&meta)?)
-}
-
 /// Inserts the next event of a session, or nothing when it would be a
 /// duplicate (a second report for a tool, a second analysis, narrative or
 /// end), a tool start after a cancel, or come after the session's end: a
@@ -385,25 +317,6 @@ const APPEND_SQL: &str = "
                AND EXISTS (SELECT 1 FROM events WHERE session_id = ?1 AND kind = 'cancel_requested'))
     ON CONFLICT DO NOTHING
     RETURNING seq, at_ms";
-
-/// An event as it is stored, encoded before it reaches the writer.
-struct Stored {
-    kind: EventKind,
-    name: &'static str,
-    tool: Option<String>,
-    payload: String,
-}
-
-impl Stored {
-    fn new(kind: EventKind) -> Result<Stored, StoreError> {
-        Ok(Stored {
-            name: kind.name(),
-            tool: kind.tool().map(str::to_string),
-            payload: serde_json::to_string(&kind)?,
-            kind,
-        })
-    }
-}
 
 fn append_with(conn: &Connection, session_id: &str, event: Stored) -> Result<Option<Event>, StoreError> {
     let appended = conn
@@ -436,7 +349,7 @@ impl Store for SqliteStore {
     ) -> Result<Event, StoreError> {
         let meta = meta.clone();
         let first = Stored::new(first.clone())?;
-        let cost = db_credits(cost)?;
+        let cost = rows::credits(cost)?;
         self.write(Statements::Several, move |conn| {
             let user = meta.user_id.as_str();
             if cost > 0 {
@@ -503,7 +416,7 @@ impl Store for SqliteStore {
         let user = meta.user_id.clone();
         let session_id = meta.session_id.clone();
         let end = end.clone();
-        let amount = db_credits(end.refund.credits)?;
+        let amount = rows::credits(end.refund.credits)?;
         self.write(Statements::Several, move |conn| {
             let due = end.refund;
             let refund = if due.tools.is_empty() && !due.analysis {
@@ -560,7 +473,7 @@ impl Store for SqliteStore {
     }
 
     async fn events_after(&self, session_id: &str, after: u64, limit: u32) -> Result<Vec<Event>, StoreError> {
-        let rows = sqlx::query(
+        let found: Vec<EventRow> = sqlx::query_as(
             "SELECT seq, at_ms, payload FROM events WHERE session_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
         )
         .bind(session_id)
@@ -568,23 +481,23 @@ impl Store for SqliteStore {
         .bind(i64::from(limit))
         .fetch_all(&self.reader)
         .await?;
-        rows.iter().map(event_from_row).collect()
+        rows::all(found)
     }
 
     async fn session(&self, session_id: &str) -> Result<Option<SessionMeta>, StoreError> {
-        let row = sqlx::query("SELECT meta FROM sessions WHERE id = ?1")
+        let meta: Option<String> = sqlx::query_scalar("SELECT meta FROM sessions WHERE id = ?1")
             .bind(session_id)
             .fetch_optional(&self.reader)
             .await?;
-        row.as_ref().map(meta_from_row).transpose()
+        meta.as_deref().map(rows::meta).transpose()
     }
 
     async fn session_by_scan_id(&self, scan_id: &str) -> Result<Option<SessionMeta>, StoreError> {
-        let row = sqlx::query("SELECT meta FROM sessions WHERE scan_id = ?1")
+        let meta: Option<String> = sqlx::query_scalar("SELECT meta FROM sessions WHERE scan_id = ?1")
             .bind(scan_id)
             .fetch_optional(&self.reader)
             .await?;
-        row.as_ref().map(meta_from_row).transpose()
+        meta.as_deref().map(rows::meta).transpose()
     }
 
     async fn list_sessions(
@@ -616,7 +529,7 @@ impl Store for SqliteStore {
                 }
             }
         };
-        let rows = sqlx::query(
+        let listed: Vec<ListedRow> = sqlx::query_as(
             "SELECT meta, listing FROM sessions WHERE user_id = ?1
                AND created_ms <= ?3 AND (created_ms < ?3 OR rowid < ?4)
              ORDER BY created_ms DESC, rowid DESC LIMIT ?2",
@@ -627,17 +540,7 @@ impl Store for SqliteStore {
         .bind(older_than_row)
         .fetch_all(&self.reader)
         .await?;
-        let listed = rows
-            .iter()
-            .map(|row| {
-                let listing: Option<String> = row.try_get("listing")?;
-                Ok(ListedSession {
-                    meta: meta_from_row(row)?,
-                    listing: listing.map(|json| serde_json::from_str(&json)).transpose()?,
-                })
-            })
-            .collect::<Result<_, StoreError>>()?;
-        Ok((listed, total))
+        Ok((rows::all(listed)?, total))
     }
 
     async fn save_listing(&self, session_id: &str, listing: &SessionListing) -> Result<(), StoreError> {
@@ -652,18 +555,18 @@ impl Store for SqliteStore {
     }
 
     async fn unfinished_sessions(&self) -> Result<Vec<SessionMeta>, StoreError> {
-        let rows = sqlx::query(
+        let metas: Vec<String> = sqlx::query_scalar(
             "SELECT meta FROM sessions s WHERE NOT EXISTS (
                  SELECT 1 FROM events e WHERE e.session_id = s.id AND e.kind = 'session_finished')
              ORDER BY created_ms",
         )
         .fetch_all(&self.reader)
         .await?;
-        rows.iter().map(meta_from_row).collect()
+        metas.iter().map(|meta| rows::meta(meta)).collect()
     }
 
     async fn create_user(&self, user_id: &str, name: &str, credits: u64) -> Result<Account, StoreError> {
-        let amount = db_credits(credits)?;
+        let amount = rows::credits(credits)?;
         let now = time::now_millis();
         let account = Account {
             user_id: user_id.to_string(),
@@ -691,15 +594,16 @@ impl Store for SqliteStore {
     }
 
     async fn user(&self, user_id: &str) -> Result<Option<Account>, StoreError> {
-        let row = sqlx::query("SELECT id, name, balance, created_ms FROM users WHERE id = ?1")
-            .bind(user_id)
-            .fetch_optional(&self.reader)
-            .await?;
-        row.as_ref().map(account_from_row).transpose()
+        let found: Option<AccountRow> =
+            sqlx::query_as("SELECT id, name, balance, created_ms FROM users WHERE id = ?1")
+                .bind(user_id)
+                .fetch_optional(&self.reader)
+                .await?;
+        Ok(found.map(Account::from))
     }
 
     async fn grant(&self, user_id: &str, credits: u64, note: &str) -> Result<i64, StoreError> {
-        let amount = db_credits(credits)?;
+        let amount = rows::credits(credits)?;
         let (user_id, note) = (user_id.to_string(), note.to_string());
         self.write(Statements::Several, move |conn| {
             let Some(balance) = move_credits(conn, &user_id, amount)? else {
@@ -720,27 +624,14 @@ impl Store for SqliteStore {
     }
 
     async fn tool_runs(&self) -> Result<BTreeMap<String, ToolRuns>, StoreError> {
-        let rows = sqlx::query("SELECT tool, runs, total_ms, version FROM tool_runs")
+        let found: Vec<ToolRunsRow> = sqlx::query_as("SELECT tool, runs, total_ms, version FROM tool_runs")
             .fetch_all(&self.reader)
             .await?;
-        rows.iter()
-            .map(|row| {
-                let runs = row.try_get::<i64, _>(1)?.max(1) as u64;
-                let total = row.try_get::<i64, _>(2)?.max(0) as u64;
-                Ok((
-                    row.try_get::<String, _>(0)?,
-                    ToolRuns {
-                        runs,
-                        average_ms: total / runs,
-                        version: row.try_get(3)?,
-                    },
-                ))
-            })
-            .collect()
+        Ok(found.into_iter().map(<(String, ToolRuns)>::from).collect())
     }
 
     async fn ledger(&self, user_id: &str, limit: u32) -> Result<Vec<LedgerEntry>, StoreError> {
-        let rows = sqlx::query(
+        let found: Vec<LedgerRow> = sqlx::query_as(
             "SELECT id, at_ms, kind, amount, balance_after, session_id, note FROM ledger
              WHERE user_id = ?1 ORDER BY id DESC LIMIT ?2",
         )
@@ -748,7 +639,7 @@ impl Store for SqliteStore {
         .bind(i64::from(limit))
         .fetch_all(&self.reader)
         .await?;
-        rows.iter().map(ledger_from_row).collect()
+        rows::all(found)
     }
 
     async fn add_key(&self, key: &KeyRecord) -> Result<(), StoreError> {
@@ -781,23 +672,23 @@ impl Store for SqliteStore {
     }
 
     async fn key(&self, key_id: &str) -> Result<Option<KeyRecord>, StoreError> {
-        let row = sqlx::query(
+        let found: Option<KeyRow> = sqlx::query_as(
             "SELECT id, user_id, name, hash, created_ms, expires_ms, revoked_ms FROM api_keys WHERE id = ?1",
         )
         .bind(key_id)
         .fetch_optional(&self.reader)
         .await?;
-        row.as_ref().map(key_from_row).transpose()
+        Ok(found.map(KeyRecord::from))
     }
 
     async fn keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
-        let rows = sqlx::query(
+        let found: Vec<KeyRow> = sqlx::query_as(
             "SELECT id, user_id, name, hash, created_ms, expires_ms, revoked_ms FROM api_keys
              ORDER BY created_ms, id",
         )
         .fetch_all(&self.reader)
         .await?;
-        rows.iter().map(key_from_row).collect()
+        Ok(found.into_iter().map(KeyRecord::from).collect())
     }
 
     async fn revoke_key(&self, key_id: &str) -> Result<KeyRecord, StoreError> {
@@ -855,14 +746,14 @@ impl Store for SqliteStore {
     }
 
     async fn upload(&self, upload_id: &str) -> Result<Option<Upload>, StoreError> {
-        let row = sqlx::query(
+        let found: Option<UploadRow> = sqlx::query_as(
             "SELECT id, user_id, digest, bytes, files, unpacked_bytes, created_ms, last_used_ms, config
              FROM uploads WHERE id = ?1",
         )
         .bind(upload_id)
         .fetch_optional(&self.reader)
         .await?;
-        row.as_ref().map(upload_from_row).transpose()
+        Ok(found.map(Upload::from))
     }
 
     async fn use_upload(&self, upload_id: &str) -> Result<(), StoreError> {
@@ -901,7 +792,7 @@ mod tests {
     use super::*;
     use crate::store::conformance::{meta, ran, skipped};
 
-    crate::store::conformance::store_contract!(SqliteStore::temporary().await.unwrap());
+    crate::store::conformance::store_contract!(Some(SqliteStore::temporary().await.unwrap()));
 
     #[tokio::test]
     async fn reports_stored_before_the_tool_runs_table_are_counted_when_it_is_made() {

@@ -1,0 +1,753 @@
+//! The store on PostgreSQL, for several nodes sharing one database: the
+//! same records as the SQLite store, in the same tables.
+//!
+//! Each append runs in a transaction that first locks its session's row,
+//! which holds the head of the log (the last sequence number and time, and
+//! whether the log holds a cancel or the end): sequence numbers are handed
+//! out in commit order, so a reader that resumes after `seq` never skips a
+//! row that committed late, and the rules on what may follow what are
+//! decided on the head, not on a read that a concurrent writer could
+//! change. Unique indexes keep one report per tool and one end per session
+//! whatever the writers race. Credits move only in the transactions that
+//! record a session's start and its end, after the owner's row is locked.
+//! Migrations run under an advisory lock, so nodes that start at once
+//! apply each of them once.
+
+use super::rows::{self, AccountRow, EventRow, KeyRow, LedgerRow, ListedRow, Stored, ToolRunsRow, UploadRow};
+use super::{ListedSession, SessionEnd, Store, StoreError, ToolRuns};
+use crate::model::{
+    Account, Event, EventKind, KeyRecord, LedgerEntry, LedgerKind, Refund, SessionListing, SessionMeta,
+    Upload, time,
+};
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::{Connection, Postgres};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Schema migrations, applied in order; `schema_migrations` records which ran.
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_schema.sql")];
+
+/// The advisory lock held while migrating: "livescan" in ASCII.
+const MIGRATION_LOCK: i64 = 0x6c69_7665_7363_616e;
+
+#[derive(Clone, Debug)]
+pub struct PostgresStore {
+    pool: PgPool,
+    /// A database made for this store alone, dropped with the last handle.
+    _temporary: Option<Arc<TemporaryDatabase>>,
+}
+
+type Tx = sqlx::Transaction<'static, Postgres>;
+
+impl PostgresStore {
+    /// Connects to the database at `url` (`postgres://user@host:port/db`)
+    /// and brings its schema up to date.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options: PgConnectOptions = url
+            .parse()
+            .map_err(|err| StoreError::Database(format!("the database URL is not valid: {err}")))?;
+        Self::connect_with(options, None).await
+    }
+
+    /// A database of its own, created on the server `admin_url` connects
+    /// to and dropped when the last handle goes: one per test.
+    pub async fn temporary(admin_url: &str) -> Result<Self, StoreError> {
+        let database = Arc::new(TemporaryDatabase::create(admin_url).await?);
+        Self::connect_with(database.options(), Some(database)).await
+    }
+
+    async fn connect_with(
+        options: PgConnectOptions,
+        temporary: Option<Arc<TemporaryDatabase>>,
+    ) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        migrate(&pool).await?;
+        Ok(PostgresStore {
+            pool,
+            _temporary: temporary,
+        })
+    }
+
+    async fn begin(&self) -> Result<Tx, StoreError> {
+        Ok(self.pool.begin().await?)
+    }
+}
+
+async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::raw_sql("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)")
+        .execute(&mut *tx)
+        .await?;
+    let applied: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+        .fetch_one(&mut *tx)
+        .await?;
+    if applied as usize > MIGRATIONS.len() {
+        return Err(StoreError::Database(format!(
+            "the database's schema is version {applied}, newer than this livescan knows ({})",
+            MIGRATIONS.len()
+        )));
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
+        sqlx::raw_sql(sql).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO schema_migrations (version) VALUES ($1)")
+            .bind(index as i64 + 1)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A database created for one store and dropped with it.
+#[derive(Debug)]
+struct TemporaryDatabase {
+    admin: PgConnectOptions,
+    name: String,
+}
+
+impl TemporaryDatabase {
+    /// A new, empty database on the server `admin_url` connects to.
+    async fn create(admin_url: &str) -> Result<TemporaryDatabase, StoreError> {
+        let admin: PgConnectOptions = admin_url
+            .parse()
+            .map_err(|err| StoreError::Database(format!("the database URL is not valid: {err}")))?;
+        let name = format!("livescan_tmp_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = PgConnection::connect_with(&admin).await?;
+        sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+            .execute(&mut conn)
+            .await?;
+        conn.close().await?;
+        Ok(TemporaryDatabase { admin, name })
+    }
+
+    /// How to connect to it.
+    fn options(&self) -> PgConnectOptions {
+        self.admin.clone().database(&self.name)
+    }
+}
+
+impl Drop for TemporaryDatabase {
+    /// Drops the database from a thread of its own (a drop cannot await),
+    /// forcing off the pool's connections, and waits for it.
+    fn drop(&mut self) {
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        let dropped = std::thread::spawn(move || -> Result<(), String> {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime.block_on(async {
+                let mut conn = PgConnection::connect_with(&admin)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(())
+            })
+        })
+        .join()
+        .unwrap_or_else(|_| Err("the dropping thread panicked".into()));
+        if let Err(err) = dropped {
+            tracing::warn!(database = %self.name, error = %err, "could not drop a temporary database");
+        }
+    }
+}
+
+/// Whether `err` is a violation of the constraint named `constraint`.
+fn violates(err: &sqlx::Error, constraint: &str) -> bool {
+    err.as_database_error()
+        .is_some_and(|db| db.constraint() == Some(constraint))
+}
+
+fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .is_some_and(|db| db.is_foreign_key_violation())
+}
+
+/// Appends `event` to the session's log inside `tx`, or nothing when the
+/// log's head says it may not follow (after the end, but for the
+/// narrative; a tool start after a cancel) or a unique index says it is
+/// a second one of its kind.
+async fn append_in(
+    tx: &mut PgConnection,
+    session_id: &str,
+    event: Stored,
+) -> Result<Option<Event>, StoreError> {
+    let head: Option<(i64, i64, bool, bool)> = sqlx::query_as(
+        "SELECT last_seq, last_at_ms, cancelled, finished FROM sessions WHERE id = $1 FOR UPDATE",
+    )
+    .bind(session_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((last_seq, last_at_ms, cancelled, finished)) = head else {
+        return Err(StoreError::UnknownSession(session_id.to_string()));
+    };
+    if (finished && event.name != "narrative") || (cancelled && event.name == "tool_started") {
+        return Ok(None);
+    }
+    let (seq, at_ms) = (last_seq + 1, time::now_millis().max(last_at_ms + 1));
+    let inserted = sqlx::query(
+        "INSERT INTO events (session_id, seq, at_ms, kind, tool, payload) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(session_id)
+    .bind(seq)
+    .bind(at_ms)
+    .bind(event.name)
+    .bind(&event.tool)
+    .bind(&event.payload)
+    .execute(&mut *tx)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return Ok(None);
+    }
+    sqlx::query(
+        "UPDATE sessions SET last_seq = $2, last_at_ms = $3,
+                cancelled = cancelled OR $4, finished = finished OR $5
+         WHERE id = $1",
+    )
+    .bind(session_id)
+    .bind(seq)
+    .bind(at_ms)
+    .bind(event.name == "cancel_requested")
+    .bind(event.name == "session_finished")
+    .execute(&mut *tx)
+    .await?;
+    if let (Some(tool), Some(run)) = (&event.tool, event.run()) {
+        sqlx::query(
+            "INSERT INTO tool_runs (tool, runs, total_ms, version) VALUES ($1, 1, $2, $3)
+             ON CONFLICT (tool) DO UPDATE SET runs = tool_runs.runs + 1,
+                 total_ms = tool_runs.total_ms + excluded.total_ms,
+                 version = COALESCE(excluded.version, tool_runs.version)",
+        )
+        .bind(tool)
+        .bind(run.duration_ms)
+        .bind(run.version)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(Some(Event {
+        seq: seq as u64,
+        at: time::from_millis(at_ms),
+        kind: event.kind,
+    }))
+}
+
+/// Adds `delta` to a user's balance, locking the user's row; `None` when
+/// the user does not exist or the balance would go below zero.
+async fn move_credits(tx: &mut PgConnection, user_id: &str, delta: i64) -> Result<Option<i64>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "UPDATE users SET balance = balance + $2 WHERE id = $1 AND balance + $2 >= 0 RETURNING balance",
+    )
+    .bind(user_id)
+    .bind(delta)
+    .fetch_optional(&mut *tx)
+    .await?)
+}
+
+/// One ledger line, written inside the transaction that moved the credits.
+async fn write_ledger(
+    tx: &mut PgConnection,
+    user_id: &str,
+    kind: LedgerKind,
+    amount: i64,
+    balance_after: i64,
+    session_id: Option<&str>,
+    note: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO ledger (user_id, at_ms, kind, amount, balance_after, session_id, note)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(user_id)
+    .bind(time::now_millis())
+    .bind(kind.as_str())
+    .bind(amount)
+    .bind(balance_after)
+    .bind(session_id)
+    .bind(note)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+const KEY_COLUMNS: &str = "id, user_id, name, hash, created_ms, expires_ms, revoked_ms";
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn create_session(
+        &self,
+        meta: &SessionMeta,
+        first: &EventKind,
+        cost: u64,
+    ) -> Result<Event, StoreError> {
+        let first = Stored::new(first.clone())?;
+        let cost = rows::credits(cost)?;
+        let user = meta.user_id.as_str();
+        let mut tx = self.begin().await?;
+        if cost > 0 {
+            let Some(balance) = move_credits(&mut tx, user, -cost).await? else {
+                let balance: Option<i64> = sqlx::query_scalar("SELECT balance FROM users WHERE id = $1")
+                    .bind(user)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                return Err(match balance {
+                    Some(balance) => StoreError::InsufficientCredits {
+                        required: cost as u64,
+                        balance,
+                    },
+                    None => StoreError::UnknownUser(user.to_string()),
+                });
+            };
+            let session = Some(meta.session_id.as_str());
+            write_ledger(&mut tx, user, LedgerKind::Reserve, -cost, balance, session, "").await?;
+        }
+        sqlx::query(
+            "INSERT INTO sessions (id, user_id, created_ms, meta, scan_id) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&meta.session_id)
+        .bind(user)
+        .bind(meta.created_at.timestamp_millis())
+        .bind(serde_json::to_string(meta)?)
+        .bind(&meta.scan_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(|err| {
+            if violates(&err, "sessions_scan_id_key") {
+                StoreError::ScanIdTaken(meta.scan_id.clone())
+            } else {
+                err.into()
+            }
+        })?;
+        sqlx::query(
+            "INSERT INTO session_counts (user_id, sessions) VALUES ($1, 1)
+             ON CONFLICT (user_id) DO UPDATE SET sessions = session_counts.sessions + 1",
+        )
+        .bind(user)
+        .execute(&mut *tx)
+        .await?;
+        let event = append_in(&mut tx, &meta.session_id, first)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("session {} already had events", meta.session_id)))?;
+        tx.commit().await?;
+        Ok(event)
+    }
+
+    async fn finish_session(
+        &self,
+        meta: &SessionMeta,
+        end: &SessionEnd,
+    ) -> Result<Option<Event>, StoreError> {
+        let (user, session_id) = (meta.user_id.as_str(), meta.session_id.as_str());
+        let amount = rows::credits(end.refund.credits)?;
+        let due = &end.refund;
+        let mut tx = self.begin().await?;
+        let refund = if due.tools.is_empty() && !due.analysis {
+            None
+        } else {
+            let balance = move_credits(&mut tx, user, amount)
+                .await?
+                .ok_or_else(|| StoreError::UnknownUser(user.to_string()))?;
+            Some(Refund {
+                refunded_credits: due.credits,
+                tools_refunded: due.tools.clone(),
+                analysis_refunded: due.analysis,
+                new_balance: balance,
+            })
+        };
+        let kind = EventKind::SessionFinished {
+            status: end.status,
+            error: end.error.clone(),
+            refund: refund.clone(),
+            narrative_follows: end.narrative_follows,
+        };
+        let Some(event) = append_in(&mut tx, session_id, Stored::new(kind)?).await? else {
+            // Already ended (and refunded then): the rollback takes the
+            // balance back.
+            return Ok(None);
+        };
+        if let Some(refund) = refund.filter(|r| r.refunded_credits > 0) {
+            let balance = refund.new_balance;
+            write_ledger(
+                &mut tx,
+                user,
+                LedgerKind::Refund,
+                amount,
+                balance,
+                Some(session_id),
+                "",
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(Some(event))
+    }
+
+    async fn append(&self, session_id: &str, kind: &EventKind) -> Result<Option<Event>, StoreError> {
+        let event = Stored::new(kind.clone())?;
+        let mut tx = self.begin().await?;
+        let appended = append_in(&mut tx, session_id, event).await?;
+        tx.commit().await?;
+        Ok(appended)
+    }
+
+    async fn events_after(&self, session_id: &str, after: u64, limit: u32) -> Result<Vec<Event>, StoreError> {
+        let found: Vec<EventRow> = sqlx::query_as(
+            "SELECT seq, at_ms, payload FROM events WHERE session_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(session_id)
+        .bind(after as i64)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows::all(found)
+    }
+
+    async fn session(&self, session_id: &str) -> Result<Option<SessionMeta>, StoreError> {
+        let meta: Option<String> = sqlx::query_scalar("SELECT meta FROM sessions WHERE id = $1")
+            .bind(session_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        meta.as_deref().map(rows::meta).transpose()
+    }
+
+    async fn session_by_scan_id(&self, scan_id: &str) -> Result<Option<SessionMeta>, StoreError> {
+        let meta: Option<String> = sqlx::query_scalar("SELECT meta FROM sessions WHERE scan_id = $1")
+            .bind(scan_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        meta.as_deref().map(rows::meta).transpose()
+    }
+
+    async fn list_sessions(
+        &self,
+        user_id: &str,
+        limit: u32,
+        before: Option<&str>,
+    ) -> Result<(Vec<ListedSession>, u64), StoreError> {
+        let total: Option<i64> = sqlx::query_scalar("SELECT sessions FROM session_counts WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        let total = total.unwrap_or(0) as u64;
+        // Keyset paging over the (user, time, position) index.
+        let cursor = match before {
+            None => (i64::MAX, i64::MAX),
+            Some(before) => {
+                let cursor: Option<(i64, i64)> = sqlx::query_as(
+                    "SELECT created_ms, position FROM sessions WHERE id = $1 AND user_id = $2",
+                )
+                .bind(before)
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                match cursor {
+                    Some(cursor) => cursor,
+                    None => return Ok((Vec::new(), total)),
+                }
+            }
+        };
+        let listed: Vec<ListedRow> = sqlx::query_as(
+            "SELECT meta, listing FROM sessions WHERE user_id = $1 AND (created_ms, position) < ($3, $4)
+             ORDER BY created_ms DESC, position DESC LIMIT $2",
+        )
+        .bind(user_id)
+        .bind(i64::from(limit))
+        .bind(cursor.0)
+        .bind(cursor.1)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok((rows::all(listed)?, total))
+    }
+
+    async fn save_listing(&self, session_id: &str, listing: &SessionListing) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET listing = $2 WHERE id = $1")
+            .bind(session_id)
+            .bind(serde_json::to_string(listing)?)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn unfinished_sessions(&self) -> Result<Vec<SessionMeta>, StoreError> {
+        let metas: Vec<String> =
+            sqlx::query_scalar("SELECT meta FROM sessions WHERE NOT finished ORDER BY created_ms, position")
+                .fetch_all(&self.pool)
+                .await?;
+        metas.iter().map(|meta| rows::meta(meta)).collect()
+    }
+
+    async fn create_user(&self, user_id: &str, name: &str, credits: u64) -> Result<Account, StoreError> {
+        let amount = rows::credits(credits)?;
+        let now = time::now_millis();
+        let mut tx = self.begin().await?;
+        sqlx::query("INSERT INTO users (id, name, balance, created_ms) VALUES ($1, $2, $3, $4)")
+            .bind(user_id)
+            .bind(name)
+            .bind(amount)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        if amount > 0 {
+            write_ledger(
+                &mut tx,
+                user_id,
+                LedgerKind::Grant,
+                amount,
+                amount,
+                None,
+                "opening balance",
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(Account {
+            user_id: user_id.to_string(),
+            name: name.to_string(),
+            balance: amount,
+            created_at: time::from_millis(now),
+        })
+    }
+
+    async fn user(&self, user_id: &str) -> Result<Option<Account>, StoreError> {
+        let found: Option<AccountRow> =
+            sqlx::query_as("SELECT id, name, balance, created_ms FROM users WHERE id = $1")
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(found.map(Account::from))
+    }
+
+    async fn grant(&self, user_id: &str, credits: u64, note: &str) -> Result<i64, StoreError> {
+        let amount = rows::credits(credits)?;
+        let mut tx = self.begin().await?;
+        let Some(balance) = move_credits(&mut tx, user_id, amount).await? else {
+            return Err(StoreError::UnknownUser(user_id.to_string()));
+        };
+        write_ledger(&mut tx, user_id, LedgerKind::Grant, amount, balance, None, note).await?;
+        tx.commit().await?;
+        Ok(balance)
+    }
+
+    async fn tool_runs(&self) -> Result<BTreeMap<String, ToolRuns>, StoreError> {
+        let found: Vec<ToolRunsRow> = sqlx::query_as("SELECT tool, runs, total_ms, version FROM tool_runs")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(found.into_iter().map(<(String, ToolRuns)>::from).collect())
+    }
+
+    async fn ledger(&self, user_id: &str, limit: u32) -> Result<Vec<LedgerEntry>, StoreError> {
+        let found: Vec<LedgerRow> = sqlx::query_as(
+            "SELECT id, at_ms, kind, amount, balance_after, session_id, note FROM ledger
+             WHERE user_id = $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(user_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows::all(found)
+    }
+
+    async fn add_key(&self, key: &KeyRecord) -> Result<(), StoreError> {
+        sqlx::query(&format!(
+            "INSERT INTO api_keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        ))
+        .bind(&key.key_id)
+        .bind(&key.user_id)
+        .bind(&key.name)
+        .bind(&key.hash)
+        .bind(key.created_at.timestamp_millis())
+        .bind(key.expires_at.map(|t| t.timestamp_millis()))
+        .bind(key.revoked_at.map(|t| t.timestamp_millis()))
+        .execute(&self.pool)
+        .await
+        .map_err(|err| {
+            if is_foreign_key_violation(&err) {
+                StoreError::UnknownUser(key.user_id.clone())
+            } else {
+                err.into()
+            }
+        })?;
+        Ok(())
+    }
+
+    async fn key(&self, key_id: &str) -> Result<Option<KeyRecord>, StoreError> {
+        let found: Option<KeyRow> =
+            sqlx::query_as(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1"))
+                .bind(key_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(found.map(KeyRecord::from))
+    }
+
+    async fn keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
+        let found: Vec<KeyRow> = sqlx::query_as(&format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_ms, id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(found.into_iter().map(KeyRecord::from).collect())
+    }
+
+    async fn revoke_key(&self, key_id: &str) -> Result<KeyRecord, StoreError> {
+        let revoked: Option<KeyRow> = sqlx::query_as(&format!(
+            "UPDATE api_keys SET revoked_ms = COALESCE(revoked_ms, $2) WHERE id = $1 RETURNING {KEY_COLUMNS}"
+        ))
+        .bind(key_id)
+        .bind(time::now_millis())
+        .fetch_optional(&self.pool)
+        .await?;
+        revoked
+            .map(KeyRecord::from)
+            .ok_or_else(|| StoreError::UnknownKey(key_id.to_string()))
+    }
+
+    async fn add_upload(&self, upload: &Upload, quota: u64) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        // The owner's row is locked, so two uploads cannot both fit a
+        // quota that has room for one.
+        let owner: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE id = $1 FOR UPDATE")
+            .bind(&upload.user_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if owner.is_none() {
+            return Err(StoreError::UnknownUser(upload.user_id.clone()));
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO uploads (id, user_id, digest, bytes, files, unpacked_bytes, created_ms, last_used_ms, config)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $10
+             WHERE (SELECT COALESCE(SUM(bytes), 0) FROM uploads WHERE user_id = $2) + $4 <= $9",
+        )
+        .bind(&upload.upload_id)
+        .bind(&upload.user_id)
+        .bind(&upload.digest)
+        .bind(upload.bytes as i64)
+        .bind(upload.files as i64)
+        .bind(upload.unpacked_bytes as i64)
+        .bind(upload.created_at.timestamp_millis())
+        .bind(upload.last_used_at.timestamp_millis())
+        .bind(quota.min(i64::MAX as u64) as i64)
+        .bind(&upload.config)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(inserted.rows_affected() == 1)
+    }
+
+    async fn upload(&self, upload_id: &str) -> Result<Option<Upload>, StoreError> {
+        let found: Option<UploadRow> = sqlx::query_as(
+            "SELECT id, user_id, digest, bytes, files, unpacked_bytes, created_ms, last_used_ms, config
+             FROM uploads WHERE id = $1",
+        )
+        .bind(upload_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found.map(Upload::from))
+    }
+
+    async fn use_upload(&self, upload_id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE uploads SET last_used_ms = GREATEST(last_used_ms, $2) WHERE id = $1")
+            .bind(upload_id)
+            .bind(time::now_millis())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn remove_unused_uploads(&self, unused_since: i64) -> Result<Vec<String>, StoreError> {
+        let mut tx = self.begin().await?;
+        let removed: Vec<String> =
+            sqlx::query_scalar("DELETE FROM uploads WHERE last_used_ms < $1 RETURNING digest")
+                .bind(unused_since)
+                .fetch_all(&mut *tx)
+                .await?;
+        let mut orphaned = Vec::new();
+        for digest in removed {
+            let in_use: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM uploads WHERE digest = $1)")
+                .bind(&digest)
+                .fetch_one(&mut *tx)
+                .await?;
+            if !in_use && !orphaned.contains(&digest) {
+                orphaned.push(digest);
+            }
+        }
+        tx.commit().await?;
+        Ok(orphaned)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// The server the tests make their databases on.
+    fn admin_url() -> String {
+        std::env::var("LIVESCAN_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    }
+
+    /// A fresh database of its own for one test; `None` (the test is
+    /// skipped, and says why) where no PostgreSQL answers, but never
+    /// under CI, where that is a failure.
+    async fn fresh() -> Option<PostgresStore> {
+        let url = admin_url();
+        match PostgresStore::temporary(&url).await {
+            Ok(store) => Some(store),
+            Err(err) if std::env::var_os("CI").is_none() => {
+                // Straight to stderr, past the test harness's capture, so
+                // the skip shows in the run's output.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "skipped: no PostgreSQL at {url} ({err}); LIVESCAN_TEST_POSTGRES sets the server"
+                );
+                None
+            }
+            Err(err) => panic!("PostgreSQL at {url}: {err}"),
+        }
+    }
+
+    crate::store::conformance::store_contract!(fresh().await);
+
+    #[tokio::test]
+    async fn nodes_that_start_at_once_migrate_once() {
+        let database = match TemporaryDatabase::create(&admin_url()).await {
+            Ok(database) => database,
+            Err(err) if std::env::var_os("CI").is_none() => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "skipped: no PostgreSQL at {} ({err})",
+                    admin_url()
+                );
+                return;
+            }
+            Err(err) => panic!("PostgreSQL at {}: {err}", admin_url()),
+        };
+        let starts = (0..4).map(|_| PostgresStore::connect_with(database.options(), None));
+        let nodes: Vec<PostgresStore> = futures::future::join_all(starts)
+            .await
+            .into_iter()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations ORDER BY version")
+            .fetch_all(&nodes[0].pool)
+            .await
+            .unwrap();
+        assert_eq!(applied, (1..=MIGRATIONS.len() as i64).collect::<Vec<_>>());
+        // Every node works on the one schema.
+        nodes[1].create_user("u", "alice", 1).await.unwrap();
+        assert_eq!(nodes[3].user("u").await.unwrap().unwrap().balance, 1);
+    }
+}
