@@ -8,6 +8,11 @@
 //! record a session's start (the reservation) and its end (the refund), so a
 //! crash can never charge or refund a session twice. Uploads are recorded
 //! here too; their archives are files named by digest ([`crate::engine::uploads`]).
+//!
+//! Two backends keep the same records and the same contract (the checks of
+//! `conformance.rs`, which both run):
+//! SQLite in the data directory, the default, and PostgreSQL, for nodes that
+//! share one database.
 
 #[cfg(test)]
 mod conformance;
