@@ -8,12 +8,14 @@
 //! back and wait, then each takes what its own check found, as its own run
 //! would have found it.
 
-use super::{FileEntry, FindingSink, Inventory, Origin, Tool, ToolContext, ToolError, ToolSpec, ToolTarget};
+use super::{
+    FileEntry, FindingSink, Inventory, Origin, SharedWork, Tool, ToolContext, ToolError, ToolSpec, ToolTarget,
+};
 use crate::model::Finding;
 use futures::future::BoxFuture;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use tokio_util::sync::CancellationToken;
 
@@ -119,14 +121,6 @@ pub struct FilePass {
 /// and reads, or the message of its panic.
 type Passed = HashMap<&'static str, Result<FindingSink, String>>;
 
-/// One session's run of a pass.
-#[derive(Default)]
-struct SessionPass {
-    /// Whether one of the pass's tools has started reading.
-    started: AtomicBool,
-    passed: tokio::sync::OnceCell<Arc<Passed>>,
-}
-
 impl FilePass {
     /// A tool that runs `check` in this pass.
     pub fn join(self: &Arc<Self>, check: impl FileCheck) -> Arc<dyn Tool> {
@@ -206,21 +200,13 @@ impl Tool for PassTool {
                 return Err(ToolError::UnsupportedTarget);
             };
             let key = format!("file pass {:p}", Arc::as_ptr(&self.pass));
-            let session = ctx.shared.value::<SessionPass>(&key);
-            if session.started.swap(true, Ordering::SeqCst) {
-                // Another tool of the pass reads (or read, and was stopped:
-                // then this one reads again, without capacity of its own).
-                ctx.capacity.release();
-            }
-            let id = self.check.spec().id;
-            let shared = session.passed.get_or_try_init(|| {
+            let session = ctx.shared.value::<SharedWork<Arc<Passed>>>(&key);
+            let read = || {
                 self.pass
                     .run(self.pass.selected(&ctx, &self.check), &ctx, inventory.clone())
-            });
-            let mut passed = tokio::select! {
-                passed = shared => passed?.clone(),
-                () = ctx.cancel.cancelled() => return Err(ToolError::Cancelled),
             };
+            let mut passed = session.get(&ctx, read).await?.clone();
+            let id = self.check.spec().id;
             if !passed.contains_key(id) {
                 // Not among the session's tools when the pass ran: a pass
                 // of its own.

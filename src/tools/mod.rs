@@ -301,6 +301,44 @@ impl SharedRuns {
     }
 }
 
+/// One session's run of work that several of its tools share (kept in
+/// [`SharedRuns`] under a key of theirs): the first of them to ask makes
+/// it; the others give their capacity back and wait for it. If the one
+/// making it is stopped, the next to ask makes it again, without capacity
+/// of its own, which is no more than a run of its own would take.
+pub struct SharedWork<T> {
+    /// Whether one of the tools has started making it.
+    started: std::sync::atomic::AtomicBool,
+    made: tokio::sync::OnceCell<T>,
+}
+
+impl<T> Default for SharedWork<T> {
+    fn default() -> Self {
+        SharedWork {
+            started: Default::default(),
+            made: Default::default(),
+        }
+    }
+}
+
+impl<T> SharedWork<T> {
+    /// What `make` made, made by the first run to ask; a cancel of the
+    /// asking run wins over the wait.
+    pub async fn get<F, Fut>(&self, ctx: &ToolContext, make: F) -> Result<&T, ToolError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<T, ToolError>>,
+    {
+        if self.started.swap(true, Ordering::SeqCst) {
+            ctx.capacity.release();
+        }
+        tokio::select! {
+            made = self.made.get_or_try_init(make) => made,
+            () = ctx.cancel.cancelled() => Err(ToolError::Cancelled),
+        }
+    }
+}
+
 /// The capacity a tool run holds (its session's permit and its weight of
 /// the server's slots), given back when the run ends or earlier, when it
 /// only waits on work another run does.

@@ -11,13 +11,12 @@
 use super::parse;
 use super::process::{Outcome, Run};
 use super::{ConfigFile, Descriptor, ExternalTool};
-use crate::tools::{Inventory, ToolContext, ToolError};
+use crate::tools::{Inventory, SharedWork, ToolContext, ToolError};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A run several tools share.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Hash)]
@@ -64,14 +63,6 @@ pub struct Group {
     members: Vec<ExternalTool>,
     /// The program's version, asked once for all of them.
     pub version: Arc<tokio::sync::OnceCell<Option<String>>>,
-}
-
-/// One session's run of a group.
-#[derive(Default)]
-struct SessionRun {
-    /// Whether one of the group's tools has started the process.
-    started: AtomicBool,
-    report: tokio::sync::OnceCell<Arc<SharedReport>>,
 }
 
 /// What the shared process left behind.
@@ -128,17 +119,13 @@ impl Group {
             .iter()
             .find(|m| m.descriptor.id == id)
             .ok_or_else(|| ToolError::Failed(format!("{id} is not in its shared run")))?;
-        let run = ctx.shared.value::<SessionRun>(&format!("{:?}", self.kind));
-        if run.started.swap(true, Ordering::SeqCst) {
-            // Another tool of the group runs the process (or ran it, and
-            // failed: then this one runs it again, without capacity of its
-            // own, which is no more than a run of its own would take).
-            ctx.capacity.release();
-        }
-        let report = tokio::select! {
-            report = run.report.get_or_try_init(|| self.execute(id, ctx, inventory, root)) => report?.clone(),
-            () = ctx.cancel.cancelled() => return Err(ToolError::Cancelled),
-        };
+        let run = ctx
+            .shared
+            .value::<SharedWork<Arc<SharedReport>>>(&format!("{:?}", self.kind));
+        let report = run
+            .get(ctx, || self.execute(id, ctx, inventory, root))
+            .await?
+            .clone();
         parse::classify(&member.descriptor, root, member_outcome(member, &report, root))
     }
 
