@@ -42,15 +42,6 @@ pub struct PostgresStore {
 type Tx = sqlx::Transaction<'static, Postgres>;
 
 impl PostgresStore {
-    /// Connects to the database at `url` (`postgres://user@host:port/db`)
-    /// and brings its schema up to date.
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let options: PgConnectOptions = url
-            .parse()
-            .map_err(|err| StoreError::Database(format!("the database URL is not valid: {err}")))?;
-        Self::connect_with(options, None).await
-    }
-
     /// A database of its own, created on the server `admin_url` connects
     /// to and dropped when the last handle goes: one per test.
     pub async fn temporary(admin_url: &str) -> Result<Self, StoreError> {
@@ -58,6 +49,8 @@ impl PostgresStore {
         Self::connect_with(database.options(), Some(database)).await
     }
 
+    /// Connects to the database `options` name and brings its schema up
+    /// to date.
     async fn connect_with(
         options: PgConnectOptions,
         temporary: Option<Arc<TemporaryDatabase>>,
@@ -699,41 +692,34 @@ mod tests {
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
     }
 
-    /// A fresh database of its own for one test; `None` (the test is
-    /// skipped, and says why) where no PostgreSQL answers, but never
-    /// under CI, where that is a failure.
-    async fn fresh() -> Option<PostgresStore> {
+    /// Where no PostgreSQL answers: says so, past the test harness's
+    /// capture so the skip shows in the run's output, and the test is
+    /// skipped; but under CI, where that is a failure, it fails.
+    fn no_server(err: StoreError) {
         let url = admin_url();
-        match PostgresStore::temporary(&url).await {
-            Ok(store) => Some(store),
-            Err(err) if std::env::var_os("CI").is_none() => {
-                // Straight to stderr, past the test harness's capture, so
-                // the skip shows in the run's output.
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "skipped: no PostgreSQL at {url} ({err}); LIVESCAN_TEST_POSTGRES sets the server"
-                );
-                None
-            }
-            Err(err) => panic!("PostgreSQL at {url}: {err}"),
+        if std::env::var_os("CI").is_some() {
+            panic!("PostgreSQL at {url}: {err}");
         }
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipped: no PostgreSQL at {url} ({err}); LIVESCAN_TEST_POSTGRES sets the server"
+        );
+    }
+
+    /// A fresh database of its own for one test, or `None` (see [`no_server`]).
+    async fn fresh() -> Option<PostgresStore> {
+        PostgresStore::temporary(&admin_url())
+            .await
+            .map_err(no_server)
+            .ok()
     }
 
     crate::store::conformance::store_contract!(fresh().await);
 
     #[tokio::test]
     async fn nodes_that_start_at_once_migrate_once() {
-        let database = match TemporaryDatabase::create(&admin_url()).await {
-            Ok(database) => database,
-            Err(err) if std::env::var_os("CI").is_none() => {
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "skipped: no PostgreSQL at {} ({err})",
-                    admin_url()
-                );
-                return;
-            }
-            Err(err) => panic!("PostgreSQL at {}: {err}", admin_url()),
+        let Ok(database) = TemporaryDatabase::create(&admin_url()).await.map_err(no_server) else {
+            return;
         };
         let starts = (0..4).map(|_| PostgresStore::connect_with(database.options(), None));
         let nodes: Vec<PostgresStore> = futures::future::join_all(starts)
