@@ -12,7 +12,9 @@
 //! Two backends keep the same records and the same contract (the checks of
 //! `conformance.rs`, which both run):
 //! SQLite in the data directory, the default, and PostgreSQL, for nodes that
-//! share one database.
+//! share one database. A database that nodes share is also a
+//! [`SharedStore`]: it leases each unfinished session to the one node that
+//! runs it, and tells every node of every event stored.
 
 #[cfg(test)]
 mod conformance;
@@ -27,7 +29,7 @@ use crate::model::{
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 
-pub use postgres::PostgresStore;
+pub use postgres::{PostgresStore, TemporaryDatabase};
 pub use sqlite::SqliteStore;
 
 #[derive(Clone, Debug, thiserror::Error)]
@@ -183,6 +185,69 @@ pub trait Store: Send + Sync + 'static {
     /// Removes the uploads last used before `unused_since` (milliseconds
     /// since the epoch); the digests no upload refers to any more.
     async fn remove_unused_uploads(&self, unused_since: i64) -> Result<Vec<String>, StoreError>;
+}
+
+/// A session leased to a node, as a renewal finds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeldLease {
+    pub session_id: String,
+    /// A cancel is in the session's log.
+    pub cancelled: bool,
+}
+
+/// What a node hears of the events that any node stores.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Heard {
+    /// An event was committed to a session's log.
+    Event { session_id: String, seq: u64 },
+    /// The feed was cut and is back: what was stored meanwhile was not
+    /// heard, so whoever waits for an event must read the logs again.
+    Resumed,
+}
+
+/// The events stored by every node sharing a database, as they commit.
+#[async_trait]
+pub trait EventFeed: Send {
+    async fn next(&mut self) -> Result<Heard, StoreError>;
+}
+
+/// A database that several nodes share. Each unfinished session is run by
+/// the node that holds its lease; a lease runs out unless renewed, and
+/// then any node may claim the session and resume it from its log. Times
+/// are the database's, so the nodes' clocks need not agree.
+#[async_trait]
+pub trait SharedStore: Store {
+    /// Leases up to `limit` unfinished sessions that no lease holds (or
+    /// whose lease ran out) to `node` for `lease`, oldest first.
+    async fn claim_sessions(
+        &self,
+        node: &str,
+        lease: std::time::Duration,
+        limit: u32,
+    ) -> Result<Vec<SessionMeta>, StoreError>;
+
+    /// Leases the unfinished session `session_id` to `node` unless another
+    /// node holds it; whether `node` now holds it.
+    async fn claim_session(
+        &self,
+        session_id: &str,
+        node: &str,
+        lease: std::time::Duration,
+    ) -> Result<bool, StoreError>;
+
+    /// Extends `node`'s leases of unfinished sessions by `lease`; the
+    /// sessions it still holds.
+    async fn renew_leases(
+        &self,
+        node: &str,
+        lease: std::time::Duration,
+    ) -> Result<Vec<HeldLease>, StoreError>;
+
+    /// Gives up `node`'s leases, for another node to claim the sessions at once.
+    async fn release_leases(&self, node: &str) -> Result<(), StoreError>;
+
+    /// A feed of every event committed from now on, on a connection of its own.
+    async fn listen(&self) -> Result<Box<dyn EventFeed>, StoreError>;
 }
 
 /// Every event of a session after `after`, page by page.

@@ -12,22 +12,38 @@
 //! record a session's start and its end, after the owner's row is locked.
 //! Migrations run under an advisory lock, so nodes that start at once
 //! apply each of them once.
+//!
+//! As a [`SharedStore`], it leases each unfinished session to one node (the
+//! lease on the session's row, timed by the database's clock), and every
+//! append announces `(session id, seq)` with NOTIFY, which PostgreSQL
+//! delivers when the append commits, to every node that LISTENs.
 
 use super::rows::{self, AccountRow, EventRow, KeyRow, LedgerRow, ListedRow, Stored, ToolRunsRow, UploadRow};
-use super::{ListedSession, SessionEnd, Store, StoreError, ToolRuns};
+use super::{
+    EventFeed, Heard, HeldLease, ListedSession, SessionEnd, SharedStore, Store, StoreError, ToolRuns,
+};
 use crate::model::{
     Account, Event, EventKind, KeyRecord, LedgerEntry, LedgerKind, Refund, SessionListing, SessionMeta,
     Upload, time,
 };
 use async_trait::async_trait;
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions};
 use sqlx::{Connection, Postgres};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Schema migrations, applied in order; `schema_migrations` records which ran.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_schema.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/postgres/0001_schema.sql"),
+    include_str!("../../migrations/postgres/0002_leases.sql"),
+];
+
+/// The channel every append notifies, with `<session id> <seq>`.
+const EVENTS_CHANNEL: &str = "livescan_events";
+
+/// The database's clock, in milliseconds since the epoch.
+const NOW_MS: &str = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT";
 
 /// The advisory lock held while migrating: "livescan" in ASCII.
 const MIGRATION_LOCK: i64 = 0x6c69_7665_7363_616e;
@@ -42,22 +58,43 @@ pub struct PostgresStore {
 type Tx = sqlx::Transaction<'static, Postgres>;
 
 impl PostgresStore {
+    /// Connects to the database `url` names (`postgres://user:password@host:port/database`),
+    /// with at most `pool_size` connections, and brings its schema up to
+    /// date. Errors name the database without its password.
+    pub async fn connect(url: &str, pool_size: u32) -> Result<Self, StoreError> {
+        let shown = redacted(url);
+        let options: PgConnectOptions = url
+            .parse()
+            .map_err(|err| StoreError::Database(format!("{shown} is not a PostgreSQL URL: {err}")))?;
+        // One connection first, for the reason it fails (a pool says only
+        // that it timed out).
+        PgConnection::connect_with(&options)
+            .await
+            .map_err(|err| StoreError::Database(format!("cannot connect to {shown}: {err}")))?
+            .close()
+            .await?;
+        Self::connect_with(options, pool_size, None)
+            .await
+            .map_err(|err| StoreError::Database(format!("cannot use the database {shown}: {err}")))
+    }
+
     /// A database of its own, created on the server `admin_url` connects
     /// to and dropped when the last handle goes: one per test.
     pub async fn temporary(admin_url: &str) -> Result<Self, StoreError> {
         let database = Arc::new(TemporaryDatabase::create(admin_url).await?);
-        Self::connect_with(database.options(), Some(database)).await
+        Self::connect_with(database.options(), 16, Some(database)).await
     }
 
     /// Connects to the database `options` name and brings its schema up
     /// to date.
     async fn connect_with(
         options: PgConnectOptions,
+        pool_size: u32,
         temporary: Option<Arc<TemporaryDatabase>>,
     ) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .acquire_timeout(Duration::from_secs(10))
+            .max_connections(pool_size.max(2))
+            .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
             .await?;
         migrate(&pool).await?;
@@ -101,16 +138,36 @@ async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// A database created for one store and dropped with it.
+/// `url` with its password, if any, shown as `***`.
+pub fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.has_host() => {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("***"));
+            }
+            parsed.to_string()
+        }
+        // Not a URL with a host: show no more than its scheme, which
+        // cannot hold a password.
+        _ => match url.split_once(':') {
+            Some((scheme, _)) if scheme.chars().all(|c| c.is_ascii_alphanumeric()) => format!("`{scheme}:…`"),
+            _ => "the given URL".to_string(),
+        },
+    }
+}
+
+/// A database created for one store (or one test's processes) and
+/// dropped, connections and all, with the last handle.
 #[derive(Debug)]
-struct TemporaryDatabase {
+pub struct TemporaryDatabase {
     admin: PgConnectOptions,
+    admin_url: String,
     name: String,
 }
 
 impl TemporaryDatabase {
     /// A new, empty database on the server `admin_url` connects to.
-    async fn create(admin_url: &str) -> Result<TemporaryDatabase, StoreError> {
+    pub async fn create(admin_url: &str) -> Result<TemporaryDatabase, StoreError> {
         let admin: PgConnectOptions = admin_url
             .parse()
             .map_err(|err| StoreError::Database(format!("the database URL is not valid: {err}")))?;
@@ -120,7 +177,18 @@ impl TemporaryDatabase {
             .execute(&mut conn)
             .await?;
         conn.close().await?;
-        Ok(TemporaryDatabase { admin, name })
+        Ok(TemporaryDatabase {
+            admin,
+            admin_url: admin_url.to_string(),
+            name,
+        })
+    }
+
+    /// Its URL: the server's, naming this database.
+    pub fn url(&self) -> String {
+        let mut url = url::Url::parse(&self.admin_url).expect("the URL parsed when the database was made");
+        url.set_path(&self.name);
+        url.to_string()
     }
 
     /// How to connect to it.
@@ -206,6 +274,13 @@ async fn append_in(
     if inserted.rows_affected() == 0 {
         return Ok(None);
     }
+    // Delivered when (and if) the transaction commits, in commit order.
+    sqlx::query("SELECT pg_notify($1, $2 || ' ' || $3)")
+        .bind(EVENTS_CHANNEL)
+        .bind(session_id)
+        .bind(seq.to_string())
+        .execute(&mut *tx)
+        .await?;
     sqlx::query(
         "UPDATE sessions SET last_seq = $2, last_at_ms = $3,
                 cancelled = cancelled OR $4, finished = finished OR $5
@@ -681,6 +756,120 @@ impl Store for PostgresStore {
     }
 }
 
+#[async_trait]
+impl SharedStore for PostgresStore {
+    async fn claim_sessions(
+        &self,
+        node: &str,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<SessionMeta>, StoreError> {
+        // SKIP LOCKED: a session another node is claiming (or appending
+        // to) this instant is left for the next round.
+        let metas: Vec<String> = sqlx::query_scalar(&format!(
+            "UPDATE sessions SET lease_node = $1, lease_until_ms = {NOW_MS} + $2
+             WHERE id IN (
+                 SELECT id FROM sessions
+                 WHERE NOT finished AND (lease_until_ms IS NULL OR lease_until_ms < {NOW_MS})
+                 ORDER BY created_ms, position LIMIT $3
+                 FOR UPDATE SKIP LOCKED)
+             RETURNING meta"
+        ))
+        .bind(node)
+        .bind(lease.as_millis() as i64)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut metas = metas
+            .iter()
+            .map(|meta| rows::meta(meta))
+            .collect::<Result<Vec<_>, _>>()?;
+        metas.sort_by_key(|meta| meta.created_at);
+        Ok(metas)
+    }
+
+    async fn claim_session(&self, session_id: &str, node: &str, lease: Duration) -> Result<bool, StoreError> {
+        let claimed = sqlx::query(&format!(
+            "UPDATE sessions SET lease_node = $2, lease_until_ms = {NOW_MS} + $3
+             WHERE id = $1 AND NOT finished
+               AND (lease_node IS NULL OR lease_node = $2 OR lease_until_ms < {NOW_MS})"
+        ))
+        .bind(session_id)
+        .bind(node)
+        .bind(lease.as_millis() as i64)
+        .execute(&self.pool)
+        .await?;
+        Ok(claimed.rows_affected() == 1)
+    }
+
+    async fn renew_leases(&self, node: &str, lease: Duration) -> Result<Vec<HeldLease>, StoreError> {
+        let held: Vec<(String, bool)> = sqlx::query_as(&format!(
+            "UPDATE sessions SET lease_until_ms = {NOW_MS} + $2
+             WHERE lease_node = $1 AND NOT finished
+             RETURNING id, cancelled"
+        ))
+        .bind(node)
+        .bind(lease.as_millis() as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(held
+            .into_iter()
+            .map(|(session_id, cancelled)| HeldLease {
+                session_id,
+                cancelled,
+            })
+            .collect())
+    }
+
+    async fn release_leases(&self, node: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE sessions SET lease_node = NULL, lease_until_ms = NULL WHERE lease_node = $1 AND NOT finished",
+        )
+        .bind(node)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn listen(&self) -> Result<Box<dyn EventFeed>, StoreError> {
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen(EVENTS_CHANNEL).await?;
+        Ok(Box::new(PgFeed { listener }))
+    }
+}
+
+/// LISTEN on a connection of its own; reconnected (and said so) when cut.
+struct PgFeed {
+    listener: PgListener,
+}
+
+#[async_trait]
+impl EventFeed for PgFeed {
+    async fn next(&mut self) -> Result<Heard, StoreError> {
+        loop {
+            let Some(notification) = self.listener.try_recv().await? else {
+                return Ok(Heard::Resumed);
+            };
+            let parsed = notification
+                .payload()
+                .rsplit_once(' ')
+                .and_then(|(session, seq)| Some((session, seq.parse::<u64>().ok()?)));
+            match parsed {
+                Some((session_id, seq)) => {
+                    return Ok(Heard::Event {
+                        session_id: session_id.to_string(),
+                        seq,
+                    });
+                }
+                None => tracing::warn!(
+                    payload = notification.payload(),
+                    "ignored a malformed event notification"
+                ),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -721,7 +910,7 @@ mod tests {
         let Ok(database) = TemporaryDatabase::create(&admin_url()).await.map_err(no_server) else {
             return;
         };
-        let starts = (0..4).map(|_| PostgresStore::connect_with(database.options(), None));
+        let starts = (0..4).map(|_| PostgresStore::connect_with(database.options(), 4, None));
         let nodes: Vec<PostgresStore> = futures::future::join_all(starts)
             .await
             .into_iter()
@@ -735,5 +924,124 @@ mod tests {
         // Every node works on the one schema.
         nodes[1].create_user("u", "alice", 1).await.unwrap();
         assert_eq!(nodes[3].user("u").await.unwrap().unwrap().balance, 1);
+    }
+
+    async fn started_session(store: &PostgresStore, id: &str, created_ms: i64) {
+        let meta = crate::store::conformance::meta(id, "u", created_ms);
+        let first = EventKind::SessionStarted {
+            tools: vec![],
+            analysis_cost: 0,
+        };
+        store.create_session(&meta, &first, 0).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_session_is_leased_to_one_node_until_its_lease_runs_out() {
+        let Some(store) = fresh().await else { return };
+        store.create_user("u", "alice", 0).await.unwrap();
+        started_session(&store, "s1", 1).await;
+        started_session(&store, "s2", 2).await;
+        let long = Duration::from_secs(60);
+
+        // Oldest first, each to one node.
+        let a = store.claim_sessions("a", long, 1).await.unwrap();
+        assert_eq!(
+            a.iter().map(|m| m.session_id.as_str()).collect::<Vec<_>>(),
+            ["s1"]
+        );
+        let b = store.claim_sessions("b", long, 10).await.unwrap();
+        assert_eq!(
+            b.iter().map(|m| m.session_id.as_str()).collect::<Vec<_>>(),
+            ["s2"]
+        );
+        assert!(store.claim_sessions("c", long, 10).await.unwrap().is_empty());
+        assert!(!store.claim_session("s1", "b", long).await.unwrap(), "a holds s1");
+        assert!(
+            store.claim_session("s1", "a", long).await.unwrap(),
+            "a claims its own again"
+        );
+
+        // A renewal says what the node holds, and whether it was cancelled.
+        store
+            .append("s1", &EventKind::CancelRequested)
+            .await
+            .unwrap()
+            .unwrap();
+        let held = store.renew_leases("a", long).await.unwrap();
+        assert_eq!(
+            held,
+            [HeldLease {
+                session_id: "s1".into(),
+                cancelled: true
+            }]
+        );
+
+        // A lease that runs out lets another node claim the session; the
+        // first node's renewal no longer finds it.
+        store.renew_leases("b", Duration::from_millis(1)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let c = store.claim_sessions("c", long, 10).await.unwrap();
+        assert_eq!(
+            c.iter().map(|m| m.session_id.as_str()).collect::<Vec<_>>(),
+            ["s2"]
+        );
+        assert!(store.renew_leases("b", long).await.unwrap().is_empty());
+
+        // Released leases are claimed at once; ended sessions never.
+        store.release_leases("a").await.unwrap();
+        let end = SessionEnd {
+            status: crate::model::SessionStatus::Completed,
+            error: None,
+            refund: Default::default(),
+            narrative_follows: false,
+        };
+        let s2 = store.session("s2").await.unwrap().unwrap();
+        store.finish_session(&s2, &end).await.unwrap().unwrap();
+        let d = store.claim_sessions("d", long, 10).await.unwrap();
+        assert_eq!(
+            d.iter().map(|m| m.session_id.as_str()).collect::<Vec<_>>(),
+            ["s1"]
+        );
+        assert!(
+            store.renew_leases("c", long).await.unwrap().is_empty(),
+            "s2 has ended"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_feed_hears_each_committed_event_once_in_commit_order() {
+        let Some(store) = fresh().await else { return };
+        store.create_user("u", "alice", 0).await.unwrap();
+        started_session(&store, "s1", 1).await;
+        let mut feed = store.listen().await.unwrap();
+        let report = crate::store::conformance::ran("t", 1, None);
+        store
+            .append("s1", &EventKind::SessionRunning)
+            .await
+            .unwrap()
+            .unwrap();
+        store.append("s1", &report).await.unwrap().unwrap();
+        // A second report is dropped, so it is not announced.
+        assert!(store.append("s1", &report).await.unwrap().is_none());
+        started_session(&store, "s2", 2).await;
+        let heard = |session: &str, seq| Heard::Event {
+            session_id: session.into(),
+            seq,
+        };
+        for expected in [heard("s1", 2), heard("s1", 3), heard("s2", 1)] {
+            let next = tokio::time::timeout(Duration::from_secs(5), feed.next()).await;
+            assert_eq!(next.expect("heard in time").unwrap(), expected);
+        }
+    }
+
+    #[test]
+    fn a_shown_database_url_never_holds_its_password() {
+        assert_eq!(
+            redacted("postgres://livescan:s3cret@db.internal:5432/livescan"),
+            "postgres://livescan:***@db.internal:5432/livescan"
+        );
+        assert_eq!(redacted("postgres://db/livescan"), "postgres://db/livescan");
+        assert_eq!(redacted("postgres:s3cret@db"), "`postgres:…`");
+        assert_eq!(redacted("nonsense s3cret"), "the given URL");
     }
 }
