@@ -244,14 +244,21 @@ pub async fn add_key(
     Ok(new)
 }
 
-/// The local account, created with its opening balance on first use.
+/// The local account, created with its opening balance on first use (by
+/// one of several nodes that start at once on a shared database).
 pub async fn ensure_local_user(store: &dyn Store) -> Result<(), EngineError> {
-    if store.user(LOCAL_USER).await?.is_none() {
-        store
-            .create_user(LOCAL_USER, LOCAL_USER, LOCAL_OPENING_CREDITS)
-            .await?;
+    if store.user(LOCAL_USER).await?.is_some() {
+        return Ok(());
     }
-    Ok(())
+    match store
+        .create_user(LOCAL_USER, LOCAL_USER, LOCAL_OPENING_CREDITS)
+        .await
+    {
+        Ok(_) => Ok(()),
+        // Made meanwhile by another node.
+        Err(_) if store.user(LOCAL_USER).await?.is_some() => Ok(()),
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// A new key for the local account.

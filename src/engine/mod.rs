@@ -10,6 +10,7 @@
 
 pub mod accounts;
 pub mod breaker;
+mod cluster;
 pub mod error;
 pub mod fingerprints;
 pub mod metrics;
@@ -22,6 +23,7 @@ mod states;
 pub mod uploads;
 pub mod watch;
 
+pub use cluster::ClusterConfig;
 pub use error::EngineError;
 pub use plan::TargetPolicy;
 pub use rate_limit::RateLimit;
@@ -31,7 +33,7 @@ use crate::model::{
     Account, Event, EventKind, LedgerEntry, SessionListing, SessionMeta, SessionState, StartRequest, Target,
     TargetKind, Upload, time,
 };
-use crate::store::{Store, StoreError, events_after};
+use crate::store::{SharedStore, Store, StoreError, events_after};
 use crate::tools::{Availability, Catalog, Fetcher, Workspace};
 use error::{MAX_ECHO_CHARS, bounded};
 use futures::Stream;
@@ -174,6 +176,14 @@ pub fn tool_infos(
         .collect()
 }
 
+/// A session running in this process, and how to stop it.
+struct RunningSession {
+    /// Stops it without an end, for another start or node to resume.
+    stop: CancellationToken,
+    /// Cancels it: it stops and records its end as cancelled.
+    cancel: CancellationToken,
+}
+
 #[derive(Clone)]
 pub struct Engine {
     inner: Arc<Inner>,
@@ -196,19 +206,49 @@ struct Inner {
     uploads: Option<Arc<uploads::Uploads>>,
     /// Writes analyses' narratives, when a model is configured.
     narrator: Option<narrative::Narrator>,
-    /// Cancellation tokens of the sessions running in this process.
-    running: Mutex<HashMap<String, CancellationToken>>,
+    /// The sessions running in this process.
+    running: Mutex<HashMap<String, RunningSession>>,
     /// Fired when the server shuts down: sessions stop without recording
     /// an end (the next start resumes them) and watch streams end.
     stopping: CancellationToken,
     /// Woken whenever a session task ends.
     session_ended: tokio::sync::Notify,
+    /// This node's part in a cluster on a shared database; `None`: the
+    /// only node, which runs every session.
+    cluster: Option<cluster::Cluster>,
 }
 
 impl Engine {
-    /// Builds the engine and resumes every session that had not finished.
+    /// Builds the engine of the only node using `store`, and resumes every
+    /// session that had not finished.
     pub async fn open(
         store: Arc<dyn Store>,
+        catalog: Catalog,
+        config: EngineConfig,
+    ) -> Result<Engine, EngineError> {
+        Self::build(store, None, catalog, config).await
+    }
+
+    /// Builds the engine of one node of a cluster sharing `store`: it runs
+    /// the sessions it claims (if it runs tools), and hears of every
+    /// event, whichever node stored it.
+    pub async fn open_shared(
+        store: Arc<dyn SharedStore>,
+        catalog: Catalog,
+        config: EngineConfig,
+        cluster: ClusterConfig,
+    ) -> Result<Engine, EngineError> {
+        let shared = cluster::Cluster {
+            store: store.clone(),
+            config: cluster,
+            claim: tokio::sync::Notify::new(),
+        };
+        Self::build(store, Some(shared), catalog, config).await
+    }
+
+    async fn build(
+        store: Arc<dyn Store>,
+        cluster: Option<cluster::Cluster>,
         catalog: Catalog,
         config: EngineConfig,
     ) -> Result<Engine, EngineError> {
@@ -251,12 +291,18 @@ impl Engine {
                 running: Mutex::new(HashMap::new()),
                 stopping: CancellationToken::new(),
                 session_ended: tokio::sync::Notify::new(),
+                cluster,
             }),
         };
         if let Some(uploads) = &engine.inner.uploads {
             uploads
                 .clone()
                 .sweep_periodically(engine.inner.store.clone(), engine.inner.stopping.clone());
+        }
+        if engine.inner.cluster.is_some() {
+            // Unfinished sessions are claimed, each by one node.
+            engine.inner.join_cluster().await?;
+            return Ok(engine);
         }
         for meta in engine.inner.store.unfinished_sessions().await? {
             let state = engine.inner.load(meta).await?;
@@ -413,7 +459,20 @@ impl Engine {
             metrics::metrics().sessions_started.inc();
             let state = Arc::new(SessionState::fold(meta, [&first]));
             tracing::info!(session = %state.meta.session_id, target = %state.meta.target.describe(), tools = state.reports.len(), "session started");
-            inner.launch(state.clone());
+            match inner.cluster() {
+                None => inner.launch(state.clone()),
+                // In a cluster, the node that runs tools runs what it
+                // starts; otherwise a node that runs tools claims it.
+                Some(cluster) if cluster.config.runs_tools => {
+                    let (node, lease) = (&cluster.config.node, cluster.config.lease);
+                    match cluster.store.claim_session(&state.meta.session_id, node, lease).await {
+                        Ok(true) => inner.launch(state.clone()),
+                        Ok(false) => {}
+                        Err(err) => tracing::warn!(error = %err, "could not claim the session; another node will"),
+                    }
+                }
+                Some(_) => {}
+            }
             Ok::<_, EngineError>(state)
         }
             .instrument(tracing::Span::current()),
@@ -505,8 +564,8 @@ impl Engine {
             return Ok(state);
         }
         self.inner.append(session_id, &EventKind::CancelRequested).await?;
-        if let Some(token) = self.inner.lock_running().get(session_id) {
-            token.cancel();
+        if let Some(running) = self.inner.lock_running().get(session_id) {
+            running.cancel.cancel();
         }
         self.inner.load(meta).await
     }
@@ -587,9 +646,15 @@ impl Engine {
             let mut ended = std::pin::pin!(ended);
             ended.as_mut().enable();
             if self.inner.lock_running().is_empty() {
-                return;
+                break;
             }
             ended.await;
+        }
+        // Another node may resume them at once, without waiting for the leases to run out.
+        if let Some(cluster) = self.inner.cluster()
+            && let Err(err) = cluster.store.release_leases(&cluster.config.node).await
+        {
+            tracing::warn!(error = %err, "could not give up this node's leases; they run out by themselves");
         }
     }
 }
@@ -648,7 +713,7 @@ impl Inner {
         Ok(event)
     }
 
-    fn lock_running(&self) -> std::sync::MutexGuard<'_, HashMap<String, CancellationToken>> {
+    fn lock_running(&self) -> std::sync::MutexGuard<'_, HashMap<String, RunningSession>> {
         self.running.lock().unwrap_or_else(|poison| poison.into_inner())
     }
 }

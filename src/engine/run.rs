@@ -4,7 +4,7 @@
 
 use super::breaker::Verdict;
 use super::metrics::{Raised, StatusLabel, ToolLabel, ToolOutcome, metrics};
-use super::{EngineError, Inner};
+use super::{EngineError, Inner, RunningSession};
 use crate::model::finding::mark_against_baseline;
 use crate::model::intelligence;
 use crate::model::repo_config::Rules;
@@ -32,22 +32,38 @@ const PRIOR_MS_PER_WEIGHT: u64 = 5_000;
 
 impl Inner {
     /// Runs the session in the background until it has recorded its end.
+    /// Does nothing when the session already runs here.
     pub(super) fn launch(self: Arc<Self>, state: Arc<SessionState>) {
         let session_id = state.meta.session_id.clone();
-        // A shutdown stops every session; a cancel stops one.
-        let token = self.stopping.child_token();
+        // A shutdown stops every session, and so does losing a session's
+        // lease: it stops without an end. A cancel stops one, with its end.
+        let stop = self.stopping.child_token();
+        let token = stop.child_token();
         if state.cancel_requested {
             token.cancel();
         }
+        {
+            let mut running = self.lock_running();
+            if running.contains_key(&session_id) {
+                return;
+            }
+            running.insert(
+                session_id.clone(),
+                RunningSession {
+                    stop: stop.clone(),
+                    cancel: token.clone(),
+                },
+            );
+        }
         self.notifier.open(&state);
-        self.lock_running().insert(session_id.clone(), token.clone());
         let span = tracing::info_span!("session", session = %session_id);
         let task = async move {
             let running = Raised::new(&metrics().sessions_running);
-            let outcome = self.drive(&state, &token).await;
-            if self.stopping.is_cancelled() {
-                // Stopped by a shutdown: no end is recorded, and the next
-                // start resumes the session where its log stops.
+            let outcome = self.drive(&state, &stop, &token).await;
+            if stop.is_cancelled() {
+                // Stopped by a shutdown or a lost lease: no end is
+                // recorded, and the next start (or the node holding the
+                // lease now) resumes the session where its log stops.
                 self.notifier.close(&session_id);
                 self.lock_running().remove(&session_id);
                 self.session_ended.notify_waiters();
@@ -124,7 +140,12 @@ impl Inner {
 
     /// Prepares the target and runs every unfinished tool. An `Err` means the
     /// session itself could not run.
-    async fn drive(self: &Arc<Self>, state: &SessionState, token: &CancellationToken) -> Result<(), String> {
+    async fn drive(
+        self: &Arc<Self>,
+        state: &SessionState,
+        stop: &CancellationToken,
+        token: &CancellationToken,
+    ) -> Result<(), String> {
         let session_id = &state.meta.session_id;
         let unfinished = state.unfinished_tools();
         if unfinished.is_empty() || token.is_cancelled() {
@@ -197,6 +218,7 @@ impl Inner {
                 shared: shared.clone(),
                 capacity: capacity.clone(),
                 timeout,
+                session_stop: stop.clone(),
                 session_token: token.clone(),
                 rules: rules.clone(),
                 baseline: baseline.clone(),
@@ -407,6 +429,10 @@ struct ToolJob {
     shared: Arc<SharedRuns>,
     capacity: Capacity,
     timeout: Duration,
+    /// Fired when the session stops here without an end (a shutdown, a
+    /// lost lease).
+    session_stop: CancellationToken,
+    /// Fired by a cancel, and by `session_stop`.
     session_token: CancellationToken,
     /// The session's `livescan.toml`, compiled.
     rules: Option<Arc<Rules>>,
@@ -417,8 +443,9 @@ struct ToolJob {
 impl ToolJob {
     async fn run(self) {
         let mut report = self.execute().await;
-        if self.inner.stopping.is_cancelled() && report.status == ToolStatus::Skipped {
-            // Stopped by a shutdown, not finished: the resumed session runs it again.
+        if self.session_stop.is_cancelled() && report.status == ToolStatus::Skipped {
+            // Stopped by a shutdown or a lost lease, not finished: the
+            // resumed session runs it again.
             return;
         }
         // The one redaction step: nothing a tool found is stored whole if it is a secret.

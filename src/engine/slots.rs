@@ -109,6 +109,12 @@ impl FairSlots {
             .expect("a waiter is only dropped after being granted or by its own receiver")
     }
 
+    /// Nothing waits, and some weight is free.
+    pub fn is_idle(&self) -> bool {
+        let state = self.lock();
+        state.order.is_empty() && state.in_use < state.capacity
+    }
+
     /// How much weight is taken now.
     pub fn in_use(&self) -> usize {
         self.lock().in_use

@@ -11,6 +11,11 @@
 //! it itself, so a slow watcher costs bounded memory and never misses an
 //! event. Events reach the tail in sequence order whatever order their
 //! writers publish them in: a gap is filled from the store.
+//!
+//! In a cluster, a session may run on another node. Its watchers here read
+//! the store, woken by what the database's event feed hears of it, and
+//! every heartbeat besides (which also covers a notification lost while
+//! the feed reconnected).
 
 use super::EngineError;
 use crate::model::{Event, EventKind, Progress, SessionMeta, SessionState, Summary, Timestamp};
@@ -97,10 +102,23 @@ impl Published {
     }
 }
 
-/// The channels of the sessions running here.
+/// The channels of the sessions running here, and the wake-ups of
+/// sessions watched here that run on other nodes.
 #[derive(Default)]
 pub struct Notifier {
     channels: Mutex<HashMap<String, Arc<Channel>>>,
+    /// Set once this node hears of other nodes' events.
+    hears_other_nodes: std::sync::atomic::AtomicBool,
+    elsewhere: Mutex<Elsewhere>,
+}
+
+/// The newest sequence number heard of each session watched here that
+/// runs elsewhere; entries nobody watches any more are dropped whenever the
+/// map has doubled since the last sweep.
+#[derive(Default)]
+struct Elsewhere {
+    sessions: HashMap<String, watch::Sender<u64>>,
+    sweep_at: usize,
 }
 
 impl Notifier {
@@ -134,6 +152,46 @@ impl Notifier {
 
     fn channel(&self, session_id: &str) -> Option<Arc<Channel>> {
         lock(&self.channels).get(session_id).cloned()
+    }
+
+    /// From now on, sessions that do not run here are woken by [`Notifier::heard`].
+    pub fn hear_other_nodes(&self) {
+        self.hears_other_nodes
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Wakes the watchers here of a session that stored event `seq` (on
+    /// any node).
+    pub fn heard(&self, session_id: &str, seq: u64) {
+        if let Some(sender) = lock(&self.elsewhere).sessions.get(session_id) {
+            sender.send_modify(|newest| *newest = (*newest).max(seq));
+        }
+    }
+
+    /// Wakes every watcher of a session running elsewhere, to read the store.
+    pub fn heard_all(&self) {
+        for sender in lock(&self.elsewhere).sessions.values() {
+            sender.send_modify(|_| {});
+        }
+    }
+
+    /// What wakes a watcher of a session that does not run here: what this
+    /// node hears of it, when it hears of other nodes.
+    fn wake_ups_from_elsewhere(&self, session_id: &str) -> Option<watch::Receiver<u64>> {
+        if !self.hears_other_nodes.load(std::sync::atomic::Ordering::Acquire) {
+            return None;
+        }
+        let mut elsewhere = lock(&self.elsewhere);
+        if let Some(sender) = elsewhere.sessions.get(session_id) {
+            return Some(sender.subscribe());
+        }
+        if elsewhere.sessions.len() >= elsewhere.sweep_at {
+            elsewhere.sessions.retain(|_, sender| sender.receiver_count() > 0);
+            elsewhere.sweep_at = (2 * elsewhere.sessions.len()).max(64);
+        }
+        let (sender, receiver) = watch::channel(0);
+        elsewhere.sessions.insert(session_id.to_string(), sender);
+        Some(receiver)
     }
 }
 
@@ -402,8 +460,12 @@ impl Watcher {
     ) -> Watcher {
         // Take the channel and subscribe before the first read, so no event
         // can slip between that read and the wait.
-        let channel = notifier.channel(&params.start.meta.session_id);
-        let notifications = channel.as_ref().map(|c| c.newest.subscribe());
+        let session_id = &params.start.meta.session_id;
+        let channel = notifier.channel(session_id);
+        let notifications = match &channel {
+            Some(channel) => Some(channel.newest.subscribe()),
+            None => notifier.wake_ups_from_elsewhere(session_id),
+        };
         let own = channel.is_none().then(|| params.start.lean());
         Watcher {
             store,
@@ -525,7 +587,7 @@ impl Watcher {
                 Err(_) => Wake::Idle,
             },
             None => {
-                // Not running in this process: poll the log.
+                // Not running here, and nothing tells of other nodes' events: poll the log.
                 tokio::time::sleep(self.heartbeat).await;
                 Wake::Idle
             }
