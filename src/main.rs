@@ -1,5 +1,6 @@
 //! The `livescan` command: `serve` runs the API (REST and gRPC on one port)
-//! with its workers; `scan` runs one scan with live console output, in-process
+//! with its workers; `worker` runs sessions for a cluster that shares a
+//! PostgreSQL database; `scan` runs one scan with live console output, in-process
 //! or through a server; `tools` lists the catalog; `keys` and `credits`
 //! manage accounts in the data directory.
 
@@ -49,6 +50,9 @@ struct Cli {
 enum Command {
     /// Run the service: REST, gRPC, gRPC-web, health and reflection on one port.
     Serve(ServeArgs),
+    /// Run sessions for the nodes of a cluster that share the PostgreSQL
+    /// database --database-url names; serves no API.
+    Worker(WorkerArgs),
     /// Scan a directory or a URL and print each tool's result as it finishes.
     Scan(ScanArgs),
     /// List the tool catalog, with each tool's availability here.
@@ -150,52 +154,19 @@ struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:8080", env = "LIVESCAN_LISTEN")]
     listen: SocketAddr,
     #[command(flatten)]
-    data_dir: DataDir,
-    #[command(flatten)]
-    tools: ToolArgs,
-    /// Directories that directory targets must lie within (repeatable).
-    /// Default: the directory the server was started in.
-    #[arg(long = "scan-root", env = "LIVESCAN_SCAN_ROOT", value_delimiter = ':')]
-    scan_roots: Vec<PathBuf>,
-    /// Allow URL targets on loopback, private and link-local addresses.
-    #[arg(long, env = "LIVESCAN_ALLOW_PRIVATE_TARGETS")]
-    allow_private_targets: bool,
-    /// How much tool work runs at once across all sessions, in native
-    /// analyzers: a scanner process counts 2, semgrep and checkov 4.
-    /// Default: 4 per core.
-    #[arg(long, default_value_t = livescan::engine::slots::default_capacity(), env = "LIVESCAN_MAX_RUNNING_TOOLS")]
-    max_running_tools: usize,
-    /// Also trust this certificate authority (PEM) for URL targets, e.g. a
-    /// company's internal CA (repeatable).
-    #[arg(long = "ca-cert", env = "LIVESCAN_CA_CERT", value_delimiter = ':')]
-    ca_certs: Vec<PathBuf>,
-    /// Findings each tool report keeps, worst first; the rest are counted
-    /// in the report (`omitted`) but not listed.
-    #[arg(long, default_value_t = livescan::tools::DEFAULT_MAX_FINDINGS, env = "LIVESCAN_MAX_FINDINGS_PER_REPORT")]
-    max_findings_per_report: usize,
-    /// Memory each scanner process may use, in MiB (0: no cap). A scanner
-    /// that runs out fails with that reason (and is refunded).
-    #[arg(long, default_value_t = livescan::tools::workspace::DEFAULT_CHILD_MEMORY / 1024 / 1024, env = "LIVESCAN_TOOL_MEMORY_MB")]
-    tool_memory_mb: u64,
+    node: NodeArgs,
     /// Serve /metrics (Prometheus, no key) on this address instead of the
     /// main one, e.g. `127.0.0.1:9090`; `off` serves it nowhere.
     #[arg(long, value_parser = parse_metrics_listen, env = "LIVESCAN_METRICS_LISTEN")]
     metrics_listen: Option<MetricsListen>,
-    /// Log lines as `text` or `json` (one object per line, with the request
-    /// id, session and tool of each line). RUST_LOG sets what is logged.
-    #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "LIVESCAN_LOG_FORMAT")]
-    log_format: LogFormat,
-    /// On SIGTERM or SIGINT, how long to wait for streams to end and tools
-    /// to stop before exiting anyway, e.g. `10s`.
-    #[arg(long, default_value = "10s", value_parser = parse_interval, env = "LIVESCAN_SHUTDOWN_TIMEOUT")]
-    shutdown_timeout: Duration,
     /// Close a connection on which nothing moves for this long, e.g. `120s`.
     #[arg(long, default_value = "120s", value_parser = parse_interval, env = "LIVESCAN_IDLE_TIMEOUT")]
     idle_timeout: Duration,
     /// Connections one client address may hold open at once (0: no cap).
     #[arg(long, default_value_t = livescan::api::Limits::default().connections_per_peer, env = "LIVESCAN_MAX_CONNECTIONS_PER_PEER")]
     max_connections_per_peer: usize,
-    /// Requests per second each API key may make (0: no limit).
+    /// Requests per second each API key may make (0: no limit). Each node
+    /// of a cluster counts its own requests.
     #[arg(long, default_value_t = RateLimit::default().per_second, env = "LIVESCAN_RATE_LIMIT")]
     rate_limit: f64,
     /// Requests each API key may make at once before the per-second rate applies.
@@ -216,6 +187,55 @@ struct ServeArgs {
     /// Uploads that no session used for this long are removed, e.g. `24h`.
     #[arg(long, default_value = "24h", value_parser = parse_interval, env = "LIVESCAN_UPLOAD_RETENTION")]
     upload_retention: Duration,
+}
+
+/// What a node that runs sessions needs: `serve` and `worker` alike.
+#[derive(clap::Args)]
+struct NodeArgs {
+    #[command(flatten)]
+    database: cli::keys::Database,
+    #[command(flatten)]
+    tools: ToolArgs,
+    /// Directories that directory targets must lie within (repeatable).
+    /// Default: the directory the server was started in. Every node of a
+    /// cluster must see them at the same paths.
+    #[arg(long = "scan-root", env = "LIVESCAN_SCAN_ROOT", value_delimiter = ':')]
+    scan_roots: Vec<PathBuf>,
+    /// Allow URL targets on loopback, private and link-local addresses.
+    #[arg(long, env = "LIVESCAN_ALLOW_PRIVATE_TARGETS")]
+    allow_private_targets: bool,
+    /// How much tool work runs at once across all sessions, in native
+    /// analyzers: a scanner process counts 2, semgrep and checkov 4.
+    /// Default: 4 per core. With --database-url, 0 makes an API-only node
+    /// that runs no tools (`worker` nodes run them).
+    #[arg(long, visible_aliases = ["workers", "concurrency"], default_value_t = livescan::engine::slots::default_capacity(), env = "LIVESCAN_MAX_RUNNING_TOOLS")]
+    max_running_tools: usize,
+    /// With --database-url: how long a session stays with a node that
+    /// stopped renewing its lease (killed, cut off) before another node
+    /// resumes it, e.g. `10s`. Leases are renewed every third of it, at
+    /// least once a second.
+    #[arg(long, default_value = "10s", value_parser = parse_interval, env = "LIVESCAN_LEASE")]
+    lease: Duration,
+    /// Also trust this certificate authority (PEM) for URL targets, e.g. a
+    /// company's internal CA (repeatable).
+    #[arg(long = "ca-cert", env = "LIVESCAN_CA_CERT", value_delimiter = ':')]
+    ca_certs: Vec<PathBuf>,
+    /// Findings each tool report keeps, worst first; the rest are counted
+    /// in the report (`omitted`) but not listed.
+    #[arg(long, default_value_t = livescan::tools::DEFAULT_MAX_FINDINGS, env = "LIVESCAN_MAX_FINDINGS_PER_REPORT")]
+    max_findings_per_report: usize,
+    /// Memory each scanner process may use, in MiB (0: no cap). A scanner
+    /// that runs out fails with that reason (and is refunded).
+    #[arg(long, default_value_t = livescan::tools::workspace::DEFAULT_CHILD_MEMORY / 1024 / 1024, env = "LIVESCAN_TOOL_MEMORY_MB")]
+    tool_memory_mb: u64,
+    /// Log lines as `text` or `json` (one object per line, with the request
+    /// id, session and tool of each line). RUST_LOG sets what is logged.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "LIVESCAN_LOG_FORMAT")]
+    log_format: LogFormat,
+    /// On SIGTERM or SIGINT, how long to wait for streams to end and tools
+    /// to stop before exiting anyway, e.g. `10s`.
+    #[arg(long, default_value = "10s", value_parser = parse_interval, env = "LIVESCAN_SHUTDOWN_TIMEOUT")]
+    shutdown_timeout: Duration,
     /// An OpenAI-compatible chat-completions API (its base URL, e.g.
     /// http://127.0.0.1:11434/v1 for Ollama) that writes a narrative of each
     /// analysis after the session ends; its key, if it needs one, comes from
@@ -228,6 +248,13 @@ struct ServeArgs {
     /// How long the model may take for one narrative, e.g. `60s`.
     #[arg(long, default_value = "60s", value_parser = parse_interval, env = "LIVESCAN_LLM_TIMEOUT")]
     llm_timeout: Duration,
+}
+
+/// `livescan worker`: a node of a cluster that runs sessions and serves nothing.
+#[derive(clap::Args)]
+struct WorkerArgs {
+    #[command(flatten)]
+    node: NodeArgs,
 }
 
 #[derive(clap::Args)]
@@ -365,7 +392,7 @@ fn parse_interval(raw: &str) -> Result<Duration, String> {
 fn main() -> ExitCode {
     // Usage errors exit 2 (clap's own convention).
     let cli = Cli::parse();
-    if !matches!(cli.command, Command::Serve(_)) {
+    if !matches!(cli.command, Command::Serve(_) | Command::Worker(_)) {
         // A command whose output is piped into `head` ends quietly when the
         // reader goes, as Unix tools do (Rust ignores SIGPIPE, so writes
         // would fail and print! panic). Sockets are unaffected: Rust sends
@@ -378,7 +405,8 @@ fn main() -> ExitCode {
     // The server logs its work; the console commands keep stderr for problems.
     // RUST_LOG replaces the default filter (see the README).
     let (default_filter, format) = match &cli.command {
-        Command::Serve(args) => ("info,sqlx=warn,tower_http=warn", args.log_format),
+        Command::Serve(args) => ("info,sqlx=warn,tower_http=warn", args.node.log_format),
+        Command::Worker(args) => ("info,sqlx=warn", args.node.log_format),
         Command::Scan(_)
         | Command::Tools(_)
         | Command::Keys(_)
@@ -407,6 +435,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve(args).await.map(|()| ExitCode::SUCCESS),
+            Command::Worker(args) => worker(args).await.map(|()| ExitCode::SUCCESS),
             Command::Scan(args) => scan(args).await,
             Command::Tools(args) => {
                 if args.markdown {
@@ -513,106 +542,222 @@ async fn advisories(command: AdvisoriesCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+impl NodeArgs {
+    /// Makes the data directory private and takes its lock, held while the
+    /// node runs: one process per data directory, as a second one would
+    /// end the first one's scanner processes and run its sessions twice.
+    fn take_data_dir(&self) -> Result<std::fs::File> {
+        let data_dir = &self.database.data_dir;
+        data_dir.prepare()?;
+        let lock_path = data_dir.path.join("livescan.lock");
+        let lock = std::fs::File::create(&lock_path)
+            .with_context(|| format!("cannot create {}", lock_path.display()))?;
+        lock.try_lock().map_err(|_| {
+            anyhow::anyhow!(
+                "another livescan server is using the data directory {}",
+                data_dir.path.display()
+            )
+        })?;
+        Ok(lock)
+    }
+
+    fn scan_roots(&self) -> Result<Vec<PathBuf>> {
+        let roots = if self.scan_roots.is_empty() {
+            vec![std::env::current_dir()?]
+        } else {
+            self.scan_roots.clone()
+        };
+        roots
+            .iter()
+            .map(|root| {
+                std::fs::canonicalize(root)
+                    .with_context(|| format!("scan root {} does not exist", root.display()))
+            })
+            .collect()
+    }
+
+    /// How this node's engine runs tools.
+    fn engine_config(&self, scan_roots: &[PathBuf]) -> Result<EngineConfig> {
+        // Absolute, because scanners run in other directories; and never
+        // scanned, whatever the target (see `TargetPolicy::excluded`).
+        let data_dir_abs = std::path::absolute(&self.database.data_dir.path)?;
+        let mut workspace = livescan::tools::Workspace::for_data_dir(&data_dir_abs);
+        workspace.child_memory = (self.tool_memory_mb > 0).then(|| self.tool_memory_mb * 1024 * 1024);
+        let mut config = EngineConfig::new(
+            TargetPolicy {
+                scan_roots: scan_roots.to_vec(),
+                allow_private: self.allow_private_targets,
+                excluded: vec![data_dir_abs],
+            },
+            workspace,
+        );
+        config.global_concurrency = self.max_running_tools.max(1);
+        config.max_findings_per_report = self.max_findings_per_report.max(1);
+        if let (Some(url), Some(model)) = (&self.llm_url, &self.llm_model) {
+            url::Url::parse(url)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+                .ok_or_else(|| anyhow::anyhow!("--llm-url: `{url}` is not an http(s) URL"))?;
+            config.narrator = Some(livescan::engine::narrative::NarratorConfig {
+                url: url.clone(),
+                model: model.clone(),
+                api_key: std::env::var("LIVESCAN_LLM_API_KEY")
+                    .ok()
+                    .filter(|k| !k.is_empty()),
+                timeout: self.llm_timeout,
+            });
+        }
+        for path in &self.ca_certs {
+            use rustls::pki_types::{CertificateDer, pem::PemObject};
+            let certs = CertificateDer::pem_file_iter(path)
+                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| anyhow::anyhow!("--ca-cert {}: {e}", path.display()))?;
+            if certs.is_empty() {
+                anyhow::bail!("--ca-cert {}: no PEM certificate in the file", path.display());
+            }
+            config.extra_roots.extend(certs);
+        }
+        Ok(config)
+    }
+
+    /// Opens the store: the shared PostgreSQL database, or the data
+    /// directory's SQLite file.
+    async fn open_store(&self) -> Result<NodeStore> {
+        match self.database.open_shared().await? {
+            Some(shared) => Ok(NodeStore::Shared(shared)),
+            None if self.max_running_tools == 0 => anyhow::bail!(
+                "--workers 0 runs no tools, which only a node of a cluster may do: give --database-url, and run `livescan worker` nodes"
+            ),
+            None => Ok(NodeStore::Own(Arc::new(
+                self.database.data_dir.open_store().await?,
+            ))),
+        }
+    }
+}
+
+/// A node's store: the database a cluster shares, or its own.
+enum NodeStore {
+    Shared(Arc<livescan::store::PostgresStore>),
+    Own(Arc<livescan::store::SqliteStore>),
+}
+
+impl NodeStore {
+    fn store(&self) -> Arc<dyn livescan::store::Store> {
+        match self {
+            NodeStore::Shared(store) => store.clone(),
+            NodeStore::Own(store) => store.clone(),
+        }
+    }
+
+    /// The engine on this store: one node of a cluster (running tools
+    /// unless `args` gives it none), or the only node.
+    async fn engine(&self, args: &NodeArgs, config: EngineConfig) -> Result<Engine> {
+        let catalog = args.tools.catalog();
+        Ok(match self {
+            NodeStore::Shared(store) => {
+                let cluster = livescan::engine::ClusterConfig::new(args.lease, args.max_running_tools > 0);
+                tracing::info!(node = %cluster.node, runs_tools = cluster.runs_tools, lease = ?cluster.lease, "joining the cluster");
+                Engine::open_shared(store.clone(), catalog, config, cluster).await?
+            }
+            NodeStore::Own(store) => Engine::open(store.clone(), catalog, config).await?,
+        })
+    }
+}
+
+/// Waits for SIGTERM or SIGINT, then stops `engine` within `timeout`.
+async fn run_until_signalled(engine: &Engine, timeout: Duration) -> Result<()> {
+    let stop = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(stop_on_signals(stop.clone())?);
+    stop.cancelled().await;
+    tracing::info!(
+        ?timeout,
+        "stopping: running tools stop; unfinished sessions resume on another node or at the next start"
+    );
+    if tokio::time::timeout(timeout, engine.shutdown()).await.is_err() {
+        tracing::warn!(
+            running_sessions = engine.running_sessions(),
+            "--shutdown-timeout passed; stopping now"
+        );
+    }
+    Ok(())
+}
+
+async fn worker(args: WorkerArgs) -> Result<()> {
+    let node = &args.node;
+    if node.database.database_url.as_deref().is_none_or(str::is_empty) {
+        anyhow::bail!(
+            "livescan worker runs sessions for a cluster: give --database-url (or DATABASE_URL) naming the PostgreSQL database its `serve` nodes use"
+        );
+    }
+    if node.max_running_tools == 0 {
+        anyhow::bail!("--concurrency must be at least 1: a worker that runs no tools has nothing to do");
+    }
+    let lock = node.take_data_dir()?;
+    let scan_roots = node.scan_roots()?;
+    let config = node.engine_config(&scan_roots)?;
+    let store = node.open_store().await?;
+    let engine = store.engine(node, config).await?;
+    tracing::info!(
+        database = %node.database.describe(),
+        scan_roots = ?scan_roots,
+        concurrency = node.max_running_tools,
+        "livescan worker is running sessions"
+    );
+    run_until_signalled(&engine, node.shutdown_timeout).await?;
+    drop(lock);
+    tracing::info!("stopped");
+    Ok(())
+}
+
 async fn serve(args: ServeArgs) -> Result<()> {
-    let data_dir = &args.data_dir.path;
-    args.data_dir.prepare()?;
     if !(args.rate_limit >= 0.0 && args.rate_limit.is_finite()) || args.rate_burst == 0 {
         anyhow::bail!("--rate-limit must be 0 or more and --rate-burst at least 1");
     }
-    // One server per data directory: a second one would resume the first
-    // one's running sessions and run their tools twice.
-    let lock_path = data_dir.join("livescan.lock");
-    let lock = std::fs::File::create(&lock_path)
-        .with_context(|| format!("cannot create {}", lock_path.display()))?;
-    lock.try_lock().map_err(|_| {
-        anyhow::anyhow!(
-            "another livescan server is using the data directory {}",
-            data_dir.display()
-        )
-    })?;
-    let roots = if args.scan_roots.is_empty() {
-        vec![std::env::current_dir()?]
-    } else {
-        args.scan_roots
-    };
-    let scan_roots = roots
-        .iter()
-        .map(|root| {
-            std::fs::canonicalize(root)
-                .with_context(|| format!("scan root {} does not exist", root.display()))
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let node = &args.node;
+    let lock = node.take_data_dir()?;
+    let scan_roots = node.scan_roots()?;
+    let mut config = node.engine_config(&scan_roots)?;
     // Listen before resuming anything, so a taken port fails before any work starts.
     let listener =
         livescan::api::bind(args.listen).with_context(|| format!("cannot listen on {}", args.listen))?;
-    let database = args.data_dir.database();
-    let store = Arc::new(args.data_dir.open_store().await?);
-    let (key_path, created) = cli::keys::ensure_local_key(&*store, &args.data_dir).await?;
+    let store = node.open_store().await?;
+    let data_dir = &node.database.data_dir;
+    let (key_path, created) = cli::keys::ensure_local_key(&*store.store(), data_dir).await?;
     if created {
         tracing::info!(path = %key_path.display(), "created an API key for the local account; `livescan scan --server` uses it by itself");
     }
-    // Absolute, because scanners run in other directories; and never
-    // scanned, whatever the target (see `TargetPolicy::excluded`).
-    let data_dir_abs = std::path::absolute(data_dir)?;
-    let mut workspace = livescan::tools::Workspace::for_data_dir(&data_dir_abs);
-    workspace.child_memory = (args.tool_memory_mb > 0).then(|| args.tool_memory_mb * 1024 * 1024);
-    let mut config = EngineConfig::new(
-        TargetPolicy {
-            scan_roots: scan_roots.clone(),
-            allow_private: args.allow_private_targets,
-            excluded: vec![data_dir_abs.clone()],
-        },
-        workspace,
-    );
-    config.global_concurrency = args.max_running_tools;
-    config.max_findings_per_report = args.max_findings_per_report.max(1);
-    config.uploads = Some(UploadConfig {
-        dir: data_dir_abs.join("uploads"),
-        limits: UploadLimits {
-            archive_bytes: args.upload_max_mb << 20,
-            unpacked_bytes: args.upload_max_unpacked_mb << 20,
-            files: args.upload_max_files,
-            quota_bytes: args.upload_quota_mb << 20,
-            retention: args.upload_retention,
-            ..UploadLimits::default()
-        },
-    });
-    if let (Some(url), Some(model)) = (&args.llm_url, &args.llm_model) {
-        url::Url::parse(url)
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https"))
-            .ok_or_else(|| anyhow::anyhow!("--llm-url: `{url}` is not an http(s) URL"))?;
-        config.narrator = Some(livescan::engine::narrative::NarratorConfig {
-            url: url.clone(),
-            model: model.clone(),
-            api_key: std::env::var("LIVESCAN_LLM_API_KEY")
-                .ok()
-                .filter(|k| !k.is_empty()),
-            timeout: args.llm_timeout,
-        });
-    }
-    for path in &args.ca_certs {
-        use rustls::pki_types::{CertificateDer, pem::PemObject};
-        let certs = CertificateDer::pem_file_iter(path)
-            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| anyhow::anyhow!("--ca-cert {}: {e}", path.display()))?;
-        if certs.is_empty() {
-            anyhow::bail!("--ca-cert {}: no PEM certificate in the file", path.display());
+    match &store {
+        // Archives are kept in a node's data directory, which other nodes
+        // cannot read.
+        NodeStore::Shared(_) => tracing::info!(
+            "uploads are off: in a cluster, scan directories every node sees under --scan-root"
+        ),
+        NodeStore::Own(_) => {
+            config.uploads = Some(UploadConfig {
+                dir: std::path::absolute(&data_dir.path)?.join("uploads"),
+                limits: UploadLimits {
+                    archive_bytes: args.upload_max_mb << 20,
+                    unpacked_bytes: args.upload_max_unpacked_mb << 20,
+                    files: args.upload_max_files,
+                    quota_bytes: args.upload_quota_mb << 20,
+                    retention: args.upload_retention,
+                    ..UploadLimits::default()
+                },
+            })
         }
-        config.extra_roots.extend(certs);
     }
     config.rate_limit = (args.rate_limit > 0.0).then_some(RateLimit {
         per_second: args.rate_limit,
         burst: args.rate_burst,
     });
-    let engine = Engine::open(store, args.tools.catalog(), config).await?;
+    let engine = store.engine(node, config).await?;
     let address = listener.local_addr()?;
     tracing::info!(
         %address,
-        database = %database.display(),
+        database = %node.database.describe(),
         local_key = %key_path.display(),
         scan_roots = ?scan_roots,
-        allow_private_targets = args.allow_private_targets,
+        allow_private_targets = node.allow_private_targets,
         "livescan is serving REST and gRPC on http://{address}"
     );
     let stop = tokio_util::sync::CancellationToken::new();
@@ -648,10 +793,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
     ));
     stop.cancelled().await;
     tracing::info!(
-        timeout = ?args.shutdown_timeout,
-        "shutting down: no new connections, streams end, running tools stop; unfinished sessions resume at the next start"
+        timeout = ?node.shutdown_timeout,
+        "shutting down: no new connections, streams end, running tools stop; unfinished sessions resume on another node or at the next start"
     );
-    let stopped = tokio::time::timeout(args.shutdown_timeout, async {
+    let stopped = tokio::time::timeout(node.shutdown_timeout, async {
         engine.shutdown().await;
         serving.await
     })

@@ -3,13 +3,15 @@
 //! account into the data directory on first start (mode 0600), and `scan
 //! --server` reads it when no key is given, so local use needs no set-up.
 //! These commands open the database directly; SQLite's WAL lets them run
-//! while a server uses the same data directory.
+//! while a server uses the same data directory. With `--database-url`
+//! they work on the PostgreSQL database a cluster shares instead.
 
 use anyhow::{Context, Result, anyhow};
 use livescan::engine::accounts;
 use livescan::model::{KeyState, Timestamp, time};
-use livescan::store::{SqliteStore, Store};
+use livescan::store::{PostgresStore, SqliteStore, Store};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The local key's file name inside the data directory.
@@ -75,6 +77,54 @@ impl DataDir {
     }
 }
 
+/// Where the records are: the data directory's SQLite database, or the
+/// PostgreSQL database that `--database-url` names.
+#[derive(clap::Args, Clone)]
+pub struct Database {
+    #[command(flatten)]
+    pub data_dir: DataDir,
+    /// Keep the records in this PostgreSQL database instead of the data
+    /// directory's SQLite file, e.g. `postgres://livescan:PASSWORD@db:5432/livescan`:
+    /// how several nodes share one set of sessions and accounts.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+}
+
+/// Connections each node keeps open to PostgreSQL, besides the one it listens on.
+pub const POSTGRES_POOL_SIZE: u32 = 16;
+
+impl Database {
+    /// Opens the store these arguments name.
+    pub async fn open(&self) -> Result<Arc<dyn Store>> {
+        Ok(match self.open_shared().await? {
+            Some(shared) => shared as Arc<dyn Store>,
+            None => Arc::new(self.data_dir.open_store().await?),
+        })
+    }
+
+    /// The PostgreSQL store, when `--database-url` names one.
+    pub async fn open_shared(&self) -> Result<Option<Arc<PostgresStore>>> {
+        let Some(url) = self.database_url.as_deref().filter(|url| !url.is_empty()) else {
+            return Ok(None);
+        };
+        let store = PostgresStore::connect(url, POSTGRES_POOL_SIZE)
+            .await
+            .map_err(|err| match err {
+                livescan::store::StoreError::Database(reason) => anyhow!("--database-url: {reason}"),
+                other => anyhow!("--database-url: {other}"),
+            })?;
+        Ok(Some(Arc::new(store)))
+    }
+
+    /// Where the records are, for people (never with a password).
+    pub fn describe(&self) -> String {
+        match self.database_url.as_deref().filter(|url| !url.is_empty()) {
+            Some(url) => livescan::store::postgres::redacted(url),
+            None => self.data_dir.database().display().to_string(),
+        }
+    }
+}
+
 #[derive(clap::Subcommand)]
 pub enum KeysCommand {
     /// Create an account with its first key (or, with --user, another key for
@@ -93,19 +143,19 @@ pub enum KeysCommand {
         #[arg(long, value_parser = parse_duration)]
         expires_in: Option<Duration>,
         #[command(flatten)]
-        data_dir: DataDir,
+        database: Database,
     },
     /// List every key with its account and balance (never the keys themselves).
     List {
         #[command(flatten)]
-        data_dir: DataDir,
+        database: Database,
     },
     /// Revoke a key at once; requests with it get 401 from then on.
     Revoke {
         /// The key's id (as `keys list` shows it) or the whole key.
         key: String,
         #[command(flatten)]
-        data_dir: DataDir,
+        database: Database,
     },
 }
 
@@ -121,14 +171,14 @@ pub enum CreditsCommand {
         #[arg(long, default_value = "")]
         note: String,
         #[command(flatten)]
-        data_dir: DataDir,
+        database: Database,
     },
     /// Show an account's balance and its newest ledger entries.
     Show {
         /// A user id, or the id of one of the account's keys.
         user: String,
         #[command(flatten)]
-        data_dir: DataDir,
+        database: Database,
     },
 }
 
@@ -159,22 +209,22 @@ pub async fn keys(command: KeysCommand) -> Result<()> {
             credits,
             user,
             expires_in,
-            data_dir,
+            database,
         } => {
-            let store = data_dir.open_store().await?;
+            let store = database.open().await?;
             let expires_at = expires_in
                 .map(|d| time::from_millis(time::now_millis().saturating_add(d.as_millis() as i64)));
             let new = match user {
                 None => {
-                    accounts::create_account(&store, &name, credits, expires_at)
+                    accounts::create_account(&*store, &name, credits, expires_at)
                         .await?
                         .1
                 }
                 Some(user) => {
-                    let user_id = accounts::resolve_user(&store, &user).await?;
-                    let new = accounts::add_key(&store, &user_id, &name, expires_at).await?;
+                    let user_id = accounts::resolve_user(&*store, &user).await?;
+                    let new = accounts::add_key(&*store, &user_id, &name, expires_at).await?;
                     if credits > 0 {
-                        accounts::grant(&store, &user_id, credits, "granted with a new key").await?;
+                        accounts::grant(&*store, &user_id, credits, "granted with a new key").await?;
                     }
                     new
                 }
@@ -185,8 +235,8 @@ pub async fn keys(command: KeysCommand) -> Result<()> {
             );
             println!("{}", new.key);
         }
-        KeysCommand::List { data_dir } => {
-            let store = data_dir.open_store().await?;
+        KeysCommand::List { database } => {
+            let store = database.open().await?;
             let now = time::from_millis(time::now_millis());
             println!(
                 "{:<14} {:<20} {:<18} {:>10}  {:<9} {:<24} EXPIRES",
@@ -211,9 +261,9 @@ pub async fn keys(command: KeysCommand) -> Result<()> {
                 );
             }
         }
-        KeysCommand::Revoke { key, data_dir } => {
-            let store = data_dir.open_store().await?;
-            let record = accounts::revoke(&store, &key).await?;
+        KeysCommand::Revoke { key, database } => {
+            let store = database.open().await?;
+            let record = accounts::revoke(&*store, &key).await?;
             println!(
                 "revoked key {} ({}) at {}",
                 record.key_id,
@@ -231,18 +281,18 @@ pub async fn credits(command: CreditsCommand) -> Result<()> {
             user,
             credits,
             note,
-            data_dir,
+            database,
         } => {
-            let store = data_dir.open_store().await?;
-            let account = accounts::grant(&store, &user, credits, &note).await?;
+            let store = database.open().await?;
+            let account = accounts::grant(&*store, &user, credits, &note).await?;
             println!(
                 "granted {credits} credits to {}; balance {}",
                 account.user_id, account.balance
             );
         }
-        CreditsCommand::Show { user, data_dir } => {
-            let store = data_dir.open_store().await?;
-            let user_id = accounts::resolve_user(&store, &user).await?;
+        CreditsCommand::Show { user, database } => {
+            let store = database.open().await?;
+            let user_id = accounts::resolve_user(&*store, &user).await?;
             let account = store
                 .user(&user_id)
                 .await?
