@@ -521,7 +521,19 @@ impl RealServer {
         Self::spawn(cwd, &cwd.join("livescan-data"), "info", &all)
     }
 
-    /// Runs `livescan ARGS` in `cwd` with this checkout's scanners.
+    /// Starts `livescan worker --data-dir DATA_DIR ARGS` (URL targets may
+    /// be local) and waits until it runs sessions. It serves nothing: its
+    /// `base` and `key` are empty.
+    pub fn worker(data_dir: &Path, extra_args: &[&str]) -> RealServer {
+        let mut args = vec!["worker", "--allow-private-targets", "--data-dir"];
+        args.push(data_dir.to_str().expect("test paths are UTF-8"));
+        args.extend_from_slice(extra_args);
+        let cwd = std::env::current_dir().unwrap();
+        Self::spawn(&cwd, data_dir, "info", &args)
+    }
+
+    /// Runs `livescan ARGS` in `cwd` with this checkout's scanners, until
+    /// it says it serves (or, a worker, that it runs sessions).
     fn spawn(cwd: &Path, data_dir: &Path, log_filter: &str, args: &[&str]) -> RealServer {
         let tool_dirs = livescan::tools::external::DEFAULT_TOOL_DIRS
             .iter()
@@ -539,11 +551,20 @@ impl RealServer {
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
         let log = Arc::new(Mutex::new(String::new()));
         let base = loop {
-            let line = lines.next().expect("serve exited before listening").unwrap();
+            let Some(line) = lines.next() else {
+                panic!(
+                    "livescan {args:?} exited before it was ready:\n{}",
+                    log.lock().unwrap()
+                );
+            };
+            let line = line.unwrap();
             log.lock().unwrap().push_str(&format!("{line}\n"));
             // Text or JSON logs: the address ends at a space or a quote.
             if let Some(rest) = line.split("serving REST and gRPC on ").nth(1) {
                 break rest.split([' ', '"']).next().unwrap().to_string();
+            }
+            if line.contains("livescan worker is running sessions") {
+                break String::new();
             }
         };
         // Keep draining the log so the child never blocks on a full pipe.
@@ -553,7 +574,7 @@ impl RealServer {
                 sink.lock().unwrap().push_str(&format!("{line}\n"));
             }
         });
-        let key = std::fs::read_to_string(data_dir.join("local.key")).unwrap();
+        let key = std::fs::read_to_string(data_dir.join("local.key")).unwrap_or_default();
         RealServer {
             child,
             base,

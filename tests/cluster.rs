@@ -1,0 +1,560 @@
+//! Several real `livescan` processes sharing one PostgreSQL database, made
+//! for the test and dropped after it: API nodes that run no tools
+//! (`serve --workers 0`), `worker` nodes that do, kill -9 of either kind in
+//! the middle of a session, and racing starts spread over two nodes.
+//!
+//! The server is the machine's (`LIVESCAN_TEST_POSTGRES`, default
+//! `postgres://postgres@127.0.0.1:5432/test`). Without one the tests say
+//! that they skipped; with `CI` set they fail instead.
+
+mod common;
+
+use common::RealServer;
+use futures::StreamExt;
+use livescan::proto::watch_session_response::Event as Pushed;
+use livescan::store::TemporaryDatabase;
+use serde_json::{Value, json};
+use std::io::Write;
+use std::time::Duration;
+
+/// Lease of the workers here: how long a killed worker's session waits
+/// before another worker resumes it.
+const LEASE: &str = "2s";
+
+/// A database of the test's own, or `None` where no PostgreSQL answers
+/// (said on stderr; a failure under CI).
+async fn database() -> Option<TemporaryDatabase> {
+    let url = std::env::var("LIVESCAN_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    match TemporaryDatabase::create(&url).await {
+        Ok(database) => Some(database),
+        Err(err) if std::env::var_os("CI").is_some() => panic!("PostgreSQL at {url}: {err}"),
+        Err(err) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "skipped: no PostgreSQL at {url} ({err}); LIVESCAN_TEST_POSTGRES sets the server"
+            );
+            None
+        }
+    }
+}
+
+/// An API node on the shared database: it answers clients and runs no tools.
+fn api_node(database: &TemporaryDatabase, data_dir: &std::path::Path) -> RealServer {
+    let url = database.url();
+    RealServer::start_with(
+        data_dir,
+        "127.0.0.1:0",
+        "info",
+        &["--database-url", &url, "--workers", "0"],
+    )
+}
+
+/// A worker node on the shared database.
+fn worker(database: &TemporaryDatabase, data_dir: &std::path::Path) -> RealServer {
+    let url = database.url();
+    RealServer::worker(data_dir, &["--database-url", &url, "--lease", LEASE])
+}
+
+fn log_of(node: &RealServer) -> String {
+    node.log.lock().unwrap().clone()
+}
+
+/// Waits until `check` holds, up to 30 s.
+async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    for _ in 0..600 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("never happened: {what}");
+}
+
+/// The SSE events of a session on `base` after `after`, until the stream
+/// ends: cleanly at the session's end, or cut (its node killed).
+async fn sse_events(client: reqwest::Client, base: String, id: String, after: u64) -> Vec<(u64, String)> {
+    let url = format!("{base}/api/sessions/{id}/events?after={after}");
+    let Ok(mut response) = client.get(url).send().await else {
+        return Vec::new();
+    };
+    let mut text = String::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    // Only whole events: a cut stream may end mid-event.
+    let whole = &text[..text.rfind("\n\n").map_or(0, |end| end + 2)];
+    whole
+        .split("\n\n")
+        .filter_map(|block| {
+            let id = block
+                .lines()
+                .find_map(|l| l.strip_prefix("id:"))?
+                .trim()
+                .parse()
+                .ok()?;
+            let event = block.lines().find_map(|l| l.strip_prefix("event:"))?.trim();
+            Some((id, event.to_string()))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_started_on_one_node_is_run_by_a_worker_and_seen_whole_on_every_node() {
+    let Some(database) = database().await else { return };
+    let dirs: Vec<_> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut a = api_node(&database, dirs[0].path());
+    let b = api_node(&database, dirs[1].path());
+    let mut workers = [
+        Some(worker(&database, dirs[2].path())),
+        Some(worker(&database, dirs[3].path())),
+    ];
+    let (page, open_gate) = common::gated_page().await;
+
+    // Started on A, which runs no tools: a worker claims it, and both its
+    // tools wait at the gate.
+    let body = json!({ "target": { "url": page }, "tools": ["http-headers", "exposed-paths"] });
+    let id = common::start_with(&a.client(), &a.base, body).await;
+
+    // Watched over gRPC on B, over SSE on A, and polled with `?after=` on B.
+    let mut grpc = common::grpc_client(&b.base, &b.key).await;
+    let mut watch = common::watch_from_snapshot(&mut grpc, &id).await;
+    let grpc_events = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        while let Some(message) = watch.message().await.unwrap() {
+            match message.event {
+                Some(Pushed::Heartbeat(_)) | None => {}
+                Some(Pushed::ToolFinished(report)) => {
+                    seen.push((message.seq, format!("finished {}", report.tool_name)))
+                }
+                Some(other) => seen.push((
+                    message.seq,
+                    format!("{other:?}").split('(').next().unwrap().to_string(),
+                )),
+            }
+        }
+        seen
+    });
+    let sse_on_a = tokio::spawn(sse_events(a.client(), a.base.clone(), id.clone(), 0));
+    let (poll_client, poll_base, poll_id) = (b.client(), b.base.clone(), id.clone());
+    let poller = tokio::spawn(async move {
+        let (mut cursor, mut reports) = (0, Vec::new());
+        loop {
+            let url = format!("{poll_base}/api/sessions/{poll_id}?after={cursor}");
+            let view = common::get_json(&poll_client, &url).await;
+            for report in view["newReports"].as_array().unwrap() {
+                reports.push(report["toolName"].as_str().unwrap().to_string());
+            }
+            cursor = view["cursor"].as_u64().unwrap();
+            if common::is_terminal(&view["status"]) {
+                return reports;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+
+    // The worker that claimed it is running its tools.
+    let claimed = format!("claimed session session={id}");
+    let mut holder = None;
+    eventually("a worker claims the session", async || {
+        holder = workers
+            .iter()
+            .position(|w| log_of(w.as_ref().unwrap()).contains(&claimed));
+        holder.is_some()
+    })
+    .await;
+    eventually("its tools run", async || {
+        let view = common::get_json(&b.client(), &format!("{}/api/sessions/{id}", b.base)).await;
+        view["progress"]["running"].as_u64() == Some(2)
+    })
+    .await;
+
+    // kill -9 of API node A: its SSE client resumes on B from its cursor.
+    a.kill();
+    let before_kill = sse_on_a.await.unwrap();
+    let cursor = before_kill.last().map_or(0, |(seq, _)| *seq);
+    let sse_on_b = tokio::spawn(sse_events(b.client(), b.base.clone(), id.clone(), cursor));
+
+    // kill -9 of the worker running the tools: the other one resumes the
+    // session once the lease runs out, and runs both tools again.
+    let holder = holder.unwrap();
+    workers[holder].take().unwrap().kill();
+    let survivor = workers[1 - holder].as_ref().unwrap();
+    eventually("the other worker claims the session", async || {
+        log_of(survivor).contains(&claimed)
+    })
+    .await;
+    open_gate.send(true).unwrap();
+
+    let session = common::wait_terminal(&b.client(), &b.base, &id).await;
+    assert_eq!(session["status"], "completed", "{session}");
+    assert_eq!(session["progress"]["completed"], 2, "{session}");
+
+    // gRPC on B saw every event after the snapshot once, in order, ending
+    // with the end; SSE (A, then B from its cursor) saw the same events.
+    let pushed = tokio::time::timeout(Duration::from_secs(30), grpc_events)
+        .await
+        .expect("the watch ends with the session")
+        .unwrap();
+    let seqs: Vec<u64> = pushed.iter().map(|(seq, _)| *seq).collect();
+    assert!(
+        seqs.windows(2).all(|w| w[1] == w[0] + 1),
+        "gap or repeat: {pushed:?}"
+    );
+    let names: Vec<&str> = pushed.iter().map(|(_, name)| name.as_str()).collect();
+    assert_eq!(
+        names.iter().filter(|n| n.starts_with("finished ")).count(),
+        2,
+        "{names:?}"
+    );
+    assert!(names.contains(&"finished http-headers") && names.contains(&"finished exposed-paths"));
+    assert_eq!(names.last(), Some(&"SessionFinished"), "{names:?}");
+
+    let mut sse = before_kill;
+    sse.extend(sse_on_b.await.unwrap());
+    let sse_seqs: Vec<u64> = sse.iter().map(|(seq, _)| *seq).collect();
+    assert_eq!(
+        sse_seqs,
+        (1..=*seqs.last().unwrap()).collect::<Vec<_>>(),
+        "{sse:?}"
+    );
+    assert!(
+        sse_seqs.ends_with(&seqs),
+        "SSE {sse_seqs:?} and gRPC {seqs:?} disagree"
+    );
+    assert_eq!(sse.iter().filter(|(_, e)| e == "tool_finished").count(), 2);
+    assert_eq!(sse.iter().filter(|(_, e)| e == "session_finished").count(), 1);
+
+    let mut polled = poller.await.unwrap();
+    polled.sort();
+    assert_eq!(polled, ["exposed-paths", "http-headers"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_starts_over_two_nodes_take_exactly_the_credits_there_are_and_refund_once() {
+    let Some(database) = database().await else { return };
+    let dirs: Vec<_> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
+    let a = api_node(&database, dirs[0].path());
+    let b = api_node(&database, dirs[1].path());
+    let _worker = worker(&database, dirs[2].path());
+
+    let tools = common::get_json(&a.client(), &format!("{}/api/tools", a.base)).await;
+    let cost = tools["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == "http-headers")
+        .unwrap()["cost"]
+        .as_i64()
+        .unwrap();
+    let url = database.url();
+    let credits = (10 * cost).to_string();
+    let (code, key, err) = common::livescan(&[
+        "keys",
+        "create",
+        "--name",
+        "racer",
+        "--credits",
+        &credits,
+        "--database-url",
+        &url,
+        "--data-dir",
+        dirs[3].path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let client = common::http_with_key(key.trim());
+
+    // A site that never answers: every tool times out, and is refunded.
+    let site = common::web_site().await;
+    let body = json!({ "target": { "url": format!("{site}/hang") }, "tools": ["http-headers"], "timeout": 1000, "enableIntelligence": false });
+    let starts = (0..100).map(|i| {
+        let (client, body) = (client.clone(), body.clone());
+        let base = if i % 2 == 0 {
+            a.base.clone()
+        } else {
+            b.base.clone()
+        };
+        async move {
+            let response = client
+                .post(format!("{base}/api/sessions"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let answer: Value = response.json().await.unwrap();
+            (status, answer, base)
+        }
+    });
+    let answers = futures::stream::iter(starts)
+        .buffer_unordered(100)
+        .collect::<Vec<_>>()
+        .await;
+    let started: Vec<_> = answers.iter().filter(|(status, ..)| *status == 202).collect();
+    let refused = answers.iter().filter(|(status, ..)| *status == 402).count();
+    assert_eq!(
+        (started.len(), refused),
+        (10, 90),
+        "{:?}",
+        answers.iter().map(|a| a.0).collect::<Vec<_>>()
+    );
+
+    for (_, answer, base) in &started {
+        let id = answer["sessionId"].as_str().unwrap();
+        let session = common::wait_terminal(&client, base, id).await;
+        assert_eq!(
+            session["toolReports"]["http-headers"]["status"], "failed",
+            "{session}"
+        );
+        assert_eq!(session["refund"]["refundedCredits"], cost, "{session}");
+    }
+
+    // Every credit came back once: ten reserves, ten refunds, and the
+    // balance the grant made.
+    let account = common::get_json(&client, &format!("{}/api/account", b.base)).await;
+    assert_eq!(account["balance"].as_i64(), Some(10 * cost), "{account}");
+    let ledger = account["ledger"].as_array().unwrap();
+    let count = |kind: &str| ledger.iter().filter(|e| e["kind"] == kind).count();
+    assert_eq!(
+        (count("grant"), count("reserve"), count("refund")),
+        (1, 10, 10),
+        "{account}"
+    );
+    let sum: i64 = ledger.iter().map(|e| e["amount"].as_i64().unwrap()).sum();
+    assert_eq!(sum, 10 * cost, "the ledger adds up to the balance");
+}
+
+#[test]
+fn a_database_that_cannot_be_used_is_a_clear_error_without_its_password() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let dir = data_dir.path().to_str().unwrap();
+    // Nothing listens on port 1 of loopback.
+    let (code, _, err) = common::livescan(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        dir,
+        "--database-url",
+        "postgres://livescan:s3cret-pw@127.0.0.1:1/livescan",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--database-url: cannot connect to postgres://livescan:***@127.0.0.1:1/livescan"),
+        "{err}"
+    );
+    assert!(err.contains("Connection refused"), "{err}");
+    assert!(!err.contains("s3cret-pw"), "{err}");
+
+    let (code, _, err) = common::livescan(&["worker", "--data-dir", dir]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("give --database-url"), "{err}");
+
+    let (code, _, err) = common::livescan(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        dir,
+        "--workers",
+        "0",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--workers 0 runs no tools"), "{err}");
+
+    let (code, _, err) = common::livescan(&[
+        "keys",
+        "list",
+        "--data-dir",
+        dir,
+        "--database-url",
+        "mysql://root:pw@db/x",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--database-url") && !err.contains(":pw@"), "{err}");
+}
+
+/// A directory tool that waits until its gate opens (or its run is
+/// cancelled).
+struct Gated {
+    spec: livescan::tools::ToolSpec,
+    gate: tokio::sync::watch::Receiver<bool>,
+}
+
+impl livescan::tools::Tool for Gated {
+    fn spec(&self) -> &livescan::tools::ToolSpec {
+        &self.spec
+    }
+
+    fn run(
+        self: std::sync::Arc<Self>,
+        _ctx: std::sync::Arc<livescan::tools::ToolContext>,
+    ) -> futures::future::BoxFuture<'static, Result<(), livescan::tools::ToolError>> {
+        Box::pin(async move {
+            let mut gate = self.gate.clone();
+            let _ = gate.wait_for(|open| *open).await;
+            Ok(())
+        })
+    }
+}
+
+/// Two nodes in this process on one database, each with its own pool and
+/// listening connection: an API node, whose watchers' heartbeat is a
+/// minute away, and a worker that runs `gated`.
+async fn two_nodes(
+    database: &TemporaryDatabase,
+    root: &std::path::Path,
+    gate: tokio::sync::watch::Receiver<bool>,
+) -> (livescan::engine::Engine, livescan::engine::Engine) {
+    use livescan::engine::{ClusterConfig, Engine, EngineConfig, TargetPolicy};
+    let mut catalog = livescan::tools::Catalog::default();
+    catalog.add(std::sync::Arc::new(Gated {
+        spec: livescan::tools::ToolSpec {
+            id: "gated",
+            category: livescan::model::Category::CodeQuality,
+            ecosystem: livescan::model::Ecosystem::Any,
+            targets: &[livescan::model::TargetKind::Directory],
+            cost: 1,
+            summary: "waits at a gate",
+        },
+        gate,
+    }));
+    let node = async |name: &str, runs_tools: bool| {
+        let store = std::sync::Arc::new(
+            livescan::store::PostgresStore::connect(&database.url(), 4)
+                .await
+                .unwrap(),
+        );
+        let work = root.join(format!("work-{name}"));
+        let mut config = EngineConfig::new(
+            TargetPolicy {
+                scan_roots: vec![root.to_path_buf()],
+                allow_private: false,
+                excluded: vec![work.clone()],
+            },
+            livescan::tools::Workspace::scratch(work),
+        );
+        config.heartbeat = Duration::from_secs(60);
+        let cluster = ClusterConfig {
+            node: name.to_string(),
+            lease: Duration::from_secs(30),
+            runs_tools,
+        };
+        Engine::open_shared(store, catalog.clone(), config, cluster)
+            .await
+            .unwrap()
+    };
+    let api = node("api", false).await;
+    let worker = node("worker", true).await;
+    (api, worker)
+}
+
+/// The events a watch on `engine` yields until it ends, each within
+/// `within` of the one before: far less than the heartbeat, so they came
+/// by the feed, not by the fallback poll.
+async fn watched(engine: &livescan::engine::Engine, session_id: &str, within: Duration) -> Vec<String> {
+    use livescan::engine::WatchItem;
+    let stream = engine.watch(&local(), session_id, Some(0)).await.unwrap();
+    let mut stream = std::pin::pin!(stream);
+    let mut names = Vec::new();
+    while let Some(item) = tokio::time::timeout(within, stream.next())
+        .await
+        .unwrap_or_else(|_| panic!("nothing for {within:?} after {names:?}"))
+    {
+        match item.unwrap() {
+            WatchItem::Event(published) => names.push(published.event.kind.name().to_string()),
+            other => panic!("only events are expected, got {other:?}"),
+        }
+    }
+    names
+}
+
+fn local() -> livescan::engine::Caller {
+    livescan::engine::Caller::local()
+}
+
+async fn start_gated(engine: &livescan::engine::Engine, root: &std::path::Path) -> String {
+    let request = livescan::model::StartRequest {
+        target: Some(livescan::model::RawTarget {
+            directory: Some(root.display().to_string()),
+            ..Default::default()
+        }),
+        tools: vec!["gated".into()],
+        enable_intelligence: Some(false),
+        ..Default::default()
+    };
+    let state = engine.start_session(&local(), request).await.unwrap();
+    state.meta.session_id.clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watcher_on_another_node_hears_each_event_by_the_feed_and_a_cancel_reaches_the_worker() {
+    let Some(database) = database().await else { return };
+    let root = tempfile::tempdir().unwrap();
+    let root = root.path().canonicalize().unwrap();
+    std::fs::write(root.join("a.txt"), "text\n").unwrap();
+    let (open_gate, gate) = tokio::sync::watch::channel(false);
+    let (api, worker) = two_nodes(&database, &root, gate).await;
+    let accounts = livescan::store::PostgresStore::connect(&database.url(), 1)
+        .await
+        .unwrap();
+    livescan::engine::accounts::ensure_local_user(&accounts)
+        .await
+        .unwrap();
+
+    // Run on the worker, watched on the API node: every event arrives
+    // long before the watcher's heartbeat would have polled the log.
+    let first = start_gated(&api, &root).await;
+    let watch = tokio::spawn({
+        let (api, first) = (api.clone(), first.clone());
+        async move { watched(&api, &first, Duration::from_secs(10)).await }
+    });
+    for _ in 0..200 {
+        if worker.running_sessions() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(worker.running_sessions(), 1, "the worker claimed the session");
+    open_gate.send(true).unwrap();
+    let names = watch.await.unwrap();
+    assert_eq!(
+        names,
+        [
+            "session_started",
+            "session_running",
+            "tool_started",
+            "tool_finished",
+            "session_finished"
+        ]
+    );
+
+    // A cancel on the API node stops the tool on the worker (at its next
+    // renewal, within a second): the session ends cancelled there.
+    open_gate.send(false).unwrap();
+    let second = start_gated(&api, &root).await;
+    for _ in 0..200 {
+        let state = api.session(&local(), &second).await.unwrap();
+        if state
+            .reports
+            .iter()
+            .any(|r| r.status == livescan::model::ToolStatus::Running)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    // Only the worker can end it: were the cancel not to reach it, the
+    // tool would wait at its gate and the watch would time out.
+    api.cancel(&local(), &second).await.unwrap();
+    let names = watched(&api, &second, Duration::from_secs(10)).await;
+    assert_eq!(
+        names.last().map(String::as_str),
+        Some("session_finished"),
+        "{names:?}"
+    );
+    let state = api.session(&local(), &second).await.unwrap();
+    assert_eq!(state.status, livescan::model::SessionStatus::Cancelled);
+    worker.shutdown().await;
+    api.shutdown().await;
+}
