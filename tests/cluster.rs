@@ -275,14 +275,7 @@ async fn racing_starts_over_two_nodes_take_exactly_the_credits_there_are_and_ref
             b.base.clone()
         };
         async move {
-            let response = client
-                .post(format!("{base}/api/sessions"))
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            let status = response.status().as_u16();
-            let answer: Value = response.json().await.unwrap();
+            let (status, answer) = common::try_start_with(&client, &base, &body).await;
             (status, answer, base)
         }
     });
@@ -328,29 +321,33 @@ async fn racing_starts_over_two_nodes_take_exactly_the_credits_there_are_and_ref
 fn a_database_that_cannot_be_used_is_a_clear_error_without_its_password() {
     let data_dir = tempfile::tempdir().unwrap();
     let dir = data_dir.path().to_str().unwrap();
+    let refused = |args: &[&str], says: &str| {
+        let (code, _, err) = common::livescan(args);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains(says), "{err}");
+        err
+    };
     // Nothing listens on port 1 of loopback.
-    let (code, _, err) = common::livescan(&[
+    let unreachable = "postgres://livescan:s3cret-pw@127.0.0.1:1/livescan";
+    let serve = [
         "serve",
         "--listen",
         "127.0.0.1:0",
         "--data-dir",
         dir,
         "--database-url",
-        "postgres://livescan:s3cret-pw@127.0.0.1:1/livescan",
-    ]);
-    assert_eq!(code, 2, "{err}");
+        unreachable,
+    ];
+    let err = refused(
+        &serve,
+        "--database-url: cannot connect to postgres://livescan:***@127.0.0.1:1/livescan",
+    );
     assert!(
-        err.contains("--database-url: cannot connect to postgres://livescan:***@127.0.0.1:1/livescan"),
+        err.contains("Connection refused") && !err.contains("s3cret-pw"),
         "{err}"
     );
-    assert!(err.contains("Connection refused"), "{err}");
-    assert!(!err.contains("s3cret-pw"), "{err}");
-
-    let (code, _, err) = common::livescan(&["worker", "--data-dir", dir]);
-    assert_eq!(code, 2, "{err}");
-    assert!(err.contains("give --database-url"), "{err}");
-
-    let (code, _, err) = common::livescan(&[
+    refused(&["worker", "--data-dir", dir], "give --database-url");
+    let api_only = [
         "serve",
         "--listen",
         "127.0.0.1:0",
@@ -358,20 +355,14 @@ fn a_database_that_cannot_be_used_is_a_clear_error_without_its_password() {
         dir,
         "--workers",
         "0",
-    ]);
-    assert_eq!(code, 2, "{err}");
-    assert!(err.contains("--workers 0 runs no tools"), "{err}");
-
-    let (code, _, err) = common::livescan(&[
-        "keys",
-        "list",
-        "--data-dir",
-        dir,
+    ];
+    refused(&api_only, "--workers 0 runs no tools");
+    let not_postgres = "mysql://root:pw@db/x";
+    let err = refused(
+        &["keys", "list", "--data-dir", dir, "--database-url", not_postgres],
         "--database-url",
-        "mysql://root:pw@db/x",
-    ]);
-    assert_eq!(code, 2, "{err}");
-    assert!(err.contains("--database-url") && !err.contains(":pw@"), "{err}");
+    );
+    assert!(!err.contains(":pw@"), "{err}");
 }
 
 /// A directory tool that waits until its gate opens (or its run is
@@ -557,4 +548,113 @@ async fn a_watcher_on_another_node_hears_each_event_by_the_feed_and_a_cancel_rea
     assert_eq!(state.status, livescan::model::SessionStatus::Cancelled);
     worker.shutdown().await;
     api.shutdown().await;
+}
+
+/// A TCP proxy in front of the PostgreSQL server that the test can cut
+/// (open connections closed, new ones closed at once) and restore: the
+/// database going away and coming back, for the nodes behind it.
+struct Outage {
+    address: std::net::SocketAddr,
+    cut: tokio::sync::watch::Sender<bool>,
+}
+
+impl Outage {
+    async fn in_front_of(server: String) -> Outage {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (cut, watched) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else {
+                    return;
+                };
+                if *watched.borrow() {
+                    continue;
+                }
+                let (server, mut cut) = (server.clone(), watched.clone());
+                tokio::spawn(async move {
+                    let Ok(mut upstream) = tokio::net::TcpStream::connect(server).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
+                        _ = cut.wait_for(|cut| *cut) => {}
+                    }
+                });
+            }
+        });
+        Outage { address, cut }
+    }
+
+    /// `url` with its server replaced by this proxy.
+    fn url(&self, url: &str) -> String {
+        let mut url = url::Url::parse(url).unwrap();
+        url.set_host(Some(&self.address.ip().to_string())).unwrap();
+        url.set_port(Some(self.address.port())).unwrap();
+        url.to_string()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_that_goes_away_answers_503_and_loses_nothing_when_it_returns() {
+    let Some(database) = database().await else { return };
+    let real = url::Url::parse(&database.url()).unwrap();
+    let server = format!("{}:{}", real.host_str().unwrap(), real.port().unwrap_or(5432));
+    let outage = Outage::in_front_of(server).await;
+    let url = outage.url(&database.url());
+    let data_dir = tempfile::tempdir().unwrap();
+    // One node that serves and runs tools.
+    let node = RealServer::start_with(data_dir.path(), "127.0.0.1:0", "info", &["--database-url", &url]);
+    let (page, open_gate) = common::gated_page().await;
+    let body = json!({ "target": { "url": page }, "tools": ["http-headers", "exposed-paths"], "enableIntelligence": false });
+    let id = common::start_with(&node.client(), &node.base, body).await;
+    eventually("its tools run", async || {
+        let view = common::get_json(&node.client(), &format!("{}/api/sessions/{id}", node.base)).await;
+        view["progress"]["running"].as_u64() == Some(2)
+    })
+    .await;
+
+    // The database goes away: requests that need it answer 503 with the
+    // error body; the tools finish meanwhile, and keep their reports.
+    outage.cut.send(true).unwrap();
+    let account = format!("{}/api/account", node.base);
+    let mut refused = None;
+    eventually("a request is refused with 503", async || {
+        let response = node.client().get(&account).send().await.unwrap();
+        if response.status() != 503 {
+            return false;
+        }
+        refused = Some(response.json::<Value>().await.unwrap());
+        true
+    })
+    .await;
+    assert_eq!(refused.unwrap()["error"]["code"], "unavailable");
+    open_gate.send(true).unwrap();
+    eventually(
+        "a finished tool waits for the database with its report",
+        async || log_of(&node).contains("could not store the tool report; retrying"),
+    )
+    .await;
+
+    // It returns: the node recovers by itself, and the session ends with
+    // both reports, each stored once.
+    outage.cut.send(false).unwrap();
+    let session = common::wait_terminal(&node.client(), &node.base, &id).await;
+    assert_eq!(session["status"], "completed", "{session}");
+    assert_eq!(session["progress"]["completed"], 2, "{session}");
+    let events = sse_events(node.client(), node.base.clone(), id.clone(), 0).await;
+    assert_eq!(
+        events.iter().filter(|(_, e)| e == "tool_finished").count(),
+        2,
+        "{events:?}"
+    );
+    assert_eq!(events.iter().filter(|(_, e)| e == "session_finished").count(), 1);
+    let account = common::get_json(&node.client(), &account).await;
+    let sum: i64 = account["ledger"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["amount"].as_i64().unwrap())
+        .sum();
+    assert_eq!(account["balance"].as_i64(), Some(sum), "{account}");
 }

@@ -112,6 +112,10 @@ impl Inner {
                 Err(err) => {
                     tracing::warn!(error = %err, "the event feed failed; trying again in a second");
                     tokio::time::sleep(Duration::from_secs(1)).await;
+                    // It reconnects without saying so: what was stored
+                    // meanwhile was not heard.
+                    self.notifier.heard_all();
+                    cluster.claim.notify_one();
                 }
             }
         }
@@ -171,7 +175,8 @@ impl Inner {
 
     /// Claims sessions that no node runs while this node has room: none of
     /// its tools waits for a slot, and it runs fewer sessions than it has
-    /// slots. Looks when it hears of a new session, and every second.
+    /// slots. Looks when it hears of a new session, when one of its own
+    /// ends, and every second.
     async fn claim_sessions(self: Arc<Self>) {
         let Some(cluster) = self.cluster() else { return };
         loop {
@@ -211,6 +216,8 @@ impl Inner {
             tokio::select! {
                 () = self.stopping.cancelled() => return,
                 () = cluster.claim.notified() => {}
+                // A session that ended here made room.
+                () = self.session_ended.notified() => {}
                 () = tokio::time::sleep(CLAIM_POLL) => {}
             }
         }

@@ -473,8 +473,27 @@ impl ToolJob {
         let kind = EventKind::ToolFinished {
             report: Box::new(report),
         };
-        if let Err(err) = self.inner.append(&self.session_id, &kind).await {
-            tracing::error!(error = %err, "could not store the tool report");
+        // The report is kept until the store takes it: retried while the
+        // store is unavailable (a full disk, a database that went away),
+        // backing off to a try every 5 s. A stop (a shutdown, a lost lease)
+        // gives up, and the session's next run runs the tool again.
+        let mut wait = Duration::from_millis(100);
+        loop {
+            match self.inner.append(&self.session_id, &kind).await {
+                Ok(_) => return,
+                Err(EngineError::Unavailable(reason)) => {
+                    tracing::warn!(error = %reason, "could not store the tool report; retrying");
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "could not store the tool report");
+                    return;
+                }
+            }
+            tokio::select! {
+                () = self.session_stop.cancelled() => return,
+                () = tokio::time::sleep(wait) => {}
+            }
+            wait = (wait * 2).min(Duration::from_secs(5));
         }
     }
 

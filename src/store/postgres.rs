@@ -1,7 +1,8 @@
 //! The store on PostgreSQL, for several nodes sharing one database: the
 //! same records as the SQLite store, in the same tables.
 //!
-//! Each append runs in a transaction that first locks its session's row,
+//! Each append (one call of the `livescan_append` function, one round
+//! trip) runs in a transaction that first locks its session's row,
 //! which holds the head of the log (the last sequence number and time, and
 //! whether the log holds a cancel or the end): sequence numbers are handed
 //! out in commit order, so a reader that resumes after `seq` never skips a
@@ -37,9 +38,10 @@ use std::time::Duration;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_schema.sql"),
     include_str!("../../migrations/postgres/0002_leases.sql"),
+    include_str!("../../migrations/postgres/0003_append_function.sql"),
 ];
 
-/// The channel every append notifies, with `<session id> <seq>`.
+/// The channel every append notifies (`livescan_append`), with `<session id> <seq>`.
 const EVENTS_CHANNEL: &str = "livescan_events";
 
 /// The database's clock, in milliseconds since the epoch.
@@ -237,80 +239,36 @@ fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
         .is_some_and(|db| db.is_foreign_key_violation())
 }
 
-/// Appends `event` to the session's log inside `tx`, or nothing when the
-/// log's head says it may not follow (after the end, but for the
-/// narrative; a tool start after a cancel) or a unique index says it is
-/// a second one of its kind.
+/// Appends `event` to the session's log on `conn` (in one round trip, by
+/// the `livescan_append` function), or nothing when the log's head says it
+/// may not follow (after the end, but for the narrative; a tool start after
+/// a cancel) or a unique index says it is a second one of its kind.
 async fn append_in(
-    tx: &mut PgConnection,
+    conn: &mut PgConnection,
     session_id: &str,
     event: Stored,
 ) -> Result<Option<Event>, StoreError> {
-    let head: Option<(i64, i64, bool, bool)> = sqlx::query_as(
-        "SELECT last_seq, last_at_ms, cancelled, finished FROM sessions WHERE id = $1 FOR UPDATE",
-    )
-    .bind(session_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some((last_seq, last_at_ms, cancelled, finished)) = head else {
-        return Err(StoreError::UnknownSession(session_id.to_string()));
-    };
-    if (finished && event.name != "narrative") || (cancelled && event.name == "tool_started") {
-        return Ok(None);
+    let run = event.run();
+    let appended: Option<(i64, i64)> =
+        sqlx::query_as("SELECT seq, at_ms FROM livescan_append($1, $2, $3, $4, $5, $6, $7)")
+            .bind(session_id)
+            .bind(event.name)
+            .bind(&event.tool)
+            .bind(&event.payload)
+            .bind(time::now_millis())
+            .bind(run.as_ref().map(|run| run.duration_ms))
+            .bind(run.and_then(|run| run.version))
+            .fetch_optional(&mut *conn)
+            .await?;
+    match appended {
+        None => Ok(None),
+        Some((-1, _)) => Err(StoreError::UnknownSession(session_id.to_string())),
+        Some((seq, at_ms)) => Ok(Some(Event {
+            seq: seq as u64,
+            at: time::from_millis(at_ms),
+            kind: event.kind,
+        })),
     }
-    let (seq, at_ms) = (last_seq + 1, time::now_millis().max(last_at_ms + 1));
-    let inserted = sqlx::query(
-        "INSERT INTO events (session_id, seq, at_ms, kind, tool, payload) VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(session_id)
-    .bind(seq)
-    .bind(at_ms)
-    .bind(event.name)
-    .bind(&event.tool)
-    .bind(&event.payload)
-    .execute(&mut *tx)
-    .await?;
-    if inserted.rows_affected() == 0 {
-        return Ok(None);
-    }
-    // Delivered when (and if) the transaction commits, in commit order.
-    sqlx::query("SELECT pg_notify($1, $2 || ' ' || $3)")
-        .bind(EVENTS_CHANNEL)
-        .bind(session_id)
-        .bind(seq.to_string())
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(
-        "UPDATE sessions SET last_seq = $2, last_at_ms = $3,
-                cancelled = cancelled OR $4, finished = finished OR $5
-         WHERE id = $1",
-    )
-    .bind(session_id)
-    .bind(seq)
-    .bind(at_ms)
-    .bind(event.name == "cancel_requested")
-    .bind(event.name == "session_finished")
-    .execute(&mut *tx)
-    .await?;
-    if let (Some(tool), Some(run)) = (&event.tool, event.run()) {
-        sqlx::query(
-            "INSERT INTO tool_runs (tool, runs, total_ms, version) VALUES ($1, 1, $2, $3)
-             ON CONFLICT (tool) DO UPDATE SET runs = tool_runs.runs + 1,
-                 total_ms = tool_runs.total_ms + excluded.total_ms,
-                 version = COALESCE(excluded.version, tool_runs.version)",
-        )
-        .bind(tool)
-        .bind(run.duration_ms)
-        .bind(run.version)
-        .execute(&mut *tx)
-        .await?;
-    }
-    Ok(Some(Event {
-        seq: seq as u64,
-        at: time::from_millis(at_ms),
-        kind: event.kind,
-    }))
 }
 
 /// Adds `delta` to a user's balance, locking the user's row; `None` when
@@ -465,10 +423,9 @@ impl Store for PostgresStore {
 
     async fn append(&self, session_id: &str, kind: &EventKind) -> Result<Option<Event>, StoreError> {
         let event = Stored::new(kind.clone())?;
-        let mut tx = self.begin().await?;
-        let appended = append_in(&mut tx, session_id, event).await?;
-        tx.commit().await?;
-        Ok(appended)
+        // One statement: a transaction of its own.
+        let mut conn = self.pool.acquire().await?;
+        append_in(&mut conn, session_id, event).await
     }
 
     async fn events_after(&self, session_id: &str, after: u64, limit: u32) -> Result<Vec<Event>, StoreError> {

@@ -322,16 +322,21 @@ pub async fn wait_terminal(client: &reqwest::Client, base: &str, session_id: &st
     panic!("session {session_id} did not finish in 30 s");
 }
 
-/// Starts a session on the server at `base` with `client`; returns its id.
-pub async fn start_with(client: &reqwest::Client, base: &str, body: Value) -> String {
+/// Asks the server at `base` to start a session: its status and answer.
+pub async fn try_start_with(client: &reqwest::Client, base: &str, body: &Value) -> (u16, Value) {
     let response = client
         .post(format!("{base}/api/sessions"))
-        .json(&body)
+        .json(body)
         .send()
         .await
         .unwrap();
     let status = response.status().as_u16();
-    let started: Value = response.json().await.unwrap();
+    (status, response.json().await.unwrap())
+}
+
+/// Starts a session on the server at `base` with `client`; returns its id.
+pub async fn start_with(client: &reqwest::Client, base: &str, body: Value) -> String {
+    let (status, started) = try_start_with(client, base, &body).await;
     assert_eq!(status, 202, "{started}");
     started["sessionId"].as_str().unwrap().to_string()
 }
