@@ -658,3 +658,36 @@ async fn a_database_that_goes_away_answers_503_and_loses_nothing_when_it_returns
         .sum();
     assert_eq!(account["balance"].as_i64(), Some(sum), "{account}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_that_cannot_see_a_directory_fails_its_session_saying_why() {
+    let Some(database) = database().await else { return };
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    // The API node may scan this checkout (its working directory); the
+    // worker only a directory of its own.
+    let api = api_node(&database, dirs[0].path());
+    let elsewhere = dirs[2].path().to_str().unwrap();
+    let _worker = RealServer::worker(
+        dirs[1].path(),
+        &["--database-url", &database.url(), "--scan-root", elsewhere],
+    );
+    let target = common::fixtures().join("dir-clean");
+    let body =
+        json!({ "target": { "directory": target }, "tools": ["secrets"], "enableIntelligence": false });
+    let id = common::start_with(&api.client(), &api.base, body).await;
+    let session = common::wait_terminal(&api.client(), &api.base, &id).await;
+    assert_eq!(session["status"], "failed", "{session}");
+    let error = session["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("is not inside the directories this server may scan"),
+        "{session}"
+    );
+    assert_eq!(
+        session["toolReports"]["secrets"]["status"], "skipped",
+        "{session}"
+    );
+    assert!(
+        session["refund"]["refundedCredits"].as_u64() > Some(0),
+        "{session}"
+    );
+}
