@@ -1,7 +1,8 @@
 //! Orchestration, independent of any wire protocol: starting, reading,
 //! watching and cancelling sessions; scheduling tools under the per-session
 //! and global caps; running each tool with a deadline and cancellation; and
-//! resuming sessions that were running when the process stopped; who is
+//! resuming sessions that were running when the process stopped (in a
+//! cluster, claiming the sessions this node runs: [`cluster`]); who is
 //! calling (API keys, the per-key rate limit) and what they pay (credits are
 //! reserved when a session starts and refunded when it ends).
 //!
