@@ -444,9 +444,11 @@ fn main() -> ExitCode {
                 }
                 let catalog = args.tools.catalog();
                 // A process of its own has no tool whose circuit is open.
-                let breakers = livescan::engine::breaker::Breakers::new(1, Duration::ZERO);
-                let infos =
-                    livescan::engine::tool_infos(&catalog, &breakers, &past_runs(&args.data_dir).await);
+                let infos = livescan::engine::tool_infos(
+                    &catalog,
+                    &Default::default(),
+                    &past_runs(&args.data_dir).await,
+                );
                 if args.json {
                     println!("{:#}", livescan::api::rest::tools_document(&infos));
                 } else {

@@ -389,54 +389,74 @@ impl livescan::tools::Tool for Gated {
     }
 }
 
-/// Two nodes in this process on one database, each with its own pool and
-/// listening connection: an API node, whose watchers' heartbeat is a
-/// minute away, and a worker that runs `gated`.
+/// A catalog of one tool.
+fn catalog_of(tool: impl livescan::tools::Tool + 'static) -> livescan::tools::Catalog {
+    let mut catalog = livescan::tools::Catalog::default();
+    catalog.add(std::sync::Arc::new(tool));
+    catalog
+}
+
+fn directory_tool(id: &'static str) -> livescan::tools::ToolSpec {
+    livescan::tools::ToolSpec {
+        id,
+        category: livescan::model::Category::CodeQuality,
+        ecosystem: livescan::model::Ecosystem::Any,
+        targets: &[livescan::model::TargetKind::Directory],
+        cost: 1,
+        summary: "a test's tool",
+    }
+}
+
+/// A node in this process on `database`, with its own pool and listening
+/// connection, scanning under `root`; its watchers' heartbeat is a minute
+/// away, so what they hear in less came by the feed.
+async fn in_process_node(
+    database: &TemporaryDatabase,
+    root: &std::path::Path,
+    catalog: &livescan::tools::Catalog,
+    name: &str,
+    runs_tools: bool,
+    configure: impl FnOnce(&mut livescan::engine::EngineConfig),
+) -> livescan::engine::Engine {
+    use livescan::engine::{ClusterConfig, Engine, EngineConfig, TargetPolicy};
+    let store = std::sync::Arc::new(
+        livescan::store::PostgresStore::connect(&database.url(), 4)
+            .await
+            .unwrap(),
+    );
+    let work = root.join(format!("work-{name}"));
+    let mut config = EngineConfig::new(
+        TargetPolicy {
+            scan_roots: vec![root.to_path_buf()],
+            allow_private: false,
+            excluded: vec![work.clone()],
+        },
+        livescan::tools::Workspace::scratch(work),
+    );
+    config.heartbeat = Duration::from_secs(60);
+    configure(&mut config);
+    let cluster = ClusterConfig {
+        node: name.to_string(),
+        lease: Duration::from_secs(30),
+        runs_tools,
+    };
+    Engine::open_shared(store, catalog.clone(), config, cluster)
+        .await
+        .unwrap()
+}
+
+/// An API node and a worker that runs `gated`, in this process.
 async fn two_nodes(
     database: &TemporaryDatabase,
     root: &std::path::Path,
     gate: tokio::sync::watch::Receiver<bool>,
 ) -> (livescan::engine::Engine, livescan::engine::Engine) {
-    use livescan::engine::{ClusterConfig, Engine, EngineConfig, TargetPolicy};
-    let mut catalog = livescan::tools::Catalog::default();
-    catalog.add(std::sync::Arc::new(Gated {
-        spec: livescan::tools::ToolSpec {
-            id: "gated",
-            category: livescan::model::Category::CodeQuality,
-            ecosystem: livescan::model::Ecosystem::Any,
-            targets: &[livescan::model::TargetKind::Directory],
-            cost: 1,
-            summary: "waits at a gate",
-        },
+    let catalog = catalog_of(Gated {
+        spec: directory_tool("gated"),
         gate,
-    }));
-    let node = async |name: &str, runs_tools: bool| {
-        let store = std::sync::Arc::new(
-            livescan::store::PostgresStore::connect(&database.url(), 4)
-                .await
-                .unwrap(),
-        );
-        let work = root.join(format!("work-{name}"));
-        let mut config = EngineConfig::new(
-            TargetPolicy {
-                scan_roots: vec![root.to_path_buf()],
-                allow_private: false,
-                excluded: vec![work.clone()],
-            },
-            livescan::tools::Workspace::scratch(work),
-        );
-        config.heartbeat = Duration::from_secs(60);
-        let cluster = ClusterConfig {
-            node: name.to_string(),
-            lease: Duration::from_secs(30),
-            runs_tools,
-        };
-        Engine::open_shared(store, catalog.clone(), config, cluster)
-            .await
-            .unwrap()
-    };
-    let api = node("api", false).await;
-    let worker = node("worker", true).await;
+    });
+    let api = in_process_node(database, root, &catalog, "api", false, |_| {}).await;
+    let worker = in_process_node(database, root, &catalog, "worker", true, |_| {}).await;
     (api, worker)
 }
 
@@ -465,12 +485,16 @@ fn local() -> livescan::engine::Caller {
 }
 
 async fn start_gated(engine: &livescan::engine::Engine, root: &std::path::Path) -> String {
+    start_tool(engine, root, "gated").await
+}
+
+async fn start_tool(engine: &livescan::engine::Engine, root: &std::path::Path, tool: &str) -> String {
     let request = livescan::model::StartRequest {
         target: Some(livescan::model::RawTarget {
             directory: Some(root.display().to_string()),
             ..Default::default()
         }),
-        tools: vec!["gated".into()],
+        tools: vec![tool.into()],
         enable_intelligence: Some(false),
         ..Default::default()
     };
@@ -547,6 +571,92 @@ async fn a_watcher_on_another_node_hears_each_event_by_the_feed_and_a_cancel_rea
     let state = api.session(&local(), &second).await.unwrap();
     assert_eq!(state.status, livescan::model::SessionStatus::Cancelled);
     worker.shutdown().await;
+    api.shutdown().await;
+}
+
+/// A directory tool whose every run fails as a tool error.
+struct Broken {
+    spec: livescan::tools::ToolSpec,
+    runs: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl livescan::tools::Tool for Broken {
+    fn spec(&self) -> &livescan::tools::ToolSpec {
+        &self.spec
+    }
+
+    fn run(
+        self: std::sync::Arc<Self>,
+        _ctx: std::sync::Arc<livescan::tools::ToolContext>,
+    ) -> futures::future::BoxFuture<'static, Result<(), livescan::tools::ToolError>> {
+        Box::pin(async move {
+            self.runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Err(livescan::tools::ToolError::Failed(
+                "exit status 2: config error".into(),
+            ))
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_circuit_opened_on_one_worker_skips_the_tool_on_every_node() {
+    use livescan::engine::breaker::CircuitState;
+    use livescan::model::ToolStatus;
+    let Some(database) = database().await else { return };
+    let root = tempfile::tempdir().unwrap();
+    let root = root.path().canonicalize().unwrap();
+    std::fs::write(root.join("a.txt"), "text\n").unwrap();
+    let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let catalog = catalog_of(Broken {
+        spec: directory_tool("broken"),
+        runs: runs.clone(),
+    });
+    let two_errors_open_it = |config: &mut livescan::engine::EngineConfig| {
+        config.breaker_threshold = 2;
+        config.breaker_cooldown = Duration::from_secs(600);
+    };
+    let api = in_process_node(&database, &root, &catalog, "api", false, two_errors_open_it).await;
+    let first = in_process_node(&database, &root, &catalog, "first", true, two_errors_open_it).await;
+    let accounts = livescan::store::PostgresStore::connect(&database.url(), 1)
+        .await
+        .unwrap();
+    livescan::engine::accounts::ensure_local_user(&accounts)
+        .await
+        .unwrap();
+    let run_to_the_end = async |id: &str| {
+        watched(&api, id, Duration::from_secs(10)).await;
+        let state = api.session(&local(), id).await.unwrap();
+        state.reports[0].clone()
+    };
+
+    for _ in 0..2 {
+        let id = start_tool(&api, &root, "broken").await;
+        let report = run_to_the_end(&id).await;
+        assert_eq!(report.status, ToolStatus::Failed, "{report:?}");
+    }
+    first.shutdown().await;
+
+    // The API node, which ran nothing, reads the circuit from the database.
+    let tools = api.tools().await;
+    let circuit = tools.iter().find(|t| t.id == "broken").unwrap().circuit;
+    assert_eq!((circuit.state, circuit.failures), (CircuitState::Open, 2));
+    assert!(circuit.retry_at.is_some());
+
+    // A worker that saw none of the errors skips the tool, refunded.
+    let second = in_process_node(&database, &root, &catalog, "second", true, two_errors_open_it).await;
+    let id = start_tool(&api, &root, "broken").await;
+    let report = run_to_the_end(&id).await;
+    assert_eq!(report.status, ToolStatus::Skipped, "{report:?}");
+    let reason = report.result.skip_reason.clone().unwrap_or_default();
+    assert!(reason.contains("circuit open after 2 tool errors"), "{reason}");
+    let state = api.session(&local(), &id).await.unwrap();
+    assert_eq!(state.refund.as_ref().unwrap().tools_refunded, ["broken"]);
+    assert_eq!(
+        runs.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "not run while open"
+    );
+    second.shutdown().await;
     api.shutdown().await;
 }
 

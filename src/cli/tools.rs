@@ -89,10 +89,8 @@ pub fn table(tools: &[ToolInfo]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use livescan::engine::breaker::Breakers;
     use livescan::store::ToolRuns;
     use livescan::tools::{Catalog, CatalogOptions};
-    use std::time::Duration;
 
     #[test]
     fn the_console_groups_by_category_and_shows_versions_and_averages() {
@@ -110,7 +108,7 @@ mod tests {
             },
         )]
         .into();
-        let infos = livescan::engine::tool_infos(&catalog, &Breakers::new(1, Duration::ZERO), &runs);
+        let infos = livescan::engine::tool_infos(&catalog, &Default::default(), &runs);
         let text = table(&infos);
         for tool in &infos {
             assert!(text.contains(&format!("  {} ", tool.id)), "{}", tool.id);

@@ -6,8 +6,9 @@
 //! as a single server would, and renews their leases while it does. A
 //! renewal also tells it which of them were cancelled (on any node), and
 //! which it lost: those it stops at once, without an end, for the node that
-//! holds the lease now. Every node listens to the database's event feed and
-//! wakes its watchers of sessions running elsewhere.
+//! holds the lease now, and it reads the tools' circuits the cluster
+//! shares. Every node listens to the database's event feed and wakes its
+//! watchers of sessions running elsewhere.
 
 use super::Inner;
 use crate::store::{Heard, SharedStore};
@@ -147,6 +148,7 @@ impl Inner {
                     continue;
                 }
             };
+            self.breakers.refresh().await;
             let held: std::collections::HashMap<&str, bool> = held
                 .iter()
                 .map(|lease| (lease.session_id.as_str(), lease.cancelled))

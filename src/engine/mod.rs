@@ -148,11 +148,11 @@ pub struct ToolInfo {
     pub runs: Option<crate::store::ToolRuns>,
 }
 
-/// `catalog` with each tool's availability here, its circuit in `breakers`
-/// and its past `runs`.
+/// `catalog` with each tool's availability here, its circuit (closed
+/// unless in `circuits`) and its past `runs`.
 pub fn tool_infos(
     catalog: &Catalog,
-    breakers: &breaker::Breakers,
+    circuits: &HashMap<String, breaker::Circuit>,
     runs: &std::collections::BTreeMap<String, crate::store::ToolRuns>,
 ) -> Vec<ToolInfo> {
     catalog
@@ -167,7 +167,7 @@ pub fn tool_infos(
                 availability: tool.availability(),
                 cost: spec.cost,
                 summary: spec.summary,
-                circuit: breakers.circuit(spec.id),
+                circuit: circuits.get(spec.id).copied().unwrap_or(breaker::Circuit::CLOSED),
                 version: tool
                     .version()
                     .or_else(|| runs.get(spec.id).and_then(|r| r.version.clone())),
@@ -282,7 +282,14 @@ impl Engine {
                 )),
                 limiter: config.rate_limit.map(RateLimiter::new),
                 keys: accounts::KeyCache::default(),
-                breakers: breaker::Breakers::new(config.breaker_threshold, config.breaker_cooldown),
+                breakers: match &cluster {
+                    Some(cluster) => breaker::Breakers::shared(
+                        config.breaker_threshold,
+                        config.breaker_cooldown,
+                        cluster.store.clone(),
+                    ),
+                    None => breaker::Breakers::new(config.breaker_threshold, config.breaker_cooldown),
+                },
                 workspace: Arc::new(config.workspace.clone()),
                 uploads,
                 narrator,
@@ -627,7 +634,8 @@ impl Engine {
             tracing::warn!(error = %err, "could not read the tools' past runs");
             Default::default()
         });
-        tool_infos(&self.inner.catalog, &self.inner.breakers, &runs)
+        let circuits = self.inner.breakers.circuits().await;
+        tool_infos(&self.inner.catalog, &circuits, &runs)
     }
 
     /// Sessions currently running in this process.

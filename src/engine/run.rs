@@ -553,7 +553,7 @@ impl ToolJob {
                 Some(crate::model::session::NOTHING_TO_ANALYSE.into()),
             );
         }
-        if let Err(reason) = self.inner.breakers.allow(&self.tool.name) {
+        if let Err(reason) = self.inner.breakers.allow(&self.tool.name).await {
             return self.report(Outcome::Skipped, 0, FindingSink::default(), Some(reason));
         }
         let start = EventKind::ToolStarted {
@@ -609,7 +609,7 @@ impl ToolJob {
         // next check, and aborting the task drops its futures (and children).
         ctx.cancel.cancel();
         handle.abort();
-        self.inner.breakers.record(&self.tool.name, verdict);
+        self.inner.breakers.record(&self.tool.name, verdict).await;
         self.report(
             outcome,
             started.elapsed().as_millis() as u64,

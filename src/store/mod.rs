@@ -14,7 +14,8 @@
 //! SQLite in the data directory, the default, and PostgreSQL, for nodes that
 //! share one database. A database that nodes share is also a
 //! [`SharedStore`]: it leases each unfinished session to the one node that
-//! runs it, and tells every node of every event stored.
+//! runs it, tells every node of every event stored, and keeps the tools'
+//! circuit breakers for all of them.
 
 #[cfg(test)]
 mod conformance;
@@ -195,6 +196,20 @@ pub struct HeldLease {
     pub cancelled: bool,
 }
 
+/// A tool's circuit breaker as a shared database keeps it, so that every
+/// node skips the tool alike. Times are the database's clock, in
+/// milliseconds since the epoch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CircuitRecord {
+    /// Tool errors in a row.
+    pub failures: u32,
+    /// Set once the circuit opened: until then the tool is skipped; after,
+    /// one trial run may go.
+    pub open_until_ms: Option<i64>,
+    /// When the trial run under way was let through.
+    pub trial_since_ms: Option<i64>,
+}
+
 /// What a node hears of the events that any node stores.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Heard {
@@ -248,6 +263,18 @@ pub trait SharedStore: Store {
 
     /// A feed of every event committed from now on, on a connection of its own.
     async fn listen(&self) -> Result<Box<dyn EventFeed>, StoreError>;
+
+    /// Every tool's stored circuit, and the database's time now.
+    async fn circuits(&self) -> Result<(BTreeMap<String, CircuitRecord>, i64), StoreError>;
+
+    /// Changes a tool's circuit while no other node can: `change` gets the
+    /// stored record (the default for a tool never recorded) and the
+    /// database's time, and what it leaves is stored and returned.
+    async fn change_circuit(
+        &self,
+        tool: &str,
+        change: &mut (dyn for<'r> FnMut(&'r mut CircuitRecord, i64) + Send),
+    ) -> Result<CircuitRecord, StoreError>;
 }
 
 /// Every event of a session after `after`, page by page.

@@ -21,7 +21,8 @@
 
 use super::rows::{self, AccountRow, EventRow, KeyRow, LedgerRow, ListedRow, Stored, ToolRunsRow, UploadRow};
 use super::{
-    EventFeed, Heard, HeldLease, ListedSession, SessionEnd, SharedStore, Store, StoreError, ToolRuns,
+    CircuitRecord, EventFeed, Heard, HeldLease, ListedSession, SessionEnd, SharedStore, Store, StoreError,
+    ToolRuns,
 };
 use crate::model::{
     Account, Event, EventKind, KeyRecord, LedgerEntry, LedgerKind, Refund, SessionListing, SessionMeta,
@@ -39,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_schema.sql"),
     include_str!("../../migrations/postgres/0002_leases.sql"),
     include_str!("../../migrations/postgres/0003_append_function.sql"),
+    include_str!("../../migrations/postgres/0004_circuits.sql"),
 ];
 
 /// The channel every append notifies (`livescan_append`), with `<session id> <seq>`.
@@ -793,6 +795,72 @@ impl SharedStore for PostgresStore {
         listener.listen(EVENTS_CHANNEL).await?;
         Ok(Box::new(PgFeed { listener }))
     }
+
+    async fn circuits(&self) -> Result<(BTreeMap<String, CircuitRecord>, i64), StoreError> {
+        // One row even when no circuit is stored, for the time.
+        let rows: Vec<StoredCircuit> = sqlx::query_as(&format!(
+            "SELECT tool, failures, open_until_ms, trial_since_ms, {NOW_MS} AS now_ms
+             FROM (SELECT) AS now LEFT JOIN tool_circuits ON true"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        let now_ms = rows.first().map_or_else(time::now_millis, |row| row.now_ms);
+        let circuits = rows
+            .into_iter()
+            .filter_map(|row| Some((row.tool.clone()?, row.record())))
+            .collect();
+        Ok((circuits, now_ms))
+    }
+
+    async fn change_circuit(
+        &self,
+        tool: &str,
+        change: &mut (dyn for<'r> FnMut(&'r mut CircuitRecord, i64) + Send),
+    ) -> Result<CircuitRecord, StoreError> {
+        let mut tx = self.begin().await?;
+        // The upsert locks the row, and its time is read once the lock is held.
+        let stored: StoredCircuit = sqlx::query_as(&format!(
+            "INSERT INTO tool_circuits (tool) VALUES ($1)
+             ON CONFLICT (tool) DO UPDATE SET tool = EXCLUDED.tool
+             RETURNING tool, failures, open_until_ms, trial_since_ms, {NOW_MS} AS now_ms"
+        ))
+        .bind(tool)
+        .fetch_one(&mut *tx)
+        .await?;
+        let mut record = stored.record();
+        change(&mut record, stored.now_ms);
+        sqlx::query(
+            "UPDATE tool_circuits SET failures = $2, open_until_ms = $3, trial_since_ms = $4 WHERE tool = $1",
+        )
+        .bind(tool)
+        .bind(record.failures as i32)
+        .bind(record.open_until_ms)
+        .bind(record.trial_since_ms)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+}
+
+/// A row of `tool_circuits`, with the database's time.
+#[derive(sqlx::FromRow)]
+struct StoredCircuit {
+    tool: Option<String>,
+    failures: Option<i32>,
+    open_until_ms: Option<i64>,
+    trial_since_ms: Option<i64>,
+    now_ms: i64,
+}
+
+impl StoredCircuit {
+    fn record(&self) -> CircuitRecord {
+        CircuitRecord {
+            failures: self.failures.unwrap_or(0).max(0) as u32,
+            open_until_ms: self.open_until_ms,
+            trial_since_ms: self.trial_since_ms,
+        }
+    }
 }
 
 /// LISTEN on a connection of its own; reconnected (and said so) when cut.
@@ -890,6 +958,53 @@ mod tests {
             analysis_cost: 0,
         };
         store.create_session(&meta, &first, 0).await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_tools_circuit_changes_under_its_lock_so_one_racer_takes_the_trial() {
+        let Some(store) = fresh().await else { return };
+        let (none, before) = store.circuits().await.unwrap();
+        assert!(none.is_empty());
+        assert!(
+            (before - time::now_millis()).abs() < 60_000,
+            "the database's time"
+        );
+
+        let opened = store
+            .change_circuit("t", &mut |record, now_ms| {
+                record.failures = 5;
+                record.open_until_ms = Some(now_ms - 1);
+            })
+            .await
+            .unwrap();
+        assert_eq!((opened.failures, opened.trial_since_ms), (5, None));
+
+        let racers = (0..12).map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut took = false;
+                store
+                    .change_circuit("t", &mut |record, now_ms| {
+                        took = record.trial_since_ms.is_none();
+                        record.trial_since_ms.get_or_insert(now_ms);
+                    })
+                    .await
+                    .unwrap();
+                took
+            })
+        });
+        let mut took = 0;
+        for racer in racers {
+            took += usize::from(racer.await.unwrap());
+        }
+        assert_eq!(took, 1, "one trial in all");
+
+        let (circuits, now_ms) = store.circuits().await.unwrap();
+        let stored = circuits["t"];
+        assert_eq!(stored.failures, 5);
+        assert!(stored.open_until_ms.unwrap() < now_ms);
+        assert!(stored.trial_since_ms.is_some_and(|since| since <= now_ms));
+        assert_eq!(circuits.len(), 1);
     }
 
     #[tokio::test]
