@@ -110,7 +110,9 @@ impl Database {
         let store = PostgresStore::connect(url, POSTGRES_POOL_SIZE)
             .await
             .map_err(|err| match err {
-                livescan::store::StoreError::Database(reason) => anyhow!("--database-url: {reason}"),
+                livescan::store::StoreError::Unavailable(reason)
+                | livescan::store::StoreError::Conflict(reason)
+                | livescan::store::StoreError::Database(reason) => anyhow!("--database-url: {reason}"),
                 other => anyhow!("--database-url: {other}"),
             })?;
         Ok(Some(Arc::new(store)))

@@ -134,12 +134,22 @@ impl EngineError {
 impl From<StoreError> for EngineError {
     /// Every store error an engine call meets passes here, so here it is counted.
     fn from(err: StoreError) -> Self {
-        if matches!(err, StoreError::Database(_) | StoreError::Corrupt(_)) {
+        if matches!(
+            err,
+            StoreError::Unavailable(_)
+                | StoreError::Conflict(_)
+                | StoreError::Database(_)
+                | StoreError::Corrupt(_)
+        ) {
             super::metrics::metrics().store_errors.inc();
         }
         match err {
             StoreError::UnknownSession(id) => EngineError::session_not_found(&id),
-            StoreError::Database(msg) => EngineError::Unavailable(format!("storage unavailable: {msg}")),
+            StoreError::Unavailable(msg) => EngineError::Unavailable(format!("storage unavailable: {msg}")),
+            StoreError::Conflict(msg) => {
+                EngineError::Unavailable(format!("storage busy, nothing was stored: {msg}"))
+            }
+            StoreError::Database(msg) => EngineError::Internal(format!("storage refused the request: {msg}")),
             StoreError::Corrupt(msg) => EngineError::Internal(msg),
             StoreError::InsufficientCredits { required, balance } => {
                 EngineError::InsufficientCredits { required, balance }

@@ -35,6 +35,18 @@ pub use sqlite::SqliteStore;
 
 #[derive(Clone, Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The database cannot be reached or cannot take writes now (a cut
+    /// connection, a pool that timed out, a full disk, a shutdown): worth
+    /// trying again later.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A concurrent writer won a race the database would not order (a
+    /// serialization failure, a deadlock, a batch that another write
+    /// failed): nothing was stored, and trying again may store it.
+    #[error("database conflict: {0}")]
+    Conflict(String),
+    /// The database refused the request itself (a constraint, a schema it
+    /// does not know, a write that panicked): trying again changes nothing.
     #[error("database error: {0}")]
     Database(String),
     #[error("stored data is corrupt: {0}")]
@@ -73,15 +85,80 @@ pub struct SessionEnd {
     pub narrative_follows: bool,
 }
 
+impl StoreError {
+    /// The same error, its message beginning with `what`.
+    pub fn within(self, what: &str) -> Self {
+        match self {
+            StoreError::Unavailable(message) => StoreError::Unavailable(format!("{what}: {message}")),
+            StoreError::Conflict(message) => StoreError::Conflict(format!("{what}: {message}")),
+            StoreError::Database(message) => StoreError::Database(format!("{what}: {message}")),
+            other => other,
+        }
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
-        StoreError::Database(err.to_string())
+        let message = err.to_string();
+        match &err {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(message),
+            sqlx::Error::Database(db) => match db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                Some(pg) => by_sqlstate(pg.code(), message),
+                None => match db.code().and_then(|code| code.parse::<i32>().ok()) {
+                    Some(code) => by_sqlite_code(code, message),
+                    None => StoreError::Database(message),
+                },
+            },
+            _ => StoreError::Database(message),
+        }
     }
 }
 
 impl From<rusqlite::Error> for StoreError {
     fn from(err: rusqlite::Error) -> Self {
-        StoreError::Database(err.to_string())
+        let message = err.to_string();
+        match err.sqlite_error() {
+            Some(failure) => by_sqlite_code(failure.extended_code, message),
+            None => StoreError::Database(message),
+        }
+    }
+}
+
+/// What PostgreSQL's SQLSTATE says of trying again.
+fn by_sqlstate(code: &str, message: String) -> StoreError {
+    match code {
+        // serialization_failure, deadlock_detected
+        "40001" | "40P01" => StoreError::Conflict(message),
+        // Connection exceptions, insufficient resources (a full disk, too
+        // many connections), operator intervention (a shutdown, a
+        // cancelled statement), system errors.
+        _ if ["08", "53", "57", "58"]
+            .iter()
+            .any(|class| code.starts_with(class)) =>
+        {
+            StoreError::Unavailable(message)
+        }
+        _ => StoreError::Database(message),
+    }
+}
+
+/// What SQLite's result code (primary or extended) says of trying again.
+fn by_sqlite_code(code: i32, message: String) -> StoreError {
+    use rusqlite::ffi;
+    match code & 0xff {
+        ffi::SQLITE_BUSY
+        | ffi::SQLITE_LOCKED
+        | ffi::SQLITE_READONLY
+        | ffi::SQLITE_IOERR
+        | ffi::SQLITE_FULL
+        | ffi::SQLITE_CANTOPEN
+        | ffi::SQLITE_NOMEM => StoreError::Unavailable(message),
+        _ => StoreError::Database(message),
     }
 }
 

@@ -74,12 +74,12 @@ impl PostgresStore {
         // that it timed out).
         PgConnection::connect_with(&options)
             .await
-            .map_err(|err| StoreError::Database(format!("cannot connect to {shown}: {err}")))?
+            .map_err(|err| StoreError::from(err).within(&format!("cannot connect to {shown}")))?
             .close()
             .await?;
         Self::connect_with(options, pool_size, None)
             .await
-            .map_err(|err| StoreError::Database(format!("cannot use the database {shown}: {err}")))
+            .map_err(|err| err.within(&format!("cannot use the database {shown}")))
     }
 
     /// A database of its own, created on the server `admin_url` connects
@@ -958,6 +958,47 @@ mod tests {
             analysis_cost: 0,
         };
         store.create_session(&meta, &first, 0).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn errors_say_whether_trying_again_may_help() {
+        let Some(store) = fresh().await else { return };
+        let refused = sqlx::query("SELECT no_such_column FROM sessions")
+            .execute(&store.pool)
+            .await
+            .unwrap_err();
+        let refused = StoreError::from(refused);
+        assert!(matches!(refused, StoreError::Database(_)), "{refused:?}");
+
+        // A writer that read the row before another changed it cannot
+        // update it: the database gives up on it, and a retry would pass.
+        store.create_user("u", "alice", 1).await.unwrap();
+        let mut stale = store.pool.begin().await.unwrap();
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            .execute(&mut *stale)
+            .await
+            .unwrap();
+        sqlx::query("SELECT balance FROM users WHERE id = 'u'")
+            .execute(&mut *stale)
+            .await
+            .unwrap();
+        store.grant("u", 1, "meanwhile").await.unwrap();
+        let raced = sqlx::query("UPDATE users SET balance = 0 WHERE id = 'u'")
+            .execute(&mut *stale)
+            .await
+            .unwrap_err();
+        let raced = StoreError::from(raced);
+        assert!(matches!(raced, StoreError::Conflict(_)), "{raced:?}");
+
+        let gone = PostgresStore::connect("postgres://postgres:secret@127.0.0.1:1/test", 2)
+            .await
+            .unwrap_err();
+        assert!(matches!(gone, StoreError::Unavailable(_)), "{gone:?}");
+        assert!(
+            gone.to_string()
+                .contains("cannot connect to postgres://postgres:***@127.0.0.1:1/test"),
+            "{gone}"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -119,7 +119,11 @@ fn write_batches(path: PathBuf, mut queue: mpsc::Receiver<Job>) {
         let committed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             run_batch(&mut conn, &path, batch.drain(..), &mut answers)
         }))
-        .unwrap_or_else(|_| Err(StoreError::Database("a write failed unexpectedly".into())));
+        .unwrap_or_else(|_| {
+            Err(StoreError::Conflict(
+                "not stored: another write of its transaction failed".into(),
+            ))
+        });
         if committed.is_err() && conn.take().is_some() {
             tracing::warn!("a write transaction did not finish; reopening the database connection");
         }
@@ -152,7 +156,7 @@ fn run_batch(
         if conn.is_autocommit() {
             // The failure rolled the whole transaction back (SQLite does on
             // a full disk): nothing of this batch is stored.
-            return Err(StoreError::Database(
+            return Err(StoreError::Unavailable(
                 "the write transaction was rolled back by a failed write".into(),
             ));
         }
@@ -179,7 +183,7 @@ impl SqliteStore {
         let dir = tempfile::Builder::new()
             .prefix("livescan-db-")
             .tempdir()
-            .map_err(|e| StoreError::Database(format!("cannot make a temporary database: {e}")))?;
+            .map_err(|e| StoreError::Unavailable(format!("cannot make a temporary database: {e}")))?;
         let path = dir.path().join("livescan.sqlite");
         Self::open_file(&path, Some(Arc::new(dir))).await
     }
@@ -208,7 +212,7 @@ impl SqliteStore {
                 write_batches(path, queue);
                 drop(dir);
             })
-            .map_err(|e| StoreError::Database(format!("cannot start the database writer: {e}")))?;
+            .map_err(|e| StoreError::Unavailable(format!("cannot start the database writer: {e}")))?;
         Ok(SqliteStore {
             reader,
             writes,
@@ -225,7 +229,15 @@ impl SqliteStore {
     {
         let (reply, answer) = oneshot::channel();
         let run = Box::new(move |conn: &Connection| {
-            let result = work(conn);
+            // A write that panics is told so, as a refusal; the panic then
+            // fails its batch, whose other writes may be tried again.
+            let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(conn))) {
+                Ok(result) => result,
+                Err(panic) => {
+                    let _ = reply.send(Err(StoreError::Database("a write failed unexpectedly".into())));
+                    std::panic::resume_unwind(panic)
+                }
+            };
             let keep = matches!(result, Ok(Done::Keep(_)));
             let answer: Answer = Box::new(move |committed| {
                 let _ = reply.send(match result {
@@ -239,9 +251,9 @@ impl SqliteStore {
         self.writes
             .send(Job { statements, run })
             .await
-            .map_err(|_| StoreError::Database("the database writer has stopped".into()))?;
+            .map_err(|_| StoreError::Unavailable("the database writer has stopped".into()))?;
         answer.await.map_err(|_| {
-            StoreError::Database("not stored: the write transaction it was part of failed".into())
+            StoreError::Conflict("not stored: the write transaction it was part of failed".into())
         })?
     }
 }
@@ -846,6 +858,21 @@ mod tests {
             .unwrap();
         let bandit = &store.tool_runs().await.unwrap()["bandit"];
         assert_eq!((bandit.runs, bandit.average_ms), (2, 200));
+    }
+
+    #[test]
+    fn errors_say_whether_trying_again_may_help() {
+        let dir = tempfile::tempdir().unwrap();
+        let nowhere = Connection::open(dir.path().join("no/such/dir/db.sqlite")).unwrap_err();
+        let nowhere = StoreError::from(nowhere);
+        assert!(matches!(nowhere, StoreError::Unavailable(_)), "{nowhere:?}");
+
+        let conn = Connection::open(dir.path().join("db.sqlite")).unwrap();
+        conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+            .unwrap();
+        conn.execute("INSERT INTO t VALUES (1)", []).unwrap();
+        let twice = StoreError::from(conn.execute("INSERT INTO t VALUES (1)", []).unwrap_err());
+        assert!(matches!(twice, StoreError::Database(_)), "{twice:?}");
     }
 
     #[tokio::test]
