@@ -578,6 +578,11 @@ impl NodeArgs {
             .collect()
     }
 
+    /// Where uploads are received and fetched to be unpacked.
+    fn uploads_dir(&self) -> Result<PathBuf> {
+        Ok(std::path::absolute(&self.database.data_dir.path)?.join("uploads"))
+    }
+
     /// How this node's engine runs tools.
     fn engine_config(&self, scan_roots: &[PathBuf]) -> Result<EngineConfig> {
         // Absolute, because scanners run in other directories; and never
@@ -696,7 +701,14 @@ async fn worker(args: WorkerArgs) -> Result<()> {
     }
     let lock = node.take_data_dir()?;
     let scan_roots = node.scan_roots()?;
-    let config = node.engine_config(&scan_roots)?;
+    let mut config = node.engine_config(&scan_roots)?;
+    // It unpacks the uploads that `serve` nodes took and keeps in the
+    // database; they alone remove unused ones, by their own retention.
+    config.uploads = Some(UploadConfig {
+        dir: node.uploads_dir()?,
+        limits: UploadLimits::default(),
+        sweep: false,
+    });
     let store = node.open_store().await?;
     let engine = store.engine(node, config).await?;
     tracing::info!(
@@ -728,26 +740,18 @@ async fn serve(args: ServeArgs) -> Result<()> {
     if created {
         tracing::info!(path = %key_path.display(), "created an API key for the local account; `livescan scan --server` uses it by itself");
     }
-    match &store {
-        // Archives are kept in a node's data directory, which other nodes
-        // cannot read.
-        NodeStore::Shared(_) => tracing::info!(
-            "uploads are off: in a cluster, scan directories every node sees under --scan-root"
-        ),
-        NodeStore::Own(_) => {
-            config.uploads = Some(UploadConfig {
-                dir: std::path::absolute(&data_dir.path)?.join("uploads"),
-                limits: UploadLimits {
-                    archive_bytes: args.upload_max_mb << 20,
-                    unpacked_bytes: args.upload_max_unpacked_mb << 20,
-                    files: args.upload_max_files,
-                    quota_bytes: args.upload_quota_mb << 20,
-                    retention: args.upload_retention,
-                    ..UploadLimits::default()
-                },
-            })
-        }
-    }
+    config.uploads = Some(UploadConfig {
+        dir: node.uploads_dir()?,
+        limits: UploadLimits {
+            archive_bytes: args.upload_max_mb << 20,
+            unpacked_bytes: args.upload_max_unpacked_mb << 20,
+            files: args.upload_max_files,
+            quota_bytes: args.upload_quota_mb << 20,
+            retention: args.upload_retention,
+            ..UploadLimits::default()
+        },
+        sweep: true,
+    });
     config.rate_limit = (args.rate_limit > 0.0).then_some(RateLimit {
         per_second: args.rate_limit,
         burst: args.rate_burst,

@@ -365,6 +365,49 @@ fn a_database_that_cannot_be_used_is_a_clear_error_without_its_password() {
     assert!(!err.contains(":pw@"), "{err}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scan_server_uploads_a_directory_no_worker_can_see_and_a_worker_scans_it() {
+    let Some(database) = database().await else { return };
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let api = api_node(&database, dirs[0].path());
+    let runner = worker(&database, dirs[1].path());
+    // Outside every node's scan roots (their working directory): only an
+    // upload brings it to the worker.
+    let checkout = tempfile::tempdir().unwrap();
+    std::fs::write(
+        checkout.path().join("settings.py"),
+        "AWS_ACCESS_KEY_ID = \"AKIAY62MMZD344CUMP7M\"\n",
+    )
+    .unwrap();
+    let output = tokio::task::spawn_blocking({
+        let (base, key) = (api.base.clone(), api.key.clone());
+        let target = checkout.path().to_path_buf();
+        move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_livescan"))
+                .arg("scan")
+                .arg(&target)
+                .args(["--server", &base, "--tools", "secrets,todo-comments"])
+                .args(["--format", "json", "--fail-on", "none"])
+                .env("LIVESCAN_API_KEY", key)
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let report: Value = serde_json::from_slice(&output.stdout).expect("stdout holds the report");
+    assert_eq!(report["status"], "completed", "{report}");
+    let secrets = &report["toolReports"]["secrets"];
+    assert_eq!(secrets["status"], "completed", "{secrets}");
+    assert_eq!(
+        secrets["result"]["findings"][0]["path"], "settings.py",
+        "{secrets}"
+    );
+    assert!(log_of(&runner).contains("claimed session"), "the worker ran it");
+}
+
 /// A directory tool that waits until its gate opens (or its run is
 /// cancelled).
 struct Gated {

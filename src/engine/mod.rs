@@ -266,9 +266,11 @@ impl Engine {
             None => None,
         };
         let uploads = match &config.uploads {
-            Some(uploads) => Some(Arc::new(uploads::Uploads::open(uploads.clone()).map_err(
-                |e| EngineError::Internal(format!("cannot prepare {}: {e}", uploads.dir.display())),
-            )?)),
+            Some(uploads) => Some(Arc::new(
+                uploads::Uploads::open(uploads.clone(), cluster.as_ref().map(|c| c.store.clone())).map_err(
+                    |e| EngineError::Internal(format!("cannot prepare {}: {e}", uploads.dir.display())),
+                )?,
+            )),
             None => None,
         };
         let engine = Engine {
@@ -302,7 +304,7 @@ impl Engine {
                 cluster,
             }),
         };
-        if let Some(uploads) = &engine.inner.uploads {
+        if let Some(uploads) = engine.inner.uploads.as_ref().filter(|u| u.sweeps()) {
             uploads
                 .clone()
                 .sweep_periodically(engine.inner.store.clone(), engine.inner.stopping.clone());

@@ -11,16 +11,18 @@
 //! is cut off). Links that stay inside are kept as copies (hard links) or
 //! left out (symbolic links, which no scan follows).
 //!
-//! The archive is kept once per digest under `archives/`; each upload is one
-//! user's record of it in the store, counted against the user's quota and
-//! removed once no session has used it for the retention time (the archive
-//! with the last upload that refers to it). A session unpacks its upload
-//! into a directory of its own in the run workspace, checked again as it is
-//! written, and removes it when its tools are done.
+//! The archive is kept once per digest: under `archives/` on a single
+//! node, in the database in a cluster, so that any worker can unpack it.
+//! Each upload is one user's record of it in the store, counted against
+//! the user's quota and removed once no session has used it for the
+//! retention time (the archive with the last upload that refers to it). A
+//! session unpacks its upload into a directory of its own in the run
+//! workspace, checked again against the sizes recorded when it was taken
+//! as it is written, and removes it when its tools are done.
 
 use super::EngineError;
 use crate::model::{Upload, repo_config, time};
-use crate::store::Store;
+use crate::store::{SharedStore, Store};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
@@ -83,6 +85,9 @@ pub struct UploadConfig {
     /// no scan reads): `archives/` by digest, `incoming/` while receiving.
     pub dir: PathBuf,
     pub limits: UploadLimits,
+    /// Removes the uploads unused for the retention time; off on a worker,
+    /// which unpacks what the `serve` nodes took, by their retention.
+    pub sweep: bool,
 }
 
 /// The uploads of one server.
@@ -91,15 +96,19 @@ pub struct Uploads {
     /// Held while an archive is given its final name and recorded, and
     /// while unused ones are removed, so that neither removes the other's.
     naming: tokio::sync::Mutex<()>,
+    /// The database that keeps the archives in a cluster; without it they
+    /// are files under `archives/`.
+    shared: Option<Arc<dyn SharedStore>>,
 }
 
 impl Uploads {
     /// Opens the uploads' directory; what an earlier process was receiving
-    /// when it stopped is removed.
-    pub fn open(config: UploadConfig) -> std::io::Result<Uploads> {
+    /// when it stopped is removed. With `shared`, archives are kept there.
+    pub fn open(config: UploadConfig, shared: Option<Arc<dyn SharedStore>>) -> std::io::Result<Uploads> {
         let uploads = Uploads {
             config,
             naming: tokio::sync::Mutex::new(()),
+            shared,
         };
         match std::fs::remove_dir_all(uploads.incoming()) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
@@ -113,6 +122,18 @@ impl Uploads {
 
     pub fn limits(&self) -> &UploadLimits {
         &self.config.limits
+    }
+
+    pub fn sweeps(&self) -> bool {
+        self.config.sweep
+    }
+
+    /// A private file in `incoming/`, removed when dropped.
+    fn partial(&self) -> Partial {
+        Partial(
+            self.incoming()
+                .join(format!("{}.part", uuid::Uuid::new_v4().simple())),
+        )
     }
 
     fn incoming(&self) -> PathBuf {
@@ -141,10 +162,7 @@ impl Uploads {
         E: std::fmt::Display,
     {
         let limits = &self.config.limits;
-        let partial = Partial(
-            self.incoming()
-                .join(format!("{}.part", uuid::Uuid::new_v4().simple())),
-        );
+        let partial = self.partial();
         let mut file = tokio::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -200,6 +218,29 @@ impl Uploads {
             last_used_at: now,
             config: contents.config,
         };
+        let over_quota = || {
+            too_large(
+                "quotaBytes",
+                limits.quota_bytes,
+                format!(
+                    "your uploads would take more than {} bytes; unused ones are removed after {}",
+                    limits.quota_bytes,
+                    for_people(limits.retention)
+                ),
+            )
+        };
+        if let Some(shared) = &self.shared {
+            // Recorded first, so that nothing past the quota is kept; the
+            // archive is then kept unless it is already.
+            if !store.add_upload(&upload, limits.quota_bytes).await? {
+                return Err(over_quota());
+            }
+            shared
+                .put_archive(&upload.digest, &partial.0)
+                .await
+                .map_err(|e| EngineError::Unavailable(format!("cannot store the upload: {e}")))?;
+            return Ok(upload);
+        }
         let _naming = self.naming.lock().await;
         let archive = self.archive(&upload.digest);
         let kept_before = archive.exists();
@@ -211,15 +252,7 @@ impl Uploads {
         }
         match recorded? {
             true => Ok(upload),
-            false => Err(too_large(
-                "quotaBytes",
-                limits.quota_bytes,
-                format!(
-                    "your uploads would take more than {} bytes; unused ones are removed after {}",
-                    limits.quota_bytes,
-                    for_people(limits.retention)
-                ),
-            )),
+            false => Err(over_quota()),
         }
     }
 
@@ -241,8 +274,33 @@ impl Uploads {
             .map_err(|e| e.to_string())?
             .ok_or_else(|| gone.clone())?;
         store.use_upload(upload_id).await.map_err(|e| e.to_string())?;
-        let archive = self.archive(&upload.digest);
-        let limits = self.config.limits.clone();
+        // Fetched for this session alone in a cluster.
+        let fetched = match &self.shared {
+            None => None,
+            Some(shared) => {
+                let partial = self.partial();
+                if !shared
+                    .get_archive(&upload.digest, &partial.0)
+                    .await
+                    .map_err(|e| format!("cannot read the upload's archive: {e}"))?
+                {
+                    return Err(gone);
+                }
+                Some(partial)
+            }
+        };
+        let archive = match &fetched {
+            Some(partial) => partial.0.clone(),
+            None => self.archive(&upload.digest),
+        };
+        // The archive must unpack to what was checked when it was taken.
+        let limits = UploadLimits {
+            archive_bytes: upload.bytes,
+            unpacked_bytes: upload.unpacked_bytes,
+            files: upload.files,
+            ratio: u64::MAX,
+            ..self.config.limits.clone()
+        };
         let unpacked = Unpacked(into.clone());
         tokio::task::spawn_blocking(move || {
             std::fs::DirBuilder::new()
@@ -266,7 +324,8 @@ impl Uploads {
         let unused_since = time::now_millis() - self.config.limits.retention.as_millis() as i64;
         let _naming = self.naming.lock().await;
         let orphaned = store.remove_unused_uploads(unused_since).await?;
-        for digest in &orphaned {
+        // A cluster's database removed its archives with them.
+        for digest in orphaned.iter().filter(|_| self.shared.is_none()) {
             if let Err(err) = std::fs::remove_file(self.archive(digest)) {
                 tracing::warn!(%digest, error = %err, "could not remove an unused archive");
             }

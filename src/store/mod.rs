@@ -7,7 +7,8 @@
 //! "nothing after the end". Money moves only inside the transactions that
 //! record a session's start (the reservation) and its end (the refund), so a
 //! crash can never charge or refund a session twice. Uploads are recorded
-//! here too; their archives are files named by digest ([`crate::engine::uploads`]).
+//! here too; their archives are files named by digest on a single node
+//! ([`crate::engine::uploads`]) and rows of a database that nodes share.
 //!
 //! Two backends keep the same records and the same contract (the checks of
 //! `conformance.rs`, which both run):
@@ -15,7 +16,7 @@
 //! share one database. A database that nodes share is also a
 //! [`SharedStore`]: it leases each unfinished session to the one node that
 //! runs it, tells every node of every event stored, and keeps the tools'
-//! circuit breakers for all of them.
+//! circuit breakers and the uploads' archives for all of them.
 
 #[cfg(test)]
 mod conformance;
@@ -340,6 +341,15 @@ pub trait SharedStore: Store {
 
     /// A feed of every event committed from now on, on a connection of its own.
     async fn listen(&self) -> Result<Box<dyn EventFeed>, StoreError>;
+
+    /// Keeps the archive at `path`, whose digest is `digest`, for every
+    /// node, unless it is kept already. Call it once an upload that refers
+    /// to the archive is recorded: the archive goes with the last of them.
+    async fn put_archive(&self, digest: &str, path: &std::path::Path) -> Result<(), StoreError>;
+
+    /// Writes the archive `digest` to the new file `into`, checking it
+    /// against its digest; whether it is kept.
+    async fn get_archive(&self, digest: &str, into: &std::path::Path) -> Result<bool, StoreError>;
 
     /// Every tool's stored circuit, and the database's time now.
     async fn circuits(&self) -> Result<(BTreeMap<String, CircuitRecord>, i64), StoreError>;

@@ -17,7 +17,9 @@
 //! As a [`SharedStore`], it leases each unfinished session to one node (the
 //! lease on the session's row, timed by the database's clock), and every
 //! append announces `(session id, seq)` with NOTIFY, which PostgreSQL
-//! delivers when the append commits, to every node that LISTENs.
+//! delivers when the append commits, to every node that LISTENs. It also
+//! keeps the tools' circuits, and uploaded archives in chunks for any node
+//! to unpack.
 
 use super::rows::{self, AccountRow, EventRow, KeyRow, LedgerRow, ListedRow, Stored, ToolRunsRow, UploadRow};
 use super::{
@@ -41,7 +43,11 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0002_leases.sql"),
     include_str!("../../migrations/postgres/0003_append_function.sql"),
     include_str!("../../migrations/postgres/0004_circuits.sql"),
+    include_str!("../../migrations/postgres/0005_upload_archives.sql"),
 ];
+
+/// The size of the chunks an archive is kept in.
+const ARCHIVE_CHUNK: usize = 1 << 20;
 
 /// The channel every append notifies (`livescan_append`), with `<session id> <seq>`.
 const EVENTS_CHANNEL: &str = "livescan_events";
@@ -710,6 +716,15 @@ impl Store for PostgresStore {
                 orphaned.push(digest);
             }
         }
+        // Judged again as it is deleted: an upload of the same archive
+        // that committed meanwhile keeps it.
+        sqlx::query(
+            "DELETE FROM upload_archives AS a WHERE a.digest = ANY($1)
+             AND NOT EXISTS (SELECT 1 FROM uploads AS u WHERE u.digest = a.digest)",
+        )
+        .bind(&orphaned)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(orphaned)
     }
@@ -794,6 +809,93 @@ impl SharedStore for PostgresStore {
         let mut listener = PgListener::connect_with(&self.pool).await?;
         listener.listen(EVENTS_CHANNEL).await?;
         Ok(Box::new(PgFeed { listener }))
+    }
+
+    async fn put_archive(&self, digest: &str, path: &std::path::Path) -> Result<(), StoreError> {
+        use tokio::io::AsyncReadExt;
+        let unreadable =
+            |err: std::io::Error| StoreError::Unavailable(format!("cannot read the archive: {err}"));
+        let mut file = tokio::fs::File::open(path).await.map_err(unreadable)?;
+        let bytes = file.metadata().await.map_err(unreadable)?.len();
+        let mut tx = self.begin().await?;
+        // Waits for a sweep deleting the same archive, then stores it anew.
+        let new: Option<i32> = sqlx::query_scalar(&format!(
+            "INSERT INTO upload_archives (digest, bytes, stored_ms) VALUES ($1, $2, {NOW_MS})
+             ON CONFLICT (digest) DO NOTHING RETURNING 1"
+        ))
+        .bind(digest)
+        .bind(bytes as i64)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if new.is_some() {
+            let mut chunk = Vec::with_capacity(ARCHIVE_CHUNK);
+            for index in 0.. {
+                chunk.clear();
+                (&mut file)
+                    .take(ARCHIVE_CHUNK as u64)
+                    .read_to_end(&mut chunk)
+                    .await
+                    .map_err(unreadable)?;
+                if chunk.is_empty() {
+                    break;
+                }
+                sqlx::query("INSERT INTO upload_archive_chunks (digest, chunk, data) VALUES ($1, $2, $3)")
+                    .bind(digest)
+                    .bind(index)
+                    .bind(&chunk)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_archive(&self, digest: &str, into: &std::path::Path) -> Result<bool, StoreError> {
+        use futures::TryStreamExt;
+        use sha2::{Digest, Sha256};
+        use tokio::io::AsyncWriteExt;
+        let mut tx = self.begin().await?;
+        // One snapshot for the archive and its chunks, whatever a sweep does.
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            .execute(&mut *tx)
+            .await?;
+        let kept: Option<i64> = sqlx::query_scalar("SELECT bytes FROM upload_archives WHERE digest = $1")
+            .bind(digest)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(bytes) = kept else { return Ok(false) };
+        let unwritable = |err: std::io::Error| {
+            StoreError::Unavailable(format!("cannot write the archive to {}: {err}", into.display()))
+        };
+        let mut file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(into)
+            .await
+            .map_err(unwritable)?;
+        let mut hash = Sha256::new();
+        let mut written = 0u64;
+        let mut chunks = sqlx::query_scalar::<_, Vec<u8>>(
+            "SELECT data FROM upload_archive_chunks WHERE digest = $1 ORDER BY chunk",
+        )
+        .bind(digest)
+        .fetch(&mut *tx);
+        while let Some(chunk) = chunks.try_next().await? {
+            hash.update(&chunk);
+            written += chunk.len() as u64;
+            file.write_all(&chunk).await.map_err(unwritable)?;
+        }
+        drop(chunks);
+        file.sync_all().await.map_err(unwritable)?;
+        let read = format!("sha256:{:x}", hash.finalize());
+        if written != bytes as u64 || read != digest {
+            return Err(StoreError::Corrupt(format!(
+                "the stored archive {digest} reads as {written} bytes with digest {read}, not {bytes} bytes"
+            )));
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn circuits(&self) -> Result<(BTreeMap<String, CircuitRecord>, i64), StoreError> {
@@ -958,6 +1060,94 @@ mod tests {
             analysis_cost: 0,
         };
         store.create_session(&meta, &first, 0).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_archive_is_kept_once_read_back_whole_and_goes_with_its_last_upload() {
+        use sha2::{Digest, Sha256};
+        let Some(store) = fresh().await else { return };
+        let dir = tempfile::tempdir().unwrap();
+        // Past two chunks, and not a whole number of them.
+        let bytes: Vec<u8> = (0..2 * ARCHIVE_CHUNK + 12_345)
+            .map(|i| (i * 7 % 251) as u8)
+            .collect();
+        let path = dir.path().join("archive.tar");
+        std::fs::write(&path, &bytes).unwrap();
+        let digest = format!("sha256:{:x}", Sha256::digest(&bytes));
+
+        assert!(
+            !store
+                .get_archive(&digest, &dir.path().join("none"))
+                .await
+                .unwrap()
+        );
+        store.create_user("u", "alice", 0).await.unwrap();
+        let upload = |id: &str, last_used_ms: i64| Upload {
+            upload_id: id.into(),
+            user_id: "u".into(),
+            digest: digest.clone(),
+            bytes: bytes.len() as u64,
+            files: 1,
+            unpacked_bytes: 1,
+            created_at: time::from_millis(last_used_ms),
+            last_used_at: time::from_millis(last_used_ms),
+            config: None,
+        };
+        for (id, last_used_ms) in [("u1", 1), ("u2", 2)] {
+            assert!(
+                store
+                    .add_upload(&upload(id, last_used_ms), u64::MAX)
+                    .await
+                    .unwrap()
+            );
+            store.put_archive(&digest, &path).await.unwrap();
+        }
+        let chunks: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM upload_archive_chunks")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(chunks, 3, "kept once");
+        let read = dir.path().join("read.tar");
+        assert!(store.get_archive(&digest, &read).await.unwrap());
+        assert_eq!(std::fs::read(&read).unwrap(), bytes);
+
+        // A chunk that changed is caught by the digest.
+        sqlx::query("UPDATE upload_archive_chunks SET data = '\\x00' WHERE chunk = 1")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        let damaged = store.get_archive(&digest, &dir.path().join("damaged.tar")).await;
+        assert!(matches!(damaged, Err(StoreError::Corrupt(_))), "{damaged:?}");
+
+        // u2 keeps the archive while u1 goes; with u2 it goes too.
+        store.use_upload("u2").await.unwrap();
+        assert!(store.remove_unused_uploads(10).await.unwrap().is_empty());
+        assert!(
+            store
+                .get_archive(&digest, &dir.path().join("kept.tar"))
+                .await
+                .is_err(),
+            "still there, damaged"
+        );
+        sqlx::query("UPDATE uploads SET last_used_ms = 1")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.remove_unused_uploads(10).await.unwrap(),
+            std::slice::from_ref(&digest)
+        );
+        assert!(
+            !store
+                .get_archive(&digest, &dir.path().join("gone.tar"))
+                .await
+                .unwrap()
+        );
+        let chunks: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM upload_archive_chunks")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(chunks, 0);
     }
 
     #[tokio::test]

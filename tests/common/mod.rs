@@ -178,6 +178,7 @@ impl TestServer {
         config.uploads = Some(livescan::engine::uploads::UploadConfig {
             dir: data_dir.path().join("uploads"),
             limits: Default::default(),
+            sweep: true,
         });
         adjust(&mut config);
         let (account, key) = accounts::create_account(&*store, "tester", TEST_CREDITS, None)
