@@ -3,7 +3,8 @@
 //! one report per (session, tool), one end per session, nothing after the
 //! end, no tool start after a cancel, credits reserved and refunded exactly
 //! once, also when many tasks write to one session or one account at once.
-//! A backend's tests run them all with [`store_contract!`].
+//! A backend's tests run them all with [`store_contract!`], and load a
+//! database written by an earlier release with [`loads_whole`].
 
 use super::{SessionEnd, Store, StoreError, ToolRuns};
 use crate::model::{
@@ -11,6 +12,7 @@ use crate::model::{
     SessionStatus, ToolReport, Upload, time,
 };
 use futures::future::join_all;
+use std::collections::BTreeMap;
 
 /// One test per check of the contract, each on a fresh store made by the
 /// expression given (evaluated in an async test; `None` skips the check,
@@ -543,4 +545,80 @@ pub(crate) async fn uploads_stay_within_their_owners_quota(store: &dyn Store) {
     assert_eq!(orphaned, ["sha256:b"]);
     assert!(store.upload("u3").await.unwrap().is_none());
     assert!(store.upload("u1").await.unwrap().is_some());
+}
+
+/// What a database written by an earlier release holds, read straight
+/// from its tables: each session's stored metadata and event payloads.
+#[derive(Default)]
+pub(super) struct Written {
+    pub(super) metas: BTreeMap<String, String>,
+    pub(super) payloads: BTreeMap<String, Vec<String>>,
+}
+
+/// Whether every field of `stored` is in `loaded` with the same value:
+/// what was written survives a load and a save, whatever was added since.
+fn keeps(stored: &serde_json::Value, loaded: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match (stored, loaded) {
+        (Value::Object(stored), Value::Object(loaded)) => stored
+            .iter()
+            .all(|(field, value)| loaded.get(field).is_some_and(|l| keeps(value, l))),
+        (Value::Array(stored), Value::Array(loaded)) => {
+            stored.len() == loaded.len() && stored.iter().zip(loaded).all(|(s, l)| keeps(s, l))
+        }
+        _ => stored == loaded,
+    }
+}
+
+/// Checks that what `written` holds loads whole from `store`, for `user`,
+/// whose sessions have all ended: every stored field keeps its value,
+/// each log is gap-free and ends with its end, each session has its
+/// listing, and the ledger adds up to the balance. The events by kind,
+/// and the balance.
+pub(super) async fn loads_whole(
+    store: &dyn Store,
+    user: &str,
+    written: &Written,
+) -> (Vec<(&'static str, usize)>, i64) {
+    let (sessions, total) = store.list_sessions(user, 100, None).await.unwrap();
+    assert_eq!(total as usize, written.metas.len());
+    let mut kinds = BTreeMap::<&'static str, usize>::new();
+    for listed in &sessions {
+        let id = &listed.meta.session_id;
+        let stored = &written.metas[id];
+        let loaded = serde_json::to_value(store.session(id).await.unwrap().unwrap()).unwrap();
+        assert!(
+            keeps(&serde_json::from_str(stored).unwrap(), &loaded),
+            "{id}: {stored}"
+        );
+        assert!(listed.listing.is_some(), "{id} ended and has its listing");
+
+        let events = super::events_after(store, id, 0).await.unwrap();
+        let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, (1..=events.len() as u64).collect::<Vec<_>>(), "{id}");
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e.kind, EventKind::SessionFinished { .. })),
+            "{id} has its end"
+        );
+        let stored = &written.payloads[id];
+        assert_eq!(stored.len(), events.len());
+        for (stored, event) in stored.iter().zip(&events) {
+            let loaded = serde_json::to_value(&event.kind).unwrap();
+            assert!(
+                keeps(&serde_json::from_str(stored).unwrap(), &loaded),
+                "{id}: {stored}"
+            );
+            *kinds.entry(event.kind.name()).or_default() += 1;
+        }
+    }
+    let ledger = store.ledger(user, 100).await.unwrap();
+    let balance = store.user(user).await.unwrap().unwrap().balance;
+    assert_eq!(
+        ledger.iter().map(|e| e.amount).sum::<i64>(),
+        balance,
+        "the ledger adds up"
+    );
+    (kinds.into_iter().collect(), balance)
 }

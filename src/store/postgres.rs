@@ -354,7 +354,7 @@ impl Store for PostgresStore {
         .bind(&meta.session_id)
         .bind(user)
         .bind(meta.created_at.timestamp_millis())
-        .bind(serde_json::to_string(meta)?)
+        .bind(rows::encode(meta)?)
         .bind(&meta.scan_id)
         .execute(&mut *tx)
         .await
@@ -508,7 +508,7 @@ impl Store for PostgresStore {
     async fn save_listing(&self, session_id: &str, listing: &SessionListing) -> Result<(), StoreError> {
         sqlx::query("UPDATE sessions SET listing = $2 WHERE id = $1")
             .bind(session_id)
-            .bind(serde_json::to_string(listing)?)
+            .bind(rows::encode(listing)?)
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -1148,6 +1148,67 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(chunks, 0);
+    }
+
+    #[tokio::test]
+    async fn a_database_written_by_the_release_of_2026_12_03_still_loads_whole() {
+        let Ok(database) = TemporaryDatabase::create(&admin_url()).await.map_err(no_server) else {
+            return;
+        };
+        // A connection of its own: the dump empties its search path.
+        let mut raw = PgConnection::connect_with(&database.options()).await.unwrap();
+        let dump = include_str!("../../tests/fixtures/store/postgres-release-2026-12-03.sql");
+        sqlx::raw_sql(dump).execute(&mut raw).await.unwrap();
+        let mut written = crate::store::conformance::Written::default();
+        let metas: Vec<(String, String)> = sqlx::query_as("SELECT id, meta FROM public.sessions")
+            .fetch_all(&mut raw)
+            .await
+            .unwrap();
+        written.metas.extend(metas);
+        let payloads: Vec<(String, String)> =
+            sqlx::query_as("SELECT session_id, payload FROM public.events ORDER BY session_id, seq")
+                .fetch_all(&mut raw)
+                .await
+                .unwrap();
+        for (id, payload) in payloads {
+            written.payloads.entry(id).or_default().push(payload);
+        }
+        raw.close().await.unwrap();
+        let store = PostgresStore::connect(&database.url(), 4).await.unwrap();
+
+        let (kinds, balance) = crate::store::conformance::loads_whole(&store, "local", &written).await;
+        assert_eq!(
+            kinds,
+            [
+                ("analysis", 4),
+                ("cancel_requested", 1),
+                ("session_finished", 5),
+                ("session_running", 5),
+                ("session_started", 5),
+                ("tool_finished", 26),
+                ("tool_started", 26)
+            ]
+        );
+        assert_eq!(store.ledger("local", 100).await.unwrap().len(), 8);
+        assert_eq!(balance, 999_977);
+
+        // The uploaded archive is still there, whole.
+        let upload: String = sqlx::query_scalar("SELECT id FROM uploads")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        let upload = store.upload(&upload).await.unwrap().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        assert!(
+            store
+                .get_archive(&upload.digest, &dir.path().join("a.tar"))
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            std::fs::metadata(dir.path().join("a.tar")).unwrap().len(),
+            upload.bytes
+        );
     }
 
     #[tokio::test]

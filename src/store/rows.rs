@@ -1,16 +1,73 @@
 //! The store's records as rows of either backend read them, and what each
-//! row becomes: one decoding for SQLite and PostgreSQL alike.
+//! row becomes: one encoding and decoding for SQLite and PostgreSQL alike.
+//!
+//! Events, session metadata and listings are stored as JSON records that
+//! carry their version (`recordVersion`; records written before it existed
+//! are version 1), apart from the REST and SSE spelling, which today shares
+//! the same field names. A change that would read an old record otherwise
+//! (a field renamed for the API, say) raises [`RECORD_VERSION`] and adds a
+//! step to [`decode`] that brings the older version up to date as it is
+//! read; the golden tests load records written by earlier releases. A
+//! record of a version newer than this release is refused by name, never
+//! misread: in a cluster mid-upgrade, an older node says so.
 
 use super::{ListedSession, StoreError, ToolRuns};
 use crate::model::{
     Account, Event, EventKind, KeyRecord, LedgerEntry, SessionMeta, ToolStatus, Upload, time,
 };
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 #[derive(sqlx::FromRow)]
 pub(super) struct EventRow {
     seq: i64,
     at_ms: i64,
     payload: String,
+}
+
+/// The version of the records this release writes.
+pub(super) const RECORD_VERSION: u64 = 1;
+
+/// How a record begins: its version (`recordVersion`) comes first.
+const VERSION_PREFIX: &str = "{\"recordVersion\":";
+
+/// `value` as a record of this release's version: its JSON object with the
+/// version first.
+pub(super) fn encode<T: Serialize>(value: &T) -> Result<String, StoreError> {
+    let json = serde_json::to_string(value)?;
+    let fields = json
+        .strip_prefix('{')
+        .ok_or_else(|| StoreError::Corrupt(format!("a record must be a JSON object, not {json}")))?;
+    let comma = if fields == "}" { "" } else { "," };
+    Ok(format!("{VERSION_PREFIX}{RECORD_VERSION}{comma}{fields}"))
+}
+
+/// A stored record of any version up to this release's, as this release
+/// reads it.
+pub(super) fn decode<T: DeserializeOwned>(stored: &str) -> Result<T, StoreError> {
+    // [`encode`] writes the version first; a record without it was
+    // written before records had versions.
+    let version = match stored.strip_prefix(VERSION_PREFIX) {
+        None => 1,
+        Some(rest) => {
+            let digits = &rest[..rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len())];
+            digits.parse().map_err(|_| {
+                StoreError::Corrupt(format!("a record whose version is not a number: {stored:.60}"))
+            })?
+        }
+    };
+    match version {
+        // The fields of a record that the model does not know (its
+        // version among them) are left aside.
+        RECORD_VERSION => Ok(serde_json::from_str(stored)?),
+        // Each step from an older version to the next goes here.
+        newer if newer > RECORD_VERSION => Err(StoreError::Corrupt(format!(
+            "a record of version {newer}, written by a newer livescan: this one reads versions up to {RECORD_VERSION}; upgrade this node"
+        ))),
+        unknown => Err(StoreError::Corrupt(format!(
+            "a record of version {unknown}, which no livescan writes"
+        ))),
+    }
 }
 
 impl TryFrom<EventRow> for Event {
@@ -20,14 +77,14 @@ impl TryFrom<EventRow> for Event {
         Ok(Event {
             seq: row.seq as u64,
             at: time::from_millis(row.at_ms),
-            kind: serde_json::from_str(&row.payload)?,
+            kind: decode(&row.payload)?,
         })
     }
 }
 
-/// A session's metadata, as stored (JSON).
+/// A session's metadata, as stored.
 pub(super) fn meta(stored: &str) -> Result<SessionMeta, StoreError> {
-    Ok(serde_json::from_str(stored)?)
+    decode(stored)
 }
 
 #[derive(sqlx::FromRow)]
@@ -42,7 +99,7 @@ impl TryFrom<ListedRow> for ListedSession {
     fn try_from(row: ListedRow) -> Result<ListedSession, StoreError> {
         Ok(ListedSession {
             meta: meta(&row.meta)?,
-            listing: row.listing.map(|json| serde_json::from_str(&json)).transpose()?,
+            listing: row.listing.as_deref().map(decode).transpose()?,
         })
     }
 }
@@ -200,7 +257,7 @@ impl Stored {
         Ok(Stored {
             name: kind.name(),
             tool: kind.tool().map(str::to_string),
-            payload: serde_json::to_string(&kind)?,
+            payload: encode(&kind)?,
             kind,
         })
     }
@@ -215,5 +272,56 @@ impl Stored {
             duration_ms: i64::try_from(report.duration).unwrap_or(i64::MAX),
             version: report.result.scanner.as_ref().and_then(|s| s.version.clone()),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::conformance::{meta, ran};
+
+    #[test]
+    fn records_carry_their_version_and_read_back_whole() {
+        let kinds = [
+            EventKind::SessionRunning,
+            EventKind::CancelRequested,
+            EventKind::ToolStarted {
+                tool: "secrets".into(),
+            },
+            ran("bandit", 120, Some("1.9.4")),
+        ];
+        for kind in kinds {
+            let stored = encode(&kind).unwrap();
+            assert!(stored.starts_with(r#"{"recordVersion":1,"type":"#), "{stored}");
+            assert_eq!(decode::<EventKind>(&stored).unwrap(), kind);
+        }
+        let stored = encode(&meta("s1", "u", 7)).unwrap();
+        assert_eq!(decode::<SessionMeta>(&stored).unwrap(), meta("s1", "u", 7));
+        assert_eq!(encode(&serde_json::json!({})).unwrap(), r#"{"recordVersion":1}"#);
+        assert!(matches!(encode(&[1, 2]), Err(StoreError::Corrupt(_))));
+    }
+
+    #[test]
+    fn a_record_from_before_versions_is_version_1_and_a_newer_one_is_refused() {
+        let unversioned = r#"{"type":"tool_started","tool":"secrets"}"#;
+        assert_eq!(
+            decode::<EventKind>(unversioned).unwrap(),
+            EventKind::ToolStarted {
+                tool: "secrets".into()
+            }
+        );
+        let newer = r#"{"recordVersion":2,"type":"tool_started","tool":"secrets"}"#;
+        let refused = decode::<EventKind>(newer).unwrap_err().to_string();
+        assert!(
+            refused.contains("a record of version 2, written by a newer livescan"),
+            "{refused}"
+        );
+        for garbled in [
+            r#"{"recordVersion":"one"}"#,
+            r#"{"recordVersion":0,"type":"session_running"}"#,
+        ] {
+            let refused = decode::<EventKind>(garbled);
+            assert!(matches!(refused, Err(StoreError::Corrupt(_))), "{refused:?}");
+        }
     }
 }

@@ -395,7 +395,7 @@ impl Store for SqliteStore {
                 meta.session_id,
                 user,
                 meta.created_at.timestamp_millis(),
-                serde_json::to_string(&meta)?,
+                rows::encode(&meta)?,
                 meta.scan_id
             ])
             .map_err(|err| match &err {
@@ -557,7 +557,7 @@ impl Store for SqliteStore {
 
     async fn save_listing(&self, session_id: &str, listing: &SessionListing) -> Result<(), StoreError> {
         let session_id = session_id.to_string();
-        let listing = serde_json::to_string(listing)?;
+        let listing = rows::encode(listing)?;
         self.write(Statements::One, move |conn| {
             conn.prepare_cached("UPDATE sessions SET listing = ?2 WHERE id = ?1")?
                 .execute([&session_id, &listing])?;
@@ -965,21 +965,6 @@ mod tests {
         assert_eq!(store.list_sessions("u2", 10, None).await.unwrap().1, 2);
     }
 
-    /// Whether every field of `stored` is in `loaded` with the same value:
-    /// what was written survives a load and a save, whatever was added since.
-    fn keeps(stored: &serde_json::Value, loaded: &serde_json::Value) -> bool {
-        use serde_json::Value;
-        match (stored, loaded) {
-            (Value::Object(stored), Value::Object(loaded)) => stored
-                .iter()
-                .all(|(field, value)| loaded.get(field).is_some_and(|l| keeps(value, l))),
-            (Value::Array(stored), Value::Array(loaded)) => {
-                stored.len() == loaded.len() && stored.iter().zip(loaded).all(|(s, l)| keeps(s, l))
-            }
-            _ => stored == loaded,
-        }
-    }
-
     #[tokio::test]
     async fn a_database_written_by_the_release_of_2026_12_03_still_loads_whole() {
         let dir = tempfile::tempdir().unwrap();
@@ -987,51 +972,25 @@ mod tests {
         let dump = include_str!("../../tests/fixtures/store/release-2026-12-03.sql");
         Connection::open(&path).unwrap().execute_batch(dump).unwrap();
         let raw = Connection::open(&path).unwrap();
+        let mut written = crate::store::conformance::Written::default();
+        let mut metas = raw.prepare("SELECT id, meta FROM sessions").unwrap();
+        for row in metas.query_map([], |row| Ok((row.get(0)?, row.get(1)?))).unwrap() {
+            let (id, meta): (String, String) = row.unwrap();
+            written.metas.insert(id, meta);
+        }
+        let mut payloads = raw
+            .prepare("SELECT session_id, payload FROM events ORDER BY session_id, seq")
+            .unwrap();
+        for row in payloads
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap()
+        {
+            let (id, payload): (String, String) = row.unwrap();
+            written.payloads.entry(id).or_default().push(payload);
+        }
         let store = SqliteStore::open(&path).await.unwrap();
 
-        let (sessions, total) = store.list_sessions("local", 100, None).await.unwrap();
-        assert_eq!(total, 4);
-        let mut kinds = BTreeMap::new();
-        for listed in &sessions {
-            let id = &listed.meta.session_id;
-            let stored: String = raw
-                .query_row("SELECT meta FROM sessions WHERE id = ?1", [id], |row| row.get(0))
-                .unwrap();
-            let loaded = serde_json::to_value(store.session(id).await.unwrap().unwrap()).unwrap();
-            assert!(
-                keeps(&serde_json::from_str(&stored).unwrap(), &loaded),
-                "{id}: {stored}"
-            );
-            assert!(listed.listing.is_some(), "{id} ended and has its listing");
-
-            let events = super::super::events_after(&store, id, 0).await.unwrap();
-            let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
-            assert_eq!(seqs, (1..=events.len() as u64).collect::<Vec<_>>(), "{id}");
-            assert!(
-                matches!(events.last().unwrap().kind, EventKind::SessionFinished { .. }),
-                "{id} ends with its end"
-            );
-            let mut payloads = raw
-                .prepare("SELECT payload FROM events WHERE session_id = ?1 ORDER BY seq")
-                .unwrap();
-            let stored: Vec<String> = payloads
-                .query_map([id], |row| row.get(0))
-                .unwrap()
-                .collect::<Result<_, _>>()
-                .unwrap();
-            assert_eq!(stored.len(), events.len());
-            for (stored, event) in stored.iter().zip(&events) {
-                let loaded = serde_json::to_value(&event.kind).unwrap();
-                assert!(
-                    keeps(&serde_json::from_str(stored).unwrap(), &loaded),
-                    "{id}: {stored}"
-                );
-                *kinds
-                    .entry(loaded["type"].as_str().unwrap().to_string())
-                    .or_insert(0) += 1;
-            }
-        }
-        let kinds: Vec<(&str, usize)> = kinds.iter().map(|(k, n)| (k.as_str(), *n)).collect();
+        let (kinds, balance) = crate::store::conformance::loads_whole(&store, "local", &written).await;
         assert_eq!(
             kinds,
             [
@@ -1044,14 +1003,7 @@ mod tests {
                 ("tool_started", 11)
             ]
         );
-        let ledger = store.ledger("local", 100).await.unwrap();
-        assert_eq!(ledger.len(), 8);
-        let balance = store.user("local").await.unwrap().unwrap().balance;
-        assert_eq!(
-            ledger.iter().map(|e| e.amount).sum::<i64>(),
-            balance,
-            "the ledger adds up"
-        );
+        assert_eq!(store.ledger("local", 100).await.unwrap().len(), 8);
         assert_eq!(balance, 999_988);
     }
 }
