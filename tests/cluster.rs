@@ -408,27 +408,37 @@ async fn scan_server_uploads_a_directory_no_worker_can_see_and_a_worker_scans_it
     assert!(log_of(&runner).contains("claimed session"), "the worker ran it");
 }
 
-/// A directory tool that waits until its gate opens (or its run is
-/// cancelled).
-struct Gated {
+/// The future of one run of a test's tool.
+type Run = futures::future::BoxFuture<'static, Result<(), livescan::tools::ToolError>>;
+
+/// A test's tool whose every run is what `run` makes.
+struct Scripted {
     spec: livescan::tools::ToolSpec,
-    gate: tokio::sync::watch::Receiver<bool>,
+    run: Box<dyn Fn() -> Run + Send + Sync>,
 }
 
-impl livescan::tools::Tool for Gated {
+impl livescan::tools::Tool for Scripted {
     fn spec(&self) -> &livescan::tools::ToolSpec {
         &self.spec
     }
 
-    fn run(
-        self: std::sync::Arc<Self>,
-        _ctx: std::sync::Arc<livescan::tools::ToolContext>,
-    ) -> futures::future::BoxFuture<'static, Result<(), livescan::tools::ToolError>> {
-        Box::pin(async move {
-            let mut gate = self.gate.clone();
-            let _ = gate.wait_for(|open| *open).await;
-            Ok(())
-        })
+    fn run(self: std::sync::Arc<Self>, _ctx: std::sync::Arc<livescan::tools::ToolContext>) -> Run {
+        (self.run)()
+    }
+}
+
+/// A directory tool that waits until its gate opens (or its run is
+/// cancelled).
+fn gated(gate: tokio::sync::watch::Receiver<bool>) -> Scripted {
+    Scripted {
+        spec: directory_tool("gated"),
+        run: Box::new(move || {
+            let mut gate = gate.clone();
+            Box::pin(async move {
+                let _ = gate.wait_for(|open| *open).await;
+                Ok(())
+            })
+        }),
     }
 }
 
@@ -494,10 +504,7 @@ async fn two_nodes(
     root: &std::path::Path,
     gate: tokio::sync::watch::Receiver<bool>,
 ) -> (livescan::engine::Engine, livescan::engine::Engine) {
-    let catalog = catalog_of(Gated {
-        spec: directory_tool("gated"),
-        gate,
-    });
+    let catalog = catalog_of(gated(gate));
     let api = in_process_node(database, root, &catalog, "api", false, |_| {}).await;
     let worker = in_process_node(database, root, &catalog, "worker", true, |_| {}).await;
     (api, worker)
@@ -617,30 +624,6 @@ async fn a_watcher_on_another_node_hears_each_event_by_the_feed_and_a_cancel_rea
     api.shutdown().await;
 }
 
-/// A directory tool whose every run fails as a tool error.
-struct Broken {
-    spec: livescan::tools::ToolSpec,
-    runs: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-}
-
-impl livescan::tools::Tool for Broken {
-    fn spec(&self) -> &livescan::tools::ToolSpec {
-        &self.spec
-    }
-
-    fn run(
-        self: std::sync::Arc<Self>,
-        _ctx: std::sync::Arc<livescan::tools::ToolContext>,
-    ) -> futures::future::BoxFuture<'static, Result<(), livescan::tools::ToolError>> {
-        Box::pin(async move {
-            self.runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            Err(livescan::tools::ToolError::Failed(
-                "exit status 2: config error".into(),
-            ))
-        })
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_circuit_opened_on_one_worker_skips_the_tool_on_every_node() {
     use livescan::engine::breaker::CircuitState;
@@ -650,9 +633,20 @@ async fn a_circuit_opened_on_one_worker_skips_the_tool_on_every_node() {
     let root = root.path().canonicalize().unwrap();
     std::fs::write(root.join("a.txt"), "text\n").unwrap();
     let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let catalog = catalog_of(Broken {
+    // Every run fails as a tool error.
+    let catalog = catalog_of(Scripted {
         spec: directory_tool("broken"),
-        runs: runs.clone(),
+        run: Box::new({
+            let runs = runs.clone();
+            move || {
+                runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                Box::pin(async {
+                    Err(livescan::tools::ToolError::Failed(
+                        "exit status 2: config error".into(),
+                    ))
+                })
+            }
+        }),
     });
     let two_errors_open_it = |config: &mut livescan::engine::EngineConfig| {
         config.breaker_threshold = 2;
