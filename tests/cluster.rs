@@ -498,6 +498,24 @@ async fn in_process_node(
         .unwrap()
 }
 
+/// A directory to scan, holding one file, and its canonical path.
+fn scan_root() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    std::fs::write(root.join("a.txt"), "text\n").unwrap();
+    (dir, root)
+}
+
+/// The local account the in-process nodes' sessions are charged to.
+async fn local_account(database: &TemporaryDatabase) {
+    let accounts = livescan::store::PostgresStore::connect(&database.url(), 1)
+        .await
+        .unwrap();
+    livescan::engine::accounts::ensure_local_user(&accounts)
+        .await
+        .unwrap();
+}
+
 /// An API node and a worker that runs `gated`, in this process.
 async fn two_nodes(
     database: &TemporaryDatabase,
@@ -555,17 +573,10 @@ async fn start_tool(engine: &livescan::engine::Engine, root: &std::path::Path, t
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_watcher_on_another_node_hears_each_event_by_the_feed_and_a_cancel_reaches_the_worker() {
     let Some(database) = database().await else { return };
-    let root = tempfile::tempdir().unwrap();
-    let root = root.path().canonicalize().unwrap();
-    std::fs::write(root.join("a.txt"), "text\n").unwrap();
+    let (_root, root) = scan_root();
     let (open_gate, gate) = tokio::sync::watch::channel(false);
     let (api, worker) = two_nodes(&database, &root, gate).await;
-    let accounts = livescan::store::PostgresStore::connect(&database.url(), 1)
-        .await
-        .unwrap();
-    livescan::engine::accounts::ensure_local_user(&accounts)
-        .await
-        .unwrap();
+    local_account(&database).await;
 
     // Run on the worker, watched on the API node: every event arrives
     // long before the watcher's heartbeat would have polled the log.
@@ -629,9 +640,7 @@ async fn a_circuit_opened_on_one_worker_skips_the_tool_on_every_node() {
     use livescan::engine::breaker::CircuitState;
     use livescan::model::ToolStatus;
     let Some(database) = database().await else { return };
-    let root = tempfile::tempdir().unwrap();
-    let root = root.path().canonicalize().unwrap();
-    std::fs::write(root.join("a.txt"), "text\n").unwrap();
+    let (_root, root) = scan_root();
     let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     // Every run fails as a tool error.
     let catalog = catalog_of(Scripted {
@@ -654,12 +663,7 @@ async fn a_circuit_opened_on_one_worker_skips_the_tool_on_every_node() {
     };
     let api = in_process_node(&database, &root, &catalog, "api", false, two_errors_open_it).await;
     let first = in_process_node(&database, &root, &catalog, "first", true, two_errors_open_it).await;
-    let accounts = livescan::store::PostgresStore::connect(&database.url(), 1)
-        .await
-        .unwrap();
-    livescan::engine::accounts::ensure_local_user(&accounts)
-        .await
-        .unwrap();
+    local_account(&database).await;
     let run_to_the_end = async |id: &str| {
         watched(&api, id, Duration::from_secs(10)).await;
         let state = api.session(&local(), id).await.unwrap();
