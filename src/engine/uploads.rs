@@ -114,8 +114,9 @@ impl Uploads {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
             _ => {}
         }
-        for dir in [uploads.incoming(), uploads.archives()] {
-            std::fs::create_dir_all(dir)?;
+        std::fs::create_dir_all(uploads.incoming())?;
+        if uploads.shared.is_none() {
+            std::fs::create_dir_all(uploads.archives())?;
         }
         Ok(uploads)
     }

@@ -15,9 +15,9 @@
 //! apply each of them once.
 //!
 //! As a [`SharedStore`], it leases each unfinished session to one node (the
-//! lease on the session's row, timed by the database's clock), and every
-//! append announces `(session id, seq)` with NOTIFY, which PostgreSQL
-//! delivers when the append commits, to every node that LISTENs. It also
+//! lease on the session's row, timed by the database's clock), and once an
+//! append has committed, the node that made it announces `(session id,
+//! seq)` with NOTIFY to every node that LISTENs. It also
 //! keeps the tools' circuits, and uploaded archives in chunks for any node
 //! to unpack.
 
@@ -44,13 +44,17 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0003_append_function.sql"),
     include_str!("../../migrations/postgres/0004_circuits.sql"),
     include_str!("../../migrations/postgres/0005_upload_archives.sql"),
+    include_str!("../../migrations/postgres/0006_announce_after_commit.sql"),
 ];
 
 /// The size of the chunks an archive is kept in.
 const ARCHIVE_CHUNK: usize = 1 << 20;
 
-/// The channel every append notifies (`livescan_append`), with `<session id> <seq>`.
+/// The channel every stored event is announced on, as `<session id> <seq>`.
 const EVENTS_CHANNEL: &str = "livescan_events";
+
+/// The most announcements sent in one statement.
+const ANNOUNCE_BATCH: usize = 1024;
 
 /// The database's clock, in milliseconds since the epoch.
 const NOW_MS: &str = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT";
@@ -61,6 +65,8 @@ const MIGRATION_LOCK: i64 = 0x6c69_7665_7363_616e;
 #[derive(Clone, Debug)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// Events committed here, for [`announce`] to tell every node of.
+    announcements: tokio::sync::mpsc::UnboundedSender<String>,
     /// A database made for this store alone, dropped with the last handle.
     _temporary: Option<Arc<TemporaryDatabase>>,
 }
@@ -108,14 +114,47 @@ impl PostgresStore {
             .connect_with(options)
             .await?;
         migrate(&pool, MIGRATIONS.len()).await?;
+        let (announcements, queue) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(announce(pool.clone(), queue));
         Ok(PostgresStore {
             pool,
+            announcements,
             _temporary: temporary,
         })
     }
 
+    /// Tells every node that `event` of `session_id` was committed.
+    fn announce(&self, session_id: &str, event: &Event) {
+        // Only a store whose last handle is gone stops announcing.
+        let _ = self.announcements.send(format!("{session_id} {}", event.seq));
+    }
+
     async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(self.pool.begin().await?)
+    }
+}
+
+/// Announces events committed by this node on [`EVENTS_CHANNEL`], each
+/// `<session id> <seq>`, as many as are waiting in one statement. Apart
+/// from the appends: a transaction that notifies holds a database-wide
+/// lock through its commit's flush to disk, which would make appends
+/// commit one at a time. PostgreSQL delivers them to every listening node
+/// in the order sent. One that is lost (the database gone, or this node
+/// killed between a commit and its announcement) is covered by the
+/// watchers' fallback read, and by their reading everything again when
+/// the feed comes back.
+async fn announce(pool: PgPool, mut queue: tokio::sync::mpsc::UnboundedReceiver<String>) {
+    let mut batch = Vec::with_capacity(ANNOUNCE_BATCH);
+    while queue.recv_many(&mut batch, ANNOUNCE_BATCH).await > 0 {
+        let sent = sqlx::query("SELECT pg_notify($1, payload) FROM unnest($2::TEXT[]) AS payload")
+            .bind(EVENTS_CHANNEL)
+            .bind(&batch)
+            .execute(&pool)
+            .await;
+        if let Err(err) = sent {
+            tracing::warn!(error = %err, events = batch.len(), "could not announce stored events; watchers on other nodes read them at their next heartbeat");
+        }
+        batch.clear();
     }
 }
 
@@ -377,6 +416,7 @@ impl Store for PostgresStore {
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("session {} already had events", meta.session_id)))?;
         tx.commit().await?;
+        self.announce(&meta.session_id, &event);
         Ok(event)
     }
 
@@ -427,6 +467,7 @@ impl Store for PostgresStore {
             .await?;
         }
         tx.commit().await?;
+        self.announce(session_id, &event);
         Ok(Some(event))
     }
 
@@ -434,7 +475,11 @@ impl Store for PostgresStore {
         let event = Stored::new(kind.clone())?;
         // One statement: a transaction of its own.
         let mut conn = self.pool.acquire().await?;
-        append_in(&mut conn, session_id, event).await
+        let appended = append_in(&mut conn, session_id, event).await?;
+        if let Some(event) = &appended {
+            self.announce(session_id, event);
+        }
+        Ok(appended)
     }
 
     async fn events_after(&self, session_id: &str, after: u64, limit: u32) -> Result<Vec<Event>, StoreError> {
@@ -1378,11 +1423,11 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_feed_hears_each_committed_event_once_in_commit_order() {
+    async fn the_feed_hears_each_committed_event_once_in_the_order_stored() {
         let Some(store) = fresh().await else { return };
         store.create_user("u", "alice", 0).await.unwrap();
-        started_session(&store, "s1", 1).await;
         let mut feed = store.listen().await.unwrap();
+        started_session(&store, "s1", 1).await;
         let report = crate::store::conformance::ran("t", 1, None);
         store
             .append("s1", &EventKind::SessionRunning)
@@ -1397,7 +1442,7 @@ mod tests {
             session_id: session.into(),
             seq,
         };
-        for expected in [heard("s1", 2), heard("s1", 3), heard("s2", 1)] {
+        for expected in [heard("s1", 1), heard("s1", 2), heard("s1", 3), heard("s2", 1)] {
             let next = tokio::time::timeout(Duration::from_secs(5), feed.next()).await;
             assert_eq!(next.expect("heard in time").unwrap(), expected);
         }
