@@ -125,6 +125,7 @@ impl Uploads {
         &self.config.limits
     }
 
+    /// Whether this node removes unused uploads ([`UploadConfig::sweep`]).
     pub fn sweeps(&self) -> bool {
         self.config.sweep
     }
