@@ -635,6 +635,63 @@ async fn a_watcher_on_another_node_hears_each_event_by_the_feed_and_a_cancel_rea
     api.shutdown().await;
 }
 
+/// The kind of the next event of a watch, past its heartbeats, which must
+/// come within 5 s.
+async fn next_event<E: std::fmt::Debug>(
+    stream: &mut (impl futures::Stream<Item = Result<livescan::engine::WatchItem, E>> + Unpin),
+) -> &'static str {
+    use livescan::engine::WatchItem;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Ok(Some(Ok(WatchItem::Event(published)))) => return published.event.kind.name(),
+            Ok(Some(Ok(WatchItem::Heartbeat { .. }))) => {}
+            other => panic!("no event within 5 s: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_whose_announcement_was_lost_reaches_watchers_at_their_heartbeat() {
+    use sqlx::Connection;
+    let Some(database) = database().await else { return };
+    let (_root, root) = scan_root();
+    let (_gate, gate) = tokio::sync::watch::channel(false);
+    let catalog = catalog_of(gated(gate));
+    let api = in_process_node(&database, &root, &catalog, "api", false, |config| {
+        config.heartbeat = Duration::from_millis(500);
+    })
+    .await;
+    local_account(&database).await;
+    let id = start_gated(&api, &root).await;
+    let stream = api.watch(&local(), &id, Some(0)).await.unwrap();
+    let mut stream = std::pin::pin!(stream);
+    assert_eq!(next_event(&mut stream).await, "session_started");
+    // The start's own announcement is heard and done with first: nothing
+    // else is there to read.
+    let quiet = tokio::time::timeout(Duration::from_millis(300), stream.next()).await;
+    assert!(quiet.is_err(), "{quiet:?}");
+
+    // A worker that stored an event and was killed before announcing it:
+    // the event is committed and no node hears of it.
+    let mut worker = sqlx::PgConnection::connect(&database.url()).await.unwrap();
+    let (seq,): (i64,) =
+        sqlx::query_as("SELECT seq FROM livescan_append($1, 'session_running', NULL, $2, $3, NULL, NULL)")
+            .bind(&id)
+            .bind(r#"{"recordVersion":1,"type":"session_running"}"#)
+            .bind(livescan::model::time::now_millis())
+            .fetch_one(&mut worker)
+            .await
+            .unwrap();
+    assert_eq!(seq, 2);
+    assert_eq!(
+        next_event(&mut stream).await,
+        "session_running",
+        "read at a heartbeat"
+    );
+    api.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_circuit_opened_on_one_worker_skips_the_tool_on_every_node() {
     use livescan::engine::breaker::CircuitState;
