@@ -899,3 +899,46 @@ async fn a_worker_that_cannot_see_a_directory_fails_its_session_saying_why() {
         "{session}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_whose_upload_lost_its_archive_fails_saying_so_and_is_refunded() {
+    use sqlx::Connection;
+    let Some(database) = database().await else { return };
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let api = api_node(&database, dirs[0].path());
+    let _worker = worker(&database, dirs[1].path());
+    let mut archive = tar::Builder::new(Vec::new());
+    archive
+        .append_dir_all(".", common::fixtures().join("dir-clean"))
+        .unwrap();
+    let response = api
+        .client()
+        .post(format!("{}/api/uploads", api.base))
+        .body(archive.into_inner().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+    let upload: Value = response.json().await.unwrap();
+
+    // Recorded, and its archive lost: a database that went away between
+    // the two, say.
+    let mut conn = sqlx::PgConnection::connect(&database.url()).await.unwrap();
+    sqlx::query("DELETE FROM upload_archives")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let body = json!({ "target": { "upload": upload["uploadId"] }, "tools": ["secrets"], "enableIntelligence": false });
+    let id = common::start_with(&api.client(), &api.base, body).await;
+    let session = common::wait_terminal(&api.client(), &api.base, &id).await;
+    assert_eq!(session["status"], "failed", "{session}");
+    let error = session["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("is gone: unused uploads are removed; upload the archive again"),
+        "{session}"
+    );
+    assert!(
+        session["refund"]["refundedCredits"].as_u64() > Some(0),
+        "{session}"
+    );
+}

@@ -266,10 +266,15 @@ impl Uploads {
         upload_id: &str,
         into: PathBuf,
     ) -> Result<Unpacked, String> {
-        let gone = format!(
-            "upload `{upload_id}` is gone: uploads unused for {} are removed; upload the archive again",
-            for_people(self.config.limits.retention)
-        );
+        // A worker does not know the retention of the nodes that sweep.
+        let retention = match self.config.sweep {
+            true => format!(
+                "uploads unused for {} are removed",
+                for_people(self.config.limits.retention)
+            ),
+            false => "unused uploads are removed".to_string(),
+        };
+        let gone = format!("upload `{upload_id}` is gone: {retention}; upload the archive again");
         let upload = store
             .upload(upload_id)
             .await
