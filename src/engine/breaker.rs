@@ -158,9 +158,12 @@ impl Breakers {
     /// Records how a run that [`allow`](Self::allow) let through ended.
     pub async fn record(&self, tool: &str, verdict: Verdict) {
         let known = self.known(tool);
+        // A run that says nothing can only end a trial, and a trial runs
+        // only while the circuit is open: judged on that, not on the trial
+        // itself, which a refresh read just before it began may not show.
         let changes_nothing = match verdict {
             Verdict::Healthy => known == CircuitRecord::default(),
-            Verdict::NoSignal => known.trial_since_ms.is_none(),
+            Verdict::NoSignal => known.open_until_ms.is_none(),
             Verdict::ToolError => false,
         };
         if self.shared.is_some() && changes_nothing {
