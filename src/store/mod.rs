@@ -291,7 +291,9 @@ pub struct CircuitRecord {
 /// What a node hears of the events that any node stores.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Heard {
-    /// An event was committed to a session's log.
+    /// Event `seq` was committed to a session's log: news of the events
+    /// before it may come only as this one (but a session's first event
+    /// is always told, as it is what tells workers of a new session).
     Event { session_id: String, seq: u64 },
     /// The feed was cut and is back: what was stored meanwhile was not
     /// heard, so whoever waits for an event must read the logs again.
