@@ -370,6 +370,8 @@ pub fn stream(
 /// Why a waiting watcher woke up.
 enum Wake {
     Notified,
+    /// Woken by news of events this watcher has already read.
+    AlreadyRead,
     Idle,
 }
 
@@ -432,6 +434,13 @@ struct Watcher {
     /// The session's channel, when it runs here.
     channel: Option<Arc<Channel>>,
     notifications: Option<watch::Receiver<u64>>,
+    /// The newest sequence number `notifications` told of when last woken.
+    told: u64,
+    /// Whether the next turn reads: not after a read that reached the end
+    /// of the log, nor when the last wake-up told only of events already
+    /// read (for a session running on another node, each such read would
+    /// cost a query for nothing).
+    unread: bool,
     /// The snapshot still to send first, if the watch asked for one.
     snapshot: Option<Arc<SessionState>>,
     meta: SessionMeta,
@@ -467,11 +476,14 @@ impl Watcher {
             None => notifier.wake_ups_from_elsewhere(session_id),
         };
         let own = channel.is_none().then(|| params.start.lean());
+        let told = notifications.as_ref().map_or(0, |rx| *rx.borrow());
         Watcher {
             store,
             stopping,
             channel,
             notifications,
+            told,
+            unread: true,
             meta: params.start.meta.clone(),
             cursor: params.start.cursor,
             own,
@@ -506,20 +518,25 @@ impl Watcher {
             if let Err(err) = self.check_key().await {
                 return Some(Err(err));
             }
-            match self.read().await {
-                Err(err) => return Some(Err(err)),
-                Ok(()) if !self.pending.is_empty() => continue,
-                // The end announced a narrative that nobody here is
-                // writing any more (it failed to be stored, or the server
-                // restarted): the log is complete.
-                Ok(()) if self.finished && !self.channel_open() => return None,
-                Ok(()) => {}
+            // Once the session has ended, every turn reads: only a read
+            // that finds nothing tells that its stream is over.
+            if self.unread || self.finished {
+                match self.read().await {
+                    Err(err) => return Some(Err(err)),
+                    Ok(()) if !self.pending.is_empty() => continue,
+                    // The end announced a narrative that nobody here is
+                    // writing any more (it failed to be stored, or the server
+                    // restarted): the log is complete.
+                    Ok(()) if self.finished && !self.channel_open() => return None,
+                    Ok(()) => {}
+                }
             }
             let stopping = self.stopping.clone();
             let woke = tokio::select! {
                 woke = self.wait() => woke,
                 () = stopping.cancelled() => return Some(Err(shutting_down(self.cursor))),
             };
+            self.unread = !matches!(woke, Wake::AlreadyRead);
             if let Wake::Idle = woke {
                 return Some(Ok(WatchItem::Heartbeat {
                     seq: self.cursor,
@@ -557,6 +574,7 @@ impl Watcher {
             Read::Events(events) => {
                 self.own = None;
                 self.pending.extend(events);
+                self.unread = false;
             }
             Read::Store => {
                 let state = match &mut self.own {
@@ -569,13 +587,16 @@ impl Watcher {
                     .store
                     .events_after(&self.meta.session_id, self.cursor, PAGE)
                     .await?;
+                // A full page may have more behind it; anything stored
+                // after a shorter one is told by the notifications.
+                self.unread = events.len() == PAGE as usize;
                 self.pending.extend(
                     events
                         .into_iter()
                         .map(|event| Arc::new(Published::folded(event, state))),
                 );
             }
-            Read::Wait => {}
+            Read::Wait => self.unread = false,
         }
         Ok(())
     }
@@ -583,7 +604,16 @@ impl Watcher {
     async fn wait(&mut self) -> Wake {
         match self.notifications.as_mut() {
             Some(rx) => match tokio::time::timeout(self.heartbeat, rx.changed()).await {
-                Ok(_) => Wake::Notified,
+                Ok(_) => {
+                    let told = std::mem::replace(&mut self.told, *rx.borrow());
+                    // A wake-up that tells of nothing newer (a cut feed, a
+                    // closed channel) always reads.
+                    if self.told > told && self.told <= self.cursor {
+                        Wake::AlreadyRead
+                    } else {
+                        Wake::Notified
+                    }
+                }
                 Err(_) => Wake::Idle,
             },
             None => {
