@@ -942,3 +942,42 @@ async fn a_session_whose_upload_lost_its_archive_fails_saying_so_and_is_refunded
         "{session}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_whose_archive_cannot_be_kept_answers_503_and_leaves_no_record() {
+    use sqlx::Connection;
+    let Some(database) = database().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let api = api_node(&database, dir.path());
+    let mut archive = tar::Builder::new(Vec::new());
+    archive
+        .append_dir_all(".", common::fixtures().join("dir-clean"))
+        .unwrap();
+    let archive = archive.into_inner().unwrap();
+    let upload = || {
+        api.client()
+            .post(format!("{}/api/uploads", api.base))
+            .body(archive.clone())
+            .send()
+    };
+    // The database takes the upload's record and refuses its archive.
+    let mut conn = sqlx::PgConnection::connect(&database.url()).await.unwrap();
+    let refuse = "ALTER TABLE upload_archives ADD CONSTRAINT refused CHECK (false) NOT VALID";
+    sqlx::query(refuse).execute(&mut conn).await.unwrap();
+    let response = upload().await.unwrap();
+    assert_eq!(response.status().as_u16(), 503);
+    let body: Value = response.json().await.unwrap();
+    assert!(body.to_string().contains("cannot store the upload"), "{body}");
+    // Nothing of it is kept to count against the quota.
+    let records: i64 = sqlx::query_scalar("SELECT count(*) FROM uploads")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(records, 0);
+
+    sqlx::query("ALTER TABLE upload_archives DROP CONSTRAINT refused")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(upload().await.unwrap().status().as_u16(), 201);
+}

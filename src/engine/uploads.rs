@@ -237,10 +237,17 @@ impl Uploads {
             if !store.add_upload(&upload, limits.quota_bytes).await? {
                 return Err(over_quota());
             }
-            shared
-                .put_archive(&upload.digest, &partial.0)
-                .await
-                .map_err(|e| EngineError::Unavailable(format!("cannot store the upload: {e}")))?;
+            if let Err(err) = shared.put_archive(&upload.digest, &partial.0).await {
+                // Not kept: neither is the record, which would count
+                // against the quota until swept (if the database is gone,
+                // the sweep removes it).
+                if let Err(err) = shared.remove_upload(&upload.upload_id).await {
+                    tracing::warn!(error = %err, upload = %upload.upload_id, "could not remove the record of an upload whose archive was not kept; the sweep will");
+                }
+                return Err(EngineError::Unavailable(format!(
+                    "cannot store the upload: {err}"
+                )));
+            }
             return Ok(upload);
         }
         let _naming = self.naming.lock().await;

@@ -349,6 +349,10 @@ pub trait SharedStore: Store {
     /// to the archive is recorded: the archive goes with the last of them.
     async fn put_archive(&self, digest: &str, path: &std::path::Path) -> Result<(), StoreError>;
 
+    /// Removes upload `upload_id`, whose archive could not be kept, so
+    /// that it no longer counts against its owner's quota.
+    async fn remove_upload(&self, upload_id: &str) -> Result<(), StoreError>;
+
     /// Writes the archive `digest` to the new file `into`, checking it
     /// against its digest; whether it is kept.
     async fn get_archive(&self, digest: &str, into: &std::path::Path) -> Result<bool, StoreError>;

@@ -1071,6 +1071,14 @@ impl SharedStore for PostgresStore {
         Ok(())
     }
 
+    async fn remove_upload(&self, upload_id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM uploads WHERE id = $1")
+            .bind(upload_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn get_archive(&self, digest: &str, into: &std::path::Path) -> Result<bool, StoreError> {
         use futures::TryStreamExt;
         use sha2::{Digest, Sha256};
