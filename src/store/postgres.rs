@@ -1604,7 +1604,7 @@ mod tests {
         );
     }
 
-    /// Queues `kind` for `session_id` straight onto the store's appender,
+    /// Queues `event` for `session_id` straight onto the store's appender,
     /// as `append` does, and gives the answer to come.
     fn queue(
         store: &PostgresStore,
