@@ -194,6 +194,7 @@ async fn cluster_round(admin: &str, workers: usize, targets: &[PathBuf], tools: 
                 node: name,
                 lease: Duration::from_secs(10),
                 runs_tools,
+                narrative_wait: Duration::ZERO,
             };
             Engine::open_shared(store, catalog, config(root, &work), cluster)
                 .await

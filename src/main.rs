@@ -662,7 +662,11 @@ impl NodeStore {
         let catalog = args.tools.catalog();
         Ok(match self {
             NodeStore::Shared(store) => {
-                let cluster = livescan::engine::ClusterConfig::new(args.lease, args.max_running_tools > 0);
+                let cluster = livescan::engine::ClusterConfig::new(
+                    args.lease,
+                    args.max_running_tools > 0,
+                    args.llm_timeout,
+                );
                 tracing::info!(node = %cluster.node, runs_tools = cluster.runs_tools, lease = ?cluster.lease, "joining the cluster");
                 Engine::open_shared(store.clone(), catalog, config, cluster).await?
             }

@@ -492,6 +492,7 @@ async fn in_process_node(
         node: name.to_string(),
         lease: Duration::from_secs(30),
         runs_tools,
+        narrative_wait: Duration::ZERO,
     };
     Engine::open_shared(store, catalog.clone(), config, cluster)
         .await
@@ -980,4 +981,55 @@ async fn an_upload_whose_archive_cannot_be_kept_answers_503_and_leaves_no_record
         .await
         .unwrap();
     assert_eq!(upload().await.unwrap().status().as_u16(), 201);
+}
+
+/// A model server that answers every chat completion with one narrative,
+/// after `delay`: its `/v1` URL.
+async fn model_answering_after(delay: Duration) -> String {
+    let answer = move || async move {
+        tokio::time::sleep(delay).await;
+        axum::Json(json!({
+            "choices": [{ "index": 0, "message": { "role": "assistant", "content": "Fix the headers first." } }]
+        }))
+    };
+    let router = axum::Router::new().route("/v1/chat/completions", axum::routing::post(answer));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    format!("http://{address}/v1")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watcher_on_another_node_receives_the_narrative_a_worker_writes_after_the_end() {
+    let Some(database) = database().await else { return };
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let api = api_node(&database, dirs[0].path());
+    // The narrative comes well after the end, which watchers on the API
+    // node read first.
+    let model = model_answering_after(Duration::from_millis(1500)).await;
+    let url = database.url();
+    let _worker = RealServer::worker(
+        dirs[1].path(),
+        &[
+            "--database-url",
+            &url,
+            "--lease",
+            LEASE,
+            "--llm-url",
+            &model,
+            "--llm-model",
+            "test-model",
+        ],
+    );
+    let site = common::web_site().await;
+    let body = json!({ "target": { "url": site }, "tools": ["http-headers"], "enableIntelligence": true });
+    let id = common::start_with(&api.client(), &api.base, body).await;
+
+    let events = sse_events(api.client(), api.base.clone(), id, 0).await;
+    let kinds: Vec<&str> = events.iter().map(|(_, kind)| kind.as_str()).collect();
+    assert_eq!(
+        kinds[kinds.len() - 2..],
+        ["session_finished", "narrative"],
+        "{kinds:?}"
+    );
 }

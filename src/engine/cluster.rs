@@ -25,10 +25,17 @@ pub struct ClusterConfig {
     pub lease: Duration,
     /// Whether this node runs sessions (an API-only node runs none).
     pub runs_tools: bool,
+    /// How long after a session's end its watchers here wait for the
+    /// narrative the end announced, when another node writes it.
+    pub narrative_wait: Duration,
 }
 
 impl ClusterConfig {
-    pub fn new(lease: Duration, runs_tools: bool) -> Self {
+    /// A node whose sessions' narratives take at most `narrative_timeout`
+    /// (the model's time, the same on every node): their watchers on
+    /// other nodes wait that long after the end, and a lease more for the
+    /// writer to store it.
+    pub fn new(lease: Duration, runs_tools: bool, narrative_timeout: Duration) -> Self {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
         let host = host.trim();
         ClusterConfig {
@@ -43,6 +50,7 @@ impl ClusterConfig {
             ),
             lease,
             runs_tools,
+            narrative_wait: narrative_timeout + lease,
         }
     }
 

@@ -620,6 +620,7 @@ impl Engine {
             snapshot: after.is_none(),
             heartbeat: self.inner.config.heartbeat,
             key_id: caller.key_id.clone(),
+            narrative_wait: self.inner.cluster().map(|cluster| cluster.config.narrative_wait),
         };
         Ok(watch::stream(
             self.inner.store.clone(),

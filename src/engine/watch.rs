@@ -344,6 +344,9 @@ pub struct WatchParams {
     /// The key that opened the stream, checked again every heartbeat:
     /// revoking it ends the stream (`Unauthenticated`).
     pub key_id: Option<String>,
+    /// In a cluster, how long after the end of a session running on
+    /// another node to wait for the narrative its end announced.
+    pub narrative_wait: Option<Duration>,
 }
 
 /// Streams a session: a snapshot (or the events after `after`), then every
@@ -456,6 +459,9 @@ struct Watcher {
     key_checked: tokio::time::Instant,
     /// The session has ended (its narrative may still follow).
     finished: bool,
+    /// When the session ended, once it has.
+    end_at: Option<Timestamp>,
+    narrative_wait: Option<Duration>,
     /// Nothing more will be sent.
     ended: bool,
 }
@@ -488,6 +494,8 @@ impl Watcher {
             cursor: params.start.cursor,
             own,
             finished: params.start.is_finished(),
+            end_at: params.start.completed_at,
+            narrative_wait: params.narrative_wait,
             ended: params.start.is_finished() && !params.start.awaits_narrative(),
             snapshot: params.snapshot.then_some(params.start),
             pending: VecDeque::new(),
@@ -508,7 +516,10 @@ impl Watcher {
         loop {
             if let Some(published) = self.pending.pop_front() {
                 self.cursor = published.event.seq;
-                self.finished |= published.summary.is_some();
+                if published.summary.is_some() {
+                    self.finished = true;
+                    self.end_at = Some(published.event.at);
+                }
                 self.ended = published.ends_log();
                 return Some(Ok(WatchItem::Event(published)));
             }
@@ -524,10 +535,12 @@ impl Watcher {
                 match self.read().await {
                     Err(err) => return Some(Err(err)),
                     Ok(()) if !self.pending.is_empty() => continue,
-                    // The end announced a narrative that nobody here is
-                    // writing any more (it failed to be stored, or the server
-                    // restarted): the log is complete.
-                    Ok(()) if self.finished && !self.channel_open() => return None,
+                    // The end announced a narrative that nobody is
+                    // writing any more (it failed to be stored, or the
+                    // node writing it stopped): the log is complete.
+                    Ok(()) if self.finished && !self.channel_open() && !self.narrative_may_come() => {
+                        return None;
+                    }
                     Ok(()) => {}
                 }
             }
@@ -550,6 +563,19 @@ impl Watcher {
     /// being written here.
     fn channel_open(&self) -> bool {
         self.channel.as_ref().is_some_and(|c| !lock(&c.tail).closed)
+    }
+
+    /// Whether the narrative the end announced may still come from the
+    /// node of the cluster that ran the session: until the end is older
+    /// than the narrative's wait.
+    fn narrative_may_come(&self) -> bool {
+        let (Some(wait), Some(end_at)) = (self.narrative_wait, self.end_at) else {
+            return false;
+        };
+        let due = chrono::Duration::from_std(wait)
+            .ok()
+            .and_then(|wait| end_at.checked_add_signed(wait));
+        self.channel.is_none() && due.is_none_or(|due| Utc::now() < due)
     }
 
     /// Re-checks the key that opened the stream, at most once a heartbeat.
@@ -719,6 +745,7 @@ mod tests {
             snapshot: false,
             heartbeat: Duration::from_secs(60),
             key_id: None,
+            narrative_wait: None,
         };
         let items = stream(
             Arc::new(store),
@@ -736,6 +763,54 @@ mod tests {
             })
             .collect();
         assert_eq!(names, ["tool_started", "session_finished"]);
+    }
+
+    #[tokio::test]
+    async fn in_a_cluster_a_narrative_from_another_node_is_awaited_until_its_wait_is_over() {
+        use futures::StreamExt;
+        // The end announced a narrative that the node running the session
+        // elsewhere never writes (it was killed): the stream waits for it,
+        // with heartbeats, then ends.
+        let store = SqliteStore::temporary().await.unwrap();
+        let (start, _) = session_with_events(&store, 1).await;
+        let end = EventKind::SessionFinished {
+            status: crate::model::SessionStatus::Completed,
+            error: None,
+            refund: None,
+            narrative_follows: true,
+        };
+        let ended = store.append("s", &end).await.unwrap().unwrap();
+        let notifier = Notifier::default();
+        notifier.hear_other_nodes();
+        let params = WatchParams {
+            start: Arc::new(start),
+            snapshot: false,
+            heartbeat: Duration::from_millis(100),
+            key_id: None,
+            narrative_wait: Some(Duration::from_millis(600)),
+        };
+        let items = stream(Arc::new(store), &notifier, CancellationToken::new(), params);
+        let items: Vec<WatchItem> = tokio::time::timeout(Duration::from_secs(5), items.collect::<Vec<_>>())
+            .await
+            .expect("the stream ends")
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        // Not before the wait was over.
+        assert!(Utc::now() >= ended.at + chrono::Duration::milliseconds(600));
+        let names: Vec<&str> = items
+            .iter()
+            .filter_map(|item| match item {
+                WatchItem::Event(published) => Some(published.event.kind.name()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(names, ["tool_started", "session_finished"]);
+        assert!(
+            items
+                .iter()
+                .any(|item| matches!(item, WatchItem::Heartbeat { .. }))
+        );
     }
 
     #[tokio::test]
