@@ -726,11 +726,9 @@ mod tests {
         assert!(matches!(channel.after(1), Read::Store));
     }
 
-    #[tokio::test]
-    async fn a_narrative_nobody_writes_any_more_ends_the_stream_at_the_end() {
-        use futures::StreamExt;
-        // The end announced a narrative, and the server that was to write
-        // it stopped: the session runs nowhere, and its stream ends.
+    /// A session of one tool whose end (returned) announced a narrative,
+    /// and its state before the end.
+    async fn ended_with_a_narrative_to_follow() -> (SqliteStore, SessionState, Event) {
         let store = SqliteStore::temporary().await.unwrap();
         let (start, _) = session_with_events(&store, 1).await;
         let end = EventKind::SessionFinished {
@@ -739,7 +737,16 @@ mod tests {
             refund: None,
             narrative_follows: true,
         };
-        store.append("s", &end).await.unwrap().unwrap();
+        let ended = store.append("s", &end).await.unwrap().unwrap();
+        (store, start, ended)
+    }
+
+    #[tokio::test]
+    async fn a_narrative_nobody_writes_any_more_ends_the_stream_at_the_end() {
+        use futures::StreamExt;
+        // The end announced a narrative, and the server that was to write
+        // it stopped: the session runs nowhere, and its stream ends.
+        let (store, start, _) = ended_with_a_narrative_to_follow().await;
         let params = WatchParams {
             start: Arc::new(start),
             snapshot: false,
@@ -771,15 +778,7 @@ mod tests {
         // The end announced a narrative that the node running the session
         // elsewhere never writes (it was killed): the stream waits for it,
         // with heartbeats, then ends.
-        let store = SqliteStore::temporary().await.unwrap();
-        let (start, _) = session_with_events(&store, 1).await;
-        let end = EventKind::SessionFinished {
-            status: crate::model::SessionStatus::Completed,
-            error: None,
-            refund: None,
-            narrative_follows: true,
-        };
-        let ended = store.append("s", &end).await.unwrap().unwrap();
+        let (store, start, ended) = ended_with_a_narrative_to_follow().await;
         let notifier = Notifier::default();
         notifier.hear_other_nodes();
         let params = WatchParams {
