@@ -884,21 +884,39 @@ async fn a_worker_that_cannot_see_a_directory_fails_its_session_saying_why() {
     let body =
         json!({ "target": { "directory": target }, "tools": ["secrets"], "enableIntelligence": false });
     let id = common::start_with(&api.client(), &api.base, body).await;
-    let session = common::wait_terminal(&api.client(), &api.base, &id).await;
-    assert_eq!(session["status"], "failed", "{session}");
-    let error = session["error"].as_str().unwrap_or_default();
-    assert!(
-        error.contains("is not inside the directories this server may scan"),
-        "{session}"
-    );
+    let session = failed_and_refunded(&api, &id, "is not inside the directories this server may scan").await;
     assert_eq!(
         session["toolReports"]["secrets"]["status"], "skipped",
         "{session}"
     );
+}
+
+/// Waits for session `id` to end on `node`, failed with an error that
+/// says `saying`, and refunded; the session.
+async fn failed_and_refunded(node: &RealServer, id: &str, saying: &str) -> Value {
+    let session = common::wait_terminal(&node.client(), &node.base, id).await;
+    assert_eq!(session["status"], "failed", "{session}");
+    let error = session["error"].as_str().unwrap_or_default();
+    assert!(error.contains(saying), "{session}");
     assert!(
         session["refund"]["refundedCredits"].as_u64() > Some(0),
         "{session}"
     );
+    session
+}
+
+/// Uploads the clean fixture directory to `node`, as an archive.
+async fn upload_clean_fixture(node: &RealServer) -> reqwest::Response {
+    let mut archive = tar::Builder::new(Vec::new());
+    archive
+        .append_dir_all(".", common::fixtures().join("dir-clean"))
+        .unwrap();
+    node.client()
+        .post(format!("{}/api/uploads", node.base))
+        .body(archive.into_inner().unwrap())
+        .send()
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -908,17 +926,7 @@ async fn a_session_whose_upload_lost_its_archive_fails_saying_so_and_is_refunded
     let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
     let api = api_node(&database, dirs[0].path());
     let _worker = worker(&database, dirs[1].path());
-    let mut archive = tar::Builder::new(Vec::new());
-    archive
-        .append_dir_all(".", common::fixtures().join("dir-clean"))
-        .unwrap();
-    let response = api
-        .client()
-        .post(format!("{}/api/uploads", api.base))
-        .body(archive.into_inner().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let response = upload_clean_fixture(&api).await;
     assert_eq!(response.status().as_u16(), 201);
     let upload: Value = response.json().await.unwrap();
 
@@ -931,17 +939,12 @@ async fn a_session_whose_upload_lost_its_archive_fails_saying_so_and_is_refunded
         .unwrap();
     let body = json!({ "target": { "upload": upload["uploadId"] }, "tools": ["secrets"], "enableIntelligence": false });
     let id = common::start_with(&api.client(), &api.base, body).await;
-    let session = common::wait_terminal(&api.client(), &api.base, &id).await;
-    assert_eq!(session["status"], "failed", "{session}");
-    let error = session["error"].as_str().unwrap_or_default();
-    assert!(
-        error.contains("is gone: unused uploads are removed; upload the archive again"),
-        "{session}"
-    );
-    assert!(
-        session["refund"]["refundedCredits"].as_u64() > Some(0),
-        "{session}"
-    );
+    failed_and_refunded(
+        &api,
+        &id,
+        "is gone: unused uploads are removed; upload the archive again",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -950,22 +953,11 @@ async fn an_upload_whose_archive_cannot_be_kept_answers_503_and_leaves_no_record
     let Some(database) = database().await else { return };
     let dir = tempfile::tempdir().unwrap();
     let api = api_node(&database, dir.path());
-    let mut archive = tar::Builder::new(Vec::new());
-    archive
-        .append_dir_all(".", common::fixtures().join("dir-clean"))
-        .unwrap();
-    let archive = archive.into_inner().unwrap();
-    let upload = || {
-        api.client()
-            .post(format!("{}/api/uploads", api.base))
-            .body(archive.clone())
-            .send()
-    };
     // The database takes the upload's record and refuses its archive.
     let mut conn = sqlx::PgConnection::connect(&database.url()).await.unwrap();
     let refuse = "ALTER TABLE upload_archives ADD CONSTRAINT refused CHECK (false) NOT VALID";
     sqlx::query(refuse).execute(&mut conn).await.unwrap();
-    let response = upload().await.unwrap();
+    let response = upload_clean_fixture(&api).await;
     assert_eq!(response.status().as_u16(), 503);
     let body: Value = response.json().await.unwrap();
     assert!(body.to_string().contains("cannot store the upload"), "{body}");
@@ -980,7 +972,7 @@ async fn an_upload_whose_archive_cannot_be_kept_answers_503_and_leaves_no_record
         .execute(&mut conn)
         .await
         .unwrap();
-    assert_eq!(upload().await.unwrap().status().as_u16(), 201);
+    assert_eq!(upload_clean_fixture(&api).await.status().as_u16(), 201);
 }
 
 /// A model server that answers every chat completion with one narrative,
