@@ -245,7 +245,9 @@ struct NodeArgs {
     /// The model --llm-url runs, e.g. `llama3.1:8b`.
     #[arg(long, requires = "llm_url", env = "LIVESCAN_LLM_MODEL")]
     llm_model: Option<String>,
-    /// How long the model may take for one narrative, e.g. `60s`.
+    /// How long the model may take for one narrative, e.g. `60s`. In a
+    /// cluster, give every node the same value: streams on other nodes wait
+    /// this long (and one --lease) after a session's end for its narrative.
     #[arg(long, default_value = "60s", value_parser = parse_interval, env = "LIVESCAN_LLM_TIMEOUT")]
     llm_timeout: Duration,
 }
