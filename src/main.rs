@@ -21,6 +21,7 @@ pub static malloc_conf: &[u8] = b"background_thread:true,dirty_decay_ms:1000,muz
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use cli::console::{Console, FailOn, Update};
+use cli::duration::{self, BareNumber};
 use cli::keys::{CreditsCommand, DataDir, KeysCommand};
 use cli::scan::{ScanOptions, ScanOutput};
 use livescan::engine::uploads::{UploadConfig, UploadLimits};
@@ -369,20 +370,10 @@ fn parse_metrics_listen(raw: &str) -> Result<MetricsListen, String> {
         .map_err(|_| format!("`{raw}` is neither an address like 127.0.0.1:9090 nor `off`"))
 }
 
-/// `5s`, `500ms`, `1m`: how often `--poll` asks.
+/// A timeout or an interval (`5s`, `500ms`, `1m`; a number alone is
+/// seconds), at least 100ms.
 fn parse_interval(raw: &str) -> Result<Duration, String> {
-    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
-    let (number, unit) = raw.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("`{raw}` is not a duration like 5s, 500ms or 24h"))?;
-    let interval = match unit {
-        "ms" => Duration::from_millis(number),
-        "s" | "" => Duration::from_secs(number),
-        "m" => Duration::from_secs(number * 60),
-        "h" => Duration::from_secs(number * 3600),
-        _ => return Err(format!("`{raw}` is not a duration like 5s, 500ms or 24h")),
-    };
+    let interval = duration::parse(raw, BareNumber::Seconds)?;
     if interval < Duration::from_millis(100) {
         return Err(format!(
             "`{raw}` is shorter than the 100ms the server is glad to answer"

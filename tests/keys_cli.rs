@@ -164,18 +164,28 @@ async fn keys_and_credits_are_managed_beside_a_running_server() {
     let (code, _, stderr) = livescan(&["credits", "grant", "local", "0", "--data-dir", dir]);
     assert_eq!(code, 2);
     assert!(stderr.contains("credits"), "{stderr}");
-    let (code, _, stderr) = livescan(&[
-        "keys",
-        "create",
-        "--name",
-        "x",
-        "--expires-in",
-        "soon",
-        "--data-dir",
-        dir,
-    ]);
-    assert_eq!(code, 2);
-    assert!(stderr.contains("--expires-in"), "{stderr}");
+    // A malformed expiry, and one too long for the clock (it used to wrap
+    // round into a key expired on arrival): refused, naming the flag.
+    for (expiry, saying) in [
+        ("soon", "`soon` is not a duration"),
+        ("99999999999999999d", "is longer than 3650d"),
+    ] {
+        let (code, _, stderr) = livescan(&[
+            "keys",
+            "create",
+            "--name",
+            "x",
+            "--expires-in",
+            expiry,
+            "--data-dir",
+            dir,
+        ]);
+        assert_eq!(code, 2);
+        assert!(
+            stderr.contains("--expires-in") && stderr.contains(saying),
+            "{stderr}"
+        );
+    }
 
     // Keys sent in every wrong form, for the log check below.
     let plain = common::http();

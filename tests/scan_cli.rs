@@ -532,6 +532,15 @@ async fn usage_and_connection_errors_exit_2_with_a_clear_message() {
             ],
             "shorter than the 100ms",
         ),
+        // Too long for the clock: refused, where it used to overflow.
+        (
+            vec![
+                "--poll".into(),
+                "--poll-interval".into(),
+                "9999999999999999h".into(),
+            ],
+            "`9999999999999999h` is longer than 3650d",
+        ),
         (
             vec!["--format".into(), "xml".into()],
             "invalid value 'xml' for '--format",

@@ -6,6 +6,7 @@
 //! while a server uses the same data directory. With `--database-url`
 //! they work on the PostgreSQL database a cluster shares instead.
 
+use super::duration::BareNumber;
 use anyhow::{Context, Result, anyhow};
 use livescan::engine::accounts;
 use livescan::model::{KeyState, Timestamp, time};
@@ -142,7 +143,7 @@ pub enum KeysCommand {
         #[arg(long)]
         user: Option<String>,
         /// Make the key stop working after this long, e.g. `90d`, `12h`, `30m`.
-        #[arg(long, value_parser = parse_duration)]
+        #[arg(long, value_parser = parse_expiry)]
         expires_in: Option<Duration>,
         #[command(flatten)]
         database: Database,
@@ -184,20 +185,10 @@ pub enum CreditsCommand {
     },
 }
 
-/// `30s`, `15m`, `12h`, `90d`.
-fn parse_duration(raw: &str) -> Result<Duration, String> {
-    let invalid = || format!("`{raw}` is not a duration like 30m, 12h or 90d");
-    let split = raw.find(|c: char| !c.is_ascii_digit()).ok_or_else(invalid)?;
-    let (number, unit) = raw.split_at(split);
-    let number: u64 = number.parse().map_err(|_| invalid())?;
-    let seconds = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(invalid()),
-    };
-    Ok(Duration::from_secs(number.saturating_mul(seconds)))
+/// `30s`, `15m`, `12h`, `90d`: a number alone is refused, as it could
+/// mean seconds or days.
+fn parse_expiry(raw: &str) -> Result<Duration, String> {
+    super::duration::parse(raw, BareNumber::Refused)
 }
 
 fn fmt_time(at: Option<Timestamp>) -> String {
@@ -363,11 +354,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_read_like_people_write_them() {
-        assert_eq!(parse_duration("90d"), Ok(Duration::from_secs(90 * 86_400)));
-        assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
-        assert!(parse_duration("12").is_err());
-        assert!(parse_duration("h").is_err());
-        assert!(parse_duration("3w").is_err());
+    fn an_expiry_needs_its_unit() {
+        assert_eq!(parse_expiry("90d"), Ok(Duration::from_secs(90 * 86_400)));
+        assert!(parse_expiry("12").unwrap_err().contains("`12` is not a duration"));
     }
 }
