@@ -213,9 +213,9 @@ struct NodeArgs {
     max_running_tools: usize,
     /// With --database-url: how long a session stays with a node that
     /// stopped renewing its lease (killed, cut off) before another node
-    /// resumes it, e.g. `10s`. Leases are renewed every third of it, at
-    /// least once a second.
-    #[arg(long, default_value = "10s", value_parser = parse_interval, env = "LIVESCAN_LEASE")]
+    /// resumes it, e.g. `10s` (at least `1s`). Leases are renewed every
+    /// third of it, at least once a second.
+    #[arg(long, default_value = "10s", value_parser = parse_lease, env = "LIVESCAN_LEASE")]
     lease: Duration,
     /// Also trust this certificate authority (PEM) for URL targets, e.g. a
     /// company's internal CA (repeatable).
@@ -380,6 +380,19 @@ fn parse_interval(raw: &str) -> Result<Duration, String> {
         ));
     }
     Ok(interval)
+}
+
+/// `--lease`: at least a second, as it is renewed every third of it (at
+/// most every second): a shorter one would pass a node's sessions to
+/// another at its first slow query.
+fn parse_lease(raw: &str) -> Result<Duration, String> {
+    let lease = parse_interval(raw)?;
+    if lease < Duration::from_secs(1) {
+        return Err(format!(
+            "`{raw}` is shorter than a lease may be (1s): renewed every third of it, it would pass this node's sessions to another at the first slow query"
+        ));
+    }
+    Ok(lease)
 }
 
 fn main() -> ExitCode {

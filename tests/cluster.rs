@@ -347,6 +347,17 @@ fn a_database_that_cannot_be_used_is_a_clear_error_without_its_password() {
         "{err}"
     );
     refused(&["worker", "--data-dir", dir], "give --database-url");
+    // A lease so short that one slow renewal would pass every session on.
+    let short_lease = [
+        "worker",
+        "--data-dir",
+        dir,
+        "--database-url",
+        unreachable,
+        "--lease",
+        "500ms",
+    ];
+    refused(&short_lease, "`500ms` is shorter than a lease may be (1s)");
     let api_only = [
         "serve",
         "--listen",
