@@ -174,16 +174,16 @@ struct ServeArgs {
     #[arg(long, default_value_t = RateLimit::default().burst, env = "LIVESCAN_RATE_BURST")]
     rate_burst: u32,
     /// Largest archive an upload may send, in MiB.
-    #[arg(long, default_value_t = UploadLimits::default().archive_bytes >> 20, env = "LIVESCAN_UPLOAD_MAX_MB")]
+    #[arg(long, default_value_t = UploadLimits::default().archive_bytes >> 20, value_parser = mebibytes(), env = "LIVESCAN_UPLOAD_MAX_MB")]
     upload_max_mb: u64,
     /// Largest size an upload may unpack to, in MiB.
-    #[arg(long, default_value_t = UploadLimits::default().unpacked_bytes >> 20, env = "LIVESCAN_UPLOAD_MAX_UNPACKED_MB")]
+    #[arg(long, default_value_t = UploadLimits::default().unpacked_bytes >> 20, value_parser = mebibytes(), env = "LIVESCAN_UPLOAD_MAX_UNPACKED_MB")]
     upload_max_unpacked_mb: u64,
     /// Most files an upload may hold.
     #[arg(long, default_value_t = UploadLimits::default().files, env = "LIVESCAN_UPLOAD_MAX_FILES")]
     upload_max_files: u64,
     /// Most that one account's uploads may take together, in MiB.
-    #[arg(long, default_value_t = UploadLimits::default().quota_bytes >> 20, env = "LIVESCAN_UPLOAD_QUOTA_MB")]
+    #[arg(long, default_value_t = UploadLimits::default().quota_bytes >> 20, value_parser = mebibytes(), env = "LIVESCAN_UPLOAD_QUOTA_MB")]
     upload_quota_mb: u64,
     /// Uploads that no session used for this long are removed, e.g. `24h`.
     #[arg(long, default_value = "24h", value_parser = parse_interval, env = "LIVESCAN_UPLOAD_RETENTION")]
@@ -227,7 +227,7 @@ struct NodeArgs {
     max_findings_per_report: usize,
     /// Memory each scanner process may use, in MiB (0: no cap). A scanner
     /// that runs out fails with that reason (and is refunded).
-    #[arg(long, default_value_t = livescan::tools::workspace::DEFAULT_CHILD_MEMORY / 1024 / 1024, env = "LIVESCAN_TOOL_MEMORY_MB")]
+    #[arg(long, default_value_t = livescan::tools::workspace::DEFAULT_CHILD_MEMORY / 1024 / 1024, value_parser = mebibytes(), env = "LIVESCAN_TOOL_MEMORY_MB")]
     tool_memory_mb: u64,
     /// Log lines as `text` or `json` (one object per line, with the request
     /// id, session and tool of each line). RUST_LOG sets what is logged.
@@ -368,6 +368,11 @@ fn parse_metrics_listen(raw: &str) -> Result<MetricsListen, String> {
     raw.parse()
         .map(MetricsListen::At)
         .map_err(|_| format!("`{raw}` is neither an address like 127.0.0.1:9090 nor `off`"))
+}
+
+/// A size in MiB that fits in a count of bytes: up to 1 PiB.
+fn mebibytes() -> clap::builder::RangedU64ValueParser<u64> {
+    clap::value_parser!(u64).range(..=1 << 30)
 }
 
 /// A timeout or an interval (`5s`, `500ms`, `1m`; a number alone is

@@ -466,3 +466,43 @@ async fn an_archive_uploaded_over_grpc_is_scanned_by_its_id() {
     assert_eq!(refused.code(), tonic::Code::InvalidArgument, "{refused:?}");
     assert!(refused.message().contains("../x"), "{refused:?}");
 }
+
+/// Sizes and intervals past what the server can count are refused when it
+/// starts, naming the flag, where they used to wrap round (an upload limit
+/// of `2^44` MiB became 0 bytes) or overflow (a panic).
+#[test]
+fn serve_refuses_sizes_and_intervals_too_large_to_count() {
+    // A data directory that cannot be made: were a value taken, the server
+    // would stop there instead of serving.
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let data_dir = file.path().join("data");
+    for (flag, value, saying) in [
+        ("--upload-max-mb", "17592186044416", "is not in 0..=1073741824"),
+        (
+            "--upload-quota-mb",
+            "18446744073709551615",
+            "is not in 0..=1073741824",
+        ),
+        (
+            "--tool-memory-mb",
+            "18446744073709551615",
+            "is not in 0..=1073741824",
+        ),
+        ("--shutdown-timeout", "9999999999999999h", "is longer than 3650d"),
+    ] {
+        let (code, _, stderr) = common::livescan(&[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            data_dir.to_str().unwrap(),
+            flag,
+            value,
+        ]);
+        assert_eq!(code, 2, "{flag} {value}: {stderr}");
+        assert!(
+            stderr.contains(&format!("invalid value '{value}' for '{flag}")) && stderr.contains(saying),
+            "{flag} {value}: {stderr}"
+        );
+    }
+}
