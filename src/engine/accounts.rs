@@ -28,6 +28,11 @@ const SECRET_LEN: usize = 40;
 const ID_ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 const SECRET_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
+/// The most credits an account may hold: far past any real balance, and so
+/// far below the databases' 64-bit sums that no mix of grants, reservations
+/// and refunds can overflow one.
+pub const MOST_CREDITS: u64 = 1_000_000_000_000_000;
+
 /// The account a server creates for its own machine on first start.
 pub const LOCAL_USER: &str = "local";
 /// The local account's opening balance: enough that local use never runs out.
@@ -227,6 +232,12 @@ pub async fn create_account(
     expires_at: Option<Timestamp>,
 ) -> Result<(Account, NewKey), EngineError> {
     let name = checked_name(name)?;
+    if credits > MOST_CREDITS {
+        return Err(EngineError::invalid(
+            "credits",
+            format!("must be at most {MOST_CREDITS}, the most an account may hold"),
+        ));
+    }
     let account = store.create_user(&new_user_id(), name, credits).await?;
     let key = add_key(store, &account.user_id, name, expires_at).await?;
     Ok((account, key))
@@ -298,6 +309,16 @@ pub async fn grant(
         return Err(EngineError::invalid("credits", "must be at least 1"));
     }
     let user_id = resolve_user(store, user_or_key).await?;
+    let balance = store
+        .user(&user_id)
+        .await?
+        .map_or(0, |account| u64::try_from(account.balance).unwrap_or(0));
+    if balance.saturating_add(credits) > MOST_CREDITS {
+        return Err(EngineError::invalid(
+            "credits",
+            format!("would take the balance of {balance} past {MOST_CREDITS}, the most an account may hold"),
+        ));
+    }
     store
         .grant(&user_id, credits, note)
         .await
@@ -413,5 +434,27 @@ mod tests {
         assert_eq!(err.details()["field"], "credits");
         let err = create_account(&store, " ", 5, None).await.err().unwrap();
         assert_eq!(err.details()["field"], "name");
+    }
+
+    #[tokio::test]
+    async fn no_account_holds_more_than_the_most_credits() {
+        let store = SqliteStore::temporary().await.unwrap();
+        let err = create_account(&store, "rich", MOST_CREDITS + 1, None)
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(err.details()["field"], "credits");
+        let (account, _) = create_account(&store, "rich", MOST_CREDITS - 5, None)
+            .await
+            .unwrap();
+        let err = grant(&store, &account.user_id, 6, "").await.err().unwrap();
+        assert_eq!(err.details()["field"], "credits");
+        assert!(err.to_string().contains("past 1000000000000000"), "{err}");
+        let full = grant(&store, &account.user_id, 5, "").await.unwrap();
+        assert_eq!(full.balance, MOST_CREDITS as i64);
+        let err = grant(&store, &account.user_id, u64::MAX, "").await.err().unwrap();
+        assert_eq!(err.details()["field"], "credits");
+        let ledger = store.ledger(&account.user_id, 10).await.unwrap();
+        assert_eq!(ledger.len(), 2, "the opening balance and the one grant that fit");
     }
 }
